@@ -1,0 +1,260 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rookery-mail/rookery/auth"
+	"github.com/rookery-mail/rookery/directory"
+	"github.com/rookery-mail/rookery/fsm"
+)
+
+const adminUsage = `Usage: rookery admin [flags] COMMAND [ARGS]
+
+Talks to any node's cluster API. The node and the cluster secret come from
+--config (a node's config file), or --addr and $ROOKERY_CLUSTER_SECRET.
+
+Commands:
+  status                         every node: roles, Raft state, leader, indexes, health
+  mailbox list [PREFIX]          mailboxes whose internal names start with PREFIX
+  mailbox show NAME              one mailbox record (internal name, e.g. user/alice/INBOX)
+  user add NAME                  add a user; the password is read from stdin
+  user passwd NAME               set a user's password, read from stdin
+  user delete NAME               delete a user
+  user list                      list users
+  bootstrap                      bootstrap a fresh cluster from the directory nodes alive now
+  remove-node ID                 remove a failed node from the Raft configuration
+
+Examples:
+  rookery admin --config /etc/rookery/node.toml status
+  echo 's3cret-pw' | rookery admin --addr 127.0.0.1:7001 user add alice
+  rookery admin --addr 127.0.0.1:7001 --json mailbox list user/alice/
+
+Flags:
+`
+
+type adminCmd struct {
+	client *directory.Client
+	json   bool
+	stdin  io.Reader
+	out    io.Writer
+}
+
+func runAdmin(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("admin", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, adminUsage); fs.PrintDefaults() }
+	configPath := fs.String("config", "", "a node's TOML config `file` (cluster API address and secret)")
+	addr := fs.String("addr", "", "cluster API `host:port` of any node")
+	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	secret := os.Getenv("ROOKERY_CLUSTER_SECRET")
+	if *configPath != "" {
+		cfg := Default()
+		if err := cfg.LoadFile(*configPath); err != nil {
+			return err
+		}
+		if *addr == "" {
+			*addr = cfg.Directory.APIAddr
+		}
+		if secret == "" {
+			secret = cfg.ClusterSecret
+		}
+	}
+	if *addr == "" || secret == "" || fs.NArg() == 0 {
+		fs.Usage()
+		return errUsage
+	}
+	a := &adminCmd{client: directory.NewClient(*addr, secret), json: *asJSON, stdin: os.Stdin, out: stdout}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	return a.run(ctx, fs.Args())
+}
+
+func (a *adminCmd) run(ctx context.Context, args []string) error {
+	arg := func(i int) string {
+		if i < len(args) {
+			return args[i]
+		}
+		return ""
+	}
+	switch strings.Join(args[:min(2, len(args))], " ") {
+	case "status":
+		return a.status(ctx)
+	case "bootstrap":
+		if err := a.client.Bootstrap(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintln(a.out, "bootstrapped")
+		return nil
+	case "mailbox list":
+		return a.mailboxList(ctx, arg(2))
+	case "mailbox show":
+		return a.mailboxShow(ctx, arg(2))
+	case "user add", "user passwd":
+		return a.userPassword(ctx, args[1], arg(2))
+	case "user delete":
+		return a.apply(ctx, fsm.UserDelete{Name: arg(2)}, "deleted user "+arg(2))
+	case "user list":
+		return a.userList(ctx)
+	}
+	if args[0] == "remove-node" && len(args) == 2 {
+		if err := a.client.RemoveNode(ctx, args[1]); err != nil {
+			return err
+		}
+		fmt.Fprintln(a.out, "removed", args[1])
+		return nil
+	}
+	return fmt.Errorf("unknown admin command %q (see rookery admin --help)", strings.Join(args, " "))
+}
+
+func (a *adminCmd) apply(ctx context.Context, cmd fsm.Command, done string) error {
+	res, err := a.client.Apply(ctx, cmd)
+	if err == nil {
+		err = res.Err
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.out, "%s (raft index %d)\n", done, res.Index)
+	return nil
+}
+
+func (a *adminCmd) userPassword(ctx context.Context, verb, name string) error {
+	user, err := fsm.CanonicalUser(name)
+	if err != nil {
+		return err
+	}
+	pw, err := bufio.NewReader(a.stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	hash, err := auth.HashPassword(strings.TrimRight(pw, "\r\n"))
+	if err != nil {
+		return err
+	}
+	if verb == "add" {
+		return a.apply(ctx, fsm.UserAdd{Name: user, PasswordHash: hash, At: time.Now().UnixNano()}, "added user "+user)
+	}
+	return a.apply(ctx, fsm.UserPasswd{Name: user, PasswordHash: hash}, "set password of "+user)
+}
+
+func (a *adminCmd) printJSON(v any) error {
+	enc := json.NewEncoder(a.out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (a *adminCmd) table(header string, rows [][]string) {
+	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	tw.Flush()
+}
+
+func (a *adminCmd) status(ctx context.Context) error {
+	members, err := a.client.ClusterStatus(ctx)
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return a.printJSON(members)
+	}
+	var rows [][]string
+	var leaderCommit uint64
+	for _, m := range members {
+		if m.RaftState == "Leader" {
+			leaderCommit = m.CommitIndex
+		}
+	}
+	voters, healthy := 0, 0
+	for _, m := range members {
+		health := "ok"
+		switch {
+		case m.Error != "":
+			health = "unreachable: " + m.Error
+		case m.LeaderID == "":
+			health = "no leader"
+		}
+		if m.Voter {
+			voters++
+			if health == "ok" {
+				healthy++
+			}
+		}
+		lag := "-"
+		if leaderCommit > 0 && m.Error == "" {
+			lag = fmt.Sprint(int64(leaderCommit) - int64(m.AppliedIndex))
+		}
+		contact := "-"
+		if !m.LastContact.IsZero() {
+			contact = time.Since(m.LastContact).Round(time.Millisecond).String()
+		}
+		rows = append(rows, []string{m.NodeID, strings.Join(m.Roles, ","), m.RaftState, m.LeaderID,
+			fmt.Sprint(m.AppliedIndex), lag, contact, health})
+	}
+	a.table("NODE\tROLES\tRAFT\tLEADER\tAPPLIED\tLAG\tLAST CONTACT\tHEALTH", rows)
+	if voters > 0 {
+		quorum := voters/2 + 1
+		fmt.Fprintf(a.out, "\n%d of %d directory voters healthy; quorum %d; can lose %d more\n",
+			healthy, voters, quorum, max(0, healthy-quorum))
+	}
+	return nil
+}
+
+func (a *adminCmd) mailboxList(ctx context.Context, prefix string) error {
+	list, err := a.client.Mailboxes(ctx, prefix, 0)
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return a.printJSON(list)
+	}
+	var rows [][]string
+	for _, m := range list.Mailboxes {
+		rows = append(rows, []string{m.Name, fmt.Sprint(m.ID), m.State.String(), m.Primary.Backend, fmt.Sprint(m.UIDValidity)})
+	}
+	a.table("NAME\tID\tSTATE\tPRIMARY\tUIDVALIDITY", rows)
+	if list.Truncated {
+		fmt.Fprintln(a.out, "(more mailboxes match; narrow the prefix)")
+	}
+	return nil
+}
+
+func (a *adminCmd) mailboxShow(ctx context.Context, name string) error {
+	mb, err := a.client.Mailbox(ctx, name)
+	if err != nil {
+		return err
+	}
+	return a.printJSON(mb)
+}
+
+func (a *adminCmd) userList(ctx context.Context) error {
+	users, err := a.client.Users(ctx)
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return a.printJSON(users)
+	}
+	var rows [][]string
+	for _, u := range users {
+		rows = append(rows, []string{u.Name, u.State, fmt.Sprint(u.QuotaBytes)})
+	}
+	a.table("USER\tSTATE\tQUOTA", rows)
+	return nil
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is a node's configuration: Default(), then the TOML file, then
+// flags. It is the only place settings come from; every package below takes
+// its own Config built from this one.
+type Config struct {
+	NodeID        string   `toml:"node_id"`
+	DataDir       string   `toml:"data_dir"`
+	Roles         []string `toml:"roles"`
+	ClusterSecret string   `toml:"cluster_secret"`
+	LogFormat     string   `toml:"log_format"` // text or json
+	LogLevel      string   `toml:"log_level"`  // debug, info, warn, error
+
+	Directory DirectoryConfig `toml:"directory"`
+	Backend   BackendConfig   `toml:"backend"`
+	Frontend  FrontendConfig  `toml:"frontend"`
+}
+
+type DirectoryConfig struct {
+	RaftAddr        string   `toml:"raft_addr"`
+	APIAddr         string   `toml:"api_addr"`
+	GossipAddr      string   `toml:"gossip_addr"`
+	Join            []string `toml:"join"`
+	BootstrapExpect int      `toml:"bootstrap_expect"`
+	StaleAfter      Duration `toml:"stale_after"`
+}
+
+type BackendConfig struct {
+	ID              string `toml:"id"`
+	IMAPAddr        string `toml:"imap_addr"`
+	LMTPAddr        string `toml:"lmtp_addr"`
+	MaxMessageBytes int64  `toml:"max_message_bytes"`
+}
+
+type FrontendConfig struct {
+	IMAPAddr            string   `toml:"imap_addr"`
+	LMTPAddr            string   `toml:"lmtp_addr"`
+	LMTPSocket          string   `toml:"lmtp_socket"`
+	Domains             []string `toml:"domains"`
+	AllowPlaintextLogin bool     `toml:"allow_plaintext_login"`
+	MaxMessageBytes     int64    `toml:"max_message_bytes"`
+}
+
+// Duration is a time.Duration written as "5s" in TOML.
+type Duration struct{ time.Duration }
+
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	d.Duration = v
+	return err
+}
+
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+const (
+	roleDirectory = "directory"
+	roleBackend   = "backend"
+	roleFrontend  = "frontend"
+)
+
+// Default is a safe single-host starting point: every role, loopback only,
+// plaintext login refused.
+func Default() Config {
+	host, _ := os.Hostname()
+	return Config{
+		NodeID:    host,
+		DataDir:   "/var/lib/rookery",
+		Roles:     []string{roleDirectory, roleBackend, roleFrontend},
+		LogFormat: "text",
+		LogLevel:  "info",
+		Directory: DirectoryConfig{
+			RaftAddr:   "127.0.0.1:7000",
+			APIAddr:    "127.0.0.1:7001",
+			GossipAddr: "127.0.0.1:7002",
+			StaleAfter: Duration{5 * time.Second},
+		},
+		Backend: BackendConfig{
+			IMAPAddr:        "127.0.0.1:7143",
+			LMTPAddr:        "127.0.0.1:7024",
+			MaxMessageBytes: 50 << 20,
+		},
+		Frontend: FrontendConfig{
+			IMAPAddr:        "127.0.0.1:143",
+			LMTPAddr:        "127.0.0.1:24",
+			MaxMessageBytes: 50 << 20,
+		},
+	}
+}
+
+// LoadFile overlays the TOML file at path on c. Unknown keys are an error:
+// a misspelt setting must not silently fall back to its default.
+func (c *Config) LoadFile(path string) error {
+	md, err := toml.DecodeFile(path, c)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	if undec := md.Undecoded(); len(undec) > 0 {
+		return fmt.Errorf("config %s: unknown setting %q", path, undec[0].String())
+	}
+	return nil
+}
+
+func (c *Config) Has(role string) bool { return slices.Contains(c.Roles, role) }
+
+// Validate checks what no package below can: the mix of roles and the
+// settings each needs.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.NodeID == "" {
+		errs = append(errs, errors.New("node_id is required"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir is required"))
+	}
+	if len(c.ClusterSecret) < 16 {
+		errs = append(errs, errors.New("cluster_secret must be at least 16 characters"))
+	}
+	if len(c.Roles) == 0 {
+		errs = append(errs, errors.New("roles: at least one of directory, backend, frontend"))
+	}
+	for _, r := range c.Roles {
+		if r != roleDirectory && r != roleBackend && r != roleFrontend {
+			errs = append(errs, fmt.Errorf("roles: unknown role %q", r))
+		}
+	}
+	if c.Has(roleBackend) && c.Backend.ID == "" {
+		c.Backend.ID = c.NodeID
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log_format %q: text or json", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+const devUsage = `Usage: rookery dev [flags]
+
+Runs a 3-node cluster on this machine, every node with every role, and a
+demo user; prints how to connect. Data stays in --dir between runs (use
+--clean to start afresh). Ctrl-C stops every node cleanly.
+
+Example:
+  go run ./cmd/rookery dev
+  go run ./cmd/rookery dev --clean --nodes 5
+
+Flags:
+`
+
+const devUser, devPassword = "demo", "demo"
+
+func runDev(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, devUsage); fs.PrintDefaults() }
+	dir := fs.String("dir", ".rookery-dev", "data `directory` for every node")
+	clean := fs.Bool("clean", false, "remove the data directory first")
+	nodes := fs.Int("nodes", 3, "number of nodes (3 or 5)")
+	basePort := fs.Int("base-port", 17000, "first of the ports the nodes use (100 per node)")
+	imapPort := fs.Int("imap-port", 1143, "IMAP port of the first node's frontend (+1 per node)")
+	lmtpPort := fs.Int("lmtp-port", 2424, "LMTP port of the first node's frontend (+1 per node)")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if *nodes < 1 || *nodes > 7 {
+		return errors.New("--nodes must be 1 to 7")
+	}
+	if *clean {
+		if err := os.RemoveAll(*dir); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "removed %s\n", *dir)
+	} else if _, err := os.Stat(*dir); err == nil {
+		fmt.Fprintf(stdout, "reusing the data in %s (run with --clean to start afresh)\n", *dir)
+	}
+	if err := os.MkdirAll(*dir, 0o700); err != nil {
+		return err
+	}
+	secret, err := devSecret(filepath.Join(*dir, "cluster-secret"))
+	if err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logFile, err := os.OpenFile(filepath.Join(*dir, "rookery.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	log := newLogger(logFile, "text", "info")
+
+	cfgs := devConfigs(*dir, secret, *nodes, *basePort, *imapPort, *lmtpPort)
+	var running []*node
+	defer func() {
+		for i := len(running) - 1; i >= 0; i-- {
+			running[i].Close()
+		}
+	}()
+	for _, cfg := range cfgs {
+		n, err := openNode(cfg, log)
+		if err != nil {
+			return fmt.Errorf("start %s: %w", cfg.NodeID, err)
+		}
+		running = append(running, n)
+	}
+	fmt.Fprintf(stdout, "waiting for %d nodes to elect a leader...\n", len(running))
+	for _, n := range running {
+		if err := n.startRoles(ctx, log.With("node_id", n.cfg.NodeID)); err != nil {
+			return fmt.Errorf("start %s: %w", n.cfg.NodeID, err)
+		}
+	}
+	setupCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := devDemoUser(setupCtx, running[0]); err != nil {
+		return fmt.Errorf("demo user: %w", err)
+	}
+	printDevBanner(stdout, cfgs, *dir)
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "\nstopping the cluster...")
+	return nil
+}
+
+func devConfigs(dir, secret string, n, base, imapPort, lmtpPort int) []Config {
+	var join []string
+	for i := range n {
+		join = append(join, fmt.Sprintf("127.0.0.1:%d", base+100*i+2))
+	}
+	var cfgs []Config
+	for i := range n {
+		p := base + 100*i
+		c := Default()
+		c.NodeID = fmt.Sprintf("node%d", i+1)
+		c.DataDir = filepath.Join(dir, c.NodeID)
+		c.ClusterSecret = secret
+		c.Directory.RaftAddr = fmt.Sprintf("127.0.0.1:%d", p)
+		c.Directory.APIAddr = fmt.Sprintf("127.0.0.1:%d", p+1)
+		c.Directory.GossipAddr = fmt.Sprintf("127.0.0.1:%d", p+2)
+		c.Directory.Join = join
+		c.Directory.BootstrapExpect = n
+		c.Backend.ID = c.NodeID
+		c.Backend.IMAPAddr = fmt.Sprintf("127.0.0.1:%d", p+3)
+		c.Backend.LMTPAddr = fmt.Sprintf("127.0.0.1:%d", p+4)
+		c.Frontend.IMAPAddr = fmt.Sprintf("127.0.0.1:%d", imapPort+i)
+		c.Frontend.LMTPAddr = fmt.Sprintf("127.0.0.1:%d", lmtpPort+i)
+		c.Frontend.AllowPlaintextLogin = true
+		cfgs = append(cfgs, c)
+	}
+	return cfgs
+}
+
+// devSecret reads the dev cluster's secret, or makes one on the first run.
+func devSecret(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	buf := make([]byte, 24)
+	rand.Read(buf)
+	s := hex.EncodeToString(buf)
+	return s, os.WriteFile(path, []byte(s+"\n"), 0o600)
+}
+
+// devDemoUser adds the demo user and its INBOX unless a previous run did.
+func devDemoUser(ctx context.Context, n *node) error {
+	if err := n.dir.SyncedRead(ctx); err != nil {
+		return err
+	}
+	if _, ok := n.dir.FSM().User(devUser); !ok {
+		if err := n.addUser(ctx, devUser, devPassword); err != nil {
+			return err
+		}
+	}
+	return n.ensureInbox(ctx, devUser)
+}
+
+func printDevBanner(w io.Writer, cfgs []Config, dir string) {
+	fmt.Fprintf(w, "\nRookery dev cluster: %d nodes, every node a directory voter, backend and frontend.\n\n", len(cfgs))
+	fmt.Fprintf(w, "  user %q, password %q (plaintext login allowed: dev only)\n\n", devUser, devPassword)
+	for _, c := range cfgs {
+		fmt.Fprintf(w, "  %s  IMAP %s   LMTP %s   cluster API http://%s\n", c.NodeID, c.Frontend.IMAPAddr, c.Frontend.LMTPAddr, c.Directory.APIAddr)
+	}
+	c := cfgs[0]
+	fmt.Fprintf(w, "\nTry:\n")
+	fmt.Fprintf(w, "  curl -s imap://%s/ -u %s:%s                      # list folders\n", c.Frontend.IMAPAddr, devUser, devPassword)
+	fmt.Fprintf(w, "  swaks --protocol LMTP --server %s --to %s@localhost   # deliver a message\n", c.Frontend.LMTPAddr, devUser)
+	fmt.Fprintf(w, "  ROOKERY_CLUSTER_SECRET=$(cat %s/cluster-secret) go run ./cmd/rookery admin --addr %s status\n", dir, c.Directory.APIAddr)
+	fmt.Fprintf(w, "\nLogs: %s/rookery.log. Ctrl-C stops the cluster.\n", dir)
+}

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rookery-mail/rookery/auth"
+	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/imapfront"
+	"github.com/rookery-mail/rookery/lmtp"
+	"github.com/rookery-mail/rookery/spool"
+	"github.com/rookery-mail/rookery/spool/backend"
+)
+
+// startRoles waits until the directory can serve a synced read (the
+// cluster has a leader and this node has caught up), then starts the
+// backend and frontend roles the config names.
+func (n *node) startRoles(ctx context.Context, log *slog.Logger) error {
+	if err := n.waitForDirectory(ctx, log); err != nil {
+		return err
+	}
+	if n.cfg.Has(roleBackend) {
+		if err := n.startBackend(ctx, log.With("role", "backend")); err != nil {
+			return fmt.Errorf("backend: %w", err)
+		}
+	}
+	if n.cfg.Has(roleFrontend) {
+		if err := n.startFrontend(log.With("role", "frontend")); err != nil {
+			return fmt.Errorf("frontend: %w", err)
+		}
+	}
+	return nil
+}
+
+func (n *node) waitForDirectory(ctx context.Context, log *slog.Logger) error {
+	for attempt := 0; ; attempt++ {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := n.dir.SyncedRead(rctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if attempt%6 == 0 {
+			log.Info("waiting for the directory to have a leader", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (n *node) startBackend(ctx context.Context, log *slog.Logger) error {
+	store, err := spool.Open(spool.Options{
+		Dir:             filepath.Join(n.cfg.DataDir, "spool"),
+		MaxMessageBytes: n.cfg.Backend.MaxMessageBytes,
+		Logger:          log,
+	})
+	if err != nil {
+		return err
+	}
+	n.closers = append(n.closers, store.Close)
+	b, err := backend.New(backend.Config{
+		ID:            n.cfg.Backend.ID,
+		Store:         store,
+		Directory:     n.dir,
+		ClusterSecret: n.cfg.ClusterSecret,
+		IMAPAddr:      n.cfg.Backend.IMAPAddr,
+		LMTPAddr:      n.cfg.Backend.LMTPAddr,
+		APIAddr:       n.dir.APIAddr(),
+		// Frontends log in to backends over the node network, which has no
+		// TLS of its own yet: the proxy login travels in plaintext there.
+		AllowPlaintextAuth: true,
+		Logger:             log,
+	})
+	if err != nil {
+		return err
+	}
+	if err := b.Start(ctx); err != nil {
+		b.Close()
+		return err
+	}
+	n.backend = b
+	n.closers = append(n.closers, b.Close)
+	return nil
+}
+
+func (n *node) startFrontend(log *slog.Logger) error {
+	fc := n.cfg.Frontend
+	ic := imapfront.Default()
+	ic.Directory = n.dir
+	ic.ClusterSecret = n.cfg.ClusterSecret
+	ic.AllowPlaintextLogin = fc.AllowPlaintextLogin
+	ic.MaxLiteralBytes = fc.MaxMessageBytes
+	ic.Logger = log.With("component", "imap")
+	front, err := imapfront.New(ic)
+	if err != nil {
+		return err
+	}
+	if err := n.serve(fc.IMAPAddr, "tcp", front.Serve, front.Close); err != nil {
+		front.Close()
+		return err
+	}
+	lc := lmtp.Default()
+	lc.Directory = n.dir
+	lc.Hostname = n.cfg.NodeID
+	lc.Domains = fc.Domains
+	lc.MaxMessageBytes = fc.MaxMessageBytes
+	lc.Logger = log.With("component", "lmtp")
+	proxy, err := lmtp.New(lc)
+	if err != nil {
+		return err
+	}
+	if err := n.serve(fc.LMTPAddr, "tcp", proxy.Serve, proxy.Close); err != nil {
+		proxy.Close()
+		return err
+	}
+	if fc.LMTPSocket != "" {
+		os.Remove(fc.LMTPSocket) // a socket left by a process that died
+		if err := n.serve(fc.LMTPSocket, "unix", proxy.Serve, func() error { return nil }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// serve listens on addr and runs serveFn in a goroutine that stop ends.
+func (n *node) serve(addr, network string, serveFn func(net.Listener) error, stop func() error) error {
+	if addr == "" {
+		return nil
+	}
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		serveFn(ln)
+	}()
+	n.closers = append(n.closers, func() error {
+		err := stop()
+		ln.Close()
+		<-done
+		return err
+	})
+	return nil
+}
+
+// addUser adds a user through the directory.
+func (n *node) addUser(ctx context.Context, name, password string) error {
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	res, err := n.dir.Apply(ctx, fsm.UserAdd{Name: name, PasswordHash: hash, At: time.Now().UnixNano()})
+	if err == nil {
+		err = res.Err
+	}
+	return err
+}
+
+// ensureInbox creates user's INBOX on this node's backend unless it exists.
+func (n *node) ensureInbox(ctx context.Context, user string) error {
+	if _, ok := n.dir.FSM().Mailbox(fsm.Inbox(user)); ok {
+		return nil
+	}
+	if n.backend == nil {
+		return errors.New("this node runs no backend")
+	}
+	_, err := n.backend.Create(ctx, fsm.Inbox(user), "")
+	if errors.Is(err, fsm.ErrNameExists) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,200 @@
+package directory
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"github.com/rookery-mail/rookery/logging"
+)
+
+// memberState is a member's health as gossip last reported it.
+type memberState int
+
+const (
+	memberAlive  memberState = iota
+	memberFailed             // dead without saying goodbye: it may come back
+	memberLeft               // left gracefully: gone for good
+)
+
+func (s memberState) String() string {
+	switch s {
+	case memberAlive:
+		return "alive"
+	case memberFailed:
+		return "failed"
+	}
+	return "left"
+}
+
+// member is one node as gossip describes it.
+type member struct {
+	id    string
+	state memberState
+	meta  memberMeta
+}
+
+// memberTable remembers every member gossip has told us about, including
+// failed and departed ones, which memberlist's own list forgets.
+type memberTable struct {
+	mu sync.Mutex
+	m  map[string]member
+}
+
+func newMemberTable() *memberTable { return &memberTable{m: make(map[string]member)} }
+
+func (t *memberTable) set(m member) {
+	t.mu.Lock()
+	t.m[m.id] = m
+	t.mu.Unlock()
+}
+
+func (t *memberTable) get(id string) (member, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m, ok := t.m[id]
+	return m, ok
+}
+
+// all returns the members sorted by id.
+func (t *memberTable) all() []member {
+	t.mu.Lock()
+	out := make([]member, 0, len(t.m))
+	for _, m := range t.m {
+		out = append(out, m)
+	}
+	t.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+func (n *Node) openGossip() error {
+	host, portStr, err := net.SplitHostPort(n.cfg.GossipAddr)
+	if err != nil {
+		return fmt.Errorf("%w: gossip addr: %v", ErrInvalidConfig, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return fmt.Errorf("%w: gossip port: %v", ErrInvalidConfig, err)
+	}
+	meta, err := n.cfg.meta(n.raftAddr, n.api.addr)
+	if err != nil {
+		return fmt.Errorf("directory: gossip meta: %w", err)
+	}
+	if len(meta) > memberlist.MetaMaxSize {
+		return fmt.Errorf("%w: gossip meta is %d bytes, over %d", ErrInvalidConfig, len(meta), memberlist.MetaMaxSize)
+	}
+	mc := memberlist.DefaultLANConfig()
+	if n.cfg.GossipProfile == "local" {
+		mc = memberlist.DefaultLocalConfig()
+	}
+	mc.Name = n.cfg.NodeID
+	mc.BindAddr = host
+	mc.BindPort = port
+	mc.AdvertisePort = port
+	n.gossipMeta = &gossipDelegate{meta: meta}
+	mc.Delegate = n.gossipMeta
+	mc.Events = &gossipEvents{n: n}
+	mc.Logger = logging.StdLogger(n.log, "memberlist", slog.LevelInfo)
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		return fmt.Errorf("directory: gossip: %w", err)
+	}
+	n.gossip = ml
+	return nil
+}
+
+// gossipDelegate publishes this node's metadata. Rookery sends no other
+// gossip payload.
+type gossipDelegate struct {
+	mu   sync.Mutex
+	meta []byte
+}
+
+var _ memberlist.Delegate = (*gossipDelegate)(nil)
+
+func (d *gossipDelegate) NodeMeta(limit int) []byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.meta
+}
+
+func (d *gossipDelegate) setMeta(meta []byte) {
+	d.mu.Lock()
+	d.meta = meta
+	d.mu.Unlock()
+}
+
+func (d *gossipDelegate) NotifyMsg([]byte)                           {}
+func (d *gossipDelegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+func (d *gossipDelegate) LocalState(join bool) []byte                { return nil }
+func (d *gossipDelegate) MergeRemoteState(buf []byte, join bool)     {}
+
+// gossipEvents records member changes and wakes the reconcile loop. It must
+// not block: memberlist calls it from its own goroutines.
+type gossipEvents struct{ n *Node }
+
+var _ memberlist.EventDelegate = (*gossipEvents)(nil)
+
+func (e *gossipEvents) NotifyJoin(m *memberlist.Node)   { e.record(m, memberAlive) }
+func (e *gossipEvents) NotifyUpdate(m *memberlist.Node) { e.record(m, memberAlive) }
+
+// NotifyLeave reports a member gone. The Node's State field does not say
+// whether it left or failed (memberlist keeps that in its own record), so
+// the member's last metadata does: see memberMeta.Leaving.
+func (e *gossipEvents) NotifyLeave(m *memberlist.Node) { e.record(m, memberFailed) }
+
+func (e *gossipEvents) record(m *memberlist.Node, state memberState) {
+	var meta memberMeta
+	if err := json.Unmarshal(m.Meta, &meta); err != nil {
+		e.n.log.Warn("ignoring member with unreadable meta", "member", m.Name, "error", err)
+		return
+	}
+	if state == memberFailed && meta.Leaving {
+		state = memberLeft
+	}
+	e.n.members.set(member{id: m.Name, state: state, meta: meta})
+	e.n.log.Debug("member changed", "member", m.Name, "state", state.String())
+	select {
+	case e.n.events <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+}
+
+// Leave departs the cluster gracefully: this node announces that it is
+// leaving (so the leader will not add it back), has the leader remove it
+// from the Raft configuration, and leaves gossip. Close the node afterwards.
+func (n *Node) Leave(ctx context.Context) error {
+	timeout := 5 * time.Second
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	m := n.cfg.memberMeta(n.raftAddr, n.api.addr)
+	m.Leaving = true
+	meta, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("directory: leave: %w", err)
+	}
+	n.gossipMeta.setMeta(meta)
+	if err := n.gossip.UpdateNode(timeout / 3); err != nil {
+		return fmt.Errorf("directory: leave: announcing: %w", err)
+	}
+	// Gossip may carry the leave to the leader late or not at all; asking it
+	// directly makes the removal certain before this node goes.
+	if err := n.RemoveNode(ctx, n.cfg.NodeID); err != nil {
+		return fmt.Errorf("directory: leave: %w", err)
+	}
+	if err := n.gossip.Leave(timeout / 3); err != nil {
+		return fmt.Errorf("directory: leave: %w", err)
+	}
+	n.log.Info("left the cluster")
+	return nil
+}

@@ -1,0 +1,185 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// WaitApplied waits until the local FSM has applied index (a write's
+// Result.Index): read-your-writes on this node.
+func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
+	return n.fsm.WaitApplied(ctx, index)
+}
+
+// SyncedRead waits until the local FSM holds every write committed before
+// the call (ReadIndex): the leader confirms it still leads and reports its
+// commit index, and this node waits to apply up to it. Reads of the local
+// FSM after it returns are linearizable.
+func (n *Node) SyncedRead(ctx context.Context) error {
+	var index uint64
+	err := n.retry(ctx, func() error {
+		id, api := n.Leader()
+		var err error
+		switch {
+		case id == n.cfg.NodeID:
+			index, err = n.readIndex(ctx)
+		case api == "":
+			err = ErrNoLeader
+		default:
+			c := &Client{addr: api, secret: n.cfg.ClusterSecret, http: n.client}
+			index, err = c.readIndex(ctx)
+			if err != nil && !errors.Is(err, ErrNotLeader) {
+				// Nothing is written by a ReadIndex, so any failure may be retried.
+				err = fmt.Errorf("%w: %w", ErrNoLeader, err)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return n.fsm.WaitApplied(ctx, index)
+}
+
+// readIndex is the leader's half of a synced read: the commit index, once
+// a round of heartbeats has confirmed this node still leads.
+func (n *Node) readIndex(ctx context.Context) (uint64, error) {
+	if n.raft.State() != raft.Leader {
+		return 0, ErrNotLeader
+	}
+	// Until the barrier of this term is applied, the commit index may not yet
+	// cover entries of earlier terms.
+	if n.leaderReady.Load() != n.raft.CurrentTerm() {
+		return 0, fmt.Errorf("%w: leadership not yet established", ErrNotLeader)
+	}
+	if err := n.awaitFuture(ctx, n.raft.VerifyLeader()); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			return 0, fmt.Errorf("%w: %w", ErrNotLeader, err)
+		}
+		return 0, applyError(err)
+	}
+	return n.lastCommandAtOrBelow(n.raft.CommitIndex()), nil
+}
+
+// lastCommandAtOrBelow returns the index of the last command entry at or
+// below commit. The FSM counts only command entries in its AppliedIndex;
+// raft's own entries (the leader's no-op, barriers, configuration changes)
+// never reach it, so waiting for an index that names one would never end.
+// Entries at or below the leader's own applied index need no look: the FSM
+// holds them all. A missing entry was compacted into a snapshot, which the
+// FSM has also applied.
+func (n *Node) lastCommandAtOrBelow(commit uint64) uint64 {
+	applied := n.fsm.AppliedIndex()
+	for i := commit; i > applied; i-- {
+		var l raft.Log
+		if err := n.store.GetLog(i, &l); err == nil && l.Type == raft.LogCommand {
+			return i
+		}
+	}
+	return min(applied, commit)
+}
+
+// FreshRead returns at once when the local FSM is fresh enough to read:
+// this node leads, or heard from the leader within StaleAfter. Otherwise it
+// does a SyncedRead, and fails with ErrStale when that fails.
+func (n *Node) FreshRead(ctx context.Context) error {
+	if n.IsLeader() {
+		return nil
+	}
+	if lc := n.raft.LastContact(); !lc.IsZero() && time.Since(lc) <= n.cfg.StaleAfter {
+		return nil
+	}
+	if err := n.SyncedRead(ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrStale, err)
+	}
+	return nil
+}
+
+// Status is one node's view of itself and the Raft group.
+type Status struct {
+	NodeID       string    `json:"node_id"`
+	Roles        []string  `json:"roles"`
+	RaftAddr     string    `json:"raft_addr"`
+	APIAddr      string    `json:"api_addr"`
+	RaftState    string    `json:"raft_state"`
+	Term         uint64    `json:"term"`
+	LeaderID     string    `json:"leader_id"`
+	CommitIndex  uint64    `json:"commit_index"`
+	AppliedIndex uint64    `json:"applied_index"` // by the local FSM
+	LastLogIndex uint64    `json:"last_log_index"`
+	LastContact  time.Time `json:"last_contact,omitzero"` // with the leader; zero on the leader
+	Voter        bool      `json:"voter"`                 // a voter in the Raft configuration
+	NumPeers     int       `json:"num_peers"`             // other servers in the configuration
+}
+
+// Status reports this node's state.
+func (n *Node) Status() Status {
+	leader, _ := n.Leader()
+	s := Status{
+		NodeID:       n.cfg.NodeID,
+		Roles:        slices.Clone(n.cfg.Roles),
+		RaftAddr:     n.raftAddr,
+		APIAddr:      n.api.addr,
+		RaftState:    n.raft.State().String(),
+		Term:         n.raft.CurrentTerm(),
+		LeaderID:     leader,
+		CommitIndex:  n.raft.CommitIndex(),
+		AppliedIndex: n.fsm.AppliedIndex(),
+		LastLogIndex: n.raft.LastIndex(),
+		LastContact:  n.raft.LastContact(),
+	}
+	if f := n.raft.GetConfiguration(); f.Error() == nil {
+		for _, srv := range f.Configuration().Servers {
+			if string(srv.ID) == n.cfg.NodeID {
+				s.Voter = srv.Suffrage == raft.Voter
+			} else {
+				s.NumPeers++
+			}
+		}
+	}
+	return s
+}
+
+// MemberStatus is one alive member's Status, or why it could not be had.
+type MemberStatus struct {
+	Status
+	Error string `json:"error,omitempty"`
+}
+
+// ClusterStatus asks every alive member for its Status, in parallel.
+func (n *Node) ClusterStatus(ctx context.Context) []MemberStatus {
+	var alive []member
+	for _, m := range n.members.all() {
+		if m.state == memberAlive {
+			alive = append(alive, m)
+		}
+	}
+	out := make([]MemberStatus, len(alive))
+	var wg sync.WaitGroup
+	for i, m := range alive {
+		if m.id == n.cfg.NodeID {
+			out[i] = MemberStatus{Status: n.Status()}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &Client{addr: m.meta.APIAddr, secret: n.cfg.ClusterSecret, http: n.client}
+			st, err := c.Status(ctx)
+			if err != nil {
+				out[i] = MemberStatus{Status: Status{NodeID: m.id, Roles: m.meta.Roles,
+					RaftAddr: m.meta.RaftAddr, APIAddr: m.meta.APIAddr}, Error: err.Error()}
+				return
+			}
+			out[i] = MemberStatus{Status: st}
+		}()
+	}
+	wg.Wait()
+	return out
+}

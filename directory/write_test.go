@@ -1,0 +1,127 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rookery-mail/rookery/fsm"
+)
+
+func TestWritesThroughFollowerAndNonVoter(t *testing.T) {
+	c := startCluster(t, 3, "f1")
+	follower, nonVoter := c.follower(), c.nodes["f1"]
+
+	registerBackend(t, follower, "b1")
+	res := mustApply(t, nonVoter, reserve("shared/news", "b1", "r1"))
+	if res.Mailbox == nil || res.Mailbox.State != fsm.Reserved {
+		t.Fatalf("reserve result mailbox = %+v, want reserved", res.Mailbox)
+	}
+	act := mustApply(t, follower, fsm.Activate{Name: "shared/news", Reservation: "r1"})
+	if act.Index <= res.Index {
+		t.Fatalf("activate index %d not after reserve index %d", act.Index, res.Index)
+	}
+	// Read-your-writes: the index a write returns is reachable locally.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := nonVoter.WaitApplied(ctx, act.Index); err != nil {
+		t.Fatal(err)
+	}
+	mb, ok := nonVoter.FSM().Mailbox("shared/news")
+	if !ok || mb.State != fsm.Active || mb.UIDValidity == 0 {
+		t.Fatalf("mailbox on non-voter = %+v, want active with uidvalidity", mb)
+	}
+	c.waitConverged(act.Index)
+}
+
+func TestSyncedReadOnNonVoterSeesOtherNodesWrite(t *testing.T) {
+	c := startCluster(t, 3, "f1")
+	nonVoter := c.nodes["f1"]
+	for i, n := range []*Node{c.follower(), c.leader()} {
+		name := []string{"shared/a", "shared/b"}[i]
+		if i == 0 {
+			registerBackend(t, n, "b1")
+		}
+		mustApply(t, n, reserve(name, "b1", "r"))
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := nonVoter.SyncedRead(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("synced read: %v", err)
+		}
+		// No waiting here: after SyncedRead the local copy must hold it.
+		if _, ok := nonVoter.FSM().Mailbox(name); !ok {
+			t.Fatalf("synced read on non-voter does not see %s", name)
+		}
+	}
+}
+
+func TestForwardingCarriesFSMSentinels(t *testing.T) {
+	c := startCluster(t, 3, "f1")
+	follower, nonVoter := c.follower(), c.nodes["f1"]
+	registerBackend(t, follower, "b1")
+	mustApply(t, follower, reserve("shared/x", "b1", "r1"))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, tc := range []struct {
+		cmd  fsm.Command
+		want error
+	}{
+		{reserve("shared/x", "b1", "r2"), fsm.ErrNameExists},
+		{fsm.Activate{Name: "shared/x", Reservation: "r2"}, fsm.ErrWrongReservation},
+		{reserve("no-namespace", "b1", "r3"), fsm.ErrInvalidName},
+		{reserve("shared/y", "nobackend", "r3"), fsm.ErrNoBackend},
+	} {
+		for _, n := range []*Node{follower, nonVoter} {
+			res, err := n.Apply(ctx, tc.cmd)
+			if err != nil {
+				t.Fatalf("%T through %s: %v", tc.cmd, n.ID(), err)
+			}
+			if !errors.Is(res.Err, tc.want) {
+				t.Errorf("%T through %s: result %v, want %v", tc.cmd, n.ID(), res.Err, tc.want)
+			}
+		}
+	}
+	// The failed Activate changed nothing: the right reservation still works.
+	mustApply(t, nonVoter, fsm.Activate{Name: "shared/x", Reservation: "r1"})
+}
+
+func TestConcurrentReservesOneWins(t *testing.T) {
+	c := startCluster(t, 3, "f1")
+	registerBackend(t, c.leader(), "b1")
+	nodes := []*Node{c.follower(), c.nodes["f1"]}
+	for round := range 5 {
+		name := "shared/race" + string(rune('a'+round))
+		results := make([]fsm.Result, len(nodes))
+		errs := make([]error, len(nodes))
+		var wg sync.WaitGroup
+		for i, n := range nodes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				results[i], errs[i] = n.Apply(ctx, reserve(name, "b1", n.ID()))
+			}()
+		}
+		wg.Wait()
+		winners := 0
+		for i := range nodes {
+			if errs[i] != nil {
+				t.Fatalf("reserve through %s: %v", nodes[i].ID(), errs[i])
+			}
+			switch {
+			case results[i].Err == nil:
+				winners++
+			case !errors.Is(results[i].Err, fsm.ErrNameExists):
+				t.Fatalf("loser got %v, want ErrNameExists", results[i].Err)
+			}
+		}
+		if winners != 1 {
+			t.Fatalf("%s: %d reserves won, want exactly 1", name, winners)
+		}
+	}
+}

@@ -1,0 +1,106 @@
+package fsm
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Access-control lists (RFC 4314). Rights are stored as letters in the
+// canonical order below, so equal rights compare equal as strings.
+
+// rightsOrder is every right RFC 4314 defines, in canonical order.
+const rightsOrder = "lrswipkxtea"
+
+// obsoleteRights maps RFC 2086's rights onto RFC 4314's: "c" (create) is
+// the union of k and x, "d" (delete) the union of x, t and e.
+var obsoleteRights = map[byte]string{'c': "kx", 'd': "xte"}
+
+// AnyoneIdentifier is the identifier that matches every user.
+const AnyoneIdentifier = "anyone"
+
+// CanonicalRights checks a rights string and returns it in canonical order
+// with obsolete letters expanded and duplicates dropped.
+func CanonicalRights(rights string) (string, error) {
+	var have [256]bool
+	for i := 0; i < len(rights); i++ {
+		c := rights[i]
+		switch {
+		case strings.IndexByte(rightsOrder, c) >= 0:
+			have[c] = true
+		case obsoleteRights[c] != "":
+			for _, r := range []byte(obsoleteRights[c]) {
+				have[r] = true
+			}
+		default:
+			return "", fmt.Errorf("%w: unknown right %q", ErrInvalidACL, c)
+		}
+	}
+	out := make([]byte, 0, len(rightsOrder))
+	for i := 0; i < len(rightsOrder); i++ {
+		if have[rightsOrder[i]] {
+			out = append(out, rightsOrder[i])
+		}
+	}
+	return string(out), nil
+}
+
+// CanonicalIdentifier checks an ACL identifier: "anyone" or a user name,
+// either with a leading '-' for negative rights. User names are canonical.
+func CanonicalIdentifier(id string) (string, error) {
+	neg, name := "", id
+	if rest, ok := strings.CutPrefix(id, "-"); ok {
+		neg, name = "-", rest
+	}
+	if strings.EqualFold(name, AnyoneIdentifier) {
+		return neg + AnyoneIdentifier, nil
+	}
+	user, err := CanonicalUser(name)
+	if err != nil {
+		return "", fmt.Errorf("%w: identifier %q", ErrInvalidACL, id)
+	}
+	return neg + user, nil
+}
+
+// setACL replaces the ACL with a new slice: records are never changed in
+// place, and the old record may still be in a reader's hands.
+func (f *FSM) setACL(c SetACL) Result {
+	old, ok := f.work.mailbox(c.Name)
+	if !ok {
+		return failed(ErrNoMailbox)
+	}
+	id, err := CanonicalIdentifier(c.Identifier)
+	if err != nil {
+		return failed(err)
+	}
+	rights, err := CanonicalRights(c.Rights)
+	if err != nil {
+		return failed(err)
+	}
+	acl := make([]ACE, 0, len(old.ACL)+1)
+	for _, ace := range old.ACL {
+		if ace.Identifier != id {
+			acl = append(acl, ace)
+		}
+	}
+	if rights != "" {
+		acl = append(acl, ACE{Identifier: id, Rights: rights})
+	}
+	sortACL(acl)
+	if len(acl) == 0 {
+		acl = nil
+	}
+	mb := *old
+	mb.ACL = acl
+	f.replaceMailbox(old, &mb)
+	return Result{Mailbox: &mb}
+}
+
+// sortACL orders entries by identifier, so that the record (and the
+// digest) does not depend on the order rights were granted in.
+func sortACL(acl []ACE) {
+	for i := 1; i < len(acl); i++ {
+		for j := i; j > 0 && acl[j].Identifier < acl[j-1].Identifier; j-- {
+			acl[j], acl[j-1] = acl[j-1], acl[j]
+		}
+	}
+}

@@ -1,0 +1,113 @@
+package fsm
+
+// MailboxState is where a mailbox is in its life cycle.
+type MailboxState uint8
+
+const (
+	// Reserved: a backend holds the name while it creates the mailbox on disk.
+	Reserved MailboxState = iota + 1
+	// Active: the mailbox exists and takes mail.
+	Active
+	// Moving: a live move to another backend is under way.
+	Moving
+	// Deleting: the backend is removing the mailbox from its spool.
+	Deleting
+)
+
+func (s MailboxState) String() string {
+	switch s {
+	case Reserved:
+		return "reserved"
+	case Active:
+		return "active"
+	case Moving:
+		return "moving"
+	case Deleting:
+		return "deleting"
+	}
+	return "unknown"
+}
+
+// Copy is one backend's copy of a mailbox and the UID slot that backend
+// allocates from: it gives only UIDs u with u % Mailbox.Stride == Slot.
+type Copy struct {
+	Backend string
+	Slot    uint32
+}
+
+// ACE is one access-control entry (RFC 4314): an identifier and its rights
+// as a string of right letters in canonical order.
+type ACE struct {
+	Identifier string
+	Rights     string
+}
+
+// Mailbox is the directory's record of one mailbox. Records held by the FSM
+// are never changed in place: a command replaces the record, so a reader may
+// keep a *Mailbox it got from a lookup without holding any lock.
+type Mailbox struct {
+	ID          uint64 // never changes for the life of the mailbox; the spool stores by ID
+	Name        string // canonical internal name, see names.go
+	State       MailboxState
+	Primary     Copy
+	Replicas    []Copy
+	Stride      uint32 // number of UID slots; 2 by default
+	UIDValidity uint32 // assigned at Activate
+	ACL         []ACE
+	SpecialUse  string // RFC 6154 attribute such as `\Sent`, or empty
+
+	// The reservation, while State is Reserved (and kept afterwards for the
+	// record of who created it).
+	Reservation string // reservation id chosen by the reserving backend
+	ReservedBy  string // backend id
+	ReservedAt  int64  // unix nanoseconds, chosen by the proposer
+}
+
+// UserState says whether a user may log in and receive mail.
+type UserState uint8
+
+const (
+	UserActive UserState = iota + 1
+	UserDisabled
+)
+
+// User is an account.
+type User struct {
+	Name         string // canonical, see ValidateUser
+	PasswordHash string // bcrypt ("$2a$...") or argon2id ("$argon2id$...") in PHC form
+	State        UserState
+	QuotaBytes   int64 // 0: no quota
+	CreatedAt    int64 // unix nanoseconds, chosen by the proposer
+}
+
+// BackendState is a backend's availability as the directory records it.
+type BackendState uint8
+
+const (
+	BackendUp BackendState = iota + 1
+	BackendDraining
+	BackendDown
+)
+
+func (s BackendState) String() string {
+	switch s {
+	case BackendUp:
+		return "up"
+	case BackendDraining:
+		return "draining"
+	case BackendDown:
+		return "down"
+	}
+	return "unknown"
+}
+
+// Backend is a node holding a mail spool.
+type Backend struct {
+	ID       string
+	IMAPAddr string // backend IMAP listener, host:port
+	LMTPAddr string // backend LMTP listener, host:port
+	APIAddr  string // cluster API of the backend's node, host:port
+	State    BackendState
+	Weight   uint32
+	Since    int64 // unix nanoseconds of the last state change, chosen by the proposer
+}

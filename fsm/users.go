@@ -1,0 +1,77 @@
+package fsm
+
+import "fmt"
+
+// Users: accounts that log in and receive mail.
+
+func (f *FSM) registerUserHandlers() {
+	on(f, (*FSM).userAdd)
+	on(f, (*FSM).userPasswd)
+	on(f, (*FSM).userDelete)
+}
+
+func (f *FSM) userAdd(c UserAdd) Result {
+	name, err := CanonicalUser(c.Name)
+	if err != nil {
+		return failed(err)
+	}
+	if c.QuotaBytes < 0 {
+		return failed(fmt.Errorf("%w: negative quota", ErrInvalidCommand))
+	}
+	if _, ok := f.work.user(name); ok {
+		return failed(ErrUserExists)
+	}
+	f.putUser(&User{
+		Name:         name,
+		PasswordHash: c.PasswordHash,
+		State:        UserActive,
+		QuotaBytes:   c.QuotaBytes,
+		CreatedAt:    c.At,
+	})
+	return Result{Count: 1}
+}
+
+func (f *FSM) userPasswd(c UserPasswd) Result {
+	old, err := f.existingUser(c.Name)
+	if err != nil {
+		return failed(err)
+	}
+	u := *old
+	u.PasswordHash = c.PasswordHash
+	f.putUser(&u)
+	return Result{Count: 1}
+}
+
+// userDelete also drops the user's subscriptions, so that a new account of
+// the same name starts clean. The user's mailboxes stay: removing mail is
+// the backends' work, driven by MarkDeleting and Remove.
+func (f *FSM) userDelete(c UserDelete) Result {
+	u, err := f.existingUser(c.Name)
+	if err != nil {
+		return failed(err)
+	}
+	f.work.users.Delete(u)
+	f.dirty |= dirtyUsers
+	for _, name := range f.work.subscriptions(u.Name) {
+		f.work.subs.Delete(subscription{user: u.Name, name: name})
+		f.dirty |= dirtySubs
+	}
+	return Result{Count: 1}
+}
+
+func (f *FSM) existingUser(name string) (*User, error) {
+	canon, err := CanonicalUser(name)
+	if err != nil {
+		return nil, err
+	}
+	u, ok := f.work.user(canon)
+	if !ok {
+		return nil, ErrNoUser
+	}
+	return u, nil
+}
+
+func (f *FSM) putUser(u *User) {
+	f.work.users.ReplaceOrInsert(u)
+	f.dirty |= dirtyUsers
+}

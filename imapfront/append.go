@@ -1,0 +1,143 @@
+package imapfront
+
+import (
+	"errors"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/rookery-mail/rookery/fsm"
+)
+
+// APPEND goes to the named mailbox's primary backend. The message literal
+// is streamed from the client to the backend, never held whole: the
+// frontend announces it to the backend as a synchronizing literal and
+// passes the backend's continuation (or refusal, such as [TOOBIG]) on to
+// the client.
+
+func (s *session) cmdAppend(cmd *Command) bool {
+	m, err := s.appendTarget(cmd)
+	var bc *backendConn
+	if err == nil {
+		bc, err = s.backend(m.Primary.Backend)
+	}
+	if err != nil {
+		return s.refuseAppend(cmd, err)
+	}
+	lit := cmd.Pending
+	if lit == nil {
+		// No message literal: the backend will say BAD.
+		if _, err := s.forward(bc, cmd); err != nil {
+			return s.backendLost(cmd.Tag, bc, err)
+		}
+		return true
+	}
+	bc.nc.SetDeadline(time.Now().Add(bc.timout))
+	bc.bw.Write(cmd.Raw[:lit.Marker])
+	if lit.Binary {
+		bc.bw.WriteByte('~')
+	}
+	bc.bw.WriteString("{" + strconv.FormatInt(lit.Size, 10) + "}\r\n")
+	rejected, err := s.awaitContinuation(bc, cmd.Tag)
+	if err != nil || rejected != nil {
+		if err == nil {
+			s.bw.Write(rejected)
+			s.bw.WriteString("\r\n")
+		} else {
+			s.fail(cmd.Tag, err)
+			s.dropBackend(bc.id)
+		}
+		return s.wr.Discard(cmd) == nil
+	}
+	return s.streamAppend(cmd, bc)
+}
+
+// streamAppend copies the message from client to backend, then the rest of
+// the command, and relays the backend's answer (with APPENDUID).
+func (s *session) streamAppend(cmd *Command, bc *backendConn) bool {
+	lit := cmd.Pending
+	from := len(cmd.Raw) // the streamed literal takes no room in Raw
+	if lit.Sync {
+		if s.continuation() != nil {
+			bc.close()
+			return false
+		}
+	}
+	s.nc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+	if _, err := io.CopyN(bc.bw, s.br, lit.Size); err != nil {
+		// Either side failed mid-message; neither stream can be resynchronised.
+		s.dropBackend(bc.id)
+		s.untagged("BYE APPEND failed while streaming the message")
+		s.flush()
+		return false
+	}
+	if err := s.wr.Continue(cmd, s.continuation); err != nil {
+		s.dropBackend(bc.id)
+		var we *wireError
+		if errors.As(err, &we) && !we.Fatal {
+			s.fail(cmd.Tag, we.Err)
+			return true
+		}
+		return false
+	}
+	s.nc.SetReadDeadline(time.Time{})
+	rejected, err := s.send(bc, cmd.Raw, cmd.Lits[1:], from, cmd.Tag)
+	if err == nil && rejected == nil {
+		bc.nc.SetDeadline(time.Now().Add(bc.timout))
+		rejected, err = s.relay(bc, cmd.Tag, true)
+		bc.nc.SetDeadline(time.Time{})
+	}
+	if err != nil {
+		return s.backendLost(cmd.Tag, bc, err)
+	}
+	s.bw.Write(rejected)
+	s.bw.WriteString("\r\n")
+	return true
+}
+
+// appendTarget reads APPEND's mailbox and checks the user may insert there.
+func (s *session) appendTarget(cmd *Command) (*fsm.Mailbox, error) {
+	a := cmd.argReader()
+	if cmd.Pending != nil {
+		a.end = cmd.Pending.Marker
+	}
+	name, err := s.mailboxArg(a)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.lookup(name)
+	if errors.Is(err, fsm.ErrNoMailbox) {
+		return nil, errTryCreate
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m, s.need(m, 'i')
+}
+
+// refuseAppend answers an APPEND refused before the backend saw it and
+// skips the message the client may already be sending.
+func (s *session) refuseAppend(cmd *Command, err error) bool {
+	if errors.Is(err, errTryCreate) {
+		s.tagged(cmd.Tag, "NO", "[TRYCREATE] no such mailbox")
+	} else {
+		s.fail(cmd.Tag, err)
+	}
+	if s.wr.Discard(cmd) != nil {
+		s.untagged("BYE too much input")
+		return false
+	}
+	return true
+}
+
+// isAppendMessage reports whether lit is APPEND's message (streamed) rather
+// than its mailbox name (read whole): the mailbox argument comes first.
+func isAppendMessage(cmd *Command, lit *literal) bool {
+	if cmd.Name != "APPEND" {
+		return false
+	}
+	a := cmd.argReader()
+	a.end = lit.Marker
+	_, err := a.astring()
+	return err == nil
+}

@@ -1,0 +1,233 @@
+package imapfront
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/rookery-mail/rookery/auth"
+	"github.com/rookery-mail/rookery/fsm"
+)
+
+// backendConn is a session's proxied connection to one backend, logged in
+// with the cluster credential as the session's user. A session keeps at
+// most one per backend and reuses it for SELECT, STATUS and APPEND.
+type backendConn struct {
+	id     string
+	nc     net.Conn
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	seq    int
+	broken bool
+	timout time.Duration
+}
+
+// maxHead bounds the part of a backend response line kept for inspection;
+// the rest is streamed.
+const maxHead = 1024
+
+// backend returns the session's connection to backend id, dialing and
+// logging in when there is none.
+func (s *session) backend(id string) (*backendConn, error) {
+	if bc := s.backends[id]; bc != nil && !bc.broken {
+		return bc, nil
+	}
+	s.dropBackend(id)
+	b, ok := s.cfg.Directory.FSM().Backend(id)
+	if !ok || b.State != fsm.BackendUp {
+		return nil, fmt.Errorf("%w: backend %s is not up", ErrBackendDown, id)
+	}
+	bc, err := dialBackend(s.cfg, id, b.IMAPAddr, s.user)
+	if err != nil {
+		s.log.Warn("backend connection failed", "backend_id", id, "err", err)
+		return nil, err
+	}
+	if s.utf8 {
+		if err := bc.simple("ENABLE UTF8=ACCEPT"); err != nil {
+			bc.close()
+			return nil, err
+		}
+	}
+	if s.backends == nil {
+		s.backends = make(map[string]*backendConn)
+	}
+	s.backends[id] = bc
+	return bc, nil
+}
+
+func (s *session) dropBackend(id string) {
+	if bc := s.backends[id]; bc != nil {
+		bc.close()
+		delete(s.backends, id)
+		if s.selected == bc {
+			s.selected, s.selName = nil, ""
+		}
+	}
+}
+
+// enableOnBackends replays ENABLE UTF8=ACCEPT on open backend connections.
+func (s *session) enableOnBackends() error {
+	for id, bc := range s.backends {
+		if err := bc.simple("ENABLE UTF8=ACCEPT"); err != nil {
+			s.dropBackend(id)
+			return err
+		}
+	}
+	return nil
+}
+
+func dialBackend(cfg *Config, id, addr, user string) (*backendConn, error) {
+	nc, err := net.DialTimeout("tcp", addr, cfg.BackendTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBackendDown, err)
+	}
+	bc := &backendConn{
+		id:     id,
+		nc:     nc,
+		br:     bufio.NewReaderSize(nc, 4096),
+		bw:     bufio.NewWriterSize(nc, 4096),
+		timout: cfg.BackendIdleTimeout,
+	}
+	nc.SetDeadline(time.Now().Add(cfg.BackendTimeout))
+	greeting, err := bc.readResponse(io.Discard)
+	if err == nil && !bytes.HasPrefix(greeting, []byte("* OK")) {
+		err = fmt.Errorf("%w: greeting %q", ErrBackendProtocol, greeting)
+	}
+	if err == nil {
+		ir := base64.StdEncoding.EncodeToString([]byte(user + "\x00" + auth.ProxyUser + "\x00" + cfg.ClusterSecret))
+		err = bc.simple("AUTHENTICATE PLAIN " + ir)
+	}
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	nc.SetDeadline(time.Time{})
+	return bc, nil
+}
+
+func (bc *backendConn) close() {
+	bc.broken = true
+	bc.nc.Close()
+}
+
+// fail marks the connection unusable after an I/O or protocol error.
+func (bc *backendConn) fail(err error) error {
+	bc.close()
+	if errors.Is(err, ErrBackendProtocol) || errors.Is(err, ErrBackendDown) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", ErrBackendDown, err)
+}
+
+func (bc *backendConn) nextTag() string {
+	bc.seq++
+	return "rk" + strconv.Itoa(bc.seq)
+}
+
+// simple runs an internal command that must succeed, discarding its
+// untagged responses.
+func (bc *backendConn) simple(text string) error {
+	tagged, err := bc.run(text, func([]byte) error { return nil })
+	if err != nil {
+		return err
+	}
+	if status(tagged) != "OK" {
+		return fmt.Errorf("%w: %s: %q", ErrBackendProtocol, text, tagged)
+	}
+	return nil
+}
+
+// run sends an internal command and hands each untagged response, read
+// whole, to untagged. It returns the tagged response line.
+func (bc *backendConn) run(text string, untagged func([]byte) error) ([]byte, error) {
+	tag := bc.nextTag()
+	bc.nc.SetDeadline(time.Now().Add(bc.timout))
+	defer bc.nc.SetDeadline(time.Time{})
+	bc.bw.WriteString(tag + " " + text + "\r\n")
+	if err := bc.bw.Flush(); err != nil {
+		return nil, bc.fail(err)
+	}
+	for {
+		var buf bytes.Buffer
+		head, err := bc.readResponse(&buf)
+		if err != nil {
+			return nil, bc.fail(err)
+		}
+		if isTagged(head, tag) {
+			return head, nil
+		}
+		if err := untagged(buf.Bytes()); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// readResponse reads one complete response (its lines and the literals
+// they announce), streaming it to w, and returns the start of its first
+// line without CRLF.
+func (bc *backendConn) readResponse(w io.Writer) ([]byte, error) {
+	tail, head, err := bc.copyLine(w, true)
+	if err != nil {
+		return nil, err
+	}
+	return head, bc.readRest(w, tail)
+}
+
+// readRest streams the rest of a response whose last line read ended with
+// tail: the literal it announces, the next line, and so on.
+func (bc *backendConn) readRest(w io.Writer, tail []byte) error {
+	for {
+		lit := literalSuffix(tail)
+		if lit == nil {
+			return nil
+		}
+		if _, err := io.CopyN(w, bc.br, lit.Size); err != nil {
+			return err
+		}
+		var err error
+		if tail, _, err = bc.copyLine(w, false); err != nil {
+			return err
+		}
+	}
+}
+
+// copyLine streams one CRLF-ended line to w; it keeps the line's tail (to
+// spot a literal) and, for a first line, its head.
+func (bc *backendConn) copyLine(w io.Writer, keepHead bool) (tail, head []byte, err error) {
+	for {
+		chunk, rerr := bc.br.ReadSlice('\n')
+		if _, err := w.Write(chunk); err != nil {
+			return nil, nil, err
+		}
+		if keepHead && len(head) < maxHead {
+			head = append(head, chunk[:min(len(chunk), maxHead-len(head))]...)
+		}
+		tail = append(tail, chunk...)
+		if len(tail) > 64 {
+			tail = append(tail[:0], tail[len(tail)-64:]...)
+		}
+		if rerr == nil {
+			return tail, bytes.TrimSuffix(head, []byte("\r\n")), nil
+		}
+		if !errors.Is(rerr, bufio.ErrBufferFull) {
+			return nil, nil, rerr
+		}
+	}
+}
+
+func isTagged(head []byte, tag string) bool {
+	return len(head) > len(tag) && string(head[:len(tag)]) == tag && head[len(tag)] == ' '
+}
+
+// status is the status word of a tagged response line ("OK", "NO", "BAD").
+func status(line []byte) string {
+	_, rest, _ := bytes.Cut(line, []byte(" "))
+	st, _, _ := bytes.Cut(rest, []byte(" "))
+	return string(st)
+}

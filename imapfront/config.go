@@ -1,0 +1,105 @@
+package imapfront
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/rookery-mail/rookery/fsm"
+)
+
+// Directory is what the frontend needs from the local directory node;
+// *directory.Node provides it.
+type Directory interface {
+	// FSM is the local copy of the directory, read without a network hop.
+	FSM() *fsm.FSM
+	// Apply proposes a change; Result.Index is the log index it was applied at.
+	Apply(ctx context.Context, cmd fsm.Command) (fsm.Result, error)
+	// WaitApplied returns once the local copy has applied index.
+	WaitApplied(ctx context.Context, index uint64) error
+	// SyncedRead brings the local copy up to the leader's commit index.
+	SyncedRead(ctx context.Context) error
+	// FreshRead returns at once unless the local copy may be staler than the
+	// staleness bound, in which case it does a SyncedRead.
+	FreshRead(ctx context.Context) error
+}
+
+// maxBufferedLiteral bounds a literal the frontend holds in memory: only
+// APPEND's message may be bigger, and it is streamed.
+const maxBufferedLiteral = 1 << 20
+
+// Config configures a frontend.
+type Config struct {
+	Directory     Directory
+	ClusterSecret string // proxy login to backends
+	Logger        *slog.Logger
+
+	// TLS, when set, enables STARTTLS (and LOGIN over it).
+	TLS *tls.Config
+	// AllowPlaintextLogin allows LOGIN and AUTHENTICATE without TLS: for
+	// tests and development only.
+	AllowPlaintextLogin bool
+
+	MaxLineBytes       int   // one line of a command
+	MaxLiteralBytes    int64 // APPENDLIMIT: largest literal
+	HardLiteralBytes   int64 // a non-synchronizing literal above this closes the connection
+	MaxConnsPerUser    int
+	MaxFailedLogins    int           // per client address within FailedLoginWindow
+	FailedLoginWindow  time.Duration //
+	PreAuthTimeout     time.Duration // idle time allowed before login
+	IdleTimeout        time.Duration // idle time allowed after login (and in IDLE)
+	BackendTimeout     time.Duration // dialing and proxy login to a backend
+	DirectoryTimeout   time.Duration // one directory read or write
+	BackendIdleTimeout time.Duration // how long a backend may take to answer one command
+}
+
+// Default returns a configuration with production limits; Directory and
+// ClusterSecret must still be set.
+func Default() Config {
+	return Config{
+		MaxLineBytes:       64 * 1024,
+		MaxLiteralBytes:    50 << 20,
+		HardLiteralBytes:   64 << 20,
+		MaxConnsPerUser:    50,
+		MaxFailedLogins:    10,
+		FailedLoginWindow:  5 * time.Minute,
+		PreAuthTimeout:     time.Minute,
+		IdleTimeout:        30 * time.Minute,
+		BackendTimeout:     10 * time.Second,
+		DirectoryTimeout:   10 * time.Second,
+		BackendIdleTimeout: 5 * time.Minute,
+	}
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	switch {
+	case c.Directory == nil:
+		return fmt.Errorf("%w: Directory is required", ErrConfig)
+	case c.ClusterSecret == "":
+		return fmt.Errorf("%w: ClusterSecret is required", ErrConfig)
+	case c.Logger == nil:
+		return fmt.Errorf("%w: Logger is required", ErrConfig)
+	case c.MaxLineBytes < 1024:
+		return fmt.Errorf("%w: MaxLineBytes must be at least 1024", ErrConfig)
+	case c.MaxLiteralBytes < 1024 || c.HardLiteralBytes < c.MaxLiteralBytes:
+		return fmt.Errorf("%w: need 1024 <= MaxLiteralBytes <= HardLiteralBytes", ErrConfig)
+	case c.MaxConnsPerUser < 1 || c.MaxFailedLogins < 1:
+		return fmt.Errorf("%w: MaxConnsPerUser and MaxFailedLogins must be positive", ErrConfig)
+	case c.FailedLoginWindow <= 0 || c.PreAuthTimeout <= 0 || c.IdleTimeout <= 0 ||
+		c.BackendTimeout <= 0 || c.DirectoryTimeout <= 0 || c.BackendIdleTimeout <= 0:
+		return fmt.Errorf("%w: timeouts must be positive", ErrConfig)
+	}
+	return nil
+}
+
+func (c *Config) wireLimits() wireLimits {
+	return wireLimits{
+		MaxLine:     c.MaxLineBytes,
+		MaxLiteral:  c.MaxLiteralBytes,
+		MaxBuffered: min(c.MaxLiteralBytes, maxBufferedLiteral),
+		HardLiteral: c.HardLiteralBytes,
+	}
+}

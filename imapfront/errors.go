@@ -1,0 +1,21 @@
+package imapfront
+
+import "errors"
+
+// Sentinel errors. At the client edge, reply.go turns them into IMAP
+// responses; a client never sees these strings.
+var (
+	ErrInvalidUTF7     = errors.New("imapfront: invalid modified UTF-7")
+	ErrLineTooLong     = errors.New("imapfront: command line too long")
+	ErrLiteralTooBig   = errors.New("imapfront: literal too big")
+	ErrSyntax          = errors.New("imapfront: syntax error")
+	ErrNoArgument      = errors.New("imapfront: missing argument")
+	ErrBackendDown     = errors.New("imapfront: backend unavailable")
+	ErrBackendProtocol = errors.New("imapfront: backend protocol error")
+	ErrClosed          = errors.New("imapfront: server closed")
+	ErrConfig          = errors.New("imapfront: invalid config")
+	ErrTooManyConns    = errors.New("imapfront: too many connections")
+	ErrNotVisible      = errors.New("imapfront: mailbox not visible to user")
+	ErrNoRights        = errors.New("imapfront: missing rights")
+	errTryCreate       = errors.New("imapfront: no such mailbox; try CREATE")
+)

@@ -1,0 +1,302 @@
+package imapfront
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/rookery-mail/rookery/fsm"
+)
+
+// LIST, LSUB, NAMESPACE, SUBSCRIBE and UNSUBSCRIBE are answered from the
+// local copy of the directory: no backend is involved except for LIST's
+// RETURN (STATUS ...).
+
+// listOptions are the LIST-EXTENDED (RFC 5258) options of one command.
+type listOptions struct {
+	subscribedOnly bool // selection SUBSCRIBED
+	recursive      bool // selection RECURSIVEMATCH
+	specialOnly    bool // selection SPECIAL-USE
+	retSubscribed  bool
+	retChildren    bool
+	status         string // RETURN (STATUS (...)) items, raw
+}
+
+// listEntry is one name LIST may show.
+type listEntry struct {
+	mbox        *fsm.Mailbox // nil for an implied parent or a subscription without a mailbox
+	children    bool
+	subscribed  bool
+	subChildren bool // a descendant is subscribed (RECURSIVEMATCH)
+}
+
+func (s *session) cmdList(cmd *Command) bool {
+	opts, ref, patterns, err := parseList(cmd)
+	if err != nil {
+		s.fail(cmd.Tag, err)
+		return true
+	}
+	if len(patterns) == 1 && patterns[0] == "" && !opts.subscribedOnly {
+		s.untagged(`LIST (\Noselect) "/" ""`)
+		s.ok(cmd.Tag, "LIST completed")
+		return true
+	}
+	for i, p := range patterns {
+		if patterns[i], err = s.decodeName(ref + p); err != nil {
+			s.fail(cmd.Tag, err)
+			return true
+		}
+		patterns[i] = canonInboxPattern(patterns[i])
+	}
+	if err := s.freshRead(); err != nil {
+		s.fail(cmd.Tag, err)
+		return true
+	}
+	var stat []*fsm.Mailbox
+	entries, names := s.listEntries(patterns)
+	for _, name := range names {
+		e := entries[name]
+		if !matchAny(patterns, name) || !opts.wants(e) {
+			continue
+		}
+		s.untagged("LIST (%s) \"/\" %s%s", opts.attributes(e), s.quoteName(name), opts.extended(e))
+		if e.mbox != nil && opts.status != "" {
+			stat = append(stat, e.mbox)
+		}
+	}
+	for _, m := range stat {
+		if err := s.relayStatus(m, opts.status); err != nil {
+			s.log.Info("LIST-STATUS failed", "mailbox", m.Name, "err", err)
+		}
+	}
+	s.ok(cmd.Tag, "LIST completed")
+	return true
+}
+
+func (o *listOptions) wants(e *listEntry) bool {
+	switch {
+	case o.subscribedOnly:
+		return e.subscribed || o.recursive && e.subChildren
+	case o.specialOnly:
+		return e.mbox != nil && e.mbox.SpecialUse != ""
+	}
+	return e.mbox != nil || e.children
+}
+
+func (o *listOptions) attributes(e *listEntry) string {
+	var attrs []string
+	switch {
+	case e.mbox == nil && !e.children:
+		attrs = append(attrs, `\NonExistent`)
+	case e.mbox == nil:
+		attrs = append(attrs, `\Noselect`)
+	}
+	if e.children {
+		attrs = append(attrs, `\HasChildren`)
+	} else if e.mbox != nil {
+		attrs = append(attrs, `\HasNoChildren`)
+	}
+	if e.subscribed && (o.retSubscribed || o.subscribedOnly) {
+		attrs = append(attrs, `\Subscribed`)
+	}
+	if e.mbox != nil && e.mbox.SpecialUse != "" {
+		attrs = append(attrs, e.mbox.SpecialUse)
+	}
+	return strings.Join(attrs, " ")
+}
+
+func (o *listOptions) extended(e *listEntry) string {
+	if o.subscribedOnly && o.recursive && e.subChildren && !e.subscribed {
+		return ` ("CHILDINFO" ("SUBSCRIBED"))`
+	}
+	return ""
+}
+
+// listEntries collects every name the user may see (existing mailboxes,
+// their implied parents, subscriptions), keyed by external name, with the
+// names in order. patterns prune the namespaces scanned.
+func (s *session) listEntries(patterns []string) (map[string]*listEntry, []string) {
+	dir := s.cfg.Directory.FSM()
+	entries := make(map[string]*listEntry)
+	entry := func(name string) *listEntry {
+		e := entries[name]
+		if e == nil {
+			e = &listEntry{}
+			entries[name] = e
+		}
+		return e
+	}
+	add := func(m *fsm.Mailbox) bool {
+		if !visible(s.user, m) {
+			return true
+		}
+		name := fsm.External(s.user, m.Name)
+		entry(name).mbox = m
+		for p := parentOf(name); p != ""; p = parentOf(p) {
+			entry(p).children = true
+		}
+		return true
+	}
+	dir.Mailboxes("user/"+s.user+"/", add)
+	if mayMatchPrefix(patterns, fsm.OtherUsersPrefix+"/") {
+		dir.Mailboxes("user/", func(m *fsm.Mailbox) bool {
+			if fsm.Owner(m.Name) == s.user {
+				return true
+			}
+			return add(m)
+		})
+	}
+	if mayMatchPrefix(patterns, fsm.SharedPrefix+"/") {
+		dir.Mailboxes("shared/", add)
+	}
+	for _, sub := range dir.Subscriptions(s.user) {
+		name := fsm.External(s.user, sub)
+		entry(name).subscribed = true
+		for p := parentOf(name); p != ""; p = parentOf(p) {
+			entry(p).subChildren = true
+		}
+	}
+	names := make([]string, 0, len(entries))
+	for name := range entries {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return entries, names
+}
+
+func parentOf(name string) string {
+	i := strings.LastIndexByte(name, '/')
+	if i <= 0 {
+		return ""
+	}
+	return name[:i]
+}
+
+// canonInboxPattern spells a leading "inbox" segment as INBOX, as names are.
+func canonInboxPattern(p string) string {
+	first, rest, more := strings.Cut(p, "/")
+	if !strings.EqualFold(first, "INBOX") {
+		return p
+	}
+	if more {
+		return "INBOX/" + rest
+	}
+	return "INBOX"
+}
+
+// mayMatchPrefix reports whether some pattern could match a name beginning
+// with prefix.
+func mayMatchPrefix(patterns []string, prefix string) bool {
+	for _, p := range patterns {
+		i := 0
+		for ; i < len(p) && i < len(prefix); i++ {
+			if p[i] == '*' || p[i] == '%' || p[i] != prefix[i] {
+				break
+			}
+		}
+		if i == len(p) || i == len(prefix) || p[i] == '*' || p[i] == '%' {
+			return true
+		}
+	}
+	return false
+}
+
+func matchAny(patterns []string, name string) bool {
+	for _, p := range patterns {
+		if matchPattern(p, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchPattern matches an IMAP LIST pattern: '*' matches anything, '%'
+// anything but the hierarchy separator. Dynamic programming keeps it
+// linear in len(p)*len(name) whatever the wildcards.
+func matchPattern(p, name string) bool {
+	// ok[j]: p[:i] matches name[:j].
+	ok := make([]bool, len(name)+1)
+	next := make([]bool, len(name)+1)
+	ok[0] = true
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		clear(next)
+		for j := 0; j <= len(name); j++ {
+			switch c {
+			case '*':
+				next[j] = ok[j] || j > 0 && next[j-1]
+			case '%':
+				next[j] = ok[j] || j > 0 && next[j-1] && name[j-1] != '/'
+			default:
+				next[j] = j > 0 && ok[j-1] && name[j-1] == c
+			}
+		}
+		ok, next = next, ok
+	}
+	return ok[len(name)]
+}
+
+func (s *session) cmdLsub(cmd *Command) bool {
+	a := cmd.argReader()
+	ref, err := a.astring()
+	var pat string
+	if err == nil {
+		pat, err = a.astring()
+	}
+	if err == nil {
+		err = a.done()
+	}
+	if err == nil {
+		pat, err = s.decodeName(ref + pat)
+	}
+	if err != nil {
+		s.fail(cmd.Tag, err)
+		return true
+	}
+	pat = canonInboxPattern(pat)
+	if err := s.freshRead(); err != nil {
+		s.fail(cmd.Tag, err)
+		return true
+	}
+	for _, sub := range s.cfg.Directory.FSM().Subscriptions(s.user) {
+		name := fsm.External(s.user, sub)
+		if matchPattern(pat, name) {
+			s.untagged(`LSUB () "/" %s`, s.quoteName(name))
+		}
+	}
+	s.ok(cmd.Tag, "LSUB completed")
+	return true
+}
+
+func (s *session) cmdNamespace(cmd *Command) bool {
+	if err := cmd.argReader().done(); err != nil {
+		s.fail(cmd.Tag, err)
+		return true
+	}
+	s.untagged(`NAMESPACE (("" "/")) (("%s/" "/")) (("%s/" "/"))`, fsm.OtherUsersPrefix, fsm.SharedPrefix)
+	s.ok(cmd.Tag, "NAMESPACE completed")
+	return true
+}
+
+// cmdSubscribe subscribes or unsubscribes; IMAP allows subscribing to names
+// that do not exist, so only the name's form is checked.
+func (s *session) cmdSubscribe(cmd *Command) bool {
+	a := cmd.argReader()
+	name, err := s.mailboxArg(a)
+	if err == nil {
+		err = a.done()
+	}
+	if err != nil {
+		s.fail(cmd.Tag, err)
+		return true
+	}
+	var c fsm.Command = fsm.Subscribe{User: s.user, Name: name}
+	if cmd.Name == "UNSUBSCRIBE" {
+		c = fsm.Unsubscribe{User: s.user, Name: name}
+	}
+	if err := s.apply(c); err != nil {
+		s.fail(cmd.Tag, err)
+		return true
+	}
+	s.ok(cmd.Tag, cmd.Name+" completed")
+	return true
+}

@@ -1,0 +1,235 @@
+package imapfront
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rookery-mail/rookery/fsm"
+)
+
+// Mailbox life cycle commands. CREATE and DELETE run on the backend, which
+// updates the directory itself; the frontend waits until its local copy
+// shows the change before it answers, so that the client reads its own
+// writes on any frontend. RENAME and ACLs are directory-only.
+
+func (s *session) cmdCreate(cmd *Command) bool {
+	a := cmd.argReader()
+	name, err := s.mailboxArg(a)
+	if err == nil {
+		err = s.checkCreate(name)
+	}
+	var bc *backendConn
+	if err == nil {
+		var id string
+		if id, err = s.srv.pickBackend(name); err == nil {
+			bc, err = s.backend(id)
+		}
+	}
+	if err != nil {
+		s.fail(cmd.Tag, err)
+		return true
+	}
+	tagged, err := s.forwardHold(bc, cmd)
+	if err != nil {
+		return s.backendLost(cmd.Tag, bc, err)
+	}
+	if status(tagged) == "OK" {
+		if err := s.awaitMailbox(name, true); err != nil {
+			s.fail(cmd.Tag, err)
+			return true
+		}
+	}
+	s.bw.Write(tagged)
+	s.bw.WriteString("\r\n")
+	return true
+}
+
+// checkCreate: the name must be free in a synced read, and outside the
+// user's own namespace the parent must grant 'k'.
+func (s *session) checkCreate(name string) error {
+	if err := s.syncedRead(); err != nil {
+		return err
+	}
+	dir := s.cfg.Directory.FSM()
+	if _, ok := dir.Mailbox(name); ok {
+		return fmt.Errorf("%w: %s", fsm.ErrNameExists, name)
+	}
+	if fsm.Owner(name) == s.user {
+		return nil
+	}
+	p, ok := dir.Mailbox(fsm.Parent(name))
+	if !ok || !hasRight(s.user, p, 'k') {
+		return fmt.Errorf("%w: k on parent of %s", ErrNoRights, name)
+	}
+	return nil
+}
+
+// awaitMailbox waits until the local copy has name active (present) or
+// gone (!present). The backend answered only after its directory write was
+// committed, so one synced read normally suffices.
+func (s *session) awaitMailbox(name string, present bool) error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	dir := s.cfg.Directory
+	for {
+		if err := dir.SyncedRead(ctx); err != nil {
+			return err
+		}
+		m, ok := dir.FSM().Mailbox(name)
+		if present == (ok && m.State == fsm.Active) {
+			return nil
+		}
+		if err := dir.WaitApplied(ctx, dir.FSM().AppliedIndex()+1); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *session) cmdDelete(cmd *Command) bool {
+	a := cmd.argReader()
+	name, err := s.mailboxArg(a)
+	if err == nil {
+		err = a.done()
+	}
+	var m *fsm.Mailbox
+	if err == nil {
+		m, err = s.lookup(name)
+	}
+	if err == nil {
+		err = s.need(m, 'x')
+	}
+	var bc *backendConn
+	if err == nil {
+		bc, err = s.backend(m.Primary.Backend)
+	}
+	if err != nil {
+		s.fail(cmd.Tag, err)
+		return true
+	}
+	tagged, err := s.forwardHold(bc, cmd)
+	if err != nil {
+		return s.backendLost(cmd.Tag, bc, err)
+	}
+	if status(tagged) == "OK" {
+		if s.selName == name {
+			s.selected, s.selName = nil, ""
+		}
+		if err := s.awaitGone(name, m.ID); err != nil {
+			s.fail(cmd.Tag, err)
+			return true
+		}
+	}
+	s.bw.Write(tagged)
+	s.bw.WriteString("\r\n")
+	return true
+}
+
+// awaitGone waits until the mailbox with id is no longer active under name.
+func (s *session) awaitGone(name string, id uint64) error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	dir := s.cfg.Directory
+	for {
+		if err := dir.SyncedRead(ctx); err != nil {
+			return err
+		}
+		m, ok := dir.FSM().Mailbox(name)
+		if !ok || m.ID != id || m.State != fsm.Active {
+			return nil
+		}
+		if err := dir.WaitApplied(ctx, dir.FSM().AppliedIndex()+1); err != nil {
+			return err
+		}
+	}
+}
+
+// cmdRename is a directory change: the spool stores mailboxes by id, so a
+// renamed mailbox stays where it is, whatever backend its new parent has.
+func (s *session) cmdRename(cmd *Command) bool {
+	a := cmd.argReader()
+	from, err := s.mailboxArg(a)
+	var to string
+	if err == nil {
+		to, err = s.mailboxArg(a)
+	}
+	if err == nil {
+		err = a.done()
+	}
+	var m *fsm.Mailbox
+	if err == nil {
+		m, err = s.lookup(from)
+	}
+	if err == nil {
+		err = s.need(m, 'x')
+	}
+	if err == nil {
+		err = s.checkCreate(to)
+	}
+	if err == nil {
+		err = s.apply(fsm.Rename{From: from, To: to})
+	}
+	if err != nil {
+		s.fail(cmd.Tag, err)
+		return true
+	}
+	if s.selName == from {
+		s.selName = to
+	}
+	s.ok(cmd.Tag, "RENAME completed")
+	return true
+}
+
+// backendLoad caches mailbox counts per backend: counting walks the whole
+// directory, too much to do on every CREATE.
+type backendLoad struct {
+	mu     sync.Mutex
+	at     time.Time
+	counts map[string]int
+}
+
+// pickBackend chooses where a new mailbox goes: with its parent when the
+// parent's backend is up, else the up backend with the fewest mailboxes per
+// unit of weight.
+func (srv *Server) pickBackend(name string) (string, error) {
+	dir := srv.cfg.Directory.FSM()
+	if p, ok := dir.Mailbox(fsm.Parent(name)); ok {
+		if b, ok := dir.Backend(p.Primary.Backend); ok && b.State == fsm.BackendUp {
+			return b.ID, nil
+		}
+	}
+	return srv.load.leastLoaded(dir)
+}
+
+func (l *backendLoad) leastLoaded(dir *fsm.FSM) (string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	counts := l.getLocked(dir)
+	best, bestLoad := "", 0.0
+	for _, b := range dir.Backends() {
+		if b.State != fsm.BackendUp {
+			continue
+		}
+		w := float64(max(b.Weight, 1))
+		if load := float64(counts[b.ID]) / w; best == "" || load < bestLoad {
+			best, bestLoad = b.ID, load
+		}
+	}
+	if best == "" {
+		return "", fmt.Errorf("%w: no backend is up", ErrBackendDown)
+	}
+	counts[best]++ // spread a burst of creates before the next count
+	return best, nil
+}
+
+func (l *backendLoad) getLocked(dir *fsm.FSM) map[string]int {
+	if l.counts == nil || time.Since(l.at) > time.Second {
+		l.counts = make(map[string]int)
+		dir.Mailboxes("", func(m *fsm.Mailbox) bool {
+			l.counts[m.Primary.Backend]++
+			return true
+		})
+		l.at = time.Now()
+	}
+	return l.counts
+}

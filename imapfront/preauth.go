@@ -1,0 +1,258 @@
+package imapfront
+
+import (
+	"bytes"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rookery-mail/rookery/auth"
+	"github.com/rookery-mail/rookery/fsm"
+)
+
+// capabilities lists what the frontend can honour in the current state.
+// After login it is the part of the backends' extensions that passes
+// through a proxy intact, plus what the frontend answers itself.
+func (s *session) capabilities() string {
+	caps := []string{"IMAP4rev1", "LITERAL+", "SASL-IR", "ID"}
+	if s.user == "" {
+		if s.cfg.TLS != nil && !s.tls {
+			caps = append(caps, "STARTTLS")
+		}
+		if s.loginAllowed() {
+			caps = append(caps, "AUTH=PLAIN")
+		} else {
+			caps = append(caps, "LOGINDISABLED")
+		}
+		return strings.Join(caps, " ")
+	}
+	caps = append(caps, "ENABLE", "UTF8=ACCEPT", "NAMESPACE", "UNSELECT", "IDLE",
+		"UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "BINARY", "STATUS=SIZE",
+		"CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "ACL",
+		"RIGHTS=texk", fmt.Sprintf("APPENDLIMIT=%d", s.cfg.MaxLiteralBytes))
+	return strings.Join(caps, " ")
+}
+
+func (s *session) loginAllowed() bool {
+	return s.tls || s.cfg.AllowPlaintextLogin
+}
+
+func (s *session) cmdCapability(cmd *Command) bool {
+	if err := cmd.argReader().done(); err != nil {
+		s.fail(cmd.Tag, err)
+		return true
+	}
+	s.untagged("CAPABILITY %s", s.capabilities())
+	s.ok(cmd.Tag, "CAPABILITY completed")
+	return true
+}
+
+// cmdID answers RFC 2971 ID with the server's name; the client's values
+// are only logged.
+func (s *session) cmdID(cmd *Command) bool {
+	a := cmd.argReader()
+	if _, err := a.list(true); err != nil {
+		s.fail(cmd.Tag, err)
+		return true
+	}
+	s.untagged(`ID ("name" "Rookery")`)
+	s.ok(cmd.Tag, "ID completed")
+	return true
+}
+
+func (s *session) cmdStartTLS(cmd *Command) bool {
+	if s.cfg.TLS == nil || s.tls {
+		s.tagged(cmd.Tag, "BAD", "STARTTLS not available")
+		return true
+	}
+	if s.br.Buffered() > 0 {
+		// Plaintext sent after STARTTLS could be injected by a third party.
+		s.tagged(cmd.Tag, "BAD", "data after STARTTLS")
+		s.flush()
+		return false
+	}
+	s.ok(cmd.Tag, "begin TLS negotiation now")
+	if s.flush() != nil {
+		return false
+	}
+	tc := tls.Server(s.nc, s.cfg.TLS)
+	tc.SetDeadline(time.Now().Add(s.cfg.PreAuthTimeout))
+	if err := tc.Handshake(); err != nil {
+		s.log.Info("TLS handshake failed", "err", err)
+		return false
+	}
+	tc.SetDeadline(time.Time{})
+	s.nc = tc
+	s.tls = true
+	s.br.Reset(tc)
+	s.bw.Reset(tc)
+	return true
+}
+
+func (s *session) cmdLogin(cmd *Command) bool {
+	a := cmd.argReader()
+	user, err := a.astring()
+	if err != nil {
+		s.fail(cmd.Tag, err)
+		return true
+	}
+	pw, err := a.astring()
+	if err == nil {
+		err = a.done()
+	}
+	if err != nil {
+		s.fail(cmd.Tag, err)
+		return true
+	}
+	return s.login(cmd.Tag, user, pw)
+}
+
+// cmdAuthenticate supports SASL PLAIN, with or without an initial response.
+func (s *session) cmdAuthenticate(cmd *Command) bool {
+	a := cmd.argReader()
+	mech, err := a.atom()
+	if err != nil {
+		s.fail(cmd.Tag, err)
+		return true
+	}
+	if mech != "PLAIN" {
+		s.tagged(cmd.Tag, "NO", "unsupported authentication mechanism")
+		return true
+	}
+	var resp string
+	if a.sp() {
+		_, resp, err = a.next()
+		if err == nil {
+			err = a.done()
+		}
+		if err != nil {
+			s.fail(cmd.Tag, err)
+			return true
+		}
+	} else {
+		s.bw.WriteString("+ \r\n")
+		if s.flush() != nil {
+			return false
+		}
+		line, err := s.wr.readLine(nil)
+		if err != nil {
+			return s.readFailed(s.wr.resync(&Command{Tag: cmd.Tag}, err))
+		}
+		resp = string(bytes.TrimSuffix(line, []byte("\r\n")))
+	}
+	if resp == "*" {
+		s.tagged(cmd.Tag, "BAD", "authentication cancelled")
+		return true
+	}
+	if resp == "=" {
+		resp = ""
+	}
+	raw, err := base64.StdEncoding.DecodeString(resp)
+	parts := bytes.Split(raw, []byte{0})
+	if err != nil || len(parts) != 3 {
+		s.tagged(cmd.Tag, "BAD", "malformed SASL PLAIN response")
+		return true
+	}
+	authz, user, pw := string(parts[0]), string(parts[1]), string(parts[2])
+	if authz != "" && !strings.EqualFold(authz, user) {
+		// Acting for another user is for frontends at backends, not clients.
+		s.loginFailure(cmd.Tag, user, errors.New("authorization id differs"))
+		return true
+	}
+	return s.login(cmd.Tag, user, pw)
+}
+
+// login checks a password against the local directory and authenticates
+// the session.
+func (s *session) login(tag, name, pw string) bool {
+	if !s.loginAllowed() {
+		s.tagged(tag, "NO", "[PRIVACYREQUIRED] LOGIN requires TLS")
+		return true
+	}
+	if s.srv.loginBlocked(s.addr) {
+		s.tagged(tag, "NO", "[AUTHENTICATIONFAILED] too many failed logins; try later")
+		return true
+	}
+	user, err := fsm.CanonicalUser(name)
+	if err != nil {
+		s.loginFailure(tag, name, err)
+		return true
+	}
+	u, err := s.lookupUser(user)
+	if err != nil {
+		s.loginFailure(tag, user, err)
+		return true
+	}
+	if u.State != fsm.UserActive || !auth.CheckPassword(u.PasswordHash, pw) {
+		s.loginFailure(tag, user, errors.New("bad password or disabled user"))
+		return true
+	}
+	if !s.srv.addUserConn(user) {
+		s.tagged(tag, "NO", "[LIMIT] too many connections for this user")
+		return true
+	}
+	s.user = user
+	s.log = s.log.With("user", user)
+	s.tagged(tag, "OK", "[CAPABILITY %s] logged in", s.capabilities())
+	return true
+}
+
+// lookupUser reads a user from the local copy, fresh within the staleness
+// bound; a user unknown locally may just have been added, so a synced read
+// decides.
+func (s *session) lookupUser(user string) (*fsm.User, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	dir := s.cfg.Directory
+	if err := dir.FreshRead(ctx); err != nil {
+		return nil, err
+	}
+	if u, ok := dir.FSM().User(user); ok {
+		return u, nil
+	}
+	if err := dir.SyncedRead(ctx); err != nil {
+		return nil, err
+	}
+	if u, ok := dir.FSM().User(user); ok {
+		return u, nil
+	}
+	return nil, fsm.ErrNoUser
+}
+
+func (s *session) loginFailure(tag, user string, err error) {
+	s.srv.loginFailed(s.addr)
+	s.log.Info("login failed", "login_user", user, "err", err)
+	s.tagged(tag, "NO", "[AUTHENTICATIONFAILED] invalid credentials")
+}
+
+// cmdEnable records UTF8=ACCEPT (the only extension that needs enabling);
+// it is replayed on every backend connection the session opens.
+func (s *session) cmdEnable(cmd *Command) bool {
+	a := cmd.argReader()
+	var enabled []string
+	for a.pos < a.end {
+		ext, err := a.atom()
+		if err != nil {
+			s.fail(cmd.Tag, err)
+			return true
+		}
+		if ext == "UTF8=ACCEPT" && !s.utf8 {
+			s.utf8 = true
+			enabled = append(enabled, ext)
+		}
+	}
+	if len(enabled) > 0 {
+		if err := s.enableOnBackends(); err != nil {
+			s.fail(cmd.Tag, err)
+			return true
+		}
+		s.untagged("ENABLED %s", strings.Join(enabled, " "))
+	} else {
+		s.untagged("ENABLED")
+	}
+	s.ok(cmd.Tag, "ENABLE completed")
+	return true
+}

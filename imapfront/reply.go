@@ -1,0 +1,65 @@
+package imapfront
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/rookery-mail/rookery/fsm"
+)
+
+// The one place where errors become IMAP responses. Unknown errors are a
+// temporary failure: NO [UNAVAILABLE], never a Go error string.
+
+// fail answers tag with the response that err calls for.
+func (s *session) fail(tag string, err error) {
+	status, code, text := classify(err)
+	if code != "" {
+		s.tagged(tag, status, "[%s] %s", code, text)
+		return
+	}
+	s.tagged(tag, status, "%s", text)
+}
+
+func classify(err error) (status, code, text string) {
+	switch {
+	case errors.Is(err, ErrSyntax), errors.Is(err, ErrNoArgument), errors.Is(err, ErrLineTooLong):
+		return "BAD", "", describe(err)
+	case errors.Is(err, ErrInvalidUTF7):
+		return "BAD", "", "mailbox name is not valid modified UTF-7"
+	case errors.Is(err, ErrLiteralTooBig):
+		return "NO", "TOOBIG", "literal too big"
+	case errors.Is(err, fsm.ErrInvalidName):
+		return "NO", "CANNOT", "invalid mailbox name"
+	case errors.Is(err, fsm.ErrNameExists):
+		return "NO", "ALREADYEXISTS", "mailbox exists"
+	case errors.Is(err, fsm.ErrNoMailbox), errors.Is(err, ErrNotVisible):
+		return "NO", "NONEXISTENT", "no such mailbox"
+	case errors.Is(err, ErrNoRights):
+		return "NO", "NOPERM", "permission denied"
+	case errors.Is(err, fsm.ErrNotActive):
+		return "NO", "INUSE", "mailbox is busy; try again"
+	case errors.Is(err, fsm.ErrInvalidCommand):
+		return "NO", "CANNOT", "operation not allowed"
+	case errors.Is(err, ErrBackendDown):
+		return "NO", "UNAVAILABLE", "mail store unavailable; try again"
+	}
+	return "NO", "UNAVAILABLE", "temporary failure; try again"
+}
+
+// describe is the client-facing text of a framing or syntax error.
+func describe(err error) string {
+	switch {
+	case errors.Is(err, ErrLineTooLong):
+		return "line too long"
+	case errors.Is(err, ErrNoArgument):
+		return "missing argument"
+	case errors.Is(err, ErrSyntax):
+		msg := err.Error()
+		if i := strings.LastIndex(msg, ErrSyntax.Error()+": "); i >= 0 {
+			msg = msg[i+len(ErrSyntax.Error())+2:]
+		}
+		return "syntax error: " + msg
+	}
+	return "syntax error"
+}
+

@@ -1,0 +1,261 @@
+package imapfront
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// session is one client connection. One goroutine (serve) owns it; only
+// shutdown may be called from elsewhere.
+type session struct {
+	srv  *Server
+	cfg  *Config
+	log  *slog.Logger
+	nc   net.Conn
+	addr string // client IP, for failed-login accounting
+	br   *bufio.Reader
+	bw   *bufio.Writer
+	wr   *wireReader
+	tls  bool
+
+	user     string // canonical user once authenticated
+	utf8     bool   // the client enabled UTF8=ACCEPT
+	backends map[string]*backendConn
+	selected *backendConn // the backend connection with a mailbox selected
+	selName  string       // internal name of the selected mailbox
+
+	closeOnce sync.Once
+	done      chan struct{}
+}
+
+func newSession(srv *Server, nc net.Conn) *session {
+	s := &session{
+		srv:  srv,
+		cfg:  &srv.cfg,
+		nc:   nc,
+		done: make(chan struct{}),
+	}
+	s.addr, _, _ = net.SplitHostPort(nc.RemoteAddr().String())
+	s.log = srv.cfg.Logger.With("client_addr", nc.RemoteAddr().String())
+	s.br = bufio.NewReaderSize(nc, 4096)
+	s.bw = bufio.NewWriterSize(nc, 4096)
+	s.wr = newWireReader(s.br, srv.cfg.wireLimits())
+	s.wr.StopAt = isAppendMessage
+	if _, ok := nc.(*tls.Conn); ok {
+		s.tls = true
+	}
+	return s
+}
+
+// shutdown makes serve end soon: the client read fails at once.
+func (s *session) shutdown() {
+	s.closeOnce.Do(func() { close(s.done) })
+	s.nc.SetReadDeadline(time.Now())
+}
+
+func (s *session) closing() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *session) serve() {
+	defer s.cleanup()
+	s.untagged("OK [CAPABILITY %s] Rookery ready", s.capabilities())
+	if s.flush() != nil {
+		return
+	}
+	for !s.closing() {
+		timeout := s.cfg.PreAuthTimeout
+		if s.user != "" {
+			timeout = s.cfg.IdleTimeout
+		}
+		s.nc.SetReadDeadline(time.Now().Add(timeout))
+		cmd, err := s.wr.ReadCommand(s.continuation)
+		if err != nil {
+			if !s.readFailed(err) {
+				return
+			}
+			continue
+		}
+		s.nc.SetReadDeadline(time.Time{})
+		if !s.dispatch(cmd) {
+			return
+		}
+		if s.flush() != nil {
+			return
+		}
+	}
+	s.untagged("BYE server shutting down")
+	s.flush()
+}
+
+// readFailed answers a command that could not be read; false ends the session.
+func (s *session) readFailed(err error) bool {
+	var we *wireError
+	if !errors.As(err, &we) {
+		if s.closing() {
+			s.untagged("BYE server shutting down")
+			s.flush()
+		} else if errors.Is(err, netTimeout) || isTimeout(err) {
+			s.untagged("BYE autologout; idle for too long")
+			s.flush()
+		}
+		return false
+	}
+	if errors.Is(we.Err, ErrLiteralTooBig) {
+		s.tagged(we.Tag, "NO", "[TOOBIG] %s", "literal too big")
+	} else {
+		s.tagged(we.Tag, "BAD", "%s", describe(we.Err))
+	}
+	if we.Fatal {
+		s.untagged("BYE too much input")
+		s.flush()
+		return false
+	}
+	return s.flush() == nil
+}
+
+var netTimeout = errors.New("timeout")
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func (s *session) cleanup() {
+	for _, bc := range s.backends {
+		bc.close()
+	}
+	if s.user != "" {
+		s.srv.dropUserConn(s.user)
+	}
+	s.nc.Close()
+}
+
+// continuation asks the client for a synchronizing literal's data.
+func (s *session) continuation() error {
+	io.WriteString(s.bw, "+ Ready for literal data\r\n")
+	return s.bw.Flush()
+}
+
+// dispatch runs one command; false ends the session.
+func (s *session) dispatch(cmd *Command) bool {
+	if cmd.Pending != nil && cmd.Name != "APPEND" {
+		panic("imapfront: pending literal outside APPEND")
+	}
+	switch cmd.Name {
+	case "CAPABILITY":
+		return s.cmdCapability(cmd)
+	case "NOOP":
+		if s.selected != nil {
+			return s.passThrough(cmd)
+		}
+		s.ok(cmd.Tag, "NOOP completed")
+		return true
+	case "LOGOUT":
+		s.untagged("BYE logging out")
+		s.ok(cmd.Tag, "LOGOUT completed")
+		s.flush()
+		return false
+	case "ID":
+		return s.cmdID(cmd)
+	}
+	if s.user == "" {
+		return s.dispatchPreAuth(cmd)
+	}
+	return s.dispatchAuth(cmd)
+}
+
+func (s *session) dispatchPreAuth(cmd *Command) bool {
+	switch cmd.Name {
+	case "STARTTLS":
+		return s.cmdStartTLS(cmd)
+	case "LOGIN":
+		return s.cmdLogin(cmd)
+	case "AUTHENTICATE":
+		return s.cmdAuthenticate(cmd)
+	}
+	s.tagged(cmd.Tag, "BAD", "%s not allowed before authentication", cmd.Name)
+	return true
+}
+
+func (s *session) dispatchAuth(cmd *Command) bool {
+	switch cmd.Name {
+	case "ENABLE":
+		return s.cmdEnable(cmd)
+	case "LIST":
+		return s.cmdList(cmd)
+	case "LSUB":
+		return s.cmdLsub(cmd)
+	case "NAMESPACE":
+		return s.cmdNamespace(cmd)
+	case "SUBSCRIBE", "UNSUBSCRIBE":
+		return s.cmdSubscribe(cmd)
+	case "CREATE":
+		return s.cmdCreate(cmd)
+	case "DELETE":
+		return s.cmdDelete(cmd)
+	case "RENAME":
+		return s.cmdRename(cmd)
+	case "SETACL", "DELETEACL":
+		return s.cmdSetACL(cmd)
+	case "GETACL", "MYRIGHTS", "LISTRIGHTS":
+		return s.cmdGetACL(cmd)
+	case "SELECT", "EXAMINE":
+		return s.cmdSelect(cmd)
+	case "STATUS":
+		return s.cmdStatus(cmd)
+	case "APPEND":
+		return s.cmdAppend(cmd)
+	case "LOGIN", "AUTHENTICATE":
+		s.tagged(cmd.Tag, "BAD", "already authenticated")
+		return true
+	case "STARTTLS":
+		s.tagged(cmd.Tag, "BAD", "STARTTLS only before authentication")
+		return true
+	}
+	if s.selected == nil {
+		s.tagged(cmd.Tag, "BAD", "no mailbox selected or unknown command %s", cmd.Name)
+		return true
+	}
+	return s.selectedCommand(cmd)
+}
+
+func (s *session) untagged(format string, args ...any) {
+	s.bw.WriteString("* ")
+	fmt.Fprintf(s.bw, format, args...)
+	s.bw.WriteString("\r\n")
+}
+
+func (s *session) tagged(tag, status, format string, args ...any) {
+	s.bw.WriteString(tag)
+	s.bw.WriteString(" ")
+	s.bw.WriteString(status)
+	s.bw.WriteString(" ")
+	fmt.Fprintf(s.bw, format, args...)
+	s.bw.WriteString("\r\n")
+}
+
+func (s *session) ok(tag, text string) { s.tagged(tag, "OK", "%s", text) }
+
+func (s *session) flush() error {
+	s.nc.SetWriteDeadline(time.Now().Add(s.cfg.IdleTimeout))
+	return s.bw.Flush()
+}
+
+// ctx bounds one directory call.
+func (s *session) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.cfg.DirectoryTimeout)
+}

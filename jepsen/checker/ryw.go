@@ -1,0 +1,85 @@
+package checker
+
+import (
+	"fmt"
+
+	"github.com/rookery-mail/rookery/jepsen/history"
+)
+
+// ReadYourWrites checks invariant 3: on one connection, a SELECT after the
+// connection's own successful CREATE finds the name, and a SELECT after its
+// own successful DELETE does not, unless another client's DELETE or CREATE
+// of that name could have come in between.
+type ReadYourWrites struct{}
+
+var _ Checker = ReadYourWrites{}
+
+// Name implements Checker.
+func (ReadYourWrites) Name() string { return "read-your-writes" }
+
+// Check implements Checker.
+func (c ReadYourWrites) Check(h history.History) Result {
+	b := newBuilder(c.Name())
+	checked := 0
+	for _, ops := range h.ByProcess() {
+		lastWrite := make(map[string]history.Op)
+		for _, op := range ops {
+			switch {
+			case (op.F == history.FCreate || op.F == history.FDelete) && op.Outcome == history.OK:
+				lastWrite[op.Key] = op
+			case op.F == history.FSelect && (op.Outcome == history.OK || op.Error == history.ErrorNonexistent):
+				w, ok := lastWrite[op.Key]
+				if !ok {
+					continue
+				}
+				checked++
+				if a, bad := readOwnWrite(h, w, op); bad {
+					b.anomaly(a)
+				}
+			}
+		}
+	}
+	b.count("selects_after_own_write", checked)
+	return b.result(checked, "no SELECT followed a CREATE or DELETE on its own connection")
+}
+
+// readOwnWrite reports whether select s contradicts write w of the same
+// connection.
+func readOwnWrite(h history.History, w, s history.Op) (Anomaly, bool) {
+	found := s.Outcome == history.OK
+	wantFound := w.F == history.FCreate
+	if found == wantFound {
+		return Anomaly{}, false
+	}
+	undo := history.FDelete
+	if w.F == history.FDelete {
+		undo = history.FCreate
+	}
+	if mayHappenBetween(h, undo, w, s) {
+		return Anomaly{}, false
+	}
+	kind := "lost-own-create"
+	if w.F == history.FDelete {
+		kind = "resurrected-after-own-delete"
+	}
+	return Anomaly{
+		Kind: kind, Key: s.Key, Ops: []int{w.Index, s.Index},
+		Detail: fmt.Sprintf("process %d: %s ok via %s, then select %s via %s", s.Process, w.F, w.Node, s.Outcome, s.Node),
+	}, true
+}
+
+// mayHappenBetween reports whether some operation f on the key of from could
+// take effect after from took effect and before to did: it did not certainly
+// fail, did not complete before from was invoked and was invoked before to
+// completed.
+func mayHappenBetween(h history.History, f string, from, to history.Op) bool {
+	for _, op := range h {
+		if op.F != f || op.Key != from.Key || op.Index == from.Index || op.Outcome == history.Fail {
+			continue
+		}
+		if op.Complete >= from.Invoke && op.Invoke <= to.Complete {
+			return true
+		}
+	}
+	return false
+}

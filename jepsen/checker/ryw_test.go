@@ -1,0 +1,42 @@
+package checker
+
+import "testing"
+
+func TestReadYourWrites(t *testing.T) {
+	cases := []struct {
+		name string
+		h    *hist
+		want Validity
+		kind string
+	}{
+		{"create then select", new(hist).dir(0, create, "a", ok, "", 0, 10).dir(0, sel, "a", ok, "", 20, 30), Valid, ""},
+		{"create then select misses", new(hist).dir(0, create, "a", ok, "", 0, 10).
+			dir(0, sel, "a", fail, absent, 20, 30), Invalid, "lost-own-create"},
+		{"another client's delete in between", new(hist).dir(0, create, "a", ok, "", 0, 10).
+			dir(1, del, "a", ok, "", 12, 18).dir(0, sel, "a", fail, absent, 20, 30), Valid, ""},
+		{"another client's unknown delete in between", new(hist).dir(0, create, "a", ok, "", 0, 10).
+			dir(1, del, "a", info, "", 12, 100).dir(0, sel, "a", fail, absent, 20, 30), Valid, ""},
+		{"a delete done before the create excuses nothing", new(hist).dir(1, del, "a", ok, "", 0, 5).
+			dir(0, create, "a", ok, "", 10, 20).dir(0, sel, "a", fail, absent, 30, 40), Invalid, "lost-own-create"},
+		{"a failed delete excuses nothing", new(hist).dir(0, create, "a", ok, "", 0, 10).
+			dir(1, del, "a", fail, "unavailable", 12, 18).dir(0, sel, "a", fail, absent, 20, 30), Invalid, "lost-own-create"},
+		{"delete then select finds it", new(hist).dir(0, create, "a", ok, "", 0, 10).
+			dir(0, del, "a", ok, "", 20, 30).dir(0, sel, "a", ok, "", 40, 50), Invalid, "resurrected-after-own-delete"},
+		{"another connection's select does not count", new(hist).dir(0, create, "a", ok, "", 0, 10).
+			dir(1, sel, "a", fail, absent, 20, 30).dir(0, sel, "a", ok, "", 40, 50), Valid, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := ReadYourWrites{}.Check(tc.h.h)
+			wantValidity(t, r, tc.want)
+			if tc.kind != "" {
+				wantAnomaly(t, r, tc.kind)
+			}
+		})
+	}
+}
+
+func TestReadYourWritesNothingToCheck(t *testing.T) {
+	h := new(hist).dir(0, create, "a", ok, "", 0, 10).dir(1, sel, "a", ok, "", 20, 30)
+	wantValidity(t, ReadYourWrites{}.Check(h.h), Unknown)
+}

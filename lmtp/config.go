@@ -1,0 +1,72 @@
+package lmtp
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/rookery-mail/rookery/fsm"
+)
+
+// Directory is what the proxy needs of the directory: the local copy and
+// the two ways of making it current enough to trust.
+type Directory interface {
+	FSM() *fsm.FSM
+	FreshRead(ctx context.Context) error
+	SyncedRead(ctx context.Context) error
+}
+
+// Config configures the LMTP proxy.
+type Config struct {
+	Directory Directory
+	// Hostname is announced in the greeting and LHLO reply.
+	Hostname string
+	// Domains served; a recipient in another domain is refused. Empty
+	// accepts any domain (the MTA has already decided the mail is local).
+	Domains []string
+	// MaxMessageBytes is announced as SIZE and enforced while reading DATA.
+	MaxMessageBytes int64
+	MaxRecipients   int
+	// Timeouts of the client side, and of each backend exchange.
+	ReadTimeout    time.Duration
+	WriteTimeout   time.Duration
+	BackendTimeout time.Duration
+	// IdleBackendConns is how many idle connections to keep per backend.
+	IdleBackendConns int
+	Logger           *slog.Logger
+}
+
+// Default returns a Config with safe limits; Directory must still be set.
+func Default() Config {
+	return Config{
+		Hostname:         "localhost",
+		MaxMessageBytes:  50 << 20,
+		MaxRecipients:    1000,
+		ReadTimeout:      5 * time.Minute,
+		WriteTimeout:     5 * time.Minute,
+		BackendTimeout:   2 * time.Minute,
+		IdleBackendConns: 8,
+	}
+}
+
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Directory == nil {
+		errs = append(errs, errors.New("lmtp: Directory is required"))
+	}
+	if c.MaxMessageBytes <= 0 || c.MaxRecipients <= 0 {
+		errs = append(errs, errors.New("lmtp: MaxMessageBytes and MaxRecipients must be positive"))
+	}
+	if c.BackendTimeout <= 0 || c.ReadTimeout <= 0 || c.WriteTimeout <= 0 {
+		errs = append(errs, errors.New("lmtp: timeouts must be positive"))
+	}
+	for i, d := range c.Domains {
+		c.Domains[i] = strings.ToLower(d)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return errors.Join(errs...)
+}

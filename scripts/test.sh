@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The project's test command: the one the README gives and .ci/run runs.
+# It installs the real clients some tests drive (python3, curl, swaks, isync)
+# when it can; a test whose client is still missing skips and says why.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+
+want=()
+command -v python3 >/dev/null || want+=(python3)
+command -v curl >/dev/null || want+=(curl)
+command -v swaks >/dev/null || want+=(swaks)
+command -v mbsync >/dev/null || want+=(isync)
+if [ ${#want[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing test clients: ${want[*]}"
+    (timeout 300 apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq "${want[@]}" >/dev/null) \
+      || echo "could not install ${want[*]}; the tests that need them will skip"
+  else
+    echo "not root or no apt-get: tests needing ${want[*]} will skip"
+  fi
+fi
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+echo "== go vet"
+go vet ./...
+echo "== go test -race"
+go test -race -timeout 15m "$@" ./...

@@ -1,0 +1,137 @@
+package spool
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Append stores r.Body in mailbox r.Mailbox. It returns only when the
+// message file and its index record are durable; concurrent calls share
+// one index commit.
+func (s *Store) Append(ctx context.Context, r AppendRequest) (Message, error) {
+	flags, err := canonicalFlags(r.Flags)
+	if err != nil {
+		return Message{}, err
+	}
+	ds, err := s.deliver(ctx, []uint64{r.Mailbox}, r.Body, r.InternalDate, flags)
+	if err != nil {
+		return Message{}, err
+	}
+	return ds[0].Message, ds[0].Err
+}
+
+// Deliver stores body once and adds it to each of mailboxes, in one index
+// commit. The error is for the delivery as a whole (a body too big, a
+// failing disk); a mailbox that cannot take the message has its own Err.
+func (s *Store) Deliver(ctx context.Context, mailboxes []uint64, body io.Reader, date time.Time) ([]Delivery, error) {
+	return s.deliver(ctx, mailboxes, body, date, nil)
+}
+
+func (s *Store) deliver(ctx context.Context, mailboxes []uint64, body io.Reader, date time.Time, flags []imap.Flag) ([]Delivery, error) {
+	if len(mailboxes) == 0 {
+		return nil, fmt.Errorf("%w: delivery to no mailbox", ErrNoMailbox)
+	}
+	if s.isClosed() {
+		return nil, ErrClosed
+	}
+	if date.IsZero() {
+		date = time.Now()
+	}
+	date = date.Truncate(time.Second)
+	wb, err := s.writeBody(ctx, body)
+	if err != nil {
+		return nil, err
+	}
+	committed := false
+	defer func() {
+		s.unpin(wb.guid)
+		if !committed {
+			s.dropIfUnreferenced(wb.guid)
+		}
+	}()
+	cache, err := s.cacheFor(wb)
+	if err != nil {
+		return nil, err
+	}
+	base := Message{GUID: wb.guid, Flags: flags, InternalDate: date, Size: wb.size}
+	out := make([]Delivery, len(mailboxes))
+	err = s.submitDurable(wb.paths, func(w *txn) error {
+		for i, id := range mailboxes {
+			out[i] = Delivery{Mailbox: id}
+			out[i].Message, out[i].Err = w.deliverOne(id, base, cache)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	committed = true
+	return out, nil
+}
+
+// deliverOne adds base to mailbox id. Its errors are checked before it
+// writes, so a failed mailbox leaves the shared transaction as it was.
+func (w *txn) deliverOne(id uint64, base Message, cache func() []byte) (Message, error) {
+	mb, err := w.mailbox(id)
+	if err != nil {
+		return Message{}, err
+	}
+	if _, err := mb.meta.nextUID(); err != nil {
+		return Message{}, err
+	}
+	var c []byte
+	if !hasBody(w.Tx, base.GUID) {
+		c = cache()
+	}
+	if err := w.ref(base.GUID, base.Size, c); err != nil {
+		return Message{}, err
+	}
+	m, err := mb.appendCopy(base, mb.bump())
+	if err != nil {
+		return Message{}, err
+	}
+	if err := mb.save(); err != nil {
+		return Message{}, err
+	}
+	w.changed(id, Appended, []uint32{m.UID})
+	return m, nil
+}
+
+// cacheFor returns the cached envelope and body structure of a body just
+// written, computing them now unless the index already holds the body. If
+// the index loses the body before the commit (its last reference expunged
+// meanwhile), they are computed then, on the committer.
+func (s *Store) cacheFor(wb writtenBody) (func() []byte, error) {
+	var known bool
+	if err := s.view(func(tx *bolt.Tx) error { known = hasBody(tx, wb.guid); return nil }); err != nil {
+		return nil, err
+	}
+	var cache []byte
+	compute := func() []byte {
+		if cache == nil {
+			cache = s.computeCache(wb.guid)
+		}
+		return cache
+	}
+	if !known {
+		compute()
+	}
+	return compute, nil
+}
+
+// dropIfUnreferenced removes a body written for a delivery that failed,
+// unless the index or another writer holds it.
+func (s *Store) dropIfUnreferenced(guid string) {
+	// Removal runs on the committer, between transactions (see
+	// removeUnreferenced). After Close the file is an orphan that the next
+	// Open removes.
+	_ = s.submit(func(w *txn) error {
+		w.dropped = append(w.dropped, guid)
+		return nil
+	})
+}

@@ -1,0 +1,212 @@
+// Package backend is the backend role: it ties a spool to the directory,
+// serves it over IMAP and LMTP, and owns the mailbox life cycle (create,
+// delete, rename, and the reconciliation of disk and directory at start).
+package backend
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/spool"
+	"github.com/rookery-mail/rookery/spool/imapd"
+	"github.com/rookery-mail/rookery/spool/lmtpd"
+)
+
+// Directory is what a backend needs of its node's directory.
+type Directory interface {
+	imapd.Directory
+}
+
+// Config is what New needs.
+type Config struct {
+	ID        string // backend id in the directory
+	Store     *spool.Store
+	Directory Directory
+	// ClusterSecret authenticates frontends to the backend IMAP server.
+	ClusterSecret string
+	// IMAPAddr and LMTPAddr are the listen addresses (port 0 picks one);
+	// the bound addresses are what the directory records.
+	IMAPAddr string
+	LMTPAddr string
+	// APIAddr is the node's cluster API address, recorded for replication.
+	APIAddr            string
+	Weight             uint32
+	MaxMessageBytes    int64 // 0: the store's limit
+	TLS                *tls.Config
+	AllowPlaintextAuth bool
+	DirectoryTimeout   time.Duration
+	Logger             *slog.Logger
+}
+
+// Validate checks c and fills in defaults.
+func (c *Config) Validate() error {
+	switch {
+	case c.ID == "":
+		return fmt.Errorf("%w: ID is required", ErrInvalidConfig)
+	case c.Store == nil:
+		return fmt.Errorf("%w: Store is required", ErrInvalidConfig)
+	case c.Directory == nil:
+		return fmt.Errorf("%w: Directory is required", ErrInvalidConfig)
+	case c.ClusterSecret == "":
+		return fmt.Errorf("%w: ClusterSecret is required", ErrInvalidConfig)
+	case c.IMAPAddr == "" || c.LMTPAddr == "":
+		return fmt.Errorf("%w: IMAPAddr and LMTPAddr are required", ErrInvalidConfig)
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = c.Store.MaxMessageBytes()
+	}
+	if c.Weight == 0 {
+		c.Weight = 1
+	}
+	if c.DirectoryTimeout <= 0 {
+		c.DirectoryTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Backend is a running backend role.
+type Backend struct {
+	cfg  Config
+	log  *slog.Logger
+	imap *imapd.Server
+	lmtp *lmtpd.Server
+
+	mu        sync.Mutex
+	started   bool
+	closed    bool
+	imapLn    net.Listener
+	lmtpLn    net.Listener
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// New builds a backend; Start brings it into service.
+func New(cfg Config) (*Backend, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	b := &Backend{cfg: cfg, log: cfg.Logger.With("component", "backend", "backend", cfg.ID)}
+	srv, err := imapd.New(imapd.Config{
+		BackendID:          cfg.ID,
+		Store:              cfg.Store,
+		Directory:          cfg.Directory,
+		Mailboxes:          b,
+		ClusterSecret:      cfg.ClusterSecret,
+		MaxMessageBytes:    cfg.MaxMessageBytes,
+		TLS:                cfg.TLS,
+		AllowPlaintextAuth: cfg.AllowPlaintextAuth,
+		DirectoryTimeout:   cfg.DirectoryTimeout,
+		Logger:             cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	b.imap = srv
+	if b.lmtp, err = newLMTP(cfg); err != nil {
+		srv.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// Start listens, registers the backend in the directory with the bound
+// addresses, reconciles disk and directory, and then serves. It returns
+// once the backend serves; Close stops it.
+func (b *Backend) Start(ctx context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	if b.started {
+		return errors.New("backend: already started")
+	}
+	var err error
+	if b.imapLn, err = net.Listen("tcp", b.cfg.IMAPAddr); err != nil {
+		return fmt.Errorf("listen imap: %w", err)
+	}
+	if b.lmtpLn, err = net.Listen("tcp", b.cfg.LMTPAddr); err != nil {
+		b.imapLn.Close()
+		return fmt.Errorf("listen lmtp: %w", err)
+	}
+	if err := b.register(ctx); err != nil {
+		b.closeListeners()
+		return err
+	}
+	if _, err := b.Reconcile(ctx); err != nil {
+		b.closeListeners()
+		return err
+	}
+	b.started = true
+	b.serve("imap", func() error { return b.imap.Serve(b.imapLn) })
+	b.serve("lmtp", func() error { return b.lmtp.Serve(b.lmtpLn) })
+	b.log.Info("backend serving", "imap_addr", b.imapLn.Addr().String(), "lmtp_addr", b.lmtpLn.Addr().String())
+	return nil
+}
+
+func (b *Backend) register(ctx context.Context) error {
+	res, err := b.apply(ctx, fsm.BackendRegister{
+		ID:       b.cfg.ID,
+		IMAPAddr: b.imapLn.Addr().String(),
+		LMTPAddr: b.lmtpLn.Addr().String(),
+		APIAddr:  b.cfg.APIAddr,
+		Weight:   b.cfg.Weight,
+		At:       time.Now().UnixNano(),
+	})
+	if err != nil {
+		return fmt.Errorf("register backend: %w", err)
+	}
+	if err := b.cfg.Directory.WaitApplied(ctx, res.Index); err != nil {
+		return fmt.Errorf("%w: %w", ErrDirectory, err)
+	}
+	return nil
+}
+
+func (b *Backend) serve(what string, fn func() error) {
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		if err := fn(); err != nil && !b.isClosed() {
+			b.log.Error("server stopped", "server", what, "err", err)
+		}
+	}()
+}
+
+func (b *Backend) isClosed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closed
+}
+
+func (b *Backend) closeListeners() {
+	b.imapLn.Close()
+	b.lmtpLn.Close()
+}
+
+// IMAPAddr and LMTPAddr are the bound addresses once Start has returned.
+func (b *Backend) IMAPAddr() string { return b.imapLn.Addr().String() }
+func (b *Backend) LMTPAddr() string { return b.lmtpLn.Addr().String() }
+
+// Close stops serving and waits for the servers. The store and the
+// directory belong to the caller and stay open.
+func (b *Backend) Close() error {
+	var err error
+	b.closeOnce.Do(func() {
+		b.mu.Lock()
+		b.closed = true
+		b.mu.Unlock()
+		err = errors.Join(b.imap.Close(), b.lmtp.Close())
+		b.wg.Wait()
+	})
+	return err
+}

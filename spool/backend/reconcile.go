@@ -1,0 +1,145 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/spool"
+)
+
+// ReconcileReport says what Reconcile did.
+type ReconcileReport struct {
+	Activated   []string // reservations of ours whose mailbox was on disk
+	Released    []string // reservations of ours whose mailbox was not
+	Deleted     []string // deletes that a crash had interrupted
+	Quarantined []uint64 // mailboxes on disk the directory does not place here
+	Missing     []string // mailboxes the directory places here that are not on disk
+}
+
+// Reconcile makes the directory and the spool agree at start-up, as Cyrus
+// does by hand (DESIGN "Mailbox life cycle"): every reservation this
+// backend holds is activated if its mailbox is on disk and released if
+// not; every interrupted delete is finished; every mailbox on disk that
+// the directory does not place here is quarantined, never deleted.
+func (b *Backend) Reconcile(ctx context.Context) (ReconcileReport, error) {
+	var rep ReconcileReport
+	if err := b.cfg.Directory.SyncedRead(ctx); err != nil {
+		return rep, fmt.Errorf("%w: %w", ErrDirectory, err)
+	}
+	metas, err := b.cfg.Store.Mailboxes()
+	if err != nil {
+		return rep, fmt.Errorf("list spool mailboxes: %w", err)
+	}
+	onDisk := make(map[uint64]spool.MailboxMeta, len(metas))
+	for _, m := range metas {
+		onDisk[m.ID] = m
+	}
+	if err := b.resolveReservations(ctx, onDisk, &rep); err != nil {
+		return rep, err
+	}
+	if err := b.finishDeletes(ctx, onDisk, &rep); err != nil {
+		return rep, err
+	}
+	b.quarantineStrays(onDisk, &rep)
+	b.log.Info("reconciled spool with directory",
+		"activated", len(rep.Activated), "released", len(rep.Released), "deleted", len(rep.Deleted),
+		"quarantined", len(rep.Quarantined), "missing", len(rep.Missing))
+	return rep, nil
+}
+
+func (b *Backend) resolveReservations(ctx context.Context, onDisk map[uint64]spool.MailboxMeta, rep *ReconcileReport) error {
+	var mine []*fsm.Mailbox
+	b.cfg.Directory.FSM().Reservations(func(m *fsm.Mailbox) bool {
+		if m.ReservedBy == b.cfg.ID {
+			mine = append(mine, m)
+		}
+		return true
+	})
+	for _, m := range mine {
+		if _, ok := onDisk[m.ID]; ok {
+			res, err := b.apply(ctx, fsm.Activate{Name: m.Name, Reservation: m.Reservation})
+			if err != nil && !isBrokenRule(err) {
+				return err
+			}
+			if err == nil {
+				b.stampUIDValidity(res.Mailbox)
+				rep.Activated = append(rep.Activated, m.Name)
+			}
+			continue
+		}
+		if _, err := b.apply(ctx, fsm.Release{Name: m.Name, Reservation: m.Reservation}); err != nil && !isBrokenRule(err) {
+			return err
+		}
+		rep.Released = append(rep.Released, m.Name)
+	}
+	return nil
+}
+
+// isBrokenRule tells a directory answer (someone else settled it first)
+// from a failure to reach the directory.
+func isBrokenRule(err error) bool {
+	return !errors.Is(err, ErrDirectory)
+}
+
+func (b *Backend) finishDeletes(ctx context.Context, onDisk map[uint64]spool.MailboxMeta, rep *ReconcileReport) error {
+	var deleting []*fsm.Mailbox
+	b.cfg.Directory.FSM().Mailboxes("", func(m *fsm.Mailbox) bool {
+		switch {
+		case m.Primary.Backend != b.cfg.ID:
+		case m.State == fsm.Deleting:
+			deleting = append(deleting, m)
+		case m.State == fsm.Active:
+			if _, ok := onDisk[m.ID]; !ok {
+				// Never recreated empty: clients may know UIDs in it,
+				// and new mail must not reuse them. An operator decides.
+				b.log.Error("mailbox is missing from the spool", "mailbox", m.Name, "mailbox_id", m.ID)
+				rep.Missing = append(rep.Missing, m.Name)
+			}
+		}
+		return true
+	})
+	for _, m := range deleting {
+		if err := b.finishDelete(ctx, m); err != nil && !isBrokenRule(err) {
+			return err
+		}
+		rep.Deleted = append(rep.Deleted, m.Name)
+	}
+	return nil
+}
+
+// quarantineStrays sets aside every mailbox on disk that the directory
+// does not name, or names on other backends only.
+func (b *Backend) quarantineStrays(onDisk map[uint64]spool.MailboxMeta, rep *ReconcileReport) {
+	for id := range onDisk {
+		m, ok := b.cfg.Directory.FSM().MailboxByID(id)
+		var reason string
+		switch {
+		case !ok:
+			reason = "the directory does not name this mailbox"
+		case !b.holdsCopy(m):
+			reason = fmt.Sprintf("the directory places mailbox %s on %s", m.Name, m.Primary.Backend)
+		default:
+			continue
+		}
+		if err := b.cfg.Store.Quarantine(id, reason); err != nil {
+			b.log.Error("quarantine failed", "mailbox_id", id, "err", err)
+			continue
+		}
+		b.log.Warn("mailbox quarantined", "mailbox_id", id, "reason", reason)
+		rep.Quarantined = append(rep.Quarantined, id)
+	}
+}
+
+func (b *Backend) holdsCopy(m *fsm.Mailbox) bool {
+	if m.Primary.Backend == b.cfg.ID {
+		return true
+	}
+	for _, c := range m.Replicas {
+		if c.Backend == b.cfg.ID {
+			return true
+		}
+	}
+	return false
+}

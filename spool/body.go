@@ -1,0 +1,318 @@
+package spool
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Message files live at messages/ab/cd/<guid>: two levels of 256
+// directories keep each directory small. They are written once, under a
+// temporary name in tmp/, and renamed into place only when durable.
+const (
+	messagesDir = "messages"
+	tmpDir      = "tmp"
+	indexFile   = "index.db"
+)
+
+// fsError classifies a file-system or index failure: ENOSPC is ErrDiskFull,
+// which the protocol servers report as temporary; anything else is ErrIO.
+func fsError(what string, err error) error {
+	if errors.Is(err, syscall.ENOSPC) {
+		return fmt.Errorf("%w: %s: %w", ErrDiskFull, what, err)
+	}
+	return fmt.Errorf("%w: %s: %w", ErrIO, what, err)
+}
+
+func validGUID(guid string) bool {
+	if len(guid) != 2*sha256.Size {
+		return false
+	}
+	_, err := hex.DecodeString(guid)
+	return err == nil
+}
+
+func guidKey(guid string) []byte {
+	b, _ := hex.DecodeString(guid)
+	return b
+}
+
+func (s *Store) bodyPath(guid string) string {
+	return filepath.Join(s.dir, messagesDir, guid[0:2], guid[2:4], guid)
+}
+
+// Body opens the message file of guid for reading.
+func (s *Store) Body(guid string) (*os.File, error) {
+	if !validGUID(guid) {
+		return nil, fmt.Errorf("%w: %q", ErrInvalidGUID, guid)
+	}
+	if s.isClosed() {
+		return nil, ErrClosed
+	}
+	f, err := os.Open(s.bodyPath(guid))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: body %s", ErrNoMessage, guid)
+	}
+	if err != nil {
+		return nil, fsError("open body", err)
+	}
+	return f, nil
+}
+
+// writtenBody is a message file in place, pinned against removal until its
+// index records are committed (see unpin). It is not yet durable: the
+// committer fsyncs paths, all the bodies of a batch at once, before it
+// commits the index records that name them.
+type writtenBody struct {
+	guid  string
+	size  int64
+	paths []string // the file and every directory on its way up to messages/
+}
+
+// writeBody stores r as a message file: it streams r into a temp file
+// while hashing it and, unless a file with that GUID already exists,
+// renames it into place. The GUID is pinned on return; the caller unpins it
+// once the index commit is done.
+func (s *Store) writeBody(ctx context.Context, r io.Reader) (writtenBody, error) {
+	tmp, err := os.CreateTemp(filepath.Join(s.dir, tmpDir), "body-*")
+	if err != nil {
+		return writtenBody{}, fsError("create temp body", err)
+	}
+	defer func() {
+		tmp.Close()
+		os.Remove(tmp.Name()) // a no-op after the rename
+	}()
+	h := sha256.New()
+	w := &fileWriter{f: tmp}
+	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(ctxReader{ctx, r}, s.maxSize+1))
+	if w.err != nil {
+		return writtenBody{}, fsError("write body", w.err)
+	}
+	if err != nil {
+		return writtenBody{}, fmt.Errorf("spool: reading message body: %w", err)
+	}
+	if n > s.maxSize {
+		return writtenBody{}, fmt.Errorf("%w: over %d bytes", ErrTooBig, s.maxSize)
+	}
+	guid := hex.EncodeToString(h.Sum(nil))
+	final := s.bodyPath(guid)
+	leaf := filepath.Dir(final)
+	wb := writtenBody{guid: guid, size: n, paths: []string{final, leaf, filepath.Dir(leaf), filepath.Join(s.dir, messagesDir)}}
+	s.pin(guid)
+	if err := s.placeBody(tmp, final, n); err != nil {
+		s.unpin(guid)
+		return writtenBody{}, err
+	}
+	return wb, nil
+}
+
+// placeBody renames tmp to final unless final exists. A file in place is
+// whole (it is renamed only once written), though perhaps not yet durable:
+// the commit that refers to it fsyncs it whoever wrote it.
+func (s *Store) placeBody(tmp *os.File, final string, size int64) error {
+	if fi, err := os.Stat(final); err == nil && fi.Size() == size {
+		return nil
+	}
+	if err := tmp.Close(); err != nil {
+		return fsError("close body", err)
+	}
+	if err := s.ensureDir(filepath.Dir(final)); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		return fsError("rename body", err)
+	}
+	return nil
+}
+
+// ensureDir creates a message directory and its parent. Their entries are
+// made durable with the body, by the commit's fsync of every directory on
+// the body's path.
+func (s *Store) ensureDir(dir string) error {
+	s.dirMu.Lock()
+	known := s.knownDirs[dir]
+	s.dirMu.Unlock()
+	if known {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fsError("create message directory", err)
+	}
+	s.dirMu.Lock()
+	s.knownDirs[dir] = true
+	s.dirMu.Unlock()
+	return nil
+}
+
+// maxSyncers bounds the fsyncs in flight at once (each holds a thread).
+const maxSyncers = 32
+
+// syncPaths fsyncs paths (files and directories) concurrently, so that
+// the file system can merge them into few journal commits, and returns the
+// first failure.
+func syncPaths(paths []string) error {
+	errs := make(chan error, len(paths))
+	sem := make(chan struct{}, maxSyncers)
+	var wg sync.WaitGroup
+	for _, p := range paths {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			errs <- syncPath(p)
+			<-sem
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func syncPath(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return fsError("open for sync", err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fsError("sync", err)
+	}
+	return nil
+}
+
+func (s *Store) pin(guid string) {
+	s.pinMu.Lock()
+	s.pins[guid]++
+	s.pinMu.Unlock()
+}
+
+func (s *Store) unpin(guid string) {
+	s.pinMu.Lock()
+	if s.pins[guid]--; s.pins[guid] <= 0 {
+		delete(s.pins, guid)
+	}
+	s.pinMu.Unlock()
+}
+
+// removeUnreferenced deletes the files of guids that no record refers to
+// and no writer has pinned. It runs on the committer goroutine between
+// transactions, so no commit can add a reference meanwhile.
+func (s *Store) removeUnreferenced(guids []string) {
+	if len(guids) == 0 {
+		return
+	}
+	var gone []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		bodies := tx.Bucket(bucketBodies)
+		for _, g := range guids {
+			if bodies.Get(guidKey(g)) == nil {
+				gone = append(gone, g)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Error("spool: checking unreferenced bodies", "err", err)
+		return
+	}
+	s.pinMu.Lock()
+	defer s.pinMu.Unlock()
+	for _, g := range gone {
+		if s.pins[g] > 0 {
+			continue
+		}
+		if err := os.Remove(s.bodyPath(g)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			s.log.Warn("spool: removing unreferenced body", "guid", g, "err", err)
+		}
+	}
+}
+
+// clearTmp removes temp files a crash left behind.
+func (s *Store) clearTmp() error {
+	dir := filepath.Join(s.dir, tmpDir)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fsError("read temp directory", err)
+	}
+	for _, e := range entries {
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+			return fsError("remove temp file", err)
+		}
+	}
+	return nil
+}
+
+// removeOrphans deletes message files the index does not refer to: a crash
+// between a file's rename and its index commit leaves one, and the message
+// was never acknowledged.
+func (s *Store) removeOrphans() error {
+	var orphans []string
+	root := filepath.Join(s.dir, messagesDir)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		bodies := tx.Bucket(bucketBodies)
+		return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			if !validGUID(d.Name()) || bodies.Get(guidKey(d.Name())) == nil {
+				orphans = append(orphans, path)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fsError("scan message files", err)
+	}
+	for _, p := range orphans {
+		if err := os.Remove(p); err != nil {
+			return fsError("remove orphan body", err)
+		}
+	}
+	if len(orphans) > 0 {
+		s.log.Info("spool: removed unreferenced message files", "count", len(orphans))
+	}
+	return nil
+}
+
+// ctxReader stops a body read when its context ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// fileWriter remembers a write error, so that a failing disk is told apart
+// from a failing sender.
+type fileWriter struct {
+	f   *os.File
+	err error
+}
+
+func (w *fileWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if err != nil {
+		w.err = err
+	}
+	return n, err
+}

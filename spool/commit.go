@@ -1,0 +1,196 @@
+package spool
+
+import bolt "go.etcd.io/bbolt"
+
+// maxBatch bounds how many queued writes share one index transaction.
+const maxBatch = 256
+
+// op is one write to the index, run by the committer inside a shared
+// transaction. When apply fails, the committer rolls the transaction back
+// and runs the other ops again without it, so a failed op leaves no trace.
+// apply may therefore run more than once and must set its results afresh.
+type op struct {
+	apply   func(w *txn) error
+	durable []string // files and directories to fsync before the commit
+	done    chan error
+	w       txn
+}
+
+// txn is an op's view of the shared transaction: the changes it made for
+// Watch and the bodies whose last reference it dropped.
+type txn struct {
+	*bolt.Tx
+	changes []Change
+	dropped []string
+}
+
+func (w *txn) changed(mailbox uint64, kind ChangeKind, uids []uint32) {
+	if len(uids) > 0 {
+		w.changes = append(w.changes, Change{Mailbox: mailbox, Kind: kind, UIDs: uids})
+	}
+}
+
+// submit queues apply and waits until its transaction is durable (or has
+// failed). Once queued, an op is never abandoned: its outcome is what the
+// caller reports, so a stored message is never reported as failed.
+func (s *Store) submit(apply func(w *txn) error) error {
+	return s.submitDurable(nil, apply)
+}
+
+// submitDurable is submit for an op whose records name message files not
+// yet known to be durable: the committer fsyncs durable first.
+func (s *Store) submitDurable(durable []string, apply func(w *txn) error) error {
+	o := &op{apply: apply, durable: durable, done: make(chan error, 1)}
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return ErrClosed
+	}
+	s.ops <- o
+	s.closeMu.RUnlock()
+	return <-o.done
+}
+
+// commitLoop is the committer: it takes whatever writes are queued, runs
+// them in one transaction and commits it with one fsync. While it syncs,
+// new writes queue up for the next round, so the batch grows with load.
+func (s *Store) commitLoop() {
+	defer close(s.done)
+	batch := make([]*op, 0, maxBatch)
+	for {
+		select {
+		case o := <-s.ops:
+			batch = append(batch[:0], o)
+		case <-s.quit:
+			// Close has stopped new submits; finish what is queued.
+			for {
+				select {
+				case o := <-s.ops:
+					s.commit([]*op{o})
+				default:
+					return
+				}
+			}
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case o := <-s.ops:
+				batch = append(batch, o)
+			default:
+				break fill
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// commit makes the message files of ops durable, all at once, then runs
+// ops in one transaction. An op that fails for a reason of its own is
+// answered alone; the others are retried in a new transaction, as bbolt's
+// Batch does.
+func (s *Store) commit(ops []*op) {
+	pending := s.syncBodies(ops)
+	for len(pending) > 0 {
+		failed, err := s.tryCommit(pending)
+		if failed < 0 {
+			for _, o := range pending {
+				o.done <- err
+			}
+			return
+		}
+		pending[failed].done <- err
+		pending = append(pending[:failed:failed], pending[failed+1:]...)
+	}
+}
+
+// syncBodies fsyncs the files and directories ops need durable, and
+// returns the ops that may go on to the index. After a failed fsync the
+// state of the file is unknown, so every op that needed it fails.
+func (s *Store) syncBodies(ops []*op) []*op {
+	seen := make(map[string]bool)
+	var paths []string
+	for _, o := range ops {
+		for _, p := range o.durable {
+			if !seen[p] {
+				seen[p] = true
+				paths = append(paths, p)
+			}
+		}
+	}
+	if len(paths) == 0 {
+		return ops
+	}
+	err := syncPaths(paths)
+	if err == nil {
+		return ops
+	}
+	s.log.Error("spool: making message files durable", "paths", len(paths), "err", err)
+	var ok []*op
+	for _, o := range ops {
+		if len(o.durable) > 0 {
+			o.done <- err
+		} else {
+			ok = append(ok, o)
+		}
+	}
+	return ok
+}
+
+// tryCommit returns the index of the op that failed by itself and its
+// error, or -1 and the outcome of the whole transaction.
+func (s *Store) tryCommit(ops []*op) (int, error) {
+	tx, err := s.db.Begin(true)
+	if err != nil {
+		return -1, fsError("begin index transaction", err)
+	}
+	for i, o := range ops {
+		o.w = txn{Tx: tx}
+		if err := o.apply(&o.w); err != nil {
+			tx.Rollback()
+			if !isSpoolError(err) {
+				err = fsError("index write", err)
+			}
+			return i, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return -1, fsError("commit index", err)
+	}
+	s.published(ops)
+	return -1, nil
+}
+
+// published tells watchers about a durable commit, in commit order, then
+// removes bodies that lost their last reference.
+func (s *Store) published(ops []*op) {
+	var dropped []string
+	s.watchMu.RLock()
+	for _, o := range ops {
+		for _, c := range o.w.changes {
+			for _, fn := range s.watchers {
+				fn(c)
+			}
+		}
+		dropped = append(dropped, o.w.dropped...)
+	}
+	s.watchMu.RUnlock()
+	s.removeUnreferenced(dropped)
+}
+
+// Watch calls fn after each durable commit with each change it made, in
+// commit order, on the committer goroutine: fn must return quickly and
+// must not call back into the store's writing methods or stop. After stop
+// returns, fn is not called again.
+func (s *Store) Watch(fn func(Change)) (stop func()) {
+	s.watchMu.Lock()
+	s.watchSeq++
+	id := s.watchSeq
+	s.watchers[id] = fn
+	s.watchMu.Unlock()
+	return func() {
+		s.watchMu.Lock()
+		delete(s.watchers, id)
+		s.watchMu.Unlock()
+	}
+}

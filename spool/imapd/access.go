@@ -1,0 +1,124 @@
+package imapd
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/rookery-mail/rookery/fsm"
+)
+
+// Rights (RFC 4314) that the session checks.
+const (
+	rightLookup      = 'l'
+	rightRead        = 'r'
+	rightSeen        = 's'
+	rightWrite       = 'w'
+	rightInsert      = 'i'
+	rightCreate      = 'k'
+	rightDelete      = 'x'
+	rightDeleteMsgs  = 't'
+	rightExpunge     = 'e'
+	ownerRights      = "lrswipkxtea"
+	anyoneIdentifier = "anyone"
+)
+
+// internalName turns a client's mailbox name into the canonical one.
+func (s *session) internalName(external string) (string, error) {
+	return fsm.Internal(s.user, strings.TrimSuffix(external, string(fsm.Separator)))
+}
+
+// findMailbox looks a mailbox up in the local directory copy: fresh enough
+// first, and after a synced read before it says the name does not exist,
+// so that a CREATE on any node is seen here.
+func (s *session) findMailbox(ctx context.Context, name string) (*fsm.Mailbox, error) {
+	dir := s.srv.cfg.Directory
+	if err := dir.FreshRead(ctx); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDirectory, err)
+	}
+	if m, ok := dir.FSM().Mailbox(name); ok {
+		return m, nil
+	}
+	if err := dir.SyncedRead(ctx); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDirectory, err)
+	}
+	if m, ok := dir.FSM().Mailbox(name); ok {
+		return m, nil
+	}
+	return nil, fsm.ErrNoMailbox
+}
+
+// openable finds an active mailbox served here on which the user has
+// every right in want.
+func (s *session) openable(ctx context.Context, external string, want string) (*fsm.Mailbox, error) {
+	name, err := s.internalName(external)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.findMailbox(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.allowed(m, want); err != nil {
+		return nil, err
+	}
+	if m.State != fsm.Active {
+		return nil, fmt.Errorf("%w: %s is %s", ErrUnavailable, m.Name, m.State)
+	}
+	if m.Primary.Backend != s.srv.cfg.BackendID {
+		return nil, fmt.Errorf("%w: %s is on %s", ErrNotHere, m.Name, m.Primary.Backend)
+	}
+	return m, nil
+}
+
+// rights is what the user may do with m: everything in their own
+// namespace, else what the ACL grants them or anyone.
+func (s *session) rights(m *fsm.Mailbox) string {
+	if fsm.Owner(m.Name) == s.user {
+		return ownerRights
+	}
+	var r strings.Builder
+	for _, ace := range m.ACL {
+		if ace.Identifier == s.user || ace.Identifier == anyoneIdentifier {
+			r.WriteString(ace.Rights)
+		}
+	}
+	return r.String()
+}
+
+func (s *session) has(m *fsm.Mailbox, right rune) bool {
+	return strings.ContainsRune(s.rights(m), right)
+}
+
+// allowed checks the rights in want. A user who may not even see the
+// mailbox is told it does not exist (RFC 4314 section 6).
+func (s *session) allowed(m *fsm.Mailbox, want string) error {
+	have := s.rights(m)
+	for _, r := range want {
+		if strings.ContainsRune(have, r) {
+			continue
+		}
+		if !strings.ContainsRune(have, rightLookup) && !strings.ContainsRune(have, rightRead) {
+			return fsm.ErrNoMailbox
+		}
+		return fmt.Errorf("%w: %q lacks %q on %s", ErrNoPermission, s.user, r, m.Name)
+	}
+	return nil
+}
+
+// mayCreate checks that the user may create name: in their own namespace
+// always, elsewhere with the create right on the parent.
+func (s *session) mayCreate(ctx context.Context, name string) error {
+	if fsm.Owner(name) == s.user {
+		return nil
+	}
+	parent := fsm.Parent(name)
+	if parent == "" {
+		return fmt.Errorf("%w: %q may not create %s", ErrNoPermission, s.user, name)
+	}
+	m, err := s.findMailbox(ctx, parent)
+	if err != nil {
+		return fmt.Errorf("%w: %q may not create %s", ErrNoPermission, s.user, name)
+	}
+	return s.allowed(m, string(rightCreate))
+}

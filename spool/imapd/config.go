@@ -1,0 +1,95 @@
+// Package imapd is a backend's IMAP server: go-imap's imapserver over the
+// spool, with mailboxes named by the directory. Frontends log in to it for
+// their users (see DESIGN.md); administrators may also use it directly.
+package imapd
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/spool"
+)
+
+// Directory is what the backend IMAP server needs of the directory node it
+// runs beside.
+type Directory interface {
+	// FSM is the node's local, read-only copy of the directory.
+	FSM() *fsm.FSM
+	// Apply proposes a command from any node and returns its result.
+	Apply(ctx context.Context, cmd fsm.Command) (fsm.Result, error)
+	// WaitApplied returns once the local copy has applied index.
+	WaitApplied(ctx context.Context, index uint64) error
+	// SyncedRead makes the local copy as fresh as the leader's commit index.
+	SyncedRead(ctx context.Context) error
+	// FreshRead is SyncedRead unless the local copy is known to be fresh.
+	FreshRead(ctx context.Context) error
+}
+
+// Mailboxes creates, deletes and renames mailboxes: the backend's mailbox
+// life cycle, which keeps the directory and the spool in step.
+type Mailboxes interface {
+	// Create makes name (canonical internal form) active on this backend
+	// and returns once the local directory copy shows it.
+	Create(ctx context.Context, name, specialUse string) (*fsm.Mailbox, error)
+	Delete(ctx context.Context, name string) error
+	Rename(ctx context.Context, from, to string) error
+}
+
+// DefaultMaxMessageBytes is the APPEND limit when Config leaves it zero; it
+// matches the store's default.
+const DefaultMaxMessageBytes = 50 << 20
+
+// Config is what New needs.
+type Config struct {
+	// BackendID is this backend's id in the directory: the server serves
+	// only mailboxes whose primary copy is here.
+	BackendID string
+	Store     *spool.Store
+	Directory Directory
+	Mailboxes Mailboxes
+	// ClusterSecret authenticates frontends logging in as auth.ProxyUser.
+	ClusterSecret string
+	// MaxMessageBytes is the APPENDLIMIT; it should equal the store's
+	// MaxMessageBytes so that a client learns the limit before it sends.
+	MaxMessageBytes int64
+	// TLS enables STARTTLS when set.
+	TLS *tls.Config
+	// AllowPlaintextAuth lets clients log in without TLS: frontends on a
+	// private network, tests.
+	AllowPlaintextAuth bool
+	// DirectoryTimeout bounds each directory call a command makes.
+	DirectoryTimeout time.Duration
+	Logger           *slog.Logger
+}
+
+// Validate checks c and fills in defaults.
+func (c *Config) Validate() error {
+	switch {
+	case c.BackendID == "":
+		return fmt.Errorf("%w: BackendID is required", ErrInvalidConfig)
+	case c.Store == nil:
+		return fmt.Errorf("%w: Store is required", ErrInvalidConfig)
+	case c.Directory == nil:
+		return fmt.Errorf("%w: Directory is required", ErrInvalidConfig)
+	case c.Mailboxes == nil:
+		return fmt.Errorf("%w: Mailboxes is required", ErrInvalidConfig)
+	case c.ClusterSecret == "":
+		return fmt.Errorf("%w: ClusterSecret is required", ErrInvalidConfig)
+	case c.MaxMessageBytes < 0 || c.MaxMessageBytes > 1<<32-1:
+		return fmt.Errorf("%w: MaxMessageBytes must be 0 to 4 GiB", ErrInvalidConfig)
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if c.DirectoryTimeout <= 0 {
+		c.DirectoryTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}

@@ -1,0 +1,337 @@
+package imapd
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/spool"
+)
+
+// selection is the session's selected mailbox: the shared state and this
+// session's own view of it (the tracker holds the updates not yet sent).
+type selection struct {
+	mbox      *fsm.Mailbox // the directory record at SELECT time
+	st        *mailboxState
+	tracker   *imapserver.SessionTracker
+	readOnly  bool
+	searchRes imap.UIDSet // saved by SEARCH RETURN (SAVE)
+}
+
+// systemFlags are the flags every mailbox offers; keywords may be added.
+var systemFlags = []imap.Flag{imap.FlagSeen, imap.FlagAnswered, imap.FlagFlagged, imap.FlagDeleted, imap.FlagDraft}
+
+// Select is SELECT and EXAMINE.
+func (s *session) Select(external string, options *imap.SelectOptions) (*imap.SelectData, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	m, err := s.openable(ctx, external, string(rightRead))
+	if err != nil {
+		return nil, s.imapError(err)
+	}
+	status, err := s.srv.cfg.Store.Status(m.ID)
+	if err != nil {
+		return nil, s.imapError(err)
+	}
+	st, err := s.srv.openMailbox(m.ID)
+	if err != nil {
+		return nil, s.imapError(err)
+	}
+	tracker, n := st.newSession()
+	s.sel = &selection{mbox: m, st: st, tracker: tracker, readOnly: options.ReadOnly}
+	permanent := append(append([]imap.Flag(nil), systemFlags...), imap.FlagWildcard)
+	if options.ReadOnly {
+		permanent = nil
+	}
+	return &imap.SelectData{
+		Flags:          systemFlags,
+		PermanentFlags: permanent,
+		NumMessages:    n,
+		UIDNext:        imap.UID(status.UIDNext),
+		UIDValidity:    m.UIDValidity,
+		HighestModSeq:  status.HighestModSeq,
+	}, nil
+}
+
+// Unselect is UNSELECT, and CLOSE after its silent expunge.
+func (s *session) Unselect() error {
+	s.unselect()
+	return nil
+}
+
+func (s *session) unselect() {
+	s.sel.tracker.Close()
+	s.srv.closeMailbox(s.sel.st)
+	s.sel = nil
+}
+
+// refreshIfSelected brings the session's own view up to date after it
+// changed mailbox id, so that its next response already shows the change.
+func (s *session) refreshIfSelected(id uint64) {
+	if s.sel == nil || s.sel.mbox.ID != id {
+		return
+	}
+	if err := s.sel.st.refresh(s.sel.tracker); err != nil {
+		s.srv.log.Warn("refresh of selected mailbox failed", "mailbox_id", id, "err", err)
+	}
+}
+
+// Poll writes the updates queued for this session. A change the store has
+// reported but refreshLoop has not yet worked off is applied first.
+func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
+	if s.sel == nil {
+		return nil
+	}
+	if s.srv.takeStale(s.sel.st) {
+		if err := s.sel.st.refresh(nil); err != nil {
+			s.srv.log.Warn("refresh of selected mailbox failed", "mailbox_id", s.sel.mbox.ID, "err", err)
+		}
+	}
+	return s.sel.tracker.Poll(w, allowExpunge)
+}
+
+// Idle is IDLE: updates are written as refreshLoop queues them.
+func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	if s.sel == nil {
+		<-stop
+		return nil
+	}
+	return s.sel.tracker.Idle(w, stop)
+}
+
+// Expunge is EXPUNGE, UID EXPUNGE and the expunge of CLOSE. Only messages
+// the client knows are removed; the EXPUNGE responses go out through the
+// tracker, in the numbering the client has.
+func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
+	sel := s.sel
+	if sel.readOnly {
+		if *w == (imapserver.ExpungeWriter{}) {
+			return nil // CLOSE of an EXAMINEd mailbox expunges nothing
+		}
+		return s.imapError(ErrReadOnly)
+	}
+	if err := s.allowed(sel.mbox, string(rightExpunge)); err != nil {
+		return s.imapError(err)
+	}
+	var targets []target
+	if uids != nil {
+		targets = sel.st.resolve(sel.tracker, *uids)
+	} else {
+		targets = sel.st.all(sel.tracker)
+	}
+	recs, err := s.records(sel.mbox.ID, targets)
+	if err != nil {
+		return s.imapError(err)
+	}
+	var doomed []uint32
+	for _, t := range targets {
+		if rec, ok := recs[t.uid]; ok && t.seq != 0 && hasFlag(rec.Flags, imap.FlagDeleted) {
+			doomed = append(doomed, t.uid)
+		}
+	}
+	if len(doomed) == 0 {
+		return nil
+	}
+	if _, err := s.srv.cfg.Store.Expunge(sel.mbox.ID, doomed); err != nil {
+		return s.imapError(err)
+	}
+	s.refreshIfSelected(sel.mbox.ID)
+	return nil
+}
+
+// Store is STORE and UID STORE.
+func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, options *imap.StoreOptions) error {
+	sel := s.sel
+	if sel.readOnly {
+		return s.imapError(ErrReadOnly)
+	}
+	if err := s.allowed(sel.mbox, flagRights(flags.Flags)); err != nil {
+		return s.imapError(err)
+	}
+	targets := sel.st.resolve(sel.tracker, numSet)
+	if len(targets) == 0 {
+		return nil
+	}
+	uids := make([]uint32, len(targets))
+	for i, t := range targets {
+		uids[i] = t.uid
+	}
+	op := map[imap.StoreFlagsOp]spool.FlagOp{
+		imap.StoreFlagsAdd: spool.FlagsAdd,
+		imap.StoreFlagsDel: spool.FlagsDel,
+		imap.StoreFlagsSet: spool.FlagsSet,
+	}[flags.Op]
+	_, _, err := s.srv.cfg.Store.StoreFlags(sel.mbox.ID, uids, op, storableFlags(flags.Flags), options.UnchangedSince)
+	if err != nil {
+		return s.imapError(err)
+	}
+	s.refreshIfSelected(sel.mbox.ID)
+	if flags.Silent {
+		return nil
+	}
+	recs, err := s.records(sel.mbox.ID, targets)
+	if err != nil {
+		return s.imapError(err)
+	}
+	for _, t := range targets {
+		rec, ok := recs[t.uid]
+		if !ok || t.seq == 0 {
+			continue
+		}
+		mw := w.CreateMessage(t.seq)
+		mw.WriteUID(imap.UID(t.uid))
+		mw.WriteFlags(rec.Flags)
+		if err := mw.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flagRights is the rights a change of flags needs (RFC 4314 section 4).
+func flagRights(flags []imap.Flag) string {
+	var want strings.Builder
+	for _, f := range flags {
+		switch {
+		case strings.EqualFold(string(f), string(imap.FlagSeen)):
+			want.WriteRune(rightSeen)
+		case strings.EqualFold(string(f), string(imap.FlagDeleted)):
+			want.WriteRune(rightDeleteMsgs)
+		default:
+			want.WriteRune(rightWrite)
+		}
+	}
+	return want.String()
+}
+
+// Copy is COPY and UID COPY, with COPYUID. The store shares the message
+// files: nothing is copied but index records.
+func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	dst, err := s.openable(ctx, dest, string(rightInsert))
+	if err != nil {
+		return nil, s.destError(err)
+	}
+	uids := s.targetUIDs(numSet)
+	if len(uids) == 0 {
+		return &imap.CopyData{UIDValidity: dst.UIDValidity}, nil
+	}
+	pairs, err := s.srv.cfg.Store.Copy(ctx, s.sel.mbox.ID, uids, dst.ID)
+	if err != nil {
+		return nil, s.destError(err)
+	}
+	s.refreshIfSelected(dst.ID)
+	return copyData(dst, pairs), nil
+}
+
+// Move is MOVE and UID MOVE: copy and expunge in one store commit. The
+// EXPUNGE responses follow the COPYUID through the tracker.
+func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) error {
+	sel := s.sel
+	if sel.readOnly {
+		return s.imapError(ErrReadOnly)
+	}
+	if err := s.allowed(sel.mbox, string([]rune{rightDeleteMsgs, rightExpunge})); err != nil {
+		return s.imapError(err)
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	dst, err := s.openable(ctx, dest, string(rightInsert))
+	if err != nil {
+		return s.destError(err)
+	}
+	if dst.ID == sel.mbox.ID {
+		return s.imapError(ErrSameMailbox)
+	}
+	uids := s.targetUIDs(numSet)
+	if len(uids) == 0 {
+		return nil
+	}
+	pairs, err := s.srv.cfg.Store.Move(ctx, sel.mbox.ID, uids, dst.ID)
+	if err != nil {
+		return s.destError(err)
+	}
+	if err := w.WriteCopyData(copyData(dst, pairs)); err != nil {
+		return err
+	}
+	s.refreshIfSelected(sel.mbox.ID)
+	return nil
+}
+
+func (s *session) targetUIDs(numSet imap.NumSet) []uint32 {
+	var uids []uint32
+	for _, t := range s.sel.st.resolve(s.sel.tracker, s.staticSearchRes(numSet)) {
+		uids = append(uids, t.uid)
+	}
+	return uids
+}
+
+func copyData(dst *fsm.Mailbox, pairs []spool.UIDPair) *imap.CopyData {
+	data := &imap.CopyData{UIDValidity: dst.UIDValidity}
+	for _, p := range pairs {
+		data.SourceUIDs.AddNum(imap.UID(p.Src))
+		data.DestUIDs.AddNum(imap.UID(p.Dst))
+	}
+	return data
+}
+
+// records reads the index records of targets, keyed by UID. Few are read
+// one by one; many in one scan of the mailbox. A message expunged since
+// the client learned of it is simply absent.
+func (s *session) records(id uint64, targets []target) (map[uint32]spool.Message, error) {
+	out := make(map[uint32]spool.Message, len(targets))
+	if len(targets) <= 16 {
+		for _, t := range targets {
+			m, err := s.srv.cfg.Store.Message(id, t.uid)
+			if err == nil {
+				out[t.uid] = m
+			} else if !isNoMessage(err) {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	msgs, err := s.srv.cfg.Store.Messages(id)
+	if err != nil {
+		return nil, err
+	}
+	want := make(map[uint32]bool, len(targets))
+	for _, t := range targets {
+		want[t.uid] = true
+	}
+	for _, m := range msgs {
+		if want[m.UID] {
+			out[m.UID] = m
+		}
+	}
+	return out, nil
+}
+
+// storableFlags drops \Recent, which clients may not set (RFC 3501
+// section 2.3.2).
+func storableFlags(flags []imap.Flag) []imap.Flag {
+	out := make([]imap.Flag, 0, len(flags))
+	for _, f := range flags {
+		if !strings.EqualFold(string(f), `\Recent`) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func hasFlag(flags []imap.Flag, want imap.Flag) bool {
+	for _, f := range flags {
+		if strings.EqualFold(string(f), string(want)) {
+			return true
+		}
+	}
+	return false
+}
+
+func isNoMessage(err error) bool {
+	return errors.Is(err, spool.ErrNoMessage)
+}

@@ -1,0 +1,202 @@
+package imapd
+
+import (
+	"sync"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/rookery-mail/rookery/spool"
+)
+
+// mailboxState is the server's view of one open mailbox, shared by every
+// session that has it selected: the messages in sequence-number order as
+// the tracker last announced them. The store is the truth; refresh compares
+// the two and queues the difference as IMAP updates, so a change made by a
+// session, by LMTP or by replication reaches every session the same way,
+// and applying one change twice is harmless.
+type mailboxState struct {
+	store *spool.Store
+	id    uint64
+	users int // guarded by Server.mu
+
+	mu      sync.Mutex
+	loaded  bool
+	msgs    []stateEntry // seq n is msgs[n-1]
+	tracker *imapserver.MailboxTracker
+}
+
+type stateEntry struct {
+	uid    uint32
+	modSeq uint64
+}
+
+func newMailboxState(store *spool.Store, id uint64) *mailboxState {
+	return &mailboxState{store: store, id: id}
+}
+
+// load reads the mailbox on first use.
+func (st *mailboxState) load() error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.loaded {
+		return nil
+	}
+	msgs, err := st.store.Messages(st.id)
+	if err != nil {
+		return err
+	}
+	st.msgs = make([]stateEntry, len(msgs))
+	for i, m := range msgs {
+		st.msgs[i] = stateEntry{uid: m.UID, modSeq: m.ModSeq}
+	}
+	st.tracker = imapserver.NewMailboxTracker(uint32(len(st.msgs)))
+	st.loaded = true
+	return nil
+}
+
+// refresh brings the view up to date with the store. Flag updates are not
+// queued to source, the session that made them and reports them itself.
+func (st *mailboxState) refresh(source *imapserver.SessionTracker) error {
+	msgs, err := st.store.Messages(st.id)
+	if err != nil {
+		return err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !st.loaded {
+		return nil
+	}
+	st.mergeLocked(msgs, source)
+	return nil
+}
+
+// mergeLocked walks the known messages and the store's (both in UID order).
+// A known UID the store lacks was expunged; its sequence number is counted
+// in the numbering left by the expunges before it, which is how the
+// tracker applies them. A changed modseq is a flag change. UIDs above the
+// last known one are new messages.
+func (st *mailboxState) mergeLocked(msgs []spool.Message, source *imapserver.SessionTracker) {
+	kept := make([]stateEntry, 0, len(msgs))
+	j := 0
+	for _, e := range st.msgs {
+		for j < len(msgs) && msgs[j].UID < e.uid {
+			// Below a UID clients have seen: it cannot be shown in
+			// ascending order, so it waits for the next SELECT.
+			j++
+		}
+		if j == len(msgs) || msgs[j].UID != e.uid {
+			st.tracker.QueueExpunge(uint32(len(kept)) + 1)
+			continue
+		}
+		m := msgs[j]
+		j++
+		kept = append(kept, stateEntry{uid: m.UID, modSeq: m.ModSeq})
+		if m.ModSeq != e.modSeq {
+			st.tracker.QueueMessageFlags(uint32(len(kept)), imap.UID(m.UID), m.Flags, source)
+		}
+	}
+	for ; j < len(msgs); j++ {
+		if len(kept) > 0 && msgs[j].UID <= kept[len(kept)-1].uid {
+			continue
+		}
+		kept = append(kept, stateEntry{uid: msgs[j].UID, modSeq: msgs[j].ModSeq})
+		// One EXISTS per message: the tracker maps sequence numbers
+		// exactly only when the count grows one at a time.
+		st.tracker.QueueNumMessages(uint32(len(kept)))
+	}
+	st.msgs = kept
+}
+
+// target is one message a command addresses: its sequence number as the
+// session's client knows it, and its UID.
+type target struct {
+	seq uint32
+	uid uint32
+}
+
+// resolve turns a sequence or UID set from a client into the messages it
+// names, in sequence order. Messages the client has not been told about
+// yet (or has been told are gone) are left out.
+func (st *mailboxState) resolve(sess *imapserver.SessionTracker, numSet imap.NumSet) []target {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	numSet = st.staticLocked(numSet)
+	var out []target
+	for i, e := range st.msgs {
+		seq := sess.EncodeSeqNum(uint32(i) + 1)
+		var ok bool
+		switch set := numSet.(type) {
+		case imap.SeqSet:
+			ok = seq != 0 && set.Contains(seq)
+		case imap.UIDSet:
+			ok = set.Contains(imap.UID(e.uid))
+		}
+		if ok {
+			out = append(out, target{seq: seq, uid: e.uid})
+		}
+	}
+	return out
+}
+
+// all is every message in the view with the client's sequence numbers
+// (0 for one the client does not know yet).
+func (st *mailboxState) all(sess *imapserver.SessionTracker) []target {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	out := make([]target, len(st.msgs))
+	for i, e := range st.msgs {
+		out[i] = target{seq: sess.EncodeSeqNum(uint32(i) + 1), uid: e.uid}
+	}
+	return out
+}
+
+// staticLocked replaces "*" with the largest sequence number or UID.
+func (st *mailboxState) staticLocked(numSet imap.NumSet) imap.NumSet {
+	switch set := numSet.(type) {
+	case imap.SeqSet:
+		max := uint32(len(st.msgs))
+		out := make(imap.SeqSet, len(set))
+		for i, r := range set {
+			out[i] = imap.SeqRange{Start: r.Start, Stop: r.Stop}
+			staticRange(&out[i].Start, &out[i].Stop, max)
+		}
+		return out
+	case imap.UIDSet:
+		var max uint32
+		if n := len(st.msgs); n > 0 {
+			max = st.msgs[n-1].uid
+		}
+		out := make(imap.UIDSet, len(set))
+		for i, r := range set {
+			start, stop := uint32(r.Start), uint32(r.Stop)
+			staticRange(&start, &stop, max)
+			out[i] = imap.UIDRange{Start: imap.UID(start), Stop: imap.UID(stop)}
+		}
+		return out
+	}
+	return numSet
+}
+
+// staticRange resolves a range's "*" (0) to max; "n:*" with n > max names
+// max, as RFC 9051 section 6.4.4 asks.
+func staticRange(start, stop *uint32, max uint32) {
+	dynamic := *start == 0 || *stop == 0
+	if *start == 0 {
+		*start = max
+	}
+	if *stop == 0 {
+		*stop = max
+	}
+	if dynamic && *start > *stop {
+		*start, *stop = *stop, *start
+	}
+}
+
+// newSession registers a session on the mailbox and returns the number of
+// messages it starts with.
+func (st *mailboxState) newSession() (*imapserver.SessionTracker, uint32) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.tracker.NewSession(), uint32(len(st.msgs))
+}

@@ -1,0 +1,71 @@
+package lmtpd
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/spool"
+)
+
+// Directory is what the LMTP server needs of the directory: the local copy
+// of its state, and a synced read for a recipient the copy does not know
+// yet. *directory.Node provides it.
+type Directory interface {
+	FSM() *fsm.FSM
+	SyncedRead(ctx context.Context) error
+}
+
+// Config configures the backend LMTP server.
+type Config struct {
+	BackendID string
+	Directory Directory
+	Store     *spool.Store
+	Domain    string // the name the server gives in its greeting
+
+	MaxMessageBytes int64 // 0: the store's limit; never above it
+	MaxRecipients   int   // per transaction
+
+	ReadTimeout     time.Duration // per command line or data read
+	WriteTimeout    time.Duration
+	LookupTimeout   time.Duration // synced read of the directory for an unknown recipient
+	DeliveryTimeout time.Duration // reading DATA into the store and committing it
+
+	Logger *slog.Logger
+}
+
+// Default returns a Config with every limit and timeout set.
+func Default() Config {
+	return Config{
+		Domain:          "localhost",
+		MaxRecipients:   1000,
+		ReadTimeout:     5 * time.Minute,
+		WriteTimeout:    time.Minute,
+		LookupTimeout:   5 * time.Second,
+		DeliveryTimeout: 10 * time.Minute,
+	}
+}
+
+// Validate checks c.
+func (c Config) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case c.BackendID == "":
+		return bad("backend id is empty")
+	case c.Directory == nil:
+		return bad("no directory")
+	case c.Store == nil:
+		return bad("no store")
+	case c.MaxMessageBytes < 0:
+		return bad("negative message size limit")
+	case c.MaxRecipients <= 0:
+		return bad("max recipients must be positive")
+	case c.ReadTimeout <= 0 || c.WriteTimeout <= 0 || c.LookupTimeout <= 0 || c.DeliveryTimeout <= 0:
+		return bad("timeouts must be positive")
+	}
+	return nil
+}

@@ -1,0 +1,245 @@
+package lmtpd
+
+import (
+	"errors"
+	"net"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/spool"
+)
+
+func dial(t testing.TB, addr string) *smtp.Client {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	c := smtp.NewClientLMTP(conn)
+	t.Cleanup(func() { c.Close() })
+	if err := c.Hello("client.example.org"); err != nil {
+		t.Fatalf("LHLO: %v", err)
+	}
+	return c
+}
+
+func code(err error) int {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		return se.Code
+	}
+	if err != nil {
+		return -1
+	}
+	return 250
+}
+
+// send runs one transaction: the RCPT reply of each recipient, then the
+// DATA reply of each accepted one.
+func send(t testing.TB, c *smtp.Client, rcpts []string, body string) (rcptCodes map[string]int, dataCodes map[string]int) {
+	t.Helper()
+	if err := c.Mail("sender@example.org", nil); err != nil {
+		t.Fatalf("MAIL: %v", err)
+	}
+	rcptCodes, dataCodes = map[string]int{}, map[string]int{}
+	accepted := 0
+	for _, r := range rcpts {
+		err := c.Rcpt(r, nil)
+		rcptCodes[r] = code(err)
+		if err == nil {
+			accepted++
+		}
+	}
+	if accepted == 0 {
+		c.Reset()
+		return rcptCodes, dataCodes
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatalf("DATA: %v", err)
+	}
+	if _, err := w.Write([]byte(body)); err != nil {
+		t.Fatalf("writing data: %v", err)
+	}
+	ok, err := w.CloseWithLMTPResponse()
+	for r := range ok {
+		dataCodes[r] = 250
+	}
+	var lerr smtp.LMTPDataError
+	if errors.As(err, &lerr) {
+		for r, se := range lerr {
+			dataCodes[r] = se.Code
+		}
+	} else if err != nil {
+		t.Fatalf("end of data: %v", err)
+	}
+	return rcptCodes, dataCodes
+}
+
+func TestDeliverPerRecipient(t *testing.T) {
+	e := newEnv(t, 0)
+	ann := e.addUser("ann", backendID)
+	bob := e.addUser("bob", backendID)
+	lists := e.addMailbox("user/bob/lists", backendID)
+	e.addUser("carol", "b2")
+	gone := e.addUser("dave", backendID)
+	e.apply(fsm.MarkDeleting{Name: gone.Name})
+
+	c := dial(t, e.addr)
+	rcpts := []string{"Ann@example.org", "bob+lists@example.org", "bob+nosuch@example.org",
+		"nobody@example.org", "carol@example.org", "dave@example.org", "bad!user@example.org"}
+	rc, dc := send(t, c, rcpts, testMessage(1))
+	wantRcpt := map[string]int{"Ann@example.org": 250, "bob+lists@example.org": 250, "bob+nosuch@example.org": 250,
+		"nobody@example.org": 550, "carol@example.org": 451, "dave@example.org": 451, "bad!user@example.org": 550}
+	for r, want := range wantRcpt {
+		if rc[r] != want {
+			t.Errorf("RCPT %s: %d, want %d", r, rc[r], want)
+		}
+	}
+	for _, r := range []string{"Ann@example.org", "bob+lists@example.org", "bob+nosuch@example.org"} {
+		if dc[r] != 250 {
+			t.Errorf("DATA status of %s: %d, want 250", r, dc[r])
+		}
+	}
+	if len(dc) != 3 {
+		t.Errorf("DATA statuses %v, want 3", dc)
+	}
+	a, b, l := e.messages(ann), e.messages(bob), e.messages(lists)
+	if len(a) != 1 || len(b) != 1 || len(l) != 1 {
+		t.Fatalf("stored %d/%d/%d messages, want 1 each (bob+nosuch goes to the INBOX once)", len(a), len(b), len(l))
+	}
+	if a[0].GUID != b[0].GUID || b[0].GUID != l[0].GUID {
+		t.Fatalf("one body stored under several guids")
+	}
+	f, err := e.store.Body(a[0].GUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if fi, _ := f.Stat(); fi.Size() != int64(len(testMessage(1))) {
+		t.Fatalf("stored body is %d bytes, sent %d", fi.Size(), len(testMessage(1)))
+	}
+	if err := e.store.Verify(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTooBig(t *testing.T) {
+	e := newEnv(t, 1000)
+	ann := e.addUser("ann", backendID)
+	c := dial(t, e.addr)
+	if size, ok := c.MaxMessageSize(); !ok || size != 1000 {
+		t.Fatalf("SIZE %d %v, want 1000", size, ok)
+	}
+	if err := c.Mail("s@example.org", &smtp.MailOptions{Size: 5000}); code(err) != 552 {
+		t.Fatalf("MAIL SIZE=5000: %v", err)
+	}
+	_, dc := send(t, c, []string{"ann@example.org"}, strings.Repeat(strings.Repeat("x", 98)+"\r\n", 20))
+	if dc["ann@example.org"] != 552 {
+		t.Fatalf("oversized DATA: %v", dc)
+	}
+	if n := len(e.messages(ann)); n != 0 {
+		t.Fatalf("oversized message stored (%d)", n)
+	}
+	// The connection is still usable.
+	if _, dc := send(t, c, []string{"ann@example.org"}, testMessage(2)); dc["ann@example.org"] != 250 {
+		t.Fatalf("delivery after refusal: %v", dc)
+	}
+}
+
+// A store that cannot commit gives a temporary failure, never a 250.
+func TestStoreFailureIsTemporary(t *testing.T) {
+	e := newEnv(t, 0)
+	e.addUser("ann", backendID)
+	c := dial(t, e.addr)
+	if err := c.Mail("s@example.org", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("ann@example.org", nil); err != nil {
+		t.Fatal(err)
+	}
+	e.store.Close()
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte(testMessage(3)))
+	_, err = w.CloseWithLMTPResponse()
+	var lerr smtp.LMTPDataError
+	if !errors.As(err, &lerr) || lerr["ann@example.org"] == nil || lerr["ann@example.org"].Code != 451 ||
+		lerr["ann@example.org"].EnhancedCode != (smtp.EnhancedCode{4, 3, 0}) {
+		t.Fatalf("DATA with closed store: %v", err)
+	}
+	if strings.Contains(lerr["ann@example.org"].Message, "spool") {
+		t.Fatalf("internal error leaked to client: %q", lerr["ann@example.org"].Message)
+	}
+}
+
+func TestReplyMapping(t *testing.T) {
+	cases := []struct {
+		err  error
+		code int
+		enh  smtp.EnhancedCode
+	}{
+		{fsm.ErrNoUser, 550, smtp.EnhancedCode{5, 1, 1}},
+		{fsm.ErrMailboxMoving, 451, smtp.EnhancedCode{4, 2, 0}},
+		{ErrNotHere, 451, smtp.EnhancedCode{4, 2, 0}},
+		{spool.ErrNoMailbox, 451, smtp.EnhancedCode{4, 2, 0}},
+		{spool.ErrTooBig, 552, smtp.EnhancedCode{5, 3, 4}},
+		{spool.ErrDiskFull, 452, smtp.EnhancedCode{4, 3, 1}},
+		{spool.ErrIO, 451, smtp.EnhancedCode{4, 3, 0}},
+		{errors.New("anything else"), 451, smtp.EnhancedCode{4, 3, 0}},
+		{smtp.ErrDataTooLarge, 552, smtp.EnhancedCode{5, 3, 4}},
+		{smtp.ErrTooLongLine, 500, smtp.EnhancedCode{5, 5, 2}},
+	}
+	for _, c := range cases {
+		r := reply(c.err)
+		if r == nil || r.Code != c.code || r.EnhancedCode != c.enh {
+			t.Errorf("%v: got %+v, want %d %v", c.err, r, c.code, c.enh)
+		}
+	}
+	if reply(nil) != nil || replyErr(nil) != nil {
+		t.Errorf("nil error gave a reply")
+	}
+}
+
+func TestPythonLMTP(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not found: cannot test with smtplib.LMTP")
+	}
+	e := newEnv(t, 0)
+	ann := e.addUser("ann", backendID)
+	host, port, _ := net.SplitHostPort(e.addr)
+	script := `
+import smtplib, sys
+c = smtplib.LMTP(sys.argv[1], int(sys.argv[2]), timeout=20)
+c.ehlo('py.example.org')
+refused = c.sendmail('s@example.org', ['ann@example.org', 'nobody@example.org'],
+    b'Subject: from python\r\n\r\nhi\r\n')
+print(sorted(refused.items()))
+c.quit()
+`
+	cmd := exec.Command(py, "-c", script, host, port)
+	cmd.WaitDelay = 30 * time.Second
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("python: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "('nobody@example.org', (550,") {
+		t.Fatalf("python saw %s", out)
+	}
+	ms := e.messages(ann)
+	if len(ms) != 1 {
+		t.Fatalf("ann has %d messages", len(ms))
+	}
+	env, err := e.store.Envelope(ms[0].GUID)
+	if err != nil || env.Subject != "from python" {
+		t.Fatalf("envelope %+v %v", env, err)
+	}
+}

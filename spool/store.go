@@ -1,0 +1,168 @@
+package spool
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// DefaultMaxMessageBytes bounds a message when Options leaves it zero.
+const DefaultMaxMessageBytes = 50 << 20
+
+// Options configure a Store.
+type Options struct {
+	Dir             string
+	MaxMessageBytes int64 // 0: DefaultMaxMessageBytes
+	Logger          *slog.Logger
+}
+
+// Store is a backend's mail spool: immutable message files named by the
+// sha256 of their body, and a bbolt index of mailboxes and their records.
+// All writes to the index go through one committer goroutine, which packs
+// concurrent writers into one transaction and one fsync.
+type Store struct {
+	dir     string
+	maxSize int64
+	log     *slog.Logger
+	db      *bolt.DB
+
+	// closeMu guards closed; submit holds it shared while it queues an op,
+	// so that Close knows no op arrives after it has begun.
+	closeMu sync.RWMutex
+	closed  bool
+	ops     chan *op
+	quit    chan struct{}
+	done    chan struct{}
+
+	pinMu sync.Mutex
+	pins  map[string]int // guid -> writers between file and index commit
+
+	dirMu     sync.Mutex
+	knownDirs map[string]bool // message directories known to exist durably
+
+	watchMu  sync.RWMutex
+	watchers map[int]func(Change)
+	watchSeq int
+}
+
+// Open opens (creating if needed) the store in o.Dir. Files left by a crash
+// between writing a body and committing its index record are removed.
+func Open(o Options) (*Store, error) {
+	if o.Dir == "" {
+		return nil, fmt.Errorf("%w: no directory given", ErrIO)
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	for _, d := range []string{o.Dir, filepath.Join(o.Dir, messagesDir), filepath.Join(o.Dir, tmpDir)} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fsError("create spool directory", err)
+		}
+	}
+	if err := syncPaths([]string{o.Dir, filepath.Join(o.Dir, messagesDir)}); err != nil {
+		return nil, err
+	}
+	db, err := bolt.Open(filepath.Join(o.Dir, indexFile), 0o600, &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return nil, fsError("open index", err)
+	}
+	s := &Store{
+		dir:       o.Dir,
+		maxSize:   o.MaxMessageBytes,
+		log:       o.Logger,
+		db:        db,
+		ops:       make(chan *op, maxBatch),
+		quit:      make(chan struct{}),
+		done:      make(chan struct{}),
+		pins:      make(map[string]int),
+		knownDirs: make(map[string]bool),
+		watchers:  make(map[int]func(Change)),
+	}
+	if err := s.recover(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	go s.commitLoop()
+	return s, nil
+}
+
+// recover makes the store whole after a crash: the index buckets exist,
+// temp files are gone, and no message file is left without a reference.
+func (s *Store) recover() error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketMailboxes, bucketQuarantine, bucketBodies, bucketCache} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fsError("initialise index", err)
+	}
+	if err := s.clearTmp(); err != nil {
+		return err
+	}
+	return s.removeOrphans()
+}
+
+// Close waits for queued writes to commit and closes the index. Later
+// calls fail with ErrClosed.
+func (s *Store) Close() error {
+	s.closeMu.Lock()
+	if s.closed {
+		s.closeMu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.closeMu.Unlock()
+	close(s.quit)
+	<-s.done
+	if err := s.db.Close(); err != nil {
+		return fsError("close index", err)
+	}
+	return nil
+}
+
+// MaxMessageBytes is the largest body the store accepts.
+func (s *Store) MaxMessageBytes() int64 { return s.maxSize }
+
+func (s *Store) isClosed() bool {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	return s.closed
+}
+
+// view runs a read-only transaction, failing with ErrClosed after Close.
+func (s *Store) view(fn func(tx *bolt.Tx) error) error {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	err := s.db.View(fn)
+	if err != nil && !isSpoolError(err) {
+		return fsError("read index", err)
+	}
+	return err
+}
+
+// isSpoolError reports whether err already carries one of the sentinels.
+func isSpoolError(err error) bool {
+	for _, e := range []error{ErrNoMailbox, ErrNoMessage, ErrMailboxExists, ErrInvalidMeta,
+		ErrInvalidFlag, ErrInvalidGUID, ErrUIDsExhausted, ErrTooBig, ErrDiskFull, ErrIO, ErrClosed} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,91 @@
+package spool
+
+import (
+	"io"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+)
+
+// MailboxMeta is what the spool knows of a mailbox besides its messages.
+// Stride and Slot fix the UIDs this backend may assign (see nextUID).
+type MailboxMeta struct {
+	ID          uint64
+	UIDValidity uint32
+	Stride      uint32
+	Slot        uint32
+}
+
+// Status summarises a mailbox for STATUS and SELECT.
+type Status struct {
+	Messages, Unseen, UIDNext, UIDValidity uint32
+	HighestModSeq                          uint64
+	Size                                   int64
+}
+
+// Message is one index record: a message as one mailbox holds it.
+type Message struct {
+	UID          uint32
+	GUID         string // hex sha256 of the body
+	Flags        []imap.Flag
+	ModSeq       uint64
+	InternalDate time.Time
+	Size         int64
+}
+
+// AppendRequest asks for Body to be stored in Mailbox.
+type AppendRequest struct {
+	Mailbox      uint64
+	Flags        []imap.Flag
+	InternalDate time.Time // zero: now
+	Body         io.Reader
+}
+
+// Delivery is the outcome of a delivery to one mailbox.
+type Delivery struct {
+	Mailbox uint64
+	Message Message
+	Err     error
+}
+
+// FlagOp says how StoreFlags combines the given flags with a message's.
+type FlagOp int
+
+const (
+	FlagsAdd FlagOp = iota
+	FlagsDel
+	FlagsSet
+)
+
+// UIDPair maps a source message to its copy.
+type UIDPair struct {
+	Src, Dst uint32
+}
+
+// ChangeKind says what a Change did.
+type ChangeKind int
+
+const (
+	Appended ChangeKind = iota
+	Expunged
+	FlagsChanged
+)
+
+func (k ChangeKind) String() string {
+	switch k {
+	case Appended:
+		return "appended"
+	case Expunged:
+		return "expunged"
+	case FlagsChanged:
+		return "flags_changed"
+	}
+	return "unknown"
+}
+
+// Change is one durable change to one mailbox, as Watch reports it.
+type Change struct {
+	Mailbox uint64
+	Kind    ChangeKind
+	UIDs    []uint32
+}
