@@ -66,6 +66,9 @@ type Config struct {
 	SnapshotThreshold  uint64
 	SnapshotInterval   time.Duration
 	TrailingLogs       uint64
+	// MaxAppendEntries is how many entries the leader writes and sends in
+	// one batch (raft's default when 0; at most 1024).
+	MaxAppendEntries int
 
 	// GossipProfile picks memberlist's timing: "lan" (default) or "local"
 	// (faster failure detection, for one host or tests).
@@ -139,6 +142,9 @@ func (c Config) Validate() error {
 	}
 	if c.LeaderLeaseTimeout > c.HeartbeatTimeout {
 		return bad("leader lease timeout exceeds heartbeat timeout")
+	}
+	if c.MaxAppendEntries < 0 || c.MaxAppendEntries > 1024 {
+		return bad("max append entries %d is outside 0..1024", c.MaxAppendEntries)
 	}
 	if c.SnapshotThreshold == 0 {
 		return bad("snapshot threshold must be positive")

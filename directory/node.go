@@ -146,6 +146,9 @@ func (n *Node) openRaft() error {
 	rc.CommitTimeout = n.cfg.CommitTimeout
 	rc.SnapshotThreshold = n.cfg.SnapshotThreshold
 	rc.SnapshotInterval = n.cfg.SnapshotInterval
+	if n.cfg.MaxAppendEntries > 0 {
+		rc.MaxAppendEntries = n.cfg.MaxAppendEntries
+	}
 	if n.cfg.TrailingLogs > 0 {
 		rc.TrailingLogs = n.cfg.TrailingLogs
 	}

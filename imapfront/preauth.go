@@ -31,7 +31,7 @@ func (s *session) capabilities() string {
 	}
 	caps = append(caps, "ENABLE", "UTF8=ACCEPT", "NAMESPACE", "UNSELECT", "IDLE",
 		"UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "BINARY", "STATUS=SIZE",
-		"CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "ACL",
+		"CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "ACL",
 		"RIGHTS=texk", fmt.Sprintf("APPENDLIMIT=%d", s.cfg.MaxLiteralBytes))
 	return strings.Join(caps, " ")
 }

@@ -62,4 +62,3 @@ func describe(err error) string {
 	}
 	return "syntax error"
 }
-

@@ -19,8 +19,9 @@ type session struct {
 	srv  *Server
 	cfg  *Config
 	log  *slog.Logger
-	nc   net.Conn
-	addr string // client IP, for failed-login accounting
+	nc   net.Conn // the client connection, TLS once STARTTLS is done
+	raw  net.Conn // the TCP connection under nc; shutdown uses only this
+	addr string   // client IP, for failed-login accounting
 	br   *bufio.Reader
 	bw   *bufio.Writer
 	wr   *wireReader
@@ -41,6 +42,7 @@ func newSession(srv *Server, nc net.Conn) *session {
 		srv:  srv,
 		cfg:  &srv.cfg,
 		nc:   nc,
+		raw:  nc,
 		done: make(chan struct{}),
 	}
 	s.addr, _, _ = net.SplitHostPort(nc.RemoteAddr().String())
@@ -58,7 +60,7 @@ func newSession(srv *Server, nc net.Conn) *session {
 // shutdown makes serve end soon: the client read fails at once.
 func (s *session) shutdown() {
 	s.closeOnce.Do(func() { close(s.done) })
-	s.nc.SetReadDeadline(time.Now())
+	s.raw.SetReadDeadline(time.Now())
 }
 
 func (s *session) closing() bool {
@@ -108,7 +110,7 @@ func (s *session) readFailed(err error) bool {
 		if s.closing() {
 			s.untagged("BYE server shutting down")
 			s.flush()
-		} else if errors.Is(err, netTimeout) || isTimeout(err) {
+		} else if isTimeout(err) {
 			s.untagged("BYE autologout; idle for too long")
 			s.flush()
 		}
@@ -126,8 +128,6 @@ func (s *session) readFailed(err error) bool {
 	}
 	return s.flush() == nil
 }
-
-var netTimeout = errors.New("timeout")
 
 func isTimeout(err error) bool {
 	var ne net.Error

@@ -47,11 +47,13 @@ func (s *Store) deliver(ctx context.Context, mailboxes []uint64, body io.Reader,
 	if err != nil {
 		return nil, err
 	}
-	committed := false
+	stored := false
 	defer func() {
 		s.unpin(wb.guid)
-		if !committed {
-			s.dropIfUnreferenced(wb.guid)
+		if !stored {
+			// No record names the body: remove it unless another
+			// writer or an older record holds it.
+			s.removeUnreferenced([]string{wb.guid})
 		}
 	}()
 	cache, err := s.cacheFor(wb)
@@ -60,7 +62,7 @@ func (s *Store) deliver(ctx context.Context, mailboxes []uint64, body io.Reader,
 	}
 	base := Message{GUID: wb.guid, Flags: flags, InternalDate: date, Size: wb.size}
 	out := make([]Delivery, len(mailboxes))
-	err = s.submitDurable(wb.paths, func(w *txn) error {
+	err = s.submitDurable(wb.dirs, func(w *txn) error {
 		for i, id := range mailboxes {
 			out[i] = Delivery{Mailbox: id}
 			out[i].Message, out[i].Err = w.deliverOne(id, base, cache)
@@ -70,7 +72,9 @@ func (s *Store) deliver(ctx context.Context, mailboxes []uint64, body io.Reader,
 	if err != nil {
 		return nil, err
 	}
-	committed = true
+	for _, d := range out {
+		stored = stored || d.Err == nil
+	}
 	return out, nil
 }
 
@@ -122,16 +126,4 @@ func (s *Store) cacheFor(wb writtenBody) (func() []byte, error) {
 		compute()
 	}
 	return compute, nil
-}
-
-// dropIfUnreferenced removes a body written for a delivery that failed,
-// unless the index or another writer holds it.
-func (s *Store) dropIfUnreferenced(guid string) {
-	// Removal runs on the committer, between transactions (see
-	// removeUnreferenced). After Close the file is an orphan that the next
-	// Open removes.
-	_ = s.submit(func(w *txn) error {
-		w.dropped = append(w.dropped, guid)
-		return nil
-	})
 }

@@ -69,20 +69,20 @@ func (s *Store) Body(guid string) (*os.File, error) {
 	return f, nil
 }
 
-// writtenBody is a message file in place, pinned against removal until its
-// index records are committed (see unpin). It is not yet durable: the
-// committer fsyncs paths, all the bodies of a batch at once, before it
-// commits the index records that name them.
+// writtenBody is a message file in place, its content durable, pinned
+// against removal until its index records are committed (see unpin). Its
+// name is not yet durable: the committer fsyncs the directories of all the
+// bodies of a batch at once, before it commits the records that name them.
 type writtenBody struct {
-	guid  string
-	size  int64
-	paths []string // the file and every directory on its way up to messages/
+	guid string
+	size int64
+	dirs []string // every directory from the file's up to messages/
 }
 
 // writeBody stores r as a message file: it streams r into a temp file
 // while hashing it and, unless a file with that GUID already exists,
-// renames it into place. The GUID is pinned on return; the caller unpins it
-// once the index commit is done.
+// fsyncs it and renames it into place. The GUID is pinned on return; the
+// caller unpins it once the index commit is done.
 func (s *Store) writeBody(ctx context.Context, r io.Reader) (writtenBody, error) {
 	tmp, err := os.CreateTemp(filepath.Join(s.dir, tmpDir), "body-*")
 	if err != nil {
@@ -107,7 +107,7 @@ func (s *Store) writeBody(ctx context.Context, r io.Reader) (writtenBody, error)
 	guid := hex.EncodeToString(h.Sum(nil))
 	final := s.bodyPath(guid)
 	leaf := filepath.Dir(final)
-	wb := writtenBody{guid: guid, size: n, paths: []string{final, leaf, filepath.Dir(leaf), filepath.Join(s.dir, messagesDir)}}
+	wb := writtenBody{guid: guid, size: n, dirs: []string{leaf, filepath.Dir(leaf), filepath.Join(s.dir, messagesDir)}}
 	s.pin(guid)
 	if err := s.placeBody(tmp, final, n); err != nil {
 		s.unpin(guid)
@@ -116,12 +116,14 @@ func (s *Store) writeBody(ctx context.Context, r io.Reader) (writtenBody, error)
 	return wb, nil
 }
 
-// placeBody renames tmp to final unless final exists. A file in place is
-// whole (it is renamed only once written), though perhaps not yet durable:
-// the commit that refers to it fsyncs it whoever wrote it.
+// placeBody fsyncs tmp and renames it to final, unless final exists: a
+// file is renamed into place only after its fsync, so one in place is whole.
 func (s *Store) placeBody(tmp *os.File, final string, size int64) error {
 	if fi, err := os.Stat(final); err == nil && fi.Size() == size {
 		return nil
+	}
+	if err := tmp.Sync(); err != nil {
+		return fsError("sync body", err)
 	}
 	if err := tmp.Close(); err != nil {
 		return fsError("close body", err)
@@ -136,8 +138,8 @@ func (s *Store) placeBody(tmp *os.File, final string, size int64) error {
 }
 
 // ensureDir creates a message directory and its parent. Their entries are
-// made durable with the body, by the commit's fsync of every directory on
-// the body's path.
+// made durable with the body's name, by the commit's fsync of every
+// directory on the body's path.
 func (s *Store) ensureDir(dir string) error {
 	s.dirMu.Lock()
 	known := s.knownDirs[dir]
@@ -210,32 +212,33 @@ func (s *Store) unpin(guid string) {
 }
 
 // removeUnreferenced deletes the files of guids that no record refers to
-// and no writer has pinned. It runs on the committer goroutine between
-// transactions, so no commit can add a reference meanwhile.
+// and no writer has pinned. It holds pinMu from the index read to the
+// removal: a writer pins a body before it looks for its file, so either the
+// writer pinned first and the file stays, or it finds the file gone and
+// writes it again.
 func (s *Store) removeUnreferenced(guids []string) {
 	if len(guids) == 0 {
 		return
 	}
+	s.pinMu.Lock()
+	defer s.pinMu.Unlock()
 	var gone []string
-	err := s.db.View(func(tx *bolt.Tx) error {
-		bodies := tx.Bucket(bucketBodies)
+	err := s.view(func(tx *bolt.Tx) error {
 		for _, g := range guids {
-			if bodies.Get(guidKey(g)) == nil {
+			if s.pins[g] == 0 && !hasBody(tx, g) {
 				gone = append(gone, g)
 			}
 		}
 		return nil
 	})
+	if errors.Is(err, ErrClosed) {
+		return // the next Open removes them
+	}
 	if err != nil {
 		s.log.Error("spool: checking unreferenced bodies", "err", err)
 		return
 	}
-	s.pinMu.Lock()
-	defer s.pinMu.Unlock()
 	for _, g := range gone {
-		if s.pins[g] > 0 {
-			continue
-		}
 		if err := os.Remove(s.bodyPath(g)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			s.log.Warn("spool: removing unreferenced body", "guid", g, "err", err)
 		}

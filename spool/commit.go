@@ -11,7 +11,7 @@ const maxBatch = 256
 // apply may therefore run more than once and must set its results afresh.
 type op struct {
 	apply   func(w *txn) error
-	durable []string // files and directories to fsync before the commit
+	durable []string // directories to fsync before the commit
 	done    chan error
 	w       txn
 }
@@ -37,8 +37,9 @@ func (s *Store) submit(apply func(w *txn) error) error {
 	return s.submitDurable(nil, apply)
 }
 
-// submitDurable is submit for an op whose records name message files not
-// yet known to be durable: the committer fsyncs durable first.
+// submitDurable is submit for an op whose records name message files whose
+// names are not yet known to be durable: the committer fsyncs the
+// directories in durable first.
 func (s *Store) submitDurable(durable []string, apply func(w *txn) error) error {
 	o := &op{apply: apply, durable: durable, done: make(chan error, 1)}
 	s.closeMu.RLock()
@@ -85,7 +86,8 @@ func (s *Store) commitLoop() {
 	}
 }
 
-// commit makes the message files of ops durable, all at once, then runs
+// commit makes the names of the message files of ops durable, all at
+// once, then runs
 // ops in one transaction. An op that fails for a reason of its own is
 // answered alone; the others are retried in a new transaction, as bbolt's
 // Batch does.
@@ -104,9 +106,9 @@ func (s *Store) commit(ops []*op) {
 	}
 }
 
-// syncBodies fsyncs the files and directories ops need durable, and
-// returns the ops that may go on to the index. After a failed fsync the
-// state of the file is unknown, so every op that needed it fails.
+// syncBodies fsyncs the directories ops need durable, and returns the ops
+// that may go on to the index. After a failed fsync the state of the
+// directory is unknown, so every op that needed one fails.
 func (s *Store) syncBodies(ops []*op) []*op {
 	seen := make(map[string]bool)
 	var paths []string

@@ -16,6 +16,7 @@ Usage:
   rookery dev [flags]            run a 3-node cluster on this machine and print how to connect
   rookery node --config FILE     run one node of a cluster
   rookery admin COMMAND [flags]  administer a cluster through any node's cluster API
+  rookery bench KIND [flags]     load an IMAP or LMTP server and report throughput and latency
   rookery version                print the version
 
 Run "rookery COMMAND --help" for a command's flags and examples.
@@ -41,6 +42,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runNode(args[1:], stdout, stderr)
 	case "admin":
 		err = runAdmin(args[1:], stdout, stderr)
+	case "bench":
+		err = runBench(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "rookery", version)
 	case "help", "-h", "--help":

@@ -9,9 +9,9 @@ import (
 // Config holds what the checkers need beyond the history itself.
 type Config struct {
 	// LinearizableTimeout bounds the linearizability search.
-	LinearizableTimeout time.Duration `json:"linearizable_timeout"`
+	LinearizableTimeout time.Duration `json:"linearizable_timeout_ns"`
 	// StalenessBound is how far a connected frontend's LIST may lag.
-	StalenessBound time.Duration `json:"staleness_bound"`
+	StalenessBound time.Duration `json:"staleness_bound_ns"`
 	// Disconnected lists, per node, when faults cut it off.
 	Disconnected map[string][]Interval `json:"-"`
 }

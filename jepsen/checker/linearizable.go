@@ -1,7 +1,6 @@
 package checker
 
 import (
-	"context"
 	"fmt"
 	"sort"
 	"time"
@@ -48,20 +47,18 @@ func (c Linearizable) Check(h history.History) Result {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout())
-	defer cancel()
+	deadline := time.Now().Add(c.timeout())
 	model := DirectoryModel()
 	unknown := 0
 	for _, key := range keys {
-		left := time.Until(deadlineOf(ctx))
+		left := time.Until(deadline)
 		if left <= 0 {
 			unknown++
 			continue
 		}
 		switch porcupine.CheckOperationsTimeout(model, byKey[key], left) {
 		case porcupine.Illegal:
-			b.anomaly(Anomaly{Kind: "nonlinearizable", Key: key, Ops: opIndices(byKey[key], 8),
-				Detail: fmt.Sprintf("no order of the %d operations on %q fits a single copy", len(byKey[key]), key)})
+			b.anomaly(explainIllegal(model, key, byKey[key], time.Until(deadline)))
 		case porcupine.Unknown:
 			unknown++
 		}
@@ -84,20 +81,41 @@ func (c Linearizable) timeout() time.Duration {
 	return c.Timeout
 }
 
-func deadlineOf(ctx context.Context) time.Time {
-	d, _ := ctx.Deadline()
-	return d
-}
-
-func opIndices(ops []porcupine.Operation, limit int) []int {
-	var out []int
-	for _, op := range ops {
-		if len(out) == limit {
-			break
+// explainIllegal names the operation where the search got stuck: the
+// earliest-returning one outside the longest order that does fit, and the
+// operations of that order just before it.
+func explainIllegal(model porcupine.Model, key string, ops []porcupine.Operation, left time.Duration) Anomaly {
+	a := Anomaly{Kind: "nonlinearizable", Key: key,
+		Detail: fmt.Sprintf("no order of the %d operations on %q fits a single copy", len(ops), key)}
+	_, info := porcupine.CheckOperationsVerbose(model, ops, max(left, time.Second))
+	var longest []porcupine.Operation
+	for _, partition := range info.PartialLinearizationsOperations() {
+		for _, lin := range partition {
+			if len(lin) > len(longest) {
+				longest = lin
+			}
 		}
-		out = append(out, op.Input.(dirInput).Op)
 	}
-	return out
+	placed := make(map[int]bool, len(longest))
+	for _, op := range longest {
+		placed[op.Input.(dirInput).Op] = true
+	}
+	var stuck *porcupine.Operation
+	for i := range ops {
+		if !placed[ops[i].Input.(dirInput).Op] && (stuck == nil || ops[i].Return < stuck.Return) {
+			stuck = &ops[i]
+		}
+	}
+	for _, op := range longest[max(0, len(longest)-4):] {
+		a.Ops = append(a.Ops, op.Input.(dirInput).Op)
+	}
+	if stuck != nil {
+		in := stuck.Input.(dirInput)
+		a.Ops = append(a.Ops, in.Op)
+		a.Detail = fmt.Sprintf("%s; %d fit, then op %d (%s %s %s) cannot follow them",
+			a.Detail, len(longest), in.Op, in.F, in.Outcome, in.Error)
+	}
+	return a
 }
 
 // DirectoryOperations turns the directory operations of h into porcupine's

@@ -1,0 +1,275 @@
+package lmtp_test
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/testcluster"
+)
+
+// send runs one LMTP transaction and returns the reply code of each
+// recipient: the RCPT reply where RCPT was refused, else the DATA reply.
+func send(t *testing.T, addr string, rcpts []string, body string) map[string]int {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := smtp.NewClientLMTP(conn)
+	defer c.Close()
+	if err := c.Hello("test.example"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail("sender@example.org", nil); err != nil {
+		t.Fatal(err)
+	}
+	codes := map[string]int{}
+	var accepted int
+	for _, r := range rcpts {
+		if err := c.Rcpt(r, nil); err != nil {
+			codes[r] = code(t, err)
+			continue
+		}
+		accepted++
+		codes[r] = 0
+	}
+	if accepted == 0 {
+		return codes
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	ok, err := w.CloseWithLMTPResponse()
+	var perRcpt smtp.LMTPDataError
+	if err != nil && !errors.As(err, &perRcpt) {
+		t.Fatal(err)
+	}
+	for r := range ok {
+		codes[r] = 250
+	}
+	for r, e := range perRcpt {
+		codes[r] = e.Code
+	}
+	return codes
+}
+
+func code(t *testing.T, err error) int {
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) {
+		t.Fatalf("not an SMTP reply: %v", err)
+	}
+	return se.Code
+}
+
+func message(id string) string {
+	return "From: sender@example.org\r\nSubject: test " + id + "\r\nMessage-Id: <" + id + "@example.org>\r\n\r\nhello " + id + "\r\n"
+}
+
+// inboxCount is how many messages user's INBOX holds on its backend.
+func inboxCount(t *testing.T, c *testcluster.Cluster, user string) int {
+	t.Helper()
+	return mailboxCount(t, c, fsm.Inbox(user))
+}
+
+func mailboxCount(t *testing.T, c *testcluster.Cluster, name string) int {
+	t.Helper()
+	mb, ok := c.Voters[0].FSM().Mailbox(name)
+	if !ok {
+		t.Fatalf("no mailbox %s", name)
+	}
+	for _, b := range c.Backends {
+		if b.ID == mb.Primary.Backend {
+			msgs, err := b.Store.Messages(mb.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(msgs)
+		}
+	}
+	t.Fatalf("no backend %s", mb.Primary.Backend)
+	return 0
+}
+
+// tenUsers adds u0..u9, even ones on backend 0 and odd ones on backend 1.
+func tenUsers(c *testcluster.Cluster) []string {
+	var rcpts []string
+	for i := range 10 {
+		u := fmt.Sprintf("u%d", i)
+		c.AddUser(u, i%2)
+		rcpts = append(rcpts, u+"@example.org")
+	}
+	return rcpts
+}
+
+func TestOneMessageToTenRecipientsOnTwoBackends(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Backends: 2, Frontends: 1})
+	rcpts := tenUsers(c)
+	codes := send(t, c.Frontends[0].LMTPAddr, rcpts, message("m1"))
+	for _, r := range rcpts {
+		if codes[r] != 250 {
+			t.Errorf("%s: got %d, want 250", r, codes[r])
+		}
+	}
+	for i := range 10 {
+		if n := inboxCount(t, c, fmt.Sprintf("u%d", i)); n != 1 {
+			t.Errorf("u%d has %d messages, want 1", i, n)
+		}
+	}
+}
+
+func TestBackendDownGets451AndRetryDeliversOnce(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Backends: 2, Frontends: 1})
+	rcpts := tenUsers(c)
+	c.Backends[1].Stop()
+
+	codes := send(t, c.Frontends[0].LMTPAddr, rcpts, message("m2"))
+	var retry []string
+	for i, r := range rcpts {
+		want := 250
+		if i%2 == 1 {
+			want = 451
+			retry = append(retry, r)
+		}
+		if codes[r] != want {
+			t.Errorf("%s with backend b2 down: got %d, want %d", r, codes[r], want)
+		}
+	}
+
+	c.Backends[1].Start()
+	f := c.Frontends[0].Node
+	testcluster.WaitFor(t, "b2 up again in the frontend's copy", func() bool {
+		b, ok := f.FSM().Backend("b2")
+		return ok && b.State == fsm.BackendUp
+	})
+	codes = send(t, c.Frontends[0].LMTPAddr, retry, message("m2"))
+	for _, r := range retry {
+		if codes[r] != 250 {
+			t.Errorf("%s on retry: got %d, want 250", r, codes[r])
+		}
+	}
+	for i := range 10 {
+		if n := inboxCount(t, c, fmt.Sprintf("u%d", i)); n != 1 {
+			t.Errorf("u%d has %d messages after the retry, want exactly 1", i, n)
+		}
+	}
+}
+
+func TestRecipientErrors(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Backends: 1, Frontends: 1})
+	c.AddUser("alice", 0)
+	addr := c.Frontends[0].LMTPAddr
+	codes := send(t, addr, []string{
+		"nobody@example.org",  // unknown user
+		"\"a b\"@example.org", // quoted local part
+		"ALICE@example.org",   // case-insensitive local part
+		"alice@example.org",   // the same mailbox again: delivered once
+	}, message("m3"))
+	want := map[string]int{"nobody@example.org": 550, "\"a b\"@example.org": 553, "ALICE@example.org": 250, "alice@example.org": 250}
+	for r, w := range want {
+		if codes[r] != w {
+			t.Errorf("%s: got %d, want %d", r, codes[r], w)
+		}
+	}
+	if n := inboxCount(t, c, "alice"); n != 1 {
+		t.Errorf("alice has %d messages, want 1 (two addresses, one mailbox)", n)
+	}
+}
+
+func TestDetailGoesToFolder(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Backends: 1, Frontends: 1})
+	c.AddUser("bob", 0)
+	c.Create(0, "user/bob/Lists")
+	codes := send(t, c.Frontends[0].LMTPAddr, []string{"bob+Lists@example.org", "bob+nosuch@example.org"}, message("m4"))
+	if codes["bob+Lists@example.org"] != 250 || codes["bob+nosuch@example.org"] != 250 {
+		t.Fatalf("replies %v", codes)
+	}
+	if n := mailboxCount(t, c, "user/bob/Lists"); n != 1 {
+		t.Errorf("Lists has %d messages, want 1", n)
+	}
+	if n := inboxCount(t, c, "bob"); n != 1 {
+		t.Errorf("INBOX has %d messages, want 1 (unknown detail falls back to INBOX)", n)
+	}
+}
+
+func TestTooBigRefusedAtMail(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Backends: 1, Frontends: 1})
+	c.AddUser("carol", 0)
+	conn, err := net.Dial("tcp", c.Frontends[0].LMTPAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := smtp.NewClientLMTP(conn)
+	defer cl.Close()
+	if err := cl.Hello("test"); err != nil {
+		t.Fatal(err)
+	}
+	err = cl.Mail("s@example.org", &smtp.MailOptions{Size: 100 << 20})
+	if err == nil || code(t, err) != 552 {
+		t.Fatalf("MAIL with SIZE=100MiB over a 50MiB limit: %v, want 552", err)
+	}
+	if n := inboxCount(t, c, "carol"); n != 0 {
+		t.Fatalf("carol has %d messages", n)
+	}
+}
+
+func TestPythonSmtplibLMTP(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 is not installed: skipping the smtplib.LMTP client test")
+	}
+	c := testcluster.Start(t, testcluster.Options{Backends: 2, Frontends: 1})
+	c.AddUser("dave", 0)
+	c.AddUser("erin", 1)
+	host, port, _ := net.SplitHostPort(c.Frontends[0].LMTPAddr)
+	script := `
+import smtplib, sys
+l = smtplib.LMTP(sys.argv[1], int(sys.argv[2]))
+refused = l.sendmail("s@example.org", ["dave@example.org", "erin@example.org", "zed@example.org"],
+    b"Subject: py\r\nMessage-Id: <py@example.org>\r\n\r\nfrom python\r\n")
+for r, (code, msg) in sorted(refused.items()):
+    print(r, code)
+l.quit()
+`
+	out, err := exec.Command(py, "-c", script, host, port).CombinedOutput()
+	if err != nil {
+		t.Fatalf("python3: %v\n%s", err, out)
+	}
+	if got := strings.TrimSpace(string(out)); got != "zed@example.org 550" {
+		t.Fatalf("refused recipients: %q, want only zed with 550", got)
+	}
+	if inboxCount(t, c, "dave") != 1 || inboxCount(t, c, "erin") != 1 {
+		t.Fatal("dave and erin should each have one message")
+	}
+}
+
+func TestSwaks(t *testing.T) {
+	swaks, err := exec.LookPath("swaks")
+	if err != nil {
+		t.Skip("swaks is not installed: skipping the swaks client test")
+	}
+	c := testcluster.Start(t, testcluster.Options{Backends: 1, Frontends: 1})
+	c.AddUser("frank", 0)
+	out, err := exec.Command(swaks, "--protocol", "LMTP", "--server", c.Frontends[0].LMTPAddr,
+		"--from", "s@example.org", "--to", "frank@example.org", "--timeout", "30").CombinedOutput()
+	if err != nil {
+		t.Fatalf("swaks: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "<~  250") {
+		t.Fatalf("swaks saw no 250:\n%s", out)
+	}
+	if n := inboxCount(t, c, "frank"); n != 1 {
+		t.Fatalf("frank has %d messages", n)
+	}
+}
