@@ -13,7 +13,7 @@ import (
 // without locks while Apply goes on: the next write to the working copy
 // copies just the path it changes.
 
-const btreeDegree = 32
+const btreeDegree = 16
 
 // nameEntry and idEntry keep the sort key inline, so a lookup compares keys
 // without following a pointer and needs no probe record.

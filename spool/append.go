@@ -62,7 +62,7 @@ func (s *Store) deliver(ctx context.Context, mailboxes []uint64, body io.Reader,
 	}
 	base := Message{GUID: wb.guid, Flags: flags, InternalDate: date, Size: wb.size}
 	out := make([]Delivery, len(mailboxes))
-	err = s.submitDurable(wb.dirs, func(w *txn) error {
+	err = s.submit(func(w *txn) error {
 		for i, id := range mailboxes {
 			out[i] = Delivery{Mailbox: id}
 			out[i].Message, out[i].Err = w.deliverOne(id, base, cache)

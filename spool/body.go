@@ -48,7 +48,7 @@ func guidKey(guid string) []byte {
 }
 
 func (s *Store) bodyPath(guid string) string {
-	return filepath.Join(s.dir, messagesDir, guid[0:2], guid[2:4], guid)
+	return filepath.Join(s.dir, messagesDir, guid[0:2], guid)
 }
 
 // Body opens the message file of guid for reading.
@@ -69,20 +69,18 @@ func (s *Store) Body(guid string) (*os.File, error) {
 	return f, nil
 }
 
-// writtenBody is a message file in place, its content durable, pinned
-// against removal until its index records are committed (see unpin). Its
-// name is not yet durable: the committer fsyncs the directories of all the
-// bodies of a batch at once, before it commits the records that name them.
+// writtenBody is a durable message file, pinned against removal until its
+// index records are committed (see unpin).
 type writtenBody struct {
 	guid string
 	size int64
-	dirs []string // every directory from the file's up to messages/
 }
 
 // writeBody stores r as a message file: it streams r into a temp file
 // while hashing it and, unless a file with that GUID already exists,
-// fsyncs it and renames it into place. The GUID is pinned on return; the
-// caller unpins it once the index commit is done.
+// renames it into place; then it makes the file and its name durable. The
+// GUID is pinned on return; the caller unpins it once the index commit is
+// done.
 func (s *Store) writeBody(ctx context.Context, r io.Reader) (writtenBody, error) {
 	tmp, err := os.CreateTemp(filepath.Join(s.dir, tmpDir), "body-*")
 	if err != nil {
@@ -104,26 +102,32 @@ func (s *Store) writeBody(ctx context.Context, r io.Reader) (writtenBody, error)
 	if n > s.maxSize {
 		return writtenBody{}, fmt.Errorf("%w: over %d bytes", ErrTooBig, s.maxSize)
 	}
-	guid := hex.EncodeToString(h.Sum(nil))
-	final := s.bodyPath(guid)
-	leaf := filepath.Dir(final)
-	wb := writtenBody{guid: guid, size: n, dirs: []string{leaf, filepath.Dir(leaf), filepath.Join(s.dir, messagesDir)}}
-	s.pin(guid)
-	if err := s.placeBody(tmp, final, n); err != nil {
-		s.unpin(guid)
+	wb := writtenBody{guid: hex.EncodeToString(h.Sum(nil)), size: n}
+	s.pin(wb.guid)
+	if err := s.placeBody(tmp, wb); err != nil {
+		s.unpin(wb.guid)
 		return writtenBody{}, err
 	}
 	return wb, nil
 }
 
-// placeBody fsyncs tmp and renames it to final, unless final exists: a
-// file is renamed into place only after its fsync, so one in place is whole.
-func (s *Store) placeBody(tmp *os.File, final string, size int64) error {
-	if fi, err := os.Stat(final); err == nil && fi.Size() == size {
-		return nil
-	}
-	if err := tmp.Sync(); err != nil {
-		return fsError("sync body", err)
+// placeBody puts tmp in place as the file of wb and makes it durable. The
+// rename comes before the fsyncs so that the file's and the directory's
+// can run together (the file system merges them into one journal commit);
+// a crash in between leaves a file no record names, which Open removes.
+// A file already in place was renamed whole, but its writer may still be
+// syncing it: unless the index holds it (so it was durable), sync it too.
+func (s *Store) placeBody(tmp *os.File, wb writtenBody) error {
+	final := s.bodyPath(wb.guid)
+	if fi, err := os.Stat(final); err == nil && fi.Size() == wb.size {
+		var known bool
+		if err := s.view(func(tx *bolt.Tx) error { known = hasBody(tx, wb.guid); return nil }); err != nil {
+			return err
+		}
+		if known {
+			return nil
+		}
+		return syncPaths([]string{final, filepath.Dir(final)})
 	}
 	if err := tmp.Close(); err != nil {
 		return fsError("close body", err)
@@ -134,12 +138,13 @@ func (s *Store) placeBody(tmp *os.File, final string, size int64) error {
 	if err := os.Rename(tmp.Name(), final); err != nil {
 		return fsError("rename body", err)
 	}
-	return nil
+	return syncPaths([]string{final, filepath.Dir(final)})
 }
 
-// ensureDir creates a message directory and its parent. Their entries are
-// made durable with the body's name, by the commit's fsync of every
-// directory on the body's path.
+// ensureDir makes a message directory and its parent exist durably. Each
+// directory is synced into its parent the first time this process uses it,
+// whoever created it, so that no writer relies on another's unfinished
+// fsync.
 func (s *Store) ensureDir(dir string) error {
 	s.dirMu.Lock()
 	known := s.knownDirs[dir]
@@ -149,6 +154,10 @@ func (s *Store) ensureDir(dir string) error {
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fsError("create message directory", err)
+	}
+	parent := filepath.Dir(dir)
+	if err := syncPaths([]string{parent, filepath.Dir(parent)}); err != nil {
+		return err
 	}
 	s.dirMu.Lock()
 	s.knownDirs[dir] = true

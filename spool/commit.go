@@ -10,10 +10,9 @@ const maxBatch = 256
 // and runs the other ops again without it, so a failed op leaves no trace.
 // apply may therefore run more than once and must set its results afresh.
 type op struct {
-	apply   func(w *txn) error
-	durable []string // directories to fsync before the commit
-	done    chan error
-	w       txn
+	apply func(w *txn) error
+	done  chan error
+	w     txn
 }
 
 // txn is an op's view of the shared transaction: the changes it made for
@@ -34,14 +33,7 @@ func (w *txn) changed(mailbox uint64, kind ChangeKind, uids []uint32) {
 // failed). Once queued, an op is never abandoned: its outcome is what the
 // caller reports, so a stored message is never reported as failed.
 func (s *Store) submit(apply func(w *txn) error) error {
-	return s.submitDurable(nil, apply)
-}
-
-// submitDurable is submit for an op whose records name message files whose
-// names are not yet known to be durable: the committer fsyncs the
-// directories in durable first.
-func (s *Store) submitDurable(durable []string, apply func(w *txn) error) error {
-	o := &op{apply: apply, durable: durable, done: make(chan error, 1)}
+	o := &op{apply: apply, done: make(chan error, 1)}
 	s.closeMu.RLock()
 	if s.closed {
 		s.closeMu.RUnlock()
@@ -86,13 +78,11 @@ func (s *Store) commitLoop() {
 	}
 }
 
-// commit makes the names of the message files of ops durable, all at
-// once, then runs
-// ops in one transaction. An op that fails for a reason of its own is
-// answered alone; the others are retried in a new transaction, as bbolt's
-// Batch does.
+// commit runs ops in one transaction. An op that fails for a reason of
+// its own is answered alone; the others are retried in a new transaction,
+// as bbolt's Batch does.
 func (s *Store) commit(ops []*op) {
-	pending := s.syncBodies(ops)
+	pending := ops
 	for len(pending) > 0 {
 		failed, err := s.tryCommit(pending)
 		if failed < 0 {
@@ -104,39 +94,6 @@ func (s *Store) commit(ops []*op) {
 		pending[failed].done <- err
 		pending = append(pending[:failed:failed], pending[failed+1:]...)
 	}
-}
-
-// syncBodies fsyncs the directories ops need durable, and returns the ops
-// that may go on to the index. After a failed fsync the state of the
-// directory is unknown, so every op that needed one fails.
-func (s *Store) syncBodies(ops []*op) []*op {
-	seen := make(map[string]bool)
-	var paths []string
-	for _, o := range ops {
-		for _, p := range o.durable {
-			if !seen[p] {
-				seen[p] = true
-				paths = append(paths, p)
-			}
-		}
-	}
-	if len(paths) == 0 {
-		return ops
-	}
-	err := syncPaths(paths)
-	if err == nil {
-		return ops
-	}
-	s.log.Error("spool: making message files durable", "paths", len(paths), "err", err)
-	var ok []*op
-	for _, o := range ops {
-		if len(o.durable) > 0 {
-			o.done <- err
-		} else {
-			ok = append(ok, o)
-		}
-	}
-	return ok
 }
 
 // tryCommit returns the index of the op that failed by itself and its

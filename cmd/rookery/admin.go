@@ -8,7 +8,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/rookery-mail/rookery/auth"
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/spool/backend"
 )
 
 const adminUsage = `Usage: rookery admin [flags] COMMAND [ARGS]
@@ -27,7 +30,8 @@ Commands:
   status                         every node: roles, Raft state, leader, indexes, health
   mailbox list [PREFIX]          mailboxes whose internal names start with PREFIX
   mailbox show NAME              one mailbox record (internal name, e.g. user/alice/INBOX)
-  user add NAME                  add a user; the password is read from stdin
+  mailbox create NAME [NODE]     create a mailbox on NODE's backend (default: any healthy backend)
+  user add NAME                  add a user and its INBOX; the password is read from stdin
   user passwd NAME               set a user's password, read from stdin
   user delete NAME               delete a user
   user list                      list users
@@ -44,6 +48,7 @@ Flags:
 
 type adminCmd struct {
 	client *directory.Client
+	secret string
 	json   bool
 	stdin  io.Reader
 	out    io.Writer
@@ -77,7 +82,7 @@ func runAdmin(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errUsage
 	}
-	a := &adminCmd{client: directory.NewClient(*addr, secret), json: *asJSON, stdin: os.Stdin, out: stdout}
+	a := &adminCmd{client: directory.NewClient(*addr, secret), secret: secret, json: *asJSON, stdin: os.Stdin, out: stdout}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	return a.run(ctx, fs.Args())
@@ -103,6 +108,8 @@ func (a *adminCmd) run(ctx context.Context, args []string) error {
 		return a.mailboxList(ctx, arg(2))
 	case "mailbox show":
 		return a.mailboxShow(ctx, arg(2))
+	case "mailbox create":
+		return a.mailboxCreate(ctx, arg(2), arg(3))
 	case "user add", "user passwd":
 		return a.userPassword(ctx, args[1], arg(2))
 	case "user delete":
@@ -146,7 +153,10 @@ func (a *adminCmd) userPassword(ctx context.Context, verb, name string) error {
 		return err
 	}
 	if verb == "add" {
-		return a.apply(ctx, fsm.UserAdd{Name: user, PasswordHash: hash, At: time.Now().UnixNano()}, "added user "+user)
+		if err := a.apply(ctx, fsm.UserAdd{Name: user, PasswordHash: hash, At: time.Now().UnixNano()}, "added user "+user); err != nil {
+			return err
+		}
+		return a.mailboxCreate(ctx, fsm.Inbox(user), "")
 	}
 	return a.apply(ctx, fsm.UserPasswd{Name: user, PasswordHash: hash}, "set password of "+user)
 }
@@ -256,5 +266,33 @@ func (a *adminCmd) userList(ctx context.Context) error {
 		rows = append(rows, []string{u.Name, u.State, fmt.Sprint(u.QuotaBytes)})
 	}
 	a.table("USER\tSTATE\tQUOTA", rows)
+	return nil
+}
+
+// mailboxCreate creates a mailbox through the cluster API of a backend
+// node: the one named, or a healthy one picked at random.
+func (a *adminCmd) mailboxCreate(ctx context.Context, name, nodeID string) error {
+	if err := fsm.ValidateName(name); err != nil {
+		return err
+	}
+	members, err := a.client.ClusterStatus(ctx)
+	if err != nil {
+		return err
+	}
+	var candidates []directory.MemberStatus
+	for _, m := range members {
+		if m.Error == "" && slices.Contains(m.Roles, roleBackend) && (nodeID == "" || m.NodeID == nodeID) {
+			candidates = append(candidates, m)
+		}
+	}
+	if len(candidates) == 0 {
+		return fmt.Errorf("no healthy backend node%s", map[bool]string{true: " named " + nodeID}[nodeID != ""])
+	}
+	m := candidates[rand.IntN(len(candidates))]
+	mb, err := backend.CreateRemote(ctx, m.APIAddr, a.secret, backend.CreateRequest{Name: name})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.out, "created %s (id %d) on %s\n", mb.Name, mb.ID, mb.Primary.Backend)
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -46,6 +47,7 @@ type FrontendConfig struct {
 	IMAPAddr            string   `toml:"imap_addr"`
 	LMTPAddr            string   `toml:"lmtp_addr"`
 	LMTPSocket          string   `toml:"lmtp_socket"`
+	LMTPSocketMode      string   `toml:"lmtp_socket_mode"` // octal; the socket's directory usually governs access
 	Domains             []string `toml:"domains"`
 	AllowPlaintextLogin bool     `toml:"allow_plaintext_login"`
 	MaxMessageBytes     int64    `toml:"max_message_bytes"`
@@ -92,6 +94,7 @@ func Default() Config {
 		Frontend: FrontendConfig{
 			IMAPAddr:        "127.0.0.1:143",
 			LMTPAddr:        "127.0.0.1:24",
+			LMTPSocketMode:  "0666",
 			MaxMessageBytes: 50 << 20,
 		},
 	}
@@ -135,6 +138,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Has(roleBackend) && c.Backend.ID == "" {
 		c.Backend.ID = c.NodeID
+	}
+	if _, err := strconv.ParseUint(c.Frontend.LMTPSocketMode, 8, 32); err != nil {
+		errs = append(errs, fmt.Errorf("frontend.lmtp_socket_mode %q: an octal mode such as 0660", c.Frontend.LMTPSocketMode))
 	}
 	switch c.LogFormat {
 	case "text", "json":

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/rookery-mail/rookery/auth"
@@ -92,6 +93,7 @@ func (n *node) startBackend(ctx context.Context, log *slog.Logger) error {
 	}
 	n.backend = b
 	n.closers = append(n.closers, b.Close)
+	b.Routes(n.dir.Handle)
 	return nil
 }
 
@@ -128,6 +130,12 @@ func (n *node) startFrontend(log *slog.Logger) error {
 	if fc.LMTPSocket != "" {
 		os.Remove(fc.LMTPSocket) // a socket left by a process that died
 		if err := n.serve(fc.LMTPSocket, "unix", proxy.Serve, func() error { return nil }); err != nil {
+			return err
+		}
+		// An MTA's delivery agent runs as its own user (Postfix's as
+		// "postfix"); it needs write permission on the socket.
+		mode, _ := strconv.ParseUint(fc.LMTPSocketMode, 8, 32)
+		if err := os.Chmod(fc.LMTPSocket, os.FileMode(mode)); err != nil {
 			return err
 		}
 	}
