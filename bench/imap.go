@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -130,6 +131,7 @@ type imapClient struct {
 	fill           []byte
 
 	c       *imapclient.Client
+	exists  atomic.Int64 // messages in the selected mailbox, by the server's EXISTS and EXPUNGE
 	created bool
 	box     mailboxModel
 	sent    int // messages appended so far, for unique Message-Ids
@@ -189,7 +191,7 @@ func (cl *imapClient) connect(ctx context.Context) error {
 	began := time.Now()
 	conn, err := (&net.Dialer{Timeout: 10 * time.Second}).DialContext(ctx, "tcp", cl.cfg.Addr)
 	if err == nil {
-		cl.c = imapclient.New(conn, nil)
+		cl.c = imapclient.New(conn, &imapclient.Options{UnilateralDataHandler: cl.unilateral()})
 		err = cl.c.WaitGreeting()
 		if err != nil {
 			cl.c.Close()
@@ -204,6 +206,20 @@ func (cl *imapClient) connect(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// unilateral follows the server's count of messages. The client library
+// keeps one too, but it updates it after a SELECT completes rather than
+// before, so it cannot be read right after SELECT.
+func (cl *imapClient) unilateral() *imapclient.UnilateralDataHandler {
+	return &imapclient.UnilateralDataHandler{
+		Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+			if d.NumMessages != nil {
+				cl.exists.Store(int64(*d.NumMessages))
+			}
+		},
+		Expunge: func(uint32) { cl.exists.Add(-1) },
+	}
 }
 
 // timed runs one command and records its latency.

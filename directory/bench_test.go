@@ -119,6 +119,7 @@ func BenchmarkSnapshotCatchUp(b *testing.B) {
 	cfg.SnapshotThreshold = 1 << 40 // only the explicit snapshot below
 	cfg.SnapshotInterval = time.Hour
 	cfg.TrailingLogs = 1024
+	cfg.ReservationTTL = 24 * time.Hour // the reservations must outlive the run
 	leader := c.start(cfg)
 	c.leader()
 	registerBackend(b, leader, "b1")

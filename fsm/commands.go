@@ -163,7 +163,8 @@ func (Noop) Type() CommandType                { return TypeNoop }
 
 // Result is what applying a command returns to its proposer. Err is nil or
 // one of the sentinels in errors.go; Mailbox is the record after the command
-// where the command concerns one mailbox (Reserve, Activate, Rename's target).
+// where the command concerns one mailbox (Reserve, Activate, MarkDeleting,
+// SetACL, Rename's target), or the record removed (Release, Remove).
 type Result struct {
 	Index   uint64 // the Raft log index the command was applied at
 	Err     error

@@ -34,8 +34,9 @@ type FSM struct {
 	waitCh chan struct{} // closed on the next publish; nil when nobody waits
 }
 
-// handler applies one command type to the working tables. It checks every
-// rule before it changes anything, so a failed command changes nothing.
+// handler applies one command type to the working tables, with applyMu
+// held. It checks every rule before it changes anything, so a failed
+// command changes nothing.
 type handler func(f *FSM, cmd Command) Result
 
 // New returns an empty directory.
@@ -77,11 +78,12 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 	defer f.applyMu.Unlock()
 	applied := f.cur.Load().applied
 	for i, l := range logs {
-		if l.Type != raft.LogCommand {
-			continue // configuration entries: raft keeps those itself
+		if l.Type == raft.LogCommand {
+			out[i] = f.applyLogLocked(l)
 		}
-		out[i] = f.applyLogLocked(l)
-		applied = l.Index
+		// Configuration entries change no directory state (raft keeps
+		// them), but count as applied so the index keeps up with them.
+		applied = max(applied, l.Index)
 	}
 	f.publishLocked(applied)
 	return out
@@ -113,7 +115,11 @@ func (f *FSM) applyLocked(index uint64, cmd Command) Result {
 	case nil:
 		r = Result{Err: fmt.Errorf("%w: nil command", ErrInvalidCommand)}
 	case Unknown:
-		r = Result{} // marked IgnoreUnknown by its proposer: safe to skip
+		if c.T&IgnoreUnknown == 0 {
+			r = Result{Err: fmt.Errorf("%w: %d", ErrUnknownCommand, c.T)}
+		} else {
+			r = Result{} // its proposer marked it safe to skip
+		}
 	default:
 		h := f.handlers[c.Type()]
 		if h == nil {

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// cluster-independent helpers: a directory with backends "b1".."b3" and
+// Test helpers: a directory with backends "b1".."b3" and
 // users alice and bob, and an apply helper that keeps the log index.
 
 type tfsm struct {

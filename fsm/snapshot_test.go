@@ -239,7 +239,7 @@ func TestApplyBatch(t *testing.T) {
 	if out[10] != nil {
 		t.Fatalf("configuration entry got %v", out[10])
 	}
-	if f.AppliedIndex() != f.index+10 || f.MailboxCount() != 10 {
+	if f.AppliedIndex() != f.index+11 || f.MailboxCount() != 10 {
 		t.Fatalf("applied %d count %d", f.AppliedIndex(), f.MailboxCount())
 	}
 }

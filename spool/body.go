@@ -48,7 +48,7 @@ func guidKey(guid string) []byte {
 }
 
 func (s *Store) bodyPath(guid string) string {
-	return filepath.Join(s.dir, messagesDir, guid[0:2], guid)
+	return filepath.Join(s.dir, messagesDir, guid[0:2], guid[2:4], guid)
 }
 
 // Body opens the message file of guid for reading.
@@ -112,13 +112,14 @@ func (s *Store) writeBody(ctx context.Context, r io.Reader) (writtenBody, error)
 }
 
 // placeBody puts tmp in place as the file of wb and makes it durable. The
-// rename comes before the fsyncs so that the file's and the directory's
+// rename comes before the fsyncs so that the file's and the directories'
 // can run together (the file system merges them into one journal commit);
 // a crash in between leaves a file no record names, which Open removes.
 // A file already in place was renamed whole, but its writer may still be
 // syncing it: unless the index holds it (so it was durable), sync it too.
 func (s *Store) placeBody(tmp *os.File, wb writtenBody) error {
 	final := s.bodyPath(wb.guid)
+	leaf := filepath.Dir(final)
 	if fi, err := os.Stat(final); err == nil && fi.Size() == wb.size {
 		var known bool
 		if err := s.view(func(tx *bolt.Tx) error { known = hasBody(tx, wb.guid); return nil }); err != nil {
@@ -127,42 +128,46 @@ func (s *Store) placeBody(tmp *os.File, wb writtenBody) error {
 		if known {
 			return nil
 		}
-		return syncPaths([]string{final, filepath.Dir(final)})
+		return syncPaths([]string{final, leaf})
 	}
 	if err := tmp.Close(); err != nil {
 		return fsError("close body", err)
 	}
-	if err := s.ensureDir(filepath.Dir(final)); err != nil {
+	parents, err := s.ensureDir(leaf)
+	if err != nil {
 		return err
 	}
 	if err := os.Rename(tmp.Name(), final); err != nil {
 		return fsError("rename body", err)
 	}
-	return syncPaths([]string{final, filepath.Dir(final)})
+	if err := syncPaths(append([]string{final, leaf}, parents...)); err != nil {
+		return err
+	}
+	if len(parents) > 0 {
+		s.dirMu.Lock()
+		s.knownDirs[leaf] = true
+		s.dirMu.Unlock()
+	}
+	return nil
 }
 
-// ensureDir makes a message directory and its parent exist durably. Each
-// directory is synced into its parent the first time this process uses it,
-// whoever created it, so that no writer relies on another's unfinished
+// ensureDir makes a message directory exist and returns the directories
+// that must be synced for its name to be durable. It is known durable, and
+// returns none, once a writer has synced them; until then every writer
+// that uses it syncs them, so that none relies on another's unfinished
 // fsync.
-func (s *Store) ensureDir(dir string) error {
+func (s *Store) ensureDir(dir string) ([]string, error) {
 	s.dirMu.Lock()
 	known := s.knownDirs[dir]
 	s.dirMu.Unlock()
 	if known {
-		return nil
+		return nil, nil
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fsError("create message directory", err)
+		return nil, fsError("create message directory", err)
 	}
 	parent := filepath.Dir(dir)
-	if err := syncPaths([]string{parent, filepath.Dir(parent)}); err != nil {
-		return err
-	}
-	s.dirMu.Lock()
-	s.knownDirs[dir] = true
-	s.dirMu.Unlock()
-	return nil
+	return []string{parent, filepath.Dir(parent)}, nil
 }
 
 // maxSyncers bounds the fsyncs in flight at once (each holds a thread).

@@ -14,7 +14,6 @@ func (s *Store) Messages(id uint64) ([]Message, error) {
 		if err != nil {
 			return err
 		}
-		out = make([]Message, 0, uids.Stats().KeyN)
 		return uids.ForEach(func(_, v []byte) error {
 			m, err := decodeRecord(v)
 			out = append(out, m)

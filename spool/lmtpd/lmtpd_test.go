@@ -1,10 +1,12 @@
 package lmtpd
 
 import (
+	"context"
 	"errors"
 	"net"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -241,5 +243,75 @@ c.quit()
 	env, err := e.store.Envelope(ms[0].GUID)
 	if err != nil || env.Subject != "from python" {
 		t.Fatalf("envelope %+v %v", env, err)
+	}
+}
+
+// staleDirectory serves an empty copy of the directory until a synced
+// read, as a backend whose copy lags the leader.
+type staleDirectory struct {
+	Directory
+	stale  *fsm.FSM
+	synced atomic.Bool
+}
+
+func (d *staleDirectory) FSM() *fsm.FSM {
+	if d.synced.Load() {
+		return d.Directory.FSM()
+	}
+	return d.stale
+}
+
+func (d *staleDirectory) SyncedRead(ctx context.Context) error {
+	d.synced.Store(true)
+	return d.Directory.SyncedRead(ctx)
+}
+
+func TestUnknownRecipientTriesSyncedRead(t *testing.T) {
+	e := newEnv(t, 0)
+	ann := e.addUser("ann", backendID)
+	dir := &staleDirectory{Directory: e.dir, stale: fsm.New()}
+	cfg := Default()
+	cfg.BackendID, cfg.Directory, cfg.Store = backendID, dir, e.store
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	defer func() {
+		srv.Close()
+		<-done
+	}()
+	_, dc := send(t, dial(t, l.Addr().String()), []string{"ann@example.org"}, testMessage(7))
+	if dc["ann@example.org"] != 250 || !dir.synced.Load() {
+		t.Fatalf("delivery to a user the local copy lacks: %v (synced read: %v)", dc, dir.synced.Load())
+	}
+	if n := len(e.messages(ann)); n != 1 {
+		t.Fatalf("ann has %d messages", n)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	good := Default()
+	good.BackendID, good.Directory, good.Store = "b", &staleDirectory{}, &spool.Store{}
+	if err := good.Validate(); err != nil {
+		t.Fatalf("good config: %v", err)
+	}
+	for name, mutate := range map[string]func(*Config){
+		"no backend":      func(c *Config) { c.BackendID = "" },
+		"no directory":    func(c *Config) { c.Directory = nil },
+		"no store":        func(c *Config) { c.Store = nil },
+		"no recipients":   func(c *Config) { c.MaxRecipients = 0 },
+		"no read timeout": func(c *Config) { c.ReadTimeout = 0 },
+	} {
+		c := good
+		mutate(&c)
+		if err := c.Validate(); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
