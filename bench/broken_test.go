@@ -30,6 +30,8 @@ const (
 	staleExpunge
 	// wrongUID reports UID+1000 for every sequence number above 1.
 	wrongUID
+	// hideRenamed leaves renamed mailboxes out of LIST.
+	hideRenamed
 )
 
 // startBrokenServer runs go-imap's in-memory server behind a proxy that
@@ -122,6 +124,8 @@ func proxyBroken(client net.Conn, addr string, b breakage) {
 			n, _ := strconv.Atoi(expungeRE.FindStringSubmatch(line)[1])
 			line = fmt.Sprintf("* %d EXPUNGE\r\n", n+expunged)
 			expunged++
+		case b == hideRenamed && strings.HasPrefix(line, "* LIST") && strings.Contains(line, "-renamed"):
+			continue
 		case b == wrongUID && fetchRE.MatchString(line):
 			m := fetchRE.FindStringSubmatch(line)
 			if m[1] != "1" {
@@ -163,6 +167,19 @@ func TestIMAPHonestMemoryServer(t *testing.T) {
 	}
 	if o, _ := res.Op("expunge"); o.Count == 0 {
 		t.Fatal("the run did no EXPUNGE: it checked nothing about renumbering")
+	}
+	res, err := RunIMAP(testcluster.Ctx(t), IMAPConfig{
+		Addr: startBrokenServer(t, honest), Users: []Credential{{"alice", "pw"}},
+		Clients: 2, Duration: time.Second, KeepOpen: true, Size: 500, Seed: 9,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Err(); err != nil {
+		t.Fatalf("an honest server, sessions kept open: %v", err)
+	}
+	if o, _ := res.Op("login"); o.Count != 2 {
+		t.Fatalf("%d logins with sessions kept open by 2 clients", o.Count)
 	}
 }
 

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
 	"time"
@@ -14,8 +13,8 @@ func TestIMAPHealthyCluster(t *testing.T) {
 	c.AddUser("alice", 0)
 	c.AddUser("bob", 1)
 	res, err := RunIMAP(testcluster.Ctx(t), IMAPConfig{
-		Addr:  c.Frontends[0].IMAPAddr,
-		Users: []Credential{{"alice", testcluster.Password}, {"bob", testcluster.Password}},
+		Addr:    c.Frontends[0].IMAPAddr,
+		Users:   []Credential{{"alice", testcluster.Password}, {"bob", testcluster.Password}},
 		Clients: 4, Duration: 2 * time.Second, SessionOps: 15, Size: 2000, Seed: 1,
 	})
 	if err != nil {
@@ -41,5 +40,3 @@ func logOps(t *testing.T, res *Result) {
 		t.Logf("%-15s %6d ops %4d errors %8.1f/s p50 %.2fms p99 %.2fms", o.Op, o.Count, o.Errors, o.PerSecond, o.Latency.P50, o.Latency.P99)
 	}
 }
-
-var _ = context.Background

@@ -58,7 +58,7 @@ func TestClusterAPIRejectsBadCommands(t *testing.T) {
 	before := leader.raft.LastIndex()
 	for _, body := range [][]byte{
 		nil,
-		{0x7f},                       // unknown type, not ignorable
+		{0x7f},                        // unknown type, not ignorable
 		{byte(fsm.TypeReserve), 0xff}, // truncated payload
 		bytes.Repeat([]byte{1}, maxCommandBytes+1),
 	} {

@@ -34,7 +34,7 @@ func (n *Node) SyncedRead(ctx context.Context) error {
 		default:
 			c := &Client{addr: api, secret: n.cfg.ClusterSecret, http: n.client}
 			index, err = c.readIndex(ctx)
-			if err != nil && !errors.Is(err, ErrNotLeader) {
+			if err != nil && !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrUnauthorized) {
 				// Nothing is written by a ReadIndex, so any failure may be retried.
 				err = fmt.Errorf("%w: %w", ErrNoLeader, err)
 			}

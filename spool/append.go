@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"time"
-	"sync/atomic"
 
 	"github.com/emersion/go-imap/v2"
 	bolt "go.etcd.io/bbolt"
@@ -33,14 +32,6 @@ func (s *Store) Deliver(ctx context.Context, mailboxes []uint64, body io.Reader,
 	return s.deliver(ctx, mailboxes, body, date, nil)
 }
 
-var ZZw, ZZc, ZZn, ZZb, ZZops atomic.Int64
-
-func ZZReport() string {
-	n := ZZn.Load()
-	if n == 0 { return "" }
-	return fmt.Sprintf("n %d write %v commitwait %v batches %d avg ops %.1f", n, time.Duration(ZZw.Load()/n), time.Duration(ZZc.Load()/n), ZZb.Load(), float64(ZZops.Load())/float64(ZZb.Load()))
-}
-
 func (s *Store) deliver(ctx context.Context, mailboxes []uint64, body io.Reader, date time.Time, flags []imap.Flag) ([]Delivery, error) {
 	if len(mailboxes) == 0 {
 		return nil, fmt.Errorf("%w: delivery to no mailbox", ErrNoMailbox)
@@ -52,9 +43,7 @@ func (s *Store) deliver(ctx context.Context, mailboxes []uint64, body io.Reader,
 		date = time.Now()
 	}
 	date = date.Truncate(time.Second)
-	t0 := time.Now()
 	wb, err := s.writeBody(ctx, body)
-	ZZw.Add(int64(time.Since(t0)))
 	if err != nil {
 		return nil, err
 	}
@@ -71,8 +60,6 @@ func (s *Store) deliver(ctx context.Context, mailboxes []uint64, body io.Reader,
 	if err != nil {
 		return nil, err
 	}
-	t1 := time.Now()
-	defer func() { ZZc.Add(int64(time.Since(t1))); ZZn.Add(1) }()
 	base := Message{GUID: wb.guid, Flags: flags, InternalDate: date, Size: wb.size}
 	out := make([]Delivery, len(mailboxes))
 	err = s.submit(func(w *txn) error {

@@ -112,14 +112,13 @@ func (s *Store) writeBody(ctx context.Context, r io.Reader) (writtenBody, error)
 }
 
 // placeBody puts tmp in place as the file of wb and makes it durable. The
-// rename comes before the fsyncs so that the file's and the directories'
+// rename comes before the fsyncs so that the file's and the directory's
 // can run together (the file system merges them into one journal commit);
 // a crash in between leaves a file no record names, which Open removes.
 // A file already in place was renamed whole, but its writer may still be
 // syncing it: unless the index holds it (so it was durable), sync it too.
 func (s *Store) placeBody(tmp *os.File, wb writtenBody) error {
 	final := s.bodyPath(wb.guid)
-	leaf := filepath.Dir(final)
 	if fi, err := os.Stat(final); err == nil && fi.Size() == wb.size {
 		var known bool
 		if err := s.view(func(tx *bolt.Tx) error { known = hasBody(tx, wb.guid); return nil }); err != nil {
@@ -128,46 +127,42 @@ func (s *Store) placeBody(tmp *os.File, wb writtenBody) error {
 		if known {
 			return nil
 		}
-		return syncPaths([]string{final, leaf})
+		return syncPaths([]string{final, filepath.Dir(final)})
 	}
 	if err := tmp.Close(); err != nil {
 		return fsError("close body", err)
 	}
-	parents, err := s.ensureDir(leaf)
-	if err != nil {
+	if err := s.ensureDir(filepath.Dir(final)); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp.Name(), final); err != nil {
 		return fsError("rename body", err)
 	}
-	if err := syncPaths(append([]string{final, leaf}, parents...)); err != nil {
-		return err
-	}
-	if len(parents) > 0 {
-		s.dirMu.Lock()
-		s.knownDirs[leaf] = true
-		s.dirMu.Unlock()
-	}
-	return nil
+	return syncPaths([]string{final, filepath.Dir(final)})
 }
 
-// ensureDir makes a message directory exist and returns the directories
-// that must be synced for its name to be durable. It is known durable, and
-// returns none, once a writer has synced them; until then every writer
-// that uses it syncs them, so that none relies on another's unfinished
+// ensureDir makes a message directory and its parent exist durably. Each
+// directory is synced into its parent the first time this process uses it,
+// whoever created it, so that no writer relies on another's unfinished
 // fsync.
-func (s *Store) ensureDir(dir string) ([]string, error) {
+func (s *Store) ensureDir(dir string) error {
 	s.dirMu.Lock()
 	known := s.knownDirs[dir]
 	s.dirMu.Unlock()
 	if known {
-		return nil, nil
+		return nil
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fsError("create message directory", err)
+		return fsError("create message directory", err)
 	}
 	parent := filepath.Dir(dir)
-	return []string{parent, filepath.Dir(parent)}, nil
+	if err := syncPaths([]string{parent, filepath.Dir(parent)}); err != nil {
+		return err
+	}
+	s.dirMu.Lock()
+	s.knownDirs[dir] = true
+	s.dirMu.Unlock()
+	return nil
 }
 
 // maxSyncers bounds the fsyncs in flight at once (each holds a thread).

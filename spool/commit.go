@@ -82,8 +82,6 @@ func (s *Store) commitLoop() {
 // its own is answered alone; the others are retried in a new transaction,
 // as bbolt's Batch does.
 func (s *Store) commit(ops []*op) {
-	ZZb.Add(1)
-	ZZops.Add(int64(len(ops)))
 	pending := ops
 	for len(pending) > 0 {
 		failed, err := s.tryCommit(pending)

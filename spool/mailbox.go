@@ -43,6 +43,31 @@ func (s *Store) CreateMailbox(m MailboxMeta) error {
 	return err
 }
 
+// SetUIDValidity records mailbox id's uidvalidity. A backend creates the
+// mailbox on disk before the directory's Activate assigns the uidvalidity,
+// and records it here afterwards (or at start-up, when it finds the
+// mailbox active).
+func (s *Store) SetUIDValidity(id uint64, uidValidity uint32) error {
+	if uidValidity == 0 {
+		return fmt.Errorf("%w: uidvalidity 0", ErrInvalidMeta)
+	}
+	return s.submit(func(w *txn) error {
+		b := w.Bucket(bucketMailboxes).Bucket(idKey(id))
+		if b == nil {
+			return fmt.Errorf("%w: %d", ErrNoMailbox, id)
+		}
+		meta, err := readMeta(b, id)
+		if err != nil {
+			return err
+		}
+		if meta.UIDValidity == uidValidity {
+			return nil
+		}
+		meta.UIDValidity = uidValidity
+		return writeMeta(b, &meta)
+	})
+}
+
 // DeleteMailbox removes mailbox id and its records; message files no other
 // mailbox refers to are removed after the commit.
 func (s *Store) DeleteMailbox(id uint64) error {

@@ -32,6 +32,9 @@ func TestCreateDeleteRename(t *testing.T) {
 	if !onDisk(t, env.Store, m.ID) {
 		t.Fatal("mailbox not in the spool")
 	}
+	if st, err := env.Store.Status(m.ID); err != nil || st.UIDValidity != got.UIDValidity {
+		t.Fatalf("spool uidvalidity %d (%v), directory's %d", st.UIDValidity, err, got.UIDValidity)
+	}
 	if _, err := be.Create(ctx, "user/alice/Sent", ""); !errors.Is(err, fsm.ErrNameExists) {
 		t.Fatalf("second create: %v, want ErrNameExists", err)
 	}

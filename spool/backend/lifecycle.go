@@ -16,16 +16,9 @@ import (
 var _ imapd.Mailboxes = (*Backend)(nil)
 
 // provisionalUIDValidity is what the spool records as a new mailbox's
-// uidvalidity: the mailbox goes on disk before Activate assigns the real
-// one, and the directory's value is the one clients see. A store that can
-// restamp it (uidValidityStamper) gets the real value after Activate.
+// uidvalidity until Activate assigns the real one: the mailbox goes on disk
+// first, so that a crash leaves a reservation Reconcile can settle.
 const provisionalUIDValidity = 1
-
-// uidValidityStamper is a store that can record a mailbox's uidvalidity
-// after creating it.
-type uidValidityStamper interface {
-	SetUIDValidity(id uint64, uidValidity uint32) error
-}
 
 // Create makes mailbox name on this backend (DESIGN "Mailbox life cycle"):
 // Reserve in the directory, create in the spool, Activate. A crash at any
@@ -97,14 +90,12 @@ func (b *Backend) dropUnactivated(id uint64) {
 	}
 }
 
-// stampUIDValidity records the directory's uidvalidity in the spool where
-// the store supports it.
+// stampUIDValidity records the directory's uidvalidity in the spool.
 func (b *Backend) stampUIDValidity(m *fsm.Mailbox) {
-	st, ok := any(b.cfg.Store).(uidValidityStamper)
-	if !ok || m == nil {
+	if m == nil {
 		return
 	}
-	if err := st.SetUIDValidity(m.ID, m.UIDValidity); err != nil {
+	if err := b.cfg.Store.SetUIDValidity(m.ID, m.UIDValidity); err != nil {
 		b.log.Warn("recording uidvalidity in spool failed", "mailbox_id", m.ID, "err", err)
 	}
 }
