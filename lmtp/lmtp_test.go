@@ -266,7 +266,7 @@ func TestSwaks(t *testing.T) {
 	if err != nil {
 		t.Fatalf("swaks: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "<~  250") {
+	if !strings.Contains(string(out), "<-  250 2.0.0") {
 		t.Fatalf("swaks saw no 250:\n%s", out)
 	}
 	if n := inboxCount(t, c, "frank"); n != 1 {
