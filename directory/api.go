@@ -84,10 +84,11 @@ func (s *apiServer) routes() {
 func (n *Node) Handle(pattern string, h http.Handler) { n.api.mux.Handle(pattern, h) }
 
 // APIURL is the base URL of this node's cluster API.
-func (n *Node) APIURL() string { return "http://" + n.api.addr }
+func (n *Node) APIURL() string { return "http://" + n.APIAddr() }
 
-// APIAddr is the bound host:port of this node's cluster API.
-func (n *Node) APIAddr() string { return n.api.addr }
+// APIAddr is the host:port other nodes reach this node's cluster API at:
+// the advertised address when one is configured, else the bound one.
+func (n *Node) APIAddr() string { return orBound(n.cfg.APIAdvertise, n.api.addr) }
 
 // authenticate demands the cluster secret as a bearer token on every path
 // but /healthz.

@@ -120,6 +120,7 @@ func BenchmarkSnapshotCatchUp(b *testing.B) {
 	cfg.SnapshotInterval = time.Hour
 	cfg.TrailingLogs = 1024
 	cfg.ReservationTTL = 24 * time.Hour // the reservations must outlive the run
+	cfg.ReconcileInterval = 30 * time.Second
 	leader := c.start(cfg)
 	c.leader()
 	registerBackend(b, leader, "b1")

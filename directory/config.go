@@ -38,6 +38,16 @@ type Config struct {
 	GossipAddr string // memberlist bind host:port; port 0 picks one
 	Join       []string
 
+	// RaftAdvertise, APIAdvertise and GossipAdvertise are the addresses
+	// other nodes reach this one at, when not the bound ones (a proxy in
+	// front of the node). Empty: the bound address.
+	RaftAdvertise   string
+	APIAdvertise    string
+	GossipAdvertise string
+	// SourceIP, when set, is the local address of every connection this
+	// node opens to another node.
+	SourceIP string
+
 	// BootstrapExpect is the number of directory nodes that must meet in
 	// gossip before a fresh cluster bootstraps itself. 0: only an explicit
 	// Bootstrap does.
@@ -129,6 +139,18 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			return bad("%s addr %q: %v", name, addr, err)
 		}
+	}
+	for name, addr := range map[string]string{"raft": c.RaftAdvertise, "api": c.APIAdvertise, "gossip": c.GossipAdvertise} {
+		if addr == "" {
+			continue
+		}
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil || net.ParseIP(host) == nil || port == "0" {
+			return bad("%s advertise %q: an IP address and a port others can reach", name, addr)
+		}
+	}
+	if c.SourceIP != "" && net.ParseIP(c.SourceIP) == nil {
+		return bad("source ip %q is not an IP address", c.SourceIP)
 	}
 	for name, d := range map[string]time.Duration{
 		"stale after": c.StaleAfter, "reservation ttl": c.ReservationTTL,

@@ -198,3 +198,26 @@ func TestLeaveRemovesFromConfiguration(t *testing.T) {
 		return true
 	})
 }
+
+func TestWriteInFlightOnLeaderThatLosesQuorum(t *testing.T) {
+	c := startCluster(t, 3)
+	leader := c.leader()
+	registerBackend(t, leader, "b1")
+	for _, n := range c.open() {
+		if n != leader {
+			c.close(n.ID())
+		}
+	}
+	// The leader may still believe it leads: the entry is appended but can
+	// never commit, and the write must fail, not hang.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_, err := leader.Apply(ctx, reserve("shared/lost", "b1", "r"))
+	if !errors.Is(err, ErrNoQuorum) && !errors.Is(err, ErrNoLeader) {
+		t.Fatalf("write on a leader without quorum: %v, want ErrNoQuorum or ErrNoLeader", err)
+	}
+	t.Logf("failed with: %v", err)
+	if _, ok := leader.FSM().Mailbox("shared/lost"); ok {
+		t.Fatal("uncommitted write is visible")
+	}
+}

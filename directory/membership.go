@@ -85,7 +85,7 @@ func (n *Node) openGossip() error {
 	if err != nil {
 		return fmt.Errorf("%w: gossip port: %v", ErrInvalidConfig, err)
 	}
-	meta, err := n.cfg.meta(n.raftAddr, n.api.addr)
+	meta, err := n.cfg.meta(n.raftAddr, n.APIAddr())
 	if err != nil {
 		return fmt.Errorf("directory: gossip meta: %w", err)
 	}
@@ -97,15 +97,29 @@ func (n *Node) openGossip() error {
 		mc = memberlist.DefaultLocalConfig()
 	}
 	mc.Name = n.cfg.NodeID
+	mc.Logger = logging.StdLogger(n.log, "memberlist", slog.LevelInfo)
+	trans, err := newGossipTransport(n.cfg, host, port, mc)
+	if err != nil {
+		return fmt.Errorf("directory: gossip transport: %w", err)
+	}
+	if port == 0 {
+		port = trans.GetAutoBindPort()
+	}
+	mc.Transport = trans
 	mc.BindAddr = host
 	mc.BindPort = port
 	mc.AdvertisePort = port
+	if a := n.cfg.GossipAdvertise; a != "" {
+		ahost, aport, _ := net.SplitHostPort(a) // checked by Validate
+		mc.AdvertiseAddr = ahost
+		mc.AdvertisePort, _ = strconv.Atoi(aport)
+	}
 	n.gossipMeta = &gossipDelegate{meta: meta}
 	mc.Delegate = n.gossipMeta
 	mc.Events = &gossipEvents{n: n}
-	mc.Logger = logging.StdLogger(n.log, "memberlist", slog.LevelInfo)
 	ml, err := memberlist.Create(mc)
 	if err != nil {
+		trans.Shutdown()
 		return fmt.Errorf("directory: gossip: %w", err)
 	}
 	n.gossip = ml
@@ -177,7 +191,7 @@ func (n *Node) Leave(ctx context.Context) error {
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)
 	}
-	m := n.cfg.memberMeta(n.raftAddr, n.api.addr)
+	m := n.cfg.memberMeta(n.raftAddr, n.APIAddr())
 	m.Leaving = true
 	meta, err := json.Marshal(m)
 	if err != nil {

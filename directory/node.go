@@ -79,7 +79,7 @@ func Open(cfg Config) (*Node, error) {
 		members: newMemberTable(),
 		events:  make(chan struct{}, 1),
 		closed:  make(chan struct{}),
-		client:  &http.Client{Timeout: 30 * time.Second},
+		client:  cfg.apiHTTPClient(),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	if err := n.openRaft(); err != nil {
@@ -105,7 +105,7 @@ func Open(cfg Config) (*Node, error) {
 			n.log.Warn("gossip join failed", "join", cfg.Join, "error", err)
 		}
 	}
-	n.log.Info("directory node open", "raft_addr", n.raftAddr, "api_addr", n.api.addr,
+	n.log.Info("directory node open", "raft_addr", n.raftAddr, "api_addr", n.APIAddr(),
 		"gossip_addr", n.GossipAddr(), "voter", cfg.Voter())
 	return n, nil
 }
@@ -126,14 +126,16 @@ func (n *Node) openRaft() error {
 		return fmt.Errorf("directory: snapshot store: %w", err)
 	}
 	n.snaps = snaps
-	advertise, err := advertiseAddr(n.cfg.RaftAddr)
+	stream, err := newRaftStream(n.cfg)
 	if err != nil {
 		return err
 	}
-	trans, err := raft.NewTCPTransportWithLogger(n.cfg.RaftAddr, advertise, 3, 10*time.Second, hl.Named("transport"))
-	if err != nil {
-		return fmt.Errorf("directory: raft transport: %w", err)
-	}
+	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  stream,
+		MaxPool: 3,
+		Timeout: 10 * time.Second,
+		Logger:  hl.Named("transport"),
+	})
 	n.trans = trans
 	n.raftAddr = string(trans.LocalAddr())
 
@@ -244,7 +246,7 @@ func (n *Node) Leader() (id, apiAddr string) {
 		return "", ""
 	}
 	if string(lid) == n.cfg.NodeID {
-		return n.cfg.NodeID, n.api.addr
+		return n.cfg.NodeID, n.APIAddr()
 	}
 	m, ok := n.members.get(string(lid))
 	if !ok {

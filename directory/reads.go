@@ -125,7 +125,7 @@ func (n *Node) Status() Status {
 		NodeID:       n.cfg.NodeID,
 		Roles:        slices.Clone(n.cfg.Roles),
 		RaftAddr:     n.raftAddr,
-		APIAddr:      n.api.addr,
+		APIAddr:      n.APIAddr(),
 		RaftState:    n.raft.State().String(),
 		Term:         n.raft.CurrentTerm(),
 		LeaderID:     leader,

@@ -125,3 +125,28 @@ func TestConcurrentReservesOneWins(t *testing.T) {
 		}
 	}
 }
+
+func TestFreshReadFallsBackAndReportsStale(t *testing.T) {
+	c := startCluster(t, 3, "f1")
+	f1 := c.nodes["f1"]
+	registerBackend(t, c.leader(), "b1")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := f1.FreshRead(ctx); err != nil {
+		t.Fatalf("fresh read in a healthy cluster: %v", err)
+	}
+	f1.cfg.StaleAfter = 300 * time.Millisecond // read only by FreshRead
+	for _, n := range c.open() {
+		if n != f1 {
+			c.close(n.ID())
+		}
+	}
+	waitFor(t, 10*time.Second, "f1's contact to go stale", func() bool {
+		return time.Since(f1.raft.LastContact()) > 2*f1.cfg.StaleAfter
+	})
+	short, cancelShort := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancelShort()
+	if err := f1.FreshRead(short); !errors.Is(err, ErrStale) {
+		t.Fatalf("fresh read with no leader: %v, want ErrStale", err)
+	}
+}

@@ -70,6 +70,11 @@ func (f *FSM) setBackendState(c SetBackendState) Result {
 		b.Since = c.At
 	}
 	f.putBackend(&b)
+	if c.State == BackendDown {
+		// Memberlist declared it dead: its mailboxes move to in-sync
+		// replicas in this same command (DESIGN "Replication and failover").
+		f.promoteAway(b.ID, false)
+	}
 	return Result{Count: 1}
 }
 

@@ -92,6 +92,8 @@ var decoders = [128]func(d *decoder) Command{
 	TypeBackendState:        decodeSetBackendState,
 	TypeReleaseReservations: decodeReleaseReservations,
 	TypeNoop:                func(*decoder) Command { return Noop{} },
+	TypeSetInSync:           decodeSetInSync,
+	TypeFailover:            decodeFailover,
 }
 
 type encoder struct {

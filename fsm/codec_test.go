@@ -26,6 +26,8 @@ func sampleCommands() []Command {
 		SetBackendState{ID: "b", State: BackendDown, At: 11},
 		ReleaseReservations{Backend: "b", Before: 12},
 		Noop{},
+		SetInSync{Primary: "b1", Replica: "b2", InSync: true, At: 13},
+		Failover{Backend: "b1", Force: true, At: 14},
 	}
 }
 

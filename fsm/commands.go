@@ -25,7 +25,9 @@ const (
 	TypeBackendState        CommandType = 14
 	TypeReleaseReservations CommandType = 15
 	TypeNoop                CommandType = 16
-	// 17.. are for replication and failover (set primary, in-sync sets, moves).
+	TypeSetInSync           CommandType = 17
+	TypeFailover            CommandType = 18
+	// 19.. are for live moves.
 )
 
 // Command is one change to the directory. Every time or random value a

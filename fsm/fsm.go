@@ -46,6 +46,7 @@ func New() *FSM {
 	f.registerUserHandlers()
 	f.registerSubscriptionHandlers()
 	f.registerBackendHandlers()
+	f.registerReplicationHandlers()
 	f.handlers[TypeNoop] = func(*FSM, Command) Result { return Result{} }
 	f.publishLocked(0)
 	return f

@@ -119,7 +119,7 @@ type restorer struct {
 	hdr     snapshotHeader
 	gotHdr  bool
 	intern  map[string]string
-	counts  [6]uint64
+	counts  [7]uint64
 	lastKey string
 	lastKnd recordKind
 }
@@ -147,6 +147,8 @@ func (rr *restorer) add(kind recordKind, payload []byte) error {
 		err = rr.mailbox(decodeMailbox(&d, rr.intern))
 	case recSubscription:
 		err = rr.subscription(subscription{user: d.string(), name: d.string()})
+	case recInSync:
+		err = rr.inSync(Pair{Primary: d.internedString(rr.intern), Replica: d.internedString(rr.intern)})
 	default:
 		return fmt.Errorf("unknown record kind %d", kind)
 	}
@@ -229,6 +231,20 @@ func (rr *restorer) subscription(s subscription) error {
 		return err
 	}
 	rr.t.subs.ReplaceOrInsert(s)
+	return nil
+}
+
+func (rr *restorer) inSync(p Pair) error {
+	if err := rr.ordered(p.Primary + "\x00" + p.Replica); err != nil {
+		return err
+	}
+	if _, ok := rr.t.backend(p.Primary); !ok || p.Primary == p.Replica {
+		return fmt.Errorf("in-sync pair %q -> %q names no backend pair", p.Primary, p.Replica)
+	}
+	if _, ok := rr.t.backend(p.Replica); !ok {
+		return fmt.Errorf("in-sync pair %q -> %q names no backend pair", p.Primary, p.Replica)
+	}
+	rr.t.inSync = append(rr.t.inSync, p)
 	return nil
 }
 

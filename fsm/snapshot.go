@@ -19,6 +19,8 @@ import (
 //	user*        sorted by name
 //	mailbox*     sorted by name
 //	subscription* sorted by user, then name
+//	in-sync pair* sorted by primary, then replica (no count in the header:
+//	              the kind came later, and the end record still guards it)
 //	end
 //
 // Each record is a kind byte, a uvarint length and the payload, encoded as
@@ -40,6 +42,7 @@ const (
 	recUser         recordKind = 3
 	recMailbox      recordKind = 4
 	recSubscription recordKind = 5
+	recInSync       recordKind = 6
 	recEnd          recordKind = 0xff
 )
 
@@ -157,6 +160,9 @@ func writeState(w *bufio.Writer, st *state, applied uint64) error {
 		rw.record(recSubscription, func(e *encoder) { e.string(s.user); e.string(s.name) })
 		return rw.err == nil
 	})
+	for _, p := range st.inSync {
+		rw.record(recInSync, func(e *encoder) { e.string(p.Primary); e.string(p.Replica) })
+	}
 	rw.record(recEnd, func(*encoder) {})
 	return rw.err
 }

@@ -51,6 +51,7 @@ type tables struct {
 	users    *btree.BTreeG[*User]        // by name
 	subs     *btree.BTreeG[subscription] // by user, then name
 	backends []*Backend                  // sorted by ID; replaced whole, never changed in place
+	inSync   []Pair                      // sorted by (Primary, Replica); replaced whole
 
 	nextID          uint64 // next mailbox id; ids start at 1
 	nextUIDValidity uint32 // next uidvalidity; strictly increasing, starts at 1

@@ -83,7 +83,7 @@ func (s *session) enableOnBackends() error {
 }
 
 func dialBackend(cfg *Config, id, addr, user string) (*backendConn, error) {
-	nc, err := net.DialTimeout("tcp", addr, cfg.BackendTimeout)
+	nc, err := cfg.dial("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBackendDown, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/rookery-mail/rookery/fsm"
@@ -35,6 +36,10 @@ type Config struct {
 	Directory     Directory
 	ClusterSecret string // proxy login to backends
 	Logger        *slog.Logger
+
+	// Dial opens every connection to a backend; nil dials plainly. A node
+	// sets it to send from its own source address.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	// TLS, when set, enables STARTTLS (and LOGIN over it).
 	TLS *tls.Config
@@ -93,6 +98,17 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: timeouts must be positive", ErrConfig)
 	}
 	return nil
+}
+
+// dial opens a connection to a backend within BackendTimeout.
+func (c *Config) dial(network, addr string) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.BackendTimeout)
+	defer cancel()
+	if c.Dial != nil {
+		return c.Dial(ctx, network, addr)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
 }
 
 func (c *Config) wireLimits() wireLimits {

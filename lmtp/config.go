@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -35,7 +36,10 @@ type Config struct {
 	BackendTimeout time.Duration
 	// IdleBackendConns is how many idle connections to keep per backend.
 	IdleBackendConns int
-	Logger           *slog.Logger
+	// Dial opens every connection to a backend; nil dials plainly. A node
+	// sets it to send from its own source address.
+	Dial   func(ctx context.Context, network, addr string) (net.Conn, error)
+	Logger *slog.Logger
 }
 
 // Default returns a Config with safe limits; Directory must still be set.

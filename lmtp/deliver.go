@@ -1,138 +1,219 @@
 package lmtp
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sync"
-	"time"
 
 	"github.com/emersion/go-smtp"
 )
 
-// deliver sends body to every recipient's backend, one LMTP transaction per
-// backend, all backends at once, and returns one status per recipient in
-// the order of rcpts. Recipients that resolved to the same mailbox are sent
-// once, so a message reaches a mailbox once however it was addressed.
-func (s *Server) deliver(ctx context.Context, from string, opts *smtp.MailOptions, rcpts []recipient, body []byte) []error {
-	results := make([]error, len(rcpts))
-	groups := map[string][]int{} // backend id -> indexes into rcpts
-	for i, r := range rcpts {
-		groups[r.backend.ID] = append(groups[r.backend.ID], i)
-	}
-	var wg sync.WaitGroup
-	for _, idx := range groups {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.deliverToBackend(ctx, from, opts, rcpts, idx, body, results)
-		}()
-	}
-	wg.Wait()
-	return results
+// backendTxn is one LMTP transaction with one backend, opened at the first
+// RCPT that resolves to it. Its goroutine sends MAIL and each RCPT while the
+// client is still sending its own RCPTs, so that at DATA only the data
+// exchange is left: the proxy's round trips to the backend overlap the
+// client's instead of adding to them. A backend's refusal of a recipient
+// reaches the client as that recipient's reply to DATA.
+type backendTxn struct {
+	srv    *Server
+	id     string
+	addr   string
+	queue  chan recipient
+	done   chan struct{}   // closed when every queued RCPT has been sent
+	queued map[uint64]bool // mailboxes queued (session goroutine only)
+
+	// Written by run; read by the session after done is closed.
+	conn     *backendConn
+	err      error             // the connection failed
+	refused  error             // the backend refused MAIL: the reply for every recipient
+	statuses map[uint64]error  // per mailbox id: the backend's reply (nil: delivered)
+	byAddr   map[string]uint64 // accepted RCPT address -> mailbox id
+	sent     []string          // accepted RCPT addresses
 }
 
-// deliverToBackend runs one transaction on one backend for the recipients
-// at idx, writing their statuses into results. An idle connection the
-// backend has closed fails at MAIL, before anything is delivered, so that
-// case is tried once more on a fresh connection.
-func (s *Server) deliverToBackend(ctx context.Context, from string, opts *smtp.MailOptions, rcpts []recipient, idx []int, body []byte, results []error) {
-	be := rcpts[idx[0]].backend
-	var statuses map[uint64]error
-	var err error
-	for attempt := 0; attempt < 2; attempt++ {
-		var c *backendConn
-		c, err = s.backends.get(ctx, be.ID, be.LMTPAddr, attempt > 0)
-		if err != nil {
-			break
+func (s *Server) openTxn(from string, opts *smtp.MailOptions, id, addr string) *backendTxn {
+	t := &backendTxn{
+		srv: s, id: id, addr: addr,
+		queue:    make(chan recipient, s.cfg.MaxRecipients),
+		done:     make(chan struct{}),
+		queued:   map[uint64]bool{},
+		statuses: map[uint64]error{},
+		byAddr:   map[string]uint64{},
+	}
+	go t.run(from, opts)
+	return t
+}
+
+// add queues a recipient. A second address for the same mailbox is not sent
+// again, so a message reaches a mailbox once however it was addressed.
+func (t *backendTxn) add(r recipient) {
+	if !t.queued[r.mailbox.ID] {
+		t.queued[r.mailbox.ID] = true
+		t.queue <- r // never blocks: the queue holds MaxRecipients
+	}
+}
+
+func (t *backendTxn) run(from string, opts *smtp.MailOptions) {
+	defer close(t.done)
+	t.err = t.mail(from, opts)
+	for r := range t.queue {
+		if t.err != nil || t.refused != nil {
+			continue
 		}
-		statuses, err = s.transaction(c, from, opts, rcpts, idx, body)
-		if err == nil {
-			s.backends.put(be.ID, c)
-			break
+		err := t.conn.Rcpt(r.rcptTo, nil)
+		switch {
+		case err == nil:
+			t.byAddr[r.rcptTo] = r.mailbox.ID
+			t.sent = append(t.sent, r.rcptTo)
+		case isReply(err):
+			t.statuses[r.mailbox.ID] = err
+		default:
+			t.err = err
+		}
+	}
+}
+
+// mail gets a connection and sends MAIL. An idle connection the backend has
+// closed fails here, before anything is delivered, so that case is tried
+// once more on a fresh connection.
+func (t *backendTxn) mail(from string, opts *smtp.MailOptions) error {
+	for attempt := 0; attempt < 2; attempt++ {
+		c, err := t.srv.backends.get(t.srv.ctx, t.id, t.addr, attempt > 0)
+		if err != nil {
+			return err
+		}
+		c.deadline(t.srv.cfg.BackendTimeout)
+		err = c.Mail(from, backendMailOptions(opts))
+		if err == nil || isReply(err) {
+			t.conn, t.refused = c, err
+			return nil
 		}
 		c.Close()
-		if !errors.Is(err, errStaleConn) {
-			break
+		if attempt == 1 {
+			return err
 		}
 	}
-	for _, i := range idx {
-		if st, ok := statuses[rcpts[i].mailbox.ID]; ok {
-			results[i] = reply(st)
-		} else {
-			results[i] = reply(fmt.Errorf("%w: %s: %v", ErrBackendDown, be.ID, err))
-		}
-	}
+	return nil
 }
 
-// errStaleConn: the connection failed before the transaction began.
-var errStaleConn = errors.New("lmtp: backend connection closed")
+// finish ends the transaction with body and returns the backend's reply
+// per mailbox id. A mailbox missing from the map has an unknown fate (the
+// connection failed first) and gets a temporary failure, so the MTA
+// retries; one the backend acknowledged keeps its 250.
+func (t *backendTxn) finish(body []byte) (map[uint64]error, error) {
+	close(t.queue)
+	<-t.done
+	if t.err != nil {
+		t.discard()
+		return t.statuses, t.err
+	}
+	if t.refused != nil {
+		for id := range t.queued {
+			t.statuses[id] = t.refused
+		}
+		t.release()
+		return t.statuses, nil
+	}
+	if len(t.sent) == 0 {
+		t.release()
+		return t.statuses, nil
+	}
+	err := t.data(body)
+	if err != nil {
+		t.discard()
+		return t.statuses, err
+	}
+	t.srv.backends.put(t.id, t.conn)
+	return t.statuses, nil
+}
 
-// transaction is MAIL, one RCPT per distinct mailbox, DATA. It returns a
-// status per mailbox id (nil for delivered). With an error, the connection
-// is unusable and the map holds only the statuses the backend did send:
-// a mailbox missing from it has an unknown fate and gets a temporary
-// failure, so the MTA retries; one the backend acknowledged keeps its 250.
-func (s *Server) transaction(c *backendConn, from string, opts *smtp.MailOptions, rcpts []recipient, idx []int, body []byte) (map[uint64]error, error) {
-	c.deadline(s.cfg.BackendTimeout)
-	statuses := map[uint64]error{}
-	if err := c.Mail(from, backendMailOptions(opts)); err != nil {
-		if !isReply(err) {
-			return nil, fmt.Errorf("%w: %v", errStaleConn, err)
-		}
-		for _, i := range idx {
-			statuses[rcpts[i].mailbox.ID] = err
-		}
-		return statuses, c.Reset()
-	}
-	var sent []string
-	byAddr := map[string]uint64{}
-	for _, i := range idx {
-		r := rcpts[i]
-		if _, done := statuses[r.mailbox.ID]; done {
-			continue
-		}
-		if err := c.Rcpt(r.rcptTo, nil); err != nil {
-			if !isReply(err) {
-				return statuses, err
-			}
-			statuses[r.mailbox.ID] = err
-			continue
-		}
-		sent = append(sent, r.rcptTo)
-		byAddr[r.rcptTo] = r.mailbox.ID
-	}
-	if len(sent) == 0 {
-		return statuses, c.Reset()
-	}
-	w, err := c.Data()
+func (t *backendTxn) data(body []byte) error {
+	w, err := t.conn.Data()
 	if err != nil {
 		if !isReply(err) {
-			return statuses, err
+			return err
 		}
-		for _, a := range sent {
-			statuses[byAddr[a]] = err
+		for _, a := range t.sent {
+			t.statuses[t.byAddr[a]] = err
 		}
-		return statuses, c.Reset()
+		return t.conn.Reset()
 	}
 	if _, err := w.Write(body); err != nil {
-		return statuses, err
+		return err
 	}
 	ok, err := w.CloseWithLMTPResponse()
 	for a := range ok {
-		statuses[byAddr[a]] = nil
+		t.statuses[t.byAddr[a]] = nil
 	}
 	var perRcpt smtp.LMTPDataError
 	if errors.As(err, &perRcpt) {
 		for a, e := range perRcpt {
-			statuses[byAddr[a]] = e
+			t.statuses[t.byAddr[a]] = e
 		}
 	}
 	if err != nil && !isOnlyLMTP(err) {
-		return statuses, err
+		return err
 	}
-	return statuses, nil
+	return nil
+}
+
+// abort ends the transaction without DATA (RSET, or the client left).
+func (t *backendTxn) abort() {
+	close(t.queue)
+	<-t.done
+	if t.err != nil {
+		t.discard()
+		return
+	}
+	t.release()
+}
+
+// release resets the connection and returns it to the pool.
+func (t *backendTxn) release() {
+	if err := t.conn.Reset(); err != nil {
+		t.discard()
+		return
+	}
+	t.srv.backends.put(t.id, t.conn)
+}
+
+func (t *backendTxn) discard() {
+	if t.conn != nil {
+		t.conn.Close()
+	}
+}
+
+// finishAll ends every backend's transaction at once and returns each
+// recipient's reply, in the order of rcpts.
+func (s *Server) finishAll(txns map[string]*backendTxn, rcpts []recipient, body []byte) []error {
+	type outcome struct {
+		statuses map[uint64]error
+		err      error
+	}
+	outcomes := make(map[string]outcome, len(txns))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for id, t := range txns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := t.finish(body)
+			mu.Lock()
+			outcomes[id] = outcome{st, err}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	results := make([]error, len(rcpts))
+	for i, r := range rcpts {
+		o := outcomes[r.backend.ID]
+		if st, ok := o.statuses[r.mailbox.ID]; ok {
+			results[i] = reply(st)
+		} else {
+			results[i] = reply(fmt.Errorf("%w: %s: %v", ErrBackendDown, r.backend.ID, o.err))
+		}
+	}
+	return results
 }
 
 // isOnlyLMTP reports whether err carries nothing but per-recipient replies;
@@ -154,77 +235,4 @@ func backendMailOptions(opts *smtp.MailOptions) *smtp.MailOptions {
 		return nil
 	}
 	return &smtp.MailOptions{Size: opts.Size, Body: opts.Body, UTF8: opts.UTF8}
-}
-
-// backendConn is one LMTP client connection to a backend.
-type backendConn struct {
-	*smtp.Client
-	conn net.Conn
-}
-
-func (c *backendConn) deadline(d time.Duration) { c.conn.SetDeadline(time.Now().Add(d)) }
-
-// backendPool keeps a few idle connections per backend: a connection costs
-// a TCP handshake, a greeting and LHLO, more than a small delivery.
-type backendPool struct {
-	cfg  Config
-	mu   sync.Mutex
-	idle map[string][]*backendConn
-	shut bool
-}
-
-func newBackendPool(cfg Config) *backendPool {
-	return &backendPool{cfg: cfg, idle: map[string][]*backendConn{}}
-}
-
-// get returns an idle connection to the backend, or a new one when there
-// is none or fresh is set.
-func (p *backendPool) get(ctx context.Context, id, addr string, fresh bool) (*backendConn, error) {
-	p.mu.Lock()
-	if p.shut {
-		p.mu.Unlock()
-		return nil, ErrClosed
-	}
-	if l := p.idle[id]; len(l) > 0 && !fresh {
-		c := l[len(l)-1]
-		p.idle[id] = l[:len(l)-1]
-		p.mu.Unlock()
-		return c, nil
-	}
-	p.mu.Unlock()
-	d := net.Dialer{Timeout: 10 * time.Second}
-	conn, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	conn.SetDeadline(time.Now().Add(p.cfg.BackendTimeout))
-	cl := smtp.NewClientLMTP(conn)
-	if err := cl.Hello(p.cfg.Hostname); err != nil {
-		cl.Close()
-		return nil, err
-	}
-	return &backendConn{Client: cl, conn: conn}, nil
-}
-
-func (p *backendPool) put(id string, c *backendConn) {
-	c.conn.SetDeadline(time.Time{})
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.shut || len(p.idle[id]) >= p.cfg.IdleBackendConns {
-		c.Close()
-		return
-	}
-	p.idle[id] = append(p.idle[id], c)
-}
-
-func (p *backendPool) close() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.shut = true
-	for id, l := range p.idle {
-		for _, c := range l {
-			c.Close()
-		}
-		delete(p.idle, id)
-	}
 }

@@ -132,7 +132,9 @@ func TestOneMessageToTenRecipientsOnTwoBackends(t *testing.T) {
 func TestBackendDownGets451AndRetryDeliversOnce(t *testing.T) {
 	c := testcluster.Start(t, testcluster.Options{Backends: 2, Frontends: 1})
 	rcpts := tenUsers(c)
+	t0 := time.Now()
 	c.Backends[1].Stop()
+	t.Logf("stopped b2 in %v", time.Since(t0))
 
 	codes := send(t, c.Frontends[0].LMTPAddr, rcpts, message("m2"))
 	var retry []string
@@ -147,7 +149,9 @@ func TestBackendDownGets451AndRetryDeliversOnce(t *testing.T) {
 		}
 	}
 
+	t.Logf("first delivery done at %v", time.Since(t0))
 	c.Backends[1].Start()
+	t.Logf("b2 started again at %v", time.Since(t0))
 	f := c.Frontends[0].Node
 	testcluster.WaitFor(t, "b2 up again in the frontend's copy", func() bool {
 		b, ok := f.FSM().Backend("b2")

@@ -73,15 +73,22 @@ type session struct {
 	from     string
 	mailOpts *smtp.MailOptions
 	rcpts    []recipient
+	txns     map[string]*backendTxn // by backend id, opened at its first RCPT
 }
 
 var _ smtp.LMTPSession = (*session)(nil)
 
 func (s *session) Reset() {
-	s.from, s.mailOpts, s.rcpts = "", nil, nil
+	for _, t := range s.txns {
+		t.abort()
+	}
+	s.from, s.mailOpts, s.rcpts, s.txns = "", nil, nil, nil
 }
 
-func (s *session) Logout() error { return nil }
+func (s *session) Logout() error {
+	s.Reset()
+	return nil
+}
 
 func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if opts != nil && opts.Size > s.srv.cfg.MaxMessageBytes {
@@ -103,6 +110,15 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		return reply(err)
 	}
 	s.rcpts = append(s.rcpts, r)
+	if s.txns == nil {
+		s.txns = map[string]*backendTxn{}
+	}
+	t := s.txns[r.backend.ID]
+	if t == nil {
+		t = s.srv.openTxn(s.from, s.mailOpts, r.backend.ID, r.backend.LMTPAddr)
+		s.txns[r.backend.ID] = t
+	}
+	t.add(r)
 	return nil
 }
 
@@ -123,14 +139,14 @@ func (s *session) Data(r io.Reader) error {
 func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	body, err := io.ReadAll(r)
 	if err != nil {
+		s.Reset()
 		if errors.Is(err, smtp.ErrDataTooLarge) {
 			return reply(ErrTooBig)
 		}
 		return reply(err)
 	}
-	ctx, cancel := context.WithTimeout(s.srv.ctx, s.srv.cfg.BackendTimeout)
-	defer cancel()
-	results := s.srv.deliver(ctx, s.from, s.mailOpts, s.rcpts, body)
+	results := s.srv.finishAll(s.txns, s.rcpts, body)
+	s.txns = nil
 	for i, rc := range s.rcpts {
 		status.SetStatus(rc.addr, results[i])
 	}

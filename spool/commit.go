@@ -1,6 +1,10 @@
 package spool
 
-import bolt "go.etcd.io/bbolt"
+import (
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
 
 // maxBatch bounds how many queued writes share one index transaction.
 const maxBatch = 256
@@ -13,12 +17,16 @@ type op struct {
 	apply func(w *txn) error
 	done  chan error
 	w     txn
+	// replErr is set when the op committed but its changes could not be
+	// replicated (see Replicator): it is not acknowledged.
+	replErr error
 }
 
 // txn is an op's view of the shared transaction: the changes it made for
 // Watch and the bodies whose last reference it dropped.
 type txn struct {
 	*bolt.Tx
+	origin  string // Store.origin when the op ran
 	changes []Change
 	dropped []string
 }
@@ -87,6 +95,12 @@ func (s *Store) commit(ops []*op) {
 		failed, err := s.tryCommit(pending)
 		if failed < 0 {
 			for _, o := range pending {
+				if err == nil {
+					err := o.replErr
+					o.replErr = nil
+					o.done <- err
+					continue
+				}
 				o.done <- err
 			}
 			return
@@ -104,7 +118,7 @@ func (s *Store) tryCommit(ops []*op) (int, error) {
 		return -1, fsError("begin index transaction", err)
 	}
 	for i, o := range ops {
-		o.w = txn{Tx: tx}
+		o.w = txn{Tx: tx, origin: s.Origin()}
 		if err := o.apply(&o.w); err != nil {
 			tx.Rollback()
 			if !isSpoolError(err) {
@@ -113,8 +127,28 @@ func (s *Store) tryCommit(ops []*op) (int, error) {
 			return i, err
 		}
 	}
+	replicate, mailboxes := s.replicationOf(ops)
+	if replicate != nil {
+		// Readers must not see the change before the replicas hold it.
+		s.visMu.Lock()
+	}
 	if err := tx.Commit(); err != nil {
+		if replicate != nil {
+			s.visMu.Unlock()
+		}
 		return -1, fsError("commit index", err)
+	}
+	if replicate != nil {
+		failed := replicate(s.hookCtx, mailboxes)
+		s.visMu.Unlock()
+		for _, o := range ops {
+			for _, c := range o.w.changes {
+				if err, ok := failed[c.Mailbox]; ok {
+					o.replErr = fmt.Errorf("%w: mailbox %d: %w", ErrNotReplicated, c.Mailbox, err)
+					break
+				}
+			}
+		}
 	}
 	s.published(ops)
 	return -1, nil

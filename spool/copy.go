@@ -63,14 +63,15 @@ func (w *txn) copyRecords(from, to *mailbox, msgs []Message, move bool) ([]UIDPa
 	w.changed(to.meta.ID, Appended, added)
 	if move {
 		removed := make([]uint32, 0, len(msgs))
+		expunged := modseq
+		if from != to {
+			expunged = from.bump()
+		}
 		for _, m := range msgs {
-			if err := w.expungeOne(from, &m); err != nil {
+			if err := w.expungeOne(from, &m, expunged); err != nil {
 				return nil, err
 			}
 			removed = append(removed, m.UID)
-		}
-		if from != to {
-			from.bump()
 		}
 		w.changed(from.meta.ID, Expunged, removed)
 	}

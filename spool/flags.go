@@ -167,17 +167,18 @@ func (s *Store) Expunge(id uint64, uids []uint32) ([]uint32, error) {
 		if err != nil {
 			return err
 		}
+		var modseq uint64
 		for _, m := range msgs {
 			if !hasFlag(m.Flags, imap.FlagDeleted) {
 				continue
 			}
-			if err := w.expungeOne(mb, &m); err != nil {
+			if modseq == 0 {
+				modseq = mb.bump()
+			}
+			if err := w.expungeOne(mb, &m, modseq); err != nil {
 				return err
 			}
 			gone = append(gone, m.UID)
-		}
-		if len(gone) > 0 {
-			mb.bump()
 		}
 		w.changed(id, Expunged, gone)
 		return mb.save()
@@ -185,8 +186,13 @@ func (s *Store) Expunge(id uint64, uids []uint32) ([]uint32, error) {
 	return gone, err
 }
 
-func (w *txn) expungeOne(mb *mailbox, m *Message) error {
+// expungeOne removes m and leaves a tombstone with the expunge's modseq,
+// so that replication can send the expunge to replicas (see tombstone).
+func (w *txn) expungeOne(mb *mailbox, m *Message, modseq uint64) error {
 	if err := mb.remove(m); err != nil {
+		return err
+	}
+	if err := mb.tombstone(m.UID, modseq); err != nil {
 		return err
 	}
 	return w.unref(m.GUID)

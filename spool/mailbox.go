@@ -158,7 +158,7 @@ func copyBucket(src, dst *bolt.Bucket) error {
 // Status summarises mailbox id.
 func (s *Store) Status(id uint64) (Status, error) {
 	var st Status
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.visibleView(func(tx *bolt.Tx) error {
 		_, _, m, err := loadMailbox(tx, id)
 		if err != nil {
 			return err

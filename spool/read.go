@@ -9,7 +9,7 @@ import (
 // Messages returns every record of mailbox id in UID order.
 func (s *Store) Messages(id uint64) ([]Message, error) {
 	var out []Message
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.visibleView(func(tx *bolt.Tx) error {
 		_, uids, _, err := loadMailbox(tx, id)
 		if err != nil {
 			return err
@@ -26,7 +26,7 @@ func (s *Store) Messages(id uint64) ([]Message, error) {
 // Message returns the record of uid in mailbox id.
 func (s *Store) Message(id uint64, uid uint32) (Message, error) {
 	var m Message
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.visibleView(func(tx *bolt.Tx) error {
 		_, uids, _, err := loadMailbox(tx, id)
 		if err != nil {
 			return err

@@ -65,6 +65,8 @@ func hasBody(tx *bolt.Tx, guid string) bool {
 type mailbox struct {
 	b, uids *bolt.Bucket
 	meta    mailboxMeta
+	loaded  uint64 // HighestModSeq when the op opened it
+	origin  string // this backend's id, for the lineage (see noteWriter)
 }
 
 func (w *txn) mailbox(id uint64) (*mailbox, error) {
@@ -72,7 +74,7 @@ func (w *txn) mailbox(id uint64) (*mailbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &mailbox{b: b, uids: uids, meta: meta}, nil
+	return &mailbox{b: b, uids: uids, meta: meta, loaded: meta.HighestModSeq, origin: w.origin}, nil
 }
 
 // bump gives the mailbox a new modseq for the change being made.
@@ -81,7 +83,15 @@ func (mb *mailbox) bump() uint64 {
 	return mb.meta.HighestModSeq
 }
 
-func (mb *mailbox) save() error { return writeMeta(mb.b, &mb.meta) }
+// save writes the meta back; a local change also extends the lineage.
+func (mb *mailbox) save() error {
+	if mb.meta.HighestModSeq > mb.loaded {
+		if err := mb.noteWriter(); err != nil {
+			return err
+		}
+	}
+	return writeMeta(mb.b, &mb.meta)
+}
 
 // add stores m (its UID and ModSeq already set) and counts it.
 func (mb *mailbox) add(m *Message) error {

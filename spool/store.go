@@ -1,12 +1,14 @@
 package spool
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -49,6 +51,16 @@ type Store struct {
 	watchMu  sync.RWMutex
 	watchers map[int]func(Change)
 	watchSeq int
+
+	// Replication (replication.go). visMu is held for writing from an
+	// index commit until its replication is done, and for reading by the
+	// reads that serve clients, so that no client sees a change the
+	// replicas may lack.
+	visMu      sync.RWMutex
+	replicator atomic.Pointer[Replicator]
+	origin     atomic.Pointer[string]
+	hookCtx    context.Context
+	hookCancel context.CancelFunc
 }
 
 // Open opens (creating if needed) the store in o.Dir. Files left by a crash
@@ -87,7 +99,9 @@ func Open(o Options) (*Store, error) {
 		knownDirs: make(map[string]bool),
 		watchers:  make(map[int]func(Change)),
 	}
+	s.hookCtx, s.hookCancel = context.WithCancel(context.Background())
 	if err := s.recover(); err != nil {
+		s.hookCancel()
 		db.Close()
 		return nil, err
 	}
@@ -125,6 +139,7 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.closeMu.Unlock()
+	s.hookCancel()
 	close(s.quit)
 	<-s.done
 	if err := s.db.Close(); err != nil {
@@ -159,7 +174,8 @@ func (s *Store) view(fn func(tx *bolt.Tx) error) error {
 // isSpoolError reports whether err already carries one of the sentinels.
 func isSpoolError(err error) bool {
 	for _, e := range []error{ErrNoMailbox, ErrNoMessage, ErrMailboxExists, ErrInvalidMeta,
-		ErrInvalidFlag, ErrInvalidGUID, ErrUIDsExhausted, ErrTooBig, ErrDiskFull, ErrIO, ErrClosed} {
+		ErrInvalidFlag, ErrInvalidGUID, ErrUIDsExhausted, ErrTooBig, ErrDiskFull, ErrIO, ErrClosed,
+		ErrNotReplicated, ErrReplicaConflict, ErrMissingBody} {
 		if errors.Is(err, e) {
 			return true
 		}

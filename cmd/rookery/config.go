@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -21,6 +22,9 @@ type Config struct {
 	ClusterSecret string   `toml:"cluster_secret"`
 	LogFormat     string   `toml:"log_format"` // text or json
 	LogLevel      string   `toml:"log_level"`  // debug, info, warn, error
+	// SourceIP, when set, is the local address of every connection the node
+	// opens to another node (Raft, gossip, cluster API, backend IMAP/LMTP).
+	SourceIP string `toml:"source_ip"`
 
 	Directory DirectoryConfig `toml:"directory"`
 	Backend   BackendConfig   `toml:"backend"`
@@ -28,18 +32,30 @@ type Config struct {
 }
 
 type DirectoryConfig struct {
-	RaftAddr        string   `toml:"raft_addr"`
-	APIAddr         string   `toml:"api_addr"`
-	GossipAddr      string   `toml:"gossip_addr"`
+	RaftAddr   string `toml:"raft_addr"`
+	APIAddr    string `toml:"api_addr"`
+	GossipAddr string `toml:"gossip_addr"`
+	// The *_advertise addresses are where other nodes reach this one when
+	// that is not the bound address (a proxy or NAT in front of the node).
+	RaftAdvertise   string   `toml:"raft_advertise"`
+	APIAdvertise    string   `toml:"api_advertise"`
+	GossipAdvertise string   `toml:"gossip_advertise"`
 	Join            []string `toml:"join"`
 	BootstrapExpect int      `toml:"bootstrap_expect"`
 	StaleAfter      Duration `toml:"stale_after"`
+	// ReconcileInterval is how often the leader reconciles the whole member
+	// list with the directory (member events trigger it sooner).
+	ReconcileInterval Duration `toml:"reconcile_interval"`
 }
 
 type BackendConfig struct {
-	ID              string `toml:"id"`
-	IMAPAddr        string `toml:"imap_addr"`
-	LMTPAddr        string `toml:"lmtp_addr"`
+	ID       string `toml:"id"`
+	IMAPAddr string `toml:"imap_addr"`
+	LMTPAddr string `toml:"lmtp_addr"`
+	// IMAPAdvertise and LMTPAdvertise go into the backend's registration
+	// instead of the bound addresses when set.
+	IMAPAdvertise   string `toml:"imap_advertise"`
+	LMTPAdvertise   string `toml:"lmtp_advertise"`
 	MaxMessageBytes int64  `toml:"max_message_bytes"`
 }
 
@@ -115,6 +131,24 @@ func (c *Config) LoadFile(path string) error {
 
 func (c *Config) Has(role string) bool { return slices.Contains(c.Roles, role) }
 
+// advertised returns advertise when set, else bound.
+func advertised(advertise, bound string) string {
+	if advertise != "" {
+		return advertise
+	}
+	return bound
+}
+
+// dialer is the dialer for connections to other nodes: from SourceIP when
+// one is set.
+func (c *Config) dialer() *net.Dialer {
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	if ip := net.ParseIP(c.SourceIP); ip != nil {
+		d.LocalAddr = &net.TCPAddr{IP: ip}
+	}
+	return d
+}
+
 // Validate checks what no package below can: the mix of roles and the
 // settings each needs.
 func (c *Config) Validate() error {
@@ -138,6 +172,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Has(roleBackend) && c.Backend.ID == "" {
 		c.Backend.ID = c.NodeID
+	}
+	if c.SourceIP != "" && net.ParseIP(c.SourceIP) == nil {
+		errs = append(errs, fmt.Errorf("source_ip %q: an IP address", c.SourceIP))
+	}
+	for key, addr := range map[string]string{"backend.imap_advertise": c.Backend.IMAPAdvertise, "backend.lmtp_advertise": c.Backend.LMTPAdvertise} {
+		if _, _, err := net.SplitHostPort(addr); addr != "" && err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: %v", key, addr, err))
+		}
 	}
 	if _, err := strconv.ParseUint(c.Frontend.LMTPSocketMode, 8, 32); err != nil {
 		errs = append(errs, fmt.Errorf("frontend.lmtp_socket_mode %q: an octal mode such as 0660", c.Frontend.LMTPSocketMode))

@@ -111,18 +111,25 @@ func openNode(cfg Config, log *slog.Logger) (*node, error) {
 	dcfg.RaftAddr = cfg.Directory.RaftAddr
 	dcfg.APIAddr = cfg.Directory.APIAddr
 	dcfg.GossipAddr = cfg.Directory.GossipAddr
+	dcfg.RaftAdvertise = cfg.Directory.RaftAdvertise
+	dcfg.APIAdvertise = cfg.Directory.APIAdvertise
+	dcfg.GossipAdvertise = cfg.Directory.GossipAdvertise
+	dcfg.SourceIP = cfg.SourceIP
 	dcfg.Join = cfg.Directory.Join
 	dcfg.BootstrapExpect = cfg.Directory.BootstrapExpect
 	if cfg.Directory.StaleAfter.Duration > 0 {
 		dcfg.StaleAfter = cfg.Directory.StaleAfter.Duration
+	}
+	if cfg.Directory.ReconcileInterval.Duration > 0 {
+		dcfg.ReconcileInterval = cfg.Directory.ReconcileInterval.Duration
 	}
 	dcfg.ClusterSecret = cfg.ClusterSecret
 	dcfg.Logger = log.With("role", "directory")
 	if cfg.Has(roleBackend) {
 		dcfg.Tags = map[string]string{
 			directory.TagBackendID: cfg.Backend.ID,
-			directory.TagIMAPAddr:  cfg.Backend.IMAPAddr,
-			directory.TagLMTPAddr:  cfg.Backend.LMTPAddr,
+			directory.TagIMAPAddr:  advertised(cfg.Backend.IMAPAdvertise, cfg.Backend.IMAPAddr),
+			directory.TagLMTPAddr:  advertised(cfg.Backend.LMTPAdvertise, cfg.Backend.LMTPAddr),
 		}
 	}
 	d, err := directory.Open(dcfg)

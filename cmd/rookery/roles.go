@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/rookery-mail/rookery/auth"
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/imapfront"
 	"github.com/rookery-mail/rookery/lmtp"
@@ -79,6 +81,10 @@ func (n *node) startBackend(ctx context.Context, log *slog.Logger) error {
 		IMAPAddr:      n.cfg.Backend.IMAPAddr,
 		LMTPAddr:      n.cfg.Backend.LMTPAddr,
 		APIAddr:       n.dir.APIAddr(),
+		ReplicaHTTPClient: &http.Client{Transport: &http.Transport{
+			DialContext:         n.cfg.dialer().DialContext,
+			MaxIdleConnsPerHost: 16,
+		}},
 		// Frontends log in to backends over the node network, which has no
 		// TLS of its own yet: the proxy login travels in plaintext there.
 		AllowPlaintextAuth: true,
@@ -101,10 +107,16 @@ func (n *node) startFrontend(log *slog.Logger) error {
 	fc := n.cfg.Frontend
 	ic := imapfront.Default()
 	ic.Directory = n.dir
+	if os.Getenv(envFaultSkipSyncedRead) == "1" {
+		log.Warn("fault injection: the IMAP frontend trusts its local directory copy however stale",
+			"env", envFaultSkipSyncedRead)
+		ic.Directory = staleDirectory{n.dir}
+	}
 	ic.ClusterSecret = n.cfg.ClusterSecret
 	ic.AllowPlaintextLogin = fc.AllowPlaintextLogin
 	ic.MaxLiteralBytes = fc.MaxMessageBytes
 	ic.Logger = log.With("component", "imap")
+	ic.Dial = n.cfg.dialer().DialContext
 	front, err := imapfront.New(ic)
 	if err != nil {
 		return err
@@ -119,6 +131,7 @@ func (n *node) startFrontend(log *slog.Logger) error {
 	lc.Domains = fc.Domains
 	lc.MaxMessageBytes = fc.MaxMessageBytes
 	lc.Logger = log.With("component", "lmtp")
+	lc.Dial = n.cfg.dialer().DialContext
 	proxy, err := lmtp.New(lc)
 	if err != nil {
 		return err
@@ -141,6 +154,20 @@ func (n *node) startFrontend(log *slog.Logger) error {
 	}
 	return nil
 }
+
+// envFaultSkipSyncedRead names the fault-injection switch with which the
+// jepsen harness shows that its checkers catch a frontend answering from a
+// stale directory: never set it on a real cluster.
+const envFaultSkipSyncedRead = "ROOKERY_FAULT_SKIP_SYNCED_READ"
+
+// staleDirectory is the local directory with its freshness checks removed:
+// a SELECT of a name the local copy lacks says NONEXISTENT at once.
+type staleDirectory struct{ *directory.Node }
+
+var _ imapfront.Directory = staleDirectory{}
+
+func (staleDirectory) SyncedRead(context.Context) error { return nil }
+func (staleDirectory) FreshRead(context.Context) error  { return nil }
 
 // serve listens on addr and runs serveFn in a goroutine that stop ends.
 func (n *node) serve(addr, network string, serveFn func(net.Listener) error, stop func() error) error {

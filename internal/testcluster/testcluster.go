@@ -35,6 +35,9 @@ const Password = "secret"
 type Options struct {
 	Backends  int
 	Frontends int
+	// ReplicationFactor is the backends' copies per mailbox; 0 means 1
+	// (no replicas), so that tests of other subjects stay unreplicated.
+	ReplicationFactor int
 }
 
 type Cluster struct {
@@ -43,6 +46,7 @@ type Cluster struct {
 	Backends  []*Backend
 	Frontends []*Frontend
 	log       *slog.Logger
+	opts      Options
 }
 
 // Backend is one backend node. Stop and Start keep its data and addresses.
@@ -57,6 +61,9 @@ type Backend struct {
 	c        *Cluster
 	cfg      directory.Config
 	spoolDir string
+	// Replication is the backend's replication transport, which tests
+	// may cut (see Partition).
+	Replication *Link
 }
 
 // Frontend is one frontend node with its IMAP and LMTP proxies.
@@ -79,7 +86,10 @@ func Logger() *slog.Logger {
 // Start brings up a cluster and stops it when the test ends.
 func Start(t testing.TB, o Options) *Cluster {
 	t.Helper()
-	c := &Cluster{T: t, log: Logger()}
+	c := &Cluster{T: t, log: Logger(), opts: o}
+	if c.opts.ReplicationFactor == 0 {
+		c.opts.ReplicationFactor = 1
+	}
 	for i := 1; i <= 3; i++ {
 		cfg := c.nodeConfig(fmt.Sprintf("v%d", i), directory.RoleDirectory)
 		cfg.BootstrapExpect = 3
@@ -87,7 +97,8 @@ func Start(t testing.TB, o Options) *Cluster {
 	}
 	WaitFor(t, "a leader", func() bool { return c.Voters[0].Status().LeaderID != "" })
 	for i := 1; i <= o.Backends; i++ {
-		b := &Backend{ID: fmt.Sprintf("b%d", i), c: c, IMAPAddr: FreeAddr(t), LMTPAddr: FreeAddr(t), spoolDir: t.TempDir()}
+		b := &Backend{ID: fmt.Sprintf("b%d", i), c: c, IMAPAddr: FreeAddr(t), LMTPAddr: FreeAddr(t), spoolDir: t.TempDir(),
+			Replication: newLink()}
 		b.cfg = c.nodeConfig("node-"+b.ID, directory.RoleBackend)
 		b.cfg.RaftAddr = FreeAddr(t) // fixed, so a restarted node keeps its address
 		b.cfg.Tags = map[string]string{directory.TagBackendID: b.ID,
@@ -153,6 +164,8 @@ func (b *Backend) Start() {
 		ID: b.ID, Store: st, Directory: b.Node, ClusterSecret: Secret,
 		IMAPAddr: b.IMAPAddr, LMTPAddr: b.LMTPAddr, APIAddr: b.Node.APIAddr(),
 		AllowPlaintextAuth: true, Logger: b.c.log.With("backend", b.ID),
+		ReplicationFactor: b.c.opts.ReplicationFactor, ReplicaTimeout: time.Second,
+		CatchUpInterval: 100 * time.Millisecond, ReplicaHTTPClient: b.Replication.Client(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -160,6 +173,7 @@ func (b *Backend) Start() {
 	if err := role.Start(Ctx(t)); err != nil {
 		t.Fatalf("start backend %s: %v", b.ID, err)
 	}
+	role.Routes(b.Node.Handle)
 	b.Role = role
 	t.Cleanup(func() { role.Close() })
 }
@@ -277,10 +291,10 @@ func FreeAddr(t testing.TB) string {
 	return l.Addr().String()
 }
 
-// WaitFor polls cond until it holds, failing the test after 30 seconds.
+// WaitFor polls cond until it holds, failing the test after 60 seconds.
 func WaitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

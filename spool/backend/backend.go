@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/rookery-mail/rookery/spool"
 	"github.com/rookery-mail/rookery/spool/imapd"
 	"github.com/rookery-mail/rookery/spool/lmtpd"
+	"github.com/rookery-mail/rookery/spool/replica"
 )
 
 // Directory is what a backend needs of its node's directory.
@@ -43,7 +45,23 @@ type Config struct {
 	AllowPlaintextAuth bool
 	DirectoryTimeout   time.Duration
 	Logger             *slog.Logger
+
+	// ReplicationFactor is the number of copies of each mailbox this
+	// backend creates (itself and ReplicationFactor-1 replicas, fewer when
+	// fewer backends are up); 0 means DefaultReplicationFactor.
+	ReplicationFactor int
+	// ReplicaTimeout bounds one replica's sync on the acknowledgement
+	// path; a replica that takes longer leaves the in-sync set.
+	ReplicaTimeout time.Duration
+	// CatchUpInterval is how often replicas out of sync are caught up.
+	CatchUpInterval time.Duration
+	// ReplicaHTTPClient carries replication calls; nil means a client of
+	// the backend's own.
+	ReplicaHTTPClient *http.Client
 }
+
+// DefaultReplicationFactor: a primary and one replica.
+const DefaultReplicationFactor = 2
 
 // Validate checks c and fills in defaults.
 func (c *Config) Validate() error {
@@ -71,6 +89,18 @@ func (c *Config) Validate() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.ReplicationFactor < 0 {
+		return fmt.Errorf("%w: ReplicationFactor %d", ErrInvalidConfig, c.ReplicationFactor)
+	}
+	if c.ReplicationFactor == 0 {
+		c.ReplicationFactor = DefaultReplicationFactor
+	}
+	if c.ReplicaTimeout <= 0 {
+		c.ReplicaTimeout = 2 * time.Second
+	}
+	if c.CatchUpInterval <= 0 {
+		c.CatchUpInterval = time.Second
+	}
 	return nil
 }
 
@@ -80,6 +110,10 @@ type Backend struct {
 	log  *slog.Logger
 	imap *imapd.Server
 	lmtp *lmtpd.Server
+
+	repl        *replicator
+	replServer  *replica.Server
+	stopCatchUp context.CancelFunc
 
 	mu        sync.Mutex
 	started   bool
@@ -116,6 +150,14 @@ func New(cfg Config) (*Backend, error) {
 		srv.Close()
 		return nil, err
 	}
+	b.repl = newReplicator(cfg, b.log)
+	b.replServer, err = replica.NewServer(replica.ServerConfig{BackendID: cfg.ID, Store: cfg.Store,
+		Directory: cfg.Directory, Logger: cfg.Logger})
+	if err != nil {
+		srv.Close()
+		b.lmtp.Close()
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -147,11 +189,26 @@ func (b *Backend) Start(ctx context.Context) error {
 		b.closeListeners()
 		return err
 	}
+	b.startReplication()
 	b.started = true
 	b.serve("imap", func() error { return b.imap.Serve(b.imapLn) })
 	b.serve("lmtp", func() error { return b.lmtp.Serve(b.lmtpLn) })
 	b.log.Info("backend serving", "imap_addr", b.imapLn.Addr().String(), "lmtp_addr", b.lmtpLn.Addr().String())
 	return nil
+}
+
+// startReplication puts the replicator on the store's commit path and
+// starts the catch-up loop; Close stops both.
+func (b *Backend) startReplication() {
+	b.cfg.Store.SetOrigin(b.cfg.ID)
+	b.cfg.Store.SetReplicator(b.repl.replicate)
+	ctx, cancel := context.WithCancel(context.Background())
+	b.stopCatchUp = cancel
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.repl.catchUpLoop(ctx, b.cfg.CatchUpInterval)
+	}()
 }
 
 func (b *Backend) register(ctx context.Context) error {
@@ -204,7 +261,12 @@ func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
 		b.mu.Lock()
 		b.closed = true
+		stop := b.stopCatchUp
 		b.mu.Unlock()
+		if stop != nil {
+			stop()
+			b.cfg.Store.SetReplicator(nil)
+		}
 		err = errors.Join(b.imap.Close(), b.lmtp.Close())
 		b.wg.Wait()
 	})

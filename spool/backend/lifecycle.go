@@ -34,7 +34,7 @@ func (b *Backend) Create(ctx context.Context, name, specialUse string) (*fsm.Mai
 		return nil, err
 	}
 	res, err := b.apply(ctx, fsm.Reserve{
-		Name: name, Backend: b.cfg.ID, Reservation: resv,
+		Name: name, Backend: b.cfg.ID, Replicas: b.pickReplicas(name), Reservation: resv,
 		At: time.Now().UnixNano(), SpecialUse: specialUse,
 	})
 	if err != nil {

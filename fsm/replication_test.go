@@ -1,0 +1,126 @@
+package fsm
+
+import (
+	"bytes"
+	"io"
+	"slices"
+	"testing"
+)
+
+func TestSetInSync(t *testing.T) {
+	f := newTestFSM(t)
+	f.fails(SetInSync{Primary: "b1", Replica: "nope", InSync: true}, ErrNoBackend)
+	f.fails(SetInSync{Primary: "b1", Replica: "b1", InSync: true}, ErrInvalidCommand)
+	if r := f.ok(SetInSync{Primary: "b1", Replica: "b2", InSync: true}); r.Count != 1 {
+		t.Fatalf("count %d", r.Count)
+	}
+	if r := f.ok(SetInSync{Primary: "b1", Replica: "b2", InSync: true}); r.Count != 0 {
+		t.Fatalf("repeat count %d", r.Count)
+	}
+	f.ok(SetInSync{Primary: "b3", Replica: "b1", InSync: true})
+	if !f.InSync("b1", "b2") || f.InSync("b2", "b1") {
+		t.Fatal("pair direction lost")
+	}
+	want := []Pair{{"b1", "b2"}, {"b3", "b1"}}
+	if got := f.InSyncPairs(); !slices.Equal(got, want) {
+		t.Fatalf("pairs %v, want %v", got, want)
+	}
+	f.ok(SetInSync{Primary: "b1", Replica: "b2", InSync: false})
+	if f.InSync("b1", "b2") {
+		t.Fatal("pair still in sync")
+	}
+}
+
+// A backend that goes down hands each of its mailboxes to the first
+// in-sync replica that is up, in the same command; slots travel.
+func TestBackendDownPromotesInSyncReplica(t *testing.T) {
+	f := newTestFSM(t)
+	f.ok(Reserve{Name: "user/alice/INBOX", Backend: "b1", Replicas: []string{"b2", "b3"}, Reservation: "a", At: 1})
+	f.ok(Activate{Name: "user/alice/INBOX", Reservation: "a"})
+	f.ok(Reserve{Name: "user/bob/INBOX", Backend: "b1", Replicas: []string{"b3"}, Reservation: "b", At: 1})
+	f.ok(Activate{Name: "user/bob/INBOX", Reservation: "b"})
+	f.create("user/alice/Other") // b1, replica b2
+	f.ok(Reserve{Name: "user/alice/Mine", Backend: "b2", Replicas: []string{"b1"}, Reservation: "m", At: 1})
+	f.ok(Activate{Name: "user/alice/Mine", Reservation: "m"})
+	f.ok(SetInSync{Primary: "b1", Replica: "b3", InSync: true})
+	f.ok(SetBackendState{ID: "b1", State: BackendDown, At: 2})
+
+	alice := f.mustMailbox("user/alice/INBOX")
+	if alice.Primary != (Copy{"b3", 2}) || !slices.Equal(alice.Replicas, []Copy{{"b2", 1}, {"b1", 0}}) {
+		t.Fatalf("alice: primary %+v replicas %+v", alice.Primary, alice.Replicas)
+	}
+	if bob := f.mustMailbox("user/bob/INBOX"); bob.Primary != (Copy{"b3", 1}) {
+		t.Fatalf("bob: primary %+v", bob.Primary)
+	}
+	// b2 is not in sync with b1: that mailbox waits for b1 or an operator.
+	if other := f.mustMailbox("user/alice/Other"); other.Primary.Backend != "b1" {
+		t.Fatalf("out-of-sync replica promoted: %+v", other.Primary)
+	}
+	if mine := f.mustMailbox("user/alice/Mine"); mine.Primary.Backend != "b2" {
+		t.Fatalf("mailbox of another backend moved: %+v", mine.Primary)
+	}
+	// An in-sync replica that is down is passed over.
+	f.ok(SetInSync{Primary: "b3", Replica: "b2", InSync: true})
+	f.ok(SetBackendState{ID: "b2", State: BackendDown, At: 3})
+	f.ok(SetBackendState{ID: "b3", State: BackendDown, At: 3})
+	if alice := f.mustMailbox("user/alice/INBOX"); alice.Primary.Backend != "b3" {
+		t.Fatalf("promoted to a down backend: %+v", alice.Primary)
+	}
+}
+
+func TestForcedFailover(t *testing.T) {
+	f := newTestFSM(t)
+	f.create("user/alice/INBOX") // b1, replica b2, not in sync
+	f.fails(Failover{Backend: "nope", Force: true}, ErrNoBackend)
+	if r := f.ok(Failover{Backend: "b1"}); r.Count != 0 {
+		t.Fatalf("unforced failover moved %d", r.Count)
+	}
+	if r := f.ok(Failover{Backend: "b1", Force: true, At: 4}); r.Count != 1 {
+		t.Fatalf("forced failover moved %d", r.Count)
+	}
+	mb := f.mustMailbox("user/alice/INBOX")
+	if mb.Primary != (Copy{"b2", 1}) || !slices.Equal(mb.Replicas, []Copy{{"b1", 0}}) {
+		t.Fatalf("primary %+v replicas %+v", mb.Primary, mb.Replicas)
+	}
+	if byID, _ := f.MailboxByID(mb.ID); byID != mb {
+		t.Fatal("id index not updated")
+	}
+}
+
+func TestInSyncSurvivesSnapshot(t *testing.T) {
+	f := newTestFSM(t)
+	f.ok(SetInSync{Primary: "b1", Replica: "b2", InSync: true})
+	f.ok(SetInSync{Primary: "b2", Replica: "b3", InSync: true})
+	data := persist(t, f.FSM)
+	g := New()
+	if err := g.Restore(io.NopCloser(bytes.NewReader(data))); err != nil {
+		t.Fatal(err)
+	}
+	if g.Digest() != f.Digest() || !slices.Equal(g.InSyncPairs(), f.InSyncPairs()) {
+		t.Fatalf("pairs after restore %v, want %v", g.InSyncPairs(), f.InSyncPairs())
+	}
+	before := f.Digest()
+	f.ok(SetInSync{Primary: "b2", Replica: "b3", InSync: false})
+	if f.Digest() == before {
+		t.Fatal("digest ignores the in-sync set")
+	}
+}
+
+func TestReplicationCommandsRoundTrip(t *testing.T) {
+	for _, c := range []Command{
+		SetInSync{Primary: "b1", Replica: "b2", InSync: true, At: -5},
+		Failover{Backend: "b9", Force: true, At: 77},
+	} {
+		data, err := Encode(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Decode(data)
+		if err != nil || got != c {
+			t.Fatalf("%#v decoded as %#v (%v)", c, got, err)
+		}
+	}
+	if _, err := Decode([]byte{byte(TypeFailover), 0, 2, 0}); err == nil {
+		t.Fatal("bad bool decoded")
+	}
+}

@@ -1,0 +1,51 @@
+package testcluster
+
+import (
+	"errors"
+	"net/http"
+	"sync"
+)
+
+// Link is a backend's replication transport with a switch per peer: a
+// cut peer's cluster API is unreachable for replication, as across a
+// partition, while everything else (directory, clients) still works.
+type Link struct {
+	mu  sync.Mutex
+	cut map[string]bool // host:port of cut cluster APIs
+	rt  http.RoundTripper
+}
+
+func newLink() *Link {
+	return &Link{cut: make(map[string]bool), rt: &http.Transport{MaxIdleConnsPerHost: 16}}
+}
+
+var errCut = errors.New("testcluster: replication link cut")
+
+// Client is the HTTP client replication uses.
+func (l *Link) Client() *http.Client { return &http.Client{Transport: l} }
+
+func (l *Link) RoundTrip(r *http.Request) (*http.Response, error) {
+	l.mu.Lock()
+	cut := l.cut[r.URL.Host]
+	l.mu.Unlock()
+	if cut {
+		if r.Body != nil {
+			r.Body.Close()
+		}
+		return nil, errCut
+	}
+	return l.rt.RoundTrip(r)
+}
+
+func (l *Link) set(apiAddr string, cut bool) {
+	l.mu.Lock()
+	l.cut[apiAddr] = cut
+	l.mu.Unlock()
+}
+
+// Partition cuts (or heals) replication between backends a and b, both
+// ways.
+func Partition(a, b *Backend, cut bool) {
+	a.Replication.set(b.Node.APIAddr(), cut)
+	b.Replication.set(a.Node.APIAddr(), cut)
+}

@@ -1,0 +1,181 @@
+package backend
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rookery-mail/rookery/fsm"
+)
+
+// The catch-up loop: every replica of a mailbox this backend serves that
+// is not in the in-sync set is brought up to date and put back in it, so
+// that backends converge by themselves after a restart or a partition.
+// A copy that diverged is merged first (mergeFrom), then replaced.
+
+// catchUpLoop runs until ctx ends; the Backend owns it.
+func (r *replicator) catchUpLoop(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		r.catchUpOnce(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (r *replicator) catchUpOnce(ctx context.Context) {
+	f := r.dir.FSM()
+	byReplica := make(map[string][]uint64)
+	// A scan of the directory: fine for the mailboxes of a cluster of
+	// modest size; a per-backend index would make it cheap at scale.
+	f.Mailboxes("", func(m *fsm.Mailbox) bool {
+		if m.Primary.Backend == r.id && m.State != fsm.Reserved {
+			for _, c := range m.Replicas {
+				byReplica[c.Backend] = append(byReplica[c.Backend], m.ID)
+			}
+		}
+		return true
+	})
+	for rid, ids := range byReplica {
+		if ctx.Err() != nil {
+			return
+		}
+		r.mu.Lock()
+		dropped := r.dropped[rid]
+		r.mu.Unlock()
+		if f.InSync(r.id, rid) && !dropped {
+			continue
+		}
+		if b, ok := f.Backend(rid); !ok || b.State == fsm.BackendDown {
+			continue
+		}
+		start := time.Now()
+		if err := r.catchUp(ctx, rid, ids); err != nil {
+			r.log.Debug("replica catch-up failed", "replica", rid, "mailboxes", len(ids), "err", err)
+			continue
+		}
+		r.log.Info("replica caught up and in sync", "replica", rid, "mailboxes", len(ids), "duration", time.Since(start))
+	}
+}
+
+// catchUp merges diverged copies, then syncs every mailbox while the ack
+// path waits for the replica too (joining), then marks the pair in sync.
+func (r *replicator) catchUp(ctx context.Context, rid string, ids []uint64) error {
+	addr, err := r.apiAddr(rid)
+	if err != nil {
+		return err
+	}
+	states, err := r.client.State(ctx, addr, ids)
+	if err != nil {
+		return err
+	}
+	for i, theirs := range states {
+		mine, err := r.store.ReplicaState(ids[i])
+		if err != nil {
+			return err
+		}
+		if theirs.Exists && mine.Exists && !mine.SharesHistory(theirs) {
+			if err := r.mergeFrom(ctx, addr, ids[i]); err != nil {
+				return fmt.Errorf("merge mailbox %d from %s: %w", ids[i], rid, err)
+			}
+		}
+	}
+	r.mu.Lock()
+	r.joining[rid] = true
+	r.mu.Unlock()
+	if err := r.syncAll(ctx, rid, ids, true); err != nil {
+		r.leaveJoining(rid)
+		return err
+	}
+	unlock := r.lockPair(rid)
+	defer unlock()
+	r.mu.Lock()
+	still := r.joining[rid]
+	r.mu.Unlock()
+	if !still {
+		return fmt.Errorf("replica %s failed while catching up", rid)
+	}
+	defer r.leaveJoining(rid)
+	res, err := r.dir.Apply(ctx, fsm.SetInSync{Primary: r.id, Replica: rid, InSync: true, At: time.Now().UnixNano()})
+	if err == nil {
+		err = res.Err
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrDirectory, err)
+	}
+	if err := r.dir.WaitApplied(ctx, res.Index); err != nil {
+		return fmt.Errorf("%w: %w", ErrDirectory, err)
+	}
+	r.mu.Lock()
+	delete(r.dropped, rid)
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *replicator) leaveJoining(rid string) {
+	r.mu.Lock()
+	delete(r.joining, rid)
+	r.mu.Unlock()
+}
+
+// lockPair serialises, per replica, marking it in sync (catch-up) with
+// deciding what a failure on the ack path means, so that a replica never
+// enters the set having missed a change acknowledged meanwhile.
+func (r *replicator) lockPair(rid string) func() {
+	r.mu.Lock()
+	m := r.pairMu[rid]
+	if m == nil {
+		m = new(sync.Mutex)
+		r.pairMu[rid] = m
+	}
+	r.mu.Unlock()
+	m.Lock()
+	return m.Unlock
+}
+
+// mergeFrom adds to this backend's copy what the replica's diverged copy
+// alone holds, renumbering as spool.MergeForeign does; the replica's copy
+// is replaced by ours afterwards.
+func (r *replicator) mergeFrom(ctx context.Context, addr string, id uint64) error {
+	theirs, err := r.client.Records(ctx, addr, id)
+	if err != nil {
+		return err
+	}
+	guids := uniqueGUIDs(theirs.Records)
+	have, err := r.store.HasBodies(guids)
+	if err != nil {
+		return err
+	}
+	for i, g := range guids {
+		if have[i] {
+			continue
+		}
+		release, err := r.importBody(ctx, addr, g)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
+	rep, err := r.store.MergeForeign(id, theirs.Records, theirs.Expunged, theirs.State.MaxSeenUID)
+	if err != nil {
+		return err
+	}
+	r.log.Info("merged diverged copy", "mailbox_id", id, "adopted", len(rep.Adopted),
+		"renumbered", len(rep.Renumbered), "expunged", len(rep.Expunged))
+	return nil
+}
+
+func (r *replicator) importBody(ctx context.Context, addr, guid string) (func(), error) {
+	rc, err := r.client.Body(ctx, addr, guid)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return r.store.ImportBody(ctx, guid, rc)
+}
+

@@ -1,0 +1,286 @@
+package backend_test
+
+import (
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/testcluster"
+)
+
+// acks records which message ids were acknowledged, and when.
+type acks struct {
+	mu   sync.Mutex
+	ids  map[string]time.Time
+	seq  int
+	fail int
+}
+
+func (a *acks) next(prefix string) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.seq++
+	return fmt.Sprintf("%s%d", prefix, a.seq)
+}
+
+func (a *acks) add(id string) {
+	a.mu.Lock()
+	a.ids[id] = time.Now()
+	a.mu.Unlock()
+}
+
+func (a *acks) failed() {
+	a.mu.Lock()
+	a.fail++
+	a.mu.Unlock()
+}
+
+// since counts acknowledgements after t and returns the first one's time.
+func (a *acks) since(t time.Time) (int, time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n, first := 0, time.Time{}
+	for _, at := range a.ids {
+		if at.After(t) {
+			n++
+			if first.IsZero() || at.Before(first) {
+				first = at
+			}
+		}
+	}
+	return n, first
+}
+
+// imapSession dials the frontend and logs in as alice with INBOX selected.
+func imapSession(addr string) (*imapclient.Client, net.Conn, error) {
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	c := imapclient.New(conn, nil)
+	if err := c.Login("alice", testcluster.Password).Wait(); err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return c, conn, nil
+}
+
+// appendLoad APPENDs through the frontend until stop, reconnecting after
+// any failure.
+func appendLoad(addr string, a *acks, stop <-chan struct{}) {
+	var c *imapclient.Client
+	var conn net.Conn
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		if c == nil {
+			var err error
+			if c, conn, err = imapSession(addr); err != nil {
+				c = nil
+				a.failed()
+				time.Sleep(20 * time.Millisecond) // back off before redialling
+				continue
+			}
+		}
+		conn.SetDeadline(time.Now().Add(20 * time.Second))
+		id := a.next("imap-")
+		body := testMessage(id)
+		cmd := c.Append("INBOX", int64(len(body)), nil)
+		cmd.Write([]byte(body))
+		cmd.Close()
+		if _, err := cmd.Wait(); err != nil {
+			a.failed()
+			c.Close()
+			c = nil
+			continue
+		}
+		a.add(id)
+	}
+}
+
+func lmtpLoad(addr string, a *acks, stop <-chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		id := a.next("lmtp-")
+		if code, _ := deliver(addr, "alice@example.org", id); code == 250 {
+			a.add(id)
+		} else {
+			a.failed()
+			time.Sleep(20 * time.Millisecond) // a 4xx asks the MTA to retry later
+		}
+	}
+}
+
+// uidWatcher is a client that keeps INBOX selected (reconnecting when the
+// connection breaks) and checks that every UID it learns is above every
+// UID it learnt before, under one uidvalidity.
+type uidWatcher struct {
+	mu          sync.Mutex
+	maxSeen     imap.UID
+	uidValidity uint32
+	seen        map[imap.UID]bool
+	learnt      int
+	violations  []string
+	reconnects  int
+}
+
+func (w *uidWatcher) run(addr string, stop <-chan struct{}) {
+	var c *imapclient.Client
+	var conn net.Conn
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		if c == nil {
+			var err error
+			if c, conn, err = imapSession(addr); err != nil {
+				c = nil
+				time.Sleep(20 * time.Millisecond) // back off before redialling
+				continue
+			}
+			w.mu.Lock()
+			w.reconnects++
+			w.mu.Unlock()
+		}
+		conn.SetDeadline(time.Now().Add(20 * time.Second))
+		sel, err := c.Select("INBOX", nil).Wait()
+		if err != nil {
+			c.Close()
+			c = nil
+			continue
+		}
+		data, err := c.UIDSearch(&imap.SearchCriteria{}, nil).Wait()
+		if err != nil {
+			c.Close()
+			c = nil
+			continue
+		}
+		w.observe(sel.UIDValidity, data.AllUIDs())
+	}
+}
+
+func (w *uidWatcher) observe(uidValidity uint32, uids []imap.UID) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.uidValidity == 0 {
+		w.uidValidity = uidValidity
+	} else if uidValidity != w.uidValidity {
+		w.violations = append(w.violations, fmt.Sprintf("uidvalidity %d became %d", w.uidValidity, uidValidity))
+	}
+	top := w.maxSeen
+	for _, u := range uids {
+		if w.seen[u] {
+			continue
+		}
+		w.seen[u] = true
+		w.learnt++
+		if u < top {
+			w.violations = append(w.violations, fmt.Sprintf("new uid %d appeared below %d", u, top))
+		}
+		w.maxSeen = max(w.maxSeen, u)
+	}
+}
+
+// Kill the primary under continuous LMTP and APPEND load: the in-sync
+// replica takes over, every acknowledged message is on it, a client that
+// stays (or reconnects) sees UIDs only ascend, and deliveries resume.
+func TestFailoverUnderLoad(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Backends: 2, Frontends: 1, ReplicationFactor: 2})
+	c.AddUser("alice", 0)
+	b1, b2 := c.Backends[0], c.Backends[1]
+	mb := mailbox(t, c, fsm.Inbox("alice"))
+	testcluster.WaitFor(t, "b2 in sync with b1", func() bool { return inSync(c, "b1", "b2") })
+
+	a := &acks{ids: make(map[string]time.Time)}
+	w := &uidWatcher{seen: make(map[imap.UID]bool)}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	f := c.Frontends[0]
+	for _, load := range []func(){
+		func() { lmtpLoad(f.LMTPAddr, a, stop) },
+		func() { lmtpLoad(f.LMTPAddr, a, stop) },
+		func() { appendLoad(f.IMAPAddr, a, stop) },
+		func() { w.run(f.IMAPAddr, stop) },
+	} {
+		wg.Add(1)
+		go func() { defer wg.Done(); load() }()
+	}
+	stopLoad := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	t.Cleanup(stopLoad)
+
+	testcluster.WaitFor(t, "load on b1", func() bool { n, _ := a.since(time.Time{}); return n >= 30 })
+	killedAt := time.Now()
+	b1.Stop()
+	testcluster.WaitFor(t, "deliveries to resume", func() bool { n, _ := a.since(killedAt); return n >= 30 })
+	_, resumed := a.since(killedAt)
+	testcluster.WaitFor(t, "the watcher to learn UIDs from b2", func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.maxSeen%2 == 1 // b2 holds the odd slot
+	})
+	stopLoad()
+
+	now := mailbox(t, c, fsm.Inbox("alice"))
+	if now.Primary.Backend != "b2" {
+		t.Fatalf("primary after failover: %+v", now.Primary)
+	}
+	held := mailboxOn(t, b2, mb.ID)
+	count := make(map[string]int)
+	for _, id := range held {
+		count[id]++
+	}
+	a.mu.Lock()
+	acked := len(a.ids)
+	for id := range a.ids {
+		if count[id] == 0 {
+			t.Errorf("acknowledged message %s is not on the new primary", id)
+		}
+	}
+	fails := a.fail
+	a.mu.Unlock()
+	for id, n := range count {
+		if n > 1 {
+			t.Errorf("message %s held %d times", id, n)
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, v := range w.violations {
+		t.Error(v)
+	}
+	if err := b2.Store.Verify(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("failover: %d acknowledged (%d refused or broken), deliveries resumed %v after the kill; watcher learnt %d UIDs over %d connections",
+		acked, fails, resumed.Sub(killedAt).Round(time.Millisecond), w.learnt, w.reconnects)
+}

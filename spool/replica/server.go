@@ -1,0 +1,240 @@
+package replica
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/spool"
+)
+
+// Directory is what the server needs of the node's directory: the local
+// copy, made fresh before it refuses a batch for a mailbox it does not
+// know yet.
+type Directory interface {
+	FSM() *fsm.FSM
+	SyncedRead(ctx context.Context) error
+}
+
+// ServerConfig is what NewServer needs.
+type ServerConfig struct {
+	BackendID string
+	Store     *spool.Store
+	Directory Directory
+	Logger    *slog.Logger
+}
+
+func (c *ServerConfig) Validate() error {
+	if c.BackendID == "" || c.Store == nil || c.Directory == nil {
+		return fmt.Errorf("%w: BackendID, Store and Directory are required", ErrInvalidConfig)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Server is the replica side: it answers state and reserve calls and
+// applies batches to the local store.
+type Server struct {
+	cfg ServerConfig
+	log *slog.Logger
+}
+
+func NewServer(cfg ServerConfig) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Server{cfg: cfg, log: cfg.Logger.With("component", "replica_server", "backend", cfg.BackendID)}, nil
+}
+
+// Routes mounts the server with handle, such as (*directory.Node).Handle.
+func (s *Server) Routes(handle func(pattern string, h http.Handler)) {
+	handle("POST "+pathState, http.HandlerFunc(s.state))
+	handle("POST "+pathReserve, http.HandlerFunc(s.reserve))
+	handle("POST "+pathApply, http.HandlerFunc(s.apply))
+	handle("GET "+pathBody+"{guid}", http.HandlerFunc(s.body))
+	handle("GET "+pathRecords+"{id}", http.HandlerFunc(s.records))
+}
+
+func (s *Server) state(w http.ResponseWriter, r *http.Request) {
+	var req StateRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<20)).Decode(&req); err != nil {
+		writeError(w, fmt.Errorf("%w: %v", ErrBadRequest, err))
+		return
+	}
+	resp := StateResponse{States: make([]spool.ReplicaState, 0, len(req.Mailboxes))}
+	for _, id := range req.Mailboxes {
+		st, err := s.cfg.Store.ReplicaState(id)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		resp.States = append(resp.States, st)
+	}
+	writeJSON(w, resp)
+}
+
+func (s *Server) reserve(w http.ResponseWriter, r *http.Request) {
+	var req ReserveRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<20)).Decode(&req); err != nil {
+		writeError(w, fmt.Errorf("%w: %v", ErrBadRequest, err))
+		return
+	}
+	have, err := s.cfg.Store.HasBodies(req.GUIDs)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, ReserveResponse{Have: have})
+}
+
+// apply reads the header, stores the bodies that follow it and applies
+// the batch in one transaction.
+func (s *Server) apply(w http.ResponseWriter, r *http.Request) {
+	br := bufio.NewReaderSize(r.Body, 64<<10)
+	h, err := readHeader(br)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	slot, err := s.slotOf(r.Context(), h.Batch.Mailbox)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	for _, b := range h.Bodies {
+		release, err := s.cfg.Store.ImportBody(r.Context(), b.GUID, io.LimitReader(br, b.Size))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		defer release()
+	}
+	if err := s.cfg.Store.ApplyReplicated(h.Batch, slot); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func readHeader(r io.Reader) (applyHeader, error) {
+	var h applyHeader
+	var n uint32
+	if err := binary.Read(r, binary.BigEndian, &n); err != nil {
+		return h, fmt.Errorf("%w: header length: %v", ErrBadRequest, err)
+	}
+	if n > maxHeaderBytes {
+		return h, fmt.Errorf("%w: header of %d bytes", ErrBadRequest, n)
+	}
+	if err := json.NewDecoder(io.LimitReader(r, int64(n))).Decode(&h); err != nil {
+		return h, fmt.Errorf("%w: header: %v", ErrBadRequest, err)
+	}
+	for _, b := range h.Bodies {
+		if b.Size < 0 {
+			return h, fmt.Errorf("%w: body %s of size %d", ErrBadRequest, b.GUID, b.Size)
+		}
+	}
+	return h, nil
+}
+
+// slotOf is this backend's UID slot in mailbox id, which it must hold as a
+// replica: a backend that the directory has made primary refuses batches
+// from its old primary.
+func (s *Server) slotOf(ctx context.Context, id uint64) (uint32, error) {
+	for synced := false; ; synced = true {
+		if m, ok := s.cfg.Directory.FSM().MailboxByID(id); ok {
+			for _, c := range m.Replicas {
+				if c.Backend == s.cfg.BackendID {
+					return c.Slot, nil
+				}
+			}
+		}
+		if synced {
+			return 0, fmt.Errorf("%w: mailbox %d", ErrNotReplica, id)
+		}
+		if err := s.cfg.Directory.SyncedRead(ctx); err != nil {
+			return 0, fmt.Errorf("%w: directory: %v", ErrUnavailable, err)
+		}
+	}
+}
+
+func (s *Server) body(w http.ResponseWriter, r *http.Request) {
+	f, err := s.cfg.Store.Body(r.PathValue("guid"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	io.Copy(w, f)
+}
+
+func (s *Server) records(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+	if err != nil {
+		writeError(w, fmt.Errorf("%w: mailbox id", ErrBadRequest))
+		return
+	}
+	st, err := s.cfg.Store.ReplicaState(id)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	resp := RecordsResponse{State: st}
+	if st.Exists {
+		cb, err := s.cfg.Store.ChangesSince(id, 0, false)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		resp.Records = cb.Records
+		for _, t := range cb.Expunged {
+			resp.Expunged = append(resp.Expunged, t.UID)
+		}
+	}
+	writeJSON(w, resp)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+// writeError is the one translation of store and protocol errors into
+// replies; a sender never sees a Go error it has to parse.
+func writeError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, spool.ErrReplicaConflict):
+		err = fmt.Errorf("%w: %v", ErrConflict, err)
+	case errors.Is(err, spool.ErrMissingBody):
+		err = fmt.Errorf("%w: %v", ErrMissingBody, err)
+	case errors.Is(err, spool.ErrInvalidGUID), errors.Is(err, spool.ErrInvalidMeta), errors.Is(err, spool.ErrInvalidFlag),
+		errors.Is(err, spool.ErrTooBig):
+		err = fmt.Errorf("%w: %v", ErrBadRequest, err)
+	case errors.Is(err, spool.ErrNoMessage), errors.Is(err, spool.ErrNoMailbox):
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		json.NewEncoder(w).Encode(apiError{ErrorCode: "not_found", Error: err.Error()})
+		return
+	}
+	code := codeOf(err)
+	status := http.StatusServiceUnavailable
+	switch code {
+	case "conflict", "missing_body", "not_replica":
+		status = http.StatusConflict
+	case "bad_request":
+		status = http.StatusBadRequest
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(apiError{ErrorCode: code, Error: err.Error()})
+}

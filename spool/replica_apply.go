@@ -1,0 +1,206 @@
+package spool
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The replica's side: bodies arrive by GUID, then a batch applies in one
+// transaction. Batches bypass the committer and its Replicator: a replica
+// that is itself replicating a commit to its sender must still be able to
+// apply the sender's batch, or two backends that replicate to each other
+// would wait for each other for ever. bbolt still runs one writer at a
+// time, and no committer transaction spans a network call.
+
+// ImportBody stores a body sent by a primary under the GUID it claims,
+// durably, and keeps it from removal until release is called (after the
+// batch that names it has been applied, or has failed).
+func (s *Store) ImportBody(ctx context.Context, guid string, r io.Reader) (release func(), err error) {
+	if !validGUID(guid) {
+		return nil, fmt.Errorf("%w: %q", ErrInvalidGUID, guid)
+	}
+	if s.isClosed() {
+		return nil, ErrClosed
+	}
+	wb, err := s.writeBody(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	release = func() {
+		s.unpin(wb.guid)
+		s.removeUnreferenced([]string{wb.guid})
+	}
+	if wb.guid != guid {
+		release()
+		return nil, fmt.Errorf("%w: body hashes to %s, sent as %s", ErrInvalidGUID, wb.guid, guid)
+	}
+	return release, nil
+}
+
+// ApplyReplicated applies a primary's batch to this store's copy of the
+// mailbox, creating the copy (with UID slot slot) if it is missing. Unless
+// the batch is a Reset, the copy's modseq and uidvalidity must be the
+// batch's Since and UIDValidity (ErrReplicaConflict). Every body a record
+// names must be in the index or imported (ErrMissingBody). Nothing is
+// changed when it fails.
+func (s *Store) ApplyReplicated(cb ChangeBatch, slot uint32) error {
+	if cb.Stride == 0 || slot >= cb.Stride || cb.UIDValidity == 0 {
+		return fmt.Errorf("%w: batch uidvalidity %d, stride %d, slot %d", ErrInvalidMeta, cb.UIDValidity, cb.Stride, slot)
+	}
+	for _, r := range cb.Records {
+		if !validGUID(r.GUID) || r.UID == 0 || r.ModSeq > cb.HighestModSeq {
+			return fmt.Errorf("%w: record uid %d guid %q modseq %d", ErrInvalidMeta, r.UID, r.GUID, r.ModSeq)
+		}
+		if _, err := canonicalFlags(r.Flags); err != nil {
+			return err
+		}
+	}
+	var dropped []string
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		w := &txn{Tx: tx}
+		mb, err := w.replicaMailbox(cb, slot)
+		if err != nil {
+			return err
+		}
+		if err := s.applyBatch(w, mb, cb); err != nil {
+			return err
+		}
+		dropped = w.dropped
+		return nil
+	})
+	if err != nil {
+		if !isSpoolError(err) {
+			err = fsError("apply replicated batch", err)
+		}
+		return err
+	}
+	s.removeUnreferenced(dropped)
+	return nil
+}
+
+// replicaMailbox opens (or creates) the copy cb applies to and checks that
+// cb follows from it.
+func (w *txn) replicaMailbox(cb ChangeBatch, slot uint32) (*mailbox, error) {
+	root := w.Bucket(bucketMailboxes)
+	if root.Bucket(idKey(cb.Mailbox)) == nil {
+		if cb.Since != 0 && !cb.Reset {
+			return nil, fmt.Errorf("%w: mailbox %d missing, batch since %d", ErrReplicaConflict, cb.Mailbox, cb.Since)
+		}
+		b, err := root.CreateBucket(idKey(cb.Mailbox))
+		if err != nil {
+			return nil, err
+		}
+		if _, err := b.CreateBucket(keyUIDs); err != nil {
+			return nil, err
+		}
+		meta := mailboxMeta{MailboxMeta: MailboxMeta{ID: cb.Mailbox, UIDValidity: cb.UIDValidity, Stride: cb.Stride, Slot: slot}}
+		if err := writeMeta(b, &meta); err != nil {
+			return nil, err
+		}
+	}
+	mb, err := w.mailbox(cb.Mailbox)
+	if err != nil {
+		return nil, err
+	}
+	if !cb.Reset && (mb.meta.HighestModSeq != cb.Since || mb.meta.UIDValidity != cb.UIDValidity) {
+		return nil, fmt.Errorf("%w: mailbox %d at modseq %d uidvalidity %d, batch since %d uidvalidity %d",
+			ErrReplicaConflict, cb.Mailbox, mb.meta.HighestModSeq, mb.meta.UIDValidity, cb.Since, cb.UIDValidity)
+	}
+	return mb, nil
+}
+
+func (s *Store) applyBatch(w *txn, mb *mailbox, cb ChangeBatch) error {
+	if cb.Reset {
+		if err := w.dropUnlisted(mb, cb); err != nil {
+			return err
+		}
+		mb.meta.UIDValidity = cb.UIDValidity
+	}
+	for _, r := range cb.Records {
+		if err := s.putReplicated(w, mb, r); err != nil {
+			return err
+		}
+	}
+	for _, t := range cb.Expunged {
+		old, ok, err := getRecord(mb.uids, t.UID)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := w.expungeOne(mb, &old, t.ModSeq); err != nil {
+				return err
+			}
+		} else if err := mb.tombstone(t.UID, t.ModSeq); err != nil {
+			return err
+		}
+	}
+	mb.meta.HighestModSeq = cb.HighestModSeq
+	mb.meta.MaxSeenUID = max(mb.meta.MaxSeenUID, cb.MaxSeenUID)
+	if err := writeLineage(mb.b, cb.Lineage); err != nil {
+		return err
+	}
+	return writeMeta(mb.b, &mb.meta)
+}
+
+// dropUnlisted removes, for a Reset, every record the batch does not hold
+// as it is.
+func (w *txn) dropUnlisted(mb *mailbox, cb ChangeBatch) error {
+	want := make(map[uint32]string, len(cb.Records))
+	for _, r := range cb.Records {
+		want[r.UID] = r.GUID
+	}
+	msgs, err := mb.records(nil)
+	if err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		if g, ok := want[m.UID]; ok && g == m.GUID {
+			continue
+		}
+		if err := w.expungeOne(mb, &m, cb.HighestModSeq); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putReplicated stores r as the primary has it: a flag change of a record
+// the copy holds, or a new record whose body must be here already.
+func (s *Store) putReplicated(w *txn, mb *mailbox, r Message) error {
+	old, ok, err := getRecord(mb.uids, r.UID)
+	if err != nil {
+		return err
+	}
+	if ok && old.GUID == r.GUID && old.Size == r.Size {
+		return mb.replace(&r, old.Flags)
+	}
+	if ok {
+		if err := mb.remove(&old); err != nil {
+			return err
+		}
+		if err := w.unref(old.GUID); err != nil {
+			return err
+		}
+	}
+	var cache []byte
+	if !hasBody(w.Tx, r.GUID) {
+		fi, err := os.Stat(s.bodyPath(r.GUID))
+		if err != nil || fi.Size() != r.Size {
+			return fmt.Errorf("%w: uid %d body %s", ErrMissingBody, r.UID, r.GUID)
+		}
+		cache = s.computeCache(r.GUID)
+	}
+	if err := w.ref(r.GUID, r.Size, cache); err != nil {
+		return err
+	}
+	return mb.add(&r)
+}

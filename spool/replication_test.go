@@ -1,0 +1,188 @@
+package spool
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-imap/v2"
+)
+
+// ship copies what dst lacks of src's mailbox id, as the replication
+// protocol does: bodies dst does not hold, then the batch.
+func ship(t *testing.T, src, dst *Store, id uint64, slot uint32, reset bool) error {
+	t.Helper()
+	st, err := dst.ReplicaState(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := src.ChangesSince(id, st.HighestModSeq, reset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var guids []string
+	for _, r := range cb.Records {
+		guids = append(guids, r.GUID)
+	}
+	have, err := dst.HasBodies(guids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, g := range guids {
+		if have[i] {
+			continue
+		}
+		f, err := src.Body(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		release, err := dst.ImportBody(context.Background(), g, f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer release()
+	}
+	return dst.ApplyReplicated(cb, slot)
+}
+
+func TestReplicateChangesSince(t *testing.T) {
+	p, r := openStore(t, t.TempDir()), openStore(t, t.TempDir())
+	p.SetOrigin("b1")
+	mustCreate(t, p, 1, 2, 0)
+	a := mustAppend(t, p, 1, testBody(1))
+	b := mustAppend(t, p, 1, testBody(2), imap.FlagDeleted)
+	if err := ship(t, p, r, 1, 1, false); err != nil {
+		t.Fatalf("first batch: %v", err)
+	}
+	// Flag change, expunge, a new message whose body the replica has.
+	if _, _, err := p.StoreFlags(1, []uint32{a.UID}, FlagsAdd, []imap.Flag{imap.FlagSeen}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Expunge(1, nil); err != nil {
+		t.Fatal(err)
+	}
+	c := mustAppend(t, p, 1, testBody(1))
+	st, _ := r.ReplicaState(1)
+	cb, err := p.ChangesSince(1, st.HighestModSeq, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := uidsOf(cb.Records); !slices.Equal(got, []uint32{a.UID, c.UID}) || len(cb.Expunged) != 1 || cb.Expunged[0].UID != b.UID {
+		t.Fatalf("changes since %d: records %v expunged %v", st.HighestModSeq, got, cb.Expunged)
+	}
+	if err := ship(t, p, r, 1, 1, false); err != nil {
+		t.Fatalf("second batch: %v", err)
+	}
+	sameCopies(t, p, r, 1)
+	mustVerify(t, r)
+
+	// A batch that does not follow from the replica's modseq is refused
+	// and changes nothing.
+	cb.Since = 1
+	if err := r.ApplyReplicated(cb, 1); !errors.Is(err, ErrReplicaConflict) {
+		t.Fatalf("stale batch: %v", err)
+	}
+	// A record whose body the replica lacks is refused.
+	d := mustAppend(t, p, 1, testBody(3))
+	st, _ = r.ReplicaState(1)
+	cb, _ = p.ChangesSince(1, st.HighestModSeq, false)
+	if err := r.ApplyReplicated(cb, 1); !errors.Is(err, ErrMissingBody) {
+		t.Fatalf("batch without body: %v", err)
+	}
+	if _, err := r.Message(1, d.UID); !errors.Is(err, ErrNoMessage) {
+		t.Fatalf("failed batch left uid %d: %v", d.UID, err)
+	}
+	mustVerify(t, r)
+}
+
+// A promoted replica allocates in its own slot above every UID it saw,
+// and its lineage records the change of writer.
+func TestPromotedReplicaAllocatesAbove(t *testing.T) {
+	p, r := openStore(t, t.TempDir()), openStore(t, t.TempDir())
+	p.SetOrigin("b1")
+	r.SetOrigin("b2")
+	mustCreate(t, p, 1, 2, 0)
+	for i := range 3 {
+		mustAppend(t, p, 1, testBody(i))
+	}
+	if err := ship(t, p, r, 1, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	pst, _ := p.ReplicaState(1)
+	rst, _ := r.ReplicaState(1)
+	if !pst.SharesHistory(rst) {
+		t.Fatalf("replica %+v does not share history with %+v", rst, pst)
+	}
+	m := mustAppend(t, r, 1, testBody(9))
+	if m.UID != 7 { // p gave 2, 4, 6; r's slot is odd
+		t.Fatalf("promoted replica gave uid %d, want 7", m.UID)
+	}
+	// The old primary wrote on during a partition: histories diverged.
+	mustAppend(t, p, 1, testBody(10))
+	pst, _ = p.ReplicaState(1)
+	rst, _ = r.ReplicaState(1)
+	if rst.SharesHistory(pst) || pst.SharesHistory(rst) {
+		t.Fatalf("diverged copies share history: %+v %+v", pst, rst)
+	}
+	if n := len(rst.Lineage); n != 2 || rst.Lineage[1].Writer != "b2" {
+		t.Fatalf("lineage %+v", rst.Lineage)
+	}
+	// A reset copies the new primary whole.
+	if err := ship(t, r, p, 1, 0, true); err != nil {
+		t.Fatal(err)
+	}
+	sameCopies(t, r, p, 1)
+	mustVerify(t, p)
+}
+
+// Readers wait while a commit is replicated, and a failed replication
+// leaves the change unacknowledged.
+func TestReplicatorRunsBeforeAck(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	mustCreate(t, s, 1, 1, 0)
+	var seen [][]uint64
+	s.SetReplicator(func(_ context.Context, ids []uint64) map[uint64]error {
+		seen = append(seen, ids)
+		if len(seen) == 2 {
+			return map[uint64]error{1: errors.New("replica unreachable")}
+		}
+		return nil
+	})
+	mustAppend(t, s, 1, testBody(1))
+	if len(seen) != 1 || !slices.Equal(seen[0], []uint64{1}) {
+		t.Fatalf("replicator saw %v", seen)
+	}
+	_, err := s.Append(context.Background(), AppendRequest{Mailbox: 1, Body: strings.NewReader(testBody(2))})
+	if !errors.Is(err, ErrNotReplicated) || !Temporary(err) {
+		t.Fatalf("append with failing replicator: %v", err)
+	}
+}
+
+func sameCopies(t *testing.T, a, b *Store, id uint64) {
+	t.Helper()
+	ma, err := a.Messages(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, err := b.Messages(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ma) != len(mb) {
+		t.Fatalf("copies hold %v and %v", uidsOf(ma), uidsOf(mb))
+	}
+	for i := range ma {
+		x, y := ma[i], mb[i]
+		if x.UID != y.UID || x.GUID != y.GUID || x.ModSeq != y.ModSeq || !sameFlags(x.Flags, y.Flags) || !x.InternalDate.Equal(y.InternalDate) {
+			t.Fatalf("record %d differs: %+v and %+v", i, x, y)
+		}
+	}
+	sa, _ := a.Status(id)
+	sb, _ := b.Status(id)
+	if sa.HighestModSeq != sb.HighestModSeq || sa.Messages != sb.Messages || sa.Unseen != sb.Unseen {
+		t.Fatalf("status %+v and %+v", sa, sb)
+	}
+}
