@@ -82,6 +82,12 @@ type writtenBody struct {
 // GUID is pinned on return; the caller unpins it once the index commit is
 // done.
 func (s *Store) writeBody(ctx context.Context, r io.Reader) (writtenBody, error) {
+	return s.receiveBody(ctx, r, syncPaths)
+}
+
+// receiveBody is writeBody with the fsyncs left to sync, which a caller
+// that receives many bodies at once may gather and run together.
+func (s *Store) receiveBody(ctx context.Context, r io.Reader, sync func([]string) error) (writtenBody, error) {
 	tmp, err := os.CreateTemp(filepath.Join(s.dir, tmpDir), "body-*")
 	if err != nil {
 		return writtenBody{}, fsError("create temp body", err)
@@ -104,7 +110,7 @@ func (s *Store) writeBody(ctx context.Context, r io.Reader) (writtenBody, error)
 	}
 	wb := writtenBody{guid: hex.EncodeToString(h.Sum(nil)), size: n}
 	s.pin(wb.guid)
-	if err := s.placeBody(tmp, wb); err != nil {
+	if err := s.placeBody(tmp, wb, sync); err != nil {
 		s.unpin(wb.guid)
 		return writtenBody{}, err
 	}
@@ -117,7 +123,7 @@ func (s *Store) writeBody(ctx context.Context, r io.Reader) (writtenBody, error)
 // a crash in between leaves a file no record names, which Open removes.
 // A file already in place was renamed whole, but its writer may still be
 // syncing it: unless the index holds it (so it was durable), sync it too.
-func (s *Store) placeBody(tmp *os.File, wb writtenBody) error {
+func (s *Store) placeBody(tmp *os.File, wb writtenBody, sync func([]string) error) error {
 	final := s.bodyPath(wb.guid)
 	if fi, err := os.Stat(final); err == nil && fi.Size() == wb.size {
 		var known bool
@@ -127,7 +133,7 @@ func (s *Store) placeBody(tmp *os.File, wb writtenBody) error {
 		if known {
 			return nil
 		}
-		return syncPaths([]string{final, filepath.Dir(final)})
+		return sync([]string{final, filepath.Dir(final)})
 	}
 	if err := tmp.Close(); err != nil {
 		return fsError("close body", err)
@@ -138,7 +144,7 @@ func (s *Store) placeBody(tmp *os.File, wb writtenBody) error {
 	if err := os.Rename(tmp.Name(), final); err != nil {
 		return fsError("rename body", err)
 	}
-	return syncPaths([]string{final, filepath.Dir(final)})
+	return sync([]string{final, filepath.Dir(final)})
 }
 
 // ensureDir makes a message directory and its parent exist durably. Each

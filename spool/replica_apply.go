@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -16,29 +17,72 @@ import (
 // would wait for each other for ever. bbolt still runs one writer at a
 // time, and no committer transaction spans a network call.
 
-// ImportBody stores a body sent by a primary under the GUID it claims,
-// durably, and keeps it from removal until release is called (after the
-// batch that names it has been applied, or has failed).
-func (s *Store) ImportBody(ctx context.Context, guid string, r io.Reader) (release func(), err error) {
+// BodyImport receives the bodies a primary sends with a batch: each is
+// written and renamed into place as it arrives, and Sync makes them all
+// durable at once (the file system merges the fsyncs). They stay pinned
+// against removal until Release, which comes after the batch that names
+// them is applied (or has failed).
+type BodyImport struct {
+	s     *Store
+	guids []string
+	paths []string
+}
+
+// NewBodyImport starts an import; the caller must Release it.
+func (s *Store) NewBodyImport() *BodyImport { return &BodyImport{s: s} }
+
+// Add stores r as the body of guid; a body that does not hash to guid is
+// ErrInvalidGUID and is not kept.
+func (bi *BodyImport) Add(ctx context.Context, guid string, r io.Reader) error {
+	s := bi.s
 	if !validGUID(guid) {
-		return nil, fmt.Errorf("%w: %q", ErrInvalidGUID, guid)
+		return fmt.Errorf("%w: %q", ErrInvalidGUID, guid)
 	}
 	if s.isClosed() {
-		return nil, ErrClosed
+		return ErrClosed
 	}
-	wb, err := s.writeBody(ctx, r)
+	later := func(p []string) error { bi.paths = append(bi.paths, p...); return nil }
+	wb, err := s.receiveBody(ctx, r, later)
 	if err != nil {
+		return err
+	}
+	bi.guids = append(bi.guids, wb.guid)
+	if wb.guid != guid {
+		return fmt.Errorf("%w: body hashes to %s, sent as %s", ErrInvalidGUID, wb.guid, guid)
+	}
+	return nil
+}
+
+// Sync makes every body added so far durable.
+func (bi *BodyImport) Sync() error {
+	slices.Sort(bi.paths)
+	err := syncPaths(slices.Compact(bi.paths))
+	bi.paths = nil
+	return err
+}
+
+// Release unpins the bodies; those no record names are removed.
+func (bi *BodyImport) Release() {
+	for _, g := range bi.guids {
+		bi.s.unpin(g)
+	}
+	bi.s.removeUnreferenced(bi.guids)
+	bi.guids = nil
+}
+
+// ImportBody stores one body sent by a primary, durably, pinned until
+// release is called.
+func (s *Store) ImportBody(ctx context.Context, guid string, r io.Reader) (release func(), err error) {
+	bi := s.NewBodyImport()
+	if err := bi.Add(ctx, guid, r); err != nil {
+		bi.Release()
 		return nil, err
 	}
-	release = func() {
-		s.unpin(wb.guid)
-		s.removeUnreferenced([]string{wb.guid})
+	if err := bi.Sync(); err != nil {
+		bi.Release()
+		return nil, err
 	}
-	if wb.guid != guid {
-		release()
-		return nil, fmt.Errorf("%w: body hashes to %s, sent as %s", ErrInvalidGUID, wb.guid, guid)
-	}
-	return release, nil
+	return bi.Release, nil
 }
 
 // ApplyReplicated applies a primary's batch to this store's copy of the

@@ -187,3 +187,6 @@ func readKey(path string) (crypto.Signer, error) {
 	}
 	return signer, nil
 }
+
+// LoadCert reads a PEM certificate file, for `rookery tls show`.
+func LoadCert(path string) (*x509.Certificate, error) { return readCert(path) }

@@ -21,6 +21,8 @@ import (
 const usage = `rookery-jepsen: test a Rookery cluster under faults
 
 Usage:
+  rookery-jepsen run [flags]       start a cluster, drive workloads under faults, check; see run --help
+  rookery-jepsen test-all [flags]  run a matrix of workloads and nemeses
   rookery-jepsen check DIR         judge a stored run again; rewrites results.json and timeline.html
   rookery-jepsen schedule [flags]  print the fault schedule a seed gives
   rookery-jepsen version           print the version
@@ -46,6 +48,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	switch args[0] {
+	case "run":
+		return runRun(args[1:], stdout, stderr)
+	case "test-all":
+		return runTestAll(args[1:], stdout, stderr)
 	case "check":
 		return runCheck(args[1:], stdout, stderr)
 	case "schedule":

@@ -30,18 +30,18 @@ func (r *replicator) catchUpLoop(ctx context.Context, every time.Duration) {
 
 func (r *replicator) catchUpOnce(ctx context.Context) {
 	f := r.dir.FSM()
-	byReplica := make(map[string][]uint64)
+	byReplica := make(map[string][]*fsm.Mailbox)
 	// A scan of the directory: fine for the mailboxes of a cluster of
 	// modest size; a per-backend index would make it cheap at scale.
 	f.Mailboxes("", func(m *fsm.Mailbox) bool {
 		if m.Primary.Backend == r.id && m.State != fsm.Reserved {
 			for _, c := range m.Replicas {
-				byReplica[c.Backend] = append(byReplica[c.Backend], m.ID)
+				byReplica[c.Backend] = append(byReplica[c.Backend], m)
 			}
 		}
 		return true
 	})
-	for rid, ids := range byReplica {
+	for rid, mailboxes := range byReplica {
 		if ctx.Err() != nil {
 			return
 		}
@@ -54,6 +54,17 @@ func (r *replicator) catchUpOnce(ctx context.Context) {
 		if b, ok := f.Backend(rid); !ok || b.State == fsm.BackendDown {
 			continue
 		}
+		var ids []uint64
+		for _, m := range mailboxes {
+			if !r.stamped(m) {
+				ids = nil // not ready: the pair waits for the next round
+				break
+			}
+			ids = append(ids, m.ID)
+		}
+		if len(ids) == 0 {
+			continue
+		}
 		start := time.Now()
 		if err := r.catchUp(ctx, rid, ids); err != nil {
 			r.log.Debug("replica catch-up failed", "replica", rid, "mailboxes", len(ids), "err", err)
@@ -61,6 +72,14 @@ func (r *replicator) catchUpOnce(ctx context.Context) {
 		}
 		r.log.Info("replica caught up and in sync", "replica", rid, "mailboxes", len(ids), "duration", time.Since(start))
 	}
+}
+
+// stamped reports whether the spool records the directory's uidvalidity
+// of m: Create activates before it stamps, and a copy made in between
+// would carry the provisional one.
+func (r *replicator) stamped(m *fsm.Mailbox) bool {
+	st, err := r.store.ReplicaState(m.ID)
+	return err == nil && st.Exists && st.UIDValidity == m.UIDValidity
 }
 
 // catchUp merges diverged copies, then syncs every mailbox while the ack
@@ -178,4 +197,3 @@ func (r *replicator) importBody(ctx context.Context, addr, guid string) (func(),
 	defer rc.Close()
 	return r.store.ImportBody(ctx, guid, rc)
 }
-

@@ -43,9 +43,10 @@ func TestMergeAfterForcedPromotion(t *testing.T) {
 	if res, err := c.Voters[0].Apply(testcluster.Ctx(t), fsm.Failover{Backend: "b1", Force: true, At: time.Now().UnixNano()}); err != nil || res.Err != nil || res.Count != 1 {
 		t.Fatalf("forced failover: %+v %v", res, err)
 	}
-	testcluster.WaitFor(t, "the frontend to follow", func() bool {
+	testcluster.WaitFor(t, "the frontend and b2 to follow", func() bool {
 		m, _ := f.Node.FSM().Mailbox(fsm.Inbox("alice"))
-		return m.Primary.Backend == "b2"
+		n, _ := b2.Node.FSM().Mailbox(fsm.Inbox("alice"))
+		return m.Primary.Backend == "b2" && n.Primary.Backend == "b2"
 	})
 
 	var expunges atomic.Int32
@@ -128,4 +129,3 @@ func searchUIDs(t *testing.T, c *imapclient.Client) []imap.UID {
 	}
 	return data.AllUIDs()
 }
-

@@ -102,13 +102,22 @@ func sameRecords(t *testing.T, a, b *testcluster.Backend, id uint64) {
 	}
 }
 
+// inSync reads the pair's state as fresh as the leader's commit index.
 func inSync(c *testcluster.Cluster, primary, replica string) bool {
-	return c.Voters[0].FSM().InSync(primary, replica)
+	v := c.Voters[0]
+	if err := v.SyncedRead(testcluster.Ctx(c.T)); err != nil {
+		c.T.Fatal(err)
+	}
+	return v.FSM().InSync(primary, replica)
 }
 
 func mailbox(t *testing.T, c *testcluster.Cluster, name string) *fsm.Mailbox {
 	t.Helper()
-	mb, ok := c.Voters[0].FSM().Mailbox(name)
+	v := c.Voters[0]
+	if err := v.SyncedRead(testcluster.Ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	mb, ok := v.FSM().Mailbox(name)
 	if !ok {
 		t.Fatalf("no mailbox %s", name)
 	}

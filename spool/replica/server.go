@@ -111,13 +111,17 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	bodies := s.cfg.Store.NewBodyImport()
+	defer bodies.Release()
 	for _, b := range h.Bodies {
-		release, err := s.cfg.Store.ImportBody(r.Context(), b.GUID, io.LimitReader(br, b.Size))
-		if err != nil {
+		if err := bodies.Add(r.Context(), b.GUID, io.LimitReader(br, b.Size)); err != nil {
 			writeError(w, err)
 			return
 		}
-		defer release()
+	}
+	if err := bodies.Sync(); err != nil {
+		writeError(w, err)
+		return
 	}
 	if err := s.cfg.Store.ApplyReplicated(h.Batch, slot); err != nil {
 		writeError(w, err)

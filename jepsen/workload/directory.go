@@ -1,0 +1,130 @@
+package workload
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/rookery-mail/rookery/jepsen/history"
+)
+
+// Directory runs CREATE, DELETE and SELECT of a few names, all of one
+// user, through random frontends: the linearizable and read-your-writes
+// checkers judge it.
+type Directory struct {
+	Clients int
+	Names   int
+}
+
+var _ Workload = (*Directory)(nil)
+
+const dirUser, dirPassword = "jdir", "jdir-password"
+
+func (w *Directory) Name() string { return "directory" }
+
+func (w *Directory) Setup(ctx context.Context, env *Env) error {
+	return env.AddUser(ctx, dirUser, dirPassword)
+}
+
+func (w *Directory) Run(ctx context.Context, env *Env) {
+	runClients(ctx, w.Clients, func(ctx context.Context, id int) {
+		rng := env.rand(id)
+		s := &session{env: env, user: dirUser, password: dirPassword, rng: rng}
+		defer s.close()
+		for env.wait(ctx) {
+			name := fmt.Sprintf("dir-%d", rng.IntN(w.Names))
+			switch rng.IntN(3) {
+			case 0:
+				s.create(ctx, name)
+			case 1:
+				s.delete(ctx, name)
+			default:
+				s.selectName(ctx, name)
+			}
+		}
+	})
+}
+
+func (w *Directory) Final(context.Context, *Env) {}
+
+// session is a client's current connection and its process number; it
+// reconnects, to a random frontend and as a new process, after a failure
+// whose effect it cannot know.
+type session struct {
+	env            *Env
+	user, password string
+	rng            *rand.Rand
+	node           int // 0: a random frontend; k: node k-1
+	ic             *imapConn
+	process        int
+}
+
+// conn returns the session's connection, opening one when needed.
+func (s *session) conn(ctx context.Context) (*imapConn, error) {
+	if s.ic != nil {
+		return s.ic, nil
+	}
+	node := s.env.Nodes[s.rng.IntN(len(s.env.Nodes))]
+	if s.node > 0 {
+		node = s.env.Nodes[s.node-1]
+	}
+	ic, err := dialIMAP(ctx, node, s.user, s.password, s.env.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	s.ic, s.process = ic, s.env.process()
+	return ic, nil
+}
+
+// drop closes the connection; the next operation opens another.
+func (s *session) drop() {
+	if s.ic != nil {
+		s.ic.close()
+		s.ic = nil
+	}
+}
+
+func (s *session) close() { s.drop() }
+
+// record runs one operation on the session's connection and records it.
+// classify turns the command's error into an outcome.
+func (s *session) record(ctx context.Context, f, key string, run func(*imapConn) (history.Value, error), classify func(error) (history.Outcome, string)) history.Outcome {
+	ic, err := s.conn(ctx)
+	if err != nil {
+		return history.Fail // no connection: nothing was sent, nothing recorded
+	}
+	p := s.env.invoke(s.process, f, key, ic.node, history.Value{})
+	v, err := run(ic)
+	outcome, text := classify(err)
+	s.env.complete(p, outcome, v, text)
+	if broken(err) || outcome == history.Info {
+		s.drop()
+	}
+	return outcome
+}
+
+func (s *session) create(ctx context.Context, name string) history.Outcome {
+	return s.record(ctx, history.FCreate, name, func(ic *imapConn) (history.Value, error) {
+		return history.Value{}, ic.do(ctx, func() error { return ic.c.Create(name, nil).Wait() })
+	}, writeOutcome)
+}
+
+func (s *session) delete(ctx context.Context, name string) history.Outcome {
+	return s.record(ctx, history.FDelete, name, func(ic *imapConn) (history.Value, error) {
+		return history.Value{}, ic.do(ctx, func() error { return ic.c.Delete(name).Wait() })
+	}, writeOutcome)
+}
+
+func (s *session) selectName(ctx context.Context, name string) history.Outcome {
+	return s.record(ctx, history.FSelect, name, func(ic *imapConn) (history.Value, error) {
+		var v history.Value
+		err := ic.do(ctx, func() error {
+			sel, err := ic.c.Select(name, nil).Wait()
+			if err == nil {
+				v.UIDValidity = sel.UIDValidity
+			}
+			return err
+		})
+		return v, err
+	}, readOutcome)
+}

@@ -1,0 +1,317 @@
+#!/usr/bin/env bash
+# cluster-up.sh: bring up a Rookery cluster.
+#
+#   scripts/cluster-up.sh up    [-n 3|5] [-d DIR] [-p BASE_PORT] [-b BINARY]
+#       Runs an N-node cluster on this machine (loopback ports, every node
+#       with every role), one `rookery node --config` process per node, data
+#       and logs under DIR. Waits until `rookery admin status` shows a leader
+#       and every voter, then prints how to connect.
+#   scripts/cluster-up.sh status [-d DIR]
+#   scripts/cluster-up.sh kill   [-d DIR] NODE...   SIGKILL the named nodes (a crash, for drills)
+#   scripts/cluster-up.sh down   [-d DIR]           stop every process `up` started, by PID
+#   scripts/cluster-up.sh hosts  [-d DIR] [-s SECRET_FILE] HOST...
+#       Writes one config per host (HOST is a name or IP the other hosts reach
+#       it by) under DIR/HOST/node.toml and prints the commands to run there.
+#
+# Environment: ROOKERY_BIN (the rookery binary; default: built into DIR/bin),
+# ROOKERY_WAIT (seconds to wait for a leader, default 90).
+set -euo pipefail
+
+cmd=${1:-help}
+[ $# -gt 0 ] && shift
+nodes=3
+dir=${ROOKERY_CLUSTER_DIR:-.rookery-cluster}
+base=27000
+bin=${ROOKERY_BIN:-}
+secret_file=""
+wait_secs=${ROOKERY_WAIT:-90}
+
+while getopts "n:d:p:b:s:" opt; do
+  case $opt in
+    n) nodes=$OPTARG ;;
+    d) dir=$OPTARG ;;
+    p) base=$OPTARG ;;
+    b) bin=$OPTARG ;;
+    s) secret_file=$OPTARG ;;
+    *) exit 2 ;;
+  esac
+done
+shift $((OPTIND - 1))
+
+die() { echo "cluster-up: $*" >&2; exit 1; }
+pidfile() { echo "$dir/pids"; }
+
+# build_binary puts a rookery binary in DIR/bin unless one was given.
+build_binary() {
+  if [ -n "$bin" ]; then
+    [ -x "$bin" ] || die "$bin is not an executable"
+    return
+  fi
+  local root
+  root=$(cd "$(dirname "$0")/.." && pwd)
+  mkdir -p "$dir/bin"
+  echo "building rookery into $dir/bin"
+  (cd "$root" && go build -o "$(cd "$dir/bin" && pwd)/rookery" ./cmd/rookery)
+  bin="$dir/bin/rookery"
+}
+
+# recorded_binary: the binary `up` used, for the other commands.
+recorded_binary() {
+  [ -n "$bin" ] && return
+  [ -f "$dir/binary" ] || die "no $dir/binary: was the cluster started with $0 up -d $dir?"
+  bin=$(cat "$dir/binary")
+}
+
+new_secret() {
+  head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'
+}
+
+# write_config FILE NODE_ID DATA_DIR HOST RAFT API GOSSIP BIMAP BLMTP FIMAP FLMTP JOIN EXPECT SECRET PLAINTEXT
+# Keys are exactly those of cmd/rookery/config.go: a misspelt key is an
+# error at start, never a silent default.
+write_config() {
+  local f=$1
+  cat >"$f" <<EOF
+# Written by scripts/cluster-up.sh. See examples/node.toml for every setting.
+node_id = "$2"
+data_dir = "$3"
+roles = ["directory", "backend", "frontend"]
+cluster_secret = "${14}"
+log_format = "text"
+log_level = "info"
+
+[directory]
+raft_addr = "$4:$5"
+api_addr = "$4:$6"
+gossip_addr = "$4:$7"
+join = [${12}]
+bootstrap_expect = ${13}
+stale_after = "5s"
+
+[backend]
+id = "$2"
+imap_addr = "$4:$8"
+lmtp_addr = "$4:$9"
+
+[frontend]
+imap_addr = "$4:${10}"
+lmtp_addr = "$4:${11}"
+allow_plaintext_login = ${15}
+EOF
+  chmod 600 "$f"
+}
+
+# alive PID: the process runs and is a rookery node (a PID reused by an
+# unrelated process must never be signalled).
+alive() {
+  local pid=$1
+  [ -r "/proc/$pid/cmdline" ] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "rookery node --config"
+}
+
+node_pid() {
+  awk -v n="$1" '$1 == n { print $2 }' "$(pidfile)"
+}
+
+cluster_up() {
+  case $nodes in 3|5) ;; *) die "-n must be 3 or 5" ;; esac
+  if [ -f "$(pidfile)" ]; then
+    while read -r name pid; do
+      alive "$pid" && die "$name (pid $pid) from an earlier run is still up; run: $0 down -d $dir"
+    done <"$(pidfile)"
+    rm -f "$(pidfile)"
+  fi
+  mkdir -p "$dir"
+  chmod 700 "$dir"
+  build_binary
+  bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+  echo "$bin" >"$dir/binary"
+  [ -f "$dir/cluster-secret" ] || { new_secret >"$dir/cluster-secret"; chmod 600 "$dir/cluster-secret"; }
+  local secret join="" i p
+  secret=$(cat "$dir/cluster-secret")
+  for ((i = 0; i < nodes; i++)); do
+    join+="${join:+, }\"127.0.0.1:$((base + 100 * i + 2))\""
+  done
+  : >"$(pidfile)"
+  for ((i = 0; i < nodes; i++)); do
+    local name="node$((i + 1))" p=$((base + 100 * i))
+    mkdir -p "$dir/$name"
+    write_config "$dir/$name/node.toml" "$name" "$(cd "$dir/$name" && pwd)/data" 127.0.0.1 \
+      "$p" $((p + 1)) $((p + 2)) $((p + 3)) $((p + 4)) $((p + 43)) $((p + 24)) "$join" "$nodes" "$secret" true
+    "$bin" node --config "$dir/$name/node.toml" >>"$dir/$name/node.log" 2>&1 </dev/null &
+    echo "$name $!" >>"$(pidfile)"
+  done
+  echo "started $nodes nodes (pids in $(pidfile)); waiting up to ${wait_secs}s for a leader and $nodes voters"
+  if ! wait_healthy "$nodes"; then
+    echo "cluster-up: no healthy cluster after ${wait_secs}s; last status:" >&2
+    admin_status >&2 || true
+    echo "logs: $dir/node*/node.log; stop with: $0 down -d $dir" >&2
+    exit 1
+  fi
+  admin_status
+  print_banner
+}
+
+# admin_status asks the first node still running for the cluster status.
+admin_status() {
+  local name pid
+  while read -r name pid; do
+    if alive "$pid"; then
+      "$bin" admin --config "$dir/$name/node.toml" --timeout 10s status
+      return
+    fi
+  done <"$(pidfile)"
+  die "no node of $dir is running"
+}
+
+# voter_report compares the Raft configuration (the leader's peers plus
+# itself) with the voters that answer, and names the nodes this script
+# started that do not answer: a dead voter drops out of the gossip member
+# list, so the status table alone stops showing it.
+voter_report() {
+  local name pid json configured answering missing=""
+  while read -r name pid; do
+    alive "$pid" || continue
+    json=$("$bin" admin --config "$dir/$name/node.toml" --timeout 10s --json status 2>/dev/null) || continue
+    break
+  done <"$(pidfile)"
+  [ -n "${json:-}" ] || { echo "voters: no node answered"; return 1; }
+  read -r configured answering < <(awk -F': ' '
+    /"node_id"/   { gsub(/[",]/, "", $2); id = $2 }
+    /"raft_state"/ { if ($2 ~ /"Leader"/) leader = id }
+    /"voter"/     { voter[id] = ($2 ~ /true/) }
+    /"num_peers"/ { gsub(/,/, "", $2); peers[id] = $2 }
+    /"error"/     { failed[id] = 1 }
+    END {
+      n = 0; for (i in voter) if (voter[i] && !failed[i]) { n++; list = list " " i }
+      print (leader == "" ? 0 : peers[leader] + 1), n list
+    }' <<<"$json")
+  while read -r name pid; do
+    grep -qw "$name" <<<"$answering" || missing+=" $name"
+  done <"$(pidfile)"
+  echo "voters in the Raft configuration: $configured; answering: ${answering%% *}; not answering:${missing:- none}"
+}
+
+# wait_healthy N: until status names a leader and N of N voters healthy.
+wait_healthy() {
+  local want=$1 deadline=$((SECONDS + wait_secs)) out
+  while ((SECONDS < deadline)); do
+    out=$(admin_status 2>&1 || true)
+    if grep -q " Leader " <<<"$out" && grep -q "^$want of $want directory voters healthy" <<<"$out"; then
+      return 0
+    fi
+    sleep 1
+  done
+  return 1
+}
+
+print_banner() {
+  local i p
+  echo
+  echo "Rookery cluster of $nodes nodes is up (data and logs in $dir)."
+  for ((i = 0; i < nodes; i++)); do
+    p=$((base + 100 * i))
+    echo "  node$((i + 1))  IMAP 127.0.0.1:$((p + 43))  LMTP 127.0.0.1:$((p + 24))  cluster API http://127.0.0.1:$((p + 1))"
+  done
+  cat <<EOF
+
+Add a user (and its INBOX), then log in with any IMAP client:
+  echo 'pw' | $bin admin --config $dir/node1/node.toml user add alice
+  curl -s imap://127.0.0.1:$((base + 43))/ -u alice:pw
+Cluster status:   $bin admin --config $dir/node1/node.toml status
+Crash two nodes:  $0 kill -d $dir node2 node3
+Stop everything:  $0 down -d $dir
+EOF
+}
+
+cluster_kill() {
+  [ $# -gt 0 ] || die "kill: name the nodes, e.g. node2 node3"
+  [ -f "$(pidfile)" ] || die "no $(pidfile)"
+  local name pid
+  for name in "$@"; do
+    pid=$(node_pid "$name")
+    [ -n "$pid" ] || die "no node $name in $(pidfile)"
+    if alive "$pid"; then
+      kill -KILL "$pid"
+      echo "killed $name (pid $pid)"
+    else
+      echo "$name (pid $pid) is not running"
+    fi
+  done
+}
+
+cluster_down() {
+  [ -f "$(pidfile)" ] || { echo "nothing to stop: no $(pidfile)"; return 0; }
+  local name pid left deadline
+  while read -r name pid; do
+    if alive "$pid"; then
+      kill -TERM "$pid"
+      echo "stopping $name (pid $pid)"
+    fi
+  done <"$(pidfile)"
+  deadline=$((SECONDS + 30))
+  while ((SECONDS < deadline)); do
+    left=0
+    while read -r name pid; do alive "$pid" && left=1; done <"$(pidfile)"
+    ((left == 0)) && break
+    sleep 0.2
+  done
+  while read -r name pid; do
+    if alive "$pid"; then
+      echo "$name (pid $pid) ignored SIGTERM for 30s; sending SIGKILL"
+      kill -KILL "$pid"
+    fi
+  done <"$(pidfile)"
+  rm -f "$(pidfile)"
+  echo "cluster in $dir stopped"
+}
+
+# cluster_hosts writes a config per host for a cluster on separate
+# machines; every host runs every role on the default ports.
+cluster_hosts() {
+  [ $# -eq 3 ] || [ $# -eq 5 ] || die "hosts: give 3 or 5 hosts"
+  local secret join="" h
+  if [ -n "$secret_file" ]; then
+    secret=$(tr -d ' \n' <"$secret_file")
+  else
+    secret=$(new_secret)
+  fi
+  for h in "$@"; do join+="${join:+, }\"$h:7002\""; done
+  mkdir -p "$dir"
+  chmod 700 "$dir"
+  for h in "$@"; do
+    mkdir -p "$dir/$h"
+    write_config "$dir/$h/node.toml" "$h" /var/lib/rookery "$h" 7000 7001 7002 7143 7024 143 24 "$join" $# "$secret" false
+  done
+  echo "wrote a config for each host under $dir/ (mode 0600: they hold the cluster secret)."
+  echo
+  echo "On each host (as root), copy its config and start the node:"
+  for h in "$@"; do
+    cat <<EOF
+  # $h
+  scp $dir/$h/node.toml $h:/tmp/node.toml && scp rookery scripts/rookery.service $h:/tmp/
+  ssh $h 'install -o root -g rookery -m 0640 /tmp/node.toml /etc/rookery/node.toml &&
+          install -m 0755 /tmp/rookery /usr/local/bin/rookery &&
+          install -m 0644 /tmp/rookery.service /etc/systemd/system/rookery.service &&
+          systemctl daemon-reload && systemctl enable --now rookery'
+EOF
+  done
+  cat <<EOF
+
+(Create the user first on each host: useradd --system --home /var/lib/rookery rookery.)
+The nodes bootstrap once all $# have met. Then, from any host:
+  rookery admin --config /etc/rookery/node.toml status
+Client ports bind to each host's own address (IMAP 143, LMTP 24); plaintext
+login is off, so clients need TLS on the client ports (docs/operations.md).
+EOF
+}
+
+case $cmd in
+  up) cluster_up ;;
+  status) recorded_binary; admin_status; voter_report ;;
+  kill) cluster_kill "$@" ;;
+  down) cluster_down ;;
+  hosts) cluster_hosts "$@" ;;
+  help|-h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) die "unknown command $cmd (up, status, kill, down, hosts)" ;;
+esac

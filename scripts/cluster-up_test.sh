@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# cluster-up_test.sh: runs scripts/cluster-up.sh for real on this machine.
+#  1. 3 nodes: up, a leader and 3 healthy voters, down, every PID gone.
+#  2. 5 nodes: up, SIGKILL the leader and one follower; the 3 survivors
+#     elect a leader and status names the 2 missing voters; down.
+# Bounded: each wait has a deadline and the whole run stops at 5 minutes.
+# It signals only the PIDs cluster-up.sh recorded for its own clusters.
+#
+#   scripts/cluster-up_test.sh            (builds the binary)
+#   ROOKERY_BIN=/path/rookery BASE_PORT=38000 scripts/cluster-up_test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+up=scripts/cluster-up.sh
+work=$(mktemp -d "${TMPDIR:-/tmp}/rookery-cluster-test.XXXXXX")
+base=${BASE_PORT:-37000}
+started=()
+
+cleanup() {
+  for d in "${started[@]}"; do "$up" down -d "$d" >/dev/null 2>&1 || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+# The whole test's deadline: after it, the EXIT trap still stops the nodes.
+main=$$
+(
+  trap 'kill $s 2>/dev/null; exit 0' TERM
+  sleep 300 & s=$!
+  wait $s && { echo "cluster-up_test: timed out after 300s" >&2; kill -TERM $main; }
+) &
+watchdog=$!
+trap 'kill $watchdog 2>/dev/null || true; cleanup' EXIT
+trap 'exit 1' TERM INT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+if [ -z "${ROOKERY_BIN:-}" ]; then
+  echo "== building rookery"
+  go build -o "$work/rookery" ./cmd/rookery
+  ROOKERY_BIN=$work/rookery
+fi
+export ROOKERY_BIN ROOKERY_WAIT=90
+
+pids_of() { awk '{ print $2 }' "$1/pids"; }
+assert_all_stopped() {
+  local pid
+  for pid in $1; do
+    # A zombie has exited; only its parent's reaper has yet to notice.
+    state=$(ps -o stat= -p "$pid" 2>/dev/null || true)
+    [ -n "$state" ] && [ "${state:0:1}" != Z ] && fail "pid $pid still running after down ($state)"
+  done
+  return 0
+}
+
+echo "== 3 nodes"
+d3=$work/c3
+started+=("$d3")
+"$up" up -n 3 -d "$d3" -p "$base" | tee "$work/up3.out"
+grep -q "^3 of 3 directory voters healthy" "$work/up3.out" || fail "3-node cluster not healthy"
+grep -q " Leader " "$work/up3.out" || fail "3-node cluster has no leader"
+p3=$(pids_of "$d3")
+"$up" down -d "$d3"
+assert_all_stopped "$p3"
+echo "3-node cluster: up, healthy, down: ok"
+
+echo "== 5 nodes"
+d5=$work/c5
+started+=("$d5")
+"$up" up -n 5 -d "$d5" -p $((base + 500)) | tee "$work/up5.out"
+grep -q "^5 of 5 directory voters healthy" "$work/up5.out" || fail "5-node cluster not healthy"
+leader=$(awk '$3 == "Leader" { print $1 }' "$work/up5.out")
+follower=$(awk '$3 == "Follower" { print $1; exit }' "$work/up5.out")
+[ -n "$leader" ] && [ -n "$follower" ] || fail "no leader or follower in the status"
+echo "== killing the leader $leader and the follower $follower"
+"$up" kill -d "$d5" "$leader" "$follower"
+
+deadline=$((SECONDS + 90))
+ok=""
+while ((SECONDS < deadline)); do
+  out=$("$up" status -d "$d5" 2>&1 || true)
+  new_leader=$(awk '$3 == "Leader" { print $1 }' <<<"$out")
+  if [ -n "$new_leader" ] && [ "$new_leader" != "$leader" ] &&
+    grep -q "voters in the Raft configuration: 5; answering: 3; not answering:" <<<"$out" &&
+    grep "not answering:" <<<"$out" | grep -qw "$leader" &&
+    grep "not answering:" <<<"$out" | grep -qw "$follower"; then
+    ok=1
+    break
+  fi
+  sleep 1
+done
+echo "$out"
+[ -n "$ok" ] || fail "after killing $leader and $follower: no new leader, or the loss not reported"
+echo "5-node cluster: new leader $new_leader after losing $leader and $follower; loss reported: ok"
+p5=$(pids_of "$d5")
+"$up" down -d "$d5"
+assert_all_stopped "$p5"
+echo "PASS"

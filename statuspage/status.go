@@ -1,0 +1,152 @@
+// Package statuspage serves the cluster status page on a node's admin
+// listener: one self-contained HTML page (no external scripts or styles)
+// whose inline script polls the same URL's JSON form every two seconds.
+package statuspage
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"time"
+)
+
+// Source describes the cluster. The node implements it over the
+// directory's member statuses and its local copy of the directory state.
+type Source interface {
+	ClusterStatus(ctx context.Context) (Cluster, error)
+}
+
+// Cluster is everything the page shows, as the source sees it now.
+type Cluster struct {
+	Nodes       []Node
+	Backends    []Backend
+	Replication []Replica // empty when no mailbox has a replica
+}
+
+// Node is one member of the cluster.
+type Node struct {
+	ID           string
+	Roles        []string
+	RaftState    string // Leader, Follower, Candidate, Shutdown
+	Voter        bool
+	LeaderID     string
+	Term         uint64
+	CommitIndex  uint64
+	AppliedIndex uint64
+	LastContact  time.Time // with the leader; zero on the leader or before any contact
+	Error        string    // why the node could not be asked, when it could not
+}
+
+// Backend is one backend in the directory and how many mailboxes it holds.
+type Backend struct {
+	ID        string `json:"id"`
+	State     string `json:"state"`     // up, draining, down
+	Primaries int    `json:"primaries"` // mailboxes whose primary copy is here
+	Replicas  int    `json:"replicas"`  // mailboxes with a replica copy here
+}
+
+// Replica is one primary to replica backend pair.
+type Replica struct {
+	Primary, Replica string
+	InSync           bool
+	Lag              time.Duration // age of the oldest change not yet applied; 0 when unknown
+	Pending          int           // changes not yet applied
+}
+
+// view is the JSON the page's script renders: the source's data plus what
+// is derived from it, so the script only draws.
+type view struct {
+	GeneratedAt string       `json:"generated_at"`
+	Leader      string       `json:"leader"`
+	Term        uint64       `json:"term"`
+	Voters      int          `json:"voters"`
+	Healthy     int          `json:"healthy_voters"`
+	Quorum      int          `json:"quorum"`
+	CanLose     int          `json:"can_lose"`
+	Nodes       []nodeView   `json:"nodes"`
+	Backends    []Backend    `json:"backends"`
+	Mailboxes   int          `json:"mailboxes"`
+	Replication []replicView `json:"replication"`
+}
+
+type nodeView struct {
+	ID           string   `json:"id"`
+	Roles        []string `json:"roles"`
+	RaftState    string   `json:"raft_state"`
+	Voter        bool     `json:"voter"`
+	Term         uint64   `json:"term"`
+	CommitIndex  uint64   `json:"commit_index"`
+	AppliedIndex uint64   `json:"applied_index"`
+	Lag          int64    `json:"lag"`             // leader's commit index minus this node's applied index; -1 unknown
+	LastContact  string   `json:"last_contact"`    // "" on the leader or when unknown
+	Health       string   `json:"health"`          // ok, no leader, unreachable
+	Error        string   `json:"error,omitempty"` // when unreachable
+}
+
+type replicView struct {
+	Primary string  `json:"primary"`
+	Replica string  `json:"replica"`
+	InSync  bool    `json:"in_sync"`
+	LagSec  float64 `json:"lag_seconds"`
+	Pending int     `json:"pending"`
+}
+
+// summarize derives the page's view from the source's data at now.
+func summarize(c Cluster, now time.Time) view {
+	v := view{GeneratedAt: now.UTC().Format(time.RFC3339), Backends: slices.Clone(c.Backends)}
+	var leaderCommit uint64
+	for _, n := range c.Nodes {
+		if n.Error == "" && n.RaftState == "Leader" && n.Term >= v.Term {
+			v.Leader, v.Term, leaderCommit = n.ID, n.Term, n.CommitIndex
+		}
+	}
+	for _, n := range c.Nodes {
+		nv := nodeView{ID: n.ID, Roles: n.Roles, RaftState: n.RaftState, Voter: n.Voter, Term: n.Term,
+			CommitIndex: n.CommitIndex, AppliedIndex: n.AppliedIndex, Lag: -1, Health: "ok", Error: n.Error}
+		switch {
+		case n.Error != "":
+			nv.Health, nv.RaftState = "unreachable", "?"
+		case n.LeaderID == "":
+			nv.Health = "no leader"
+		}
+		if n.Error == "" && leaderCommit > 0 {
+			nv.Lag = max(0, int64(leaderCommit)-int64(n.AppliedIndex))
+		}
+		if !n.LastContact.IsZero() && n.RaftState != "Leader" {
+			nv.LastContact = now.Sub(n.LastContact).Round(time.Millisecond).String()
+		}
+		if n.Voter || (n.Error != "" && slices.Contains(n.Roles, "directory")) {
+			v.Voters++
+			if nv.Health == "ok" {
+				v.Healthy++
+			}
+		}
+		if nv.Roles == nil {
+			nv.Roles = []string{}
+		}
+		v.Nodes = append(v.Nodes, nv)
+	}
+	slices.SortFunc(v.Nodes, func(a, b nodeView) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(v.Backends, func(a, b Backend) int { return cmp.Compare(a.ID, b.ID) })
+	for _, b := range v.Backends {
+		v.Mailboxes += b.Primaries
+	}
+	if v.Voters > 0 {
+		v.Quorum = v.Voters/2 + 1
+		v.CanLose = max(0, v.Healthy-v.Quorum)
+	}
+	for _, r := range c.Replication {
+		v.Replication = append(v.Replication, replicView{Primary: r.Primary, Replica: r.Replica, InSync: r.InSync,
+			LagSec: r.Lag.Seconds(), Pending: r.Pending})
+	}
+	if v.Nodes == nil {
+		v.Nodes = []nodeView{}
+	}
+	if v.Backends == nil {
+		v.Backends = []Backend{}
+	}
+	if v.Replication == nil {
+		v.Replication = []replicView{}
+	}
+	return v
+}
