@@ -1,7 +1,6 @@
 package fsm
 
 import (
-	"bufio"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -218,7 +217,6 @@ func BenchmarkSnapshotRestore1M(b *testing.B) {
 // as raft's FileSnapshotStore does.
 type fileSink struct {
 	*os.File
-	w *bufio.Writer
 }
 
 func newFileSink(path string) (*fileSink, error) {

@@ -200,8 +200,3 @@ func (a *argReader) done() error {
 	return nil
 }
 
-// rest returns the raw bytes from the current position to the end of the
-// command, CRLF excluded.
-func (a *argReader) rest() []byte {
-	return a.cmd.Raw[a.pos:a.end]
-}

@@ -27,11 +27,11 @@ type Metrics struct {
 	reg     *prometheus.Registry
 	labeled prometheus.Registerer // reg, adding the node_id label
 
-	dirApplies       *prometheus.CounterVec
-	forwardedWrites  *prometheus.CounterVec
-	forwardLatency   prometheus.Histogram
-	syncedReads      *prometheus.CounterVec
-	syncedReadLatncy prometheus.Histogram
+	dirApplies        *prometheus.CounterVec
+	forwardedWrites   *prometheus.CounterVec
+	forwardLatency    prometheus.Histogram
+	syncedReads       *prometheus.CounterVec
+	syncedReadLatency prometheus.Histogram
 
 	imapCommands *prometheus.CounterVec
 	imapLatency  *prometheus.HistogramVec
@@ -56,7 +56,7 @@ func New(nodeID string) *Metrics {
 	m.forwardedWrites = f.counter("directory", "forwarded_writes_total", "Writes this node forwarded to the leader, by result.", "result")
 	m.forwardLatency = f.histogram("directory", "forwarded_write_seconds", "Latency of writes forwarded to the leader.")
 	m.syncedReads = f.counter("directory", "synced_reads_total", "Synced (ReadIndex) reads, by result.", "result")
-	m.syncedReadLatncy = f.histogram("directory", "synced_read_seconds", "Latency of synced reads, leader round trip and local catch-up included.")
+	m.syncedReadLatency = f.histogram("directory", "synced_read_seconds", "Latency of synced reads, leader round trip and local catch-up included.")
 	m.imapCommands = f.counter("imap", "commands_total", "IMAP commands, by command and result (ok, no, bad, error).", "command", "result")
 	m.imapLatency = f.histogramVec("imap", "command_seconds", "IMAP command latency, by command.", "command")
 	m.lmtpCommands = f.counter("lmtp", "commands_total", "LMTP commands, by command and result.", "command", "result")
@@ -100,7 +100,7 @@ func (m *Metrics) SyncedRead(result string, d time.Duration) {
 		return
 	}
 	m.syncedReads.WithLabelValues(result).Inc()
-	m.syncedReadLatncy.Observe(d.Seconds())
+	m.syncedReadLatency.Observe(d.Seconds())
 }
 
 // IMAPCommand records one IMAP command. Clients choose command names, so

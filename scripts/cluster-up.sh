@@ -9,9 +9,10 @@
 #   scripts/cluster-up.sh status [-d DIR]
 #   scripts/cluster-up.sh kill   [-d DIR] NODE...   SIGKILL the named nodes (a crash, for drills)
 #   scripts/cluster-up.sh down   [-d DIR]           stop every process `up` started, by PID
-#   scripts/cluster-up.sh hosts  [-d DIR] [-s SECRET_FILE] HOST...
+#   scripts/cluster-up.sh hosts  [-d DIR] [-s SECRET_FILE] [NODE_ID=]HOST...
 #       Writes one config per host (HOST is a name or IP the other hosts reach
-#       it by) under DIR/HOST/node.toml and prints the commands to run there.
+#       it by; NODE_ID defaults to HOST) under DIR/NODE_ID/node.toml and prints
+#       the commands to run there.
 #
 # Environment: ROOKERY_BIN (the rookery binary; default: built into DIR/bin),
 # ROOKERY_WAIT (seconds to wait for a leader, default 90).
@@ -276,20 +277,23 @@ cluster_hosts() {
   else
     secret=$(new_secret)
   fi
-  for h in "$@"; do join+="${join:+, }\"$h:7002\""; done
+  local spec id
+  for spec in "$@"; do join+="${join:+, }\"${spec#*=}:7002\""; done
   mkdir -p "$dir"
   chmod 700 "$dir"
-  for h in "$@"; do
-    mkdir -p "$dir/$h"
-    write_config "$dir/$h/node.toml" "$h" /var/lib/rookery "$h" 7000 7001 7002 7143 7024 143 24 "$join" $# "$secret" false
+  for spec in "$@"; do
+    h=${spec#*=} id=${spec%%=*}
+    mkdir -p "$dir/$id"
+    write_config "$dir/$id/node.toml" "$id" /var/lib/rookery "$h" 7000 7001 7002 7143 7024 143 24 "$join" $# "$secret" false
   done
   echo "wrote a config for each host under $dir/ (mode 0600: they hold the cluster secret)."
   echo
   echo "On each host (as root), copy its config and start the node:"
-  for h in "$@"; do
+  for spec in "$@"; do
+    h=${spec#*=} id=${spec%%=*}
     cat <<EOF
-  # $h
-  scp $dir/$h/node.toml $h:/tmp/node.toml && scp rookery scripts/rookery.service $h:/tmp/
+  # $id ($h)
+  scp $dir/$id/node.toml $h:/tmp/node.toml && scp rookery scripts/rookery.service $h:/tmp/
   ssh $h 'install -o root -g rookery -m 0640 /tmp/node.toml /etc/rookery/node.toml &&
           install -m 0755 /tmp/rookery /usr/local/bin/rookery &&
           install -m 0644 /tmp/rookery.service /etc/systemd/system/rookery.service &&
@@ -312,6 +316,6 @@ case $cmd in
   kill) cluster_kill "$@" ;;
   down) cluster_down ;;
   hosts) cluster_hosts "$@" ;;
-  help|-h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' ;;
+  help|-h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' ;;
   *) die "unknown command $cmd (up, status, kill, down, hosts)" ;;
 esac

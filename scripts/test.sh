@@ -28,5 +28,13 @@ if [ -n "$unformatted" ]; then
 fi
 echo "== go vet"
 go vet ./...
+echo "== staticcheck"
+staticcheck=$(command -v staticcheck || echo "$(go env GOPATH)/bin/staticcheck")
+if [ ! -x "$staticcheck" ]; then
+  timeout 300 go install honnef.co/go/tools/cmd/staticcheck@v0.8.2 || echo "could not install staticcheck; skipping it"
+fi
+if [ -x "$staticcheck" ]; then
+  "$staticcheck" ./...
+fi
 echo "== go test -race"
 go test -race -timeout 15m "$@" ./...

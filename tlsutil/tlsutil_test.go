@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 )
 
 // cluster makes a CA and one node certificate for 127.0.0.1 and localhost.
@@ -295,6 +297,10 @@ func TestGossipKey(t *testing.T) {
 	key, err := GossipKey(path)
 	if err != nil || len(key) != 32 {
 		t.Fatalf("key %d bytes, %v", len(key), err)
+	}
+	// memberlist takes it as Config.SecretKey, or in a Keyring.
+	if _, err := memberlist.NewKeyring(nil, key); err != nil {
+		t.Fatalf("memberlist refuses the key: %v", err)
 	}
 	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v", st.Mode().Perm())

@@ -24,6 +24,10 @@ import (
 	"github.com/rookery-mail/rookery/jepsen/workload"
 )
 
+// HarnessLog is the results directory's log of the proxies, the nemesis and
+// the clients.
+const HarnessLog = "harness.log"
+
 // Options describe one run.
 type Options struct {
 	Name      string // test name: the results go to Store/<Name>/<start>/
@@ -119,6 +123,14 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	res := Result{Dir: dir}
+	logFile, err := os.Create(filepath.Join(dir, HarnessLog))
+	if err != nil {
+		return res, err
+	}
+	defer logFile.Close()
+	// The proxies, the nemesis and the clients log here; o.Logger gets only
+	// what the person running the test must see.
+	hlog := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	if o.Rookery == "" {
 		bctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 		o.Rookery, err = cluster.Build(bctx, dir)
@@ -139,7 +151,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	c, err := cluster.Start(sctx, cluster.Config{Nodes: o.Nodes, Rookery: o.Rookery,
-		Dir: filepath.Join(dir, report.NodesDir), Env: o.Env, Logger: o.Logger})
+		Dir: filepath.Join(dir, report.NodesDir), Env: o.Env, Logger: hlog})
 	cancel()
 	if err != nil {
 		return res, err
@@ -147,7 +159,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	defer c.Close()
 
 	rec := history.NewRecorder()
-	env := workload.NewEnv(clientNodes(c), c.Secret(), rec, o.Rate, o.Seed, o.Logger)
+	env := workload.NewEnv(clientNodes(c), c.Secret(), rec, o.Rate, o.Seed, hlog)
 	env.AddUser = c.AddUser
 	setupCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	for _, w := range wls {
@@ -162,7 +174,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 
 	rec = history.NewRecorder() // the run's clock starts with the workload
 	env.Rec = rec
-	faults := newFaultRunner(c, rec, o.Logger)
+	faults := newFaultRunner(c, rec, hlog)
 	res.Recovered = drive(ctx, o, c, env, wls, events, faults)
 	test.Options["recovered"] = fmt.Sprint(res.Recovered)
 

@@ -89,7 +89,7 @@ func newLimiter(rate float64) *limiter {
 }
 
 func (l *limiter) wait(ctx context.Context) bool {
-	if l.every == 0 {
+	if l.every == 0 || ctx.Err() != nil {
 		return ctx.Err() == nil
 	}
 	l.mu.Lock()
