@@ -94,3 +94,34 @@ func TestValidateAdvertise(t *testing.T) {
 		}
 	}
 }
+
+// TestFreshnessNeedsContactAfterLeaderChange: a follower's contact counts
+// only when it postdates the last change of leader (raft also bumps
+// LastContact when it grants a vote), and closing the leader makes the
+// followers stop trusting their copies.
+func TestFreshnessNeedsContactAfterLeaderChange(t *testing.T) {
+	c := startCluster(t, 3)
+	leader := c.leader()
+	f := c.follower()
+	waitFor(t, 10*time.Second, "follower hears from the leader", func() bool { return f.heardFromLeader(time.Minute) })
+
+	f.leaderChanged.Store(time.Now().Add(time.Hour).UnixNano())
+	if f.heardFromLeader(time.Minute) {
+		t.Fatal("a contact from before the last leader change counted")
+	}
+	f.leaderChanged.Store(0)
+
+	c.close(leader.ID())
+	waitFor(t, 30*time.Second, "a new leader", func() bool {
+		l, _ := f.Leader()
+		return l != "" && l != leader.ID()
+	})
+	// The new leader is known; its first successful contact comes after the
+	// change was recorded.
+	if l, _ := f.Leader(); l != f.ID() {
+		waitFor(t, 10*time.Second, "contact from the new leader", func() bool { return f.heardFromLeader(time.Minute) })
+		if lc := f.raft.LastContact().UnixNano(); lc <= f.leaderChanged.Load() {
+			t.Fatalf("fresh with a contact (%d) not after the leader change (%d)", lc, f.leaderChanged.Load())
+		}
+	}
+}

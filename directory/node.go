@@ -47,6 +47,9 @@ type Node struct {
 	// leaderReady is the term in which this node, as leader, has applied
 	// every entry of earlier terms (a barrier); ReadIndex is served only then.
 	leaderReady atomic.Uint64
+	// leaderChanged is when (unix nanoseconds) raft last changed this
+	// node's idea of the leader; see freshness.go.
+	leaderChanged atomic.Int64
 
 	bootstrapMu  sync.Mutex
 	bootstrapped atomic.Bool // raft state exists; no more bootstrap attempts
@@ -159,6 +162,7 @@ func (n *Node) openRaft() error {
 		return fmt.Errorf("directory: raft: %w", err)
 	}
 	n.raft = r
+	n.watchLeaderChanges()
 	return nil
 }
 

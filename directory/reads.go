@@ -92,7 +92,7 @@ func (n *Node) FreshRead(ctx context.Context) error {
 	if n.IsLeader() {
 		return nil
 	}
-	if lc := n.raft.LastContact(); !lc.IsZero() && time.Since(lc) <= n.cfg.StaleAfter {
+	if n.heardFromLeader(n.cfg.StaleAfter) {
 		return nil
 	}
 	if err := n.SyncedRead(ctx); err != nil {
@@ -116,6 +116,7 @@ type Status struct {
 	LastContact  time.Time `json:"last_contact,omitzero"` // with the leader; zero on the leader
 	Voter        bool      `json:"voter"`                 // a voter in the Raft configuration
 	NumPeers     int       `json:"num_peers"`             // other servers in the configuration
+	Voters       int       `json:"voters"`                // voters in the configuration, this node included
 }
 
 // Status reports this node's state.
@@ -132,10 +133,17 @@ func (n *Node) Status() Status {
 		CommitIndex:  n.raft.CommitIndex(),
 		AppliedIndex: n.fsm.AppliedIndex(),
 		LastLogIndex: n.raft.LastIndex(),
-		LastContact:  n.raft.LastContact(),
+	}
+	// Raft's last contact means something only on a follower: on the leader
+	// it is left over from before the election.
+	if n.raft.State() != raft.Leader {
+		s.LastContact = n.raft.LastContact()
 	}
 	if f := n.raft.GetConfiguration(); f.Error() == nil {
 		for _, srv := range f.Configuration().Servers {
+			if srv.Suffrage == raft.Voter {
+				s.Voters++
+			}
 			if string(srv.ID) == n.cfg.NodeID {
 				s.Voter = srv.Suffrage == raft.Voter
 			} else {

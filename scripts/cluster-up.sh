@@ -2,9 +2,10 @@
 # cluster-up.sh: bring up a Rookery cluster.
 #
 #   scripts/cluster-up.sh up    [-n 3|5] [-d DIR] [-p BASE_PORT] [-b BINARY]
-#       Runs an N-node cluster on this machine (loopback ports, every node
-#       with every role), one `rookery node --config` process per node, data
-#       and logs under DIR. Waits until `rookery admin status` shows a leader
+#       Runs an N-node cluster on this machine, every node with every role:
+#       one `rookery node --config` process per node on loopback ports from
+#       BASE_PORT (default 27000, 100 per node; keep them below 32768, where
+#       the kernel's ephemeral ports start), data and logs under DIR. Waits until `rookery admin status` shows a leader
 #       and every voter, then prints how to connect.
 #   scripts/cluster-up.sh status [-d DIR]
 #   scripts/cluster-up.sh kill   [-d DIR] NODE...   SIGKILL the named nodes (a crash, for drills)
@@ -38,6 +39,9 @@ while getopts "n:d:p:b:s:" opt; do
   esac
 done
 shift $((OPTIND - 1))
+# One spelling of the directory, so that the PID check below matches the
+# command lines `up` started whatever form -d takes later.
+dir=$(realpath -m "$dir")
 
 die() { echo "cluster-up: $*" >&2; exit 1; }
 pidfile() { echo "$dir/pids"; }
@@ -102,12 +106,12 @@ EOF
   chmod 600 "$f"
 }
 
-# alive PID: the process runs and is a rookery node (a PID reused by an
-# unrelated process must never be signalled).
+# alive NAME PID: the process runs and is this cluster's node NAME (a PID
+# reused by an unrelated process must never be signalled).
 alive() {
-  local pid=$1
+  local name=$1 pid=$2
   [ -r "/proc/$pid/cmdline" ] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "rookery node --config"
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF " node --config $dir/$name/node.toml"
 }
 
 node_pid() {
@@ -118,7 +122,7 @@ cluster_up() {
   case $nodes in 3|5) ;; *) die "-n must be 3 or 5" ;; esac
   if [ -f "$(pidfile)" ]; then
     while read -r name pid; do
-      alive "$pid" && die "$name (pid $pid) from an earlier run is still up; run: $0 down -d $dir"
+      alive "$name" "$pid" && die "$name (pid $pid) from an earlier run is still up; run: $0 down -d $dir"
     done <"$(pidfile)"
     rm -f "$(pidfile)"
   fi
@@ -157,7 +161,7 @@ cluster_up() {
 admin_status() {
   local name pid
   while read -r name pid; do
-    if alive "$pid"; then
+    if alive "$name" "$pid"; then
       "$bin" admin --config "$dir/$name/node.toml" --timeout 10s status
       return
     fi
@@ -172,7 +176,7 @@ admin_status() {
 voter_report() {
   local name pid json configured answering missing=""
   while read -r name pid; do
-    alive "$pid" || continue
+    alive "$name" "$pid" || continue
     json=$("$bin" admin --config "$dir/$name/node.toml" --timeout 10s --json status 2>/dev/null) || continue
     break
   done <"$(pidfile)"
@@ -195,8 +199,16 @@ voter_report() {
 
 # wait_healthy N: until status names a leader and N of N voters healthy.
 wait_healthy() {
-  local want=$1 deadline=$((SECONDS + wait_secs)) out
+  local want=$1 deadline=$((SECONDS + wait_secs)) out name pid
   while ((SECONDS < deadline)); do
+    # A node that exited (a port in use, a bad setting) will not come back.
+    while read -r name pid; do
+      if ! alive "$name" "$pid"; then
+        echo "cluster-up: $name (pid $pid) exited; the end of $dir/$name/node.log:" >&2
+        tail -n 5 "$dir/$name/node.log" >&2
+        return 1
+      fi
+    done <"$(pidfile)"
     out=$(admin_status 2>&1 || true)
     if grep -q " Leader " <<<"$out" && grep -q "^$want of $want directory voters healthy" <<<"$out"; then
       return 0
@@ -232,7 +244,7 @@ cluster_kill() {
   for name in "$@"; do
     pid=$(node_pid "$name")
     [ -n "$pid" ] || die "no node $name in $(pidfile)"
-    if alive "$pid"; then
+    if alive "$name" "$pid"; then
       kill -KILL "$pid"
       echo "killed $name (pid $pid)"
     else
@@ -245,7 +257,7 @@ cluster_down() {
   [ -f "$(pidfile)" ] || { echo "nothing to stop: no $(pidfile)"; return 0; }
   local name pid left deadline
   while read -r name pid; do
-    if alive "$pid"; then
+    if alive "$name" "$pid"; then
       kill -TERM "$pid"
       echo "stopping $name (pid $pid)"
     fi
@@ -253,12 +265,12 @@ cluster_down() {
   deadline=$((SECONDS + 30))
   while ((SECONDS < deadline)); do
     left=0
-    while read -r name pid; do alive "$pid" && left=1; done <"$(pidfile)"
+    while read -r name pid; do alive "$name" "$pid" && left=1; done <"$(pidfile)"
     ((left == 0)) && break
     sleep 0.2
   done
   while read -r name pid; do
-    if alive "$pid"; then
+    if alive "$name" "$pid"; then
       echo "$name (pid $pid) ignored SIGTERM for 30s; sending SIGKILL"
       kill -KILL "$pid"
     fi

@@ -7,12 +7,13 @@
 # It signals only the PIDs cluster-up.sh recorded for its own clusters.
 #
 #   scripts/cluster-up_test.sh            (builds the binary)
-#   ROOKERY_BIN=/path/rookery BASE_PORT=38000 scripts/cluster-up_test.sh
+#   ROOKERY_BIN=/path/rookery BASE_PORT=22000 scripts/cluster-up_test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 up=scripts/cluster-up.sh
 work=$(mktemp -d "${TMPDIR:-/tmp}/rookery-cluster-test.XXXXXX")
-base=${BASE_PORT:-37000}
+# Below the kernel's ephemeral range (32768 up), which outgoing connections use.
+base=${BASE_PORT:-21000}
 started=()
 
 cleanup() {
@@ -31,7 +32,15 @@ watchdog=$!
 trap 'kill $watchdog 2>/dev/null || true; cleanup' EXIT
 trap 'exit 1' TERM INT
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
+fail() {
+  echo "FAIL: $*" >&2
+  for d in "${started[@]}"; do
+    for log in "$d"/node*/node.log; do
+      [ -f "$log" ] && { echo "--- last lines of $log" >&2; tail -n 15 "$log" >&2; }
+    done
+  done
+  exit 1
+}
 
 if [ -z "${ROOKERY_BIN:-}" ]; then
   echo "== building rookery"
@@ -54,7 +63,7 @@ assert_all_stopped() {
 echo "== 3 nodes"
 d3=$work/c3
 started+=("$d3")
-"$up" up -n 3 -d "$d3" -p "$base" | tee "$work/up3.out"
+"$up" up -n 3 -d "$d3" -p "$base" | tee "$work/up3.out" || fail "up -n 3"
 grep -q "^3 of 3 directory voters healthy" "$work/up3.out" || fail "3-node cluster not healthy"
 grep -q " Leader " "$work/up3.out" || fail "3-node cluster has no leader"
 p3=$(pids_of "$d3")
@@ -65,7 +74,7 @@ echo "3-node cluster: up, healthy, down: ok"
 echo "== 5 nodes"
 d5=$work/c5
 started+=("$d5")
-"$up" up -n 5 -d "$d5" -p $((base + 500)) | tee "$work/up5.out"
+"$up" up -n 5 -d "$d5" -p $((base + 500)) | tee "$work/up5.out" || fail "up -n 5"
 grep -q "^5 of 5 directory voters healthy" "$work/up5.out" || fail "5-node cluster not healthy"
 leader=$(awk '$3 == "Leader" { print $1 }' "$work/up5.out")
 follower=$(awk '$3 == "Follower" { print $1; exit }' "$work/up5.out")
@@ -80,6 +89,7 @@ while ((SECONDS < deadline)); do
   new_leader=$(awk '$3 == "Leader" { print $1 }' <<<"$out")
   if [ -n "$new_leader" ] && [ "$new_leader" != "$leader" ] &&
     grep -q "voters in the Raft configuration: 5; answering: 3; not answering:" <<<"$out" &&
+    grep -q "^3 of 5 directory voters healthy; quorum 3; can lose 0 more" <<<"$out" &&
     grep "not answering:" <<<"$out" | grep -qw "$leader" &&
     grep "not answering:" <<<"$out" | grep -qw "$follower"; then
     ok=1

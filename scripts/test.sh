@@ -38,3 +38,5 @@ if [ -x "$staticcheck" ]; then
 fi
 echo "== go test -race"
 go test -race -timeout 15m "$@" ./...
+echo "== scripts/cluster-up_test.sh"
+bash scripts/cluster-up_test.sh

@@ -49,8 +49,8 @@ type Backend struct {
 type Replica struct {
 	Primary, Replica string
 	InSync           bool
-	Lag              time.Duration // age of the oldest change not yet applied; 0 when unknown
-	Pending          int           // changes not yet applied
+	Lag              time.Duration // age of the oldest change not yet applied; negative when unknown
+	Pending          int           // changes not yet applied (when Lag is known)
 }
 
 // view is the JSON the page's script renders: the source's data plus what
@@ -84,11 +84,11 @@ type nodeView struct {
 }
 
 type replicView struct {
-	Primary string  `json:"primary"`
-	Replica string  `json:"replica"`
-	InSync  bool    `json:"in_sync"`
-	LagSec  float64 `json:"lag_seconds"`
-	Pending int     `json:"pending"`
+	Primary string   `json:"primary"`
+	Replica string   `json:"replica"`
+	InSync  bool     `json:"in_sync"`
+	LagSec  *float64 `json:"lag_seconds"` // null when unknown
+	Pending *int     `json:"pending"`
 }
 
 // summarize derives the page's view from the source's data at now.
@@ -136,8 +136,12 @@ func summarize(c Cluster, now time.Time) view {
 		v.CanLose = max(0, v.Healthy-v.Quorum)
 	}
 	for _, r := range c.Replication {
-		v.Replication = append(v.Replication, replicView{Primary: r.Primary, Replica: r.Replica, InSync: r.InSync,
-			LagSec: r.Lag.Seconds(), Pending: r.Pending})
+		rv := replicView{Primary: r.Primary, Replica: r.Replica, InSync: r.InSync}
+		if r.Lag >= 0 {
+			lag, pending := r.Lag.Seconds(), r.Pending
+			rv.LagSec, rv.Pending = &lag, &pending
+		}
+		v.Replication = append(v.Replication, rv)
 	}
 	if v.Nodes == nil {
 		v.Nodes = []nodeView{}

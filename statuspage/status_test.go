@@ -34,6 +34,7 @@ func fiveNodes() Cluster {
 		Replication: []Replica{
 			{Primary: "mx1", Replica: "mx2", InSync: true, Lag: 0},
 			{Primary: "mx3", Replica: "mx1", InSync: false, Lag: 3500 * time.Millisecond, Pending: 42},
+			{Primary: "mx2", Replica: "mx3", InSync: true, Lag: -1},
 		},
 	}
 }
@@ -75,7 +76,7 @@ func TestSummarize(t *testing.T) {
 			t.Errorf("%s: lag %d health %q contact %q, want %+v", id, n.Lag, n.Health, n.LastContact, want)
 		}
 	}
-	if v.Backends[0].ID != "mx1" || len(v.Replication) != 2 || v.Replication[1].LagSec != 3.5 {
+	if v.Backends[0].ID != "mx1" || len(v.Replication) != 3 || *v.Replication[1].LagSec != 3.5 || v.Replication[2].LagSec != nil {
 		t.Errorf("backends %v replication %v", v.Backends, v.Replication)
 	}
 

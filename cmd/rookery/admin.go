@@ -185,13 +185,13 @@ func (a *adminCmd) status(ctx context.Context) error {
 		return a.printJSON(members)
 	}
 	var rows [][]string
-	var leaderCommit uint64
-	for _, m := range members {
-		if m.RaftState == "Leader" {
-			leaderCommit = m.CommitIndex
+	var leader *directory.MemberStatus
+	for i, m := range members {
+		if m.Error == "" && m.RaftState == "Leader" {
+			leader = &members[i]
 		}
 	}
-	voters, healthy := 0, 0
+	healthy := 0
 	for _, m := range members {
 		health := "ok"
 		switch {
@@ -200,30 +200,37 @@ func (a *adminCmd) status(ctx context.Context) error {
 		case m.LeaderID == "":
 			health = "no leader"
 		}
-		if m.Voter {
-			voters++
-			if health == "ok" {
-				healthy++
-			}
+		if m.Voter && health == "ok" {
+			healthy++
 		}
 		lag := "-"
-		if leaderCommit > 0 && m.Error == "" {
-			lag = fmt.Sprint(int64(leaderCommit) - int64(m.AppliedIndex))
+		if leader != nil && m.Error == "" {
+			lag = fmt.Sprint(int64(leader.CommitIndex) - int64(m.AppliedIndex))
 		}
 		contact := "-"
-		if !m.LastContact.IsZero() {
+		if !m.LastContact.IsZero() && m.RaftState != "Leader" {
 			contact = time.Since(m.LastContact).Round(time.Millisecond).String()
 		}
 		rows = append(rows, []string{m.NodeID, strings.Join(m.Roles, ","), m.RaftState, m.LeaderID,
 			fmt.Sprint(m.AppliedIndex), lag, contact, health})
 	}
 	a.table("NODE\tROLES\tRAFT\tLEADER\tAPPLIED\tLAG\tLAST CONTACT\tHEALTH", rows)
-	if voters > 0 {
-		quorum := voters/2 + 1
-		fmt.Fprintf(a.out, "\n%d of %d directory voters healthy; quorum %d; can lose %d more\n",
-			healthy, voters, quorum, max(0, healthy-quorum))
-	}
+	fmt.Fprintln(a.out)
+	fmt.Fprintln(a.out, quorumLine(leader, healthy))
 	return nil
+}
+
+// quorumLine says how many more directory voters the cluster can lose. The
+// voters are those of the leader's Raft configuration: a voter that died
+// is still one, though gossip has stopped listing it.
+func quorumLine(leader *directory.MemberStatus, healthy int) string {
+	if leader == nil {
+		return "no leader: the directory cannot take writes (fewer than a quorum of voters can reach each other)"
+	}
+	voters := leader.Voters
+	quorum := voters/2 + 1
+	return fmt.Sprintf("%d of %d directory voters healthy; quorum %d; can lose %d more",
+		healthy, voters, quorum, max(0, healthy-quorum))
 }
 
 func (a *adminCmd) mailboxList(ctx context.Context, prefix string) error {

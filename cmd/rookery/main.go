@@ -17,6 +17,7 @@ Usage:
   rookery node --config FILE     run one node of a cluster
   rookery admin COMMAND [flags]  administer a cluster through any node's cluster API
   rookery bench KIND [flags]     load an IMAP or LMTP server and report throughput and latency
+  rookery tls COMMAND [flags]    make the cluster CA, node certificates and the gossip key
   rookery version                print the version
 
 Run "rookery COMMAND --help" for a command's flags and examples.
@@ -44,6 +45,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runAdmin(args[1:], stdout, stderr)
 	case "bench":
 		err = runBench(args[1:], stdout, stderr)
+	case "tls":
+		err = runTLS(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "rookery", version)
 	case "help", "-h", "--help":

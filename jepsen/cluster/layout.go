@@ -12,7 +12,6 @@ package cluster
 import (
 	"fmt"
 	"net"
-	"strconv"
 )
 
 // Addrs are one node's listeners.
@@ -78,11 +77,4 @@ func freeAddrs(ip string) (Addrs, error) {
 		}
 	}
 	return a, nil
-}
-
-// port returns addr's port.
-func port(addr string) int {
-	_, p, _ := net.SplitHostPort(addr)
-	n, _ := strconv.Atoi(p)
-	return n
 }

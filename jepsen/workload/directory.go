@@ -97,6 +97,12 @@ func (s *session) record(ctx context.Context, f, key string, run func(*imapConn)
 	v, err := run(ic)
 	outcome, text := classify(err)
 	s.env.complete(p, outcome, v, text)
+	if err != nil {
+		// The history keeps only what the checkers read; the server's own
+		// words (which tell a frontend's refusal from a backend's) go here.
+		s.env.Log.Info("operation refused", "process", s.process, "f", f, "key", key, "node", ic.node,
+			"outcome", outcome, "error", err.Error())
+	}
 	if broken(err) || outcome == history.Info {
 		s.drop()
 	}

@@ -197,3 +197,20 @@ func (r *replicator) importBody(ctx context.Context, addr, guid string) (func(),
 	defer rc.Close()
 	return r.store.ImportBody(ctx, guid, rc)
 }
+
+// dropCopies asks the replicas of a deleted mailbox to remove their
+// copies. A replica that cannot be reached keeps its copy until its next
+// start, when Reconcile quarantines it.
+func (r *replicator) dropCopies(ctx context.Context, m *fsm.Mailbox) {
+	for _, c := range m.Replicas {
+		addr, err := r.apiAddr(c.Backend)
+		if err == nil {
+			dctx, cancel := context.WithTimeout(ctx, r.timeout)
+			err = r.client.DropCopy(dctx, addr, m.ID)
+			cancel()
+		}
+		if err != nil {
+			r.log.Warn("replica copy of a deleted mailbox left in place", "replica", c.Backend, "mailbox_id", m.ID, "err", err)
+		}
+	}
+}

@@ -130,6 +130,7 @@ func (b *Backend) finishDelete(ctx context.Context, m *fsm.Mailbox) error {
 	if err := b.cfg.Directory.WaitApplied(ctx, res.Index); err != nil {
 		return fmt.Errorf("%w: %w", ErrDirectory, err)
 	}
+	b.repl.dropCopies(ctx, m)
 	b.log.Info("mailbox deleted", "mailbox", m.Name, "mailbox_id", m.ID)
 	return nil
 }

@@ -50,4 +50,17 @@ func TestReplicaCatchUpAfterRestart(t *testing.T) {
 	if err := b2.Store.Verify(); err != nil {
 		t.Fatal(err)
 	}
+
+	// A deleted mailbox leaves its replica too.
+	tmp := c.Create(0, "user/alice/Tmp")
+	testcluster.WaitFor(t, "b2's copy of Tmp", func() bool {
+		st, err := b2.Store.ReplicaState(tmp.ID)
+		return err == nil && st.Exists && inSync(c, "b1", "b2")
+	})
+	if err := b1.Role.Delete(testcluster.Ctx(t), "user/alice/Tmp"); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := b2.Store.ReplicaState(tmp.ID); err != nil || st.Exists {
+		t.Fatalf("b2 kept its copy of a deleted mailbox (%v)", err)
+	}
 }

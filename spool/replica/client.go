@@ -153,6 +153,21 @@ func (c *Client) Body(ctx context.Context, apiAddr, guid string) (io.ReadCloser,
 	return resp.Body, nil
 }
 
+// DropCopy asks the backend at apiAddr to remove its copy of a mailbox
+// the directory no longer names.
+func (c *Client) DropCopy(ctx context.Context, apiAddr string, mailbox uint64) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, "http://"+apiAddr+pathCopies+strconv.FormatUint(mailbox, 10), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
+
 func (c *Client) postJSON(ctx context.Context, apiAddr, path string, in, out any) error {
 	body, err := json.Marshal(in)
 	if err != nil {

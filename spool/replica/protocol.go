@@ -14,6 +14,7 @@ const (
 	pathApply   = "/v1/replica/apply"
 	pathBody    = "/v1/replica/bodies/"
 	pathRecords = "/v1/replica/records/"
+	pathCopies  = "/v1/replica/mailboxes/"
 )
 
 // StateRequest asks for the replica's state of some mailboxes: the first

@@ -63,6 +63,31 @@ func (s *Server) Routes(handle func(pattern string, h http.Handler)) {
 	handle("POST "+pathApply, http.HandlerFunc(s.apply))
 	handle("GET "+pathBody+"{guid}", http.HandlerFunc(s.body))
 	handle("GET "+pathRecords+"{id}", http.HandlerFunc(s.records))
+	handle("DELETE "+pathCopies+"{id}", http.HandlerFunc(s.dropCopy))
+}
+
+// dropCopy removes this backend's copy of a deleted mailbox. The
+// directory decides: a mailbox it still places here is kept (conflict).
+func (s *Server) dropCopy(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+	if err != nil {
+		writeError(w, fmt.Errorf("%w: mailbox id", ErrBadRequest))
+		return
+	}
+	if err := s.cfg.Directory.SyncedRead(r.Context()); err != nil {
+		writeError(w, fmt.Errorf("%w: directory: %v", ErrUnavailable, err))
+		return
+	}
+	if m, ok := s.cfg.Directory.FSM().MailboxByID(id); ok {
+		writeError(w, fmt.Errorf("%w: mailbox %d is still %s", ErrConflict, id, m.Name))
+		return
+	}
+	if err := s.cfg.Store.DeleteMailbox(id); err != nil && !errors.Is(err, spool.ErrNoMailbox) {
+		writeError(w, err)
+		return
+	}
+	s.log.Info("replica copy of a deleted mailbox removed", "mailbox_id", id)
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) state(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,90 @@
+package statuspage
+
+import (
+	"cmp"
+	"context"
+	"slices"
+
+	"github.com/rookery-mail/rookery/directory"
+	"github.com/rookery-mail/rookery/fsm"
+)
+
+// DirectoryView is what DirectorySource reads; *directory.Node is one.
+type DirectoryView interface {
+	ClusterStatus(ctx context.Context) []directory.MemberStatus
+	FSM() *fsm.FSM
+}
+
+// LagFunc reports the lag of the replica pairs this node knows about (the
+// primaries' replication senders); nil when there are none.
+type LagFunc func() []Replica
+
+// DirectorySource is the page's Source over a directory node: members from
+// ClusterStatus, backends and mailbox counts and replica pairs from the
+// local directory copy, lag from lag (which may be nil). It walks every
+// mailbox on each call: cheap next to the two-second poll for the
+// directories Rookery is built for, and it needs no index of its own.
+func DirectorySource(d DirectoryView, lag LagFunc) Source {
+	return dirSource{d: d, lag: lag}
+}
+
+type dirSource struct {
+	d   DirectoryView
+	lag LagFunc
+}
+
+var _ Source = dirSource{}
+
+func (s dirSource) ClusterStatus(ctx context.Context) (Cluster, error) {
+	var c Cluster
+	for _, m := range s.d.ClusterStatus(ctx) {
+		c.Nodes = append(c.Nodes, Node{ID: m.NodeID, Roles: m.Roles, RaftState: m.RaftState, Voter: m.Voter,
+			LeaderID: m.LeaderID, Term: m.Term, CommitIndex: m.CommitIndex, AppliedIndex: m.AppliedIndex,
+			LastContact: m.LastContact, Error: m.Error})
+	}
+	f := s.d.FSM()
+	index := map[string]int{}
+	for _, b := range f.Backends() {
+		index[b.ID] = len(c.Backends)
+		c.Backends = append(c.Backends, Backend{ID: b.ID, State: b.State.String()})
+	}
+	pairs := map[fsm.Pair]bool{}
+	f.Mailboxes("", func(mb *fsm.Mailbox) bool {
+		if i, ok := index[mb.Primary.Backend]; ok {
+			c.Backends[i].Primaries++
+		}
+		for _, r := range mb.Replicas {
+			if i, ok := index[r.Backend]; ok {
+				c.Backends[i].Replicas++
+			}
+			pairs[fsm.Pair{Primary: mb.Primary.Backend, Replica: r.Backend}] = true
+		}
+		return true
+	})
+	c.Replication = replicaPairs(f, pairs, s.lag)
+	return c, ctx.Err()
+}
+
+// replicaPairs lists every primary to replica pair that some mailbox has,
+// with the directory's in-sync flag and, where known, the sender's lag.
+func replicaPairs(f *fsm.FSM, pairs map[fsm.Pair]bool, lag LagFunc) []Replica {
+	known := map[fsm.Pair]Replica{}
+	if lag != nil {
+		for _, r := range lag() {
+			known[fsm.Pair{Primary: r.Primary, Replica: r.Replica}] = r
+		}
+	}
+	var out []Replica
+	for p := range pairs {
+		r, ok := known[p]
+		if !ok {
+			r.Lag = -1
+		}
+		r.Primary, r.Replica, r.InSync = p.Primary, p.Replica, f.InSync(p.Primary, p.Replica)
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b Replica) int {
+		return cmp.Or(cmp.Compare(a.Primary, b.Primary), cmp.Compare(a.Replica, b.Replica))
+	})
+	return out
+}
