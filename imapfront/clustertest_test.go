@@ -127,7 +127,10 @@ func (c *testCluster) startBackend(id string, node *directory.Node, imapAddr, lm
 		LMTPAddr:           lmtpAddr,
 		APIAddr:            node.APIAddr(),
 		AllowPlaintextAuth: true,
-		Logger:             testLogger(c.t),
+		// The frontend's tests are about one namespace over many backends;
+		// replication has its own tests in spool/backend.
+		ReplicationFactor: 1,
+		Logger:            testLogger(c.t),
 	})
 	if err != nil {
 		c.t.Fatal(err)

@@ -189,6 +189,10 @@ func (b *Backend) Start(ctx context.Context) error {
 		b.closeListeners()
 		return err
 	}
+	if err := b.repl.resyncInSync(ctx); err != nil {
+		b.closeListeners()
+		return fmt.Errorf("resync in-sync replicas: %w", err)
+	}
 	b.startReplication()
 	b.started = true
 	b.serve("imap", func() error { return b.imap.Serve(b.imapLn) })
@@ -265,7 +269,9 @@ func (b *Backend) Close() error {
 		b.mu.Unlock()
 		if stop != nil {
 			stop()
-			b.cfg.Store.SetReplicator(nil)
+			// The hook stays, refusing: a write that reaches the store
+			// after this is never acknowledged unreplicated.
+			b.repl.close()
 		}
 		err = errors.Join(b.imap.Close(), b.lmtp.Close())
 		b.wg.Wait()

@@ -202,6 +202,12 @@ func (r *replicator) importBody(ctx context.Context, addr, guid string) (func(),
 // copies. A replica that cannot be reached keeps its copy until its next
 // start, when Reconcile quarantines it.
 func (r *replicator) dropCopies(ctx context.Context, m *fsm.Mailbox) {
+	r.mu.Lock()
+	delete(r.mailboxMu, m.ID)
+	for _, c := range m.Replicas {
+		delete(r.known, copyKey{c.Backend, m.ID})
+	}
+	r.mu.Unlock()
 	for _, c := range m.Replicas {
 		addr, err := r.apiAddr(c.Backend)
 		if err == nil {
@@ -213,4 +219,72 @@ func (r *replicator) dropCopies(ctx context.Context, m *fsm.Mailbox) {
 			r.log.Warn("replica copy of a deleted mailbox left in place", "replica", c.Backend, "mailbox_id", m.ID, "err", err)
 		}
 	}
+}
+
+// stateChunk bounds the mailboxes of one state call.
+const stateChunk = 1000
+
+// resyncInSync runs at start, before the backend serves: a commit whose
+// replication a crash interrupted is on disk here and will be visible, so
+// every in-sync replica must hold it (or leave the set) first. One state
+// call per chunk of mailboxes finds the copies that differ; only those
+// are synced, on the ack path's terms.
+func (r *replicator) resyncInSync(ctx context.Context) error {
+	f := r.dir.FSM()
+	byReplica := make(map[string][]uint64)
+	f.Mailboxes("", func(m *fsm.Mailbox) bool {
+		if m.Primary.Backend == r.id && m.State != fsm.Reserved {
+			for _, c := range m.Replicas {
+				if f.InSync(r.id, c.Backend) {
+					byReplica[c.Backend] = append(byReplica[c.Backend], m.ID)
+				}
+			}
+		}
+		return true
+	})
+	for rid, ids := range byReplica {
+		stale, err := r.differing(ctx, rid, ids)
+		if err != nil {
+			stale = ids // unreachable: replicateTo drops it
+		}
+		if len(stale) == 0 {
+			continue
+		}
+		if err := r.replicateTo(ctx, rid, stale); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// differing returns those of ids whose copy on rid is not at this
+// store's modseq, and notes the others as known.
+func (r *replicator) differing(ctx context.Context, rid string, ids []uint64) ([]uint64, error) {
+	addr, err := r.apiAddr(rid)
+	if err != nil {
+		return nil, err
+	}
+	var stale []uint64
+	for len(ids) > 0 {
+		chunk := ids[:min(stateChunk, len(ids))]
+		ids = ids[len(chunk):]
+		sctx, cancel := context.WithTimeout(ctx, r.timeout)
+		states, err := r.client.State(sctx, addr, chunk)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		for i, theirs := range states {
+			mine, err := r.store.ReplicaState(chunk[i])
+			if err != nil {
+				return nil, err
+			}
+			if mine.SharesHistory(theirs) && theirs.HighestModSeq == mine.HighestModSeq {
+				r.setKnown(copyKey{rid, chunk[i]}, mine.HighestModSeq)
+				continue
+			}
+			stale = append(stale, chunk[i])
+		}
+	}
+	return stale, nil
 }

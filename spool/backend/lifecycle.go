@@ -60,6 +60,11 @@ func (b *Backend) Create(ctx context.Context, name, specialUse string) (*fsm.Mai
 	if err := b.cfg.Directory.WaitApplied(ctx, res.Index); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDirectory, err)
 	}
+	// In-sync replicas get their (empty) copy now, so that a failover
+	// before the first message finds the mailbox on the new primary.
+	if failed := b.repl.replicate(ctx, []uint64{m.ID}); failed != nil {
+		b.log.Warn("replicating a new mailbox failed", "mailbox", name, "err", failed[m.ID])
+	}
 	b.log.Info("mailbox created", "mailbox", name, "mailbox_id", m.ID, "uidvalidity", res.Mailbox.UIDValidity)
 	return res.Mailbox, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rookery-mail/rookery/fsm"
@@ -45,7 +46,13 @@ type replicator struct {
 	known map[copyKey]uint64
 
 	lag lagRing
+
+	closed atomic.Bool // see close
 }
+
+// close makes every later replicate call fail, so that nothing is
+// acknowledged once the backend has stopped replicating.
+func (r *replicator) close() { r.closed.Store(true) }
 
 type copyKey struct {
 	replica string
@@ -72,6 +79,13 @@ func newReplicator(cfg Config, log *slog.Logger) *replicator {
 // A mailbox this backend no longer serves fails: its new primary must not
 // miss a change acknowledged here.
 func (r *replicator) replicate(ctx context.Context, mailboxes []uint64) map[uint64]error {
+	if r.closed.Load() {
+		failed := make(map[uint64]error, len(mailboxes))
+		for _, id := range mailboxes {
+			failed[id] = ErrClosed
+		}
+		return failed
+	}
 	byReplica, failed := r.targets(mailboxes)
 	if len(byReplica) == 0 {
 		return failed
