@@ -93,8 +93,13 @@ func (n *Node) openGossip() error {
 		return fmt.Errorf("%w: gossip meta is %d bytes, over %d", ErrInvalidConfig, len(meta), memberlist.MetaMaxSize)
 	}
 	mc := memberlist.DefaultLANConfig()
+	// A node that died and comes back on another address (a new IP, or a
+	// port picked afresh) may take its name back this long after it was
+	// declared dead; memberlist's default never allows it.
+	mc.DeadNodeReclaimTime = 30 * time.Second
 	if n.cfg.GossipProfile == "local" {
 		mc = memberlist.DefaultLocalConfig()
+		mc.DeadNodeReclaimTime = time.Second
 	}
 	mc.Name = n.cfg.NodeID
 	mc.Logger = logging.StdLogger(n.log, "memberlist", slog.LevelInfo)
