@@ -71,7 +71,7 @@ new_secret() {
   head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'
 }
 
-# write_config FILE NODE_ID DATA_DIR HOST RAFT API GOSSIP BIMAP BLMTP FIMAP FLMTP JOIN EXPECT SECRET PLAINTEXT
+# write_config FILE NODE_ID DATA_DIR HOST RAFT API GOSSIP BIMAP BLMTP FIMAP FLMTP JOIN EXPECT SECRET PLAINTEXT ADMIN
 # Keys are exactly those of cmd/rookery/config.go: a misspelt key is an
 # error at start, never a silent default.
 write_config() {
@@ -84,6 +84,7 @@ roles = ["directory", "backend", "frontend"]
 cluster_secret = "${14}"
 log_format = "text"
 log_level = "info"
+admin_addr = "$4:${16}"
 
 [directory]
 raft_addr = "$4:$5"
@@ -142,7 +143,7 @@ cluster_up() {
     local name="node$((i + 1))" p=$((base + 100 * i))
     mkdir -p "$dir/$name"
     write_config "$dir/$name/node.toml" "$name" "$(cd "$dir/$name" && pwd)/data" 127.0.0.1 \
-      "$p" $((p + 1)) $((p + 2)) $((p + 3)) $((p + 4)) $((p + 43)) $((p + 24)) "$join" "$nodes" "$secret" true
+      "$p" $((p + 1)) $((p + 2)) $((p + 3)) $((p + 4)) $((p + 43)) $((p + 24)) "$join" "$nodes" "$secret" true $((p + 80))
     "$bin" node --config "$dir/$name/node.toml" >>"$dir/$name/node.log" 2>&1 </dev/null &
     echo "$name $!" >>"$(pidfile)"
   done
@@ -296,7 +297,7 @@ cluster_hosts() {
   for spec in "$@"; do
     h=${spec#*=} id=${spec%%=*}
     mkdir -p "$dir/$id"
-    write_config "$dir/$id/node.toml" "$id" /var/lib/rookery "$h" 7000 7001 7002 7143 7024 143 24 "$join" $# "$secret" false
+    write_config "$dir/$id/node.toml" "$id" /var/lib/rookery "$h" 7000 7001 7002 7143 7024 143 24 "$join" $# "$secret" false 7080
   done
   echo "wrote a config for each host under $dir/ (mode 0600: they hold the cluster secret)."
   echo

@@ -25,6 +25,10 @@ type Config struct {
 	// SourceIP, when set, is the local address of every connection the node
 	// opens to another node (Raft, gossip, cluster API, backend IMAP/LMTP).
 	SourceIP string `toml:"source_ip"`
+	// AdminAddr serves /metrics, /healthz, /readyz and the status page,
+	// without authentication: bind it to loopback or a management network.
+	// Empty (the default) serves none of them.
+	AdminAddr string `toml:"admin_addr"`
 
 	Directory DirectoryConfig `toml:"directory"`
 	Backend   BackendConfig   `toml:"backend"`
@@ -57,6 +61,10 @@ type BackendConfig struct {
 	IMAPAdvertise   string `toml:"imap_advertise"`
 	LMTPAdvertise   string `toml:"lmtp_advertise"`
 	MaxMessageBytes int64  `toml:"max_message_bytes"`
+	// ReplicationFactor is how many backends hold each new mailbox: 2 (a
+	// primary and one replica) by default, 1 for none. Use one value
+	// across the cluster.
+	ReplicationFactor int `toml:"replication_factor"`
 }
 
 type FrontendConfig struct {
@@ -103,9 +111,10 @@ func Default() Config {
 			StaleAfter: Duration{5 * time.Second},
 		},
 		Backend: BackendConfig{
-			IMAPAddr:        "127.0.0.1:7143",
-			LMTPAddr:        "127.0.0.1:7024",
-			MaxMessageBytes: 50 << 20,
+			IMAPAddr:          "127.0.0.1:7143",
+			LMTPAddr:          "127.0.0.1:7024",
+			MaxMessageBytes:   50 << 20,
+			ReplicationFactor: 2,
 		},
 		Frontend: FrontendConfig{
 			IMAPAddr:        "127.0.0.1:143",

@@ -126,6 +126,7 @@ func devConfigs(dir, secret string, n, base, imapPort, lmtpPort int) []Config {
 		c.Frontend.IMAPAddr = fmt.Sprintf("127.0.0.1:%d", imapPort+i)
 		c.Frontend.LMTPAddr = fmt.Sprintf("127.0.0.1:%d", lmtpPort+i)
 		c.Frontend.AllowPlaintextLogin = true
+		c.AdminAddr = fmt.Sprintf("127.0.0.1:%d", p+5)
 		cfgs = append(cfgs, c)
 	}
 	return cfgs
@@ -159,7 +160,7 @@ func printDevBanner(w io.Writer, cfgs []Config, dir string) {
 	fmt.Fprintf(w, "\nRookery dev cluster: %d nodes, every node a directory voter, backend and frontend.\n\n", len(cfgs))
 	fmt.Fprintf(w, "  user %q, password %q (plaintext login allowed: dev only)\n\n", devUser, devPassword)
 	for _, c := range cfgs {
-		fmt.Fprintf(w, "  %s  IMAP %s   LMTP %s   cluster API http://%s\n", c.NodeID, c.Frontend.IMAPAddr, c.Frontend.LMTPAddr, c.Directory.APIAddr)
+		fmt.Fprintf(w, "  %s  IMAP %s   LMTP %s   status page http://%s/status\n", c.NodeID, c.Frontend.IMAPAddr, c.Frontend.LMTPAddr, c.AdminAddr)
 	}
 	c := cfgs[0]
 	fmt.Fprintf(w, "\nTry:\n")

@@ -38,6 +38,9 @@ func (n *node) startRoles(ctx context.Context, log *slog.Logger) error {
 			return fmt.Errorf("frontend: %w", err)
 		}
 	}
+	if err := n.startAdminHTTP(n.cfg.AdminAddr, log.With("component", "admin_http")); err != nil {
+		return fmt.Errorf("admin listener: %w", err)
+	}
 	return nil
 }
 
@@ -85,6 +88,7 @@ func (n *node) startBackend(ctx context.Context, log *slog.Logger) error {
 			DialContext:         n.cfg.dialer().DialContext,
 			MaxIdleConnsPerHost: 16,
 		}},
+		ReplicationFactor: n.cfg.Backend.ReplicationFactor,
 		// Frontends log in to backends over the node network, which has no
 		// TLS of its own yet: the proxy login travels in plaintext there.
 		AllowPlaintextAuth: true,
