@@ -35,6 +35,9 @@ Commands:
   user passwd NAME               set a user's password, read from stdin
   user delete NAME               delete a user
   user list                      list users
+  failover BACKEND [--force]     make replicas primary for every mailbox BACKEND holds as primary;
+                                 --force also promotes replicas that are not in sync (may lose
+                                 the messages they lack until the old primary comes back and merges)
   bootstrap                      bootstrap a fresh cluster from the directory nodes alive now
   remove-node ID                 remove a failed node from the Raft configuration
 
@@ -116,6 +119,18 @@ func (a *adminCmd) run(ctx context.Context, args []string) error {
 		return a.apply(ctx, fsm.UserDelete{Name: arg(2)}, "deleted user "+arg(2))
 	case "user list":
 		return a.userList(ctx)
+	}
+	if args[0] == "failover" && (len(args) == 2 || len(args) == 3 && args[2] == "--force") {
+		cmd := fsm.Failover{Backend: args[1], Force: len(args) == 3, At: time.Now().UnixNano()}
+		res, err := a.client.Apply(ctx, cmd)
+		if err == nil {
+			err = res.Err
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.out, "failed over %d mailboxes from %s (raft index %d)\n", res.Count, args[1], res.Index)
+		return nil
 	}
 	if args[0] == "remove-node" && len(args) == 2 {
 		if err := a.client.RemoveNode(ctx, args[1]); err != nil {
