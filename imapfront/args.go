@@ -199,4 +199,3 @@ func (a *argReader) done() error {
 	}
 	return nil
 }
-

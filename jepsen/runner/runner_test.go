@@ -92,7 +92,7 @@ func TestRunValidUnderFaults(t *testing.T) {
 // TestRunCatchesStaleSelect runs the directory workload against nodes whose
 // frontends answer SELECT from their local copy however stale, a real bug
 // the cluster can be started with, and expects the linearizable checker to
-// call the run invalid. It runs without faults and without a rate limit:
+// call the run invalid. It runs without faults and with many clients:
 // the replication lag between frontends is then what a SELECT through one
 // frontend right after a CREATE through another runs into, while faults
 // would add operations of unknown outcome that can excuse a stale answer.
@@ -101,7 +101,7 @@ func TestRunCatchesStaleSelect(t *testing.T) {
 	bin := rookeryBinary(t)
 	for seed := int64(1); seed <= 3; seed++ {
 		o := Options{
-			Store: t.TempDir(), Nodes: 3, Workloads: []string{"directory"}, Clients: 6,
+			Store: t.TempDir(), Nodes: 3, Workloads: []string{"directory"}, Clients: 6, Rate: 100,
 			TimeLimit: 20 * time.Second, Seed: seed, Rookery: bin,
 			Env: []string{"ROOKERY_FAULT_SKIP_SYNCED_READ=1"},
 		}
