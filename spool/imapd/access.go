@@ -59,6 +59,18 @@ func (s *session) openable(ctx context.Context, external string, want string) (*
 	if err != nil {
 		return nil, err
 	}
+	if m.State != fsm.Active || m.Primary.Backend != s.srv.cfg.BackendID {
+		// The frontend sent the client here from its own directory copy,
+		// which may be ahead of this one (just after a failover or a
+		// move): look again after a synced read before turning it away.
+		dir := s.srv.cfg.Directory
+		if err := dir.SyncedRead(ctx); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrDirectory, err)
+		}
+		if fresh, ok := dir.FSM().Mailbox(name); ok {
+			m = fresh
+		}
+	}
 	if err := s.allowed(m, want); err != nil {
 		return nil, err
 	}
