@@ -83,6 +83,8 @@ func (n *node) startBackend(ctx context.Context, log *slog.Logger) error {
 		ClusterSecret: n.cfg.ClusterSecret,
 		IMAPAddr:      n.cfg.Backend.IMAPAddr,
 		LMTPAddr:      n.cfg.Backend.LMTPAddr,
+		IMAPAdvertise: n.cfg.Backend.IMAPAdvertise,
+		LMTPAdvertise: n.cfg.Backend.LMTPAdvertise,
 		APIAddr:       n.dir.APIAddr(),
 		ReplicaHTTPClient: &http.Client{Transport: &http.Transport{
 			DialContext:         n.cfg.dialer().DialContext,

@@ -37,6 +37,11 @@ type Config struct {
 	// the bound addresses are what the directory records.
 	IMAPAddr string
 	LMTPAddr string
+	// IMAPAdvertise and LMTPAdvertise, when set, are what the directory
+	// records instead of the bound addresses: where frontends reach this
+	// backend through a proxy or NAT.
+	IMAPAdvertise string
+	LMTPAdvertise string
 	// APIAddr is the node's cluster API address, recorded for replication.
 	APIAddr            string
 	Weight             uint32
@@ -215,11 +220,19 @@ func (b *Backend) startReplication() {
 	}()
 }
 
+// orBound is the advertised address if there is one, else the listener's.
+func orBound(advertise string, ln net.Listener) string {
+	if advertise != "" {
+		return advertise
+	}
+	return ln.Addr().String()
+}
+
 func (b *Backend) register(ctx context.Context) error {
 	res, err := b.apply(ctx, fsm.BackendRegister{
 		ID:       b.cfg.ID,
-		IMAPAddr: b.imapLn.Addr().String(),
-		LMTPAddr: b.lmtpLn.Addr().String(),
+		IMAPAddr: orBound(b.cfg.IMAPAdvertise, b.imapLn),
+		LMTPAddr: orBound(b.cfg.LMTPAdvertise, b.lmtpLn),
 		APIAddr:  b.cfg.APIAddr,
 		Weight:   b.cfg.Weight,
 		At:       time.Now().UnixNano(),
