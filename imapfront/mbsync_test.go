@@ -97,7 +97,7 @@ SyncState *
 		t.Fatal("the folder made locally was not created on the server")
 	}
 	for name, n := range map[string]int{"user/alice/Lists": 2, "user/alice/Drafts": 1, "user/alice/INBOX": 2, "user/alice/Archive/2026": 1} {
-		if got := serverCount(t, c, name); got != n {
+		if got := c.MessageCount(name); got != n {
 			t.Errorf("server %s has %d messages, want %d", name, got, n)
 		}
 	}
@@ -146,23 +146,4 @@ func writeMaildirMessage(t *testing.T, folder, id string) {
 	if err := os.WriteFile(filepath.Join(folder, "new", id+".eml"), []byte(msg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func serverCount(t *testing.T, c *testcluster.Cluster, name string) int {
-	t.Helper()
-	mb, ok := c.Frontends[0].Node.FSM().Mailbox(name)
-	if !ok {
-		t.Fatalf("no mailbox %s", name)
-	}
-	for _, b := range c.Backends {
-		if b.ID == mb.Primary.Backend {
-			msgs, err := b.Store.Messages(mb.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return len(msgs)
-		}
-	}
-	t.Fatalf("%s is on unknown backend %s", name, mb.Primary.Backend)
-	return 0
 }

@@ -80,26 +80,7 @@ func message(id string) string {
 // inboxCount is how many messages user's INBOX holds on its backend.
 func inboxCount(t *testing.T, c *testcluster.Cluster, user string) int {
 	t.Helper()
-	return mailboxCount(t, c, fsm.Inbox(user))
-}
-
-func mailboxCount(t *testing.T, c *testcluster.Cluster, name string) int {
-	t.Helper()
-	mb, ok := c.Voters[0].FSM().Mailbox(name)
-	if !ok {
-		t.Fatalf("no mailbox %s", name)
-	}
-	for _, b := range c.Backends {
-		if b.ID == mb.Primary.Backend {
-			msgs, err := b.Store.Messages(mb.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return len(msgs)
-		}
-	}
-	t.Fatalf("no backend %s", mb.Primary.Backend)
-	return 0
+	return c.MessageCount(fsm.Inbox(user))
 }
 
 // tenUsers adds u0..u9, even ones on backend 0 and odd ones on backend 1.
@@ -199,7 +180,7 @@ func TestDetailGoesToFolder(t *testing.T) {
 	if codes["bob+Lists@example.org"] != 250 || codes["bob+nosuch@example.org"] != 250 {
 		t.Fatalf("replies %v", codes)
 	}
-	if n := mailboxCount(t, c, "user/bob/Lists"); n != 1 {
+	if n := c.MessageCount("user/bob/Lists"); n != 1 {
 		t.Errorf("Lists has %d messages, want 1", n)
 	}
 	if n := inboxCount(t, c, "bob"); n != 1 {

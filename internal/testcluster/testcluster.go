@@ -302,3 +302,27 @@ func WaitFor(t testing.TB, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// MessageCount is how many messages the mailbox (internal name) holds on
+// its primary backend, as the directory places it after a synced read.
+func (c *Cluster) MessageCount(name string) int {
+	c.T.Helper()
+	if err := c.Voters[0].SyncedRead(Ctx(c.T)); err != nil {
+		c.T.Fatal(err)
+	}
+	mb, ok := c.Voters[0].FSM().Mailbox(name)
+	if !ok {
+		c.T.Fatalf("no mailbox %s", name)
+	}
+	for _, b := range c.Backends {
+		if b.ID == mb.Primary.Backend {
+			msgs, err := b.Store.Messages(mb.ID)
+			if err != nil {
+				c.T.Fatal(err)
+			}
+			return len(msgs)
+		}
+	}
+	c.T.Fatalf("%s is on unknown backend %s", name, mb.Primary.Backend)
+	return 0
+}
