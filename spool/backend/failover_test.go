@@ -96,9 +96,10 @@ func imapSession(addr string) (*imapclient.Client, net.Conn, error) {
 	return c, conn, nil
 }
 
-// appendLoad APPENDs through the frontend until stop, reconnecting after
-// any failure.
-func appendLoad(addr string, a *acks, stop <-chan struct{}) {
+// imapLoop runs step over an IMAP session until stop, dialling a new
+// session when there is none and dropping it when step fails. connected is
+// told of each new session; dialFailed of each failed dial.
+func imapLoop(addr string, stop <-chan struct{}, connected, dialFailed func(), step func(*imapclient.Client) error) {
 	var c *imapclient.Client
 	var conn net.Conn
 	defer func() {
@@ -116,12 +117,24 @@ func appendLoad(addr string, a *acks, stop <-chan struct{}) {
 			var err error
 			if c, conn, err = imapSession(addr); err != nil {
 				c = nil
-				a.failed()
+				dialFailed()
 				time.Sleep(20 * time.Millisecond) // back off before redialling
 				continue
 			}
+			connected()
 		}
 		conn.SetDeadline(time.Now().Add(20 * time.Second))
+		if err := step(c); err != nil {
+			c.Close()
+			c = nil
+		}
+	}
+}
+
+// appendLoad APPENDs through the frontend until stop, reconnecting after
+// any failure.
+func appendLoad(addr string, a *acks, stop <-chan struct{}) {
+	imapLoop(addr, stop, func() {}, a.failed, func(c *imapclient.Client) error {
 		id := a.next("imap-")
 		body := testMessage(id)
 		cmd := c.Append("INBOX", int64(len(body)), nil)
@@ -129,12 +142,11 @@ func appendLoad(addr string, a *acks, stop <-chan struct{}) {
 		cmd.Close()
 		if _, err := cmd.Wait(); err != nil {
 			a.failed()
-			c.Close()
-			c = nil
-			continue
+			return err
 		}
 		a.add(id)
-	}
+		return nil
+	})
 }
 
 func lmtpLoad(addr string, a *acks, stop <-chan struct{}) {
@@ -168,45 +180,23 @@ type uidWatcher struct {
 }
 
 func (w *uidWatcher) run(addr string, stop <-chan struct{}) {
-	var c *imapclient.Client
-	var conn net.Conn
-	defer func() {
-		if c != nil {
-			c.Close()
-		}
-	}()
-	for {
-		select {
-		case <-stop:
-			return
-		default:
-		}
-		if c == nil {
-			var err error
-			if c, conn, err = imapSession(addr); err != nil {
-				c = nil
-				time.Sleep(20 * time.Millisecond) // back off before redialling
-				continue
-			}
-			w.mu.Lock()
-			w.reconnects++
-			w.mu.Unlock()
-		}
-		conn.SetDeadline(time.Now().Add(20 * time.Second))
+	connected := func() {
+		w.mu.Lock()
+		w.reconnects++
+		w.mu.Unlock()
+	}
+	imapLoop(addr, stop, connected, func() {}, func(c *imapclient.Client) error {
 		sel, err := c.Select("INBOX", nil).Wait()
 		if err != nil {
-			c.Close()
-			c = nil
-			continue
+			return err
 		}
 		data, err := c.UIDSearch(&imap.SearchCriteria{}, nil).Wait()
 		if err != nil {
-			c.Close()
-			c = nil
-			continue
+			return err
 		}
 		w.observe(sel.UIDValidity, data.AllUIDs())
-	}
+		return nil
+	})
 }
 
 func (w *uidWatcher) observe(uidValidity uint32, uids []imap.UID) {
