@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -64,6 +65,16 @@ type Config struct {
 
 	// ClusterSecret authenticates cluster API calls (Bearer token).
 	ClusterSecret string
+
+	// ServerTLS and ClientTLS, when set, carry the Raft transport and the
+	// cluster API in mutual TLS: ServerTLS on this node's listeners (it
+	// must require client certificates), ClientTLS on its dials to other
+	// nodes. Both or neither.
+	ServerTLS *tls.Config
+	ClientTLS *tls.Config
+	// GossipKey, when set (16, 24 or 32 bytes), encrypts and authenticates
+	// every memberlist message.
+	GossipKey []byte
 
 	// Tags travel in the gossip metadata (for example TagBackendID).
 	Tags map[string]string

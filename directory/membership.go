@@ -102,6 +102,11 @@ func (n *Node) openGossip() error {
 		mc.DeadNodeReclaimTime = time.Second
 	}
 	mc.Name = n.cfg.NodeID
+	if len(n.cfg.GossipKey) > 0 {
+		// Every gossip packet and stream is sealed with the shared key;
+		// memberlist verifies both directions once a key is set.
+		mc.SecretKey = n.cfg.GossipKey
+	}
 	mc.Logger = logging.StdLogger(n.log, "memberlist", slog.LevelInfo)
 	trans, err := newGossipTransport(n.cfg, host, port, mc)
 	if err != nil {

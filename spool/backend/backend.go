@@ -43,10 +43,14 @@ type Config struct {
 	IMAPAdvertise string
 	LMTPAdvertise string
 	// APIAddr is the node's cluster API address, recorded for replication.
-	APIAddr            string
-	Weight             uint32
-	MaxMessageBytes    int64 // 0: the store's limit
-	TLS                *tls.Config
+	APIAddr         string
+	Weight          uint32
+	MaxMessageBytes int64 // 0: the store's limit
+	TLS             *tls.Config
+	// NodeTLS, when set, wraps the backend's IMAP and LMTP listeners in
+	// TLS from the first byte: the mutual TLS of node-to-node traffic, so
+	// only frontends holding a certificate of the cluster CA get in.
+	NodeTLS            *tls.Config
 	AllowPlaintextAuth bool
 	DirectoryTimeout   time.Duration
 	Logger             *slog.Logger
@@ -185,6 +189,10 @@ func (b *Backend) Start(ctx context.Context) error {
 	if b.lmtpLn, err = net.Listen("tcp", b.cfg.LMTPAddr); err != nil {
 		b.imapLn.Close()
 		return fmt.Errorf("listen lmtp: %w", err)
+	}
+	if b.cfg.NodeTLS != nil {
+		b.imapLn = tls.NewListener(b.imapLn, b.cfg.NodeTLS)
+		b.lmtpLn = tls.NewListener(b.lmtpLn, b.cfg.NodeTLS)
 	}
 	if err := b.register(ctx); err != nil {
 		b.closeListeners()
