@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,6 +43,9 @@ func (n *Node) openAPI() error {
 		return fmt.Errorf("directory: cluster API listen: %w", err)
 	}
 	s := &apiServer{n: n, mux: http.NewServeMux(), addr: ln.Addr().String()}
+	if n.cfg.ServerTLS != nil {
+		ln = tls.NewListener(ln, n.cfg.ServerTLS)
+	}
 	s.routes()
 	s.srv = &http.Server{
 		Handler:           s.authenticate(s.mux),

@@ -3,9 +3,11 @@ package directory
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/tlsutil"
 )
 
 // maxReplyBytes bounds a cluster API reply the client reads.
@@ -35,6 +38,21 @@ func NewClient(apiAddr, secret string) *Client {
 		http:   &http.Client{Timeout: time.Minute},
 	}
 }
+
+// WithTLS makes c dial the node in mutual TLS with cfg (a node's
+// MutualClientConfig: the cluster API refuses callers without a certificate
+// of the cluster CA when the cluster runs with TLS). It returns c.
+func (c *Client) WithTLS(cfg *tls.Config) *Client {
+	c.http = &http.Client{
+		Timeout:   time.Minute,
+		Transport: &http.Transport{DialContext: tlsutil.Dialer(&net.Dialer{Timeout: 10 * time.Second}, cfg)},
+	}
+	return c
+}
+
+// HTTP is the client's connection pool, for other calls to cluster APIs
+// made with the same credentials (a backend's routes).
+func (c *Client) HTTP() *http.Client { return c.http }
 
 // Status returns the node's Status.
 func (c *Client) Status(ctx context.Context) (Status, error) {

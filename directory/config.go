@@ -160,6 +160,17 @@ func (c Config) Validate() error {
 			return bad("%s advertise %q: an IP address and a port others can reach", name, addr)
 		}
 	}
+	if (c.ServerTLS == nil) != (c.ClientTLS == nil) {
+		return bad("server and client TLS must be set together")
+	}
+	if c.ServerTLS != nil && c.ServerTLS.ClientAuth != tls.RequireAndVerifyClientCert {
+		return bad("server TLS must require and verify client certificates")
+	}
+	switch len(c.GossipKey) {
+	case 0, 16, 24, 32:
+	default:
+		return bad("gossip key is %d bytes, want 16, 24 or 32", len(c.GossipKey))
+	}
 	if c.SourceIP != "" && net.ParseIP(c.SourceIP) == nil {
 		return bad("source ip %q is not an IP address", c.SourceIP)
 	}

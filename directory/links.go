@@ -1,6 +1,8 @@
 package directory
 
 import (
+	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -8,6 +10,8 @@ import (
 
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/raft"
+
+	"github.com/rookery-mail/rookery/tlsutil"
 )
 
 // A node may bind one address and advertise another (a proxy, a NAT), and
@@ -35,13 +39,13 @@ func orBound(advertise, bound string) string {
 	return bound
 }
 
-// apiHTTPClient is the client for calls to other nodes' cluster APIs.
+// apiHTTPClient is the client for calls to other nodes' cluster APIs; with
+// ClientTLS set its connections are mutual TLS under plain http:// URLs.
 func (c Config) apiHTTPClient() *http.Client {
-	d := c.dialer(10 * time.Second)
 	return &http.Client{
 		Timeout: 30 * time.Second,
 		Transport: &http.Transport{
-			DialContext:         d.DialContext,
+			DialContext:         tlsutil.Dialer(c.dialer(10*time.Second), c.ClientTLS),
 			MaxIdleConnsPerHost: 16,
 			IdleConnTimeout:     90 * time.Second,
 		},
@@ -49,7 +53,8 @@ func (c Config) apiHTTPClient() *http.Client {
 }
 
 // raftStream is the Raft transport's stream layer: it listens on the bound
-// address, reports the advertised one, and dials from the source IP.
+// address, reports the advertised one, and dials from the source IP; with
+// ServerTLS and ClientTLS set, both ends speak mutual TLS.
 type raftStream struct {
 	net.Listener
 	advertise net.Addr
@@ -64,6 +69,9 @@ func newRaftStream(cfg Config) (*raftStream, error) {
 		return nil, fmt.Errorf("directory: raft listen: %w", err)
 	}
 	s := &raftStream{Listener: ln, advertise: ln.Addr(), cfg: cfg}
+	if cfg.ServerTLS != nil {
+		s.Listener = tls.NewListener(ln, cfg.ServerTLS)
+	}
 	if cfg.RaftAdvertise != "" {
 		a, err := net.ResolveTCPAddr("tcp", cfg.RaftAdvertise)
 		if err != nil {
@@ -85,7 +93,9 @@ func (s *raftStream) Addr() net.Addr { return s.advertise }
 
 // Dial implements raft.StreamLayer.
 func (s *raftStream) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return s.cfg.dialer(timeout).Dial("tcp", string(address))
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return tlsutil.Dialer(s.cfg.dialer(timeout), s.cfg.ClientTLS)(ctx, "tcp", string(address))
 }
 
 // gossipTransport is memberlist's own transport with its TCP dials sent

@@ -60,7 +60,7 @@ go build -o "$work/rookery" ./cmd/rookery
 pick_ports
 echo "== start a dev cluster in $work/dev (ports from $base_port)"
 "$work/rookery" dev --clean --dir "$work/dev" --base-port "$base_port" \
-  --imap-port "$imap_port" --lmtp-port "$lmtp_port" >"$work/dev.out" 2>&1 &
+  --imap-port "$imap_port" --imaps-port 0 --lmtp-port "$lmtp_port" >"$work/dev.out" 2>&1 &
 cluster_pid=$!
 ready=$(( $(date +%s) + 120 ))
 until grep -q "Rookery dev cluster" "$work/dev.out"; do

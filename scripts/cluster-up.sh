@@ -71,7 +71,7 @@ new_secret() {
   head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'
 }
 
-# write_config FILE NODE_ID DATA_DIR HOST RAFT API GOSSIP BIMAP BLMTP FIMAP FLMTP JOIN EXPECT SECRET PLAINTEXT ADMIN
+# write_config FILE NODE_ID DATA_DIR HOST RAFT API GOSSIP BIMAP BLMTP FIMAP FLMTP JOIN EXPECT SECRET PLAINTEXT ADMIN TLS_DIR GOSSIP_KEY
 # Keys are exactly those of cmd/rookery/config.go: a misspelt key is an
 # error at start, never a silent default.
 write_config() {
@@ -103,8 +103,28 @@ lmtp_addr = "$4:$9"
 imap_addr = "$4:${10}"
 lmtp_addr = "$4:${11}"
 allow_plaintext_login = ${15}
+
+[tls]
+# Mutual TLS between nodes with the cluster CA, and encrypted gossip.
+node_dir = "${17}"
+gossip_key_file = "${18}"
 EOF
   chmod 600 "$f"
+}
+
+# make_ca: the cluster CA and gossip key in DIR/tls/ca, once.
+make_ca() {
+  [ -f "$dir/tls/ca/ca.crt" ] && return
+  mkdir -p "$dir/tls"
+  "$bin" tls init --dir "$dir/tls/ca" >/dev/null
+}
+
+# issue_cert NODE_ID OUT HOST...: a node certificate, unless OUT has one.
+issue_cert() {
+  local id=$1 out=$2
+  shift 2
+  [ -f "$out/node.crt" ] && return
+  "$bin" tls issue --ca "$dir/tls/ca" --out "$out" "$id" "$@" >/dev/null
 }
 
 # alive NAME PID: the process runs and is this cluster's node NAME (a PID
@@ -139,11 +159,14 @@ cluster_up() {
     join+="${join:+, }\"127.0.0.1:$((base + 100 * i + 2))\""
   done
   : >"$(pidfile)"
+  make_ca
   for ((i = 0; i < nodes; i++)); do
     local name="node$((i + 1))" p=$((base + 100 * i))
     mkdir -p "$dir/$name"
+    issue_cert "$name" "$dir/$name/tls" 127.0.0.1 localhost
     write_config "$dir/$name/node.toml" "$name" "$(cd "$dir/$name" && pwd)/data" 127.0.0.1 \
-      "$p" $((p + 1)) $((p + 2)) $((p + 3)) $((p + 4)) $((p + 43)) $((p + 24)) "$join" "$nodes" "$secret" true $((p + 80))
+      "$p" $((p + 1)) $((p + 2)) $((p + 3)) $((p + 4)) $((p + 43)) $((p + 24)) "$join" "$nodes" "$secret" true $((p + 80)) \
+      "$dir/$name/tls" "$dir/tls/ca/gossip.key"
     "$bin" node --config "$dir/$name/node.toml" >>"$dir/$name/node.log" 2>&1 </dev/null &
     echo "$name $!" >>"$(pidfile)"
   done
@@ -222,10 +245,11 @@ wait_healthy() {
 print_banner() {
   local i p
   echo
-  echo "Rookery cluster of $nodes nodes is up (data and logs in $dir)."
+  echo "Rookery cluster of $nodes nodes is up (data and logs in $dir); the nodes
+speak mutual TLS with the CA in $dir/tls/ca and gossip encrypted."
   for ((i = 0; i < nodes; i++)); do
     p=$((base + 100 * i))
-    echo "  node$((i + 1))  IMAP 127.0.0.1:$((p + 43))  LMTP 127.0.0.1:$((p + 24))  cluster API http://127.0.0.1:$((p + 1))"
+    echo "  node$((i + 1))  IMAP 127.0.0.1:$((p + 43))  LMTP 127.0.0.1:$((p + 24))  cluster API 127.0.0.1:$((p + 1)) (mutual TLS)"
   done
   cat <<EOF
 
@@ -294,20 +318,29 @@ cluster_hosts() {
   for spec in "$@"; do join+="${join:+, }\"${spec#*=}:7002\""; done
   mkdir -p "$dir"
   chmod 700 "$dir"
+  build_binary
+  make_ca
   for spec in "$@"; do
     h=${spec#*=} id=${spec%%=*}
     mkdir -p "$dir/$id"
-    write_config "$dir/$id/node.toml" "$id" /var/lib/rookery "$h" 7000 7001 7002 7143 7024 143 24 "$join" $# "$secret" false 7080
+    issue_cert "$id" "$dir/$id/tls" "$h"
+    write_config "$dir/$id/node.toml" "$id" /var/lib/rookery "$h" 7000 7001 7002 7143 7024 143 24 "$join" $# "$secret" false 7080 \
+      /etc/rookery/tls /etc/rookery/gossip.key
   done
-  echo "wrote a config for each host under $dir/ (mode 0600: they hold the cluster secret)."
+  echo "wrote a config and a node certificate for each host under $dir/ (mode 0600: they hold the"
+  echo "cluster secret and the node key). The cluster CA is in $dir/tls/ca: keep ca.key off the nodes."
   echo
-  echo "On each host (as root), copy its config and start the node:"
+  echo "On each host (as root), copy its config and TLS material and start the node:"
   for spec in "$@"; do
     h=${spec#*=} id=${spec%%=*}
     cat <<EOF
   # $id ($h)
-  scp $dir/$id/node.toml $h:/tmp/node.toml && scp rookery scripts/rookery.service $h:/tmp/
+  scp $dir/$id/node.toml $h:/tmp/node.toml && scp -r $dir/$id/tls $h:/tmp/rookery-tls &&
+    scp $dir/tls/ca/gossip.key rookery scripts/rookery.service $h:/tmp/
   ssh $h 'install -o root -g rookery -m 0640 /tmp/node.toml /etc/rookery/node.toml &&
+          install -d -o root -g rookery -m 0750 /etc/rookery/tls &&
+          install -o root -g rookery -m 0640 -t /etc/rookery/tls /tmp/rookery-tls/* &&
+          install -o root -g rookery -m 0640 /tmp/gossip.key /etc/rookery/gossip.key &&
           install -m 0755 /tmp/rookery /usr/local/bin/rookery &&
           install -m 0644 /tmp/rookery.service /etc/systemd/system/rookery.service &&
           systemctl daemon-reload && systemctl enable --now rookery'

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # cluster-up_test.sh: runs scripts/cluster-up.sh for real on this machine.
-#  1. 3 nodes: up, a leader and 3 healthy voters, down, every PID gone.
+#  1. 3 nodes: up, a leader and 3 healthy voters, the cluster API refuses
+#     a client without a certificate of the cluster CA, down, every PID gone.
 #  2. 5 nodes: up, SIGKILL the leader and one follower; the 3 survivors
 #     elect a leader and status names the 2 missing voters; down.
 # Bounded: each wait has a deadline and the whole run stops at 5 minutes.
@@ -66,6 +67,14 @@ started+=("$d3")
 "$up" up -n 3 -d "$d3" -p "$base" | tee "$work/up3.out" || fail "up -n 3"
 grep -q "^3 of 3 directory voters healthy" "$work/up3.out" || fail "3-node cluster not healthy"
 grep -q " Leader " "$work/up3.out" || fail "3-node cluster has no leader"
+# Node traffic is mutual TLS: the cluster API answers an admin client with
+# the node certificate and refuses one without.
+api=127.0.0.1:$((base + 1))
+ROOKERY_CLUSTER_SECRET=$(cat "$d3/cluster-secret") "$ROOKERY_BIN" admin --addr "$api" --timeout 10s status >/dev/null 2>&1 &&
+  fail "the cluster API answered a client without a certificate"
+ROOKERY_CLUSTER_SECRET=$(cat "$d3/cluster-secret") "$ROOKERY_BIN" admin --addr "$api" --tls-dir "$d3/node2/tls" --timeout 10s status >/dev/null ||
+  fail "the cluster API refused a node certificate"
+echo "3-node cluster: cluster API refuses a client without a certificate: ok"
 p3=$(pids_of "$d3")
 "$up" down -d "$d3"
 assert_all_stopped "$p3"

@@ -19,12 +19,15 @@ import (
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/spool/backend"
+	"github.com/rookery-mail/rookery/tlsutil"
 )
 
 const adminUsage = `Usage: rookery admin [flags] COMMAND [ARGS]
 
 Talks to any node's cluster API. The node and the cluster secret come from
---config (a node's config file), or --addr and $ROOKERY_CLUSTER_SECRET.
+--config (a node's config file), or --addr and $ROOKERY_CLUSTER_SECRET. A
+cluster with node TLS needs a certificate of its CA: the config's
+tls.node_dir, or --tls-dir (a directory made by rookery tls issue).
 
 Commands:
   status                         every node: roles, Raft state, leader, indexes, health
@@ -65,6 +68,7 @@ func runAdmin(args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("addr", "", "cluster API `host:port` of any node")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
+	tlsDir := fs.String("tls-dir", "", "`directory` with node.crt, node.key and ca.crt for a cluster with node TLS")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -80,12 +84,23 @@ func runAdmin(args []string, stdout, stderr io.Writer) error {
 		if secret == "" {
 			secret = cfg.ClusterSecret
 		}
+		if *tlsDir == "" {
+			*tlsDir = cfg.TLS.NodeDir
+		}
 	}
 	if *addr == "" || secret == "" || fs.NArg() == 0 {
 		fs.Usage()
 		return errUsage
 	}
-	a := &adminCmd{client: directory.NewClient(*addr, secret), secret: secret, json: *asJSON, stdin: os.Stdin, out: stdout}
+	client := directory.NewClient(*addr, secret)
+	if *tlsDir != "" {
+		tc, err := tlsutil.MutualClientConfig(*tlsDir)
+		if err != nil {
+			return fmt.Errorf("--tls-dir: %w", err)
+		}
+		client.WithTLS(tc)
+	}
+	a := &adminCmd{client: client, secret: secret, json: *asJSON, stdin: os.Stdin, out: stdout}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	return a.run(ctx, fs.Args())
@@ -311,7 +326,7 @@ func (a *adminCmd) mailboxCreate(ctx context.Context, name, nodeID string) error
 		return fmt.Errorf("no healthy backend node%s", map[bool]string{true: " named " + nodeID}[nodeID != ""])
 	}
 	m := candidates[rand.IntN(len(candidates))]
-	mb, err := backend.CreateRemote(ctx, m.APIAddr, a.secret, backend.CreateRequest{Name: name})
+	mb, err := backend.CreateRemote(ctx, a.client.HTTP(), m.APIAddr, a.secret, backend.CreateRequest{Name: name})
 	if err != nil {
 		return err
 	}

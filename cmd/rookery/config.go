@@ -33,6 +33,21 @@ type Config struct {
 	Directory DirectoryConfig `toml:"directory"`
 	Backend   BackendConfig   `toml:"backend"`
 	Frontend  FrontendConfig  `toml:"frontend"`
+	TLS       TLSConfig       `toml:"tls"`
+}
+
+// TLSConfig is the TLS between nodes. With NodeDir set, every link from one
+// node to another (Raft, the cluster API and replication over it, frontend
+// to backend IMAP and LMTP) is mutual TLS with the cluster CA, and a peer
+// without a certificate that CA signed is refused.
+type TLSConfig struct {
+	// NodeDir holds node.crt, node.key and ca.crt, as `rookery tls issue`
+	// writes them. Empty: node traffic travels in plaintext, for a private
+	// network only.
+	NodeDir string `toml:"node_dir"`
+	// GossipKeyFile is the shared key that encrypts memberlist gossip
+	// (`rookery tls init` writes gossip.key). Empty: gossip in plaintext.
+	GossipKeyFile string `toml:"gossip_key_file"`
 }
 
 type DirectoryConfig struct {
@@ -75,6 +90,12 @@ type FrontendConfig struct {
 	Domains             []string `toml:"domains"`
 	AllowPlaintextLogin bool     `toml:"allow_plaintext_login"`
 	MaxMessageBytes     int64    `toml:"max_message_bytes"`
+	// TLSCertFile and TLSKeyFile are the certificate mail clients see
+	// (usually from a public CA; read again when they change). With them
+	// set, IMAP and LMTP offer STARTTLS and IMAPSAddr serves implicit TLS.
+	TLSCertFile string `toml:"tls_cert_file"`
+	TLSKeyFile  string `toml:"tls_key_file"`
+	IMAPSAddr   string `toml:"imaps_addr"`
 }
 
 // Duration is a time.Duration written as "5s" in TOML.
@@ -192,6 +213,12 @@ func (c *Config) Validate() error {
 	}
 	if _, err := strconv.ParseUint(c.Frontend.LMTPSocketMode, 8, 32); err != nil {
 		errs = append(errs, fmt.Errorf("frontend.lmtp_socket_mode %q: an octal mode such as 0660", c.Frontend.LMTPSocketMode))
+	}
+	if (c.Frontend.TLSCertFile == "") != (c.Frontend.TLSKeyFile == "") {
+		errs = append(errs, errors.New("frontend.tls_cert_file and frontend.tls_key_file go together"))
+	}
+	if c.Frontend.IMAPSAddr != "" && c.Frontend.TLSCertFile == "" {
+		errs = append(errs, errors.New("frontend.imaps_addr needs frontend.tls_cert_file and tls_key_file"))
 	}
 	switch c.LogFormat {
 	case "text", "json":

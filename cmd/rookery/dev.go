@@ -8,12 +8,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rookery-mail/rookery/tlsutil"
 )
 
 const devUsage = `Usage: rookery dev [flags]
@@ -21,6 +24,10 @@ const devUsage = `Usage: rookery dev [flags]
 Runs a 3-node cluster on this machine, every node with every role, and a
 demo user; prints how to connect. Data stays in --dir between runs (use
 --clean to start afresh). Ctrl-C stops every node cleanly.
+
+The nodes speak mutual TLS to each other with a CA made for the cluster in
+DIR/tls, gossip is encrypted, and the frontends offer STARTTLS and implicit
+TLS with a certificate of that CA (DIR/tls/ca/ca.crt for clients to trust).
 
 Example:
   go run ./cmd/rookery dev
@@ -40,6 +47,7 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	nodes := fs.Int("nodes", 3, "number of nodes (3 or 5)")
 	basePort := fs.Int("base-port", 17000, "first of the ports the nodes use (100 per node)")
 	imapPort := fs.Int("imap-port", 1143, "IMAP port of the first node's frontend (+1 per node)")
+	imapsPort := fs.Int("imaps-port", 1993, "IMAP implicit-TLS port of the first node's frontend (+1 per node)")
 	lmtpPort := fs.Int("lmtp-port", 2424, "LMTP port of the first node's frontend (+1 per node)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
@@ -73,6 +81,9 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	log := newLogger(logFile, "text", "info")
 
 	cfgs := devConfigs(*dir, secret, *nodes, *basePort, *imapPort, *lmtpPort)
+	if err := devTLS(*dir, cfgs, *imapsPort); err != nil {
+		return fmt.Errorf("TLS material: %w", err)
+	}
 	var running []*node
 	defer func() {
 		for i := len(running) - 1; i >= 0; i-- {
@@ -132,6 +143,40 @@ func devConfigs(dir, secret string, n, base, imapPort, lmtpPort int) []Config {
 	return cfgs
 }
 
+// devTLS makes the dev cluster's CA, gossip key and node certificates in
+// dir/tls on the first run, reuses them afterwards, and points every
+// config at them: mutual TLS between nodes, encrypted gossip, and the node
+// certificate on the frontends' client ports.
+func devTLS(dir string, cfgs []Config, imapsPort int) error {
+	caDir := filepath.Join(dir, "tls", "ca")
+	if _, err := os.Stat(filepath.Join(caDir, tlsutil.CACertFile)); errors.Is(err, os.ErrNotExist) {
+		if _, err := tlsutil.InitCA(caDir); err != nil {
+			return err
+		}
+	}
+	keyFile := filepath.Join(caDir, tlsutil.GossipKeyFile)
+	if err := tlsutil.InitGossipKey(keyFile); err != nil && !errors.Is(err, tlsutil.ErrExists) {
+		return err
+	}
+	for i := range cfgs {
+		c := &cfgs[i]
+		nodeDir := filepath.Join(dir, "tls", c.NodeID)
+		if _, err := os.Stat(filepath.Join(nodeDir, tlsutil.NodeCertFile)); errors.Is(err, os.ErrNotExist) {
+			if _, err := tlsutil.IssueNode(caDir, c.NodeID, []string{"localhost", "127.0.0.1"}, nodeDir); err != nil {
+				return err
+			}
+		}
+		c.TLS.NodeDir = nodeDir
+		c.TLS.GossipKeyFile = keyFile
+		c.Frontend.TLSCertFile = filepath.Join(nodeDir, tlsutil.NodeCertFile)
+		c.Frontend.TLSKeyFile = filepath.Join(nodeDir, tlsutil.NodeKeyFile)
+		if imapsPort > 0 {
+			c.Frontend.IMAPSAddr = fmt.Sprintf("127.0.0.1:%d", imapsPort+i)
+		}
+	}
+	return nil
+}
+
 // devSecret reads the dev cluster's secret, or makes one on the first run.
 func devSecret(path string) (string, error) {
 	if b, err := os.ReadFile(path); err == nil {
@@ -160,12 +205,24 @@ func printDevBanner(w io.Writer, cfgs []Config, dir string) {
 	fmt.Fprintf(w, "\nRookery dev cluster: %d nodes, every node a directory voter, backend and frontend.\n\n", len(cfgs))
 	fmt.Fprintf(w, "  user %q, password %q (plaintext login allowed: dev only)\n\n", devUser, devPassword)
 	for _, c := range cfgs {
-		fmt.Fprintf(w, "  %s  IMAP %s   LMTP %s   status page http://%s/status\n", c.NodeID, c.Frontend.IMAPAddr, c.Frontend.LMTPAddr, c.AdminAddr)
+		fmt.Fprintf(w, "  %s  IMAP %s (STARTTLS)  IMAPS %s  LMTP %s   status page http://%s/status\n",
+			c.NodeID, c.Frontend.IMAPAddr, c.Frontend.IMAPSAddr, c.Frontend.LMTPAddr, c.AdminAddr)
 	}
+	fmt.Fprintf(w, "\n  nodes speak mutual TLS; clients trust %s\n", filepath.Join(dir, "tls", "ca", tlsutil.CACertFile))
 	c := cfgs[0]
 	fmt.Fprintf(w, "\nTry:\n")
 	fmt.Fprintf(w, "  curl -s imap://%s/ -u %s:%s                      # list folders\n", c.Frontend.IMAPAddr, devUser, devPassword)
 	fmt.Fprintf(w, "  swaks --protocol LMTP --server %s --to %s@localhost   # deliver a message\n", c.Frontend.LMTPAddr, devUser)
-	fmt.Fprintf(w, "  ROOKERY_CLUSTER_SECRET=$(cat %s/cluster-secret) go run ./cmd/rookery admin --addr %s status\n", dir, c.Directory.APIAddr)
+	if c.Frontend.IMAPSAddr != "" {
+		fmt.Fprintf(w, "  curl -s --cacert %s imaps://localhost:%s/ -u %s:%s   # the same over TLS\n",
+			filepath.Join(dir, "tls", "ca", tlsutil.CACertFile), portOf(c.Frontend.IMAPSAddr), devUser, devPassword)
+	}
+	fmt.Fprintf(w, "  ROOKERY_CLUSTER_SECRET=$(cat %s/cluster-secret) go run ./cmd/rookery admin --addr %s --tls-dir %s status\n",
+		dir, c.Directory.APIAddr, c.TLS.NodeDir)
 	fmt.Fprintf(w, "\nLogs: %s/rookery.log. Ctrl-C stops the cluster.\n", dir)
+}
+
+func portOf(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return port
 }

@@ -88,6 +88,7 @@ type node struct {
 	cfg     Config
 	dir     *directory.Node
 	backend *backend.Backend
+	tls     nodeTLS
 	closers []func() error
 }
 
@@ -104,6 +105,10 @@ func (n *node) Close() error {
 // startRoles once the directory has a leader.
 func openNode(cfg Config, log *slog.Logger) (*node, error) {
 	n := &node{cfg: cfg}
+	var err error
+	if n.tls, err = loadNodeTLS(cfg, log); err != nil {
+		return nil, err
+	}
 	dcfg := directory.Default()
 	dcfg.NodeID = cfg.NodeID
 	dcfg.DataDir = filepath.Join(cfg.DataDir, "directory")
@@ -124,6 +129,7 @@ func openNode(cfg Config, log *slog.Logger) (*node, error) {
 		dcfg.ReconcileInterval = cfg.Directory.ReconcileInterval.Duration
 	}
 	dcfg.ClusterSecret = cfg.ClusterSecret
+	dcfg.ServerTLS, dcfg.ClientTLS, dcfg.GossipKey = n.tls.server, n.tls.client, n.tls.gossipKey
 	dcfg.Logger = log.With("role", "directory")
 	if cfg.Has(roleBackend) {
 		dcfg.Tags = map[string]string{

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -86,13 +87,15 @@ func (n *node) startBackend(ctx context.Context, log *slog.Logger) error {
 		IMAPAdvertise: n.cfg.Backend.IMAPAdvertise,
 		LMTPAdvertise: n.cfg.Backend.LMTPAdvertise,
 		APIAddr:       n.dir.APIAddr(),
+		NodeTLS:       n.tls.server,
 		ReplicaHTTPClient: &http.Client{Transport: &http.Transport{
-			DialContext:         n.cfg.dialer().DialContext,
+			DialContext:         n.nodeDial(),
 			MaxIdleConnsPerHost: 16,
 		}},
 		ReplicationFactor: n.cfg.Backend.ReplicationFactor,
-		// Frontends log in to backends over the node network, which has no
-		// TLS of its own yet: the proxy login travels in plaintext there.
+		// Frontends log in to backends over the node network: in mutual
+		// TLS when tls.node_dir is set, else in plaintext on a network the
+		// operator keeps private.
 		AllowPlaintextAuth: true,
 		Logger:             log,
 	})
@@ -119,10 +122,11 @@ func (n *node) startFrontend(log *slog.Logger) error {
 		ic.Directory = staleDirectory{n.dir}
 	}
 	ic.ClusterSecret = n.cfg.ClusterSecret
+	ic.TLS = n.tls.clients
 	ic.AllowPlaintextLogin = fc.AllowPlaintextLogin
 	ic.MaxLiteralBytes = fc.MaxMessageBytes
 	ic.Logger = log.With("component", "imap")
-	ic.Dial = n.cfg.dialer().DialContext
+	ic.Dial = n.nodeDial()
 	front, err := imapfront.New(ic)
 	if err != nil {
 		return err
@@ -131,13 +135,21 @@ func (n *node) startFrontend(log *slog.Logger) error {
 		front.Close()
 		return err
 	}
+	if fc.IMAPSAddr != "" {
+		// Implicit TLS (port 993): the session sees a *tls.Conn and counts
+		// itself encrypted from the first byte.
+		imaps := func(ln net.Listener) error { return front.Serve(tls.NewListener(ln, n.tls.clients)) }
+		if err := n.serve(fc.IMAPSAddr, "tcp", imaps, func() error { return nil }); err != nil {
+			return err
+		}
+	}
 	lc := lmtp.Default()
 	lc.Directory = n.dir
 	lc.Hostname = n.cfg.NodeID
 	lc.Domains = fc.Domains
 	lc.MaxMessageBytes = fc.MaxMessageBytes
 	lc.Logger = log.With("component", "lmtp")
-	lc.Dial = n.cfg.dialer().DialContext
+	lc.Dial = n.nodeDial()
 	proxy, err := lmtp.New(lc)
 	if err != nil {
 		return err

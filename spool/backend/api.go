@@ -87,9 +87,14 @@ func writeAPIError(w http.ResponseWriter, status int, err error) {
 }
 
 // CreateRemote asks the backend whose node's cluster API is at apiAddr to
-// create a mailbox, as `rookery admin` does. An fsm rule the create broke
-// comes back as its sentinel (errors.Is(err, fsm.ErrNameExists)).
-func CreateRemote(ctx context.Context, apiAddr, secret string, req CreateRequest) (*fsm.Mailbox, error) {
+// create a mailbox, as `rookery admin` does, over hc (nil: a plain
+// client; a cluster with node TLS needs one that presents a certificate).
+// An fsm rule the create broke comes back as its sentinel
+// (errors.Is(err, fsm.ErrNameExists)).
+func CreateRemote(ctx context.Context, hc *http.Client, apiAddr, secret string, req CreateRequest) (*fsm.Mailbox, error) {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
 	body, _ := json.Marshal(req)
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+apiAddr+"/v1/backend/mailboxes", bytes.NewReader(body))
 	if err != nil {
@@ -97,7 +102,7 @@ func CreateRemote(ctx context.Context, apiAddr, secret string, req CreateRequest
 	}
 	hr.Header.Set("Authorization", "Bearer "+secret)
 	hr.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(hr)
+	resp, err := hc.Do(hr)
 	if err != nil {
 		return nil, err
 	}
