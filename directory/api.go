@@ -81,6 +81,9 @@ func (s *apiServer) routes() {
 	s.mux.HandleFunc("GET /v1/users", s.users)
 	s.mux.HandleFunc("POST /v1/bootstrap", s.bootstrap)
 	s.mux.HandleFunc("POST /v1/nodes/{id}/remove", s.removeNode)
+	s.mux.HandleFunc("GET /v1/snapshot", s.snapshotSave)
+	s.mux.HandleFunc("POST /v1/snapshot/restore", s.snapshotRestore)
+	s.mux.HandleFunc("POST /v1/members/join", s.membersJoin)
 }
 
 // Handle mounts h on the cluster API (behind the same authentication), for

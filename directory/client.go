@@ -149,6 +149,22 @@ func (c *Client) removeNode(ctx context.Context, id string, forwarded bool) erro
 	return c.call(ctx, http.MethodPost, "/v1/nodes/"+url.PathEscape(id)+"/remove", nil, hdr, nil)
 }
 
+// decodeError turns a failed call's reply into the sentinel its error_code
+// names. A reply that is not the API's own (a TLS listener answering a
+// plaintext client, a proxy in between) is reported with its text.
+func decodeError(resp *http.Response, addr string) error {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes))
+	var e errorReply
+	if err := json.Unmarshal(body, &e); err != nil || e.ErrorCode == "" {
+		text := strings.TrimSpace(string(body[:min(len(body), 200)]))
+		if strings.Contains(text, "HTTPS server") {
+			text += " (the node speaks TLS: give a certificate with --tls-dir or a config with tls.node_dir)"
+		}
+		return fmt.Errorf("%w: %s from %s: %s", ErrRemote, resp.Status, addr, text)
+	}
+	return remoteError(e)
+}
+
 // call makes one request and decodes the JSON reply into out (if non-nil).
 // A failed call returns the sentinel its error_code names, so errors.Is
 // works across the wire.
@@ -170,14 +186,10 @@ func (c *Client) call(ctx context.Context, method, path string, body []byte, hdr
 		return err
 	}
 	defer resp.Body.Close()
-	dec := json.NewDecoder(io.LimitReader(resp.Body, maxReplyBytes))
 	if resp.StatusCode != http.StatusOK {
-		var e errorReply
-		if err := dec.Decode(&e); err != nil {
-			return fmt.Errorf("%w: %s from %s", ErrRemote, resp.Status, c.addr)
-		}
-		return remoteError(e)
+		return decodeError(resp, c.addr)
 	}
+	dec := json.NewDecoder(io.LimitReader(resp.Body, maxReplyBytes))
 	if out == nil {
 		return nil
 	}
@@ -195,4 +207,10 @@ func remoteError(e errorReply) error {
 		sentinel = fe
 	}
 	return fmt.Errorf("%w (remote: %s)", sentinel, e.Error)
+}
+
+// At returns a client for the node whose cluster API is at apiAddr, with
+// c's secret and connections (its TLS certificate included).
+func (c *Client) At(apiAddr string) *Client {
+	return &Client{addr: apiAddr, secret: c.secret, http: c.http}
 }

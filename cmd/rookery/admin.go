@@ -42,7 +42,13 @@ Commands:
                                  --force also promotes replicas that are not in sync (may lose
                                  the messages they lack until the old primary comes back and merges)
   bootstrap                      bootstrap a fresh cluster from the directory nodes alive now
-  remove-node ID                 remove a failed node from the Raft configuration
+  members join GOSSIP_ADDR...    make the node gossip with these nodes (a node that started alone)
+  members remove ID              remove a failed node from the Raft configuration (also: remove-node ID)
+  snapshot save FILE             back the directory up to FILE
+  snapshot restore FILE --yes    replace the whole cluster's directory with the backup in FILE
+
+Every command takes --help for its own usage and an example
+(rookery admin snapshot save --help); --json prints JSON for every command.
 
 Examples:
   rookery admin --config /etc/rookery/node.toml status
@@ -113,15 +119,25 @@ func (a *adminCmd) run(ctx context.Context, args []string) error {
 		}
 		return ""
 	}
+	if a.commandHelp(args) {
+		return nil
+	}
 	switch strings.Join(args[:min(2, len(args))], " ") {
+	case "snapshot save":
+		return a.snapshotSave(ctx, arg(2))
+	case "snapshot restore":
+		return a.snapshotRestore(ctx, arg(2), slices.Contains(args[2:], "--yes"))
+	case "members join":
+		return a.membersJoin(ctx, args[2:])
+	case "members remove":
+		args = []string{"remove-node", arg(2)}
 	case "status":
 		return a.status(ctx)
 	case "bootstrap":
 		if err := a.client.Bootstrap(ctx); err != nil {
 			return err
 		}
-		fmt.Fprintln(a.out, "bootstrapped")
-		return nil
+		return a.done("bootstrapped", nil)
 	case "mailbox list":
 		return a.mailboxList(ctx, arg(2))
 	case "mailbox show":
@@ -144,15 +160,14 @@ func (a *adminCmd) run(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(a.out, "failed over %d mailboxes from %s (raft index %d)\n", res.Count, args[1], res.Index)
-		return nil
+		return a.done(fmt.Sprintf("failed over %d mailboxes from %s (raft index %d)", res.Count, args[1], res.Index),
+			map[string]any{"mailboxes": res.Count, "index": res.Index})
 	}
 	if args[0] == "remove-node" && len(args) == 2 {
 		if err := a.client.RemoveNode(ctx, args[1]); err != nil {
 			return err
 		}
-		fmt.Fprintln(a.out, "removed", args[1])
-		return nil
+		return a.done("removed "+args[1], nil)
 	}
 	return fmt.Errorf("unknown admin command %q (see rookery admin --help)", strings.Join(args, " "))
 }
@@ -165,8 +180,7 @@ func (a *adminCmd) apply(ctx context.Context, cmd fsm.Command, done string) erro
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.out, "%s (raft index %d)\n", done, res.Index)
-	return nil
+	return a.done(fmt.Sprintf("%s (raft index %d)", done, res.Index), map[string]any{"index": res.Index})
 }
 
 func (a *adminCmd) userPassword(ctx context.Context, verb, name string) error {
@@ -330,6 +344,5 @@ func (a *adminCmd) mailboxCreate(ctx context.Context, name, nodeID string) error
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.out, "created %s (id %d) on %s\n", mb.Name, mb.ID, mb.Primary.Backend)
-	return nil
+	return a.done(fmt.Sprintf("created %s (id %d) on %s", mb.Name, mb.ID, mb.Primary.Backend), map[string]any{"mailbox": mb})
 }

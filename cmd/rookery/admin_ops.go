@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/rookery-mail/rookery/directory"
+)
+
+// adminHelp is each admin command's own --help: what it does and an
+// example. `rookery admin CMD --help` prints the entries CMD starts.
+var adminHelp = []struct{ cmd, args, about, example string }{
+	{"status", "", "every node: roles, Raft state, leader, applied index, lag, health; and how many directory voters the cluster can lose",
+		"rookery admin --config /etc/rookery/node.toml status"},
+	{"mailbox list", "[PREFIX]", "mailboxes whose internal names start with PREFIX, with state and primary backend",
+		"rookery admin --config node.toml mailbox list user/alice/"},
+	{"mailbox show", "NAME", "one mailbox record as JSON: copies, UID slots, ACL, state",
+		"rookery admin --config node.toml mailbox show user/alice/INBOX"},
+	{"mailbox create", "NAME [NODE]", "create a mailbox on NODE's backend (default: any healthy backend)",
+		"rookery admin --config node.toml mailbox create shared/news mx2"},
+	{"user add", "NAME", "add a user and its INBOX; the password is read from stdin",
+		"echo 's3cret-pw' | rookery admin --config node.toml user add alice"},
+	{"user passwd", "NAME", "set a user's password, read from stdin",
+		"echo 'new-pw' | rookery admin --config node.toml user passwd alice"},
+	{"user delete", "NAME", "delete a user (the mailboxes stay)",
+		"rookery admin --config node.toml user delete alice"},
+	{"user list", "", "list users", "rookery admin --config node.toml --json user list"},
+	{"failover", "BACKEND [--force]", "make replicas primary for every mailbox BACKEND holds as primary; --force also promotes replicas that are not in sync",
+		"rookery admin --config node.toml failover mx3"},
+	{"members join", "GOSSIP_ADDR...", "make the node gossip with the nodes at these addresses (a node that started alone)",
+		"rookery admin --config node.toml members join 10.0.0.4:7002"},
+	{"members remove", "ID", "remove a failed node from the Raft configuration (as remove-node)",
+		"rookery admin --config node.toml members remove mx3"},
+	{"remove-node", "ID", "remove a failed node from the Raft configuration",
+		"rookery admin --config node.toml remove-node mx3"},
+	{"bootstrap", "", "bootstrap a fresh cluster from the directory nodes alive now",
+		"rookery admin --addr 10.0.0.1:7001 bootstrap"},
+	{"snapshot save", "FILE", "back the directory up to FILE (written whole or not at all)",
+		"rookery admin --config node.toml snapshot save /backup/directory-$(date +%F).snap"},
+	{"snapshot restore", "FILE --yes", "replace the directory of the whole cluster with the backup in FILE; writes made since the backup are lost",
+		"rookery admin --config node.toml snapshot restore /backup/directory-2026-11-01.snap --yes"},
+}
+
+// commandHelp prints the help of the commands args names, if args asks for
+// help; it reports whether it did.
+func (a *adminCmd) commandHelp(args []string) bool {
+	last := args[len(args)-1]
+	if last != "--help" && last != "-h" && last != "help" {
+		return false
+	}
+	prefix := strings.Join(args[:len(args)-1], " ")
+	for _, h := range adminHelp {
+		if prefix == "" || h.cmd == prefix || strings.HasPrefix(h.cmd, prefix+" ") {
+			fmt.Fprintf(a.out, "rookery admin %s %s\n  %s\n  example: %s\n\n", h.cmd, h.args, h.about, h.example)
+		}
+	}
+	return true
+}
+
+// done reports a command's success: a line, or with --json an object.
+func (a *adminCmd) done(line string, fields map[string]any) error {
+	if a.json {
+		if fields == nil {
+			fields = map[string]any{}
+		}
+		fields["ok"] = true
+		fields["message"] = line
+		return a.printJSON(fields)
+	}
+	_, err := fmt.Fprintln(a.out, line)
+	return err
+}
+
+// snapshotSave writes the backup to a temporary file beside path and
+// renames it into place once the client has checked the whole stream, so
+// path never holds half a backup.
+func (a *adminCmd) snapshotSave(ctx context.Context, path string) error {
+	if path == "" {
+		return errors.New("snapshot save: name the file")
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".part-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	index, err := a.client.SaveSnapshot(ctx, tmp)
+	if err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	st, err := tmp.Stat()
+	if err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return a.done(fmt.Sprintf("saved the directory at index %d to %s (%d bytes)", index, path, st.Size()),
+		map[string]any{"file": path, "index": index, "bytes": st.Size()})
+}
+
+// snapshotRestore sends the backup to the leader, found through the node
+// --addr names.
+func (a *adminCmd) snapshotRestore(ctx context.Context, path string, yes bool) error {
+	if path == "" {
+		return errors.New("snapshot restore: name the file")
+	}
+	if !yes {
+		return errors.New("snapshot restore replaces the directory of the whole cluster, and the writes made since the backup are lost: add --yes")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	leader, err := a.leader(ctx)
+	if err != nil {
+		return err
+	}
+	if err := leader.RestoreSnapshot(ctx, f); err != nil {
+		return err
+	}
+	return a.done(fmt.Sprintf("restored the directory from %s", path), map[string]any{"file": path})
+}
+
+// leader is a client for the leader's cluster API.
+func (a *adminCmd) leader(ctx context.Context) (*directory.Client, error) {
+	members, err := a.client.ClusterStatus(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range members {
+		if m.Error == "" && m.RaftState == "Leader" {
+			return a.client.At(m.APIAddr), nil
+		}
+	}
+	return nil, directory.ErrNoLeader
+}
+
+func (a *adminCmd) membersJoin(ctx context.Context, addrs []string) error {
+	joined, err := a.client.JoinMembers(ctx, addrs)
+	if err != nil {
+		return err
+	}
+	return a.done(fmt.Sprintf("joined %d of %d", joined, len(addrs)), map[string]any{"joined": joined})
+}

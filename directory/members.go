@@ -1,0 +1,56 @@
+package directory
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// JoinMembers makes this node gossip with the nodes at addrs (their gossip
+// addresses), as `join` in the config does at start: an operator's way to
+// merge a node that started alone, or two halves that never met. It
+// returns how many of addrs answered.
+func (n *Node) JoinMembers(addrs []string) (int, error) {
+	if len(addrs) == 0 {
+		return 0, fmt.Errorf("%w: no addresses to join", ErrBadRequest)
+	}
+	k, err := n.gossip.Join(addrs)
+	if err != nil && k == 0 {
+		return 0, fmt.Errorf("directory: join %v: %w", addrs, err)
+	}
+	return k, nil
+}
+
+// JoinRequest is the body of POST /v1/members/join.
+type JoinRequest struct {
+	Addrs []string `json:"addrs"`
+}
+
+// JoinReply is its answer.
+type JoinReply struct {
+	Joined int `json:"joined"`
+}
+
+func (s *apiServer) membersJoin(w http.ResponseWriter, r *http.Request) {
+	var req JoinRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil {
+		writeError(w, fmt.Errorf("%w: %v", ErrBadRequest, err))
+		return
+	}
+	k, err := s.n.JoinMembers(req.Addrs)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, JoinReply{Joined: k})
+}
+
+// JoinMembers asks the node to gossip with the nodes at addrs.
+func (c *Client) JoinMembers(ctx context.Context, addrs []string) (int, error) {
+	body, _ := json.Marshal(JoinRequest{Addrs: addrs})
+	var reply JoinReply
+	err := c.call(ctx, http.MethodPost, "/v1/members/join", body, nil, &reply)
+	return reply.Joined, err
+}
