@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -29,7 +30,27 @@ func (n *Node) Apply(ctx context.Context, cmd fsm.Command) (fsm.Result, error) {
 	if err != nil {
 		return fsm.Result{}, fmt.Errorf("%w: encode command: %w", ErrBadRequest, err)
 	}
-	return n.applyEncoded(ctx, data)
+	res, err := n.applyEncoded(ctx, data)
+	if o := n.cfg.Observer; o != nil {
+		o.DirectoryApply(commandName(cmd), outcome(err, res.Err))
+	}
+	return res, err
+}
+
+// commandName is the command's type name ("Reserve"): a small fixed set.
+func commandName(cmd fsm.Command) string {
+	return strings.TrimPrefix(fmt.Sprintf("%T", cmd), "fsm.")
+}
+
+// outcome is an operation's result label for the Observer.
+func outcome(err, ruleErr error) string {
+	switch {
+	case err != nil:
+		return "error"
+	case ruleErr != nil:
+		return "rejected"
+	}
+	return "ok"
 }
 
 // applyEncoded is Apply for a command already encoded.
@@ -133,7 +154,11 @@ func applyError(err error) error {
 // sending leaves the outcome unknown (ErrNoQuorum).
 func (n *Node) forwardApply(ctx context.Context, apiAddr string, data []byte) (fsm.Result, error) {
 	c := &Client{addr: apiAddr, secret: n.cfg.ClusterSecret, http: n.client}
+	start := time.Now()
 	res, err := c.apply(ctx, data, true)
+	if o := n.cfg.Observer; o != nil {
+		o.ForwardedWrite(outcome(err, res.Err), time.Since(start))
+	}
 	if err == nil {
 		return res, nil
 	}

@@ -76,6 +76,10 @@ type Config struct {
 	// every memberlist message.
 	GossipKey []byte
 
+	// Observer, when set, is told of every write and synced read this
+	// node makes (the node's Prometheus metrics).
+	Observer Observer
+
 	// Tags travel in the gossip metadata (for example TagBackendID).
 	Tags map[string]string
 
@@ -96,6 +100,14 @@ type Config struct {
 	GossipProfile string
 
 	Logger *slog.Logger
+}
+
+// Observer receives the directory's operations as they finish. result is
+// "ok", "rejected" (a write that broke a rule of the directory) or "error".
+type Observer interface {
+	DirectoryApply(typ, result string)
+	ForwardedWrite(result string, d time.Duration)
+	SyncedRead(result string, d time.Duration)
 }
 
 // Default returns a Config with every timing set to its production default.

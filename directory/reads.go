@@ -21,9 +21,13 @@ func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
 // the call (ReadIndex): the leader confirms it still leads and reports its
 // commit index, and this node waits to apply up to it. Reads of the local
 // FSM after it returns are linearizable.
-func (n *Node) SyncedRead(ctx context.Context) error {
+func (n *Node) SyncedRead(ctx context.Context) (err error) {
+	if o := n.cfg.Observer; o != nil {
+		start := time.Now()
+		defer func() { o.SyncedRead(outcome(err, nil), time.Since(start)) }()
+	}
 	var index uint64
-	err := n.retry(ctx, func() error {
+	err = n.retry(ctx, func() error {
 		id, api := n.Leader()
 		var err error
 		switch {

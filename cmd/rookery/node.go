@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/rookery-mail/rookery/directory"
+	"github.com/rookery-mail/rookery/metrics"
 	"github.com/rookery-mail/rookery/spool/backend"
 )
 
@@ -89,6 +90,7 @@ type node struct {
 	dir     *directory.Node
 	backend *backend.Backend
 	tls     nodeTLS
+	metrics *metrics.Metrics
 	closers []func() error
 }
 
@@ -104,7 +106,7 @@ func (n *node) Close() error {
 // with the directory role, a non-voter otherwise. The other roles start with
 // startRoles once the directory has a leader.
 func openNode(cfg Config, log *slog.Logger) (*node, error) {
-	n := &node{cfg: cfg}
+	n := &node{cfg: cfg, metrics: metrics.New(cfg.NodeID)}
 	var err error
 	if n.tls, err = loadNodeTLS(cfg, log); err != nil {
 		return nil, err
@@ -131,6 +133,7 @@ func openNode(cfg Config, log *slog.Logger) (*node, error) {
 	dcfg.ClusterSecret = cfg.ClusterSecret
 	dcfg.ServerTLS, dcfg.ClientTLS, dcfg.GossipKey = n.tls.server, n.tls.client, n.tls.gossipKey
 	dcfg.Logger = log.With("role", "directory")
+	dcfg.Observer = n.metrics
 	if cfg.Has(roleBackend) {
 		dcfg.Tags = map[string]string{
 			directory.TagBackendID: cfg.Backend.ID,

@@ -55,6 +55,7 @@ func startTLSCluster(t *testing.T) *tlsCluster {
 		t.Fatal(err)
 	}
 	c.cfgs[0].Frontend.IMAPSAddr = freePort(t)
+	c.cfgs[0].AdminAddr = freePort(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -113,6 +114,10 @@ func TestNodeTrafficNeedsCertificate(t *testing.T) {
 	})
 	deliverDemo(t, c.cfgs[1].Frontend.LMTPAddr)
 	readDemoOverIMAPS(t, n1.Frontend.IMAPSAddr, c.caPool(t))
+	checkMetrics(t, n1.AdminAddr,
+		`rookery_connections_total{listener="imaps",node_id="node1"} 1`,
+		`rookery_directory_applies_total{node_id="node1",result="ok",type="UserAdd"} 1`,
+		`rookery_directory_synced_reads_total{node_id="node1",result="ok"}`)
 
 	valid, err := tlsutil.MutualClientConfig(c.cfgs[1].TLS.NodeDir)
 	if err != nil {
@@ -328,5 +333,30 @@ func readDemoOverIMAPS(t *testing.T, addr string, pool *x509.CertPool) {
 	}
 	if err := cl.Logout().Wait(); err != nil && !errors.Is(err, io.EOF) {
 		t.Logf("logout: %v", err)
+	}
+}
+
+// checkMetrics scrapes the node's /metrics and wants every line prefix.
+func checkMetrics(t *testing.T, adminAddr string, want ...string) {
+	t.Helper()
+	resp, err := http.Get("http://" + adminAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range want {
+		found := false
+		for _, line := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(line, w) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("/metrics lacks %s", w)
+		}
 	}
 }

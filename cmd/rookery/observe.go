@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/rookery-mail/rookery/metrics"
@@ -12,6 +14,38 @@ import (
 )
 
 var errNotServing = errors.New("not serving")
+
+// counted wraps serve so that every connection its listener accepts is
+// counted in the node's metrics under name, open and in total.
+func (n *node) counted(name string, serve func(net.Listener) error) func(net.Listener) error {
+	return func(ln net.Listener) error { return serve(&countingListener{Listener: ln, name: name, m: n.metrics}) }
+}
+
+type countingListener struct {
+	net.Listener
+	name string
+	m    *metrics.Metrics
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &countedConn{Conn: c, closed: l.m.Connection(l.name)}, nil
+}
+
+// countedConn reports its close once, however often Close is called.
+type countedConn struct {
+	net.Conn
+	once   sync.Once
+	closed func()
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(c.closed)
+	return c.Conn.Close()
+}
 
 // startAdminHTTP serves what operators and their tools read without the
 // cluster secret, on the admin listener: Prometheus /metrics, /healthz
@@ -21,7 +55,7 @@ func (n *node) startAdminHTTP(addr string, log *slog.Logger) error {
 	if addr == "" {
 		return nil
 	}
-	m := metrics.New(n.cfg.NodeID)
+	m := n.metrics
 	if err := m.RegisterRaft(n.dir); err != nil {
 		return err
 	}

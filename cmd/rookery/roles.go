@@ -131,7 +131,7 @@ func (n *node) startFrontend(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if err := n.serve(fc.IMAPAddr, "tcp", front.Serve, front.Close); err != nil {
+	if err := n.serve(fc.IMAPAddr, "tcp", n.counted("imap", front.Serve), front.Close); err != nil {
 		front.Close()
 		return err
 	}
@@ -139,7 +139,7 @@ func (n *node) startFrontend(log *slog.Logger) error {
 		// Implicit TLS (port 993): the session sees a *tls.Conn and counts
 		// itself encrypted from the first byte.
 		imaps := func(ln net.Listener) error { return front.Serve(tls.NewListener(ln, n.tls.clients)) }
-		if err := n.serve(fc.IMAPSAddr, "tcp", imaps, func() error { return nil }); err != nil {
+		if err := n.serve(fc.IMAPSAddr, "tcp", n.counted("imaps", imaps), func() error { return nil }); err != nil {
 			return err
 		}
 	}
@@ -154,13 +154,13 @@ func (n *node) startFrontend(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if err := n.serve(fc.LMTPAddr, "tcp", proxy.Serve, proxy.Close); err != nil {
+	if err := n.serve(fc.LMTPAddr, "tcp", n.counted("lmtp", proxy.Serve), proxy.Close); err != nil {
 		proxy.Close()
 		return err
 	}
 	if fc.LMTPSocket != "" {
 		os.Remove(fc.LMTPSocket) // a socket left by a process that died
-		if err := n.serve(fc.LMTPSocket, "unix", proxy.Serve, func() error { return nil }); err != nil {
+		if err := n.serve(fc.LMTPSocket, "unix", n.counted("lmtp_socket", proxy.Serve), func() error { return nil }); err != nil {
 			return err
 		}
 		// An MTA's delivery agent runs as its own user (Postfix's as
