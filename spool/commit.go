@@ -29,6 +29,7 @@ type txn struct {
 	origin  string // Store.origin when the op ran
 	changes []Change
 	dropped []string
+	stats   statsDelta
 }
 
 func (w *txn) changed(mailbox uint64, kind ChangeKind, uids []uint32) {
@@ -166,6 +167,7 @@ func (s *Store) published(ops []*op) {
 			}
 		}
 		dropped = append(dropped, o.w.dropped...)
+		s.stats.add(o.w.stats)
 	}
 	s.watchMu.RUnlock()
 	s.removeUnreferenced(dropped)

@@ -35,6 +35,7 @@ func (s *Store) CreateMailbox(m MailboxMeta) error {
 			return err
 		}
 		meta := mailboxMeta{MailboxMeta: m, HighestModSeq: 1}
+		w.stats.mailboxes++
 		return writeMeta(b, &meta)
 	})
 	if err == nil {
@@ -72,10 +73,12 @@ func (s *Store) SetUIDValidity(id uint64, uidValidity uint32) error {
 // mailbox refers to are removed after the commit.
 func (s *Store) DeleteMailbox(id uint64) error {
 	err := s.submit(func(w *txn) error {
-		_, uids, _, err := loadMailbox(w.Tx, id)
+		_, uids, meta, err := loadMailbox(w.Tx, id)
 		if err != nil {
 			return err
 		}
+		w.stats.mailboxes--
+		w.stats.messages -= int64(meta.Messages)
 		var guids []string
 		err = uids.ForEach(func(_, v []byte) error {
 			m, err := decodeRecord(v)
@@ -118,9 +121,17 @@ func (s *Store) Mailboxes() ([]MailboxMeta, error) {
 func (s *Store) Quarantine(id uint64, reason string) error {
 	err := s.submit(func(w *txn) error {
 		root := w.Bucket(bucketMailboxes)
-		if root.Bucket(idKey(id)) == nil {
+		b := root.Bucket(idKey(id))
+		if b == nil {
 			return fmt.Errorf("%w: %d", ErrNoMailbox, id)
 		}
+		meta, err := readMeta(b, id)
+		if err != nil {
+			return err
+		}
+		// The records go with it into quarantine and keep their bodies.
+		w.stats.mailboxes--
+		w.stats.messages -= int64(meta.Messages)
 		// A unique key: an id may be quarantined, recreated and quarantined again.
 		key := binary.BigEndian.AppendUint64(idKey(id), uint64(time.Now().UnixNano()))
 		dst, err := w.Bucket(bucketQuarantine).CreateBucket(key)

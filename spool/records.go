@@ -21,9 +21,12 @@ func (w *txn) ref(guid string, size int64, cache []byte) error {
 	refs := uint32(0)
 	if v := bodies.Get(key); len(v) == 12 {
 		refs = binary.BigEndian.Uint32(v)
-	} else if cache != nil {
-		if err := w.Bucket(bucketCache).Put(key, cache); err != nil {
-			return err
+	} else {
+		w.stats.bytes += size
+		if cache != nil {
+			if err := w.Bucket(bucketCache).Put(key, cache); err != nil {
+				return err
+			}
 		}
 	}
 	v := binary.BigEndian.AppendUint32(nil, refs+1)
@@ -48,6 +51,7 @@ func (w *txn) unref(guid string) error {
 	if err := bodies.Delete(key); err != nil {
 		return err
 	}
+	w.stats.bytes -= int64(binary.BigEndian.Uint64(v[4:]))
 	if err := w.Bucket(bucketCache).Delete(key); err != nil {
 		return err
 	}
@@ -67,6 +71,7 @@ type mailbox struct {
 	meta    mailboxMeta
 	loaded  uint64 // HighestModSeq when the op opened it
 	origin  string // this backend's id, for the lineage (see noteWriter)
+	stats   *statsDelta
 }
 
 func (w *txn) mailbox(id uint64) (*mailbox, error) {
@@ -74,7 +79,7 @@ func (w *txn) mailbox(id uint64) (*mailbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &mailbox{b: b, uids: uids, meta: meta, loaded: meta.HighestModSeq, origin: w.origin}, nil
+	return &mailbox{b: b, uids: uids, meta: meta, loaded: meta.HighestModSeq, origin: w.origin, stats: &w.stats}, nil
 }
 
 // bump gives the mailbox a new modseq for the change being made.
@@ -99,6 +104,7 @@ func (mb *mailbox) add(m *Message) error {
 		return err
 	}
 	mb.meta.Messages++
+	mb.stats.messages++
 	mb.meta.Size += m.Size
 	if !hasFlag(m.Flags, imap.FlagSeen) {
 		mb.meta.Unseen++
@@ -115,6 +121,7 @@ func (mb *mailbox) remove(m *Message) error {
 		return err
 	}
 	mb.meta.Messages--
+	mb.stats.messages--
 	mb.meta.Size -= m.Size
 	if !hasFlag(m.Flags, imap.FlagSeen) {
 		mb.meta.Unseen--

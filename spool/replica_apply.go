@@ -147,6 +147,7 @@ func (w *txn) replicaMailbox(cb ChangeBatch, slot uint32) (*mailbox, error) {
 			return nil, err
 		}
 		meta := mailboxMeta{MailboxMeta: MailboxMeta{ID: cb.Mailbox, UIDValidity: cb.UIDValidity, Stride: cb.Stride, Slot: slot}}
+		w.stats.mailboxes++
 		if err := writeMeta(b, &meta); err != nil {
 			return nil, err
 		}

@@ -50,6 +50,7 @@ type Store struct {
 
 	watchMu  sync.RWMutex
 	watchers map[int]func(Change)
+	stats    counters
 	watchSeq int
 
 	// Replication (replication.go). visMu is held for writing from an
@@ -126,7 +127,10 @@ func (s *Store) recover() error {
 	if err := s.clearTmp(); err != nil {
 		return err
 	}
-	return s.removeOrphans()
+	if err := s.removeOrphans(); err != nil {
+		return err
+	}
+	return s.countIndex()
 }
 
 // Close waits for queued writes to commit and closes the index. Later

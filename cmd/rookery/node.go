@@ -15,6 +15,7 @@ import (
 
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/metrics"
+	"github.com/rookery-mail/rookery/spool"
 	"github.com/rookery-mail/rookery/spool/backend"
 )
 
@@ -89,6 +90,7 @@ type node struct {
 	cfg     Config
 	dir     *directory.Node
 	backend *backend.Backend
+	store   *spool.Store
 	tls     nodeTLS
 	metrics *metrics.Metrics
 	closers []func() error

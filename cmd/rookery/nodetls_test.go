@@ -108,16 +108,18 @@ func TestNodeTrafficNeedsCertificate(t *testing.T) {
 	// The cluster itself works across nodes: a delivery through node 2's
 	// LMTP reaches the INBOX on node 1's backend, which replicates it, read
 	// back over node 1's implicit-TLS port.
-	waitUntil(t, "node 2 knows the demo INBOX", func() bool {
-		_, ok := c.nodes[1].dir.FSM().Mailbox(fsm.Inbox(devUser))
-		return ok
+	waitUntil(t, "node 2 knows the demo INBOX as active", func() bool {
+		mb, ok := c.nodes[1].dir.FSM().Mailbox(fsm.Inbox(devUser))
+		return ok && mb.State == fsm.Active
 	})
 	deliverDemo(t, c.cfgs[1].Frontend.LMTPAddr)
 	readDemoOverIMAPS(t, n1.Frontend.IMAPSAddr, c.caPool(t))
 	checkMetrics(t, n1.AdminAddr,
 		`rookery_connections_total{listener="imaps",node_id="node1"} 1`,
 		`rookery_directory_applies_total{node_id="node1",result="ok",type="UserAdd"} 1`,
-		`rookery_directory_synced_reads_total{node_id="node1",result="ok"}`)
+		`rookery_directory_synced_reads_total{node_id="node1",result="ok"}`,
+		`rookery_spool_mailboxes{node_id="node1"} 1`,
+		`rookery_spool_messages{node_id="node1"} 1`)
 
 	valid, err := tlsutil.MutualClientConfig(c.cfgs[1].TLS.NodeDir)
 	if err != nil {

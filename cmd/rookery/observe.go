@@ -10,10 +10,19 @@ import (
 	"time"
 
 	"github.com/rookery-mail/rookery/metrics"
+	"github.com/rookery-mail/rookery/spool"
 	"github.com/rookery-mail/rookery/statuspage"
 )
 
 var errNotServing = errors.New("not serving")
+
+// spoolStats reads the store's counters for the spool collector.
+type spoolStats struct{ s *spool.Store }
+
+func (st spoolStats) SpoolStats() metrics.SpoolStats {
+	s := st.s.Stats()
+	return metrics.SpoolStats{Mailboxes: s.Mailboxes, Messages: s.Messages, Bytes: s.Bytes}
+}
 
 // counted wraps serve so that every connection its listener accepts is
 // counted in the node's metrics under name, open and in total.
@@ -58,6 +67,11 @@ func (n *node) startAdminHTTP(addr string, log *slog.Logger) error {
 	m := n.metrics
 	if err := m.RegisterRaft(n.dir); err != nil {
 		return err
+	}
+	if n.store != nil {
+		if err := m.RegisterSpool(spoolStats{n.store}); err != nil {
+			return err
+		}
 	}
 	checks := []metrics.Check{metrics.LeaderCheck(n.dir)}
 	if n.cfg.Has(roleBackend) {

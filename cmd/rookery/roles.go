@@ -77,6 +77,7 @@ func (n *node) startBackend(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	n.closers = append(n.closers, store.Close)
+	n.store = store
 	b, err := backend.New(backend.Config{
 		ID:            n.cfg.Backend.ID,
 		Store:         store,
