@@ -27,6 +27,20 @@ type Directory interface {
 	FreshRead(ctx context.Context) error
 }
 
+// Mover moves a mailbox (internal name) to another backend: RENAME with a
+// server argument. spool/backend's RemoteMover asks the mailbox's primary
+// over the cluster API.
+type Mover interface {
+	Move(ctx context.Context, name, backend string) error
+}
+
+// Observer receives each client command as it finishes: its name, the
+// tagged status in lower case ("ok", "no", "bad"; "other" when the session
+// ended without one) and how long it took.
+type Observer interface {
+	IMAPCommand(name, result string, d time.Duration)
+}
+
 // maxBufferedLiteral bounds a literal the frontend holds in memory: only
 // APPEND's message may be bigger, and it is streamed.
 const maxBufferedLiteral = 1 << 20
@@ -40,6 +54,14 @@ type Config struct {
 	// Dial opens every connection to a backend; nil dials plainly. A node
 	// sets it to send from its own source address.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// Mover, when set, carries out RENAME a b SERVER (a live move to
+	// backend SERVER); nil refuses it. MoveTimeout bounds one move.
+	Mover       Mover
+	MoveTimeout time.Duration
+
+	// Observer, when set, is told of every command a client sends.
+	Observer Observer
 
 	// TLS, when set, enables STARTTLS (and LOGIN over it).
 	TLS *tls.Config
@@ -75,6 +97,7 @@ func Default() Config {
 		BackendTimeout:     10 * time.Second,
 		DirectoryTimeout:   10 * time.Second,
 		BackendIdleTimeout: 5 * time.Minute,
+		MoveTimeout:        time.Hour,
 	}
 }
 
@@ -96,6 +119,9 @@ func (c *Config) Validate() error {
 	case c.FailedLoginWindow <= 0 || c.PreAuthTimeout <= 0 || c.IdleTimeout <= 0 ||
 		c.BackendTimeout <= 0 || c.DirectoryTimeout <= 0 || c.BackendIdleTimeout <= 0:
 		return fmt.Errorf("%w: timeouts must be positive", ErrConfig)
+	}
+	if c.MoveTimeout <= 0 {
+		c.MoveTimeout = time.Hour
 	}
 	return nil
 }

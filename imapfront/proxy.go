@@ -101,6 +101,7 @@ func (s *session) relay(bc *backendConn, tag string, hold bool) ([]byte, error) 
 func (s *session) forward(bc *backendConn, cmd *Command) ([]byte, error) {
 	tagged, err := s.forwardHold(bc, cmd)
 	if err == nil {
+		s.status = status(tagged)
 		s.bw.Write(tagged)
 		s.bw.WriteString("\r\n")
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 )
@@ -32,6 +33,7 @@ type session struct {
 	backends map[string]*backendConn
 	selected *backendConn // the backend connection with a mailbox selected
 	selName  string       // internal name of the selected mailbox
+	status   string       // the last tagged status sent (OK, NO, BAD), for the Observer
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -92,7 +94,7 @@ func (s *session) serve() {
 			continue
 		}
 		s.nc.SetReadDeadline(time.Time{})
-		if !s.dispatch(cmd) {
+		if !s.observed(cmd) {
 			return
 		}
 		if s.flush() != nil {
@@ -148,6 +150,24 @@ func (s *session) cleanup() {
 func (s *session) continuation() error {
 	io.WriteString(s.bw, "+ Ready for literal data\r\n")
 	return s.bw.Flush()
+}
+
+// observed runs one command through dispatch and tells the Observer its
+// name, outcome and time.
+func (s *session) observed(cmd *Command) bool {
+	o := s.cfg.Observer
+	if o == nil {
+		return s.dispatch(cmd)
+	}
+	start := time.Now()
+	s.status = ""
+	more := s.dispatch(cmd)
+	result := strings.ToLower(s.status)
+	if result == "" {
+		result = "other"
+	}
+	o.IMAPCommand(cmd.Name, result, time.Since(start))
+	return more
 }
 
 // dispatch runs one command; false ends the session.
@@ -240,6 +260,7 @@ func (s *session) untagged(format string, args ...any) {
 }
 
 func (s *session) tagged(tag, status, format string, args ...any) {
+	s.status = status
 	s.bw.WriteString(tag)
 	s.bw.WriteString(" ")
 	s.bw.WriteString(status)

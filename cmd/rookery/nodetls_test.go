@@ -119,6 +119,8 @@ func TestNodeTrafficNeedsCertificate(t *testing.T) {
 		`rookery_directory_applies_total{node_id="node1",result="ok",type="UserAdd"} 1`,
 		`rookery_directory_synced_reads_total{node_id="node1",result="ok"}`,
 		`rookery_spool_mailboxes{node_id="node1"} 1`,
+		`rookery_imap_commands_total{command="LOGIN",node_id="node1",result="ok"} 1`,
+		`rookery_imap_commands_total{command="SELECT",node_id="node1",result="ok"} 1`,
 		`rookery_spool_messages{node_id="node1"} 1`)
 
 	valid, err := tlsutil.MutualClientConfig(c.cfgs[1].TLS.NodeDir)

@@ -124,6 +124,7 @@ func (n *node) startFrontend(log *slog.Logger) error {
 	}
 	ic.ClusterSecret = n.cfg.ClusterSecret
 	ic.TLS = n.tls.clients
+	ic.Observer = n.metrics
 	ic.AllowPlaintextLogin = fc.AllowPlaintextLogin
 	ic.MaxLiteralBytes = fc.MaxMessageBytes
 	ic.Logger = log.With("component", "imap")
