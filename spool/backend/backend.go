@@ -123,6 +123,9 @@ type Backend struct {
 	repl        *replicator
 	replServer  *replica.Server
 	stopCatchUp context.CancelFunc
+	// runCtx ends when the backend closes: background work (catch-up,
+	// settling a move) runs under it.
+	runCtx context.Context
 
 	mu        sync.Mutex
 	started   bool
@@ -221,6 +224,7 @@ func (b *Backend) startReplication() {
 	b.cfg.Store.SetReplicator(b.repl.replicate)
 	ctx, cancel := context.WithCancel(context.Background())
 	b.stopCatchUp = cancel
+	b.runCtx = ctx
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
@@ -236,15 +240,35 @@ func orBound(advertise string, ln net.Listener) string {
 	return ln.Addr().String()
 }
 
+// register records this backend and its addresses in the directory and
+// waits until the local copy has the record.
+//
+// Registering again is harmless, so a directory failure whose outcome is
+// unknown (leadership lost while the entry was committing, which happens
+// when a node restarts into an election) is retried until ctx ends, not
+// taken as a reason to stop the node.
 func (b *Backend) register(ctx context.Context) error {
-	res, err := b.apply(ctx, fsm.BackendRegister{
-		ID:       b.cfg.ID,
-		IMAPAddr: orBound(b.cfg.IMAPAdvertise, b.imapLn),
-		LMTPAddr: orBound(b.cfg.LMTPAdvertise, b.lmtpLn),
-		APIAddr:  b.cfg.APIAddr,
-		Weight:   b.cfg.Weight,
-		At:       time.Now().UnixNano(),
-	})
+	var res fsm.Result
+	var err error
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		res, err = b.apply(ctx, fsm.BackendRegister{
+			ID:       b.cfg.ID,
+			IMAPAddr: orBound(b.cfg.IMAPAdvertise, b.imapLn),
+			LMTPAddr: orBound(b.cfg.LMTPAdvertise, b.lmtpLn),
+			APIAddr:  b.cfg.APIAddr,
+			Weight:   b.cfg.Weight,
+			At:       time.Now().UnixNano(),
+		})
+		if err == nil || !errors.Is(err, ErrDirectory) {
+			break
+		}
+		b.log.Warn("registering the backend failed; retrying", "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("register backend: %w", err)
+		case <-time.After(wait):
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("register backend: %w", err)
 	}
