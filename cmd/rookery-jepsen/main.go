@@ -25,6 +25,7 @@ Usage:
   rookery-jepsen test-all [flags]  run a matrix of workloads and nemeses
   rookery-jepsen check DIR         judge a stored run again; rewrites results.json and timeline.html
   rookery-jepsen schedule [flags]  print the fault schedule a seed gives
+  rookery-jepsen cleanup [--all]   remove network namespaces that --net netns runs left behind
   rookery-jepsen version           print the version
 
 Exit status: 0 valid, 1 invalid, 2 unknown, 254 error.
@@ -33,6 +34,10 @@ Exit status: 0 valid, 1 invalid, 2 unknown, 254 error.
 // exitError is the status for a command that could not run at all, kept
 // apart from the verdicts.
 const exitError = 254
+
+// exitUnknown is the status of an unknown verdict, also given when a run
+// cannot be made on this host as asked (--net netns without root).
+const exitUnknown = 2
 
 var version = "dev"
 
@@ -62,6 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitError
 		}
 		return 0
+	case "cleanup":
+		return runCleanup(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "rookery-jepsen", version)
 		return 0

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,7 +14,9 @@ import (
 	"time"
 
 	"github.com/rookery-mail/rookery/jepsen/checker"
+	"github.com/rookery-mail/rookery/jepsen/cluster"
 	"github.com/rookery-mail/rookery/jepsen/nemesis"
+	"github.com/rookery-mail/rookery/jepsen/netns"
 	"github.com/rookery-mail/rookery/jepsen/report"
 	"github.com/rookery-mail/rookery/jepsen/runner"
 	"github.com/rookery-mail/rookery/jepsen/workload"
@@ -38,6 +41,7 @@ type runFlags struct {
 	recovery *time.Duration
 	fault    *string
 	logLevel *string
+	net      *string
 }
 
 func addRunFlags(fs *flag.FlagSet) *runFlags {
@@ -53,6 +57,8 @@ func addRunFlags(fs *flag.FlagSet) *runFlags {
 		recovery: fs.Duration("recovery", 90*time.Second, "how long the cluster may take to converge after healing"),
 		fault:    fs.String("fault", "", "run a cluster with a known bug, to see the checkers catch it: skip-synced-read"),
 		logLevel: fs.String("log-level", "warn", "harness log level on stderr: debug, info, warn, error"),
+		net: fs.String("net", cluster.NetProxy, "how nodes are connected and links cut: proxy (loopback behind the harness's "+
+			"proxies) or netns (a network namespace per node, packets dropped in the kernel; needs root and iproute2)"),
 	}
 }
 
@@ -60,7 +66,10 @@ func (f *runFlags) options(stderr io.Writer) (runner.Options, error) {
 	o := runner.Options{
 		Nodes: *f.nodes, TimeLimit: *f.limit, Interval: *f.interval, Rate: *f.rate, Clients: *f.clients,
 		Seed: *f.seed, Store: *f.store, Rookery: *f.rookery, Recovery: *f.recovery, Version: version,
-		Progress: stderr,
+		Progress: stderr, Net: *f.net,
+	}
+	if o.Net != cluster.NetProxy && o.Net != cluster.NetNetns {
+		return o, fmt.Errorf("unknown --net %q (proxy or netns)", o.Net)
 	}
 	if *f.fault != "" {
 		env, ok := faultSwitches[*f.fault]
@@ -80,8 +89,9 @@ func (f *runFlags) options(stderr io.Writer) (runner.Options, error) {
 const runUsage = `usage: rookery-jepsen run [flags]
 
 Starts a cluster of rookery processes on loopback behind fault-injecting
-proxies, drives the workloads while the nemeses inject faults, heals, waits
-for recovery, makes the final reads and checks the history. Results go to
+proxies (or, with --net netns and root, each in its own network namespace),
+drives the workloads while the nemeses inject faults, heals, waits for
+recovery, makes the final reads and checks the history. Results go to
 STORE/<name>/<start time>/ (STORE/<name>/latest links the newest).
 
 Example:
@@ -111,9 +121,26 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "rookery-jepsen:", err)
 		return exitError
 	}
+	if code, ok := netUnavailable(o.Net, stderr); !ok {
+		return code
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return runOne(ctx, o, stdout, stderr)
+}
+
+// netUnavailable refuses --net netns up front where namespaces cannot be
+// made: the run's verdict is then unknown (exit 2), not an error of the
+// cluster.
+func netUnavailable(net string, stderr io.Writer) (int, bool) {
+	if net != cluster.NetNetns {
+		return 0, true
+	}
+	if err := netns.Available(); err != nil {
+		fmt.Fprintln(stderr, "rookery-jepsen:", err)
+		return exitUnknown, false
+	}
+	return 0, true
 }
 
 // runOne makes one run and prints its verdict; its exit status is the
@@ -125,6 +152,9 @@ func runOne(ctx context.Context, o runner.Options, stdout, stderr io.Writer) int
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "rookery-jepsen:", err)
+		if errors.Is(err, netns.ErrUnavailable) {
+			return exitUnknown
+		}
 		return exitError
 	}
 	if !res.Recovered {
@@ -191,6 +221,9 @@ func runTestAll(args []string, stdout, stderr io.Writer) int {
 	nemeses := fs.String("nemeses", strings.Join(matrixNemeses, ";"), "semicolon-separated nemesis sets of the matrix")
 	if err := fs.Parse(args); err != nil {
 		return exitError
+	}
+	if code, ok := netUnavailable(*rf.net, stderr); !ok {
+		return code
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

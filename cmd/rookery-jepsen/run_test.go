@@ -40,6 +40,7 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		{"run", "--workload", "nosuch", "--rookery", "/nonexistent", "--store", t.TempDir()},
 		{"run", "--nodes", "0", "--store", t.TempDir()},
 		{"run", "--fault", "nosuch"},
+		{"run", "--net", "bogus"},
 		{"test-all", "--nemeses", "flood"},
 	} {
 		var out, errOut bytes.Buffer

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rookery-mail/rookery/jepsen/nemesis"
+	"github.com/rookery-mail/rookery/jepsen/netns"
 	"github.com/rookery-mail/rookery/jepsen/netproxy"
 )
 
@@ -26,18 +27,34 @@ type Config struct {
 	// as report.NodeDir lays it out.
 	Dir string
 	// Env is added to each node's environment (fault-injection switches).
-	Env    []string
+	Env []string
+	// Net is how nodes are connected and links cut: NetProxy (the
+	// default) or NetNetns.
+	Net    string
 	Logger *slog.Logger
 }
 
+// The ways of connecting the nodes (Config.Net).
+const (
+	// NetProxy: nodes on loopback, every link through a proxy of the
+	// harness; no root needed.
+	NetProxy = "proxy"
+	// NetNetns: each node in its own network namespace behind a bridge,
+	// links cut by dropping packets in the kernel; needs root.
+	NetNetns = "netns"
+)
+
 // Cluster is a running set of nodes and the proxies in front of them.
 type Cluster struct {
-	cfg     Config
-	log     *slog.Logger
-	secret  string
+	cfg    Config
+	log    *slog.Logger
+	secret string
+	// Faults is the proxies' table of link states; in NetNetns mode no
+	// proxy reads it, and Partition cuts links in the kernel instead.
 	Faults  *netproxy.Faults
 	Nodes   []*Node
 	proxies []io.Closer
+	net     *netns.Network // in NetNetns mode
 }
 
 // Start lays out, configures and starts every node behind its proxies, and
@@ -50,10 +67,20 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Net == "" {
+		cfg.Net = NetProxy
+	}
+	if cfg.Net != NetProxy && cfg.Net != NetNetns {
+		return nil, fmt.Errorf("%w: network %q (proxy or netns)", ErrBadConfig, cfg.Net)
+	}
 	buf := make([]byte, 16)
 	rand.Read(buf)
 	c := &Cluster{cfg: cfg, log: cfg.Logger, secret: hex.EncodeToString(buf), Faults: netproxy.NewFaults()}
-	if err := c.layout(); err != nil {
+	layout := c.layout
+	if cfg.Net == NetNetns {
+		layout = func() error { return c.layoutNetns(ctx) }
+	}
+	if err := layout(); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -165,11 +192,36 @@ func (c *Cluster) Resume(i int) error {
 	return c.Nodes[i].signal(syscall.SIGCONT)
 }
 
+// Partition makes exactly the given links cut (traffic from node From to
+// node To is lost) and every other link whole, in the proxies or, in
+// NetNetns mode, in the kernel.
+func (c *Cluster) Partition(ctx context.Context, cuts []nemesis.Link) error {
+	if c.net != nil {
+		links := make([]netns.Link, len(cuts))
+		for i, l := range cuts {
+			links[i] = netns.Link{From: l.From, To: l.To}
+		}
+		return c.net.Partition(ctx, links)
+	}
+	links := make([]netproxy.Link, len(cuts))
+	for i, l := range cuts {
+		links[i] = netproxy.Link{From: nemesis.NodeName(l.From), To: nemesis.NodeName(l.To)}
+	}
+	c.Faults.Partition(links, netproxy.Blackhole)
+	return nil
+}
+
+// Network is the namespaces of a NetNetns cluster, nil otherwise.
+func (c *Cluster) Network() *netns.Network { return c.net }
+
 // HealAll restores every link, resumes every paused node and restarts
 // every dead one.
 func (c *Cluster) HealAll() error {
 	c.Faults.HealAll()
 	var errs []error
+	if c.net != nil {
+		errs = append(errs, c.net.Heal(context.Background()))
+	}
 	for i, n := range c.Nodes {
 		if n.Paused() {
 			errs = append(errs, c.Resume(i))
@@ -181,7 +233,8 @@ func (c *Cluster) HealAll() error {
 	return errors.Join(errs...)
 }
 
-// Close stops every node the cluster started (by PID) and its proxies.
+// Close stops every node the cluster started (by PID), its proxies, and
+// removes its namespaces.
 func (c *Cluster) Close() error {
 	var errs []error
 	done := make(chan error, len(c.Nodes))
@@ -193,6 +246,9 @@ func (c *Cluster) Close() error {
 	}
 	for _, p := range c.proxies {
 		p.Close()
+	}
+	if c.net != nil {
+		errs = append(errs, c.net.Close())
 	}
 	return errors.Join(errs...)
 }

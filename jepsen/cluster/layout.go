@@ -7,6 +7,11 @@
 // addresses of its proxies (on 127.0.0.1) instead of its own. The proxies
 // name the sending node by the source address, so the Faults table can cut
 // any link between two nodes without root.
+//
+// With Config.Net set to NetNetns (root only), node i runs instead in a
+// network namespace of its own (package netns), binds fixed ports on its
+// namespace's address, advertises them as they are, and Partition drops
+// packets in the kernel.
 package cluster
 
 import (

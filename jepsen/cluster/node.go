@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/rookery-mail/rookery/jepsen/netns"
 )
 
 // Node is one rookery process of the cluster, which it may kill, pause and
@@ -22,7 +24,8 @@ type Node struct {
 
 	bin     string
 	env     []string
-	dir     string // its directory in the results: config, log, data
+	net     *netns.Network // runs inside its namespace of net when set
+	dir     string         // its directory in the results: config, log, data
 	config  string
 	logPath string
 
@@ -92,6 +95,9 @@ func (n *Node) start() error {
 	}
 	fmt.Fprintf(log, "=== %s: starting %s\n", time.Now().Format(time.RFC3339Nano), n.Name)
 	cmd := exec.Command(n.bin, "node", "--config", n.config)
+	if n.net != nil {
+		cmd = n.net.Command(n.Index, n.bin, "node", "--config", n.config)
+	}
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Env = append(os.Environ(), n.env...)
 	// The node dies with the harness, whatever ends the harness.

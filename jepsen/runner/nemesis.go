@@ -11,7 +11,6 @@ import (
 	"github.com/rookery-mail/rookery/jepsen/cluster"
 	"github.com/rookery-mail/rookery/jepsen/history"
 	"github.com/rookery-mail/rookery/jepsen/nemesis"
-	"github.com/rookery-mail/rookery/jepsen/netproxy"
 	"github.com/rookery-mail/rookery/jepsen/report"
 )
 
@@ -64,7 +63,7 @@ func (r *faultRunner) start(ctx context.Context, f nemesis.Fault) {
 		}
 	}
 	if err == nil {
-		err = r.apply(f)
+		err = r.apply(ctx, f)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -74,15 +73,11 @@ func (r *faultRunner) start(ctx context.Context, f nemesis.Fault) {
 	r.recordLocked(nemesis.Start, f, err)
 }
 
-func (r *faultRunner) apply(f nemesis.Fault) error {
+func (r *faultRunner) apply(ctx context.Context, f nemesis.Fault) error {
 	var errs []error
 	switch {
 	case f.Grudge != nil:
-		var cuts []netproxy.Link
-		for _, l := range f.Grudge.Links() {
-			cuts = append(cuts, netproxy.Link{From: nemesis.NodeName(l.From), To: nemesis.NodeName(l.To)})
-		}
-		r.c.Faults.Partition(cuts, netproxy.Blackhole)
+		errs = append(errs, r.c.Partition(ctx, f.Grudge.Links()))
 	case f.Kind == nemesis.Kill || f.Kind == nemesis.KillLeader:
 		for _, n := range f.Nodes {
 			errs = append(errs, r.c.Kill(n))
@@ -109,7 +104,9 @@ func (r *faultRunner) stop(id int) {
 	var errs []error
 	switch {
 	case f.Grudge != nil:
-		r.c.Faults.Partition(nil, netproxy.Blackhole)
+		// Not the run's context: a partition is healed even when the run
+		// was interrupted.
+		errs = append(errs, r.c.Partition(context.Background(), nil))
 	case f.Kind == nemesis.Kill || f.Kind == nemesis.KillLeader:
 		for _, n := range f.Nodes {
 			errs = append(errs, r.c.Restart(n))

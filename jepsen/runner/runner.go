@@ -20,6 +20,7 @@ import (
 	"github.com/rookery-mail/rookery/jepsen/cluster"
 	"github.com/rookery-mail/rookery/jepsen/history"
 	"github.com/rookery-mail/rookery/jepsen/nemesis"
+	"github.com/rookery-mail/rookery/jepsen/netns"
 	"github.com/rookery-mail/rookery/jepsen/report"
 	"github.com/rookery-mail/rookery/jepsen/workload"
 )
@@ -43,6 +44,9 @@ type Options struct {
 	// Recovery bounds the wait, after healing, for every node to agree on
 	// the leader and the applied index.
 	Recovery time.Duration
+	// Net is how the nodes are connected and faults cut links:
+	// cluster.NetProxy (the default) or cluster.NetNetns (root only).
+	Net      string
 	Rookery  string   // binary; built from ./cmd/rookery when empty
 	Env      []string // added to every node's environment
 	Version  string
@@ -53,6 +57,9 @@ type Options struct {
 func (o *Options) defaults() error {
 	if o.Store == "" {
 		o.Store = "store"
+	}
+	if o.Net == "" {
+		o.Net = cluster.NetProxy
 	}
 	if o.Interval <= 0 {
 		o.Interval = 10 * time.Second
@@ -83,6 +90,12 @@ func (o *Options) defaults() error {
 		return fmt.Errorf("%w: no workload", ErrBadOptions)
 	case o.TimeLimit <= 0:
 		return fmt.Errorf("%w: time limit %v", ErrBadOptions, o.TimeLimit)
+	case o.Net != cluster.NetProxy && o.Net != cluster.NetNetns:
+		return fmt.Errorf("%w: --net %q (proxy or netns)", ErrBadOptions, o.Net)
+	}
+	if o.Net == cluster.NetNetns {
+		// Refused before anything is built or started.
+		return netns.Available()
 	}
 	return nil
 }
@@ -146,17 +159,22 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		Rate: o.Rate, Checkers: checkers, Checker: checker.Default(), Start: start,
 		Options: map[string]string{
 			"interval": o.Interval.String(), "clients": fmt.Sprint(o.Clients),
-			"recovery": o.Recovery.String(), "env": strings.Join(o.Env, " "),
+			"recovery": o.Recovery.String(), "env": strings.Join(o.Env, " "), "net": o.Net,
 		},
 	}
 	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	c, err := cluster.Start(sctx, cluster.Config{Nodes: o.Nodes, Rookery: o.Rookery,
-		Dir: filepath.Join(dir, report.NodesDir), Env: o.Env, Logger: hlog})
+		Dir: filepath.Join(dir, report.NodesDir), Env: o.Env, Net: o.Net, Logger: hlog})
 	cancel()
 	if err != nil {
 		return res, err
 	}
-	defer c.Close()
+	defer func() {
+		if err := c.Close(); err != nil {
+			o.Logger.Warn("stopping the cluster", "error", err)
+		}
+	}()
+	test.Options["network"] = c.NetworkDescription()
 
 	rec := history.NewRecorder()
 	env := workload.NewEnv(clientNodes(c), c.Secret(), rec, o.Rate, o.Seed, hlog)

@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/rookery-mail/rookery/jepsen/checker"
 	"github.com/rookery-mail/rookery/jepsen/cluster"
 	"github.com/rookery-mail/rookery/jepsen/nemesis"
+	"github.com/rookery-mail/rookery/jepsen/netns"
 	"github.com/rookery-mail/rookery/jepsen/report"
 )
 
@@ -170,4 +173,72 @@ func renderTimeline(t *testing.T, path string) {
 		t.Fatalf("the timeline renders as a near-blank page: %d colors, %.2f%% inked", len(colors), 100*frac)
 	}
 	t.Logf("timeline rendered: %dx%d, %d colors, %.1f%% inked", b.Dx(), b.Dy(), len(colors), 100*frac)
+}
+
+// TestRunValidInNetns makes a short run with every node in its own network
+// namespace, where partitions (one-way and the leader's) drop packets in
+// the kernel while kills and pauses come and go, and expects a valid
+// verdict, a cluster that converged after healing, and no namespace left.
+func TestRunValidInNetns(t *testing.T) {
+	if err := netns.Available(); err != nil {
+		t.Skipf("needs root and iproute2: %v", err)
+	}
+	bin := rookeryBinary(t)
+	o := Options{
+		Store: keptOnFailure(t), Nodes: 3, Workloads: []string{"directory"}, Net: cluster.NetNetns,
+		Nemeses:   []nemesis.Kind{nemesis.PartitionOneWay, nemesis.PartitionLeader, nemesis.Kill, nemesis.Pause},
+		TimeLimit: 20 * time.Second, Interval: 4 * time.Second, Rate: 40, Seed: 3, Rookery: bin,
+	}
+	res := run(t, o)
+	if res.Summary.Valid != checker.Valid || !res.Recovered {
+		t.Fatalf("verdict %s, recovered %v; want valid and recovered; see %s", res.Summary.Valid, res.Recovered, res.Dir)
+	}
+	stored, err := report.ReadRun(res.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	partitions := 0
+	for _, e := range stored.Nemesis {
+		// Only the network's own failures count here: a leader-targeted
+		// fault with no leader is skipped by design, and a node may have
+		// exited by itself before a kill reaches it.
+		if strings.Contains(e.Error, "netns") {
+			t.Errorf("fault %d (%s) %s: %s", e.Fault.ID, e.Fault.Kind, e.Action, e.Error)
+		}
+		if e.Fault.Grudge != nil && e.Action == nemesis.Start {
+			partitions++
+		}
+	}
+	if partitions == 0 {
+		t.Error("no partition was applied")
+	}
+	m := regexp.MustCompile(`hub (rkj-[0-9a-f]+-[0-9a-f]{4})-hub`).FindStringSubmatch(stored.Test.Options["network"])
+	if m == nil {
+		t.Fatalf("test.json does not name the hub: %q", stored.Test.Options["network"])
+	}
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), m[1]) {
+		t.Fatalf("namespaces of %s left after the run:\n%s", m[1], out)
+	}
+}
+
+// keptOnFailure is a directory for a run's results that is removed when the
+// test passes and kept, for reading, when it fails.
+func keptOnFailure(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "rookery-jepsen-"+t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("results kept in %s", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
+	return dir
 }
