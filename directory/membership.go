@@ -136,8 +136,10 @@ func (n *Node) openGossip() error {
 // to a dead primary waits: the leader fails its mailboxes over only once
 // memberlist declares the node dead. memberlist's LAN profile probes every
 // second and suspects for SuspicionMult*max(1, log10(n)) probe intervals,
-// which put the failover 4 to 6 s after the death; these settings bring it
-// to about 3 s on clusters up to 10 nodes.
+// which put the failover 4 to 7 s after the death; these settings bring it
+// to 2.5 to 3.5 s in a 3-node cluster (cmd/rookery's
+// TestSIGKILLPrimaryFailover logs it). From 4 nodes a suspicion waits for
+// other members to confirm it, for at most 3 x 2 s.
 //
 // The cost is false positives: a node that cannot answer a probe, nor
 // refute the suspicion gossip carries to it, for 2 s (a stalled disk, a

@@ -31,10 +31,17 @@ func TestSIGKILLDuringAppendsAndDeliveries(t *testing.T) {
 		acks[id] = a
 		mu.Unlock()
 	}
-	count := func() int {
+	count := func() (delivered, appended int) {
 		mu.Lock()
 		defer mu.Unlock()
-		return len(acks)
+		for _, a := range acks {
+			if a.uid == 0 {
+				delivered++
+			} else {
+				appended++
+			}
+		}
+		return delivered, appended
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -49,11 +56,15 @@ func TestSIGKILLDuringAppendsAndDeliveries(t *testing.T) {
 			lmtpSession(ctx, n.cfg.Frontend.LMTPAddr, "crash", idSequence(fmt.Sprintf("lmtp-%d", w)), record)
 		}()
 	}
-	waitUntil(t, "150 acknowledged messages", func() bool { return count() >= 150 })
+	waitUntil(t, "75 acknowledged deliveries and 75 appends", func() bool {
+		delivered, appended := count()
+		return delivered >= 75 && appended >= 75
+	})
 	n.signal(syscall.SIGKILL)
 	stop()
 	wg.Wait()
-	t.Logf("killed after %d acknowledged messages", count())
+	delivered, appended := count()
+	t.Logf("killed after %d acknowledged deliveries and %d appends", delivered, appended)
 
 	n.start()
 	checkMailbox(t, fetchAll(t, n.cfg.Frontend.IMAPAddr, "crash"), acks)
