@@ -171,8 +171,12 @@ func advertised(advertise, bound string) string {
 
 // dialer is the dialer for connections to other nodes: from SourceIP when
 // one is set.
+//
+// The connect timeout is short: nodes sit on one network, where a connect
+// that takes seconds means a peer that is gone or frozen, and a frontend
+// waiting on it would hold its client back from the failover.
 func (c *Config) dialer() *net.Dialer {
-	d := &net.Dialer{Timeout: 10 * time.Second}
+	d := &net.Dialer{Timeout: 3 * time.Second}
 	if ip := net.ParseIP(c.SourceIP); ip != nil {
 		d.LocalAddr = &net.TCPAddr{IP: ip}
 	}
