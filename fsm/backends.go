@@ -74,6 +74,7 @@ func (f *FSM) setBackendState(c SetBackendState) Result {
 		// Memberlist declared it dead: its mailboxes move to in-sync
 		// replicas in this same command (DESIGN "Replication and failover").
 		f.promoteAway(b.ID, false)
+		f.cancelMovesTo(b.ID)
 	}
 	return Result{Count: 1}
 }

@@ -94,6 +94,10 @@ var decoders = [128]func(d *decoder) Command{
 	TypeNoop:                func(*decoder) Command { return Noop{} },
 	TypeSetInSync:           decodeSetInSync,
 	TypeFailover:            decodeFailover,
+	TypeMoveStart:           decodeMoveStart,
+	TypeMoveMark:            decodeMoveMark,
+	TypeMoveSwitch:          decodeMoveSwitch,
+	TypeMoveAbort:           decodeMoveAbort,
 }
 
 type encoder struct {

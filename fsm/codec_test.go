@@ -28,6 +28,10 @@ func sampleCommands() []Command {
 		Noop{},
 		SetInSync{Primary: "b1", Replica: "b2", InSync: true, At: 13},
 		Failover{Backend: "b1", Force: true, At: 14},
+		MoveStart{Name: "n", MoveID: "m", Target: "b2", KeepSource: true, At: 15},
+		MoveMark{Mailbox: 3, MoveID: "m"},
+		MoveSwitch{Mailbox: 3, MoveID: "m", At: 16},
+		MoveAbort{Mailbox: 3, MoveID: "m", At: 17},
 	}
 }
 

@@ -27,7 +27,10 @@ const (
 	TypeNoop                CommandType = 16
 	TypeSetInSync           CommandType = 17
 	TypeFailover            CommandType = 18
-	// 19.. are for live moves.
+	TypeMoveStart           CommandType = 19
+	TypeMoveMark            CommandType = 20
+	TypeMoveSwitch          CommandType = 21
+	TypeMoveAbort           CommandType = 22
 )
 
 // Command is one change to the directory. Every time or random value a

@@ -22,6 +22,7 @@ var (
 	ErrUnknownCommand   = errors.New("fsm: unknown command type")
 	ErrInvalidACL       = errors.New("fsm: invalid access-control entry")
 	ErrMailboxMoving    = errors.New("fsm: mailbox is moving")
+	ErrNoMove           = errors.New("fsm: no such move")
 )
 
 // errorCodes are stable: a code, once given, keeps its meaning, since nodes
@@ -43,6 +44,7 @@ var errorCodes = []struct {
 	{"unknown_command", ErrUnknownCommand},
 	{"invalid_acl", ErrInvalidACL},
 	{"mailbox_moving", ErrMailboxMoving},
+	{"no_move", ErrNoMove},
 }
 
 // CodeUnknown is the code of an error that is none of the sentinels.

@@ -150,6 +150,7 @@ func (f *FSM) remove(c Remove) Result {
 	if !ok || old.ID != c.ID {
 		return failed(ErrNoMailbox)
 	}
+	f.work.deleteMove(old.ID)
 	f.deleteMailbox(old)
 	return Result{Mailbox: old, Count: 1}
 }

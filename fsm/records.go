@@ -119,7 +119,7 @@ type restorer struct {
 	hdr     snapshotHeader
 	gotHdr  bool
 	intern  map[string]string
-	counts  [7]uint64
+	counts  [8]uint64
 	lastKey string
 	lastKnd recordKind
 }
@@ -149,6 +149,8 @@ func (rr *restorer) add(kind recordKind, payload []byte) error {
 		err = rr.subscription(subscription{user: d.string(), name: d.string()})
 	case recInSync:
 		err = rr.inSync(Pair{Primary: d.internedString(rr.intern), Replica: d.internedString(rr.intern)})
+	case recMove:
+		err = rr.move(decodeMove(&d, rr.intern))
 	default:
 		return fmt.Errorf("unknown record kind %d", kind)
 	}

@@ -108,6 +108,9 @@ func (f *FSM) promoteAway(backend string, force bool) int {
 		if i < 0 {
 			continue
 		}
+		// A move of the mailbox ends here: its source is gone.
+		f.cancelMove(old)
+		old, _ = t.mailboxByID(old.ID)
 		mb := *old
 		mb.Replicas = slices.Clone(old.Replicas)
 		mb.Primary, mb.Replicas[i] = old.Replicas[i], old.Primary

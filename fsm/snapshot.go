@@ -21,6 +21,7 @@ import (
 //	subscription* sorted by user, then name
 //	in-sync pair* sorted by primary, then replica (no count in the header:
 //	              the kind came later, and the end record still guards it)
+//	move*        sorted by mailbox id (no count in the header either)
 //	end
 //
 // Each record is a kind byte, a uvarint length and the payload, encoded as
@@ -43,6 +44,7 @@ const (
 	recMailbox      recordKind = 4
 	recSubscription recordKind = 5
 	recInSync       recordKind = 6
+	recMove         recordKind = 7
 	recEnd          recordKind = 0xff
 )
 
@@ -162,6 +164,9 @@ func writeState(w *bufio.Writer, st *state, applied uint64) error {
 	})
 	for _, p := range st.inSync {
 		rw.record(recInSync, func(e *encoder) { e.string(p.Primary); e.string(p.Replica) })
+	}
+	for _, mv := range st.moves {
+		rw.record(recMove, func(e *encoder) { appendMove(e, mv) })
 	}
 	rw.record(recEnd, func(*encoder) {})
 	return rw.err

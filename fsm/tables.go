@@ -52,6 +52,7 @@ type tables struct {
 	subs     *btree.BTreeG[subscription] // by user, then name
 	backends []*Backend                  // sorted by ID; replaced whole, never changed in place
 	inSync   []Pair                      // sorted by (Primary, Replica); replaced whole
+	moves    []Move                      // sorted by mailbox id; replaced whole
 
 	nextID          uint64 // next mailbox id; ids start at 1
 	nextUIDValidity uint32 // next uidvalidity; strictly increasing, starts at 1

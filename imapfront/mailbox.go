@@ -1,7 +1,9 @@
 package imapfront
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -146,16 +148,11 @@ func (s *session) awaitGone(name string, id uint64) error {
 
 // cmdRename is a directory change: the spool stores mailboxes by id, so a
 // renamed mailbox stays where it is, whatever backend its new parent has.
+// With a third argument, Cyrus-style (RENAME a b SERVER), the mailbox also
+// moves to backend SERVER (a live move, see Config.Mover); a equal to b
+// means a move alone.
 func (s *session) cmdRename(cmd *Command) bool {
-	a := cmd.argReader()
-	from, err := s.mailboxArg(a)
-	var to string
-	if err == nil {
-		to, err = s.mailboxArg(a)
-	}
-	if err == nil {
-		err = a.done()
-	}
+	from, to, server, err := s.renameArgs(cmd)
 	var m *fsm.Mailbox
 	if err == nil {
 		m, err = s.lookup(from)
@@ -163,21 +160,80 @@ func (s *session) cmdRename(cmd *Command) bool {
 	if err == nil {
 		err = s.need(m, 'x')
 	}
-	if err == nil {
-		err = s.checkCreate(to)
+	if err == nil && server != "" {
+		err = s.mayMove(m)
 	}
-	if err == nil {
-		err = s.apply(fsm.Rename{From: from, To: to})
+	if err == nil && to != from {
+		if err = s.checkCreate(to); err == nil {
+			err = s.apply(fsm.Rename{From: from, To: to})
+		}
+	}
+	if err == nil && to != from && s.selName == from {
+		s.selName = to
+	}
+	if err == nil && server != "" {
+		err = s.moveMailbox(to, server)
 	}
 	if err != nil {
 		s.fail(cmd.Tag, err)
 		return true
 	}
-	if s.selName == from {
-		s.selName = to
-	}
 	s.ok(cmd.Tag, "RENAME completed")
 	return true
+}
+
+// renameArgs parses RENAME's arguments: two mailbox names and, for a
+// move, a backend id (a Cyrus "server!partition" is taken as its server).
+func (s *session) renameArgs(cmd *Command) (from, to, server string, err error) {
+	a := cmd.argReader()
+	if from, err = s.mailboxArg(a); err != nil {
+		return
+	}
+	if to, err = s.mailboxArg(a); err != nil {
+		return
+	}
+	if a.peek() != tokEnd {
+		if server, err = a.astring(); err != nil {
+			return
+		}
+		server, _, _ = strings.Cut(server, "!")
+		if err = fsm.ValidateBackendID(server); err != nil {
+			return
+		}
+	}
+	err = a.done()
+	return
+}
+
+// mayMove checks that a move of m can be done by this user, here: moving
+// needs the administer right, and a frontend that can reach the backends'
+// move route.
+func (s *session) mayMove(m *fsm.Mailbox) error {
+	if s.cfg.Mover == nil {
+		return fmt.Errorf("%w: this frontend does not move mailboxes", fsm.ErrInvalidCommand)
+	}
+	return s.need(m, 'a')
+}
+
+// moveMailbox moves name to backend server and waits for the local copy
+// to show it there. A client with the mailbox selected here is deselected
+// first: its backend connection would serve a copy that goes away.
+func (s *session) moveMailbox(name, server string) error {
+	if _, ok := s.cfg.Directory.FSM().Backend(server); !ok {
+		return fmt.Errorf("%w: %q", fsm.ErrNoBackend, server)
+	}
+	if s.selName == name {
+		s.deselect()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.MoveTimeout)
+	defer cancel()
+	if err := s.cfg.Mover.Move(ctx, name, server); err != nil {
+		return err
+	}
+	if err := s.cfg.Directory.SyncedRead(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
 // backendLoad caches mailbox counts per backend: counting walks the whole

@@ -34,6 +34,8 @@ Commands:
   mailbox list [PREFIX]          mailboxes whose internal names start with PREFIX
   mailbox show NAME              one mailbox record (internal name, e.g. user/alice/INBOX)
   mailbox create NAME [NODE]     create a mailbox on NODE's backend (default: any healthy backend)
+  mailbox move NAME BACKEND      move a mailbox to BACKEND while it stays in use, showing progress
+  backend drain BACKEND          move every mailbox whose primary is BACKEND elsewhere, one at a time
   user add NAME                  add a user and its INBOX; the password is read from stdin
   user passwd NAME               set a user's password, read from stdin
   user delete NAME               delete a user
@@ -54,6 +56,7 @@ Examples:
   rookery admin --config /etc/rookery/node.toml status
   echo 's3cret-pw' | rookery admin --addr 127.0.0.1:7001 user add alice
   rookery admin --addr 127.0.0.1:7001 --json mailbox list user/alice/
+  rookery admin --config /etc/rookery/node.toml mailbox move user/alice/INBOX b2
 
 Flags:
 `
@@ -144,6 +147,10 @@ func (a *adminCmd) run(ctx context.Context, args []string) error {
 		return a.mailboxShow(ctx, arg(2))
 	case "mailbox create":
 		return a.mailboxCreate(ctx, arg(2), arg(3))
+	case "mailbox move":
+		return a.mailboxMove(ctx, arg(2), arg(3))
+	case "backend drain":
+		return a.backendDrain(ctx, arg(2))
 	case "user add", "user passwd":
 		return a.userPassword(ctx, args[1], arg(2))
 	case "user delete":

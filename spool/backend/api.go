@@ -35,6 +35,7 @@ type apiError struct {
 func (b *Backend) Routes(handle func(pattern string, h http.Handler)) {
 	handle(routeCreate, http.HandlerFunc(b.apiCreate))
 	handle(routeDelete, http.HandlerFunc(b.apiDelete))
+	handle(routeMove, http.HandlerFunc(b.apiMove))
 	b.replServer.Routes(handle)
 }
 
@@ -67,8 +68,10 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, fsm.ErrNameExists):
 		return http.StatusConflict
-	case errors.Is(err, fsm.ErrNoMailbox):
+	case errors.Is(err, fsm.ErrNoMailbox), errors.Is(err, fsm.ErrNoBackend):
 		return http.StatusNotFound
+	case errors.Is(err, ErrNotPrimary), errors.Is(err, fsm.ErrMailboxMoving), errors.Is(err, fsm.ErrNotActive):
+		return http.StatusConflict
 	}
 	return http.StatusServiceUnavailable
 }

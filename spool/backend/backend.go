@@ -319,6 +319,13 @@ func (b *Backend) Close() error {
 			b.repl.close()
 		}
 		err = errors.Join(b.imap.Close(), b.lmtp.Close())
+		// A server whose Serve had not yet begun when it was closed would
+		// take the listener up afterwards and wait on it for ever.
+		b.mu.Lock()
+		if b.started {
+			b.closeListeners()
+		}
+		b.mu.Unlock()
 		b.wg.Wait()
 	})
 	return err

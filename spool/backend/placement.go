@@ -18,6 +18,13 @@ func (b *Backend) pickReplicas(name string) []string {
 	if want <= 0 {
 		return nil
 	}
+	ranked := b.rankBackends(name)
+	return ranked[:min(want, len(ranked))]
+}
+
+// rankBackends orders the up backends other than this one by rendezvous
+// hash of name, best first.
+func (b *Backend) rankBackends(name string) []string {
 	type scored struct {
 		id    string
 		score uint64
@@ -42,9 +49,9 @@ func (b *Backend) pickReplicas(name string) []string {
 		}
 		return 0
 	})
-	var out []string
-	for _, c := range cands[:min(want, len(cands))] {
-		out = append(out, c.id)
+	out := make([]string, len(cands))
+	for i, c := range cands {
+		out[i] = c.id
 	}
 	return out
 }

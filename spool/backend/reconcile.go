@@ -42,6 +42,9 @@ func (b *Backend) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	if err := b.finishDeletes(ctx, onDisk, &rep); err != nil {
 		return rep, err
 	}
+	if err := b.abortOrphanMoves(ctx); err != nil {
+		return rep, err
+	}
 	b.quarantineStrays(onDisk, &rep)
 	b.log.Info("reconciled spool with directory",
 		"activated", len(rep.Activated), "released", len(rep.Released), "deleted", len(rep.Deleted),
@@ -132,14 +135,9 @@ func (b *Backend) quarantineStrays(onDisk map[uint64]spool.MailboxMeta, rep *Rec
 	}
 }
 
+// holdsCopy says whether the directory places a copy of m here: as its
+// primary, a replica, or the target of a move under way.
 func (b *Backend) holdsCopy(m *fsm.Mailbox) bool {
-	if m.Primary.Backend == b.cfg.ID {
-		return true
-	}
-	for _, c := range m.Replicas {
-		if c.Backend == b.cfg.ID {
-			return true
-		}
-	}
-	return false
+	_, ok := b.cfg.Directory.FSM().CopyOn(m, b.cfg.ID)
+	return ok
 }

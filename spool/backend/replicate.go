@@ -45,6 +45,9 @@ type replicator struct {
 	// skip the state round trip on the ack path.
 	known map[copyKey]uint64
 
+	// moves: the moves this backend drives as their source, by mailbox.
+	moves map[uint64]*moveState
+
 	lag lagRing
 
 	closed atomic.Bool // see close
@@ -70,6 +73,7 @@ func newReplicator(cfg Config, log *slog.Logger) *replicator {
 		dropped:   make(map[string]bool),
 		known:     make(map[copyKey]uint64),
 		pairMu:    make(map[string]*sync.Mutex),
+		moves:     make(map[uint64]*moveState),
 	}
 }
 
@@ -87,6 +91,10 @@ func (r *replicator) replicate(ctx context.Context, mailboxes []uint64) map[uint
 		return failed
 	}
 	byReplica, failed := r.targets(mailboxes)
+	// A move's target goes first: once it refuses (it has been made
+	// primary), nothing more of the change may reach anyone.
+	failed = r.replicateMoves(ctx, mailboxes, failed)
+	byReplica = withoutFailed(byReplica, failed)
 	if len(byReplica) == 0 {
 		return failed
 	}

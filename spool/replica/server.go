@@ -66,8 +66,9 @@ func (s *Server) Routes(handle func(pattern string, h http.Handler)) {
 	handle("DELETE "+pathCopies+"{id}", http.HandlerFunc(s.dropCopy))
 }
 
-// dropCopy removes this backend's copy of a deleted mailbox. The
-// directory decides: a mailbox it still places here is kept (conflict).
+// dropCopy removes this backend's copy of a mailbox that was deleted or
+// moved away (an aborted move's target, a replica a move dropped). The
+// directory decides: a copy it still places here is kept (conflict).
 func (s *Server) dropCopy(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
 	if err != nil {
@@ -78,9 +79,12 @@ func (s *Server) dropCopy(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("%w: directory: %v", ErrUnavailable, err))
 		return
 	}
-	if m, ok := s.cfg.Directory.FSM().MailboxByID(id); ok {
-		writeError(w, fmt.Errorf("%w: mailbox %d is still %s", ErrConflict, id, m.Name))
-		return
+	f := s.cfg.Directory.FSM()
+	if m, ok := f.MailboxByID(id); ok {
+		if _, here := f.CopyOn(m, s.cfg.BackendID); here {
+			writeError(w, fmt.Errorf("%w: mailbox %d (%s) still has a copy here", ErrConflict, id, m.Name))
+			return
+		}
 	}
 	if err := s.cfg.Store.DeleteMailbox(id); err != nil && !errors.Is(err, spool.ErrNoMailbox) {
 		writeError(w, err)
@@ -176,15 +180,14 @@ func readHeader(r io.Reader) (applyHeader, error) {
 }
 
 // slotOf is this backend's UID slot in mailbox id, which it must hold as a
-// replica: a backend that the directory has made primary refuses batches
-// from its old primary.
+// replica or as the target of a move: a backend that the directory has
+// made primary refuses batches from its old primary.
 func (s *Server) slotOf(ctx context.Context, id uint64) (uint32, error) {
 	for synced := false; ; synced = true {
-		if m, ok := s.cfg.Directory.FSM().MailboxByID(id); ok {
-			for _, c := range m.Replicas {
-				if c.Backend == s.cfg.BackendID {
-					return c.Slot, nil
-				}
+		f := s.cfg.Directory.FSM()
+		if m, ok := f.MailboxByID(id); ok && m.Primary.Backend != s.cfg.BackendID {
+			if slot, here := f.CopyOn(m, s.cfg.BackendID); here {
+				return slot, nil
 			}
 		}
 		if synced {

@@ -1,0 +1,191 @@
+package backend
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/rookery-mail/rookery/fsm"
+)
+
+// The move route, served by the mailbox's primary backend on its node's
+// cluster API: `rookery admin mailbox move` and `backend drain` call it,
+// and so does the IMAP frontend for RENAME with a server argument.
+//
+//	POST /v1/backend/moves {"name": "user/alice/INBOX", "target": "b2"}
+//
+// The answer streams JSON lines (application/x-ndjson), one MoveProgress
+// per step, the last with phase done or aborted. A move that cannot begin
+// (not the primary, no such mailbox or backend) is an error status with
+// the fsm error code instead. The move runs as long as the call: a caller
+// that goes away aborts it.
+const routeMove = "POST /v1/backend/moves"
+
+// MoveRequest is the body of a move call. An empty Target lets the
+// primary pick one.
+type MoveRequest struct {
+	Name   string `json:"name"`
+	Target string `json:"target,omitempty"`
+}
+
+func (b *Backend) apiMove(w http.ResponseWriter, r *http.Request) {
+	var req MoveRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
+		writeAPIError(w, http.StatusBadRequest, fsm.ErrInvalidCommand)
+		return
+	}
+	var (
+		mu      sync.Mutex
+		started bool
+	)
+	enc := json.NewEncoder(w)
+	flusher, _ := w.(http.Flusher)
+	report := func(p MoveProgress) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !started {
+			started = true
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			w.WriteHeader(http.StatusOK)
+		}
+		enc.Encode(p)
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+	var err error
+	if m, ok := b.cfg.Directory.FSM().Mailbox(req.Name); ok && m.Primary.Backend != b.cfg.ID && r.Header.Get(hdrForwarded) == "" {
+		err = b.forwardMove(r.Context(), m, req, report)
+	} else {
+		_, err = b.Move(r.Context(), req.Name, req.Target, report)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if err != nil && !started {
+		writeAPIError(w, statusOf(err), err)
+	}
+}
+
+// hdrForwarded marks a move call one backend passed on to the primary, so
+// that two backends with different views of the directory cannot pass it
+// back and forth.
+const hdrForwarded = "X-Rookery-Forwarded"
+
+// forwardMove passes a move call to the mailbox's primary and relays its
+// progress, so that operators may ask any backend.
+func (b *Backend) forwardMove(ctx context.Context, m *fsm.Mailbox, req MoveRequest, report func(MoveProgress)) error {
+	be, ok := b.cfg.Directory.FSM().Backend(m.Primary.Backend)
+	if !ok || be.APIAddr == "" {
+		return fmt.Errorf("%w: %s is on %s", ErrNotPrimary, m.Name, m.Primary.Backend)
+	}
+	_, err := moveRemote(ctx, b.cfg.ReplicaHTTPClient, be.APIAddr, b.cfg.ClusterSecret, req, report, true)
+	return err
+}
+
+// MoveRemote asks the backend whose node's cluster API is at apiAddr (any
+// backend: one that is not the mailbox's primary passes the call on) to
+// move a mailbox, calling progress for each step it
+// reports. It returns the last report: phase done, or an error. hc nil
+// means http.DefaultClient; it must not time out the whole call, which
+// lasts as long as the move.
+func MoveRemote(ctx context.Context, hc *http.Client, apiAddr, secret string, req MoveRequest, progress func(MoveProgress)) (MoveProgress, error) {
+	return moveRemote(ctx, hc, apiAddr, secret, req, progress, false)
+}
+
+func moveRemote(ctx context.Context, hc *http.Client, apiAddr, secret string, req MoveRequest, progress func(MoveProgress), forwarded bool) (MoveProgress, error) {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	var last MoveProgress
+	body, _ := json.Marshal(req)
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+apiAddr+"/v1/backend/moves", bytes.NewReader(body))
+	if err != nil {
+		return last, err
+	}
+	hr.Header.Set("Authorization", "Bearer "+secret)
+	hr.Header.Set("Content-Type", "application/json")
+	if forwarded {
+		hr.Header.Set(hdrForwarded, "1")
+	}
+	resp, err := hc.Do(hr)
+	if err != nil {
+		return last, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return last, remoteError(resp, apiAddr)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if err := json.Unmarshal(sc.Bytes(), &last); err != nil {
+			return last, fmt.Errorf("move progress from %s: %w", apiAddr, err)
+		}
+		if progress != nil {
+			progress(last)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return last, fmt.Errorf("move progress from %s: %w", apiAddr, err)
+	}
+	switch last.Phase {
+	case PhaseDone:
+		return last, nil
+	case PhaseAborted:
+		if last.ErrorCode != "" && last.ErrorCode != fsm.CodeUnknown {
+			return last, fmt.Errorf("move aborted: %w (%s)", fsm.ErrorFromCode(last.ErrorCode), last.Error)
+		}
+		return last, fmt.Errorf("move aborted: %s", last.Error)
+	}
+	return last, fmt.Errorf("move of %s: the backend at %s stopped reporting in phase %q", req.Name, apiAddr, last.Phase)
+}
+
+// remoteError turns an error reply of a backend route back into the fsm
+// sentinel it carries, when it carries one.
+func remoteError(resp *http.Response, apiAddr string) error {
+	var e apiError
+	json.NewDecoder(resp.Body).Decode(&e)
+	if e.ErrorCode != "" && e.ErrorCode != fsm.CodeUnknown {
+		return fmt.Errorf("%w (%s)", fsm.ErrorFromCode(e.ErrorCode), e.Error)
+	}
+	return fmt.Errorf("backend at %s: %s: %s", apiAddr, resp.Status, e.Error)
+}
+
+// MoveDirectory is what RemoteMover needs of a node's directory.
+type MoveDirectory interface {
+	FSM() *fsm.FSM
+	SyncedRead(ctx context.Context) error
+}
+
+// RemoteMover moves a mailbox by asking its primary backend over the
+// cluster API: what a frontend uses for RENAME with a server argument
+// (imapfront.Config.Mover).
+type RemoteMover struct {
+	Directory MoveDirectory
+	Secret    string
+	HTTP      *http.Client // nil: http.DefaultClient; must not time out a whole move
+}
+
+// Move moves mailbox name (internal form) to backend target.
+func (m RemoteMover) Move(ctx context.Context, name, target string) error {
+	if err := m.Directory.SyncedRead(ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrDirectory, err)
+	}
+	f := m.Directory.FSM()
+	mb, ok := f.Mailbox(name)
+	if !ok {
+		return fmt.Errorf("%w: %s", fsm.ErrNoMailbox, name)
+	}
+	if mb.Primary.Backend == target {
+		return nil // there already
+	}
+	be, ok := f.Backend(mb.Primary.Backend)
+	if !ok || be.APIAddr == "" {
+		return fmt.Errorf("%w: primary %s of %s has no cluster API address", fsm.ErrNoBackend, mb.Primary.Backend, name)
+	}
+	_, err := MoveRemote(ctx, m.HTTP, be.APIAddr, m.Secret, MoveRequest{Name: name, Target: target}, nil)
+	return err
+}
