@@ -35,7 +35,9 @@ Commands:
   mailbox show NAME              one mailbox record (internal name, e.g. user/alice/INBOX)
   mailbox create NAME [NODE]     create a mailbox on NODE's backend (default: any healthy backend)
   mailbox move NAME BACKEND      move a mailbox to BACKEND while it stays in use, showing progress
-  backend drain BACKEND          move every mailbox whose primary is BACKEND elsewhere, one at a time
+  backend drain BACKEND          mark BACKEND draining (no new mailboxes) and move every mailbox
+                                 whose primary it is elsewhere, one at a time, with progress
+  backend undrain BACKEND        let BACKEND take new mailboxes again
   user add NAME                  add a user and its INBOX; the password is read from stdin
   user passwd NAME               set a user's password, read from stdin
   user delete NAME               delete a user
@@ -151,6 +153,9 @@ func (a *adminCmd) run(ctx context.Context, args []string) error {
 		return a.mailboxMove(ctx, arg(2), arg(3))
 	case "backend drain":
 		return a.backendDrain(ctx, arg(2))
+	case "backend undrain":
+		return a.apply(ctx, fsm.SetBackendState{ID: arg(2), State: fsm.BackendUp, At: time.Now().UnixNano()},
+			"backend "+arg(2)+" takes new mailboxes again")
 	case "user add", "user passwd":
 		return a.userPassword(ctx, args[1], arg(2))
 	case "user delete":

@@ -49,6 +49,15 @@ func (a *adminCmd) backendDrain(ctx context.Context, id string) error {
 	if id == "" {
 		return fmt.Errorf("usage: rookery admin backend drain BACKEND")
 	}
+	// Draining first: no new mailbox lands on the backend while its
+	// mailboxes leave, and frontends keep serving those still there.
+	res, err := a.client.Apply(ctx, fsm.SetBackendState{ID: id, State: fsm.BackendDraining, At: time.Now().UnixNano()})
+	if err == nil {
+		err = res.Err
+	}
+	if err != nil {
+		return fmt.Errorf("mark %s draining: %w", id, err)
+	}
 	list, err := a.client.Mailboxes(ctx, "", maxDrainList)
 	if err != nil {
 		return err

@@ -42,6 +42,30 @@ func TestAdminAgainstTLSCluster(t *testing.T) {
 		t.Fatalf("snapshot --help: %v\n%s", err, out)
 	}
 
+	// A live move over the cluster's mutual TLS, then a drain of the
+	// backend it moved to.
+	inbox := fsm.Inbox(devUser)
+	if out, err := admin("mailbox", "move", inbox, "node2"); err != nil {
+		t.Fatalf("mailbox move: %v\n%s", err, out)
+	}
+	primaryIs := func(want func(string) bool) func() bool {
+		return func() bool {
+			mb, ok := c.nodes[0].dir.FSM().Mailbox(inbox)
+			return ok && mb.State == fsm.Active && want(mb.Primary.Backend)
+		}
+	}
+	waitUntil(t, "the INBOX on node2", primaryIs(func(b string) bool { return b == "node2" }))
+	if out, err := admin("backend", "drain", "node2"); err != nil {
+		t.Fatalf("backend drain: %v\n%s", err, out)
+	}
+	waitUntil(t, "the INBOX off node2", primaryIs(func(b string) bool { return b != "node2" }))
+	if b, _ := c.nodes[0].dir.FSM().Backend("node2"); b == nil || b.State != fsm.BackendDraining {
+		t.Fatalf("node2 after the drain: %+v", b)
+	}
+	if out, err := admin("backend", "undrain", "node2"); err != nil {
+		t.Fatalf("backend undrain: %v\n%s", err, out)
+	}
+
 	backup := filepath.Join(t.TempDir(), "dir.snap")
 	out, err = admin("--json", "snapshot", "save", backup)
 	if err != nil {

@@ -125,6 +125,10 @@ func (n *node) startFrontend(log *slog.Logger) error {
 	ic.ClusterSecret = n.cfg.ClusterSecret
 	ic.TLS = n.tls.clients
 	ic.Observer = n.metrics
+	// RENAME a b SERVER asks the mailbox's primary to move it; a move
+	// streams its progress for as long as it takes, so no overall timeout.
+	ic.Mover = backend.RemoteMover{Directory: n.dir, Secret: n.cfg.ClusterSecret,
+		HTTP: &http.Client{Transport: &http.Transport{DialContext: n.nodeDial()}}}
 	ic.AllowPlaintextLogin = fc.AllowPlaintextLogin
 	ic.MaxLiteralBytes = fc.MaxMessageBytes
 	ic.Logger = log.With("component", "imap")
