@@ -42,6 +42,7 @@ func (s *session) Select(external string, options *imap.SelectOptions) (*imap.Se
 	}
 	tracker, n := st.newSession()
 	s.sel = &selection{mbox: m, st: st, tracker: tracker, readOnly: options.ReadOnly}
+	s.selected.Store(m.ID)
 	permanent := append(append([]imap.Flag(nil), systemFlags...), imap.FlagWildcard)
 	if options.ReadOnly {
 		permanent = nil
@@ -66,6 +67,7 @@ func (s *session) unselect() {
 	s.sel.tracker.Close()
 	s.srv.closeMailbox(s.sel.st)
 	s.sel = nil
+	s.selected.Store(0)
 }
 
 // refreshIfSelected brings the session's own view up to date after it

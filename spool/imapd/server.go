@@ -25,6 +25,8 @@ type Server struct {
 	// stale holds open mailboxes the store has changed since they were last
 	// refreshed; refreshLoop works them off.
 	stale map[uint64]*mailboxState
+	// sessions are the connections open now, for the placement check.
+	sessions map[*session]struct{}
 
 	wake      chan struct{}
 	done      chan struct{}
@@ -58,12 +60,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:   cfg,
-		log:   cfg.Logger.With("component", "imapd", "backend", cfg.BackendID),
-		open:  make(map[uint64]*mailboxState),
-		stale: make(map[uint64]*mailboxState),
-		wake:  make(chan struct{}, 1),
-		done:  make(chan struct{}),
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "imapd", "backend", cfg.BackendID),
+		open:     make(map[uint64]*mailboxState),
+		stale:    make(map[uint64]*mailboxState),
+		sessions: make(map[*session]struct{}),
+		wake:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
 	}
 	s.imap = imapserver.New(&imapserver.Options{
 		NewSession:   s.newSession,
@@ -73,8 +76,9 @@ func New(cfg Config) (*Server, error) {
 		InsecureAuth: cfg.AllowPlaintextAuth,
 	})
 	s.stopWatch = cfg.Store.Watch(s.storeChanged)
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.refreshLoop()
+	go s.placementLoop()
 	return s, nil
 }
 
@@ -97,7 +101,9 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) newSession(conn *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-	return newSession(s, conn), nil, nil
+	sess := newSession(s, conn)
+	s.addSession(sess)
+	return sess, nil, nil
 }
 
 // storeChanged is the store's Watch callback. It runs in the store's commit

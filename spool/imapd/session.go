@@ -20,6 +20,9 @@ type session struct {
 	conn *imapserver.Conn
 	user string // canonical user name once logged in
 	sel  *selection
+
+	selected selectedID // sel's mailbox id, for the placement check
+	byeSent  bool       // guarded by Server.mu
 }
 
 var (
@@ -34,6 +37,7 @@ func newSession(srv *Server, conn *imapserver.Conn) *session {
 
 // Close is called when the connection ends.
 func (s *session) Close() error {
+	s.srv.removeSession(s)
 	if s.sel != nil {
 		s.unselect()
 	}

@@ -1,0 +1,40 @@
+package imapd_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/spool/backend/backendtest"
+)
+
+// A session whose selected mailbox gets its primary copy on another backend
+// (here by a directory-level move) is ended with BYE; a session with
+// another mailbox selected is not.
+func TestSessionEndsWhenMailboxMovesAway(t *testing.T) {
+	env := backendtest.Start(t)
+	env.AddUser("alice", "pw")
+	env.AddUser("bob", "pw")
+	env.Apply(fsm.BackendRegister{ID: "b2", IMAPAddr: "127.0.0.1:1", LMTPAddr: "127.0.0.1:2", Weight: 1, At: time.Now().UnixNano()})
+
+	moving := asUser(t, env, "alice", nil)
+	if _, err := moving.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	staying := asUser(t, env, "bob", nil)
+	if _, err := staying.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+
+	inbox, _ := env.Dir.FSM().Mailbox(fsm.Inbox("alice"))
+	env.Apply(fsm.MoveStart{Name: inbox.Name, MoveID: "m1", Target: "b2", At: time.Now().UnixNano()})
+	env.Apply(fsm.MoveMark{Mailbox: inbox.ID, MoveID: "m1"})
+	env.Apply(fsm.MoveSwitch{Mailbox: inbox.ID, MoveID: "m1", At: time.Now().UnixNano()})
+
+	backendtest.WaitFor(t, "the moved mailbox's session to end", func() bool {
+		return moving.Noop().Wait() != nil
+	})
+	if err := staying.Noop().Wait(); err != nil {
+		t.Fatalf("the other session: %v", err)
+	}
+}
