@@ -2,6 +2,7 @@ package lmtp
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -34,8 +35,13 @@ type Config struct {
 	ReadTimeout    time.Duration
 	WriteTimeout   time.Duration
 	BackendTimeout time.Duration
-	// IdleBackendConns is how many idle connections to keep per backend.
+	// IdleBackendConns is how many idle connections to keep per backend. It
+	// should cover the MTAs' concurrent deliveries through this proxy: each
+	// transaction without an idle connection pays a TCP handshake, a
+	// greeting and LHLO before its MAIL.
 	IdleBackendConns int
+	// TLS, when set, is offered to clients with STARTTLS.
+	TLS *tls.Config
 	// Dial opens every connection to a backend; nil dials plainly. A node
 	// sets it to send from its own source address.
 	Dial   func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -51,7 +57,7 @@ func Default() Config {
 		ReadTimeout:      5 * time.Minute,
 		WriteTimeout:     5 * time.Minute,
 		BackendTimeout:   2 * time.Minute,
-		IdleBackendConns: 8,
+		IdleBackendConns: 64,
 	}
 }
 

@@ -2,20 +2,9 @@ package lmtp
 
 import (
 	"context"
-	"net"
 	"sync"
 	"time"
-
-	"github.com/emersion/go-smtp"
 )
-
-// backendConn is one LMTP client connection to a backend.
-type backendConn struct {
-	*smtp.Client
-	conn net.Conn
-}
-
-func (c *backendConn) deadline(d time.Duration) { c.conn.SetDeadline(time.Now().Add(d)) }
 
 // backendPool keeps a few idle connections per backend: a connection costs
 // a TCP handshake, a greeting and LHLO, more than a small delivery.
@@ -42,27 +31,13 @@ func (p *backendPool) get(ctx context.Context, id, addr string, fresh bool) (*ba
 		c := l[len(l)-1]
 		p.idle[id] = l[:len(l)-1]
 		p.mu.Unlock()
+		c.reused = true
 		return c, nil
 	}
 	p.mu.Unlock()
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	dial := p.cfg.Dial
-	if dial == nil {
-		var d net.Dialer
-		dial = d.DialContext
-	}
-	conn, err := dial(dctx, "tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	conn.SetDeadline(time.Now().Add(p.cfg.BackendTimeout))
-	cl := smtp.NewClientLMTP(conn)
-	if err := cl.Hello(p.cfg.Hostname); err != nil {
-		cl.Close()
-		return nil, err
-	}
-	return &backendConn{Client: cl, conn: conn}, nil
+	return dialBackend(dctx, p.cfg, addr)
 }
 
 func (p *backendPool) put(id string, c *backendConn) {

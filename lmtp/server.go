@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/emersion/go-smtp"
 	"github.com/rookery-mail/rookery/logging"
@@ -40,6 +41,7 @@ func New(cfg Config) (*Server, error) {
 	srv.ReadTimeout = cfg.ReadTimeout
 	srv.WriteTimeout = cfg.WriteTimeout
 	srv.EnableSMTPUTF8 = true
+	srv.TLSConfig = cfg.TLS
 	srv.ErrorLog = logging.StdLogger(cfg.Logger, "lmtp", slog.LevelWarn)
 	s.smtp = srv
 	return s, nil
@@ -74,15 +76,35 @@ type session struct {
 	mailOpts *smtp.MailOptions
 	rcpts    []recipient
 	txns     map[string]*backendTxn // by backend id, opened at its first RCPT
+
+	lookup       context.Context // bounds the directory reads of RCPTs
+	cancelLookup context.CancelFunc
 }
 
 var _ smtp.LMTPSession = (*session)(nil)
 
+// Reset drops the transaction. No backend has heard of it: backends hear
+// of a transaction only at DATA.
 func (s *session) Reset() {
-	for _, t := range s.txns {
-		t.abort()
+	if s.cancelLookup != nil {
+		s.cancelLookup()
 	}
 	s.from, s.mailOpts, s.rcpts, s.txns = "", nil, nil, nil
+	s.lookup, s.cancelLookup = nil, nil
+}
+
+// lookupCtx bounds a recipient's directory reads. The RCPTs of a
+// transaction share one context, and its timer, while it has at least half
+// of BackendTimeout left.
+func (s *session) lookupCtx() context.Context {
+	if s.lookup != nil {
+		if dl, _ := s.lookup.Deadline(); time.Until(dl) > s.srv.cfg.BackendTimeout/2 {
+			return s.lookup
+		}
+		s.cancelLookup()
+	}
+	s.lookup, s.cancelLookup = context.WithTimeout(s.srv.ctx, s.srv.cfg.BackendTimeout)
+	return s.lookup
 }
 
 func (s *session) Logout() error {
@@ -102,9 +124,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if len(s.rcpts) >= s.srv.cfg.MaxRecipients {
 		return reply(ErrTooManyRcpts)
 	}
-	ctx, cancel := context.WithTimeout(s.srv.ctx, s.srv.cfg.BackendTimeout)
-	defer cancel()
-	r, err := s.srv.resolve(ctx, to)
+	r, err := s.srv.resolve(s.lookupCtx(), to)
 	if err != nil {
 		s.srv.cfg.Logger.Debug("recipient refused", "rcpt", to, "err", err)
 		return reply(err)
@@ -136,19 +156,30 @@ func (s *session) Data(r io.Reader) error {
 	return first
 }
 
+// LMTPData starts the transaction with every backend at once and streams
+// the body to them while the client is still sending it. Each recipient's
+// reply is the one its backend gave: no 250 before the backend's 250. A
+// body that fails (over the size limit, the client gone) is refused for
+// every recipient and never ended towards a backend, so nothing is
+// delivered.
 func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
-	body, err := io.ReadAll(r)
+	txns := make([]*backendTxn, 0, len(s.txns))
+	for _, t := range s.txns {
+		t.open()
+		txns = append(txns, t)
+	}
+	err := streamBody(r, txns)
+	for _, t := range txns {
+		t.close(err)
+	}
 	if err != nil {
-		s.Reset()
 		if errors.Is(err, smtp.ErrDataTooLarge) {
 			return reply(ErrTooBig)
 		}
 		return reply(err)
 	}
-	results := s.srv.finishAll(s.txns, s.rcpts, body)
-	s.txns = nil
-	for i, rc := range s.rcpts {
-		status.SetStatus(rc.addr, results[i])
+	for i, res := range replies(s.txns, s.rcpts) {
+		status.SetStatus(s.rcpts[i].addr, res)
 	}
 	return nil
 }
