@@ -156,6 +156,7 @@ func (n *node) startFrontend(log *slog.Logger) error {
 	lc.MaxMessageBytes = fc.MaxMessageBytes
 	lc.Logger = log.With("component", "lmtp")
 	lc.Dial = n.nodeDial()
+	lc.TLS = n.tls.clients
 	proxy, err := lmtp.New(lc)
 	if err != nil {
 		return err
