@@ -312,6 +312,9 @@ func deliverDemo(t *testing.T, addr string) {
 	if err := cl.Hello("tls-test"); err != nil {
 		t.Fatal(err)
 	}
+	if ok, _ := cl.Extension("STARTTLS"); !ok {
+		t.Error("the frontend's LMTP does not offer STARTTLS")
+	}
 	msg := "From: a@example.org\r\nTo: demo@localhost\r\nSubject: over TLS\r\nMessage-ID: <tls-1@example.org>\r\n\r\nhello\r\n"
 	if err := cl.SendMail("a@example.org", []string{"demo@localhost"}, strings.NewReader(msg)); err != nil {
 		t.Fatalf("deliver: %v", err)
