@@ -40,12 +40,22 @@ type Config struct {
 	// transaction without an idle connection pays a TCP handshake, a
 	// greeting and LHLO before its MAIL.
 	IdleBackendConns int
+	// Observer, when set, is told of every MAIL, RCPT and DATA (one DATA
+	// per recipient, with that recipient's reply).
+	Observer Observer
 	// TLS, when set, is offered to clients with STARTTLS.
 	TLS *tls.Config
 	// Dial opens every connection to a backend; nil dials plainly. A node
 	// sets it to send from its own source address.
 	Dial   func(ctx context.Context, network, addr string) (net.Conn, error)
 	Logger *slog.Logger
+}
+
+// Observer receives each command as it finishes: its name, the class of
+// its reply ("ok", "tempfail" for 4xx, "permfail" for 5xx) and how long it
+// took.
+type Observer interface {
+	LMTPCommand(name, result string, d time.Duration)
 }
 
 // Default returns a Config with safe limits; Directory must still be set.

@@ -112,7 +112,28 @@ func (s *session) Logout() error {
 	return nil
 }
 
-func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+// observe reports one command's outcome to the Observer.
+func (s *session) observe(name string, start time.Time, err error) {
+	if o := s.srv.cfg.Observer; o != nil {
+		o.LMTPCommand(name, replyClass(err), time.Since(start))
+	}
+}
+
+// replyClass is the Observer's name for the reply err gives the client.
+func replyClass(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	var se *smtp.SMTPError
+	if errors.As(err, &se) && se.Code >= 500 {
+		return "permfail"
+	}
+	return "tempfail"
+}
+
+func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
+	start := time.Now()
+	defer func() { s.observe("MAIL", start, err) }()
 	if opts != nil && opts.Size > s.srv.cfg.MaxMessageBytes {
 		return reply(ErrTooBig)
 	}
@@ -120,7 +141,9 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	return nil
 }
 
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) (err error) {
+	start := time.Now()
+	defer func() { s.observe("RCPT", start, err) }()
 	if len(s.rcpts) >= s.srv.cfg.MaxRecipients {
 		return reply(ErrTooManyRcpts)
 	}
@@ -162,13 +185,19 @@ func (s *session) Data(r io.Reader) error {
 // body that fails (over the size limit, the client gone) is refused for
 // every recipient and never ended towards a backend, so nothing is
 // delivered.
-func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
+func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) (err error) {
+	start := time.Now()
+	defer func() {
+		if err != nil {
+			s.observe("DATA", start, err)
+		}
+	}()
 	txns := make([]*backendTxn, 0, len(s.txns))
 	for _, t := range s.txns {
 		t.open()
 		txns = append(txns, t)
 	}
-	err := streamBody(r, txns)
+	err = streamBody(r, txns)
 	for _, t := range txns {
 		t.close(err)
 	}
@@ -180,6 +209,7 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	}
 	for i, res := range replies(s.txns, s.rcpts) {
 		status.SetStatus(s.rcpts[i].addr, res)
+		s.observe("DATA", start, res)
 	}
 	return nil
 }

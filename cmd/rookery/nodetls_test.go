@@ -56,6 +56,7 @@ func startTLSCluster(t *testing.T) *tlsCluster {
 	}
 	c.cfgs[0].Frontend.IMAPSAddr = freePort(t)
 	c.cfgs[0].AdminAddr = freePort(t)
+	c.cfgs[1].AdminAddr = freePort(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -122,6 +123,10 @@ func TestNodeTrafficNeedsCertificate(t *testing.T) {
 		`rookery_imap_commands_total{command="LOGIN",node_id="node1",result="ok"} 1`,
 		`rookery_imap_commands_total{command="SELECT",node_id="node1",result="ok"} 1`,
 		`rookery_spool_messages{node_id="node1"} 1`)
+	checkMetrics(t, c.cfgs[1].AdminAddr,
+		`rookery_connections_total{listener="lmtp",node_id="node2"} 1`,
+		`rookery_lmtp_commands_total{command="RCPT",node_id="node2",result="ok"} 1`,
+		`rookery_lmtp_commands_total{command="DATA",node_id="node2",result="ok"} 1`)
 
 	valid, err := tlsutil.MutualClientConfig(c.cfgs[1].TLS.NodeDir)
 	if err != nil {

@@ -157,6 +157,7 @@ func (n *node) startFrontend(log *slog.Logger) error {
 	lc.Logger = log.With("component", "lmtp")
 	lc.Dial = n.nodeDial()
 	lc.TLS = n.tls.clients
+	lc.Observer = n.metrics
 	proxy, err := lmtp.New(lc)
 	if err != nil {
 		return err
