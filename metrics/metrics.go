@@ -63,8 +63,8 @@ func New(nodeID string) *Metrics {
 	m.lmtpLatency = f.histogramVec("lmtp", "command_seconds", "LMTP command latency, by command.", "command")
 	m.connsOpen = f.gaugeVec("", "connections_open", "Client connections open now, by listener.", "listener")
 	m.connsTotal = f.counter("", "connections_total", "Client connections accepted, by listener.", "listener")
-	m.replLag = f.gaugeVec("replication", "lag_seconds", "Age of the oldest change a replica has not yet applied, by replica backend.", "replica")
-	m.replPending = f.gaugeVec("replication", "pending_changes", "Changes a replica has not yet applied, by replica backend.", "replica")
+	m.replLag = f.gaugeVec("replication", "lag_seconds", "How long a replica of this backend's mailboxes has been out of the in-sync set (0 while in sync: replication is synchronous), by replica backend.", "replica")
+	m.replPending = f.gaugeVec("replication", "pending_mailboxes", "Mailboxes of this backend a replica out of the in-sync set has yet to catch up on, by replica backend.", "replica")
 	return m
 }
 
@@ -138,8 +138,9 @@ func (m *Metrics) Connection(listener string) (closed func()) {
 	return g.Dec
 }
 
-// ReplicationLag sets how far replica is behind this primary: the age of
-// its oldest unapplied change and the number of such changes.
+// ReplicationLag sets how far replica is behind this primary: how long it
+// has been out of the in-sync set, and how many mailboxes it has to catch
+// up on.
 func (m *Metrics) ReplicationLag(replica string, age time.Duration, pending int) {
 	if m == nil {
 		return

@@ -106,7 +106,7 @@ func TestScrape(t *testing.T) {
 		`rookery_connections_open{listener="imap",node_id="node1"} 1`,
 		`rookery_connections_total{listener="imap",node_id="node1"} 2`,
 		`rookery_replication_lag_seconds{node_id="node1",replica="b2"} 1.5`,
-		`rookery_replication_pending_changes{node_id="node1",replica="b2"} 17`,
+		`rookery_replication_pending_mailboxes{node_id="node1",replica="b2"} 17`,
 		`rookery_raft_state{node_id="node1",state="Follower"} 1`,
 		`rookery_raft_state{node_id="node1",state="Leader"} 0`,
 		`rookery_raft_term{node_id="node1"} 7`,

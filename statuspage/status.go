@@ -49,7 +49,7 @@ type Backend struct {
 type Replica struct {
 	Primary, Replica string
 	InSync           bool
-	Lag              time.Duration // age of the oldest change not yet applied; negative when unknown
+	Lag              time.Duration // how long the replica has been out of the in-sync set (0 in sync); negative when unknown
 	Pending          int           // changes not yet applied (when Lag is known)
 }
 

@@ -122,7 +122,8 @@ func TestNodeTrafficNeedsCertificate(t *testing.T) {
 		`rookery_spool_mailboxes{node_id="node1"} 1`,
 		`rookery_imap_commands_total{command="LOGIN",node_id="node1",result="ok"} 1`,
 		`rookery_imap_commands_total{command="SELECT",node_id="node1",result="ok"} 1`,
-		`rookery_spool_messages{node_id="node1"} 1`)
+		`rookery_spool_messages{node_id="node1"} 1`,
+		`rookery_replication_lag_seconds{node_id="node1",replica="node`)
 	checkMetrics(t, c.cfgs[1].AdminAddr,
 		`rookery_connections_total{listener="lmtp",node_id="node2"} 1`,
 		`rookery_lmtp_commands_total{command="RCPT",node_id="node2",result="ok"} 1`,

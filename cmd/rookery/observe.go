@@ -16,6 +16,52 @@ import (
 
 var errNotServing = errors.New("not serving")
 
+// withReplicationLag sets the replication gauges from the backend before
+// each scrape: they describe the replicas of this backend's mailboxes.
+func (n *node) withReplicationLag(h http.Handler) http.Handler {
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if b := n.backend; b != nil {
+			mu.Lock()
+			now := map[string]bool{}
+			for _, l := range b.ReplicaLags() {
+				behind, pending := l.Behind, 0
+				if !l.InSync {
+					pending = l.Mailboxes
+				}
+				n.metrics.ReplicationLag(l.Replica, max(behind, 0), pending)
+				now[l.Replica] = true
+			}
+			for rid := range seen {
+				if !now[rid] {
+					n.metrics.ForgetReplica(rid)
+				}
+			}
+			seen = now
+			mu.Unlock()
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// replicaLags is the status page's view of this backend's replicas.
+func (n *node) replicaLags() []statuspage.Replica {
+	b := n.backend
+	if b == nil {
+		return nil
+	}
+	var out []statuspage.Replica
+	for _, l := range b.ReplicaLags() {
+		r := statuspage.Replica{Primary: n.cfg.Backend.ID, Replica: l.Replica, InSync: l.InSync, Lag: l.Behind}
+		if !l.InSync {
+			r.Pending = l.Mailboxes
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
 // spoolStats reads the store's counters for the spool collector.
 type spoolStats struct{ s *spool.Store }
 
@@ -83,10 +129,10 @@ func (n *node) startAdminHTTP(addr string, log *slog.Logger) error {
 		}})
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", m.Handler())
+	mux.Handle("GET /metrics", n.withReplicationLag(m.Handler()))
 	mux.Handle("GET /healthz", metrics.Healthz())
 	mux.Handle("GET /readyz", metrics.Readyz(checks...))
-	page := statuspage.New(statuspage.DirectorySource(n.dir, nil), log)
+	page := statuspage.New(statuspage.DirectorySource(n.dir, n.replicaLags), log)
 	mux.Handle("GET /status", page)
 	mux.Handle("GET /{$}", http.RedirectHandler("/status", http.StatusFound))
 	srv := &http.Server{

@@ -39,6 +39,9 @@ type replicator struct {
 	// dropped: replicas this backend has dropped from the in-sync set,
 	// until the local directory copy shows it.
 	dropped map[string]bool
+	// outSince: when each replica left the in-sync set, as this backend
+	// saw it; gone once it is back.
+	outSince map[string]time.Time
 	// pairMu: see lockPair.
 	pairMu map[string]*sync.Mutex
 	// known: the modseq each replica's copy had after our last sync, to
@@ -71,6 +74,7 @@ func newReplicator(cfg Config, log *slog.Logger) *replicator {
 		mailboxMu: make(map[uint64]*sync.Mutex),
 		joining:   make(map[string]bool),
 		dropped:   make(map[string]bool),
+		outSince:  make(map[string]time.Time),
 		known:     make(map[copyKey]uint64),
 		pairMu:    make(map[string]*sync.Mutex),
 		moves:     make(map[uint64]*moveState),
@@ -188,11 +192,16 @@ func (r *replicator) setInSync(ctx context.Context, rid string, inSync bool) err
 			err = res.Err
 		}
 		if err == nil {
+			r.mu.Lock()
 			if !inSync {
-				r.mu.Lock()
 				r.dropped[rid] = true
-				r.mu.Unlock()
+				if r.outSince[rid].IsZero() {
+					r.outSince[rid] = time.Now()
+				}
+			} else {
+				delete(r.outSince, rid)
 			}
+			r.mu.Unlock()
 			return nil
 		}
 		r.log.Warn("in-sync update failed", "replica", rid, "in_sync", inSync, "err", err)

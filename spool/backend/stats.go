@@ -2,8 +2,11 @@ package backend
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/rookery-mail/rookery/fsm"
 )
 
 // ReplicationStats describes this backend's replication as a primary.
@@ -52,4 +55,46 @@ func (l *lagRing) quantiles() (n int64, p50, p99 time.Duration) {
 func (b *Backend) ReplicationStats() ReplicationStats {
 	n, p50, p99 := b.repl.lag.quantiles()
 	return ReplicationStats{Commits: n, BytesSent: b.repl.client.BytesSent(), LagP50: p50, LagP99: p99}
+}
+
+// ReplicaLag is one replica of this backend's mailboxes, for the metrics
+// and the status page. Replication is synchronous, so a replica in the
+// in-sync set lags by nothing beyond the acknowledgement path (see
+// ReplicationStats); one out of it lags by as long as it has been out.
+type ReplicaLag struct {
+	Replica   string
+	InSync    bool
+	Behind    time.Duration // since it left the in-sync set; -1 when that predates this process
+	Mailboxes int           // this backend's mailboxes it holds a copy of
+}
+
+// ReplicaLags reports every replica of the mailboxes this backend is
+// primary of, from the local directory copy.
+func (b *Backend) ReplicaLags() []ReplicaLag {
+	f := b.cfg.Directory.FSM()
+	counts := map[string]int{}
+	f.Mailboxes("", func(m *fsm.Mailbox) bool {
+		if m.Primary.Backend == b.cfg.ID {
+			for _, c := range m.Replicas {
+				counts[c.Backend]++
+			}
+		}
+		return true
+	})
+	r := b.repl
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]ReplicaLag, 0, len(counts))
+	for rid, n := range counts {
+		l := ReplicaLag{Replica: rid, InSync: f.InSync(b.cfg.ID, rid), Mailboxes: n}
+		if !l.InSync {
+			l.Behind = -1
+			if since, ok := r.outSince[rid]; ok {
+				l.Behind = time.Since(since)
+			}
+		}
+		out = append(out, l)
+	}
+	slices.SortFunc(out, func(a, b ReplicaLag) int { return strings.Compare(a.Replica, b.Replica) })
+	return out
 }
