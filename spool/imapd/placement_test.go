@@ -26,14 +26,28 @@ func TestSessionEndsWhenMailboxMovesAway(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The session is in IDLE when it is ended, as a client watching its
+	// INBOX would be.
+	idle, err := moving.Idle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idleDone := make(chan error, 1)
+	go func() { idleDone <- idle.Wait() }()
+
 	inbox, _ := env.Dir.FSM().Mailbox(fsm.Inbox("alice"))
 	env.Apply(fsm.MoveStart{Name: inbox.Name, MoveID: "m1", Target: "b2", At: time.Now().UnixNano()})
 	env.Apply(fsm.MoveMark{Mailbox: inbox.ID, MoveID: "m1"})
 	env.Apply(fsm.MoveSwitch{Mailbox: inbox.ID, MoveID: "m1", At: time.Now().UnixNano()})
 
-	backendtest.WaitFor(t, "the moved mailbox's session to end", func() bool {
-		return moving.Noop().Wait() != nil
-	})
+	select {
+	case <-idleDone:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the IDLE on the moved mailbox did not end")
+	}
+	if err := moving.Noop().Wait(); err == nil {
+		t.Fatal("the moved mailbox's session still answers")
+	}
 	if err := staying.Noop().Wait(); err != nil {
 		t.Fatalf("the other session: %v", err)
 	}

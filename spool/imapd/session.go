@@ -35,11 +35,16 @@ func newSession(srv *Server, conn *imapserver.Conn) *session {
 	return &session{srv: srv, conn: conn}
 }
 
-// Close is called when the connection ends.
+// Close is called when the connection ends. go-imap may call it while an
+// IDLE of the same session is still returning (the connection closed under
+// it), so it releases the selection without clearing s.sel, which that
+// IDLE may be reading: the session is over, nothing reads it after.
 func (s *session) Close() error {
 	s.srv.removeSession(s)
-	if s.sel != nil {
-		s.unselect()
+	if sel := s.sel; sel != nil {
+		sel.tracker.Close()
+		s.srv.closeMailbox(sel.st)
+		s.selected.Store(0)
 	}
 	return nil
 }
