@@ -38,7 +38,9 @@ func (s *session) cmdAppend(cmd *Command) bool {
 		bc.bw.WriteByte('~')
 	}
 	bc.bw.WriteString("{" + strconv.FormatInt(lit.Size, 10) + "}\r\n")
+	stop := s.watchPlacement(bc, false)
 	rejected, err := s.awaitContinuation(bc, cmd.Tag)
+	stop()
 	if err != nil || rejected != nil {
 		if err == nil {
 			s.bw.Write(rejected)
@@ -84,7 +86,9 @@ func (s *session) streamAppend(cmd *Command, bc *backendConn) bool {
 	rejected, err := s.send(bc, cmd.Raw, cmd.Lits[1:], from, cmd.Tag)
 	if err == nil && rejected == nil {
 		bc.nc.SetDeadline(time.Now().Add(bc.timout))
+		stop := s.watchPlacement(bc, false)
 		rejected, err = s.relay(bc, cmd.Tag, true)
+		stop()
 		bc.nc.SetDeadline(time.Time{})
 	}
 	if err != nil {

@@ -26,7 +26,20 @@ type backendConn struct {
 	seq    int
 	broken bool
 	timout time.Duration
+	// view is the client's view of the mailbox selected on this
+	// connection, kept up to date from the responses read; nil when the
+	// connection has no mailbox of the client's selected.
+	view *mboxView
+	// torn: the last response read failed part way through, after some of
+	// it was passed on.
+	torn bool
+	// watch, when set, watches the directory while run waits for an
+	// answer (see session.watchPlacement).
+	watch func() (stop func())
 }
+
+// errBackendBye: the backend ended the connection with BYE.
+var errBackendBye = errors.New("backend said BYE")
 
 // maxHead bounds the part of a backend response line kept for inspection;
 // the rest is streamed.
@@ -40,8 +53,10 @@ func (s *session) backend(id string) (*backendConn, error) {
 	}
 	s.dropBackend(id)
 	b, ok := s.cfg.Directory.FSM().Backend(id)
-	if !ok || b.State != fsm.BackendUp {
-		return nil, fmt.Errorf("%w: backend %s is not up", ErrBackendDown, id)
+	// A draining backend still serves the mailboxes it holds until they
+	// have moved; only a backend marked down is refused.
+	if !ok || b.State == fsm.BackendDown {
+		return nil, fmt.Errorf("%w: backend %s is down", ErrBackendDown, id)
 	}
 	bc, err := dialBackend(s.cfg, id, b.IMAPAddr, s.user)
 	if err != nil {
@@ -58,15 +73,19 @@ func (s *session) backend(id string) (*backendConn, error) {
 		s.backends = make(map[string]*backendConn)
 	}
 	s.backends[id] = bc
+	bc.watch = func() func() { return s.watchPlacement(bc, false) }
 	return bc, nil
 }
 
+// dropBackend closes the connection to backend id. If it served the
+// selected mailbox, the selection stays: the next command restores it on
+// whatever backend then serves the mailbox.
 func (s *session) dropBackend(id string) {
 	if bc := s.backends[id]; bc != nil {
 		bc.close()
 		delete(s.backends, id)
 		if s.selected == bc {
-			s.selected, s.selName = nil, ""
+			s.selected = nil
 		}
 	}
 }
@@ -153,6 +172,10 @@ func (bc *backendConn) run(text string, untagged func([]byte) error) ([]byte, er
 	if err := bc.bw.Flush(); err != nil {
 		return nil, bc.fail(err)
 	}
+	if bc.watch != nil {
+		stop := bc.watch()
+		defer stop()
+	}
 	for {
 		var buf bytes.Buffer
 		head, err := bc.readResponse(&buf)
@@ -161,6 +184,9 @@ func (bc *backendConn) run(text string, untagged func([]byte) error) ([]byte, er
 		}
 		if isTagged(head, tag) {
 			return head, nil
+		}
+		if isBye(head) {
+			return nil, bc.fail(errBackendBye)
 		}
 		if err := untagged(buf.Bytes()); err != nil {
 			return nil, err
@@ -172,11 +198,32 @@ func (bc *backendConn) run(text string, untagged func([]byte) error) ([]byte, er
 // they announce), streaming it to w, and returns the start of its first
 // line without CRLF.
 func (bc *backendConn) readResponse(w io.Writer) ([]byte, error) {
+	bc.torn = false
 	tail, head, err := bc.copyLine(w, true)
 	if err != nil {
 		return nil, err
 	}
-	return head, bc.readRest(w, tail)
+	bc.observe(head)
+	if err := bc.readRest(w, tail); err != nil {
+		bc.torn = true
+		return nil, err
+	}
+	return head, nil
+}
+
+// observe keeps the client's view in step with a response the backend
+// sent to the selected mailbox's session.
+func (bc *backendConn) observe(head []byte) {
+	if bc.view != nil {
+		bc.view.track(head)
+	}
+}
+
+// byeNext reports whether the next response is an untagged BYE. Every
+// response is at least five bytes long, so the Peek cannot hang on one.
+func (bc *backendConn) byeNext() bool {
+	b, _ := bc.br.Peek(5)
+	return isBye(b)
 }
 
 // readRest streams the rest of a response whose last line read ended with
@@ -203,6 +250,7 @@ func (bc *backendConn) copyLine(w io.Writer, keepHead bool) (tail, head []byte, 
 	for {
 		chunk, rerr := bc.br.ReadSlice('\n')
 		if _, err := w.Write(chunk); err != nil {
+			bc.torn = true
 			return nil, nil, err
 		}
 		if keepHead && len(head) < maxHead {
@@ -216,6 +264,7 @@ func (bc *backendConn) copyLine(w io.Writer, keepHead bool) (tail, head []byte, 
 			return tail, bytes.TrimSuffix(head, []byte("\r\n")), nil
 		}
 		if !errors.Is(rerr, bufio.ErrBufferFull) {
+			bc.torn = bc.torn || len(tail) > 0
 			return nil, nil, rerr
 		}
 	}

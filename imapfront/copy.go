@@ -165,10 +165,15 @@ func (s *session) copyOne(src, dst *backendConn, meta copyMeta, destName string)
 			}
 			break
 		}
+		if isBye(head) {
+			return 0, src.fail(errBackendBye)
+		}
+		src.observe(head)
 		lit := literalSuffix(tail)
 		if lit == nil || !bytes.Contains(head, []byte("BODY[]")) || newUID != 0 {
 			s.bw.Write(line.Bytes())
 			if err := src.readRest(s.bw, tail); err != nil {
+				s.torn = true // part of the response reached the client
 				return 0, src.fail(err)
 			}
 			continue

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/rookery-mail/rookery/fsm"
@@ -62,8 +63,12 @@ func (s *session) awaitContinuation(bc *backendConn, tag string) ([]byte, error)
 			}
 			return nil, nil
 		}
+		if bc.byeNext() {
+			return nil, bc.fail(errBackendBye)
+		}
 		head, err := bc.readResponse(s.bw)
 		if err != nil {
+			s.torn = s.torn || bc.torn
 			return nil, bc.fail(err)
 		}
 		if isTagged(head, tag) {
@@ -73,10 +78,15 @@ func (s *session) awaitContinuation(bc *backendConn, tag string) ([]byte, error)
 }
 
 // relay streams bc's responses to the client up to the tagged response
-// for tag, which it returns; hold keeps that one back from the client.
+// for tag, which it returns; hold keeps that one back from the client. A
+// BYE from the backend is not passed on: the session decides what the
+// client hears.
 func (s *session) relay(bc *backendConn, tag string, hold bool) ([]byte, error) {
 	for {
 		var w io.Writer = s.bw
+		if bc.byeNext() {
+			return nil, bc.fail(errBackendBye)
+		}
 		if hold {
 			// Every response is longer than a tag and a space, and a
 			// tagged one always follows, so this Peek cannot hang.
@@ -86,6 +96,7 @@ func (s *session) relay(bc *backendConn, tag string, hold bool) ([]byte, error) 
 		}
 		head, err := bc.readResponse(w)
 		if err != nil {
+			s.torn = s.torn || (bc.torn && w != io.Discard)
 			return nil, bc.fail(err)
 		}
 		if isTagged(head, tag) {
@@ -116,20 +127,30 @@ func (s *session) forwardHold(bc *backendConn, cmd *Command) ([]byte, error) {
 		return rejected, err
 	}
 	bc.nc.SetDeadline(time.Now().Add(bc.timout))
-	defer bc.nc.SetDeadline(time.Time{})
-	return s.relay(bc, cmd.Tag, true)
+	stop := s.watchPlacement(bc, false)
+	tagged, err := s.relay(bc, cmd.Tag, true)
+	stop()
+	bc.nc.SetDeadline(time.Time{})
+	return tagged, err
 }
 
-// backendLost ends the session if its selected mailbox's backend is gone;
+// backendLost handles a backend connection that failed during cmd: if it
+// served the selected mailbox, the mailbox is selected again where the
+// directory now places it and the command fails (its outcome is unknown);
 // otherwise the command fails and the session goes on.
 func (s *session) backendLost(tag string, bc *backendConn, err error) bool {
 	s.log.Warn("backend connection lost", "backend_id", bc.id, "err", err)
 	wasSelected := bc == s.selected
 	s.dropBackend(bc.id)
 	if wasSelected {
-		s.untagged("BYE mail store unavailable; please reconnect")
-		s.flush()
-		return false
+		if s.torn {
+			return s.byeLost(err)
+		}
+		if _, err := s.reselect(); err != nil {
+			return s.byeLost(err)
+		}
+		s.changed(tag)
+		return true
 	}
 	s.fail(tag, err)
 	return true
@@ -137,22 +158,37 @@ func (s *session) backendLost(tag string, bc *backendConn, err error) bool {
 
 // passThrough forwards a selected-state command to the selected backend.
 func (s *session) passThrough(cmd *Command) bool {
+	return s.passThroughOnce(cmd, true)
+}
+
+// passThroughOnce is passThrough; retry allows one more attempt on the
+// mailbox's new backend if this one is lost.
+func (s *session) passThroughOnce(cmd *Command, retry bool) bool {
 	bc := s.selected
 	tagged, err := s.forward(bc, cmd)
 	if err != nil {
-		s.log.Warn("selected backend lost", "backend_id", bc.id, "err", err)
-		s.dropBackend(bc.id)
-		s.untagged("BYE mail store unavailable; please reconnect")
-		s.flush()
-		return false
+		if !retry {
+			s.dropBackend(bc.id)
+			return s.byeLost(err)
+		}
+		return s.selectedLost(cmd, bc, err)
 	}
 	if (cmd.Name == "CLOSE" || cmd.Name == "UNSELECT") && status(tagged) == "OK" {
-		s.selected, s.selName = nil, ""
+		s.clearView()
 	}
 	return true
 }
 
 func (s *session) selectedCommand(cmd *Command) bool {
+	expunged, ok := s.selectedReady()
+	if !ok {
+		return false
+	}
+	if expunged && usesSeqNumbers(cmd) {
+		// The client numbered its messages before those EXPUNGEs.
+		s.changed(cmd.Tag)
+		return true
+	}
 	switch cmd.Name {
 	case "IDLE":
 		return s.idle(cmd)
@@ -192,16 +228,23 @@ func (s *session) cmdSelect(cmd *Command) bool {
 	if s.selected != nil && s.selected != bc {
 		s.deselect()
 	}
-	s.selected, s.selName = nil, ""
+	s.clearView()
+	// The SELECT's own responses (EXISTS, UIDVALIDITY) start the view.
+	v := &mboxView{id: m.ID, readOnly: cmd.Name == "EXAMINE", uidValidity: m.UIDValidity}
+	bc.view = v
 	tagged, err := s.forward(bc, cmd)
 	if err != nil {
 		s.dropBackend(bc.id)
 		s.fail(cmd.Tag, err)
 		return true
 	}
-	if status(tagged) == "OK" {
-		s.selected, s.selName = bc, name
+	if status(tagged) != "OK" {
+		bc.view = nil
+		return true
 	}
+	s.setSelected(bc, name, v)
+	// The view must name every message while the backend that has them
+	// is there to ask; keepView does so before the next command.
 	return true
 }
 
@@ -209,7 +252,7 @@ func (s *session) cmdSelect(cmd *Command) bool {
 // connection can serve STATUS and APPEND without stray updates.
 func (s *session) deselect() {
 	bc := s.selected
-	s.selected, s.selName = nil, ""
+	s.clearView()
 	if bc == nil {
 		return
 	}
@@ -261,44 +304,43 @@ func (s *session) relayStatus(m *fsm.Mailbox, items string) error {
 }
 
 // idle passes IDLE through: the backend's updates stream to the client
-// while a second goroutine waits for the client's DONE.
+// while a second goroutine waits for the client's DONE. If the backend is
+// lost meanwhile, the mailbox is selected again on its new primary, the
+// client hears what changed, and the session idles there until DONE.
 func (s *session) idle(cmd *Command) bool {
 	bc := s.selected
-	if rejected, err := s.send(bc, cmd.Raw, nil, 0, cmd.Tag); err != nil || rejected != nil {
-		return s.idleFailed(bc, rejected, err)
+	rejected, err := s.beginIdle(bc, cmd)
+	if err != nil {
+		s.dropBackend(bc.id)
+		if s.torn {
+			return s.byeLost(err)
+		}
+		if _, err := s.reselect(); err != nil {
+			return s.byeLost(err)
+		}
+		bc = s.selected
+		if rejected, err = s.beginIdle(bc, cmd); err != nil {
+			return s.byeLost(err)
+		}
 	}
-	if rejected, err := s.awaitContinuation(bc, cmd.Tag); err != nil || rejected != nil {
-		return s.idleFailed(bc, rejected, err)
+	if rejected != nil {
+		s.bw.Write(rejected)
+		s.bw.WriteString("\r\n")
+		return true
 	}
 	s.bw.WriteString("+ idling\r\n")
 	if s.flush() != nil {
 		return false
 	}
-	done := make(chan error, 1)
-	go func() {
-		s.nc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
-		line, err := s.wr.readLine(nil)
-		if err == nil && !bytes.EqualFold(bytes.TrimSpace(line), []byte("DONE")) {
-			err = fmt.Errorf("%w: expected DONE", ErrSyntax)
-		}
-		bc.bw.WriteString("DONE\r\n")
-		if ferr := bc.bw.Flush(); err == nil {
-			err = ferr
-		}
-		done <- err
-	}()
-	bc.nc.SetDeadline(time.Now().Add(s.cfg.IdleTimeout + s.cfg.BackendIdleTimeout))
-	_, err := s.relay(bc, cmd.Tag, false)
-	bc.nc.SetDeadline(time.Time{})
+	w := &idleWait{bc: bc, done: make(chan struct{})}
+	go s.awaitDone(w)
+	ended := s.idleLoop(cmd, bc, w)
 	s.nc.SetReadDeadline(time.Now()) // in case the backend ended IDLE on its own
-	cerr := <-done
-	if err != nil {
-		s.dropBackend(bc.id)
-		s.untagged("BYE mail store unavailable; please reconnect")
-		s.flush()
+	<-w.done
+	if ended {
 		return false
 	}
-	if cerr != nil {
+	if w.err != nil {
 		// The client's next command may be half read: start afresh.
 		s.untagged("BYE IDLE ended without DONE")
 		s.flush()
@@ -307,14 +349,124 @@ func (s *session) idle(cmd *Command) bool {
 	return true
 }
 
-func (s *session) idleFailed(bc *backendConn, rejected []byte, err error) bool {
-	if err != nil {
+// maxIdleResumes bounds how often one IDLE follows its mailbox to another
+// backend.
+const maxIdleResumes = 5
+
+// idleLoop relays bc's updates until IDLE's tagged response, following the
+// mailbox to its new backend when bc is lost. ended says the session ended.
+func (s *session) idleLoop(cmd *Command, bc *backendConn, w *idleWait) (ended bool) {
+	for resumes := 0; ; resumes++ {
+		bc.nc.SetDeadline(time.Now().Add(s.cfg.IdleTimeout + s.cfg.BackendIdleTimeout))
+		stop := s.watchPlacement(bc, true)
+		_, err := s.relay(bc, cmd.Tag, false)
+		stop()
+		bc.nc.SetDeadline(time.Time{})
+		if err == nil {
+			return false
+		}
+		w.setBackend(nil)
+		s.log.Warn("selected backend lost during IDLE", "backend_id", bc.id, "err", err)
 		s.dropBackend(bc.id)
-		s.untagged("BYE mail store unavailable; please reconnect")
-		s.flush()
-		return false
+		if s.torn || resumes == maxIdleResumes {
+			return !s.byeLost(err)
+		}
+		next, err := s.resumeIdle(cmd, w)
+		if err != nil {
+			return !s.byeLost(err)
+		}
+		if next == nil {
+			// The client said DONE while the mailbox changed backends.
+			s.ok(cmd.Tag, "IDLE terminated")
+			return false
+		}
+		bc = next
 	}
-	s.bw.Write(rejected)
-	s.bw.WriteString("\r\n")
-	return true
+}
+
+// resumeIdle selects the mailbox again, flushes what changed to the
+// idling client and starts IDLE on the new backend, unless the client has
+// said DONE meanwhile (next is then nil).
+func (s *session) resumeIdle(cmd *Command, w *idleWait) (next *backendConn, err error) {
+	if _, err := s.reselect(); err != nil {
+		return nil, err
+	}
+	if err := s.flush(); err != nil {
+		return nil, err
+	}
+	if w.clientDone() {
+		return nil, nil
+	}
+	bc := s.selected
+	rejected, err := s.beginIdle(bc, cmd)
+	if err == nil && rejected != nil {
+		err = fmt.Errorf("%w: IDLE refused: %q", ErrBackendProtocol, rejected)
+	}
+	if err != nil {
+		return nil, err
+	}
+	w.setBackend(bc)
+	return bc, nil
+}
+
+// beginIdle sends IDLE to bc and waits for its continuation; rejected is
+// the backend's refusal.
+func (s *session) beginIdle(bc *backendConn, cmd *Command) (rejected []byte, err error) {
+	if rejected, err := s.send(bc, cmd.Raw, nil, 0, cmd.Tag); err != nil || rejected != nil {
+		return rejected, err
+	}
+	bc.nc.SetDeadline(time.Now().Add(bc.timout))
+	stop := s.watchPlacement(bc, true)
+	rejected, err = s.awaitContinuation(bc, cmd.Tag)
+	stop()
+	bc.nc.SetDeadline(time.Time{})
+	return rejected, err
+}
+
+// idleWait is the client side of an IDLE: the goroutine that reads DONE
+// and passes it to whichever backend the session idles on by then.
+type idleWait struct {
+	mu   sync.Mutex
+	bc   *backendConn // where DONE goes; nil while changing backends
+	got  bool         // the client's line was read
+	err  error        // what was wrong with it
+	done chan struct{}
+}
+
+func (s *session) awaitDone(w *idleWait) {
+	defer close(w.done)
+	s.nc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+	line, err := s.wr.readLine(nil)
+	if err == nil && !bytes.EqualFold(bytes.TrimSpace(line), []byte("DONE")) {
+		err = fmt.Errorf("%w: expected DONE", ErrSyntax)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.got, w.err = true, err
+	if w.bc != nil {
+		sendDone(w.bc)
+	}
+}
+
+// setBackend names the backend DONE goes to; if the client has said it
+// already, it goes there now.
+func (w *idleWait) setBackend(bc *backendConn) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.bc = bc
+	if bc != nil && w.got {
+		sendDone(bc)
+	}
+}
+
+func (w *idleWait) clientDone() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.got
+}
+
+// sendDone ends IDLE on bc. A write error shows up in the relay.
+func sendDone(bc *backendConn) {
+	bc.bw.WriteString("DONE\r\n")
+	bc.bw.Flush()
 }

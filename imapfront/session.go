@@ -33,6 +33,8 @@ type session struct {
 	backends map[string]*backendConn
 	selected *backendConn // the backend connection with a mailbox selected
 	selName  string       // internal name of the selected mailbox
+	view     *mboxView    // the client's view of it; non-nil while one is selected
+	torn     bool         // a backend response was cut off part way to the client
 	status   string       // the last tagged status sent (OK, NO, BAD), for the Observer
 
 	closeOnce sync.Once
@@ -97,6 +99,7 @@ func (s *session) serve() {
 		if !s.observed(cmd) {
 			return
 		}
+		s.keepView()
 		if s.flush() != nil {
 			return
 		}
@@ -179,8 +182,8 @@ func (s *session) dispatch(cmd *Command) bool {
 	case "CAPABILITY":
 		return s.cmdCapability(cmd)
 	case "NOOP":
-		if s.selected != nil {
-			return s.passThrough(cmd)
+		if s.user != "" && s.isSelected() {
+			return s.selectedCommand(cmd)
 		}
 		s.ok(cmd.Tag, "NOOP completed")
 		return true
@@ -246,7 +249,7 @@ func (s *session) dispatchAuth(cmd *Command) bool {
 		s.tagged(cmd.Tag, "BAD", "STARTTLS only before authentication")
 		return true
 	}
-	if s.selected == nil {
+	if !s.isSelected() {
 		s.tagged(cmd.Tag, "BAD", "no mailbox selected or unknown command %s", cmd.Name)
 		return true
 	}

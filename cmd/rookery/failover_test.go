@@ -25,7 +25,8 @@ import (
 // APPENDs keep arriving through another node's frontend and a client keeps
 // the mailbox selected there. The in-sync replica must take over: every
 // acknowledged message is on it exactly once, with the UID it was
-// acknowledged with, and the client sees UIDs only ascend. How long
+// acknowledged with, and the client stays in its one session throughout
+// and sees UIDs only ascend. How long
 // deliveries stopped is logged, not asserted: it depends on the machine.
 //
 // The primary is killed on a follower and on the Raft leader, whose death

@@ -173,7 +173,8 @@ func (l *loadLog) longestPause(t time.Time) time.Duration {
 
 // uidWatcher is a client that keeps INBOX selected and polls it, checking
 // that every UID it learns is above every UID it learnt before, under one
-// uidvalidity. When the frontend ends its session it logs in again, as a
+// uidvalidity. The frontend must keep its session through a failover: an
+// end of the session is a problem. The watcher then logs in again, as a
 // mail client does, and goes on checking against what it knew.
 type uidWatcher struct {
 	mu          sync.Mutex
@@ -275,8 +276,17 @@ func (w *uidWatcher) sessionCount() int {
 	return w.sessions
 }
 
+// problems are the UID violations, and every end of a session: the
+// watcher must stay in one session from start to finish.
 func (w *uidWatcher) problems() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return slices.Clone(w.violations)
+	out := slices.Clone(w.violations)
+	for _, e := range w.ends {
+		out = append(out, "the watcher's session ended: "+e)
+	}
+	if w.sessions != 1 {
+		out = append(out, fmt.Sprintf("the watcher selected INBOX in %d sessions, want 1", w.sessions))
+	}
+	return out
 }

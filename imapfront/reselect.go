@@ -1,0 +1,576 @@
+package imapfront
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/rookery-mail/rookery/fsm"
+)
+
+// Staying selected through a failover or a move. The session keeps the
+// client's view of its selected mailbox: the UIDs in sequence order, as
+// the responses relayed to the client built it. When the backend serving
+// the mailbox goes away (an I/O error, a BYE, or the directory naming
+// another primary), the session selects the same mailbox on its current
+// primary and tells the client only the difference: EXPUNGE for what is
+// gone, EXISTS for what is new. Replication makes every message a client
+// could see present on every in-sync replica, and failover keeps the
+// mailbox's id and UIDVALIDITY, so the client stays connected and its
+// UIDs only ascend.
+
+// errViewLost: the client's view of the selected mailbox cannot be carried
+// to the backend that serves it now; only a new session can go on.
+var errViewLost = errors.New("imapfront: selected mailbox changed under the session")
+
+// placementPoll bounds each wait for the directory while the selected
+// mailbox has no reachable primary: a dial is retried at least this often.
+const placementPoll = 200 * time.Millisecond
+
+// syncedReadBound bounds the synced read that starts a reselect.
+const syncedReadBound = time.Second
+
+// mboxView is the client's view of its selected mailbox.
+type mboxView struct {
+	id          uint64 // the mailbox's directory id, which renames keep
+	readOnly    bool   // selected with EXAMINE
+	uidValidity uint32
+	uids        []uint32 // known UIDs by sequence number, ascending
+	// unknown counts the messages after uids that the client was told of
+	// (EXISTS) but whose UIDs the session has not learnt yet: they are the
+	// newest, so their UIDs are above every known one.
+	unknown int
+	top     uint32 // the highest UID the session has known, expunged or not
+	broken  bool   // a response did not fit the view; it cannot be carried over
+}
+
+func (v *mboxView) count() int { return len(v.uids) + v.unknown }
+
+// track follows one untagged response the backend sent to the session:
+// EXISTS and EXPUNGE change the view, and SELECT's UIDVALIDITY names it.
+// It reads only the response's first line, never a literal.
+func (v *mboxView) track(head []byte) {
+	rest, ok := bytes.CutPrefix(head, []byte("* "))
+	if !ok {
+		return
+	}
+	if n, word, ok := numbered(rest); ok {
+		switch {
+		case bytes.EqualFold(word, []byte("EXISTS")):
+			v.exists(n)
+		case bytes.EqualFold(word, []byte("EXPUNGE")):
+			v.expunge(n)
+		}
+		return
+	}
+	if n, ok := uidValidityCode(rest); ok {
+		v.uidValidity = n
+	}
+}
+
+func (v *mboxView) exists(n int) {
+	if n < v.count() {
+		v.broken = true // only EXPUNGE makes a mailbox smaller
+		return
+	}
+	v.unknown += n - v.count()
+}
+
+func (v *mboxView) expunge(n int) {
+	switch {
+	case n >= 1 && n <= len(v.uids):
+		v.uids = slices.Delete(v.uids, n-1, n)
+	case n > len(v.uids) && n <= v.count():
+		v.unknown--
+	default:
+		v.broken = true
+	}
+}
+
+// learn moves the first len(uids) unknown messages into the known ones.
+func (v *mboxView) learn(uids []uint32) {
+	for _, u := range uids {
+		if u <= v.top || v.unknown == 0 {
+			v.broken = true // a UID below one already known: not the tail
+			return
+		}
+		v.uids = append(v.uids, u)
+		v.unknown--
+		v.top = u
+	}
+}
+
+// numbered parses "n WORD ..." (after "* ").
+func numbered(rest []byte) (int, []byte, bool) {
+	num, word, ok := bytes.Cut(rest, []byte(" "))
+	if !ok || len(num) == 0 || len(num) > 10 {
+		return 0, nil, false
+	}
+	n, err := strconv.Atoi(string(num))
+	if err != nil || n < 0 {
+		return 0, nil, false
+	}
+	word, _, _ = bytes.Cut(word, []byte(" "))
+	return n, word, true
+}
+
+var reUIDValidity = regexp.MustCompile(`(?i)^OK \[UIDVALIDITY (\d+)\]`)
+
+func uidValidityCode(rest []byte) (uint32, bool) {
+	m := reUIDValidity.FindSubmatch(rest)
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(m[1]), 10, 32)
+	return uint32(n), err == nil
+}
+
+// reFetchUIDOnly is the answer to the session's own FETCH n:* (UID).
+var reFetchUIDOnly = regexp.MustCompile(`(?i)^\* (\d+) FETCH \(UID (\d+)\)\r?\n?$`)
+
+// firstLine is a whole response's first line without CRLF.
+func firstLine(resp []byte) []byte {
+	line, _, _ := bytes.Cut(resp, []byte("\r\n"))
+	return line[:min(len(line), maxHead)]
+}
+
+// isBye reports whether a response head is an untagged BYE.
+func isBye(head []byte) bool {
+	return len(head) >= 5 && bytes.EqualFold(head[:5], []byte("* BYE"))
+}
+
+// isSelected reports whether the client has a mailbox selected. The
+// selection may be waiting for a backend connection (s.selected nil).
+func (s *session) isSelected() bool {
+	if s.view != nil && s.selName == "" {
+		s.clearView() // the mailbox was deleted by this session
+	}
+	return s.view != nil
+}
+
+// setSelected makes bc the connection that serves the client's view v.
+func (s *session) setSelected(bc *backendConn, name string, v *mboxView) {
+	s.clearView()
+	s.selected, s.selName, s.view = bc, name, v
+	bc.view = v
+}
+
+// clearView forgets the client's view: no mailbox is selected.
+func (s *session) clearView() {
+	for _, bc := range s.backends {
+		bc.view = nil
+	}
+	s.view = nil
+	s.selected, s.selName = nil, ""
+}
+
+// placementChanged reports whether the selected connection no longer
+// serves the selected mailbox: it failed, its backend is down, or the
+// directory names another primary.
+func (s *session) placementChanged() bool {
+	bc := s.selected
+	if bc == nil || bc.broken {
+		return true
+	}
+	down, moved := placement(s.cfg.Directory.FSM(), s.view.id, bc.id)
+	return down || moved
+}
+
+// placement reads the local directory copy: whether backend is down, and
+// whether mailbox id has moved away from it.
+func placement(f *fsm.FSM, id uint64, backend string) (down, moved bool) {
+	b, ok := f.Backend(backend)
+	down = !ok || b.State == fsm.BackendDown
+	m, ok := f.MailboxByID(id)
+	moved = !ok || m.Primary.Backend != backend
+	return down, moved
+}
+
+// selectedReady makes sure the selected mailbox is served by the session's
+// connection before a command goes to it, selecting it again where the
+// directory now places it. expunged says the client was just sent EXPUNGE
+// responses; false ends the session.
+func (s *session) selectedReady() (expunged, ok bool) {
+	if !s.placementChanged() {
+		return false, true
+	}
+	expunged, err := s.reselect()
+	if err != nil {
+		return false, s.byeLost(err)
+	}
+	return expunged, true
+}
+
+// watchPlacement makes a wait on bc end early when the local directory
+// copy marks its backend down (or, in IDLE on the selected mailbox, when
+// the mailbox's primary moves): a frozen backend sends no reset, and the
+// session must not sit out a TCP or command timeout. stop ends the watch;
+// it must be called before bc's deadline is reset.
+func (s *session) watchPlacement(bc *backendConn, idle bool) (stop func()) {
+	var id uint64 // the selected mailbox, if bc serves it
+	if s.view != nil && bc == s.selected {
+		id = s.view.id
+	}
+	backend := bc.id
+	f := s.cfg.Directory.FSM()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			index := f.AppliedIndex()
+			if down, moved := placement(f, id, backend); down || (idle && id != 0 && moved) {
+				bc.nc.SetDeadline(time.Now())
+				return
+			}
+			if f.WaitApplied(ctx, index+1) != nil {
+				return
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// reselect selects the client's mailbox again on its current primary,
+// waiting up to BackendTimeout for the directory to name one that can be
+// reached, and brings the client's view in line with it.
+func (s *session) reselect() (expunged bool, err error) {
+	v := s.view
+	if s.selected != nil {
+		s.dropBackend(s.selected.id)
+	}
+	if v == nil || v.broken {
+		return false, fmt.Errorf("%w: the session lost track of it", errViewLost)
+	}
+	deadline := time.Now().Add(s.cfg.BackendTimeout)
+	// A synced read catches up a lagging local copy; without a leader it
+	// would wait, so it is bounded, and the loop below polls the copy.
+	ctx, cancel := context.WithTimeout(context.Background(), min(s.cfg.DirectoryTimeout, syncedReadBound))
+	err = s.cfg.Directory.SyncedRead(ctx)
+	cancel()
+	if err != nil {
+		s.log.Warn("directory read before reselecting failed", "err", err)
+	}
+	lastErr := fmt.Errorf("%w: the mailbox has no primary", ErrBackendDown)
+	for {
+		m, err := s.selectedMailbox(v)
+		if err != nil {
+			return false, err
+		}
+		if m.State == fsm.Active {
+			expunged, err := s.resumeOn(m, v)
+			if err == nil {
+				s.log.Info("selected mailbox resumed", "mailbox_id", m.ID, "backend_id", m.Primary.Backend)
+				return expunged, nil
+			}
+			if errors.Is(err, errViewLost) || len(m.Replicas) == 0 {
+				// Without a replica there is nothing to fail over to.
+				return false, err
+			}
+			lastErr = err
+		}
+		if !time.Now().Before(deadline) {
+			return false, lastErr
+		}
+		s.awaitDirectory(deadline)
+	}
+}
+
+// selectedMailbox finds the selected mailbox's record by id (a rename
+// keeps it), else by the name it was selected under: a mailbox created
+// there since has another UIDVALIDITY, which resumeOn turns away.
+func (s *session) selectedMailbox(v *mboxView) (*fsm.Mailbox, error) {
+	f := s.cfg.Directory.FSM()
+	if m, ok := f.MailboxByID(v.id); ok {
+		return m, nil
+	}
+	if m, ok := f.Mailbox(s.selName); ok {
+		return m, nil
+	}
+	return nil, fmt.Errorf("%w: mailbox %d is gone", errViewLost, v.id)
+}
+
+// awaitDirectory returns when the local directory copy applies a command,
+// after placementPoll, or at deadline, whichever comes first.
+func (s *session) awaitDirectory(deadline time.Time) {
+	f := s.cfg.Directory.FSM()
+	if soon := time.Now().Add(placementPoll); soon.Before(deadline) {
+		deadline = soon
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	f.WaitApplied(ctx, f.AppliedIndex()+1)
+}
+
+// resumeOn selects m on its primary, checks it is the mailbox the client
+// knows, and reconciles the client's view with it.
+func (s *session) resumeOn(m *fsm.Mailbox, v *mboxView) (expunged bool, err error) {
+	bc, err := s.backend(m.Primary.Backend)
+	if err != nil {
+		return false, err
+	}
+	verb := "SELECT "
+	if v.readOnly {
+		verb = "EXAMINE "
+	}
+	var uidValidity uint32
+	tagged, err := bc.run(verb+s.externalName(m.Name), func(resp []byte) error {
+		if rest, ok := bytes.CutPrefix(firstLine(resp), []byte("* ")); ok {
+			if n, ok := uidValidityCode(rest); ok {
+				uidValidity = n
+			}
+		}
+		return nil
+	})
+	if err == nil && status(tagged) != "OK" {
+		err = fmt.Errorf("%w: %s: %q", ErrBackendDown, verb, tagged)
+	}
+	if err == nil && uidValidity != v.uidValidity {
+		err = fmt.Errorf("%w: UIDVALIDITY %d is now %d", errViewLost, v.uidValidity, uidValidity)
+	}
+	var uids []uint32
+	var tail int
+	if err == nil {
+		uids, tail, err = listUIDs(bc)
+	}
+	if err != nil {
+		// The connection may have another mailbox selected, or none.
+		s.dropBackend(bc.id)
+		return false, err
+	}
+	nv, expunged, err := s.reconcile(v, uids, tail)
+	if err != nil {
+		s.dropBackend(bc.id)
+		return false, err
+	}
+	s.setSelected(bc, m.Name, nv)
+	return expunged, nil
+}
+
+// listUIDs asks bc for every UID of its selected mailbox. Responses that
+// follow the search (new mail, expunges) are applied to the list; tail
+// counts the messages announced after it.
+func listUIDs(bc *backendConn) (uids []uint32, tail int, err error) {
+	searched := false
+	tagged, err := bc.run("UID SEARCH ALL", func(resp []byte) error {
+		head := firstLine(resp)
+		rest, ok := bytes.CutPrefix(head, []byte("* "))
+		if !ok {
+			return nil
+		}
+		if fields, ok := bytes.CutPrefix(rest, []byte("SEARCH")); ok && !searched {
+			searched = true
+			for _, f := range bytes.Fields(fields) {
+				u, err := strconv.ParseUint(string(f), 10, 32)
+				if err != nil {
+					return fmt.Errorf("%w: search result %q", ErrBackendProtocol, f)
+				}
+				uids = append(uids, uint32(u))
+			}
+			return nil
+		}
+		n, word, ok := numbered(rest)
+		switch {
+		case !ok || !searched:
+		case bytes.EqualFold(word, []byte("EXISTS")):
+			tail = max(tail, n-len(uids))
+		case bytes.EqualFold(word, []byte("EXPUNGE")) && n >= 1 && n <= len(uids):
+			uids = slices.Delete(uids, n-1, n)
+		case bytes.EqualFold(word, []byte("EXPUNGE")) && n > len(uids) && tail > 0:
+			tail--
+		}
+		return nil
+	})
+	if err == nil && (status(tagged) != "OK" || !searched) {
+		err = fmt.Errorf("%w: UID SEARCH ALL: %q", ErrBackendProtocol, tagged)
+	}
+	if err == nil && !slices.IsSorted(uids) {
+		err = fmt.Errorf("%w: UIDs out of order", ErrBackendProtocol)
+	}
+	return uids, tail, err
+}
+
+// reconcile tells the client how the mailbox on its new primary differs
+// from the view it has: EXPUNGE (highest sequence number first) for the
+// messages that are gone, then EXISTS if there are more. It refuses when
+// the new primary holds a message the client would see appear below a UID
+// it knew, or lacks messages the client was told of but could not be
+// named: those the session cannot present without breaking the client.
+func (s *session) reconcile(v *mboxView, uids []uint32, tail int) (*mboxView, bool, error) {
+	have := make(map[uint32]bool, len(uids))
+	for _, u := range uids {
+		have[u] = true
+	}
+	known := make(map[uint32]bool, len(v.uids))
+	var kept []uint32
+	var gone []int
+	for i, u := range v.uids {
+		known[u] = true
+		if have[u] {
+			kept = append(kept, u)
+		} else {
+			gone = append(gone, i+1)
+		}
+	}
+	var fresh []uint32
+	for _, u := range uids {
+		if known[u] {
+			continue
+		}
+		if u <= v.top {
+			return nil, false, fmt.Errorf("%w: UID %d would appear below %d", errViewLost, u, v.top)
+		}
+		fresh = append(fresh, u)
+	}
+	if len(fresh)+tail < v.unknown {
+		return nil, false, fmt.Errorf("%w: %d announced messages are missing", errViewLost, v.unknown-len(fresh)-tail)
+	}
+	for i := len(gone) - 1; i >= 0; i-- {
+		s.untagged("%d EXPUNGE", gone[i])
+	}
+	nv := &mboxView{id: v.id, readOnly: v.readOnly, uidValidity: v.uidValidity,
+		uids: append(kept, fresh...), unknown: tail, top: v.top}
+	if len(fresh) > 0 {
+		nv.top = max(nv.top, fresh[len(fresh)-1])
+	}
+	if nv.count() > len(kept)+v.unknown {
+		s.untagged("%d EXISTS", nv.count())
+	}
+	if len(gone) > 0 || len(fresh) > 0 {
+		s.log.Info("client view reconciled", "mailbox_id", v.id, "expunged", len(gone), "new", len(fresh)+tail-v.unknown)
+	}
+	return nv, len(gone) > 0, nil
+}
+
+// learnTail asks the selected backend for the UIDs of messages the client
+// was told of but the session cannot name yet, between client commands.
+// It uses FETCH by sequence number, during which the backend sends no
+// EXPUNGE; any response other than its own answers goes on to the client.
+func (s *session) learnTail() error {
+	v, bc := s.view, s.selected
+	for round := 0; round < 4 && v.unknown > 0 && !v.broken; round++ {
+		base, n := len(v.uids), v.unknown
+		got := make([]uint32, n)
+		tagged, err := bc.run("FETCH "+strconv.Itoa(base+1)+":* (UID)", func(resp []byte) error {
+			if m := reFetchUIDOnly.FindSubmatch(resp); m != nil {
+				seq, _ := strconv.Atoi(string(m[1]))
+				uid, _ := strconv.ParseUint(string(m[2]), 10, 32)
+				if seq > base && seq <= base+n {
+					got[seq-base-1] = uint32(uid)
+					return nil
+				}
+			}
+			_, err := s.bw.Write(resp)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if status(tagged) != "OK" {
+			return fmt.Errorf("%w: FETCH (UID): %q", ErrBackendProtocol, tagged)
+		}
+		v.learn(got)
+	}
+	return nil
+}
+
+// keepView runs between client commands: it learns the UIDs of new
+// messages while the backend that has them is there to ask. A failure
+// leaves the selection for the next command to restore.
+func (s *session) keepView() {
+	if !s.isSelected() || s.selected == nil || s.view.unknown == 0 {
+		return
+	}
+	if err := s.learnTail(); err != nil {
+		s.log.Warn("learning new UIDs failed", "backend_id", s.selected.id, "err", err)
+		if s.selected.broken {
+			s.dropBackend(s.selected.id)
+		} else {
+			s.view.broken = true
+		}
+	}
+}
+
+// selectedLost handles the loss of the selected backend while cmd was in
+// flight on it: the mailbox is selected again where the directory now
+// places it, and cmd is run again there if that cannot change anything;
+// otherwise its outcome is unknown and it fails, never reporting OK.
+func (s *session) selectedLost(cmd *Command, bc *backendConn, err error) bool {
+	s.log.Warn("selected backend lost", "backend_id", bc.id, "err", err)
+	s.dropBackend(bc.id)
+	if s.torn {
+		return s.byeLost(err)
+	}
+	expunged, err := s.reselect()
+	if err != nil {
+		return s.byeLost(err)
+	}
+	if !rerunnable(cmd) || (expunged && usesSeqNumbers(cmd)) {
+		s.changed(cmd.Tag)
+		return true
+	}
+	return s.passThroughOnce(cmd, false)
+}
+
+// changed answers a command whose backend went away under it.
+func (s *session) changed(tag string) {
+	s.tagged(tag, "NO", "[UNAVAILABLE] mail store changed; try again")
+}
+
+// byeLost ends the session after its selected mailbox could not be
+// restored. After a response was cut off half sent, not even BYE can be
+// said: the client's stream is out of step.
+func (s *session) byeLost(err error) bool {
+	s.log.Warn("selected mailbox lost", "err", err)
+	if s.selected != nil {
+		s.dropBackend(s.selected.id)
+	}
+	s.clearView()
+	if s.torn {
+		return false
+	}
+	if errors.Is(err, errViewLost) {
+		s.untagged("BYE [UNAVAILABLE] the selected mailbox changed; please reconnect")
+	} else {
+		s.untagged("BYE mail store unavailable; please reconnect")
+	}
+	s.flush()
+	return false
+}
+
+// subcommand is a command's name, with UID's subcommand ("UID FETCH").
+func subcommand(cmd *Command) string {
+	if cmd.Name != "UID" {
+		return cmd.Name
+	}
+	sub, err := cmd.argReader().atom()
+	if err != nil {
+		return cmd.Name
+	}
+	return "UID " + sub
+}
+
+// rerunnable commands change nothing, so running one again on a new
+// backend cannot do twice what was done once.
+func rerunnable(cmd *Command) bool {
+	switch subcommand(cmd) {
+	case "NOOP", "CHECK", "FETCH", "SEARCH", "UID FETCH", "UID SEARCH":
+		return true
+	}
+	return false
+}
+
+// usesSeqNumbers: such a command names messages by sequence number, which
+// EXPUNGE responses sent before it ran would have shifted.
+func usesSeqNumbers(cmd *Command) bool {
+	switch subcommand(cmd) {
+	case "FETCH", "STORE", "SEARCH", "COPY", "MOVE":
+		return true
+	}
+	return false
+}
