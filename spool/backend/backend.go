@@ -164,7 +164,7 @@ func New(cfg Config) (*Backend, error) {
 	}
 	b.repl = newReplicator(cfg, b.log)
 	b.replServer, err = replica.NewServer(replica.ServerConfig{BackendID: cfg.ID, Store: cfg.Store,
-		Directory: cfg.Directory, Logger: cfg.Logger})
+		Directory: cfg.Directory, Logger: cfg.Logger, Floor: b.repl.raiseFloor})
 	if err != nil {
 		srv.Close()
 		b.lmtp.Close()

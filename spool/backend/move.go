@@ -133,13 +133,23 @@ func (r *replicator) syncMoveTarget(ctx context.Context, ms *moveState) error {
 		return nil
 	}
 	if ms.switching {
-		return fmt.Errorf("move target %s: %w", ms.target, err)
+		return &targetRefused{target: ms.target, err: err}
 	}
 	r.log.Warn("move target fell behind; the move aborts", "target", ms.target, "mailbox_id", ms.mailbox, "err", err)
 	ms.inAckPath = false
 	ms.failed = err
 	return nil
 }
+
+// targetRefused: a move's target did not take a change during the switch;
+// it may already be the primary (see raiseFloors).
+type targetRefused struct {
+	target string
+	err    error
+}
+
+func (e *targetRefused) Error() string { return fmt.Sprintf("move target %s: %v", e.target, e.err) }
+func (e *targetRefused) Unwrap() error { return e.err }
 
 func withoutFailed(byReplica map[string][]uint64, failed map[uint64]error) map[string][]uint64 {
 	if len(failed) == 0 {

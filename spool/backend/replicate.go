@@ -98,6 +98,7 @@ func (r *replicator) replicate(ctx context.Context, mailboxes []uint64) map[uint
 	// A move's target goes first: once it refuses (it has been made
 	// primary), nothing more of the change may reach anyone.
 	failed = r.replicateMoves(ctx, mailboxes, failed)
+	r.raiseFloors(ctx, failed)
 	byReplica = withoutFailed(byReplica, failed)
 	if len(byReplica) == 0 {
 		return failed
@@ -125,6 +126,29 @@ func (r *replicator) replicate(ctx context.Context, mailboxes []uint64) map[uint
 		}
 	}
 	return failed
+}
+
+// raiseFloors handles the commits to mailboxes that have gone elsewhere:
+// ErrNotPrimary (the directory names another primary) or a move's target
+// that refused during the switch. Each is a write that will not be
+// acknowledged but that the store publishes; the new primary is told
+// first (see floor.go).
+func (r *replicator) raiseFloors(ctx context.Context, failed map[uint64]error) {
+	for id, err := range failed {
+		var primary string
+		var refused *targetRefused
+		switch {
+		case errors.As(err, &refused):
+			primary = refused.target
+		case errors.Is(err, ErrNotPrimary):
+			if m, ok := r.dir.FSM().MailboxByID(id); ok {
+				primary = m.Primary.Backend
+			}
+		default:
+			continue
+		}
+		r.raiseFloorOn(ctx, primary, id)
+	}
 }
 
 // targets groups mailboxes by the replicas the ack path must wait for,

@@ -208,3 +208,10 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 	}
 	return nil, fmt.Errorf("%w: %s: %s", errorOf(e.ErrorCode), resp.Status, e.Error)
 }
+
+// RaiseFloor asks the primary at apiAddr of mailbox to put its own
+// messages above the highest UID of from's copy (see FloorRequest).
+func (c *Client) RaiseFloor(ctx context.Context, apiAddr string, mailbox uint64, from string) error {
+	var out struct{}
+	return c.postJSON(ctx, apiAddr, pathFloor, FloorRequest{Mailbox: mailbox, From: from}, &out)
+}

@@ -15,6 +15,7 @@ const (
 	pathBody    = "/v1/replica/bodies/"
 	pathRecords = "/v1/replica/records/"
 	pathCopies  = "/v1/replica/mailboxes/"
+	pathFloor   = "/v1/replica/floor"
 )
 
 // StateRequest asks for the replica's state of some mailboxes: the first
@@ -65,3 +66,12 @@ type apiError struct {
 
 // maxHeaderBytes bounds an apply stream's header (records are ~100 bytes).
 const maxHeaderBytes = 64 << 20
+
+// FloorRequest tells a mailbox's primary that From, a backend that served
+// the mailbox before it, committed changes after the primary took over:
+// writes that were never acknowledged but that clients of From may have
+// seen. The primary puts its own messages above From's highest UID.
+type FloorRequest struct {
+	Mailbox uint64 `json:"mailbox"`
+	From    string `json:"from"`
+}

@@ -30,6 +30,9 @@ type ServerConfig struct {
 	Store     *spool.Store
 	Directory Directory
 	Logger    *slog.Logger
+	// Floor serves floor calls (FloorRequest) on the mailbox's primary;
+	// nil refuses them.
+	Floor func(ctx context.Context, mailbox uint64, from string) error
 }
 
 func (c *ServerConfig) Validate() error {
@@ -64,6 +67,26 @@ func (s *Server) Routes(handle func(pattern string, h http.Handler)) {
 	handle("GET "+pathBody+"{guid}", http.HandlerFunc(s.body))
 	handle("GET "+pathRecords+"{id}", http.HandlerFunc(s.records))
 	handle("DELETE "+pathCopies+"{id}", http.HandlerFunc(s.dropCopy))
+	handle("POST "+pathFloor, http.HandlerFunc(s.floor))
+}
+
+// floor passes a FloorRequest to the backend, which must be the mailbox's
+// primary.
+func (s *Server) floor(w http.ResponseWriter, r *http.Request) {
+	var req FloorRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil || req.From == "" {
+		writeError(w, fmt.Errorf("%w: floor request", ErrBadRequest))
+		return
+	}
+	if s.cfg.Floor == nil {
+		writeError(w, fmt.Errorf("%w: floor calls not served", ErrUnavailable))
+		return
+	}
+	if err := s.cfg.Floor(r.Context(), req.Mailbox, req.From); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, struct{}{})
 }
 
 // dropCopy removes this backend's copy of a mailbox that was deleted or
