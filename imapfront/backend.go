@@ -244,14 +244,28 @@ func (bc *backendConn) readRest(w io.Writer, tail []byte) error {
 	}
 }
 
-// copyLine streams one CRLF-ended line to w; it keeps the line's tail (to
-// spot a literal) and, for a first line, its head.
+// copyLine copies one CRLF-ended line to w; it keeps the line's tail (to
+// spot a literal) and, for a first line, its head. A line reaches w whole
+// (up to maxHeldLine, beyond which it streams), so a backend that dies
+// part way through a line leaves the client at a line boundary, where the
+// session can go on with another backend; only a line already partly sent
+// tears the client's stream.
 func (bc *backendConn) copyLine(w io.Writer, keepHead bool) (tail, head []byte, err error) {
+	var held []byte
+	sent := false
 	for {
 		chunk, rerr := bc.br.ReadSlice('\n')
-		if _, err := w.Write(chunk); err != nil {
-			bc.torn = true
-			return nil, nil, err
+		out := chunk
+		if rerr != nil || len(held) > 0 {
+			held = append(held, chunk...)
+			out = held
+		}
+		if rerr == nil || len(held) >= maxHeldLine {
+			if _, err := w.Write(out); err != nil {
+				bc.torn = true
+				return nil, nil, err
+			}
+			sent, held = true, held[:0]
 		}
 		if keepHead && len(head) < maxHead {
 			head = append(head, chunk[:min(len(chunk), maxHead-len(head))]...)
@@ -264,11 +278,15 @@ func (bc *backendConn) copyLine(w io.Writer, keepHead bool) (tail, head []byte, 
 			return tail, bytes.TrimSuffix(head, []byte("\r\n")), nil
 		}
 		if !errors.Is(rerr, bufio.ErrBufferFull) {
-			bc.torn = bc.torn || len(tail) > 0
+			bc.torn = bc.torn || sent
 			return nil, nil, rerr
 		}
 	}
 }
+
+// maxHeldLine bounds the part of a response line held back until the line
+// is whole.
+const maxHeldLine = 256 << 10
 
 func isTagged(head []byte, tag string) bool {
 	return len(head) > len(tag) && string(head[:len(tag)]) == tag && head[len(tag)] == ' '
