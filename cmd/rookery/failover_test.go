@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
-
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 )
@@ -69,7 +67,7 @@ func testPrimaryFailover(t *testing.T, size int, killLeader bool, kill func(*pro
 
 	// The load and the watching client go through z, which holds no copy.
 	l := &loadLog{acks: map[string]acked{}}
-	w := &uidWatcher{seen: map[imap.UID]bool{}}
+	w := &uidWatcher{}
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	spawn := func(f func()) { wg.Add(1); go func() { defer wg.Done(); f() }() }
@@ -84,7 +82,7 @@ func testPrimaryFailover(t *testing.T, size int, killLeader bool, kill func(*pro
 
 	waitUntil(t, "50 deliveries, 50 appends and a watching client", func() bool {
 		delivered, appended := l.count(time.Time{})
-		return delivered >= 50 && appended >= 50 && w.learntCount() > 0
+		return delivered >= 50 && appended >= 50 && w.Learnt() > 0
 	})
 	killedAt := time.Now()
 	kill(x)
@@ -94,7 +92,7 @@ func testPrimaryFailover(t *testing.T, size int, killLeader bool, kill func(*pro
 	})
 	// The watcher must have seen what the new primary acknowledged.
 	lastUID := l.lastAppendUID(killedAt)
-	waitUntil(t, fmt.Sprintf("the watcher to see UID %d", lastUID), func() bool { return w.hasSeen(lastUID) })
+	waitUntil(t, fmt.Sprintf("the watcher to see UID %d", lastUID), func() bool { return w.Seen(lastUID) })
 	stopLoad()
 
 	checkFailedOver(t, z, user, y.cfg.NodeID)
@@ -157,7 +155,7 @@ func reportFailover(t *testing.T, l *loadLog, w *uidWatcher, killedAt time.Time,
 		l.longestPause(killedAt).Round(time.Millisecond))
 	t.Logf("timeline after the kill: %s", timeline(killedAt, x.cfg.NodeID, survivors))
 	t.Logf("%d acknowledged, %d refused or broken transactions, longest acknowledged transaction %v; watcher learnt %d UIDs over %d sessions",
-		acked, fails, l.longestTransaction().Round(time.Millisecond), w.learntCount(), w.sessionCount())
+		acked, fails, l.longestTransaction().Round(time.Millisecond), w.Learnt(), w.sessionCount())
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for reason, n := range l.reasons {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/rookery-mail/rookery/internal/uidorder"
 )
 
 // The failover test's clients: load workers that record what the cluster
@@ -177,13 +179,10 @@ func (l *loadLog) longestPause(t time.Time) time.Duration {
 // end of the session is a problem. The watcher then logs in again, as a
 // mail client does, and goes on checking against what it knew.
 type uidWatcher struct {
-	mu          sync.Mutex
-	uidValidity uint32
-	maxSeen     imap.UID
-	seen        map[imap.UID]bool
-	violations  []string
-	sessions    int      // sessions that selected INBOX
-	ends        []string // why each attempt or session ended
+	uidorder.Order
+	mu       sync.Mutex
+	sessions int      // sessions that selected INBOX
+	ends     []string // why each attempt or session ended
 }
 
 func (w *uidWatcher) run(ctx context.Context, addr, user string) {
@@ -221,7 +220,7 @@ func (w *uidWatcher) session(ctx context.Context, addr, user string) error {
 		if err := stop(err); err != nil {
 			return err
 		}
-		w.observe(sel.UIDValidity, data.AllUIDs())
+		w.Observe(sel.UIDValidity, data.AllUIDs())
 		select {
 		case <-ctx.Done():
 		case <-time.After(20 * time.Millisecond): // polling, as a client without IDLE does
@@ -237,39 +236,6 @@ func loginSelect(c *imapclient.Client, user string) (*imap.SelectData, error) {
 	return c.Select("INBOX", nil).Wait()
 }
 
-func (w *uidWatcher) observe(uidValidity uint32, uids []imap.UID) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.uidValidity == 0 {
-		w.uidValidity = uidValidity
-	} else if uidValidity != w.uidValidity {
-		w.violations = append(w.violations, fmt.Sprintf("uidvalidity %d became %d", w.uidValidity, uidValidity))
-	}
-	top := w.maxSeen
-	for _, u := range uids {
-		if w.seen[u] {
-			continue
-		}
-		w.seen[u] = true
-		if u < top {
-			w.violations = append(w.violations, fmt.Sprintf("new UID %d appeared below %d", u, top))
-		}
-		w.maxSeen = max(w.maxSeen, u)
-	}
-}
-
-func (w *uidWatcher) hasSeen(u imap.UID) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.seen[u]
-}
-
-func (w *uidWatcher) learntCount() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.seen)
-}
-
 func (w *uidWatcher) sessionCount() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -281,7 +247,7 @@ func (w *uidWatcher) sessionCount() int {
 func (w *uidWatcher) problems() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := slices.Clone(w.violations)
+	out := w.Violations()
 	for _, e := range w.ends {
 		out = append(out, "the watcher's session ended: "+e)
 	}

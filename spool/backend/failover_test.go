@@ -13,6 +13,7 @@ import (
 
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/testcluster"
+	"github.com/rookery-mail/rookery/internal/uidorder"
 )
 
 // acks records which message ids were acknowledged, and when.
@@ -170,13 +171,9 @@ func lmtpLoad(addr string, a *acks, stop <-chan struct{}) {
 // connection breaks) and checks that every UID it learns is above every
 // UID it learnt before, under one uidvalidity.
 type uidWatcher struct {
-	mu          sync.Mutex
-	maxSeen     imap.UID
-	uidValidity uint32
-	seen        map[imap.UID]bool
-	learnt      int
-	violations  []string
-	reconnects  int
+	uidorder.Order
+	mu         sync.Mutex
+	reconnects int
 }
 
 func (w *uidWatcher) run(addr string, stop <-chan struct{}) {
@@ -194,31 +191,9 @@ func (w *uidWatcher) run(addr string, stop <-chan struct{}) {
 		if err != nil {
 			return err
 		}
-		w.observe(sel.UIDValidity, data.AllUIDs())
+		w.Observe(sel.UIDValidity, data.AllUIDs())
 		return nil
 	})
-}
-
-func (w *uidWatcher) observe(uidValidity uint32, uids []imap.UID) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.uidValidity == 0 {
-		w.uidValidity = uidValidity
-	} else if uidValidity != w.uidValidity {
-		w.violations = append(w.violations, fmt.Sprintf("uidvalidity %d became %d", w.uidValidity, uidValidity))
-	}
-	top := w.maxSeen
-	for _, u := range uids {
-		if w.seen[u] {
-			continue
-		}
-		w.seen[u] = true
-		w.learnt++
-		if u < top {
-			w.violations = append(w.violations, fmt.Sprintf("new uid %d appeared below %d", u, top))
-		}
-		w.maxSeen = max(w.maxSeen, u)
-	}
 }
 
 // Kill the primary under continuous LMTP and APPEND load: the in-sync
@@ -232,7 +207,7 @@ func TestFailoverUnderLoad(t *testing.T) {
 	testcluster.WaitFor(t, "b2 in sync with b1", func() bool { return inSync(c, "b1", "b2") })
 
 	a := &acks{ids: make(map[string]time.Time)}
-	w := &uidWatcher{seen: make(map[imap.UID]bool)}
+	w := &uidWatcher{}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	f := c.Frontends[0]
@@ -253,9 +228,7 @@ func TestFailoverUnderLoad(t *testing.T) {
 	b1.Stop()
 	testcluster.WaitFor(t, "deliveries to resume", func() bool { n, _ := a.since(killedAt); return n >= 30 })
 	testcluster.WaitFor(t, "the watcher to learn UIDs from b2", func() bool {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		return w.maxSeen%2 == 1 // b2 holds the odd slot
+		return w.Top()%2 == 1 // b2 holds the odd slot
 	})
 	stopLoad()
 
@@ -284,12 +257,12 @@ func TestFailoverUnderLoad(t *testing.T) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, v := range w.violations {
+	for _, v := range w.Violations() {
 		t.Error(v)
 	}
 	if err := b2.Store.Verify(); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("failover: %d acknowledged (%d refused or broken); deliveries paused for %v around the kill; watcher learnt %d UIDs over %d connections",
-		acked, fails, a.longestPause(killedAt).Round(time.Millisecond), w.learnt, w.reconnects)
+		acked, fails, a.longestPause(killedAt).Round(time.Millisecond), w.Learnt(), w.reconnects)
 }
