@@ -112,15 +112,25 @@ func (t *gossipTransport) DialTimeout(addr string, timeout time.Duration) (net.C
 	return t.cfg.dialer(timeout).Dial("tcp", addr)
 }
 
-// newGossipTransport binds host:port for TCP and UDP.
+// newGossipTransport binds host:port for TCP and UDP. With port 0 the TCP
+// listener picks a port and UDP must get the same one, which another
+// process may hold already: then it tries another, a few times.
 func newGossipTransport(cfg Config, host string, port int, mc *memberlist.Config) (*gossipTransport, error) {
-	nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
-		BindAddrs: []string{host},
-		BindPort:  port,
-		Logger:    mc.Logger,
-	})
-	if err != nil {
-		return nil, err
+	attempts := 1
+	if port == 0 {
+		attempts = 10
 	}
-	return &gossipTransport{NetTransport: nt, cfg: cfg}, nil
+	var err error
+	for range attempts {
+		var nt *memberlist.NetTransport
+		nt, err = memberlist.NewNetTransport(&memberlist.NetTransportConfig{
+			BindAddrs: []string{host},
+			BindPort:  port,
+			Logger:    mc.Logger,
+		})
+		if err == nil {
+			return &gossipTransport{NetTransport: nt, cfg: cfg}, nil
+		}
+	}
+	return nil, err
 }
