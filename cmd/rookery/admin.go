@@ -30,27 +30,7 @@ cluster with node TLS needs a certificate of its CA: the config's
 tls.node_dir, or --tls-dir (a directory made by rookery tls issue).
 
 Commands:
-  status                         every node: roles, Raft state, leader, indexes, health
-  mailbox list [PREFIX]          mailboxes whose internal names start with PREFIX
-  mailbox show NAME              one mailbox record (internal name, e.g. user/alice/INBOX)
-  mailbox create NAME [NODE]     create a mailbox on NODE's backend (default: any healthy backend)
-  mailbox move NAME BACKEND      move a mailbox to BACKEND while it stays in use, showing progress
-  backend drain BACKEND          mark BACKEND draining (no new mailboxes) and move every mailbox
-                                 whose primary it is elsewhere, one at a time, with progress
-  backend undrain BACKEND        let BACKEND take new mailboxes again
-  user add NAME                  add a user and its INBOX; the password is read from stdin
-  user passwd NAME               set a user's password, read from stdin
-  user delete NAME               delete a user
-  user list                      list users
-  failover BACKEND [--force]     make replicas primary for every mailbox BACKEND holds as primary;
-                                 --force also promotes replicas that are not in sync (may lose
-                                 the messages they lack until the old primary comes back and merges)
-  bootstrap                      bootstrap a fresh cluster from the directory nodes alive now
-  members join GOSSIP_ADDR...    make the node gossip with these nodes (a node that started alone)
-  members remove ID              remove a failed node from the Raft configuration (also: remove-node ID)
-  snapshot save FILE             back the directory up to FILE
-  snapshot restore FILE --yes    replace the whole cluster's directory with the backup in FILE
-
+%s
 Every command takes --help for its own usage and an example
 (rookery admin snapshot save --help); --json prints JSON for every command.
 
@@ -74,7 +54,7 @@ type adminCmd struct {
 func runAdmin(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("admin", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, adminUsage); fs.PrintDefaults() }
+	fs.Usage = func() { fmt.Fprintf(stderr, adminUsage, adminCommandList()); fs.PrintDefaults() }
 	configPath := fs.String("config", "", "a node's TOML config `file` (cluster API address and secret)")
 	addr := fs.String("addr", "", "cluster API `host:port` of any node")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")

@@ -51,6 +51,16 @@ var adminHelp = []struct{ cmd, args, about, example string }{
 		"rookery admin --config node.toml snapshot restore /backup/directory-2026-11-01.snap --yes"},
 }
 
+// adminCommandList is the "Commands:" part of rookery admin's usage, one
+// line a command, from adminHelp.
+func adminCommandList() string {
+	var b strings.Builder
+	for _, h := range adminHelp {
+		fmt.Fprintf(&b, "  %-30s %s\n", strings.TrimSpace(h.cmd+" "+h.args), h.about)
+	}
+	return b.String()
+}
+
 // commandHelp prints the help of the commands args names, if args asks for
 // help; it reports whether it did.
 func (a *adminCmd) commandHelp(args []string) bool {

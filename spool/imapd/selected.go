@@ -64,9 +64,14 @@ func (s *session) Unselect() error {
 }
 
 func (s *session) unselect() {
-	s.sel.tracker.Close()
-	s.srv.closeMailbox(s.sel.st)
+	s.release(s.sel)
 	s.sel = nil
+}
+
+// release lets go of sel's tracker and open mailbox state.
+func (s *session) release(sel *selection) {
+	sel.tracker.Close()
+	s.srv.closeMailbox(sel.st)
 	s.selected.Store(0)
 }
 

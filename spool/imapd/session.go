@@ -41,10 +41,8 @@ func newSession(srv *Server, conn *imapserver.Conn) *session {
 // IDLE may be reading: the session is over, nothing reads it after.
 func (s *session) Close() error {
 	s.srv.removeSession(s)
-	if sel := s.sel; sel != nil {
-		sel.tracker.Close()
-		s.srv.closeMailbox(sel.st)
-		s.selected.Store(0)
+	if s.sel != nil {
+		s.release(s.sel)
 	}
 	return nil
 }
