@@ -92,8 +92,8 @@ func TestClientAgainstFollower(t *testing.T) {
 		t.Fatalf("reserve through client: %+v, %v", res, err)
 	}
 	again, err := cl.Apply(ctx, reserve("user/alice/INBOX", "b1", "r2"))
-	if err != nil || !errors.Is(again.Err, fsm.ErrNameExists) {
-		t.Fatalf("second reserve through client: %v, %v; want ErrNameExists", again.Err, err)
+	if err != nil || !errors.Is(again.Err, fsm.ErrNotActive) {
+		t.Fatalf("second reserve through client: %v, %v; want ErrNotActive (a create in progress)", again.Err, err)
 	}
 	if _, err := cl.Apply(ctx, fsm.UserAdd{Name: "alice", PasswordHash: "$2a$10$secret", At: 1}); err != nil {
 		t.Fatal(err)

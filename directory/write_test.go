@@ -70,7 +70,7 @@ func TestForwardingCarriesFSMSentinels(t *testing.T) {
 		cmd  fsm.Command
 		want error
 	}{
-		{reserve("shared/x", "b1", "r2"), fsm.ErrNameExists},
+		{reserve("shared/x", "b1", "r2"), fsm.ErrNotActive},
 		{fsm.Activate{Name: "shared/x", Reservation: "r2"}, fsm.ErrWrongReservation},
 		{reserve("no-namespace", "b1", "r3"), fsm.ErrInvalidName},
 		{reserve("shared/y", "nobackend", "r3"), fsm.ErrNoBackend},
@@ -87,6 +87,9 @@ func TestForwardingCarriesFSMSentinels(t *testing.T) {
 	}
 	// The failed Activate changed nothing: the right reservation still works.
 	mustApply(t, nonVoter, fsm.Activate{Name: "shared/x", Reservation: "r1"})
+	if res, err := nonVoter.Apply(ctx, reserve("shared/x", "b1", "r4")); err != nil || !errors.Is(res.Err, fsm.ErrNameExists) {
+		t.Errorf("reserve of an active name through f1: %v, %v; want %v", res.Err, err, fsm.ErrNameExists)
+	}
 }
 
 func TestConcurrentReservesOneWins(t *testing.T) {
@@ -116,8 +119,8 @@ func TestConcurrentReservesOneWins(t *testing.T) {
 			switch {
 			case results[i].Err == nil:
 				winners++
-			case !errors.Is(results[i].Err, fsm.ErrNameExists):
-				t.Fatalf("loser got %v, want ErrNameExists", results[i].Err)
+			case !errors.Is(results[i].Err, fsm.ErrNotActive):
+				t.Fatalf("loser got %v, want ErrNotActive (the winner's create is in progress)", results[i].Err)
 			}
 		}
 		if winners != 1 {

@@ -24,6 +24,18 @@ func (f *FSM) registerMailboxHandlers() {
 
 func failed(err error) Result { return Result{Err: err} }
 
+// NameTaken is why a name held by m cannot be given to a new mailbox. A
+// reservation is a create still in progress, which may yet be released, so
+// it is ErrNotActive (try again) rather than ErrNameExists: answering
+// "exists" for a name that then vanishes with no DELETE would tell a client
+// something that was never true.
+func NameTaken(m *Mailbox) error {
+	if m.State == Reserved {
+		return fmt.Errorf("%w: %s is reserved by a create in progress", ErrNotActive, m.Name)
+	}
+	return fmt.Errorf("%w: %s", ErrNameExists, m.Name)
+}
+
 func (f *FSM) reserve(c Reserve) Result {
 	t := f.work
 	if err := ValidateName(c.Name); err != nil {
@@ -32,8 +44,8 @@ func (f *FSM) reserve(c Reserve) Result {
 	if c.Reservation == "" {
 		return failed(fmt.Errorf("%w: reserve without a reservation id", ErrInvalidCommand))
 	}
-	if _, ok := t.mailbox(c.Name); ok {
-		return failed(ErrNameExists)
+	if mb, ok := t.mailbox(c.Name); ok {
+		return failed(NameTaken(mb))
 	}
 	primary, ok := t.internBackend(c.Backend)
 	if !ok {
@@ -188,8 +200,8 @@ func (f *FSM) rename(c Rename) Result {
 			return failed(err)
 		}
 		// A name that exists only because it is moving away is free.
-		if _, ok := t.mailbox(mb.Name); ok && !inSubtree(mb.Name, c.From) {
-			return failed(fmt.Errorf("%w: %s", ErrNameExists, mb.Name))
+		if taken, ok := t.mailbox(mb.Name); ok && !inSubtree(mb.Name, c.From) {
+			return failed(NameTaken(taken))
 		}
 		renamed[i] = &mb
 	}

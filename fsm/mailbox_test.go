@@ -50,7 +50,7 @@ func TestReserveRules(t *testing.T) {
 		{"invalid name", Reserve{Name: "user/alice", Backend: "b1", Reservation: "x"}, ErrInvalidName},
 		{"no namespace", Reserve{Name: "foo/bar", Backend: "b1", Reservation: "x"}, ErrInvalidName},
 		{"active exists", Reserve{Name: "user/alice/INBOX", Backend: "b2", Reservation: "x"}, ErrNameExists},
-		{"reserved exists", Reserve{Name: "user/alice/Pending", Backend: "b2", Reservation: "x"}, ErrNameExists},
+		{"reserved: create in progress", Reserve{Name: "user/alice/Pending", Backend: "b2", Reservation: "x"}, ErrNotActive},
 		{"unknown backend", Reserve{Name: "user/alice/New", Backend: "b9", Reservation: "x"}, ErrNoBackend},
 		{"unknown replica", Reserve{Name: "user/alice/New", Backend: "b1", Replicas: []string{"b9"}, Reservation: "x"}, ErrNoBackend},
 		{"replica is primary", Reserve{Name: "user/alice/New", Backend: "b1", Replicas: []string{"b1"}, Reservation: "x"}, ErrInvalidCommand},
@@ -74,7 +74,7 @@ func TestReserveRules(t *testing.T) {
 func TestTwoReservesOneWins(t *testing.T) {
 	f := newTestFSM(t)
 	f.ok(Reserve{Name: "shared/news", Backend: "b1", Reservation: "first"})
-	f.fails(Reserve{Name: "shared/news", Backend: "b2", Reservation: "second"}, ErrNameExists)
+	f.fails(Reserve{Name: "shared/news", Backend: "b2", Reservation: "second"}, ErrNotActive)
 	f.fails(Activate{Name: "shared/news", Reservation: "second"}, ErrWrongReservation)
 	f.fails(Release{Name: "shared/news", Reservation: "second"}, ErrWrongReservation)
 	mb := f.ok(Activate{Name: "shared/news", Reservation: "first"}).Mailbox

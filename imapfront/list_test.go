@@ -147,3 +147,26 @@ func TestACLAndRename(t *testing.T) {
 	alice.collect("o", `RENAME Nothing Else`, "NO [NONEXISTENT]")
 	alice.collect("p", `RENAME Archive "a/%"`, "NO [CANNOT]")
 }
+
+// TestReservedNameIsBusy: a name held by another create in progress is
+// neither free nor existing. CREATE and SELECT say "try again" (INUSE), so a
+// client is never told "exists" about a name that then vanishes when the
+// reservation is released, and once it is released CREATE gets as far as
+// the backend.
+func TestReservedNameIsBusy(t *testing.T) {
+	dir := newLocalDirectory()
+	dir.addUser(t, "alice", "secret")
+	dir.addMailbox(t, "user/alice/INBOX", "b1")
+	dir.mustApply(t, fsm.Reserve{Name: "user/alice/Pending", Backend: "b1", Reservation: "elsewhere", At: 1})
+	addr, _ := startFrontend(t, testConfig(t, dir))
+	rc := loggedIn(t, addr, "alice")
+
+	rc.collect("c1", "CREATE Pending", "NO [INUSE]")
+	rc.collect("s1", "SELECT Pending", "NO [INUSE]")
+	rc.collect("c2", "CREATE INBOX", "NO [ALREADYEXISTS]")
+
+	dir.mustApply(t, fsm.Release{Name: "user/alice/Pending", Reservation: "elsewhere"})
+	// The name is free again: the frontend passes the create on to the
+	// backend, which this test does not run, so the answer is UNAVAILABLE.
+	rc.collect("c3", "CREATE Pending", "NO [UNAVAILABLE]")
+}

@@ -54,8 +54,8 @@ func (s *session) checkCreate(name string) error {
 		return err
 	}
 	dir := s.cfg.Directory.FSM()
-	if _, ok := dir.Mailbox(name); ok {
-		return fmt.Errorf("%w: %s", fsm.ErrNameExists, name)
+	if m, ok := dir.Mailbox(name); ok {
+		return fsm.NameTaken(m)
 	}
 	if fsm.Owner(name) == s.user {
 		return nil

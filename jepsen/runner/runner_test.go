@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"image/png"
 	"os"
 	"os/exec"
@@ -69,7 +70,7 @@ func TestRunValidUnderFaults(t *testing.T) {
 	}
 	res := run(t, o)
 	if res.Summary.Valid != checker.Valid {
-		t.Fatalf("verdict %s, want valid; see %s", res.Summary.Valid, res.Dir)
+		t.Fatalf("verdict %s, want valid; see %s\n%s", res.Summary.Valid, res.Dir, explain(res.Summary))
 	}
 	for _, name := range []string{"linearizable", "read-your-writes", "uid", "lmtp"} {
 		if r, ok := res.Summary.Results[name]; !ok || r.Valid != checker.Valid {
@@ -117,6 +118,26 @@ func TestRunCatchesStaleSelect(t *testing.T) {
 		t.Logf("seed %d: verdict %s; trying another schedule", seed, res.Summary.Valid)
 	}
 	t.Fatal("the checkers never caught a frontend that skips its synced reads")
+}
+
+// explain names each checker that is not valid, with its counts and first
+// anomalies, so a failing run says why where the test output is all there is.
+func explain(s checker.Summary) string {
+	var b strings.Builder
+	for _, name := range s.Names() {
+		r := s.Results[name]
+		if r.Valid == checker.Valid {
+			continue
+		}
+		fmt.Fprintf(&b, "%s: %s %v %s\n", name, r.Valid, r.Counts, r.Note)
+		for i, a := range r.Anomalies {
+			if i == 3 {
+				break
+			}
+			fmt.Fprintf(&b, "  %s %s ops %v: %s\n", a.Kind, a.Key, a.Ops, a.Detail)
+		}
+	}
+	return b.String()
 }
 
 func run(t *testing.T, o Options) Result {
@@ -191,7 +212,8 @@ func TestRunValidInNetns(t *testing.T) {
 	}
 	res := run(t, o)
 	if res.Summary.Valid != checker.Valid || !res.Recovered {
-		t.Fatalf("verdict %s, recovered %v; want valid and recovered; see %s", res.Summary.Valid, res.Recovered, res.Dir)
+		t.Fatalf("verdict %s, recovered %v; want valid and recovered; see %s\n%s",
+			res.Summary.Valid, res.Recovered, res.Dir, explain(res.Summary))
 	}
 	stored, err := report.ReadRun(res.Dir)
 	if err != nil {
