@@ -98,6 +98,7 @@ var decoders = [128]func(d *decoder) Command{
 	TypeMoveMark:            decodeMoveMark,
 	TypeMoveSwitch:          decodeMoveSwitch,
 	TypeMoveAbort:           decodeMoveAbort,
+	TypeUserQuota:           decodeUserQuota,
 }
 
 type encoder struct {

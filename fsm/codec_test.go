@@ -32,6 +32,7 @@ func sampleCommands() []Command {
 		MoveMark{Mailbox: 3, MoveID: "m"},
 		MoveSwitch{Mailbox: 3, MoveID: "m", At: 16},
 		MoveAbort{Mailbox: 3, MoveID: "m", At: 17},
+		UserQuota{Name: "alice", QuotaBytes: 1 << 30},
 	}
 }
 

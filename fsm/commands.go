@@ -31,6 +31,7 @@ const (
 	TypeMoveMark            CommandType = 20
 	TypeMoveSwitch          CommandType = 21
 	TypeMoveAbort           CommandType = 22
+	TypeUserQuota           CommandType = 23
 )
 
 // Command is one change to the directory. Every time or random value a
@@ -106,6 +107,12 @@ type UserPasswd struct {
 	PasswordHash string
 }
 
+// UserQuota sets a user's storage quota in bytes; 0 removes it.
+type UserQuota struct {
+	Name       string
+	QuotaBytes int64
+}
+
 type UserDelete struct {
 	Name string
 }
@@ -159,6 +166,7 @@ func (SetACL) Type() CommandType              { return TypeSetACL }
 func (UserAdd) Type() CommandType             { return TypeUserAdd }
 func (UserPasswd) Type() CommandType          { return TypeUserPasswd }
 func (UserDelete) Type() CommandType          { return TypeUserDelete }
+func (UserQuota) Type() CommandType           { return TypeUserQuota }
 func (Subscribe) Type() CommandType           { return TypeSubscribe }
 func (Unsubscribe) Type() CommandType         { return TypeUnsubscribe }
 func (BackendRegister) Type() CommandType     { return TypeBackendRegister }

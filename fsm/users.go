@@ -7,6 +7,7 @@ import "fmt"
 func (f *FSM) registerUserHandlers() {
 	on(f, (*FSM).userAdd)
 	on(f, (*FSM).userPasswd)
+	on(f, (*FSM).userQuota)
 	on(f, (*FSM).userDelete)
 }
 
@@ -38,6 +39,20 @@ func (f *FSM) userPasswd(c UserPasswd) Result {
 	}
 	u := *old
 	u.PasswordHash = c.PasswordHash
+	f.putUser(&u)
+	return Result{Count: 1}
+}
+
+func (f *FSM) userQuota(c UserQuota) Result {
+	if c.QuotaBytes < 0 {
+		return failed(fmt.Errorf("%w: negative quota", ErrInvalidCommand))
+	}
+	old, err := f.existingUser(c.Name)
+	if err != nil {
+		return failed(err)
+	}
+	u := *old
+	u.QuotaBytes = c.QuotaBytes
 	f.putUser(&u)
 	return Result{Count: 1}
 }

@@ -23,6 +23,16 @@ func TestUsers(t *testing.T) {
 	if u2, _ := f.User("carol@example.com"); u2.PasswordHash != "h2" || u.PasswordHash != "h1" {
 		t.Fatalf("passwd: new %q, old record %q", u2.PasswordHash, u.PasswordHash)
 	}
+	f.fails(UserQuota{Name: "nobody", QuotaBytes: 1}, ErrNoUser)
+	f.fails(UserQuota{Name: "carol@example.com", QuotaBytes: -1}, ErrInvalidCommand)
+	f.ok(UserQuota{Name: "Carol@example.com", QuotaBytes: 5 << 20})
+	if u3, _ := f.User("carol@example.com"); u3.QuotaBytes != 5<<20 || u3.PasswordHash != "h2" || u.QuotaBytes != 1<<30 {
+		t.Fatalf("quota: new %+v, old record %+v", u3, u)
+	}
+	f.ok(UserQuota{Name: "carol@example.com"})
+	if u4, _ := f.User("carol@example.com"); u4.QuotaBytes != 0 {
+		t.Fatalf("quota 0 should remove the limit: %+v", u4)
+	}
 	var names []string
 	f.Users(func(u *User) bool { names = append(names, u.Name); return true })
 	if !slices.Equal(names, []string{"alice", "bob", "carol@example.com"}) {

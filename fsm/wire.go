@@ -72,6 +72,12 @@ func decodeUserAdd(d *decoder) Command {
 
 func (c UserPasswd) appendTo(e *encoder) { e.string(c.Name); e.string(c.PasswordHash) }
 
+func (c UserQuota) appendTo(e *encoder) { e.string(c.Name); e.int(c.QuotaBytes) }
+
+func decodeUserQuota(d *decoder) Command {
+	return UserQuota{Name: d.string(), QuotaBytes: d.int()}
+}
+
 func decodeUserPasswd(d *decoder) Command {
 	return UserPasswd{Name: d.string(), PasswordHash: d.string()}
 }

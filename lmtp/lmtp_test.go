@@ -151,6 +151,31 @@ func TestBackendDownGets451AndRetryDeliversOnce(t *testing.T) {
 	}
 }
 
+// TestOverQuotaThroughProxy: the backend's 552 5.2.2 for a recipient over
+// quota reaches the client through the proxy for that recipient only.
+func TestOverQuotaThroughProxy(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Backends: 2, Frontends: 1})
+	c.AddUser("full", 0)
+	c.AddUser("roomy", 1)
+	res, err := c.Voters[0].Apply(testcluster.Ctx(t), fsm.UserQuota{Name: "full", QuotaBytes: 10})
+	if err == nil {
+		err = res.Err
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Backends[0].Node.WaitApplied(testcluster.Ctx(t), res.Index); err != nil {
+		t.Fatal(err)
+	}
+	codes := send(t, c.Frontends[0].LMTPAddr, []string{"full@example.org", "roomy@example.org"}, message("q1"))
+	if codes["full@example.org"] != 552 || codes["roomy@example.org"] != 250 {
+		t.Fatalf("codes %v, want full 552 and roomy 250", codes)
+	}
+	if n := inboxCount(t, c, "full"); n != 0 {
+		t.Fatalf("the recipient over quota holds %d messages", n)
+	}
+}
+
 func TestRecipientErrors(t *testing.T) {
 	c := testcluster.Start(t, testcluster.Options{Backends: 1, Frontends: 1})
 	c.AddUser("alice", 0)

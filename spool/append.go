@@ -18,7 +18,7 @@ func (s *Store) Append(ctx context.Context, r AppendRequest) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	ds, err := s.deliver(ctx, []uint64{r.Mailbox}, r.Body, r.InternalDate, flags)
+	ds, err := s.deliver(ctx, []uint64{r.Mailbox}, r.Body, r.InternalDate, flags, nil)
 	if err != nil {
 		return Message{}, err
 	}
@@ -29,10 +29,21 @@ func (s *Store) Append(ctx context.Context, r AppendRequest) (Message, error) {
 // commit. The error is for the delivery as a whole (a body too big, a
 // failing disk); a mailbox that cannot take the message has its own Err.
 func (s *Store) Deliver(ctx context.Context, mailboxes []uint64, body io.Reader, date time.Time) ([]Delivery, error) {
-	return s.deliver(ctx, mailboxes, body, date, nil)
+	return s.deliver(ctx, mailboxes, body, date, nil, nil)
 }
 
-func (s *Store) deliver(ctx context.Context, mailboxes []uint64, body io.Reader, date time.Time, flags []imap.Flag) ([]Delivery, error) {
+// Admit decides whether a mailbox takes a delivery once the body is
+// written and its size is known: a quota, for one. Its error becomes that
+// mailbox's Delivery.Err and the mailbox is left as it was.
+type Admit func(mailbox uint64, size int64) error
+
+// DeliverAdmitted is Deliver with admit asked about each mailbox, in
+// order, before the commit.
+func (s *Store) DeliverAdmitted(ctx context.Context, mailboxes []uint64, body io.Reader, date time.Time, admit Admit) ([]Delivery, error) {
+	return s.deliver(ctx, mailboxes, body, date, nil, admit)
+}
+
+func (s *Store) deliver(ctx context.Context, mailboxes []uint64, body io.Reader, date time.Time, flags []imap.Flag, admit Admit) ([]Delivery, error) {
 	if len(mailboxes) == 0 {
 		return nil, fmt.Errorf("%w: delivery to no mailbox", ErrNoMailbox)
 	}
@@ -61,11 +72,21 @@ func (s *Store) deliver(ctx context.Context, mailboxes []uint64, body io.Reader,
 		return nil, err
 	}
 	base := Message{GUID: wb.guid, Flags: flags, InternalDate: date, Size: wb.size}
+	refused := make([]error, len(mailboxes))
+	if admit != nil {
+		for i, id := range mailboxes {
+			refused[i] = admit(id, wb.size)
+		}
+	}
 	out := make([]Delivery, len(mailboxes))
 	err = s.submit(func(w *txn) error {
+		// This may run again, in a new transaction, if another write in
+		// the batch fails: it starts from scratch each time.
 		for i, id := range mailboxes {
-			out[i] = Delivery{Mailbox: id}
-			out[i].Message, out[i].Err = w.deliverOne(id, base, cache)
+			out[i] = Delivery{Mailbox: id, Err: refused[i]}
+			if refused[i] == nil {
+				out[i].Message, out[i].Err = w.deliverOne(id, base, cache)
+			}
 		}
 		return nil
 	})

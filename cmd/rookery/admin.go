@@ -8,9 +8,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -138,6 +140,8 @@ func (a *adminCmd) run(ctx context.Context, args []string) error {
 			"backend "+arg(2)+" takes new mailboxes again")
 	case "user add", "user passwd":
 		return a.userPassword(ctx, args[1], arg(2))
+	case "user quota":
+		return a.userQuota(ctx, arg(2), arg(3))
 	case "user delete":
 		return a.apply(ctx, fsm.UserDelete{Name: arg(2)}, "deleted user "+arg(2))
 	case "user list":
@@ -195,6 +199,38 @@ func (a *adminCmd) userPassword(ctx context.Context, verb, name string) error {
 		return a.mailboxCreate(ctx, fsm.Inbox(user), "")
 	}
 	return a.apply(ctx, fsm.UserPasswd{Name: user, PasswordHash: hash}, "set password of "+user)
+}
+
+func (a *adminCmd) userQuota(ctx context.Context, name, size string) error {
+	n, err := parseSize(size)
+	if err != nil {
+		return err
+	}
+	done := fmt.Sprintf("quota of %s set to %d bytes", name, n)
+	if n == 0 {
+		done = "quota of " + name + " removed"
+	}
+	return a.apply(ctx, fsm.UserQuota{Name: name, QuotaBytes: n}, done)
+}
+
+// parseSize reads a byte count: a number with an optional binary suffix
+// (K, M, G, T, for KiB and so on), or "none" for 0.
+func parseSize(s string) (int64, error) {
+	if s == "none" {
+		return 0, nil
+	}
+	mult := int64(1)
+	if i := len(s) - 1; i > 0 {
+		if k := strings.IndexByte("KMGT", s[i]&^0x20); k >= 0 {
+			mult = int64(1) << (10 * (k + 1))
+			s = s[:i]
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("size %q: want bytes, or a number with K, M, G or T, or none", s)
+	}
+	return n * mult, nil
 }
 
 func (a *adminCmd) printJSON(v any) error {

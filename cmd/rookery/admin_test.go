@@ -66,6 +66,16 @@ func TestAdminAgainstTLSCluster(t *testing.T) {
 		t.Fatalf("backend undrain: %v\n%s", err, out)
 	}
 
+	if out, err := admin("user", "quota", devUser, "2M"); err != nil {
+		t.Fatalf("user quota: %v\n%s", err, out)
+	}
+	if u, ok := c.nodes[0].dir.FSM().User(devUser); !ok || u.QuotaBytes != 2<<20 {
+		t.Fatalf("quota after user quota 2M: %+v", u)
+	}
+	if out, err := admin("user", "quota", devUser, "lots"); err == nil {
+		t.Fatalf("user quota lots: accepted\n%s", out)
+	}
+
 	backup := filepath.Join(t.TempDir(), "dir.snap")
 	out, err = admin("--json", "snapshot", "save", backup)
 	if err != nil {
@@ -106,5 +116,18 @@ func TestAdminAgainstTLSCluster(t *testing.T) {
 			_, inbox := n.dir.FSM().Mailbox(fsm.Inbox(devUser))
 			return ok && inbox
 		})
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "none": 0, "1234": 1234, "2K": 2048, "5m": 5 << 20, "2G": 2 << 30, "1T": 1 << 40} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "M", "-1", "1.5G", "lots", "9999999999T"} {
+		if got, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) = %d, want an error", in, got)
+		}
 	}
 }

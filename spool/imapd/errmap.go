@@ -8,6 +8,7 @@ import (
 
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/spool"
+	"github.com/rookery-mail/rookery/spool/quota"
 )
 
 // imapError is the one place where errors become IMAP responses. A client
@@ -37,7 +38,7 @@ func (s *session) imapError(err error) error {
 		return no(imap.ResponseCodeCannot, "Operation not allowed on this mailbox")
 	case errors.Is(err, ErrNoPermission):
 		return no(imap.ResponseCodeNoPerm, "Permission denied")
-	case errors.Is(err, ErrOverQuota):
+	case errors.Is(err, quota.ErrOver):
 		return no(imap.ResponseCodeOverQuota, "Quota exceeded")
 	case errors.Is(err, ErrReadOnly):
 		return no(imap.ResponseCodeCannot, "Mailbox is read-only")

@@ -21,9 +21,6 @@ var (
 	// ErrDirectory: the directory could not be read or written (no
 	// leader, a timeout); the client should try again.
 	ErrDirectory = errors.New("imapd: directory unavailable")
-	// ErrOverQuota: the message would take the mailbox owner past their
-	// quota.
-	ErrOverQuota = errors.New("imapd: over quota")
 	// ErrNoSuchUser: a login named a user the directory does not know.
 	ErrNoSuchUser = errors.New("imapd: no such user")
 )

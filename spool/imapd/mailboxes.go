@@ -2,7 +2,6 @@ package imapd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/spool"
+	"github.com/rookery-mail/rookery/spool/quota"
 )
 
 // Create is CREATE, through the backend's mailbox life cycle.
@@ -217,37 +217,12 @@ func (s *session) Append(external string, r imap.LiteralReader, options *imap.Ap
 }
 
 // checkQuota refuses a message of n bytes that would take the mailbox
-// owner's mail on this backend past their quota. Each backend counts what
-// it holds; a user's mailboxes normally live on one backend.
+// owner's mail on this backend past their quota.
 func (s *session) checkQuota(m *fsm.Mailbox, n int64) error {
-	owner := fsm.Owner(m.Name)
-	if owner == "" {
-		return nil
-	}
-	dir := s.srv.cfg.Directory.FSM()
-	u, ok := dir.User(owner)
-	if !ok || u.QuotaBytes <= 0 {
-		return nil
-	}
-	var used int64
-	var err error
-	dir.Mailboxes("user"+string(fsm.Separator)+owner+string(fsm.Separator), func(mb *fsm.Mailbox) bool {
-		if mb.Primary.Backend != s.srv.cfg.BackendID {
-			return true
-		}
-		st, serr := s.srv.cfg.Store.Status(mb.ID)
-		if serr != nil && !errors.Is(serr, spool.ErrNoMailbox) {
-			err = serr
-			return false
-		}
-		used += st.Size
-		return true
-	})
-	if err != nil {
-		return err
-	}
-	if used+n > u.QuotaBytes {
-		return fmt.Errorf("%w: %s uses %d of %d bytes", ErrOverQuota, owner, used, u.QuotaBytes)
-	}
-	return nil
+	return s.ledger().Admit(m.Name, n)
+}
+
+// ledger counts quota usage for one command.
+func (s *session) ledger() *quota.Ledger {
+	return quota.NewLedger(s.srv.cfg.Directory.FSM(), s.srv.cfg.Store, s.srv.cfg.BackendID)
 }

@@ -154,6 +154,60 @@ func TestTooBig(t *testing.T) {
 	}
 }
 
+// TestQuota: a recipient whose quota the message would pass gets 552 5.2.2
+// at DATA while the others in the same transaction get 250; a user at
+// their quota, or one a declared SIZE would take past it, is refused at
+// RCPT; raising the quota lets mail in again.
+func TestQuota(t *testing.T) {
+	e := newEnv(t, 0)
+	carol := e.addUser("carol", backendID)
+	dave := e.addUser("dave", backendID)
+	msg := testMessage(1)
+	n := int64(len(msg))
+	e.apply(fsm.UserQuota{Name: "carol", QuotaBytes: 2*n + n/2})
+	c := dial(t, e.addr)
+
+	for i := range 2 {
+		if _, dc := send(t, c, []string{"carol@example.org"}, msg); dc["carol@example.org"] != 250 {
+			t.Fatalf("delivery %d within quota: %v", i+1, dc)
+		}
+	}
+	rc, dc := send(t, c, []string{"carol@example.org", "dave@example.org"}, msg)
+	if rc["carol@example.org"] != 250 || dc["carol@example.org"] != 552 || dc["dave@example.org"] != 250 {
+		t.Fatalf("third message: RCPT %v, DATA %v; want carol 250 then 552, dave 250", rc, dc)
+	}
+	var se *smtp.SMTPError
+	if err := c.Mail("sender@example.org", &smtp.MailOptions{Size: n}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("carol@example.org", nil); !errors.As(err, &se) || se.Code != 552 || se.EnhancedCode != (smtp.EnhancedCode{5, 2, 2}) {
+		t.Fatalf("RCPT with SIZE past the quota: %v, want 552 5.2.2", err)
+	}
+	if err := c.Rcpt("dave@example.org", nil); err != nil {
+		t.Fatalf("RCPT dave with the same SIZE: %v", err)
+	}
+	c.Reset()
+
+	e.apply(fsm.UserQuota{Name: "carol", QuotaBytes: 2 * n})
+	if rc, _ := send(t, c, []string{"carol@example.org"}, msg); rc["carol@example.org"] != 552 {
+		t.Fatalf("RCPT at the quota: %v, want 552", rc)
+	}
+	if got := len(e.messages(carol)); got != 2 {
+		t.Fatalf("carol holds %d messages, want 2", got)
+	}
+	if got := len(e.messages(dave)); got != 1 {
+		t.Fatalf("dave holds %d messages, want 1", got)
+	}
+
+	e.apply(fsm.UserQuota{Name: "carol", QuotaBytes: 0})
+	if _, dc := send(t, c, []string{"carol@example.org"}, msg); dc["carol@example.org"] != 250 {
+		t.Fatalf("delivery with the quota removed: %v", dc)
+	}
+	if err := e.store.Verify(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A store that cannot commit gives a temporary failure, never a 250.
 func TestStoreFailureIsTemporary(t *testing.T) {
 	e := newEnv(t, 0)

@@ -7,6 +7,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/spool"
+	"github.com/rookery-mail/rookery/spool/quota"
 )
 
 // reply turns an error into the SMTP reply the client sees. It is the one
@@ -22,6 +23,8 @@ func reply(err error) *smtp.SMTPError {
 		return se
 	case errors.Is(err, spool.ErrTooBig):
 		return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message too big"}
+	case errors.Is(err, quota.ErrOver):
+		return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 2, 2}, Message: "Mailbox full"}
 	case errors.Is(err, smtp.ErrTooLongLine):
 		return &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Line too long"}
 	case errors.Is(err, ErrBadAddress):

@@ -11,6 +11,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/spool/quota"
 )
 
 // session is one LMTP transaction after another on one connection.
@@ -18,6 +19,7 @@ type session struct {
 	srv   *Server
 	log   *slog.Logger
 	from  string
+	size  int64       // the size MAIL declared, 0 if none
 	rcpts []recipient // accepted, in RCPT order
 }
 
@@ -28,10 +30,11 @@ var _ smtp.LMTPSession = (*session)(nil)
 type recipient struct {
 	addr    string
 	mailbox uint64
+	name    string // the mailbox's, for its owner's quota
 }
 
 func (s *session) Reset() {
-	s.from, s.rcpts = "", nil
+	s.from, s.size, s.rcpts = "", 0, nil
 }
 
 func (s *session) Logout() error { return nil }
@@ -39,6 +42,9 @@ func (s *session) Logout() error { return nil }
 func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	s.Reset()
 	s.from = from
+	if opts != nil {
+		s.size = opts.Size
+	}
 	return nil
 }
 
@@ -48,7 +54,11 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		s.log.Info("lmtp recipient refused", "rcpt", to, "err", err)
 		return replyErr(err)
 	}
-	s.rcpts = append(s.rcpts, recipient{addr: to, mailbox: mb.ID})
+	if err := s.quotaAtRcpt(mb); err != nil {
+		s.log.Info("lmtp recipient over quota", "rcpt", to, "err", err)
+		return replyErr(err)
+	}
+	s.rcpts = append(s.rcpts, recipient{addr: to, mailbox: mb.ID, name: mb.Name})
 	return nil
 }
 
@@ -64,15 +74,19 @@ func (s *session) Data(r io.Reader) error {
 func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	var mailboxes []uint64
 	index := make(map[uint64]int)
+	names := make(map[uint64]string)
 	for _, rc := range s.rcpts {
 		if _, ok := index[rc.mailbox]; !ok {
 			index[rc.mailbox] = len(mailboxes)
 			mailboxes = append(mailboxes, rc.mailbox)
+			names[rc.mailbox] = rc.name
 		}
 	}
 	ctx, cancel := context.WithTimeout(s.srv.ctx, s.srv.cfg.DeliveryTimeout)
 	defer cancel()
-	ds, err := s.srv.cfg.Store.Deliver(ctx, mailboxes, r, time.Now())
+	ledger := s.srv.ledger()
+	admit := func(id uint64, size int64) error { return ledger.Admit(names[id], size) }
+	ds, err := s.srv.cfg.Store.DeliverAdmitted(ctx, mailboxes, r, time.Now(), admit)
 	if err != nil {
 		s.log.Warn("lmtp delivery failed", "from", s.from, "recipients", len(s.rcpts), "err", err)
 		return replyErr(err)
@@ -86,6 +100,22 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	}
 	s.log.Debug("lmtp delivered", "from", s.from, "recipients", len(s.rcpts), "mailboxes", len(mailboxes))
 	return nil
+}
+
+// quotaAtRcpt refuses a recipient whose owner is already at their quota,
+// or would pass it with the size MAIL declared. The message itself is
+// checked again at DATA, when its size is known.
+func (s *session) quotaAtRcpt(mb *fsm.Mailbox) error {
+	l := s.srv.ledger()
+	if s.size > 0 {
+		return l.Admit(mb.Name, s.size)
+	}
+	return l.Full(mb.Name)
+}
+
+// ledger counts quota usage for one check or one delivery.
+func (srv *Server) ledger() *quota.Ledger {
+	return quota.NewLedger(srv.cfg.Directory.FSM(), srv.cfg.Store, srv.cfg.BackendID)
 }
 
 // resolve finds the mailbox a recipient address delivers to and checks
