@@ -14,10 +14,9 @@ import (
 )
 
 // backendConn is one LMTP connection to a backend, spoken with pipelining
-// (RFC 2920): commands are written as soon as the proxy has them and their
-// replies read, in order, only when the proxy needs them. A transaction
-// then waits for the backend only at DATA, and the 354 comes back while
-// the client is still sending its body.
+// (RFC 2920) and the body in BDAT chunks (RFC 3030): commands and chunks
+// are written as soon as the proxy has them and their replies read, in
+// order, only when the proxy needs them.
 type backendConn struct {
 	conn   net.Conn
 	r      *textproto.Reader
@@ -31,7 +30,8 @@ type backendConn struct {
 const writeBufSize = chunkSize + 4<<10
 
 // dialBackend connects, reads the greeting and says LHLO. A backend that
-// cannot pipeline is refused: every transaction assumes it.
+// cannot pipeline or take chunks is refused: every transaction assumes
+// both.
 func dialBackend(ctx context.Context, cfg Config, addr string) (*backendConn, error) {
 	dial := cfg.Dial
 	if dial == nil {
@@ -52,9 +52,11 @@ func dialBackend(ctx context.Context, cfg Config, addr string) (*backendConn, er
 		conn.Close()
 		return nil, fmt.Errorf("lmtp: greeting %s: %w", addr, err)
 	}
-	if _, ok := c.ext["PIPELINING"]; !ok {
-		conn.Close()
-		return nil, fmt.Errorf("lmtp: backend %s does not offer PIPELINING", addr)
+	for _, ext := range []string{"PIPELINING", "CHUNKING"} {
+		if _, ok := c.ext[ext]; !ok {
+			conn.Close()
+			return nil, fmt.Errorf("lmtp: backend %s does not offer %s", addr, ext)
+		}
 	}
 	return c, nil
 }
@@ -92,6 +94,18 @@ func (c *backendConn) line(s string) error {
 	}
 	c.w.WriteString(s)
 	_, err := c.w.WriteString("\r\n")
+	return err
+}
+
+// chunk writes one BDAT command and its data into the buffer.
+func (c *backendConn) chunk(p []byte, last bool) error {
+	c.w.WriteString("BDAT ")
+	c.w.WriteString(strconv.Itoa(len(p)))
+	if last {
+		c.w.WriteString(" LAST")
+	}
+	c.w.WriteString("\r\n")
+	_, err := c.w.Write(p)
 	return err
 }
 

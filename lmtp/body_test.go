@@ -16,21 +16,27 @@ import (
 	"github.com/rookery-mail/rookery/lmtp"
 )
 
-// TestLargeBodyStreamsIntact: a body of many chunks, with lines that need
-// dot-stuffing, reaches mailboxes on both backends byte for byte.
-func TestLargeBodyStreamsIntact(t *testing.T) {
-	c := testcluster.Start(t, testcluster.Options{Backends: 2, Frontends: 1})
-	c.AddUser("hana", 0)
-	c.AddUser("ivan", 1)
+// largeBody is a message of about 300 KB, many chunks, with lines that
+// start with a dot.
+func largeBody(id string) string {
 	var b strings.Builder
-	b.WriteString("From: s@example.org\r\nSubject: large\r\nMessage-Id: <large@example.org>\r\n\r\n")
+	b.WriteString("From: s@example.org\r\nSubject: large\r\nMessage-Id: <" + id + "@example.org>\r\n\r\n")
 	for i := 0; b.Len() < 300<<10; i++ {
 		fmt.Fprintf(&b, "line %06d 0123456789abcdefghijklmnopqrstuvwxyz\r\n", i)
 		if i%100 == 0 {
 			b.WriteString(".a line that starts with a dot\r\n")
 		}
 	}
-	body := b.String()
+	return b.String()
+}
+
+// TestLargeBodyStreamsIntact: a body of many chunks, with lines that need
+// dot-stuffing, reaches mailboxes on both backends byte for byte.
+func TestLargeBodyStreamsIntact(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Backends: 2, Frontends: 1})
+	c.AddUser("hana", 0)
+	c.AddUser("ivan", 1)
+	body := largeBody("large")
 	codes := send(t, c.Frontends[0].LMTPAddr, []string{"hana@example.org", "ivan@example.org"}, body)
 	if codes["hana@example.org"] != 250 || codes["ivan@example.org"] != 250 {
 		t.Fatalf("replies %v", codes)

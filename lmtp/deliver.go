@@ -8,12 +8,13 @@ import (
 
 // backendTxn is one LMTP transaction with one backend: the recipients of
 // the client's transaction that resolve there. Nothing reaches the backend
-// before the client's DATA; then MAIL, every RCPT and DATA leave in one
-// write (RFC 2920) while the client, told 354, sends its body, and the body
-// goes on as it arrives. The proxy's exchange with the backend thus costs
-// one round trip, the one DATA needs anyway, and that one overlaps the
-// client's. A backend's refusal of a recipient reaches the client as that
-// recipient's reply to DATA.
+// before the client's DATA. The body goes in BDAT chunks (RFC 3030), which
+// need no 354 and no dot-stuffing: a message that fits in one chunk leaves
+// with MAIL and every RCPT in one write (RFC 2920), and all the replies
+// come back in one read, so the proxy's exchange with the backend costs one
+// round trip. A longer body is sent chunk by chunk as it arrives, after
+// the replies to MAIL and RCPT have been read. A backend's refusal of a
+// recipient reaches the client as that recipient's reply to DATA.
 //
 // The session's goroutine does it all, for every backend in turn: each
 // step only writes, or reads replies the backends have been working on
@@ -29,23 +30,24 @@ type backendTxn struct {
 	queued map[uint64]bool // mailboxes in rcpts
 
 	conn        *backendConn
-	lines       []string   // commands written in this transaction
+	lines       []string   // MAIL and RCPT as written in this transaction
+	whole       []byte     // the body, when it went in one chunk with them
+	sentWhole   bool       // the one-chunk body was written
 	owed        []expected // what each reply not yet read answers, in order
 	answered    int        // replies read in this transaction
 	retried     bool       // the commands were sent again on a fresh connection
-	readied     bool       // ready has run
-	accepting   bool       // the backend said 354: the body goes to it
-	dw          *dotStuffer
-	err         error // the connection failed
-	refused     error // the backend refused MAIL: the reply for every recipient
-	dataRefused error // the backend refused DATA: the reply for every accepted recipient
+	readied     bool       // the replies to MAIL and RCPT were read before the body
+	skip        bool       // the backend took no recipient: no body goes to it
+	err         error      // the connection failed
+	refused     error      // the backend refused MAIL: the reply for every recipient
+	dataRefused error      // the backend refused a chunk: the reply for every accepted recipient
 	statuses    map[uint64]error
 	sent        []uint64 // mailboxes whose RCPT the backend accepted, in order
 }
 
 // expected is what a reply still to be read answers.
 type expected struct {
-	cmd     string // MAIL, RCPT, DATA or RSET
+	cmd     string // MAIL, RCPT, BDAT, LAST (the final BDAT) or RSET
 	mailbox uint64 // for RCPT
 }
 
@@ -70,8 +72,8 @@ func (t *backendTxn) add(r recipient) {
 	}
 }
 
-// open takes a connection and sends MAIL, the RCPTs and DATA, without
-// waiting for their replies.
+// open takes a connection and writes MAIL and the RCPTs into its buffer;
+// they leave with the body's first chunk.
 func (t *backendTxn) open() {
 	if t.conn, t.err = t.srv.backends.get(t.srv.ctx, t.id, t.addr, false); t.err != nil {
 		return
@@ -84,32 +86,71 @@ func (t *backendTxn) open() {
 		}
 		t.command("RCPT TO:<"+r.rcptTo+">", expected{cmd: "RCPT", mailbox: r.mailbox.ID})
 	}
-	t.command("DATA", expected{cmd: "DATA"})
-	if t.err == nil {
-		t.err = t.conn.w.Flush()
-	}
 }
 
-// take passes a piece of the body on. The first waits for the replies to
-// open's commands, which by then have mostly arrived.
-func (t *backendTxn) take(p []byte) {
-	if !t.readied {
-		t.ready()
-	}
-	if !t.accepting || t.err != nil {
+// chunk passes a piece of the body on, last for the piece that ends it. A
+// body that is all one piece goes at once, behind MAIL and RCPT; before
+// the first of several, the replies to MAIL and RCPT are read, so that a
+// connection found dead can be replaced while nothing of the body has been
+// sent on it, and a backend that took no recipient gets no body.
+func (t *backendTxn) chunk(p []byte, last bool) {
+	if t.err != nil || t.skip {
 		return
+	}
+	if !last && !t.readied {
+		t.ready()
+		if t.err != nil || t.skip {
+			return
+		}
 	}
 	// A long body is bounded by the client's pace, not by one deadline.
 	t.conn.deadline(t.srv.cfg.BackendTimeout)
-	if _, err := t.dw.Write(p); err != nil {
-		t.err = fmt.Errorf("lmtp: body to %s: %w", t.id, err)
+	e := expected{cmd: "BDAT"}
+	if last {
+		e.cmd = "LAST"
+		if !t.readied {
+			t.whole, t.sentWhole = p, true
+		}
+	} else if len(t.owed) >= maxOwed {
+		t.flushAndRead()
+	}
+	if t.err = t.conn.chunk(p, last); t.err != nil {
+		t.err = fmt.Errorf("lmtp: body to %s: %w", t.id, t.err)
+		return
+	}
+	t.owed = append(t.owed, e)
+}
+
+// ready reads the replies to MAIL and RCPT and decides whether the body
+// goes to the backend.
+func (t *backendTxn) ready() {
+	t.readied = true
+	t.settle()
+	switch {
+	case t.err != nil:
+	case t.refused != nil:
+		t.skip = true
+	case len(t.sent) == 0:
+		t.skip = true
+		t.reset()
 	}
 }
 
-// ready reads the replies to open's commands and decides whether the
-// body goes to the backend.
-func (t *backendTxn) ready() {
-	t.readied = true
+// close ends the transaction. With bodyErr set (the client's body failed)
+// the last chunk is never sent, so the backend delivers nothing, and the
+// connection, mid-transaction, is closed. Otherwise the replies still owed
+// are read: one per accepted recipient for the last chunk. A mailbox left
+// without a status has an unknown fate (the connection failed first) and
+// gets a temporary failure, so the MTA retries; one the backend
+// acknowledged keeps its 250.
+func (t *backendTxn) close(bodyErr error) {
+	defer t.finish()
+	if bodyErr != nil {
+		if t.err == nil && t.conn != nil {
+			t.err = bodyErr
+		}
+		return
+	}
 	t.settle()
 	switch {
 	case t.err != nil:
@@ -117,53 +158,12 @@ func (t *backendTxn) ready() {
 		for _, r := range t.rcpts {
 			t.statuses[r.mailbox.ID] = t.refused
 		}
-		t.reset()
-	case t.dataRefused != nil:
-		for _, id := range t.sent {
-			t.statuses[id] = t.dataRefused
-		}
-		t.reset()
 	case len(t.sent) == 0:
-		// A backend that takes DATA with no recipient would send no reply
-		// after the body, and the connection would go out of step.
-		t.err = fmt.Errorf("lmtp: %s accepted DATA without recipients", t.id)
-	default:
-		t.accepting = true
-		t.dw = newDotStuffer(t.conn.w)
-	}
-}
-
-// close ends the transaction. With bodyErr set (the client's body failed)
-// the body is never ended with the final dot, so the backend delivers
-// nothing, and the connection, mid-DATA, is closed. Otherwise the final dot
-// goes out and one reply per accepted recipient comes back. A mailbox left
-// without a status has an unknown fate (the connection failed first) and
-// gets a temporary failure, so the MTA retries; one the backend
-// acknowledged keeps its 250.
-func (t *backendTxn) close(bodyErr error) {
-	defer t.finish()
-	if !t.readied {
-		t.ready() // an empty body
-	}
-	switch {
-	case !t.accepting || t.err != nil:
-		return
-	case bodyErr != nil:
-		t.err = bodyErr
-		return
-	}
-	t.conn.deadline(t.srv.cfg.BackendTimeout)
-	if err := t.dw.Close(); err != nil {
-		t.err = fmt.Errorf("lmtp: body to %s: %w", t.id, err)
-		return
-	}
-	for _, id := range t.sent {
-		refusal, err := t.conn.reply()
-		if err != nil {
-			t.err = fmt.Errorf("lmtp: reply to DATA from %s: %w", t.id, err)
-			return
+		if !t.skip {
+			// The backend refused every RCPT and so the chunk; its MAIL
+			// still stands until RSET.
+			t.reset()
 		}
-		t.statuses[id] = refusal
 	}
 }
 
@@ -180,7 +180,8 @@ func (t *backendTxn) command(line string, e expected) {
 // settle sends what is buffered and reads every reply still owed. A
 // connection from the pool that fails before its first reply was most
 // likely closed by the backend while idle; nothing has been delivered on
-// it, so the commands are sent again, once, on a fresh connection.
+// it, so the transaction is sent again, once, on a fresh connection: the
+// commands, and the body when it went whole with them.
 func (t *backendTxn) settle() {
 	t.flushAndRead()
 	if t.err == nil || t.conn == nil || !t.conn.reused || t.answered > 0 || t.retried {
@@ -192,10 +193,20 @@ func (t *backendTxn) settle() {
 		return
 	}
 	t.conn.deadline(t.srv.cfg.BackendTimeout)
-	for _, l := range t.lines {
-		if t.err = t.conn.line(l); t.err != nil {
-			return
+	t.owed = t.owed[:0]
+	t.err = nil
+	lines := t.lines
+	t.lines = nil
+	for i, l := range lines {
+		e := expected{cmd: "MAIL"}
+		if i > 0 {
+			e = expected{cmd: "RCPT", mailbox: t.rcpts[i-1].mailbox.ID}
 		}
+		t.command(l, e)
+	}
+	if t.sentWhole && t.err == nil {
+		t.err = t.conn.chunk(t.whole, true)
+		t.owed = append(t.owed, expected{cmd: "LAST"})
 	}
 	t.flushAndRead()
 }
@@ -205,19 +216,28 @@ func (t *backendTxn) flushAndRead() {
 		t.err = t.conn.w.Flush()
 	}
 	for t.err == nil && len(t.owed) > 0 {
-		refusal, err := t.conn.reply()
-		if err != nil {
-			t.err = fmt.Errorf("lmtp: reply to %s from %s: %w", t.owed[0].cmd, t.id, err)
-			return
+		e := t.owed[0]
+		n := 1
+		if e.cmd == "LAST" && t.refused == nil && t.dataRefused == nil {
+			// An LMTP server answers the last chunk once per accepted
+			// recipient, or once if it accepted none.
+			n = max(1, len(t.sent))
 		}
-		t.answered++
-		t.note(t.owed[0], refusal)
+		for i := range n {
+			refusal, err := t.conn.reply()
+			if err != nil {
+				t.err = fmt.Errorf("lmtp: reply to %s from %s: %w", e.cmd, t.id, err)
+				return
+			}
+			t.answered++
+			t.note(e, i, refusal)
+		}
 		t.owed = t.owed[1:]
 	}
 }
 
-// note records what a reply says.
-func (t *backendTxn) note(e expected, refusal error) {
+// note records what the i-th reply to e says.
+func (t *backendTxn) note(e expected, i int, refusal error) {
 	switch e.cmd {
 	case "MAIL":
 		t.refused = refusal
@@ -227,8 +247,20 @@ func (t *backendTxn) note(e expected, refusal error) {
 		} else {
 			t.sent = append(t.sent, e.mailbox)
 		}
-	case "DATA":
-		t.dataRefused = refusal
+	case "BDAT", "LAST":
+		switch {
+		case t.refused != nil || len(t.sent) == 0:
+			// Refused for want of MAIL or RCPT, which have their replies.
+		case t.dataRefused != nil:
+			// A chunk was refused: the backend dropped the transaction.
+		case refusal != nil && e.cmd == "BDAT":
+			t.dataRefused = refusal
+			for _, id := range t.sent {
+				t.statuses[id] = refusal
+			}
+		case e.cmd == "LAST":
+			t.statuses[t.sent[i]] = refusal
+		}
 	case "RSET":
 		if refusal != nil {
 			t.err = fmt.Errorf("lmtp: %s refused RSET: %w", t.id, refusal)
@@ -236,7 +268,7 @@ func (t *backendTxn) note(e expected, refusal error) {
 	}
 }
 
-// reset ends with RSET a transaction the backend refused, so that the
+// reset ends with RSET a transaction the backend left open, so that the
 // connection can serve the next one.
 func (t *backendTxn) reset() {
 	t.command("RSET", expected{cmd: "RSET"})

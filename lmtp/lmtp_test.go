@@ -151,28 +151,62 @@ func TestBackendDownGets451AndRetryDeliversOnce(t *testing.T) {
 	}
 }
 
-// TestOverQuotaThroughProxy: the backend's 552 5.2.2 for a recipient over
-// quota reaches the client through the proxy for that recipient only.
+// TestOverQuotaThroughProxy: a backend's 552 5.2.2 for a recipient over
+// quota reaches the client through the proxy for that recipient alone,
+// whether the backend refuses it at RCPT (the user is full) or at the end
+// of the body (this message would pass the quota); the connection to the
+// backend stays in step for the next transaction, after a refusal of
+// every recipient it had, with a body in one chunk or in many.
 func TestOverQuotaThroughProxy(t *testing.T) {
 	c := testcluster.Start(t, testcluster.Options{Backends: 2, Frontends: 1})
 	c.AddUser("full", 0)
+	c.AddUser("other", 0)
 	c.AddUser("roomy", 1)
-	res, err := c.Voters[0].Apply(testcluster.Ctx(t), fsm.UserQuota{Name: "full", QuotaBytes: 10})
-	if err == nil {
-		err = res.Err
+	addr := c.Frontends[0].LMTPAddr
+	setQuota := func(n int64) {
+		t.Helper()
+		res, err := c.Voters[0].Apply(testcluster.Ctx(t), fsm.UserQuota{Name: "full", QuotaBytes: n})
+		if err == nil {
+			err = res.Err
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Backends[0].Node.WaitApplied(testcluster.Ctx(t), res.Index); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err != nil {
-		t.Fatal(err)
+	expect := func(what string, codes map[string]int, want map[string]int) {
+		t.Helper()
+		for r, w := range want {
+			if codes[r] != w {
+				t.Errorf("%s: %s got %d, want %d", what, r, codes[r], w)
+			}
+		}
 	}
-	if err := c.Backends[0].Node.WaitApplied(testcluster.Ctx(t), res.Index); err != nil {
-		t.Fatal(err)
-	}
-	codes := send(t, c.Frontends[0].LMTPAddr, []string{"full@example.org", "roomy@example.org"}, message("q1"))
-	if codes["full@example.org"] != 552 || codes["roomy@example.org"] != 250 {
-		t.Fatalf("codes %v, want full 552 and roomy 250", codes)
-	}
-	if n := inboxCount(t, c, "full"); n != 0 {
-		t.Fatalf("the recipient over quota holds %d messages", n)
+
+	// Under the quota, but this message would pass it: refused at the end.
+	setQuota(int64(len(message("q0"))) / 2)
+	expect("past the quota", send(t, addr, []string{"full@example.org", "roomy@example.org"}, message("q0")),
+		map[string]int{"full@example.org": 552, "roomy@example.org": 250})
+
+	// Full already: the backend refuses the RCPT the proxy accepted.
+	setQuota(0)
+	expect("no quota", send(t, addr, []string{"full@example.org"}, message("q1")), map[string]int{"full@example.org": 250})
+	setQuota(10)
+	expect("full, alone on its backend", send(t, addr, []string{"full@example.org", "roomy@example.org"}, message("q2")),
+		map[string]int{"full@example.org": 552, "roomy@example.org": 250})
+	expect("full, with another user", send(t, addr, []string{"full@example.org", "other@example.org"}, message("q3")),
+		map[string]int{"full@example.org": 552, "other@example.org": 250})
+	expect("full, large body", send(t, addr, []string{"full@example.org"}, largeBody("q4")),
+		map[string]int{"full@example.org": 552})
+	expect("after the refusals", send(t, addr, []string{"other@example.org"}, largeBody("q5")),
+		map[string]int{"other@example.org": 250})
+
+	for u, want := range map[string]int{"full": 1, "other": 2, "roomy": 2} {
+		if n := inboxCount(t, c, u); n != want {
+			t.Errorf("%s holds %d messages, want %d", u, n, want)
+		}
 	}
 }
 

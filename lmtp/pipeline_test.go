@@ -22,8 +22,15 @@ func TestPooledConnectionClosedByBackend(t *testing.T) {
 	if codes := send(t, addr, []string{"liam@example.org"}, message("p2")); codes["liam@example.org"] != 250 {
 		t.Fatalf("delivery after the backend restarted: %v, want 250", codes)
 	}
-	if n := inboxCount(t, c, "liam"); n != 2 {
-		t.Fatalf("liam has %d messages, want 2", n)
+	// Again with a body of several chunks, whose first chunk waits for the
+	// replies to MAIL and RCPT: the dead connection is found there.
+	c.Backends[0].Stop()
+	c.Backends[0].Start()
+	if codes := send(t, addr, []string{"liam@example.org"}, largeBody("p3")); codes["liam@example.org"] != 250 {
+		t.Fatalf("large delivery after the backend restarted: %v, want 250", codes)
+	}
+	if n := inboxCount(t, c, "liam"); n != 3 {
+		t.Fatalf("liam has %d messages, want 3", n)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/rookery-mail/rookery/internal/batchconn"
 	"github.com/rookery-mail/rookery/logging"
 )
 
@@ -47,9 +48,10 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Serve accepts connections on l until Close.
+// Serve accepts connections on l until Close. Clients get TLS by STARTTLS:
+// l is a plain listener (TCP or unix).
 func (s *Server) Serve(l net.Listener) error {
-	err := s.smtp.Serve(l)
+	err := s.smtp.Serve(batchconn.Listen(l))
 	if errors.Is(err, smtp.ErrServerClosed) {
 		return nil
 	}
@@ -197,7 +199,11 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) (err error)
 		t.open()
 		txns = append(txns, t)
 	}
-	err = streamBody(r, txns)
+	// A body sent whole stays in buf until close has read its replies:
+	// a dead pooled connection is replaced by sending it again.
+	buf := chunkBufs.Get().(*[]byte)
+	defer chunkBufs.Put(buf)
+	err = streamBody(r, *buf, txns)
 	for _, t := range txns {
 		t.close(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/batchconn"
 	"github.com/rookery-mail/rookery/spool"
 	"github.com/rookery-mail/rookery/spool/imapd"
 	"github.com/rookery-mail/rookery/spool/lmtpd"
@@ -193,6 +194,9 @@ func (b *Backend) Start(ctx context.Context) error {
 		b.imapLn.Close()
 		return fmt.Errorf("listen lmtp: %w", err)
 	}
+	// The LMTP server's replies to a pipelined transaction leave together
+	// (beneath TLS, which needs its own connection type on top).
+	b.lmtpLn = batchconn.Listen(b.lmtpLn)
 	if b.cfg.NodeTLS != nil {
 		b.imapLn = tls.NewListener(b.imapLn, b.cfg.NodeTLS)
 		b.lmtpLn = tls.NewListener(b.lmtpLn, b.cfg.NodeTLS)
