@@ -69,9 +69,14 @@ func TestAdminAgainstTLSCluster(t *testing.T) {
 	if out, err := admin("user", "quota", devUser, "2M"); err != nil {
 		t.Fatalf("user quota: %v\n%s", err, out)
 	}
-	if u, ok := c.nodes[0].dir.FSM().User(devUser); !ok || u.QuotaBytes != 2<<20 {
-		t.Fatalf("quota after user quota 2M: %+v", u)
-	}
+	waitUntil(t, "the quota of 2M on every node", func() bool {
+		for _, n := range c.nodes {
+			if u, ok := n.dir.FSM().User(devUser); !ok || u.QuotaBytes != 2<<20 {
+				return false
+			}
+		}
+		return true
+	})
 	if out, err := admin("user", "quota", devUser, "lots"); err == nil {
 		t.Fatalf("user quota lots: accepted\n%s", out)
 	}
