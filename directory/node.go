@@ -32,7 +32,7 @@ type Node struct {
 	log        *slog.Logger
 	fsm        *fsm.FSM
 	raft       *raft.Raft
-	trans      *raft.NetworkTransport
+	trans      *gatedTransport
 	store      *raftboltdb.BoltStore
 	snaps      *raft.FileSnapshotStore
 	gossip     *memberlist.Memberlist
@@ -133,12 +133,12 @@ func (n *Node) openRaft() error {
 	if err != nil {
 		return err
 	}
-	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+	trans := &gatedTransport{NetworkTransport: raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  stream,
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
 		Logger:  hl.Named("transport"),
-	})
+	})}
 	n.trans = trans
 	n.raftAddr = string(trans.LocalAddr())
 
@@ -215,6 +215,7 @@ func (n *Node) cleanup() error {
 	n.futures.Wait()
 	if n.trans != nil {
 		errs = append(errs, n.trans.Close())
+		n.trans.stopHeartbeats()
 	}
 	if n.store != nil {
 		errs = append(errs, n.store.Close())

@@ -92,9 +92,12 @@ func (s *Store) receiveBody(ctx context.Context, r io.Reader, sync func([]string
 	if err != nil {
 		return writtenBody{}, fsError("create temp body", err)
 	}
+	placed := false
 	defer func() {
 		tmp.Close()
-		os.Remove(tmp.Name()) // a no-op after the rename
+		if !placed {
+			os.Remove(tmp.Name())
+		}
 	}()
 	h := sha256.New()
 	w := &fileWriter{f: tmp}
@@ -110,41 +113,43 @@ func (s *Store) receiveBody(ctx context.Context, r io.Reader, sync func([]string
 	}
 	wb := writtenBody{guid: hex.EncodeToString(h.Sum(nil)), size: n}
 	s.pin(wb.guid)
-	if err := s.placeBody(tmp, wb, sync); err != nil {
+	placed, err = s.placeBody(tmp, wb, sync)
+	if err != nil {
 		s.unpin(wb.guid)
 		return writtenBody{}, err
 	}
 	return wb, nil
 }
 
-// placeBody puts tmp in place as the file of wb and makes it durable. The
+// placeBody puts tmp in place as the file of wb and makes it durable;
+// renamed says whether tmp's name is gone (the caller removes it if not). The
 // rename comes before the fsyncs so that the file's and the directory's
 // can run together (the file system merges them into one journal commit);
 // a crash in between leaves a file no record names, which Open removes.
 // A file already in place was renamed whole, but its writer may still be
 // syncing it: unless the index holds it (so it was durable), sync it too.
-func (s *Store) placeBody(tmp *os.File, wb writtenBody, sync func([]string) error) error {
+func (s *Store) placeBody(tmp *os.File, wb writtenBody, sync func([]string) error) (renamed bool, err error) {
 	final := s.bodyPath(wb.guid)
 	if fi, err := os.Stat(final); err == nil && fi.Size() == wb.size {
 		var known bool
 		if err := s.view(func(tx *bolt.Tx) error { known = hasBody(tx, wb.guid); return nil }); err != nil {
-			return err
+			return false, err
 		}
 		if known {
-			return nil
+			return false, nil
 		}
-		return sync([]string{final, filepath.Dir(final)})
+		return false, sync([]string{final, filepath.Dir(final)})
 	}
 	if err := tmp.Close(); err != nil {
-		return fsError("close body", err)
+		return false, fsError("close body", err)
 	}
 	if err := s.ensureDir(filepath.Dir(final)); err != nil {
-		return err
+		return false, err
 	}
 	if err := os.Rename(tmp.Name(), final); err != nil {
-		return fsError("rename body", err)
+		return false, fsError("rename body", err)
 	}
-	return sync([]string{final, filepath.Dir(final)})
+	return true, sync([]string{final, filepath.Dir(final)})
 }
 
 // ensureDir makes a message directory and its parent exist durably. Each

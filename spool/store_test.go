@@ -487,3 +487,33 @@ func TestSetUIDValidity(t *testing.T) {
 		t.Fatalf("uidvalidity 0: %v", err)
 	}
 }
+
+// TestNoTempFilesLeft: a new body, a body already stored, one over the
+// size limit and a delivery every mailbox refuses leave nothing in the
+// temp directory.
+func TestNoTempFilesLeft(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	mustCreate(t, s, 1, 1, 0)
+	mustAppend(t, s, 1, testBody(1))
+	mustAppend(t, s, 1, testBody(1))
+	if _, err := s.Append(context.Background(), AppendRequest{Mailbox: 1, Body: strings.NewReader(strings.Repeat("x", 2<<20))}); !errors.Is(err, ErrTooBig) {
+		t.Fatalf("oversized append: %v", err)
+	}
+	refuse := func(uint64, int64) error { return errors.New("refused") }
+	ds, err := s.DeliverAdmitted(context.Background(), []uint64{1}, strings.NewReader(testBody(2)), time.Now(), refuse)
+	if err != nil || ds[0].Err == nil {
+		t.Fatalf("refused delivery: %+v, %v", ds, err)
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, tmpDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 0 {
+		t.Fatalf("temp files left: %v", entries)
+	}
+	if ms, _ := s.Messages(1); len(ms) != 2 {
+		t.Fatalf("mailbox holds %d messages, want 2", len(ms))
+	}
+	mustVerify(t, s)
+}
