@@ -42,6 +42,7 @@ type runFlags struct {
 	fault    *string
 	logLevel *string
 	net      *string
+	slowNode *time.Duration
 }
 
 func addRunFlags(fs *flag.FlagSet) *runFlags {
@@ -59,6 +60,7 @@ func addRunFlags(fs *flag.FlagSet) *runFlags {
 		logLevel: fs.String("log-level", "warn", "harness log level on stderr: debug, info, warn, error"),
 		net: fs.String("net", cluster.NetProxy, "how nodes are connected and links cut: proxy (loopback behind the harness's "+
 			"proxies) or netns (a network namespace per node, packets dropped in the kernel; needs root and iproute2)"),
+		slowNode: fs.Duration("slow-node", 0, "hold all traffic into the last node this long, as a slow link would, so that its directory copy runs behind (proxy net only)"),
 	}
 }
 
@@ -66,7 +68,7 @@ func (f *runFlags) options(stderr io.Writer) (runner.Options, error) {
 	o := runner.Options{
 		Nodes: *f.nodes, TimeLimit: *f.limit, Interval: *f.interval, Rate: *f.rate, Clients: *f.clients,
 		Seed: *f.seed, Store: *f.store, Rookery: *f.rookery, Recovery: *f.recovery, Version: version,
-		Progress: stderr, Net: *f.net,
+		Progress: stderr, Net: *f.net, SlowNode: *f.slowNode,
 	}
 	if o.Net != cluster.NetProxy && o.Net != cluster.NetNetns {
 		return o, fmt.Errorf("unknown --net %q (proxy or netns)", o.Net)

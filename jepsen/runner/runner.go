@@ -46,7 +46,11 @@ type Options struct {
 	Recovery time.Duration
 	// Net is how the nodes are connected and faults cut links:
 	// cluster.NetProxy (the default) or cluster.NetNetns (root only).
-	Net      string
+	Net string
+	// SlowNode holds all traffic into the last node this long for the
+	// whole workload, as a slow link would: its copy of the directory then
+	// runs behind the others'. Proxy net only.
+	SlowNode time.Duration
 	Rookery  string   // binary; built from ./cmd/rookery when empty
 	Env      []string // added to every node's environment
 	Version  string
@@ -60,6 +64,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Net == "" {
 		o.Net = cluster.NetProxy
+	}
+	if o.SlowNode > 0 && o.Net != cluster.NetProxy {
+		return fmt.Errorf("%w: a slow node needs the proxy net", ErrBadOptions)
 	}
 	if o.Interval <= 0 {
 		o.Interval = 10 * time.Second
@@ -160,6 +167,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		Options: map[string]string{
 			"interval": o.Interval.String(), "clients": fmt.Sprint(o.Clients),
 			"recovery": o.Recovery.String(), "env": strings.Join(o.Env, " "), "net": o.Net,
+			"slow_node": o.SlowNode.String(),
 		},
 	}
 	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -190,6 +198,12 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, err
 	}
 
+	if o.SlowNode > 0 {
+		slow := c.Nodes[len(c.Nodes)-1]
+		for _, n := range c.Nodes[:len(c.Nodes)-1] {
+			c.Faults.Delay(n.Name, slow.Name, o.SlowNode)
+		}
+	}
 	rec = history.NewRecorder() // the run's clock starts with the workload
 	env.Rec = rec
 	faults := newFaultRunner(c, rec, hlog)
