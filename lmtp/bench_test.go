@@ -25,7 +25,7 @@ import (
 // which the proxy adds its own exchange with the backend; with 50 the
 // backend's disk is the bound and the proxy costs only its CPU.
 //
-//	go test -run '^$' -bench ProxyVsDirect -benchtime 500x ./lmtp/
+//	go test -run '^$' -bench ProxyVsDirect -benchtime 2000x ./lmtp/
 func BenchmarkProxyVsDirect(b *testing.B) {
 	for _, conns := range []int{10, 50} {
 		for _, k := range []int{1, 10} {

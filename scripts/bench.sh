@@ -119,7 +119,7 @@ gobench lmtpd-deliver ./spool/lmtpd/ 'LMTPDeliver' 3000x
 gobench imapd ./spool/imapd/ . 3s
 gobench imapfront-idle ./imapfront/ 'IdleConnMemory' 1x
 gobench imapfront-mixed ./imapfront/ 'MixedLoad' 200x
-gobench lmtp-proxy ./lmtp/ 'ProxyVsDirect' 500x
+gobench lmtp-proxy ./lmtp/ 'ProxyVsDirect' 2000x
 
 {
   echo "Rookery benchmarks, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
