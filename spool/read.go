@@ -40,3 +40,25 @@ func (s *Store) Message(id uint64, uid uint32) (Message, error) {
 	})
 	return m, err
 }
+
+// Size adds up the sizes of those of uids that mailbox id holds.
+func (s *Store) Size(id uint64, uids []uint32) (int64, error) {
+	var n int64
+	err := s.visibleView(func(tx *bolt.Tx) error {
+		_, recs, _, err := loadMailbox(tx, id)
+		if err != nil {
+			return err
+		}
+		for _, uid := range uids {
+			m, ok, err := getRecord(recs, uid)
+			if err != nil {
+				return err
+			}
+			if ok {
+				n += m.Size
+			}
+		}
+		return nil
+	})
+	return n, err
+}

@@ -222,6 +222,16 @@ func (s *session) checkQuota(m *fsm.Mailbox, n int64) error {
 	return s.ledger().Admit(m.Name, n)
 }
 
+// checkQuotaOf refuses to copy uids of src into dst past the quota of
+// dst's owner.
+func (s *session) checkQuotaOf(src *fsm.Mailbox, uids []uint32, dst *fsm.Mailbox) error {
+	n, err := s.srv.cfg.Store.Size(src.ID, uids)
+	if err != nil {
+		return err
+	}
+	return s.checkQuota(dst, n)
+}
+
 // ledger counts quota usage for one command.
 func (s *session) ledger() *quota.Ledger {
 	return quota.NewLedger(s.srv.cfg.Directory.FSM(), s.srv.cfg.Store, s.srv.cfg.BackendID)

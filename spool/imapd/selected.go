@@ -227,6 +227,9 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 	if len(uids) == 0 {
 		return &imap.CopyData{UIDValidity: dst.UIDValidity}, nil
 	}
+	if err := s.checkQuotaOf(s.sel.mbox, uids, dst); err != nil {
+		return nil, s.imapError(err)
+	}
 	pairs, err := s.srv.cfg.Store.Copy(ctx, s.sel.mbox.ID, uids, dst.ID)
 	if err != nil {
 		return nil, s.destError(err)
@@ -257,6 +260,12 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	uids := s.targetUIDs(numSet)
 	if len(uids) == 0 {
 		return nil
+	}
+	// A move within one user's mailboxes leaves their usage as it was.
+	if fsm.Owner(sel.mbox.Name) != fsm.Owner(dst.Name) {
+		if err := s.checkQuotaOf(sel.mbox, uids, dst); err != nil {
+			return s.imapError(err)
+		}
 	}
 	pairs, err := s.srv.cfg.Store.Move(ctx, sel.mbox.ID, uids, dst.ID)
 	if err != nil {

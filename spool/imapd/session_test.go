@@ -337,6 +337,26 @@ func TestQuota(t *testing.T) {
 	if err != nil || *st.NumMessages != 1 {
 		t.Fatalf("status after refused append: %v %+v", err, st)
 	}
+
+	// COPY would double the usage: refused. MOVE between the user's own
+	// mailboxes changes nothing: allowed.
+	if _, err := env.Backend.Create(backendtest.Ctx(t), "user/carol/Archive", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Copy(imap.SeqSetNum(1), "Archive").Wait()
+	wantCode(t, "copy past quota", err, imap.ResponseCodeOverQuota)
+	if _, err := c.Move(imap.SeqSetNum(1), "Archive").Wait(); err != nil {
+		t.Fatalf("move within the user's mailboxes: %v", err)
+	}
+	for name, want := range map[string]uint32{"INBOX": 0, "Archive": 1} {
+		st, err := c.Status(name, &imap.StatusOptions{NumMessages: true}).Wait()
+		if err != nil || *st.NumMessages != want {
+			t.Fatalf("status of %s: %v %+v, want %d messages", name, err, st, want)
+		}
+	}
 }
 
 func TestACL(t *testing.T) {
