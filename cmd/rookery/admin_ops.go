@@ -26,7 +26,7 @@ var adminHelp = []struct{ cmd, args, about, example string }{
 		"echo 's3cret-pw' | rookery admin --config node.toml user add alice"},
 	{"user passwd", "NAME", "set a user's password, read from stdin",
 		"echo 'new-pw' | rookery admin --config node.toml user passwd alice"},
-	{"user quota", "NAME SIZE", "set a user's storage quota (bytes, or with K, M, G, T; none removes it); delivery past it gets 552 5.2.2, APPEND gets NO [OVERQUOTA]",
+	{"user quota", "NAME SIZE", "set a user's storage quota (bytes, or with K, M, G, T; none removes it); delivery past it gets 552 5.2.2, APPEND and COPY get NO [OVERQUOTA]",
 		"rookery admin --config node.toml user quota alice 2G"},
 	{"user delete", "NAME", "delete a user (the mailboxes stay)",
 		"rookery admin --config node.toml user delete alice"},
