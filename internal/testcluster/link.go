@@ -49,3 +49,9 @@ func Partition(a, b *Backend, cut bool) {
 	a.Replication.set(b.Node.APIAddr(), cut)
 	b.Replication.set(a.Node.APIAddr(), cut)
 }
+
+// Cut cuts (or heals) replication from backend a to backend b only: a's
+// calls to b fail while b's calls to a go through.
+func Cut(a, b *Backend, cut bool) {
+	a.Replication.set(b.Node.APIAddr(), cut)
+}
