@@ -175,6 +175,9 @@ func (n *procNode) launch() {
 		}
 		if n.t.Failed() {
 			n.t.Logf("node %s log:\n%s", n.cfg.NodeID, tail(string(b), 40))
+			if lines := sessionEvents(string(b)); lines != "" {
+				n.t.Logf("node %s, IMAP sessions that lost or resumed a backend:\n%s", n.cfg.NodeID, lines)
+			}
 		}
 	})
 }
@@ -214,6 +217,22 @@ func (n *procNode) freeze() {
 	if err := n.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		n.t.Fatal(err)
 	}
+}
+
+// sessionEvents picks from a node's log what its IMAP frontend said of
+// sessions whose backend went away, wherever in the log it is: a watcher
+// that had to log in again is explained there.
+func sessionEvents(log string) string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		for _, m := range []string{"selected mailbox lost", "backend connection lost", "selected mailbox resumed", "directory read before reselecting failed"} {
+			if strings.Contains(l, `"msg":"`+m+`"`) {
+				out = append(out, l)
+				break
+			}
+		}
+	}
+	return strings.Join(out[max(0, len(out)-40):], "\n")
 }
 
 func tail(s string, lines int) string {
