@@ -225,7 +225,8 @@ func (n *procNode) freeze() {
 func sessionEvents(log string) string {
 	var out []string
 	for _, l := range strings.Split(log, "\n") {
-		for _, m := range []string{"selected mailbox lost", "backend connection lost", "selected mailbox resumed", "directory read before reselecting failed"} {
+		for _, m := range []string{"selected mailbox lost", "backend connection lost", "selected mailbox resumed", "directory read before reselecting failed",
+			"learning new UIDs failed", "client view reconciled", "selected backend lost"} {
 			if strings.Contains(l, `"msg":"`+m+`"`) {
 				out = append(out, l)
 				break
