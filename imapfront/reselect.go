@@ -472,9 +472,21 @@ func (s *session) learnTail() error {
 			return err
 		}
 		if status(tagged) != "OK" {
-			return fmt.Errorf("%w: FETCH (UID): %q", ErrBackendProtocol, tagged)
+			// Nothing was learnt, and nothing contradicts the view: the
+			// messages stay unknown, to be asked for again.
+			s.log.Info("backend did not answer FETCH (UID); asking again later", "backend_id", bc.id, "reply", string(tagged))
+			return nil
 		}
-		v.learn(got)
+		// A message the backend gave no UID for (its own count may lag the
+		// EXISTS it sent) stays unknown, with every one after it.
+		answered := 0
+		for answered < n && got[answered] != 0 {
+			answered++
+		}
+		v.learn(got[:answered])
+		if answered < n {
+			return nil
+		}
 	}
 	return nil
 }
