@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -82,7 +83,8 @@ func TestRepliesLeaveTogetherAtRead(t *testing.T) {
 }
 
 // TestWriteDuringReadGoesOut: a reply written while another goroutine is
-// blocked reading is sent at once, as the peer may be waiting for it.
+// in Read is sent at once, as the peer may be waiting for it before it
+// sends anything: were it held, the peer below would wait for ever.
 func TestWriteDuringReadGoesOut(t *testing.T) {
 	server, _, peer := pair(t)
 	done := make(chan error, 1)
@@ -90,25 +92,20 @@ func TestWriteDuringReadGoesOut(t *testing.T) {
 		_, err := server.Read(make([]byte, 1))
 		done <- err
 	}()
-	// The reader may not be blocked yet, so the first replies may be held;
-	// the peer reads until it sees the last one, which it must get
-	// without sending a byte, and only then answers.
+	for server.(*conn).reading.Load() == 0 {
+		runtime.Gosched()
+	}
+	// net.Pipe's Write waits for the reader, so it runs apart.
+	wrote := make(chan error, 1)
 	go func() {
-		for i := range 100 {
-			if _, err := server.Write([]byte{byte('0' + i%10)}); err != nil {
-				return
-			}
-			if server.(*conn).reading.Load() > 0 {
-				server.Write([]byte("$"))
-				return
-			}
-		}
+		_, err := server.Write([]byte("$"))
+		wrote <- err
 	}()
-	buf := make([]byte, 1)
-	for buf[0] != '$' {
-		if _, err := peer.Read(buf); err != nil {
-			t.Fatal(err)
-		}
+	if r := readN(t, peer, 1); r != "$" {
+		t.Fatalf("peer read %q", r)
+	}
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
 	}
 	peer.Write([]byte("!"))
 	if err := <-done; err != nil {
