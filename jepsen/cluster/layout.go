@@ -16,7 +16,11 @@ package cluster
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 )
 
 // Addrs are one node's listeners.
@@ -40,6 +44,23 @@ const ClientSource = "127.0.0.1"
 // proxyHost is where every proxy listens.
 const proxyHost = "127.0.0.1"
 
+// portFloor is the lowest port freeAddrs picks.
+const portFloor = 10000
+
+// ephemeralLow is where the kernel's range of source ports starts
+// (net.ipv4.ip_local_port_range), 32768 if it cannot be read.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > portFloor+1000 {
+				return n
+			}
+		}
+	}
+	return 32768
+}
+
 // freeAddrs picks a free port for each listener of a node on ip. The
 // listeners are held until every port is chosen so that none repeats; the
 // gossip port is also free for UDP.
@@ -50,11 +71,16 @@ func freeAddrs(ip string) (Addrs, error) {
 			c()
 		}
 	}()
+	low := ephemeralLow()
 	pick := func(udp bool) (string, error) {
-		for range 20 {
-			ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+		for range 200 {
+			// Below the ephemeral range: nodes dial out from their own
+			// address, and a source port the kernel picks for one of those
+			// connections must not be a port a listener is yet to bind.
+			port := portFloor + rand.IntN(low-portFloor)
+			ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
 			if err != nil {
-				return "", err
+				continue
 			}
 			held = append(held, ln.Close)
 			addr := ln.Addr().String()
