@@ -49,12 +49,8 @@ func NewLedger(dir *fsm.FSM, store Store, backend string) *Ledger {
 // when they would take its owner past their quota. Mailboxes outside a
 // user's namespace, and users with no quota, take anything.
 func (l *Ledger) Admit(mailbox string, n int64) error {
-	owner := fsm.Owner(mailbox)
-	if owner == "" {
-		return nil
-	}
-	a, err := l.account(owner)
-	if err != nil || a.limit <= 0 {
+	owner, a, err := l.limited(mailbox)
+	if a == nil {
 		return err
 	}
 	if a.used+n > a.limit {
@@ -67,18 +63,29 @@ func (l *Ledger) Admit(mailbox string, n int64) error {
 // Full reports, with ErrOver, an owner already at their limit: no message
 // can be admitted into mailbox whatever its size.
 func (l *Ledger) Full(mailbox string) error {
-	owner := fsm.Owner(mailbox)
-	if owner == "" {
-		return nil
-	}
-	a, err := l.account(owner)
-	if err != nil || a.limit <= 0 {
+	owner, a, err := l.limited(mailbox)
+	if a == nil {
 		return err
 	}
 	if a.used >= a.limit {
 		return fmt.Errorf("%w: %s uses %d of %d bytes", ErrOver, owner, a.used, a.limit)
 	}
 	return nil
+}
+
+// limited is the account of mailbox's owner, or nil when the mailbox is
+// outside a user's namespace, its owner has no quota, or (with err) the
+// usage could not be read.
+func (l *Ledger) limited(mailbox string) (owner string, a *account, err error) {
+	owner = fsm.Owner(mailbox)
+	if owner == "" {
+		return "", nil, nil
+	}
+	a, err = l.account(owner)
+	if err != nil || a.limit <= 0 {
+		return owner, nil, err
+	}
+	return owner, a, nil
 }
 
 func (l *Ledger) account(owner string) (*account, error) {
