@@ -51,19 +51,19 @@ func TestLearnTailPartialAnswer(t *testing.T) {
 		// The next: the last one, then a UID below the top.
 		"* 5 FETCH (UID 18)\r\nTAG OK done\r\n",
 	)
-	if err := s.learnTail(); err != nil || v.broken || v.unknown != 1 || len(v.uids) != 4 {
+	if err := s.learnTail(); err != nil || v.broken != "" || v.unknown != 1 || len(v.uids) != 4 {
 		t.Fatalf("after a partial answer: err %v, view %+v", err, v)
 	}
-	if err := s.learnTail(); err != nil || v.broken || v.unknown != 1 {
+	if err := s.learnTail(); err != nil || v.broken != "" || v.unknown != 1 {
 		t.Fatalf("after a refusal: err %v, view %+v", err, v)
 	}
-	if err := s.learnTail(); err != nil || v.broken || v.unknown != 0 || v.top != 18 {
+	if err := s.learnTail(); err != nil || v.broken != "" || v.unknown != 0 || v.top != 18 {
 		t.Fatalf("after the last answer: err %v, view %+v", err, v)
 	}
 
 	v.unknown = 1
 	scriptedBackend(t, back, "* 6 FETCH (UID 11)\r\nTAG OK done\r\n")
-	if err := s.learnTail(); err != nil || !v.broken {
+	if err := s.learnTail(); err != nil || v.broken == "" {
 		t.Fatalf("a UID below the top must break the view: err %v, view %+v", err, v)
 	}
 }

@@ -46,7 +46,9 @@ type mboxView struct {
 	// newest, so their UIDs are above every known one.
 	unknown int
 	top     uint32 // the highest UID the session has known, expunged or not
-	broken  bool   // a response did not fit the view; it cannot be carried over
+	// broken says which response did not fit the view, which then cannot
+	// be carried over to another backend; "" while it fits.
+	broken string
 }
 
 func (v *mboxView) count() int { return len(v.uids) + v.unknown }
@@ -73,9 +75,17 @@ func (v *mboxView) track(head []byte) {
 	}
 }
 
+// breakOn marks the view broken by what, unless it already is.
+func (v *mboxView) breakOn(format string, args ...any) {
+	if v.broken == "" {
+		v.broken = fmt.Sprintf(format, args...)
+	}
+}
+
 func (v *mboxView) exists(n int) {
 	if n < v.count() {
-		v.broken = true // only EXPUNGE makes a mailbox smaller
+		// Only EXPUNGE makes a mailbox smaller.
+		v.breakOn("EXISTS %d with %d messages known", n, v.count())
 		return
 	}
 	v.unknown += n - v.count()
@@ -88,7 +98,7 @@ func (v *mboxView) expunge(n int) {
 	case n > len(v.uids) && n <= v.count():
 		v.unknown--
 	default:
-		v.broken = true
+		v.breakOn("EXPUNGE %d with %d messages known", n, v.count())
 	}
 }
 
@@ -96,7 +106,8 @@ func (v *mboxView) expunge(n int) {
 func (v *mboxView) learn(uids []uint32) {
 	for _, u := range uids {
 		if u <= v.top || v.unknown == 0 {
-			v.broken = true // a UID below one already known: not the tail
+			// A UID below one already known is not the tail.
+			v.breakOn("UID %d learnt after %d, with %d messages unknown", u, v.top, v.unknown)
 			return
 		}
 		v.uids = append(v.uids, u)
@@ -244,8 +255,11 @@ func (s *session) reselect() (expunged bool, err error) {
 	if s.selected != nil {
 		s.dropBackend(s.selected.id)
 	}
-	if v == nil || v.broken {
-		return false, fmt.Errorf("%w: the session lost track of it", errViewLost)
+	if v == nil {
+		return false, fmt.Errorf("%w: no mailbox is selected", errViewLost)
+	}
+	if v.broken != "" {
+		return false, fmt.Errorf("%w: the session lost track of it at %s", errViewLost, v.broken)
 	}
 	deadline := time.Now().Add(s.cfg.BackendTimeout)
 	// A synced read catches up a lagging local copy; without a leader it
@@ -428,7 +442,8 @@ func (s *session) reconcile(v *mboxView, uids []uint32, tail int) (*mboxView, bo
 		fresh = append(fresh, u)
 	}
 	if len(fresh)+tail < v.unknown {
-		return nil, false, fmt.Errorf("%w: %d announced messages are missing", errViewLost, v.unknown-len(fresh)-tail)
+		return nil, false, fmt.Errorf("%w: %d announced messages are missing (the client knew %d UIDs up to %d and %d more; the mailbox has %d UIDs, %d of them new, and %d more)",
+			errViewLost, v.unknown-len(fresh)-tail, len(v.uids), v.top, v.unknown, len(uids), len(fresh), tail)
 	}
 	for i := len(gone) - 1; i >= 0; i-- {
 		s.untagged("%d EXPUNGE", gone[i])
@@ -453,7 +468,7 @@ func (s *session) reconcile(v *mboxView, uids []uint32, tail int) (*mboxView, bo
 // EXPUNGE; any response other than its own answers goes on to the client.
 func (s *session) learnTail() error {
 	v, bc := s.view, s.selected
-	for round := 0; round < 4 && v.unknown > 0 && !v.broken; round++ {
+	for round := 0; round < 4 && v.unknown > 0 && v.broken == ""; round++ {
 		base, n := len(v.uids), v.unknown
 		got := make([]uint32, n)
 		tagged, err := bc.run("FETCH "+strconv.Itoa(base+1)+":* (UID)", func(resp []byte) error {
@@ -485,6 +500,8 @@ func (s *session) learnTail() error {
 		}
 		v.learn(got[:answered])
 		if answered < n {
+			s.log.Info("backend answered FETCH (UID) in part; asking again later", "backend_id", bc.id,
+				"asked", n, "answered", answered)
 			return nil
 		}
 	}
@@ -503,7 +520,7 @@ func (s *session) keepView() {
 		if s.selected.broken {
 			s.dropBackend(s.selected.id)
 		} else {
-			s.view.broken = true
+			s.view.breakOn("FETCH (UID): %v", err)
 		}
 	}
 }

@@ -242,15 +242,12 @@ func (w *uidWatcher) sessionCount() int {
 	return w.sessions
 }
 
-// problems are the UID violations and, with oneSession, every end of a session: the
+// problems are the UID violations and every end of a session: the
 // watcher must stay in one session from start to finish.
-func (w *uidWatcher) problems(oneSession bool) []string {
+func (w *uidWatcher) problems() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	out := w.Violations()
-	if !oneSession {
-		return out
-	}
 	for _, e := range w.ends {
 		out = append(out, "the watcher's session ended: "+e)
 	}

@@ -226,7 +226,8 @@ func sessionEvents(log string) string {
 	var out []string
 	for _, l := range strings.Split(log, "\n") {
 		for _, m := range []string{"selected mailbox lost", "backend connection lost", "selected mailbox resumed", "directory read before reselecting failed",
-			"learning new UIDs failed", "client view reconciled", "selected backend lost"} {
+			"learning new UIDs failed", "client view reconciled", "selected backend lost",
+			"backend answered FETCH (UID) in part; asking again later", "backend did not answer FETCH (UID); asking again later"} {
 			if strings.Contains(l, `"msg":"`+m+`"`) {
 				out = append(out, l)
 				break

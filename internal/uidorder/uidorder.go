@@ -1,7 +1,8 @@
 // Package uidorder checks what a client learns of a mailbox against the
 // promise IMAP makes it: under one UIDVALIDITY, a message new to the client
-// has a UID above every UID the client knew. Failover, merge and move tests
-// feed it every UID list a watching client sees.
+// has a UID above every UID the client knew, and a UID that left the
+// mailbox never returns. Failover, merge and move tests feed it every UID
+// list a watching client sees.
 package uidorder
 
 import (
@@ -19,17 +20,20 @@ type Order struct {
 	uidValidity uint32
 	top         imap.UID
 	seen        map[imap.UID]bool
+	gone        map[imap.UID]bool // seen, then missing from a later list
 	violations  []string
 }
 
 // Observe records the UIDs a client saw in the mailbox under uidValidity,
-// noting every new UID below one known before and any change of
+// all of them (UID SEARCH ALL), noting every new UID below one known
+// before, every UID back after it was missing, and any change of
 // UIDVALIDITY.
 func (o *Order) Observe(uidValidity uint32, uids []imap.UID) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.seen == nil {
 		o.seen = make(map[imap.UID]bool)
+		o.gone = make(map[imap.UID]bool)
 	}
 	if o.uidValidity == 0 {
 		o.uidValidity = uidValidity
@@ -37,7 +41,13 @@ func (o *Order) Observe(uidValidity uint32, uids []imap.UID) {
 		o.violations = append(o.violations, fmt.Sprintf("uidvalidity %d became %d", o.uidValidity, uidValidity))
 	}
 	top := o.top
+	present := make(map[imap.UID]bool, len(uids))
 	for _, u := range uids {
+		present[u] = true
+		if o.gone[u] {
+			o.violations = append(o.violations, fmt.Sprintf("UID %d came back after it was gone", u))
+			delete(o.gone, u)
+		}
 		if o.seen[u] {
 			continue
 		}
@@ -46,6 +56,11 @@ func (o *Order) Observe(uidValidity uint32, uids []imap.UID) {
 			o.violations = append(o.violations, fmt.Sprintf("new UID %d appeared below %d", u, top))
 		}
 		o.top = max(o.top, u)
+	}
+	for u := range o.seen {
+		if !present[u] {
+			o.gone[u] = true
+		}
 	}
 }
 

@@ -20,6 +20,10 @@ type mailboxState struct {
 	id    uint64
 	users int // guarded by Server.mu
 
+	// reading is held from a read of the store until its merge, so that
+	// snapshots merge in the order they were read: merging an older one
+	// after a newer would take the newest messages for expunged.
+	reading sync.Mutex
 	mu      sync.Mutex
 	loaded  bool
 	msgs    []stateEntry // seq n is msgs[n-1]
@@ -37,6 +41,8 @@ func newMailboxState(store *spool.Store, id uint64) *mailboxState {
 
 // load reads the mailbox on first use.
 func (st *mailboxState) load() error {
+	st.reading.Lock()
+	defer st.reading.Unlock()
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.loaded {
@@ -58,6 +64,8 @@ func (st *mailboxState) load() error {
 // refresh brings the view up to date with the store. Flag updates are not
 // queued to source, the session that made them and reports them itself.
 func (st *mailboxState) refresh(source *imapserver.SessionTracker) error {
+	st.reading.Lock()
+	defer st.reading.Unlock()
 	msgs, err := st.store.Messages(st.id)
 	if err != nil {
 		return err
