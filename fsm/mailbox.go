@@ -66,6 +66,7 @@ func (f *FSM) reserve(c Reserve) Result {
 		ID:          t.nextID,
 		Name:        c.Name,
 		State:       Reserved,
+		UIDValidity: t.nextUIDValidity,
 		Primary:     Copy{Backend: primary, Slot: 0},
 		Replicas:    replicas,
 		Stride:      stride,
@@ -75,6 +76,7 @@ func (f *FSM) reserve(c Reserve) Result {
 		ReservedAt:  c.At,
 	}
 	t.nextID++
+	t.nextUIDValidity++
 	f.insertMailbox(mb)
 	return Result{Mailbox: mb}
 }
@@ -126,8 +128,6 @@ func (f *FSM) activate(c Activate) Result {
 	}
 	mb := *old
 	mb.State = Active
-	mb.UIDValidity = t.nextUIDValidity
-	t.nextUIDValidity++
 	f.replaceMailbox(old, &mb)
 	return Result{Mailbox: &mb}
 }

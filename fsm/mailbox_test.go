@@ -13,7 +13,7 @@ func TestReserveActivate(t *testing.T) {
 	if mb.ID != 1 || mb.State != Reserved || mb.Primary != (Copy{"b1", 0}) || !slices.Equal(mb.Replicas, []Copy{{"b2", 1}}) || mb.Stride != 2 {
 		t.Fatalf("reserved record %+v", mb)
 	}
-	if mb.UIDValidity != 0 || mb.ReservedBy != "b1" || mb.ReservedAt != 5 {
+	if mb.UIDValidity != 1 || mb.ReservedBy != "b1" || mb.ReservedAt != 5 {
 		t.Fatalf("reserved record %+v", mb)
 	}
 	got := f.ok(Activate{Name: "user/alice/INBOX", Reservation: "r1"}).Mailbox

@@ -52,7 +52,7 @@ type Mailbox struct {
 	Primary     Copy
 	Replicas    []Copy
 	Stride      uint32 // number of UID slots; 2 by default
-	UIDValidity uint32 // assigned at Activate
+	UIDValidity uint32 // assigned at Reserve, so that a new copy is made with it
 	ACL         []ACE
 	SpecialUse  string // RFC 6154 attribute such as `\Sent`, or empty
 

@@ -15,16 +15,14 @@ import (
 
 var _ imapd.Mailboxes = (*Backend)(nil)
 
-// provisionalUIDValidity is what the spool records as a new mailbox's
-// uidvalidity until Activate assigns the real one: the mailbox goes on disk
-// first, so that a crash leaves a reservation Reconcile can settle.
-const provisionalUIDValidity = 1
-
 // Create makes mailbox name on this backend (DESIGN "Mailbox life cycle"):
-// Reserve in the directory, create in the spool, Activate. A crash at any
-// point leaves either a reservation Reconcile resolves (activate what is on
-// disk, release what is not) or an active mailbox; the name is never
-// poisoned. It returns once the local directory copy shows the mailbox.
+// Reserve in the directory, create in the spool, give the in-sync replicas
+// their (empty) copy, Activate. A crash at any point leaves either a
+// reservation Reconcile resolves (activate what is on disk, release what
+// is not) or an active mailbox; the name is never poisoned. The mailbox
+// becomes visible, to this client and every other, only once every
+// in-sync replica holds it, so a failover never finds it missing on the
+// new primary. It returns once the local directory copy shows it.
 func (b *Backend) Create(ctx context.Context, name, specialUse string) (*fsm.Mailbox, error) {
 	if err := fsm.ValidateName(name); err != nil {
 		return nil, err
@@ -41,10 +39,27 @@ func (b *Backend) Create(ctx context.Context, name, specialUse string) (*fsm.Mai
 		return nil, err
 	}
 	m := res.Mailbox
-	meta := spool.MailboxMeta{ID: m.ID, UIDValidity: provisionalUIDValidity, Stride: m.Stride, Slot: m.Primary.Slot}
+	meta := spool.MailboxMeta{ID: m.ID, UIDValidity: m.UIDValidity, Stride: m.Stride, Slot: m.Primary.Slot}
 	if err := b.cfg.Store.CreateMailbox(meta); err != nil {
 		b.release(name, resv)
 		return nil, fmt.Errorf("create mailbox %d in spool: %w", m.ID, err)
+	}
+	// A replica that cannot take its copy leaves the in-sync set (and the
+	// mailbox is made without it), unless the directory could not record
+	// that: then the create fails and nothing of it stays. The replicator
+	// reads the placement from the local directory copy, which must show
+	// the reservation first.
+	err = b.cfg.Directory.WaitApplied(ctx, res.Index)
+	if err != nil {
+		err = fmt.Errorf("%w: %w", ErrDirectory, err)
+	} else if failed := b.repl.replicate(ctx, []uint64{m.ID}); failed[m.ID] != nil {
+		err = fmt.Errorf("%w: mailbox %s: %w", spool.ErrNotReplicated, name, failed[m.ID])
+	}
+	if err != nil {
+		b.release(name, resv)
+		b.dropUnactivated(m.ID)
+		b.repl.dropCopies(context.WithoutCancel(ctx), m)
+		return nil, err
 	}
 	res, err = b.apply(ctx, fsm.Activate{Name: name, Reservation: resv})
 	if err != nil {
@@ -56,14 +71,8 @@ func (b *Backend) Create(ctx context.Context, name, specialUse string) (*fsm.Mai
 		// Otherwise the outcome is unknown; Reconcile settles it.
 		return nil, err
 	}
-	b.stampUIDValidity(res.Mailbox)
 	if err := b.cfg.Directory.WaitApplied(ctx, res.Index); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDirectory, err)
-	}
-	// In-sync replicas get their (empty) copy now, so that a failover
-	// before the first message finds the mailbox on the new primary.
-	if failed := b.repl.replicate(ctx, []uint64{m.ID}); failed != nil {
-		b.log.Warn("replicating a new mailbox failed", "mailbox", name, "err", failed[m.ID])
 	}
 	b.log.Info("mailbox created", "mailbox", name, "mailbox_id", m.ID, "uidvalidity", res.Mailbox.UIDValidity)
 	return res.Mailbox, nil
