@@ -8,7 +8,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -73,7 +76,12 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 
 // session is one LMTP transaction at a time on one client connection.
 type session struct {
-	srv      *Server
+	srv *Server
+	// mu guards the transaction: with BDAT, go-smtp runs LMTPData in a
+	// goroutine of its own and may Reset the session (a chunk that could
+	// not be read, a connection gone) before LMTPData has returned.
+	// LMTPData works on the transaction as it found it.
+	mu       sync.Mutex
 	from     string
 	mailOpts *smtp.MailOptions
 	rcpts    []recipient
@@ -88,6 +96,8 @@ var _ smtp.LMTPSession = (*session)(nil)
 // Reset drops the transaction. No backend has heard of it: backends hear
 // of a transaction only at DATA.
 func (s *session) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.cancelLookup != nil {
 		s.cancelLookup()
 	}
@@ -139,7 +149,9 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 	if opts != nil && opts.Size > s.srv.cfg.MaxMessageBytes {
 		return reply(ErrTooBig)
 	}
+	s.mu.Lock()
 	s.from, s.mailOpts = from, opts
+	s.mu.Unlock()
 	return nil
 }
 
@@ -154,6 +166,8 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) (err error) {
 		s.srv.cfg.Logger.Debug("recipient refused", "rcpt", to, "err", err)
 		return reply(err)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.rcpts = append(s.rcpts, r)
 	if s.txns == nil {
 		s.txns = map[string]*backendTxn{}
@@ -194,8 +208,11 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) (err error)
 			s.observe("DATA", start, err)
 		}
 	}()
-	txns := make([]*backendTxn, 0, len(s.txns))
-	for _, t := range s.txns {
+	s.mu.Lock()
+	byBackend, rcpts := maps.Clone(s.txns), slices.Clone(s.rcpts)
+	s.mu.Unlock()
+	txns := make([]*backendTxn, 0, len(byBackend))
+	for _, t := range byBackend {
 		t.open()
 		txns = append(txns, t)
 	}
@@ -213,8 +230,8 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) (err error)
 		}
 		return reply(err)
 	}
-	for i, res := range replies(s.txns, s.rcpts) {
-		status.SetStatus(s.rcpts[i].addr, res)
+	for i, res := range replies(byBackend, rcpts) {
+		status.SetStatus(rcpts[i].addr, res)
 		s.observe("DATA", start, res)
 	}
 	return nil

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -16,8 +18,12 @@ import (
 
 // session is one LMTP transaction after another on one connection.
 type session struct {
-	srv   *Server
-	log   *slog.Logger
+	srv *Server
+	log *slog.Logger
+	// mu guards the transaction: with BDAT, go-smtp runs LMTPData in a
+	// goroutine of its own and may Reset the session (a chunk that could
+	// not be read, a connection gone) before LMTPData has returned.
+	mu    sync.Mutex
 	from  string
 	size  int64       // the size MAIL declared, 0 if none
 	rcpts []recipient // accepted, in RCPT order
@@ -34,14 +40,17 @@ type recipient struct {
 }
 
 func (s *session) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.from, s.size, s.rcpts = "", 0, nil
 }
 
 func (s *session) Logout() error { return nil }
 
 func (s *session) Mail(from string, opts *smtp.MailOptions) error {
-	s.Reset()
-	s.from = from
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.from, s.size, s.rcpts = from, 0, nil
 	if opts != nil {
 		s.size = opts.Size
 	}
@@ -58,7 +67,9 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		s.log.Info("lmtp recipient over quota", "rcpt", to, "err", err)
 		return replyErr(err)
 	}
+	s.mu.Lock()
 	s.rcpts = append(s.rcpts, recipient{addr: to, mailbox: mb.ID, name: mb.Name})
+	s.mu.Unlock()
 	return nil
 }
 
@@ -72,10 +83,13 @@ func (s *session) Data(r io.Reader) error {
 // mailbox of the transaction, and gives each recipient the outcome for its
 // mailbox. No 250 is given before the store has made the message durable.
 func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
+	s.mu.Lock()
+	from, rcpts := s.from, slices.Clone(s.rcpts)
+	s.mu.Unlock()
 	var mailboxes []uint64
 	index := make(map[uint64]int)
 	names := make(map[uint64]string)
-	for _, rc := range s.rcpts {
+	for _, rc := range rcpts {
 		if _, ok := index[rc.mailbox]; !ok {
 			index[rc.mailbox] = len(mailboxes)
 			mailboxes = append(mailboxes, rc.mailbox)
@@ -88,17 +102,17 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	admit := func(id uint64, size int64) error { return ledger.Admit(names[id], size) }
 	ds, err := s.srv.cfg.Store.DeliverAdmitted(ctx, mailboxes, r, time.Now(), admit)
 	if err != nil {
-		s.log.Warn("lmtp delivery failed", "from", s.from, "recipients", len(s.rcpts), "err", err)
+		s.log.Warn("lmtp delivery failed", "from", from, "recipients", len(rcpts), "err", err)
 		return replyErr(err)
 	}
-	for _, rc := range s.rcpts {
+	for _, rc := range rcpts {
 		d := ds[index[rc.mailbox]]
 		if d.Err != nil {
 			s.log.Warn("lmtp delivery to mailbox failed", "rcpt", rc.addr, "mailbox", rc.mailbox, "err", d.Err)
 		}
 		status.SetStatus(rc.addr, replyErr(d.Err))
 	}
-	s.log.Debug("lmtp delivered", "from", s.from, "recipients", len(s.rcpts), "mailboxes", len(mailboxes))
+	s.log.Debug("lmtp delivered", "from", from, "recipients", len(rcpts), "mailboxes", len(mailboxes))
 	return nil
 }
 
@@ -106,9 +120,12 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 // or would pass it with the size MAIL declared. The message itself is
 // checked again at DATA, when its size is known.
 func (s *session) quotaAtRcpt(mb *fsm.Mailbox) error {
+	s.mu.Lock()
+	size := s.size
+	s.mu.Unlock()
 	l := s.srv.ledger()
-	if s.size > 0 {
-		return l.Admit(mb.Name, s.size)
+	if size > 0 {
+		return l.Admit(mb.Name, size)
 	}
 	return l.Full(mb.Name)
 }
