@@ -28,7 +28,9 @@ import (
 //     of a replica the switch dropped.
 //
 // Any failure before the switch aborts: MoveAbort, and the mailbox is
-// Active on the source as before. After the switch the source cannot
+// Active on the source as before. A target that only fell behind on the
+// acknowledgement path (a slow sync under load) is first given one more
+// sync once the mailbox is Moving and takes no new writes. After the switch the source cannot
 // acknowledge anything: its acknowledgement path needs the target's
 // consent first, and the target refuses once it knows it is primary; the
 // conditional apply refuses a batch once the target has written itself.
@@ -293,7 +295,26 @@ func (b *Backend) switchMove(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, m
 	}
 	ms.mu.Lock()
 	failed := ms.failed
-	ms.switching = failed == nil
+	ms.failed, ms.inAckPath = nil, true
+	ms.mu.Unlock()
+	if failed != nil {
+		// The target fell behind on the acknowledgement path (a slow
+		// sync under load) and left it. The mailbox takes no new writes
+		// now: it has rejoined; one more sync brings it level, else the
+		// move aborts.
+		b.log.Info("move target fell behind; catching it up for the switch", "target", mv.Target.Backend,
+			"mailbox_id", m.ID, "err", failed)
+		addr, err := b.repl.apiAddr(mv.Target.Backend)
+		if err == nil {
+			err = b.repl.syncMailbox(ctx, mv.Target.Backend, addr, m.ID, false)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("target %s: %w (it had fallen behind: %w)", mv.Target.Backend, err, failed)
+		}
+	}
+	ms.mu.Lock()
+	ms.switching = ms.failed == nil
+	failed = ms.failed
 	ms.mu.Unlock()
 	if failed != nil {
 		return nil, fmt.Errorf("target %s: %w", mv.Target.Backend, failed)
