@@ -3,13 +3,13 @@ package imapfront
 import (
 	"context"
 	"fmt"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/rookery-mail/rookery/auth"
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/freeport"
 	"github.com/rookery-mail/rookery/spool"
 	"github.com/rookery-mail/rookery/spool/backend"
 	"golang.org/x/crypto/bcrypt"
@@ -101,14 +101,14 @@ func (c *testCluster) open(cfg directory.Config) *directory.Node {
 	return n
 }
 
-// freeAddr finds a loopback port that is free now.
+// freeAddr finds a loopback port that is free now and that no outgoing
+// connection can take before a server binds it.
 func freeAddr(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Pick("127.0.0.1", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 func (c *testCluster) startBackend(id string, node *directory.Node, imapAddr, lmtpAddr string) *backend.Backend {

@@ -3,16 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,6 +23,7 @@ import (
 	"github.com/rookery-mail/rookery/auth"
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/freeport"
 	"github.com/rookery-mail/rookery/spool/backend"
 )
 
@@ -98,50 +96,15 @@ func newProcNode(t *testing.T, id string, edit func(*Config)) *procNode {
 	return &procNode{t: t, cfgPath: path, cfg: c, log: log}
 }
 
-// Ports for node processes come from below the kernel's ephemeral range
-// (32768 and up on Linux), where no outgoing connection takes one between
-// the test choosing it and the node binding it, and never twice from one
-// test binary.
-const (
-	procPortLow  = 20000
-	procPortHigh = 32000
-)
-
-var procPorts struct {
-	sync.Mutex
-	given map[int]bool
-}
-
 // freePort returns a loopback address whose port is free for TCP and UDP
-// (gossip binds both).
+// (gossip binds both), from below the ephemeral range and never twice.
 func freePort(t *testing.T) string {
 	t.Helper()
-	procPorts.Lock()
-	defer procPorts.Unlock()
-	if procPorts.given == nil {
-		procPorts.given = make(map[int]bool)
+	addr, err := freeport.Pick("127.0.0.1", true)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for range 1000 {
-		p := procPortLow + rand.IntN(procPortHigh-procPortLow)
-		if procPorts.given[p] {
-			continue
-		}
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			continue
-		}
-		u, err := net.ListenPacket("udp", addr)
-		l.Close()
-		if err != nil {
-			continue
-		}
-		u.Close()
-		procPorts.given[p] = true
-		return addr
-	}
-	t.Fatal("no free port")
-	return ""
+	return addr
 }
 
 // start runs the node process and waits until its frontend serves.

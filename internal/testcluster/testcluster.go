@@ -21,6 +21,7 @@ import (
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/imapfront"
+	"github.com/rookery-mail/rookery/internal/freeport"
 	"github.com/rookery-mail/rookery/lmtp"
 	"github.com/rookery-mail/rookery/spool"
 	"github.com/rookery-mail/rookery/spool/backend"
@@ -281,14 +282,14 @@ func Ctx(t testing.TB) context.Context {
 	return ctx
 }
 
-// FreeAddr finds a loopback port that is free now.
+// FreeAddr finds a loopback port that is free now and that no outgoing
+// connection can take before a server binds it (see freeport).
 func FreeAddr(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Pick("127.0.0.1", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 // WaitFor polls cond until it holds, failing the test after 60 seconds.

@@ -16,11 +16,8 @@ package cluster
 
 import (
 	"fmt"
-	"math/rand/v2"
-	"net"
-	"os"
-	"strconv"
-	"strings"
+
+	"github.com/rookery-mail/rookery/internal/freeport"
 )
 
 // Addrs are one node's listeners.
@@ -44,57 +41,19 @@ const ClientSource = "127.0.0.1"
 // proxyHost is where every proxy listens.
 const proxyHost = "127.0.0.1"
 
-// portFloor is the lowest port freeAddrs picks.
-const portFloor = 10000
-
-// ephemeralLow is where the kernel's range of source ports starts
-// (net.ipv4.ip_local_port_range), 32768 if it cannot be read.
-func ephemeralLow() int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if n, err := strconv.Atoi(f[0]); err == nil && n > portFloor+1000 {
-				return n
-			}
-		}
-	}
-	return 32768
-}
-
 // freeAddrs picks a free port for each listener of a node on ip. The
 // listeners are held until every port is chosen so that none repeats; the
 // gossip port is also free for UDP.
 func freeAddrs(ip string) (Addrs, error) {
-	var held []func() error
-	defer func() {
-		for _, c := range held {
-			c()
-		}
-	}()
-	low := ephemeralLow()
 	pick := func(udp bool) (string, error) {
-		for range 200 {
-			// Below the ephemeral range: nodes dial out from their own
-			// address, and a source port the kernel picks for one of those
-			// connections must not be a port a listener is yet to bind.
-			port := portFloor + rand.IntN(low-portFloor)
-			ln, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
-			if err != nil {
-				continue
-			}
-			held = append(held, ln.Close)
-			addr := ln.Addr().String()
-			if !udp {
-				return addr, nil
-			}
-			pc, err := net.ListenPacket("udp", addr)
-			if err != nil {
-				continue
-			}
-			held = append(held, pc.Close)
-			return addr, nil
+		// Below the ephemeral range (see freeport): nodes dial out from
+		// their own address, and a source port the kernel picks for one of
+		// those connections must not be a port a listener is yet to bind.
+		addr, err := freeport.Pick(ip, udp)
+		if err != nil {
+			return "", fmt.Errorf("%w: no free TCP and UDP port on %s", ErrBadConfig, ip)
 		}
-		return "", fmt.Errorf("%w: no free TCP and UDP port on %s", ErrBadConfig, ip)
+		return addr, nil
 	}
 	var a Addrs
 	var err error
