@@ -10,15 +10,17 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// Message files live at messages/ab/cd/<guid>: two levels of 256
-// directories keep each directory small. They are written once, under a
-// temporary name in tmp/, and renamed into place only when durable.
+// Message files live at messages/ab/<guid>, in one of 256 directories made
+// when the store is opened, so that storing a message never has to create
+// (and sync) a directory. They are written once, under a temporary name in
+// tmp/, and renamed into place only when durable.
 const (
 	messagesDir = "messages"
 	tmpDir      = "tmp"
@@ -48,7 +50,28 @@ func guidKey(guid string) []byte {
 }
 
 func (s *Store) bodyPath(guid string) string {
-	return filepath.Join(s.dir, messagesDir, guid[0:2], guid[2:4], guid)
+	return filepath.Join(s.dir, messagesDir, guid[0:2], guid)
+}
+
+// makeBodyDirs creates the 256 message directories that are missing and
+// makes them durable.
+func makeBodyDirs(dir string) error {
+	root := filepath.Join(dir, messagesDir)
+	made := false
+	for i := range 256 {
+		err := os.Mkdir(filepath.Join(root, fmt.Sprintf("%02x", i)), 0o700)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return fsError("create message directory", err)
+		}
+		made = true
+	}
+	if !made {
+		return nil
+	}
+	return syncPaths([]string{root})
 }
 
 // Body opens the message file of guid for reading.
@@ -82,11 +105,12 @@ type writtenBody struct {
 // GUID is pinned on return; the caller unpins it once the index commit is
 // done.
 func (s *Store) writeBody(ctx context.Context, r io.Reader) (writtenBody, error) {
-	return s.receiveBody(ctx, r, syncPaths)
+	return s.receiveBody(ctx, r, nil)
 }
 
 // receiveBody is writeBody with the fsyncs left to sync, which a caller
-// that receives many bodies at once may gather and run together.
+// that receives many bodies at once may gather and run together; nil
+// syncs at once, the file through the descriptor it was written with.
 func (s *Store) receiveBody(ctx context.Context, r io.Reader, sync func([]string) error) (writtenBody, error) {
 	tmp, err := os.CreateTemp(filepath.Join(s.dir, tmpDir), "body-*")
 	if err != nil {
@@ -123,9 +147,9 @@ func (s *Store) receiveBody(ctx context.Context, r io.Reader, sync func([]string
 
 // placeBody puts tmp in place as the file of wb and makes it durable;
 // renamed says whether tmp's name is gone (the caller removes it if not). The
-// rename comes before the fsyncs so that the file's and the directory's
-// can run together (the file system merges them into one journal commit);
-// a crash in between leaves a file no record names, which Open removes.
+// rename comes before the fsyncs, so that the file's journal commit
+// carries the rename and the directory's fsync finds little left to do; a
+// crash in between leaves a file no record names, which Open removes.
 // A file already in place was renamed whole, but its writer may still be
 // syncing it: unless the index holds it (so it was durable), sync it too.
 func (s *Store) placeBody(tmp *os.File, wb writtenBody, sync func([]string) error) (renamed bool, err error) {
@@ -138,42 +162,36 @@ func (s *Store) placeBody(tmp *os.File, wb writtenBody, sync func([]string) erro
 		if known {
 			return false, nil
 		}
+		if sync == nil {
+			sync = syncPaths
+		}
 		return false, sync([]string{final, filepath.Dir(final)})
 	}
-	if err := tmp.Close(); err != nil {
-		return false, fsError("close body", err)
+	if sync != nil {
+		if err := tmp.Close(); err != nil {
+			return false, fsError("close body", err)
+		}
 	}
-	if err := s.ensureDir(filepath.Dir(final)); err != nil {
-		return false, err
+	err = os.Rename(tmp.Name(), final)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Its directory went missing since Open: make it again.
+		if err = makeBodyDirs(s.dir); err == nil {
+			err = os.Rename(tmp.Name(), final)
+		}
 	}
-	if err := os.Rename(tmp.Name(), final); err != nil {
+	if err != nil {
 		return false, fsError("rename body", err)
 	}
-	return true, sync([]string{final, filepath.Dir(final)})
-}
-
-// ensureDir makes a message directory and its parent exist durably. Each
-// directory is synced into its parent the first time this process uses it,
-// whoever created it, so that no writer relies on another's unfinished
-// fsync.
-func (s *Store) ensureDir(dir string) error {
-	s.dirMu.Lock()
-	known := s.knownDirs[dir]
-	s.dirMu.Unlock()
-	if known {
-		return nil
+	if sync != nil {
+		return true, sync([]string{final, filepath.Dir(final)})
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fsError("create message directory", err)
+	if err := tmp.Sync(); err != nil {
+		return true, fsError("sync", err)
 	}
-	parent := filepath.Dir(dir)
-	if err := syncPaths([]string{parent, filepath.Dir(parent)}); err != nil {
-		return err
+	if err := tmp.Close(); err != nil {
+		return true, fsError("close body", err)
 	}
-	s.dirMu.Lock()
-	s.knownDirs[dir] = true
-	s.dirMu.Unlock()
-	return nil
+	return true, syncPath(filepath.Dir(final))
 }
 
 // maxSyncers bounds the fsyncs in flight at once (each holds a thread).
@@ -282,9 +300,11 @@ func (s *Store) clearTmp() error {
 
 // removeOrphans deletes message files the index does not refer to: a crash
 // between a file's rename and its index commit leaves one, and the message
-// was never acknowledged.
+// was never acknowledged. A file the index refers to but that lies
+// elsewhere under messages/ (where an older layout put it) is moved to
+// where it belongs.
 func (s *Store) removeOrphans() error {
-	var orphans []string
+	var orphans, misplaced []string
 	root := filepath.Join(s.dir, messagesDir)
 	err := s.db.View(func(tx *bolt.Tx) error {
 		bodies := tx.Bucket(bucketBodies)
@@ -292,8 +312,11 @@ func (s *Store) removeOrphans() error {
 			if err != nil || d.IsDir() {
 				return err
 			}
-			if !validGUID(d.Name()) || bodies.Get(guidKey(d.Name())) == nil {
+			switch name := d.Name(); {
+			case !validGUID(name) || bodies.Get(guidKey(name)) == nil:
 				orphans = append(orphans, path)
+			case path != s.bodyPath(name):
+				misplaced = append(misplaced, path)
 			}
 			return nil
 		})
@@ -308,6 +331,21 @@ func (s *Store) removeOrphans() error {
 	}
 	if len(orphans) > 0 {
 		s.log.Info("spool: removed unreferenced message files", "count", len(orphans))
+	}
+	var synced []string
+	for _, p := range misplaced {
+		final := s.bodyPath(filepath.Base(p))
+		if err := os.Rename(p, final); err != nil {
+			return fsError("move message file", err)
+		}
+		synced = append(synced, filepath.Dir(p), filepath.Dir(final))
+	}
+	if len(misplaced) > 0 {
+		slices.Sort(synced)
+		if err := syncPaths(slices.Compact(synced)); err != nil {
+			return err
+		}
+		s.log.Info("spool: moved message files to the current layout", "count", len(misplaced))
 	}
 	return nil
 }

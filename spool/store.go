@@ -45,9 +45,6 @@ type Store struct {
 	pinMu sync.Mutex
 	pins  map[string]int // guid -> writers between file and index commit
 
-	dirMu     sync.Mutex
-	knownDirs map[string]bool // message directories known to exist durably
-
 	watchMu  sync.RWMutex
 	watchers map[int]func(Change)
 	stats    counters
@@ -84,21 +81,23 @@ func Open(o Options) (*Store, error) {
 	if err := syncPaths([]string{o.Dir, filepath.Join(o.Dir, messagesDir)}); err != nil {
 		return nil, err
 	}
+	if err := makeBodyDirs(o.Dir); err != nil {
+		return nil, err
+	}
 	db, err := bolt.Open(filepath.Join(o.Dir, indexFile), 0o600, &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
 	if err != nil {
 		return nil, fsError("open index", err)
 	}
 	s := &Store{
-		dir:       o.Dir,
-		maxSize:   o.MaxMessageBytes,
-		log:       o.Logger,
-		db:        db,
-		ops:       make(chan *op, maxBatch),
-		quit:      make(chan struct{}),
-		done:      make(chan struct{}),
-		pins:      make(map[string]int),
-		knownDirs: make(map[string]bool),
-		watchers:  make(map[int]func(Change)),
+		dir:      o.Dir,
+		maxSize:  o.MaxMessageBytes,
+		log:      o.Logger,
+		db:       db,
+		ops:      make(chan *op, maxBatch),
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
+		pins:     make(map[string]int),
+		watchers: make(map[int]func(Change)),
 	}
 	s.hookCtx, s.hookCancel = context.WithCancel(context.Background())
 	if err := s.recover(); err != nil {

@@ -3,6 +3,8 @@ package spool
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -334,6 +336,21 @@ func TestTooBig(t *testing.T) {
 	}
 }
 
+// A message directory removed while the store runs is made again.
+func TestMissingMessageDirectory(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	mustCreate(t, s, 1, 1, 0)
+	sum := sha256.Sum256([]byte(testBody(1)))
+	guid := hex.EncodeToString(sum[:])
+	if err := os.Remove(filepath.Dir(s.bodyPath(guid))); err != nil {
+		t.Fatal(err)
+	}
+	if m := mustAppend(t, s, 1, testBody(1)); m.GUID != guid {
+		t.Fatalf("GUID %s, want %s", m.GUID, guid)
+	}
+	mustVerify(t, s)
+}
+
 func TestVerifyFindsMissingBody(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	mustCreate(t, s, 1, 1, 0)
@@ -365,6 +382,12 @@ func TestReopen(t *testing.T) {
 	orphan := filepath.Join(dir, messagesDir, "00", "00", strings.Repeat("0", 64))
 	os.MkdirAll(filepath.Dir(orphan), 0o700)
 	os.WriteFile(orphan, []byte("x"), 0o600)
+	// A's body where the older layout (messages/ab/cd/<guid>) kept it.
+	old := filepath.Join(dir, messagesDir, a.GUID[0:2], a.GUID[2:4], a.GUID)
+	os.MkdirAll(filepath.Dir(old), 0o700)
+	if err := os.Rename(s.bodyPath(a.GUID), old); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -387,6 +410,7 @@ func TestReopen(t *testing.T) {
 	if _, err := os.Stat(orphan); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("orphan survived open: %v", err)
 	}
+	mustVerify(t, s) // a's body was moved to where it belongs
 	if b := mustAppend(t, s, 1, testBody(3)); b.UID != a.UID+2 {
 		t.Fatalf("uid after reopen %d", b.UID)
 	}
