@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/freeport"
 )
 
 const testSecret = "test-cluster-secret"
@@ -30,7 +31,13 @@ func testConfig(t testing.TB, id string, roles ...string) Config {
 	c.NodeID = id
 	c.DataDir = t.TempDir()
 	c.Roles = roles
-	c.RaftAddr = "127.0.0.1:0"
+	// A restarted node binds its Raft address again: a port from below
+	// the ephemeral range, which no outgoing connection can hold then.
+	raft, err := freeport.Pick("127.0.0.1", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.RaftAddr = raft
 	c.APIAddr = "127.0.0.1:0"
 	c.GossipAddr = "127.0.0.1:0"
 	c.ClusterSecret = testSecret
