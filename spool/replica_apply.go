@@ -1,11 +1,13 @@
 package spool
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"slices"
+	"sync"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -17,22 +19,40 @@ import (
 // would wait for each other for ever. bbolt still runs one writer at a
 // time, and no committer transaction spans a network call.
 
-// BodyImport receives the bodies a primary sends with a batch: each is
-// written and renamed into place as it arrives, and Sync makes them all
-// durable at once (the file system merges the fsyncs). They stay pinned
-// against removal until Release, which comes after the batch that names
-// them is applied (or has failed).
+// BodyImport receives the bodies a primary sends with a batch. A small
+// body is read off the stream into memory and written, renamed into place
+// and fsynced by a writer of its own, several at once, while the stream
+// goes on: storing a file costs more in the kernel than reading it off the
+// wire, and a batch holds many. A large body is written from the stream
+// and fsynced with the others at Sync. They stay pinned against removal
+// until Release, which comes after the batch that names them is applied
+// (or has failed).
 type BodyImport struct {
-	s     *Store
-	guids []string
-	paths []string
+	s       *Store
+	writers sync.WaitGroup
+	slots   chan struct{} // one per writer at work
+
+	mu    sync.Mutex
+	guids []string // pinned
+	paths []string // still to fsync
+	err   error    // the first failure of a writer
 }
 
+// Bodies up to smallBody bytes are written in the background, by up to
+// importWriters writers: at most importWriters*smallBody bytes are held.
+const (
+	smallBody     = 256 << 10
+	importWriters = 8
+)
+
 // NewBodyImport starts an import; the caller must Release it.
-func (s *Store) NewBodyImport() *BodyImport { return &BodyImport{s: s} }
+func (s *Store) NewBodyImport() *BodyImport {
+	return &BodyImport{s: s, slots: make(chan struct{}, importWriters)}
+}
 
 // Add stores r as the body of guid; a body that does not hash to guid is
-// ErrInvalidGUID and is not kept.
+// ErrInvalidGUID and is not kept. A failure of a body written in the
+// background is reported by a later Add or by Sync.
 func (bi *BodyImport) Add(ctx context.Context, guid string, r io.Reader) error {
 	s := bi.s
 	if !validGUID(guid) {
@@ -41,28 +61,80 @@ func (bi *BodyImport) Add(ctx context.Context, guid string, r io.Reader) error {
 	if s.isClosed() {
 		return ErrClosed
 	}
-	later := func(p []string) error { bi.paths = append(bi.paths, p...); return nil }
-	wb, err := s.receiveBody(ctx, r, later)
+	if err := bi.failure(); err != nil {
+		return err
+	}
+	buf, err := io.ReadAll(io.LimitReader(r, smallBody+1))
+	if err != nil {
+		return fmt.Errorf("spool: reading message body: %w", err)
+	}
+	if len(buf) > smallBody {
+		later := func(p []string) error {
+			bi.mu.Lock()
+			defer bi.mu.Unlock()
+			bi.paths = append(bi.paths, p...)
+			return nil
+		}
+		return bi.store(ctx, guid, io.MultiReader(bytes.NewReader(buf), r), later)
+	}
+	select {
+	case bi.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	bi.writers.Add(1)
+	go func() {
+		defer func() { <-bi.slots; bi.writers.Done() }()
+		if err := bi.store(ctx, guid, bytes.NewReader(buf), nil); err != nil {
+			bi.mu.Lock()
+			if bi.err == nil {
+				bi.err = err
+			}
+			bi.mu.Unlock()
+		}
+	}()
+	return nil
+}
+
+// store writes one body (see receiveBody for sync), records it as pinned
+// and checks it against guid.
+func (bi *BodyImport) store(ctx context.Context, guid string, r io.Reader, sync func([]string) error) error {
+	wb, err := bi.s.receiveBody(ctx, r, sync)
 	if err != nil {
 		return err
 	}
+	bi.mu.Lock()
 	bi.guids = append(bi.guids, wb.guid)
+	bi.mu.Unlock()
 	if wb.guid != guid {
 		return fmt.Errorf("%w: body hashes to %s, sent as %s", ErrInvalidGUID, wb.guid, guid)
 	}
 	return nil
 }
 
-// Sync makes every body added so far durable.
+func (bi *BodyImport) failure() error {
+	bi.mu.Lock()
+	defer bi.mu.Unlock()
+	return bi.err
+}
+
+// Sync waits for the writers and makes every body added so far durable.
 func (bi *BodyImport) Sync() error {
-	slices.Sort(bi.paths)
-	err := syncPaths(slices.Compact(bi.paths))
+	bi.writers.Wait()
+	bi.mu.Lock()
+	paths, err := bi.paths, bi.err
 	bi.paths = nil
-	return err
+	bi.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	slices.Sort(paths)
+	return syncPaths(slices.Compact(paths))
 }
 
 // Release unpins the bodies; those no record names are removed.
 func (bi *BodyImport) Release() {
+	bi.writers.Wait()
 	for _, g := range bi.guids {
 		bi.s.unpin(g)
 	}

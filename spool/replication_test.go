@@ -2,7 +2,11 @@ package spool
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -184,5 +188,55 @@ func sameCopies(t *testing.T, a, b *Store, id uint64) {
 	sb, _ := b.Status(id)
 	if sa.HighestModSeq != sb.HighestModSeq || sa.Messages != sb.Messages || sa.Unseen != sb.Unseen {
 		t.Fatalf("status %+v and %+v", sa, sb)
+	}
+}
+
+// A batch's bodies: small ones are stored by writers in the background,
+// a large one from the stream. Each ends up durable, in place and pinned
+// until Release; a body sent under another body's GUID fails the import
+// and Release removes whatever no record names.
+func TestBodyImport(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	guidOf := func(body string) string {
+		sum := sha256.Sum256([]byte(body))
+		return hex.EncodeToString(sum[:])
+	}
+	var bodies []string
+	for i := range 20 {
+		bodies = append(bodies, testBody(i))
+	}
+	bodies = append(bodies, strings.Repeat("large body line\r\n", smallBody/16))
+
+	bi := s.NewBodyImport()
+	for _, b := range bodies {
+		if err := bi.Add(context.Background(), guidOf(b), strings.NewReader(b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := bi.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bodies {
+		fi, err := os.Stat(s.bodyPath(guidOf(b)))
+		if err != nil || fi.Size() != int64(len(b)) {
+			t.Fatalf("imported body %s: %v", guidOf(b)[:8], err)
+		}
+	}
+	bi.Release() // no record names them: all removed
+	if n := countFiles(t, filepath.Join(dir, messagesDir)); n != 0 {
+		t.Fatalf("%d bodies left after release", n)
+	}
+
+	bi = s.NewBodyImport()
+	defer bi.Release()
+	if err := bi.Add(context.Background(), guidOf(bodies[0]), strings.NewReader(bodies[1])); err != nil {
+		t.Fatal(err) // a small body is checked in the background
+	}
+	if err := bi.Sync(); !errors.Is(err, ErrInvalidGUID) {
+		t.Fatalf("Sync after a body sent under another GUID: %v", err)
+	}
+	if err := bi.Add(context.Background(), guidOf(bodies[2]), strings.NewReader(bodies[2])); !errors.Is(err, ErrInvalidGUID) {
+		t.Fatalf("Add after a failed body: %v", err)
 	}
 }
