@@ -62,6 +62,14 @@ func (b *Backend) resolveReservations(ctx context.Context, onDisk map[uint64]spo
 	})
 	for _, m := range mine {
 		if _, ok := onDisk[m.ID]; ok {
+			// As in Create: the in-sync replicas hold the mailbox before
+			// it becomes visible. If that cannot be done now, the
+			// reservation stays, and its deadline releases it.
+			if failed := b.repl.replicate(ctx, []uint64{m.ID}); failed[m.ID] != nil {
+				b.log.Warn("reserved mailbox not activated: its replicas could not take it", "mailbox", m.Name,
+					"mailbox_id", m.ID, "err", failed[m.ID])
+				continue
+			}
 			res, err := b.apply(ctx, fsm.Activate{Name: m.Name, Reservation: m.Reservation})
 			if err != nil && !isBrokenRule(err) {
 				return err
