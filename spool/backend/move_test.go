@@ -451,6 +451,47 @@ func TestMoveAbortsWhenTargetStops(t *testing.T) {
 	t.Logf("aborted at %d of %d: %s", last.Copied, last.Total, last.Error)
 }
 
+// A target that falls behind on the acknowledgement path does not abort
+// the move: here its replication link is cut for one delivery made just
+// before the switch, so that delivery is acknowledged without it and it
+// leaves the path. Once the mailbox is Moving, the target is synced once
+// more and becomes primary with every acknowledged message.
+func TestMoveTargetBehindCatchesUpAtSwitch(t *testing.T) {
+	const seeded = 50
+	c := testcluster.Start(t, testcluster.Options{Backends: 2, Frontends: 1})
+	c.AddUser("alice", 0)
+	b1, b2 := c.Backends[0], c.Backends[1]
+	mb := mailbox(t, c, fsm.Inbox("alice"))
+	fill(t, b1, mb.ID, seeded, 1024, "seed-")
+
+	a := &acks{ids: make(map[string]time.Time)}
+	behind := false
+	after, err := b1.Role.Move(testcluster.Ctx(t), mb.Name, "b2", func(p backend.MoveProgress) {
+		if p.Phase != backend.PhaseSwitching || behind {
+			return
+		}
+		behind = true
+		testcluster.Cut(b1, b2, true)
+		defer testcluster.Cut(b1, b2, false)
+		ds, err := b1.Store.Deliver(context.Background(), []uint64{mb.ID}, strings.NewReader(testMessage("late")), time.Now())
+		if err == nil {
+			err = ds[0].Err
+		}
+		if err != nil {
+			t.Errorf("delivery with the target cut off: %v", err)
+			return
+		}
+		a.add("late")
+	})
+	if err != nil {
+		t.Fatalf("move: %v", err)
+	}
+	if !behind || after.Primary.Backend != "b2" {
+		t.Fatalf("target cut %v; primary after the move %+v", behind, after.Primary)
+	}
+	everyAckOnce(t, b2, mb.ID, a, seeded, "seed-")
+}
+
 // The move route: asked of a backend that is not the primary, the call is
 // passed on to the primary and its progress relayed; a move that cannot
 // begin comes back as the fsm sentinel.
