@@ -105,13 +105,6 @@ type writtenBody struct {
 // GUID is pinned on return; the caller unpins it once the index commit is
 // done.
 func (s *Store) writeBody(ctx context.Context, r io.Reader) (writtenBody, error) {
-	return s.receiveBody(ctx, r, nil)
-}
-
-// receiveBody is writeBody with the fsyncs left to sync, which a caller
-// that receives many bodies at once may gather and run together; nil
-// syncs at once, the file through the descriptor it was written with.
-func (s *Store) receiveBody(ctx context.Context, r io.Reader, sync func([]string) error) (writtenBody, error) {
 	tmp, err := os.CreateTemp(filepath.Join(s.dir, tmpDir), "body-*")
 	if err != nil {
 		return writtenBody{}, fsError("create temp body", err)
@@ -137,7 +130,7 @@ func (s *Store) receiveBody(ctx context.Context, r io.Reader, sync func([]string
 	}
 	wb := writtenBody{guid: hex.EncodeToString(h.Sum(nil)), size: n}
 	s.pin(wb.guid)
-	placed, err = s.placeBody(tmp, wb, sync)
+	placed, err = s.placeBody(tmp, wb)
 	if err != nil {
 		s.unpin(wb.guid)
 		return writtenBody{}, err
@@ -146,13 +139,13 @@ func (s *Store) receiveBody(ctx context.Context, r io.Reader, sync func([]string
 }
 
 // placeBody puts tmp in place as the file of wb and makes it durable;
-// renamed says whether tmp's name is gone (the caller removes it if not). The
-// rename comes before the fsyncs, so that the file's journal commit
+// renamed says whether tmp's name is gone (the caller removes it if not).
+// The rename comes before the fsyncs, so that the file's journal commit
 // carries the rename and the directory's fsync finds little left to do; a
 // crash in between leaves a file no record names, which Open removes.
 // A file already in place was renamed whole, but its writer may still be
 // syncing it: unless the index holds it (so it was durable), sync it too.
-func (s *Store) placeBody(tmp *os.File, wb writtenBody, sync func([]string) error) (renamed bool, err error) {
+func (s *Store) placeBody(tmp *os.File, wb writtenBody) (renamed bool, err error) {
 	final := s.bodyPath(wb.guid)
 	if fi, err := os.Stat(final); err == nil && fi.Size() == wb.size {
 		var known bool
@@ -162,15 +155,7 @@ func (s *Store) placeBody(tmp *os.File, wb writtenBody, sync func([]string) erro
 		if known {
 			return false, nil
 		}
-		if sync == nil {
-			sync = syncPaths
-		}
-		return false, sync([]string{final, filepath.Dir(final)})
-	}
-	if sync != nil {
-		if err := tmp.Close(); err != nil {
-			return false, fsError("close body", err)
-		}
+		return false, syncPaths([]string{final, filepath.Dir(final)})
 	}
 	err = os.Rename(tmp.Name(), final)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -181,9 +166,6 @@ func (s *Store) placeBody(tmp *os.File, wb writtenBody, sync func([]string) erro
 	}
 	if err != nil {
 		return false, fsError("rename body", err)
-	}
-	if sync != nil {
-		return true, sync([]string{final, filepath.Dir(final)})
 	}
 	if err := tmp.Sync(); err != nil {
 		return true, fsError("sync", err)

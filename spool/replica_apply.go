@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
@@ -19,14 +18,13 @@ import (
 // would wait for each other for ever. bbolt still runs one writer at a
 // time, and no committer transaction spans a network call.
 
-// BodyImport receives the bodies a primary sends with a batch. A small
-// body is read off the stream into memory and written, renamed into place
-// and fsynced by a writer of its own, several at once, while the stream
-// goes on: storing a file costs more in the kernel than reading it off the
-// wire, and a batch holds many. A large body is written from the stream
-// and fsynced with the others at Sync. They stay pinned against removal
-// until Release, which comes after the batch that names them is applied
-// (or has failed).
+// BodyImport receives the bodies a primary sends with a batch, each stored
+// durably as writeBody stores one. A small body is read off the stream
+// into memory and stored by a writer of its own, several at once, while
+// the stream goes on: storing a file costs more in the kernel than reading
+// it off the wire, and a batch holds many. A large body is stored straight
+// from the stream. They stay pinned against removal until Release, which
+// comes after the batch that names them is applied (or has failed).
 type BodyImport struct {
 	s       *Store
 	writers sync.WaitGroup
@@ -34,7 +32,6 @@ type BodyImport struct {
 
 	mu    sync.Mutex
 	guids []string // pinned
-	paths []string // still to fsync
 	err   error    // the first failure of a writer
 }
 
@@ -69,13 +66,7 @@ func (bi *BodyImport) Add(ctx context.Context, guid string, r io.Reader) error {
 		return fmt.Errorf("spool: reading message body: %w", err)
 	}
 	if len(buf) > smallBody {
-		later := func(p []string) error {
-			bi.mu.Lock()
-			defer bi.mu.Unlock()
-			bi.paths = append(bi.paths, p...)
-			return nil
-		}
-		return bi.store(ctx, guid, io.MultiReader(bytes.NewReader(buf), r), later)
+		return bi.store(ctx, guid, io.MultiReader(bytes.NewReader(buf), r))
 	}
 	select {
 	case bi.slots <- struct{}{}:
@@ -85,7 +76,7 @@ func (bi *BodyImport) Add(ctx context.Context, guid string, r io.Reader) error {
 	bi.writers.Add(1)
 	go func() {
 		defer func() { <-bi.slots; bi.writers.Done() }()
-		if err := bi.store(ctx, guid, bytes.NewReader(buf), nil); err != nil {
+		if err := bi.store(ctx, guid, bytes.NewReader(buf)); err != nil {
 			bi.mu.Lock()
 			if bi.err == nil {
 				bi.err = err
@@ -96,10 +87,9 @@ func (bi *BodyImport) Add(ctx context.Context, guid string, r io.Reader) error {
 	return nil
 }
 
-// store writes one body (see receiveBody for sync), records it as pinned
-// and checks it against guid.
-func (bi *BodyImport) store(ctx context.Context, guid string, r io.Reader, sync func([]string) error) error {
-	wb, err := bi.s.receiveBody(ctx, r, sync)
+// store writes one body, records it as pinned and checks it against guid.
+func (bi *BodyImport) store(ctx context.Context, guid string, r io.Reader) error {
+	wb, err := bi.s.writeBody(ctx, r)
 	if err != nil {
 		return err
 	}
@@ -118,18 +108,10 @@ func (bi *BodyImport) failure() error {
 	return bi.err
 }
 
-// Sync waits for the writers and makes every body added so far durable.
+// Sync waits until every body added so far is durable, or one failed.
 func (bi *BodyImport) Sync() error {
 	bi.writers.Wait()
-	bi.mu.Lock()
-	paths, err := bi.paths, bi.err
-	bi.paths = nil
-	bi.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	slices.Sort(paths)
-	return syncPaths(slices.Compact(paths))
+	return bi.failure()
 }
 
 // Release unpins the bodies; those no record names are removed.

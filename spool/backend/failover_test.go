@@ -200,11 +200,8 @@ func (w *uidWatcher) run(addr string, stop <-chan struct{}) {
 // replica takes over, every acknowledged message is on it, a client that
 // stays (or reconnects) sees UIDs only ascend, and deliveries resume.
 func TestFailoverUnderLoad(t *testing.T) {
-	c := testcluster.Start(t, testcluster.Options{Backends: 2, Frontends: 1, ReplicationFactor: 2})
-	c.AddUser("alice", 0)
+	c, mb := replicatedInbox(t)
 	b1, b2 := c.Backends[0], c.Backends[1]
-	mb := mailbox(t, c, fsm.Inbox("alice"))
-	testcluster.WaitFor(t, "b2 in sync with b1", func() bool { return inSync(c, "b1", "b2") })
 
 	a := &acks{ids: make(map[string]time.Time)}
 	w := &uidWatcher{}

@@ -17,12 +17,9 @@ import (
 // the write's UID: no client of either copy sees a new UID below one it
 // could have known.
 func TestWriteAfterSwitchRaisesFloor(t *testing.T) {
-	c := testcluster.Start(t, testcluster.Options{Backends: 2, Frontends: 1, ReplicationFactor: 2})
-	c.AddUser("alice", 0)
+	c, mb := replicatedInbox(t)
 	b1, b2 := c.Backends[0], c.Backends[1]
 	f := c.Frontends[0]
-	mb := mailbox(t, c, fsm.Inbox("alice"))
-	testcluster.WaitFor(t, "b2 in sync with b1", func() bool { return inSync(c, "b1", "b2") })
 	if code, err := deliver(f.LMTPAddr, "alice@example.org", "c1"); code != 250 {
 		t.Fatalf("delivery on b1: %d %v", code, err)
 	}

@@ -19,12 +19,9 @@ import (
 // messages, and a client of the new primary sees the renumbering as
 // EXPUNGE and new UIDs above every UID it knew.
 func TestMergeAfterForcedPromotion(t *testing.T) {
-	c := testcluster.Start(t, testcluster.Options{Backends: 2, Frontends: 1, ReplicationFactor: 2})
-	c.AddUser("alice", 0)
+	c, mb := replicatedInbox(t)
 	b1, b2 := c.Backends[0], c.Backends[1]
 	f := c.Frontends[0]
-	mb := mailbox(t, c, fsm.Inbox("alice"))
-	testcluster.WaitFor(t, "b2 in sync with b1", func() bool { return inSync(c, "b1", "b2") })
 	mustDeliver := func(ids ...string) {
 		t.Helper()
 		for _, id := range ids {

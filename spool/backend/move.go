@@ -30,10 +30,12 @@ import (
 // Any failure before the switch aborts: MoveAbort, and the mailbox is
 // Active on the source as before. A target that only fell behind on the
 // acknowledgement path (a slow sync under load) is first given one more
-// sync once the mailbox is Moving and takes no new writes. After the switch the source cannot
-// acknowledge anything: its acknowledgement path needs the target's
-// consent first, and the target refuses once it knows it is primary; the
-// conditional apply refuses a batch once the target has written itself.
+// sync once the mailbox is Moving and takes no new writes.
+//
+// After the switch the source cannot acknowledge anything: its
+// acknowledgement path needs the target's consent first, and the target
+// refuses once it knows it is primary; the conditional apply refuses a
+// batch once the target has written itself.
 
 // MoveProgress is what a move reports as it goes.
 type MoveProgress struct {

@@ -53,6 +53,18 @@ func fill(t testing.TB, b *testcluster.Backend, id uint64, n, size int, prefix s
 	}
 }
 
+// seededInbox starts two backends (b1, b2) and a frontend, adds alice,
+// whose INBOX is on b1, and fills it with seeded messages of about size
+// bytes, seed-0 to seed-(seeded-1).
+func seededInbox(t *testing.T, seeded, size int) (*testcluster.Cluster, *fsm.Mailbox) {
+	t.Helper()
+	c := testcluster.Start(t, testcluster.Options{Backends: 2, Frontends: 1})
+	c.AddUser("alice", 0)
+	mb := mailbox(t, c, fsm.Inbox("alice"))
+	fill(t, c.Backends[0], mb.ID, seeded, size, "seed-")
+	return c, mb
+}
+
 func sizedMessage(msgID string, size int) string {
 	m := testMessage(msgID)
 	if pad := size - len(m); pad > 0 {
@@ -288,13 +300,10 @@ func everyAckOnce(t *testing.T, b *testcluster.Backend, id uint64, a *acks, seed
 // client's UIDs only ascend, and b1's copy is gone.
 func TestMoveUnderLoad(t *testing.T) {
 	const seeded = 10000
-	c := testcluster.Start(t, testcluster.Options{Backends: 2, Frontends: 1})
-	c.AddUser("alice", 0)
-	b1, b2 := c.Backends[0], c.Backends[1]
-	mb := mailbox(t, c, fsm.Inbox("alice"))
 	start := time.Now()
-	fill(t, b1, mb.ID, seeded, 4096, "seed-")
-	t.Logf("seeded %d messages in %v", seeded, time.Since(start).Round(time.Millisecond))
+	c, mb := seededInbox(t, seeded, 4096)
+	b1, b2 := c.Backends[0], c.Backends[1]
+	t.Logf("started the cluster and seeded %d messages in %v", seeded, time.Since(start).Round(time.Millisecond))
 
 	f := c.Frontends[0]
 	a := &acks{ids: make(map[string]time.Time)}
@@ -408,11 +417,8 @@ func TestMoveFullStride(t *testing.T) {
 // deliveries.
 func TestMoveAbortsWhenTargetStops(t *testing.T) {
 	const seeded = 2000
-	c := testcluster.Start(t, testcluster.Options{Backends: 2, Frontends: 1})
-	c.AddUser("alice", 0)
+	c, mb := seededInbox(t, seeded, 2048)
 	b1, b2 := c.Backends[0], c.Backends[1]
-	mb := mailbox(t, c, fsm.Inbox("alice"))
-	fill(t, b1, mb.ID, seeded, 2048, "seed-")
 
 	stopped := false
 	var last backend.MoveProgress
@@ -458,11 +464,8 @@ func TestMoveAbortsWhenTargetStops(t *testing.T) {
 // more and becomes primary with every acknowledged message.
 func TestMoveTargetBehindCatchesUpAtSwitch(t *testing.T) {
 	const seeded = 50
-	c := testcluster.Start(t, testcluster.Options{Backends: 2, Frontends: 1})
-	c.AddUser("alice", 0)
+	c, mb := seededInbox(t, seeded, 1024)
 	b1, b2 := c.Backends[0], c.Backends[1]
-	mb := mailbox(t, c, fsm.Inbox("alice"))
-	fill(t, b1, mb.ID, seeded, 1024, "seed-")
 
 	a := &acks{ids: make(map[string]time.Time)}
 	behind := false

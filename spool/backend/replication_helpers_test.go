@@ -103,6 +103,18 @@ func sameRecords(t *testing.T, a, b *testcluster.Backend, id uint64) {
 }
 
 // inSync reads the pair's state as fresh as the leader's commit index.
+// replicatedInbox starts two backends (b1, b2) and a frontend with
+// replication factor 2, adds alice, whose INBOX has its primary copy on b1,
+// and waits until b2's copy is in sync.
+func replicatedInbox(t *testing.T) (*testcluster.Cluster, *fsm.Mailbox) {
+	t.Helper()
+	c := testcluster.Start(t, testcluster.Options{Backends: 2, Frontends: 1, ReplicationFactor: 2})
+	c.AddUser("alice", 0)
+	mb := mailbox(t, c, fsm.Inbox("alice"))
+	testcluster.WaitFor(t, "b2 in sync with b1", func() bool { return inSync(c, "b1", "b2") })
+	return c, mb
+}
+
 func inSync(c *testcluster.Cluster, primary, replica string) bool {
 	v := c.Voters[0]
 	if err := v.SyncedRead(testcluster.Ctx(c.T)); err != nil {

@@ -26,7 +26,7 @@ func TestConcurrentRefreshesExpungeNothing(t *testing.T) {
 	inbox, _ := env.Dir.FSM().Mailbox(fsm.Inbox("alice"))
 	const senders, each, pollers = 8, 40, 6
 
-	var expunges atomic.Int64
+	var expunges, delivered atomic.Int64
 	var highest [pollers]atomic.Uint32
 	var clients []*imapclient.Client
 	for i := range pollers {
@@ -60,6 +60,7 @@ func TestConcurrentRefreshesExpungeNothing(t *testing.T) {
 					t.Error(err)
 					return
 				}
+				delivered.Add(1)
 			}
 		}()
 	}
@@ -75,7 +76,7 @@ func TestConcurrentRefreshesExpungeNothing(t *testing.T) {
 				}
 				select {
 				case <-done:
-					if highest[i].Load() == senders*each {
+					if int64(highest[i].Load()) == delivered.Load() {
 						return
 					}
 				default:
