@@ -7,11 +7,11 @@ import (
 	"time"
 
 	"github.com/rookery-mail/rookery/auth"
+	"github.com/rookery-mail/rookery/backend"
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/freeport"
 	"github.com/rookery-mail/rookery/spool"
-	"github.com/rookery-mail/rookery/spool/backend"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -128,7 +128,7 @@ func (c *testCluster) startBackend(id string, node *directory.Node, imapAddr, lm
 		APIAddr:            node.APIAddr(),
 		AllowPlaintextAuth: true,
 		// The frontend's tests are about one namespace over many backends;
-		// replication has its own tests in spool/backend.
+		// replication has its own tests in backend.
 		ReplicationFactor: 1,
 		Logger:            testLogger(c.t),
 	})

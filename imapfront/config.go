@@ -28,7 +28,7 @@ type Directory interface {
 }
 
 // Mover moves a mailbox (internal name) to another backend: RENAME with a
-// server argument. spool/backend's RemoteMover asks the mailbox's primary
+// server argument. backend's RemoteMover asks the mailbox's primary
 // over the cluster API.
 type Mover interface {
 	Move(ctx context.Context, name, backend string) error

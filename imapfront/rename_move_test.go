@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rookery-mail/rookery/backend"
 	"github.com/rookery-mail/rookery/fsm"
-	"github.com/rookery-mail/rookery/spool/backend"
 )
 
 // RENAME a b SERVER moves the mailbox to backend SERVER (a == b: a move

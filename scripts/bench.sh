@@ -115,8 +115,8 @@ gobench fsm-lookup ./fsm/ 'Lookup1M' 1000000x
 gobench fsm-memory-snapshot ./fsm/ 'Memory|SnapshotRestore' 1x
 gobench directory-apply ./directory/ 'BenchmarkApply' 2000x
 gobench spool-append ./spool/ . 2000x
-gobench lmtpd-deliver ./spool/lmtpd/ 'LMTPDeliver' 3000x
-gobench imapd ./spool/imapd/ . 3s
+gobench lmtpd-deliver ./backend/lmtpd/ 'LMTPDeliver' 3000x
+gobench imapd ./backend/imapd/ . 3s
 gobench imapfront-idle ./imapfront/ 'IdleConnMemory' 1x
 gobench imapfront-mixed ./imapfront/ 'MixedLoad' 200x
 gobench lmtp-proxy ./lmtp/ 'ProxyVsDirect' 2000x

@@ -9,7 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// What replication needs of the store (spool/replica speaks the protocol):
+// What replication needs of the store (replication speaks the protocol):
 //
 //   - a hook, run after each index commit and before its writers return or
 //     any reader sees it, that brings the replicas up to date (Replicator);

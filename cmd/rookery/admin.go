@@ -18,9 +18,9 @@ import (
 	"time"
 
 	"github.com/rookery-mail/rookery/auth"
+	"github.com/rookery-mail/rookery/backend"
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
-	"github.com/rookery-mail/rookery/spool/backend"
 	"github.com/rookery-mail/rookery/tlsutil"
 )
 

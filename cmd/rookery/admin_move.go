@@ -11,8 +11,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/rookery-mail/rookery/backend"
 	"github.com/rookery-mail/rookery/fsm"
-	"github.com/rookery-mail/rookery/spool/backend"
 )
 
 // `rookery admin mailbox move NAME BACKEND` and `rookery admin backend

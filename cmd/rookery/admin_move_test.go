@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rookery-mail/rookery/spool/backend"
+	"github.com/rookery-mail/rookery/backend"
 )
 
 // Progress to a file or pipe: the first report and the last are printed,

@@ -13,10 +13,10 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/rookery-mail/rookery/backend"
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/metrics"
 	"github.com/rookery-mail/rookery/spool"
-	"github.com/rookery-mail/rookery/spool/backend"
 )
 
 var errUsage = errors.New("usage")

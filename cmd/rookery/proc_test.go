@@ -21,10 +21,10 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/rookery-mail/rookery/auth"
+	"github.com/rookery-mail/rookery/backend"
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/freeport"
-	"github.com/rookery-mail/rookery/spool/backend"
 )
 
 // Real node processes for the crash and failover tests: the test binary

@@ -14,12 +14,12 @@ import (
 	"time"
 
 	"github.com/rookery-mail/rookery/auth"
+	"github.com/rookery-mail/rookery/backend"
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/imapfront"
 	"github.com/rookery-mail/rookery/lmtp"
 	"github.com/rookery-mail/rookery/spool"
-	"github.com/rookery-mail/rookery/spool/backend"
 )
 
 // startRoles waits until the directory can serve a synced read (the

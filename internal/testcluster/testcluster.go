@@ -18,13 +18,13 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/rookery-mail/rookery/auth"
+	"github.com/rookery-mail/rookery/backend"
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/imapfront"
 	"github.com/rookery-mail/rookery/internal/freeport"
 	"github.com/rookery-mail/rookery/lmtp"
 	"github.com/rookery-mail/rookery/spool"
-	"github.com/rookery-mail/rookery/spool/backend"
 )
 
 // Secret is the cluster secret of every test cluster.

@@ -1,0 +1,336 @@
+// Package backend is the backend role: it ties a spool to the directory,
+// serves it over IMAP and LMTP, and owns the mailbox life cycle (create,
+// delete, rename, and the reconciliation of disk and directory at start).
+package backend
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/rookery-mail/rookery/backend/imapd"
+	"github.com/rookery-mail/rookery/backend/lmtpd"
+	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/batchconn"
+	"github.com/rookery-mail/rookery/replication"
+	"github.com/rookery-mail/rookery/spool"
+)
+
+// Directory is what a backend needs of its node's directory.
+type Directory interface {
+	imapd.Directory
+}
+
+// Config is what New needs.
+type Config struct {
+	ID        string // backend id in the directory
+	Store     *spool.Store
+	Directory Directory
+	// ClusterSecret authenticates frontends to the backend IMAP server.
+	ClusterSecret string
+	// IMAPAddr and LMTPAddr are the listen addresses (port 0 picks one);
+	// the bound addresses are what the directory records.
+	IMAPAddr string
+	LMTPAddr string
+	// IMAPAdvertise and LMTPAdvertise, when set, are what the directory
+	// records instead of the bound addresses: where frontends reach this
+	// backend through a proxy or NAT.
+	IMAPAdvertise string
+	LMTPAdvertise string
+	// APIAddr is the node's cluster API address, recorded for replication.
+	APIAddr         string
+	Weight          uint32
+	MaxMessageBytes int64 // 0: the store's limit
+	TLS             *tls.Config
+	// NodeTLS, when set, wraps the backend's IMAP and LMTP listeners in
+	// TLS from the first byte: the mutual TLS of node-to-node traffic, so
+	// only frontends holding a certificate of the cluster CA get in.
+	NodeTLS            *tls.Config
+	AllowPlaintextAuth bool
+	DirectoryTimeout   time.Duration
+	Logger             *slog.Logger
+
+	// ReplicationFactor is the number of copies of each mailbox this
+	// backend creates (itself and ReplicationFactor-1 replicas, fewer when
+	// fewer backends are up); 0 means DefaultReplicationFactor.
+	ReplicationFactor int
+	// ReplicaTimeout bounds one replica's sync on the acknowledgement
+	// path; a replica that takes longer leaves the in-sync set.
+	ReplicaTimeout time.Duration
+	// CatchUpInterval is how often replicas out of sync are caught up.
+	CatchUpInterval time.Duration
+	// ReplicaHTTPClient carries replication calls; nil means a client of
+	// the backend's own.
+	ReplicaHTTPClient *http.Client
+}
+
+// DefaultReplicationFactor: a primary and one replica.
+const DefaultReplicationFactor = 2
+
+// Validate checks c and fills in defaults.
+func (c *Config) Validate() error {
+	switch {
+	case c.ID == "":
+		return fmt.Errorf("%w: ID is required", ErrInvalidConfig)
+	case c.Store == nil:
+		return fmt.Errorf("%w: Store is required", ErrInvalidConfig)
+	case c.Directory == nil:
+		return fmt.Errorf("%w: Directory is required", ErrInvalidConfig)
+	case c.ClusterSecret == "":
+		return fmt.Errorf("%w: ClusterSecret is required", ErrInvalidConfig)
+	case c.IMAPAddr == "" || c.LMTPAddr == "":
+		return fmt.Errorf("%w: IMAPAddr and LMTPAddr are required", ErrInvalidConfig)
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = c.Store.MaxMessageBytes()
+	}
+	if c.Weight == 0 {
+		c.Weight = 1
+	}
+	if c.DirectoryTimeout <= 0 {
+		c.DirectoryTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.ReplicationFactor < 0 {
+		return fmt.Errorf("%w: ReplicationFactor %d", ErrInvalidConfig, c.ReplicationFactor)
+	}
+	if c.ReplicationFactor == 0 {
+		c.ReplicationFactor = DefaultReplicationFactor
+	}
+	if c.ReplicaTimeout <= 0 {
+		c.ReplicaTimeout = 2 * time.Second
+	}
+	if c.CatchUpInterval <= 0 {
+		c.CatchUpInterval = time.Second
+	}
+	return nil
+}
+
+// Backend is a running backend role.
+type Backend struct {
+	cfg  Config
+	log  *slog.Logger
+	imap *imapd.Server
+	lmtp *lmtpd.Server
+
+	repl        *replicator
+	replServer  *replication.Server
+	stopCatchUp context.CancelFunc
+	// runCtx ends when the backend closes: background work (catch-up,
+	// settling a move) runs under it.
+	runCtx context.Context
+
+	mu        sync.Mutex
+	started   bool
+	closed    bool
+	imapLn    net.Listener
+	lmtpLn    net.Listener
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// New builds a backend; Start brings it into service.
+func New(cfg Config) (*Backend, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	b := &Backend{cfg: cfg, log: cfg.Logger.With("component", "backend", "backend", cfg.ID)}
+	srv, err := imapd.New(imapd.Config{
+		BackendID:          cfg.ID,
+		Store:              cfg.Store,
+		Directory:          cfg.Directory,
+		Mailboxes:          b,
+		ClusterSecret:      cfg.ClusterSecret,
+		MaxMessageBytes:    cfg.MaxMessageBytes,
+		TLS:                cfg.TLS,
+		AllowPlaintextAuth: cfg.AllowPlaintextAuth,
+		DirectoryTimeout:   cfg.DirectoryTimeout,
+		Logger:             cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	b.imap = srv
+	if b.lmtp, err = newLMTP(cfg); err != nil {
+		srv.Close()
+		return nil, err
+	}
+	b.repl = newReplicator(cfg, b.log)
+	b.replServer, err = replication.NewServer(replication.ServerConfig{BackendID: cfg.ID, Store: cfg.Store,
+		Directory: cfg.Directory, Logger: cfg.Logger, Floor: b.repl.raiseFloor})
+	if err != nil {
+		srv.Close()
+		b.lmtp.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// Start listens, registers the backend in the directory with the bound
+// addresses, reconciles disk and directory, and then serves. It returns
+// once the backend serves; Close stops it.
+func (b *Backend) Start(ctx context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	if b.started {
+		return errors.New("backend: already started")
+	}
+	var err error
+	if b.imapLn, err = net.Listen("tcp", b.cfg.IMAPAddr); err != nil {
+		return fmt.Errorf("listen imap: %w", err)
+	}
+	if b.lmtpLn, err = net.Listen("tcp", b.cfg.LMTPAddr); err != nil {
+		b.imapLn.Close()
+		return fmt.Errorf("listen lmtp: %w", err)
+	}
+	// The LMTP server's replies to a pipelined transaction leave together
+	// (beneath TLS, which needs its own connection type on top).
+	b.lmtpLn = batchconn.Listen(b.lmtpLn)
+	if b.cfg.NodeTLS != nil {
+		b.imapLn = tls.NewListener(b.imapLn, b.cfg.NodeTLS)
+		b.lmtpLn = tls.NewListener(b.lmtpLn, b.cfg.NodeTLS)
+	}
+	if err := b.register(ctx); err != nil {
+		b.closeListeners()
+		return err
+	}
+	if _, err := b.Reconcile(ctx); err != nil {
+		b.closeListeners()
+		return err
+	}
+	if err := b.repl.resyncInSync(ctx); err != nil {
+		b.closeListeners()
+		return fmt.Errorf("resync in-sync replicas: %w", err)
+	}
+	b.startReplication()
+	b.started = true
+	b.serve("imap", func() error { return b.imap.Serve(b.imapLn) })
+	b.serve("lmtp", func() error { return b.lmtp.Serve(b.lmtpLn) })
+	b.log.Info("backend serving", "imap_addr", b.imapLn.Addr().String(), "lmtp_addr", b.lmtpLn.Addr().String())
+	return nil
+}
+
+// startReplication puts the replicator on the store's commit path and
+// starts the catch-up loop; Close stops both.
+func (b *Backend) startReplication() {
+	b.cfg.Store.SetOrigin(b.cfg.ID)
+	b.cfg.Store.SetReplicator(b.repl.replicate)
+	ctx, cancel := context.WithCancel(context.Background())
+	b.stopCatchUp = cancel
+	b.runCtx = ctx
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.repl.catchUpLoop(ctx, b.cfg.CatchUpInterval)
+	}()
+}
+
+// orBound is the advertised address if there is one, else the listener's.
+func orBound(advertise string, ln net.Listener) string {
+	if advertise != "" {
+		return advertise
+	}
+	return ln.Addr().String()
+}
+
+// register records this backend and its addresses in the directory and
+// waits until the local copy has the record.
+//
+// Registering again is harmless, so a directory failure whose outcome is
+// unknown (leadership lost while the entry was committing, which happens
+// when a node restarts into an election) is retried until ctx ends, not
+// taken as a reason to stop the node.
+func (b *Backend) register(ctx context.Context) error {
+	var res fsm.Result
+	var err error
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		res, err = b.apply(ctx, fsm.BackendRegister{
+			ID:       b.cfg.ID,
+			IMAPAddr: orBound(b.cfg.IMAPAdvertise, b.imapLn),
+			LMTPAddr: orBound(b.cfg.LMTPAdvertise, b.lmtpLn),
+			APIAddr:  b.cfg.APIAddr,
+			Weight:   b.cfg.Weight,
+			At:       time.Now().UnixNano(),
+		})
+		if err == nil || !errors.Is(err, ErrDirectory) {
+			break
+		}
+		b.log.Warn("registering the backend failed; retrying", "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("register backend: %w", err)
+		case <-time.After(wait):
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("register backend: %w", err)
+	}
+	if err := b.cfg.Directory.WaitApplied(ctx, res.Index); err != nil {
+		return fmt.Errorf("%w: %w", ErrDirectory, err)
+	}
+	return nil
+}
+
+func (b *Backend) serve(what string, fn func() error) {
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		if err := fn(); err != nil && !b.isClosed() {
+			b.log.Error("server stopped", "server", what, "err", err)
+		}
+	}()
+}
+
+func (b *Backend) isClosed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closed
+}
+
+func (b *Backend) closeListeners() {
+	b.imapLn.Close()
+	b.lmtpLn.Close()
+}
+
+// IMAPAddr and LMTPAddr are the bound addresses once Start has returned.
+func (b *Backend) IMAPAddr() string { return b.imapLn.Addr().String() }
+func (b *Backend) LMTPAddr() string { return b.lmtpLn.Addr().String() }
+
+// Close stops serving and waits for the servers. The store and the
+// directory belong to the caller and stay open.
+func (b *Backend) Close() error {
+	var err error
+	b.closeOnce.Do(func() {
+		b.mu.Lock()
+		b.closed = true
+		stop := b.stopCatchUp
+		b.mu.Unlock()
+		if stop != nil {
+			stop()
+			// The hook stays, refusing: a write that reaches the store
+			// after this is never acknowledged unreplicated.
+			b.repl.close()
+		}
+		err = errors.Join(b.imap.Close(), b.lmtp.Close())
+		// A server whose Serve had not yet begun when it was closed would
+		// take the listener up afterwards and wait on it for ever.
+		b.mu.Lock()
+		if b.started {
+			b.closeListeners()
+		}
+		b.mu.Unlock()
+		b.wg.Wait()
+	})
+	return err
+}

@@ -1,0 +1,168 @@
+// Package backendtest starts a real backend for tests: a single-voter
+// directory on loopback, a spool in a temporary directory, and the backend
+// role serving IMAP and LMTP on ports the system picks.
+package backendtest
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/rookery-mail/rookery/auth"
+	"github.com/rookery-mail/rookery/backend"
+	"github.com/rookery-mail/rookery/directory"
+	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/spool"
+)
+
+// Secret is the cluster secret of every test backend.
+const Secret = "backendtest-cluster-secret"
+
+// BackendID is the id the test backend registers under.
+const BackendID = "b1"
+
+// Env is a running backend with its directory and store.
+type Env struct {
+	T        testing.TB
+	Dir      *directory.Node
+	Store    *spool.Store
+	StoreDir string
+	Backend  *backend.Backend
+	Logger   *slog.Logger
+}
+
+// Logger discards logs unless ROOKERY_TEST_LOG is set.
+func Logger() *slog.Logger {
+	if os.Getenv("ROOKERY_TEST_LOG") == "" {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// Ctx is a context that ends with the test or after a minute.
+func Ctx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// StartDirectory opens a single-voter directory and waits until it leads.
+func StartDirectory(t testing.TB) *directory.Node {
+	t.Helper()
+	cfg := directory.Default()
+	cfg.NodeID = "n1"
+	cfg.DataDir = t.TempDir()
+	cfg.Roles = []string{directory.RoleDirectory, directory.RoleBackend}
+	cfg.RaftAddr = "127.0.0.1:0"
+	cfg.APIAddr = "127.0.0.1:0"
+	cfg.GossipAddr = "127.0.0.1:0"
+	cfg.ClusterSecret = Secret
+	cfg.BootstrapExpect = 1
+	cfg.HeartbeatTimeout = 300 * time.Millisecond
+	cfg.ElectionTimeout = 300 * time.Millisecond
+	cfg.LeaderLeaseTimeout = 150 * time.Millisecond
+	cfg.CommitTimeout = 5 * time.Millisecond
+	cfg.GossipProfile = "local"
+	cfg.Logger = Logger()
+	node, err := directory.Open(cfg)
+	if err != nil {
+		t.Fatalf("open directory: %v", err)
+	}
+	t.Cleanup(func() { node.Close() })
+	WaitFor(t, "directory leader", node.IsLeader)
+	return node
+}
+
+// Start runs a backend over a fresh directory and store.
+func Start(t testing.TB) *Env {
+	t.Helper()
+	e := &Env{T: t, Dir: StartDirectory(t), StoreDir: t.TempDir(), Logger: Logger()}
+	e.OpenStore()
+	e.StartBackend()
+	return e
+}
+
+// OpenStore opens the spool in StoreDir.
+func (e *Env) OpenStore() {
+	e.T.Helper()
+	st, err := spool.Open(spool.Options{Dir: e.StoreDir, Logger: e.Logger})
+	if err != nil {
+		e.T.Fatalf("open store: %v", err)
+	}
+	e.Store = st
+	e.T.Cleanup(func() { st.Close() })
+}
+
+// StartBackend starts the backend role over Dir and Store.
+func (e *Env) StartBackend() {
+	e.T.Helper()
+	b, err := backend.New(backend.Config{
+		ID:                 BackendID,
+		Store:              e.Store,
+		Directory:          e.Dir,
+		ClusterSecret:      Secret,
+		IMAPAddr:           "127.0.0.1:0",
+		LMTPAddr:           "127.0.0.1:0",
+		APIAddr:            e.Dir.APIAddr(),
+		AllowPlaintextAuth: true,
+		Logger:             e.Logger,
+	})
+	if err != nil {
+		e.T.Fatalf("new backend: %v", err)
+	}
+	if err := b.Start(Ctx(e.T)); err != nil {
+		e.T.Fatalf("start backend: %v", err)
+	}
+	e.Backend = b
+	e.T.Cleanup(func() { b.Close() })
+}
+
+// AddUser adds a user with password pw and creates their INBOX.
+func (e *Env) AddUser(name, pw string) {
+	e.T.Helper()
+	hash, err := auth.HashPasswordCost(pw, bcrypt.MinCost)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	ctx := Ctx(e.T)
+	res, err := e.Dir.Apply(ctx, fsm.UserAdd{Name: name, PasswordHash: hash, At: time.Now().UnixNano()})
+	if err != nil || res.Err != nil {
+		e.T.Fatalf("add user %s: %v %v", name, err, res.Err)
+	}
+	if err := e.Dir.WaitApplied(ctx, res.Index); err != nil {
+		e.T.Fatal(err)
+	}
+	if _, err := e.Backend.Create(ctx, fsm.Inbox(name), ""); err != nil {
+		e.T.Fatalf("create inbox of %s: %v", name, err)
+	}
+}
+
+// Apply applies cmd and fails the test on any error.
+func (e *Env) Apply(cmd fsm.Command) fsm.Result {
+	e.T.Helper()
+	ctx := Ctx(e.T)
+	res, err := e.Dir.Apply(ctx, cmd)
+	if err != nil || res.Err != nil {
+		e.T.Fatalf("apply %T: %v %v", cmd, err, res.Err)
+	}
+	if err := e.Dir.WaitApplied(ctx, res.Index); err != nil {
+		e.T.Fatal(err)
+	}
+	return res
+}
+
+// WaitFor polls cond until it holds, failing the test after 30 seconds.
+func WaitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,191 @@
+package backend
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rookery-mail/rookery/backend/imapd"
+	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/spool"
+)
+
+var _ imapd.Mailboxes = (*Backend)(nil)
+
+// Create makes mailbox name on this backend (DESIGN "Mailbox life cycle"):
+// Reserve in the directory, create in the spool, give the in-sync replicas
+// their (empty) copy, Activate. A crash at any point leaves either a
+// reservation Reconcile resolves (activate what is on disk, release what
+// is not) or an active mailbox; the name is never poisoned. The mailbox
+// becomes visible, to this client and every other, only once every
+// in-sync replica holds it, so a failover never finds it missing on the
+// new primary. It returns once the local directory copy shows it.
+func (b *Backend) Create(ctx context.Context, name, specialUse string) (*fsm.Mailbox, error) {
+	if err := fsm.ValidateName(name); err != nil {
+		return nil, err
+	}
+	resv, err := reservationID()
+	if err != nil {
+		return nil, err
+	}
+	res, err := b.apply(ctx, fsm.Reserve{
+		Name: name, Backend: b.cfg.ID, Replicas: b.pickReplicas(name), Reservation: resv,
+		At: time.Now().UnixNano(), SpecialUse: specialUse,
+	})
+	if err != nil {
+		return nil, err
+	}
+	m := res.Mailbox
+	meta := spool.MailboxMeta{ID: m.ID, UIDValidity: m.UIDValidity, Stride: m.Stride, Slot: m.Primary.Slot}
+	if err := b.cfg.Store.CreateMailbox(meta); err != nil {
+		b.release(name, resv)
+		return nil, fmt.Errorf("create mailbox %d in spool: %w", m.ID, err)
+	}
+	// A replica that cannot take its copy leaves the in-sync set (and the
+	// mailbox is made without it), unless the directory could not record
+	// that: then the create fails and nothing of it stays. The replicator
+	// reads the placement from the local directory copy, which must show
+	// the reservation first.
+	err = b.cfg.Directory.WaitApplied(ctx, res.Index)
+	if err != nil {
+		err = fmt.Errorf("%w: %w", ErrDirectory, err)
+	} else if failed := b.repl.replicate(ctx, []uint64{m.ID}); failed[m.ID] != nil {
+		err = fmt.Errorf("%w: mailbox %s: %w", spool.ErrNotReplicated, name, failed[m.ID])
+	}
+	if err != nil {
+		b.release(name, resv)
+		b.dropUnactivated(m.ID)
+		b.repl.dropCopies(context.WithoutCancel(ctx), m)
+		return nil, err
+	}
+	res, err = b.apply(ctx, fsm.Activate{Name: name, Reservation: resv})
+	if err != nil {
+		if !errors.Is(err, ErrDirectory) {
+			// The reservation is gone (expired and released): the
+			// mailbox on disk was never active and holds nothing.
+			b.dropUnactivated(m.ID)
+		}
+		// Otherwise the outcome is unknown; Reconcile settles it.
+		return nil, err
+	}
+	if err := b.cfg.Directory.WaitApplied(ctx, res.Index); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDirectory, err)
+	}
+	b.log.Info("mailbox created", "mailbox", name, "mailbox_id", m.ID, "uidvalidity", res.Mailbox.UIDValidity)
+	return res.Mailbox, nil
+}
+
+func reservationID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("reservation id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// release gives a reservation back after a failed create. It runs on its
+// own deadline: the caller's context may be what failed.
+func (b *Backend) release(name, resv string) {
+	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.DirectoryTimeout)
+	defer cancel()
+	if _, err := b.apply(ctx, fsm.Release{Name: name, Reservation: resv}); err != nil {
+		// The leader releases it after the reservation TTL, or Reconcile
+		// does at the next start.
+		b.log.Warn("release of reservation failed", "mailbox", name, "err", err)
+	}
+}
+
+func (b *Backend) dropUnactivated(id uint64) {
+	if err := b.cfg.Store.DeleteMailbox(id); err != nil && !errors.Is(err, spool.ErrNoMailbox) {
+		b.log.Warn("removal of never-activated mailbox failed", "mailbox_id", id, "err", err)
+	}
+}
+
+// stampUIDValidity records the directory's uidvalidity in the spool.
+func (b *Backend) stampUIDValidity(m *fsm.Mailbox) {
+	if m == nil {
+		return
+	}
+	if err := b.cfg.Store.SetUIDValidity(m.ID, m.UIDValidity); err != nil {
+		b.log.Warn("recording uidvalidity in spool failed", "mailbox_id", m.ID, "err", err)
+	}
+}
+
+// Delete removes mailbox name: mark it deleting (it takes no more mail),
+// remove it from the spool, remove the directory entry. A crash part way
+// leaves a Deleting entry that Reconcile finishes.
+func (b *Backend) Delete(ctx context.Context, name string) error {
+	m, err := b.lookup(ctx, name)
+	if err != nil {
+		return err
+	}
+	if m.Primary.Backend != b.cfg.ID {
+		return fmt.Errorf("%w: %s is on %s", ErrNotPrimary, name, m.Primary.Backend)
+	}
+	if m.State != fsm.Deleting {
+		if _, err := b.apply(ctx, fsm.MarkDeleting{Name: name}); err != nil {
+			return err
+		}
+	}
+	return b.finishDelete(ctx, m)
+}
+
+func (b *Backend) finishDelete(ctx context.Context, m *fsm.Mailbox) error {
+	if err := b.cfg.Store.DeleteMailbox(m.ID); err != nil && !errors.Is(err, spool.ErrNoMailbox) {
+		return fmt.Errorf("delete mailbox %d from spool: %w", m.ID, err)
+	}
+	res, err := b.apply(ctx, fsm.Remove{Name: m.Name, ID: m.ID})
+	if err != nil {
+		return err
+	}
+	if err := b.cfg.Directory.WaitApplied(ctx, res.Index); err != nil {
+		return fmt.Errorf("%w: %w", ErrDirectory, err)
+	}
+	b.repl.dropCopies(ctx, m)
+	b.log.Info("mailbox deleted", "mailbox", m.Name, "mailbox_id", m.ID)
+	return nil
+}
+
+// Rename is a directory change only: the spool knows mailboxes by id.
+func (b *Backend) Rename(ctx context.Context, from, to string) error {
+	res, err := b.apply(ctx, fsm.Rename{From: from, To: to})
+	if err != nil {
+		return err
+	}
+	if err := b.cfg.Directory.WaitApplied(ctx, res.Index); err != nil {
+		return fmt.Errorf("%w: %w", ErrDirectory, err)
+	}
+	return nil
+}
+
+// lookup finds name in the directory, with a synced read before it says
+// the name does not exist.
+func (b *Backend) lookup(ctx context.Context, name string) (*fsm.Mailbox, error) {
+	dir := b.cfg.Directory
+	if m, ok := dir.FSM().Mailbox(name); ok {
+		return m, nil
+	}
+	if err := dir.SyncedRead(ctx); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDirectory, err)
+	}
+	if m, ok := dir.FSM().Mailbox(name); ok {
+		return m, nil
+	}
+	return nil, fmt.Errorf("%w: %s", fsm.ErrNoMailbox, name)
+}
+
+// apply proposes cmd. A broken rule comes back as the fsm sentinel; a
+// failure to reach the directory as ErrDirectory.
+func (b *Backend) apply(ctx context.Context, cmd fsm.Command) (fsm.Result, error) {
+	res, err := b.cfg.Directory.Apply(ctx, cmd)
+	if err != nil {
+		return res, fmt.Errorf("%w: %T: %w", ErrDirectory, cmd, err)
+	}
+	if res.Err != nil {
+		return res, fmt.Errorf("%T: %w", cmd, res.Err)
+	}
+	return res, nil
+}

@@ -1,0 +1,199 @@
+package lmtpd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/rookery-mail/rookery/backend/quota"
+	"github.com/rookery-mail/rookery/fsm"
+)
+
+// session is one LMTP transaction after another on one connection.
+type session struct {
+	srv *Server
+	log *slog.Logger
+	// mu guards the transaction: with BDAT, go-smtp runs LMTPData in a
+	// goroutine of its own and may Reset the session (a chunk that could
+	// not be read, a connection gone) before LMTPData has returned.
+	mu    sync.Mutex
+	from  string
+	size  int64       // the size MAIL declared, 0 if none
+	rcpts []recipient // accepted, in RCPT order
+}
+
+var _ smtp.LMTPSession = (*session)(nil)
+
+// recipient is an accepted RCPT: the address as given (go-smtp reports
+// statuses by it) and the mailbox it resolved to.
+type recipient struct {
+	addr    string
+	mailbox uint64
+	name    string // the mailbox's, for its owner's quota
+}
+
+func (s *session) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.from, s.size, s.rcpts = "", 0, nil
+}
+
+func (s *session) Logout() error { return nil }
+
+func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.from, s.size, s.rcpts = from, 0, nil
+	if opts != nil {
+		s.size = opts.Size
+	}
+	return nil
+}
+
+func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	mb, err := s.srv.resolve(to)
+	if err != nil {
+		s.log.Info("lmtp recipient refused", "rcpt", to, "err", err)
+		return replyErr(err)
+	}
+	if err := s.quotaAtRcpt(mb); err != nil {
+		s.log.Info("lmtp recipient over quota", "rcpt", to, "err", err)
+		return replyErr(err)
+	}
+	s.mu.Lock()
+	s.rcpts = append(s.rcpts, recipient{addr: to, mailbox: mb.ID, name: mb.Name})
+	s.mu.Unlock()
+	return nil
+}
+
+// Data is the SMTP form of DATA; the server runs in LMTP mode, where
+// go-smtp calls LMTPData instead.
+func (s *session) Data(r io.Reader) error {
+	return &smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "Use LMTP"}
+}
+
+// LMTPData writes the message once into the store for every distinct
+// mailbox of the transaction, and gives each recipient the outcome for its
+// mailbox. No 250 is given before the store has made the message durable.
+func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
+	s.mu.Lock()
+	from, rcpts := s.from, slices.Clone(s.rcpts)
+	s.mu.Unlock()
+	var mailboxes []uint64
+	index := make(map[uint64]int)
+	names := make(map[uint64]string)
+	for _, rc := range rcpts {
+		if _, ok := index[rc.mailbox]; !ok {
+			index[rc.mailbox] = len(mailboxes)
+			mailboxes = append(mailboxes, rc.mailbox)
+			names[rc.mailbox] = rc.name
+		}
+	}
+	ctx, cancel := context.WithTimeout(s.srv.ctx, s.srv.cfg.DeliveryTimeout)
+	defer cancel()
+	ledger := s.srv.ledger()
+	admit := func(id uint64, size int64) error { return ledger.Admit(names[id], size) }
+	ds, err := s.srv.cfg.Store.DeliverAdmitted(ctx, mailboxes, r, time.Now(), admit)
+	if err != nil {
+		s.log.Warn("lmtp delivery failed", "from", from, "recipients", len(rcpts), "err", err)
+		return replyErr(err)
+	}
+	for _, rc := range rcpts {
+		d := ds[index[rc.mailbox]]
+		if d.Err != nil {
+			s.log.Warn("lmtp delivery to mailbox failed", "rcpt", rc.addr, "mailbox", rc.mailbox, "err", d.Err)
+		}
+		status.SetStatus(rc.addr, replyErr(d.Err))
+	}
+	s.log.Debug("lmtp delivered", "from", from, "recipients", len(rcpts), "mailboxes", len(mailboxes))
+	return nil
+}
+
+// quotaAtRcpt refuses a recipient whose owner is already at their quota,
+// or would pass it with the size MAIL declared. The message itself is
+// checked again at DATA, when its size is known.
+func (s *session) quotaAtRcpt(mb *fsm.Mailbox) error {
+	s.mu.Lock()
+	size := s.size
+	s.mu.Unlock()
+	l := s.srv.ledger()
+	if size > 0 {
+		return l.Admit(mb.Name, size)
+	}
+	return l.Full(mb.Name)
+}
+
+// ledger counts quota usage for one check or one delivery.
+func (srv *Server) ledger() *quota.Ledger {
+	return quota.NewLedger(srv.cfg.Directory.FSM(), srv.cfg.Store, srv.cfg.BackendID)
+}
+
+// resolve finds the mailbox a recipient address delivers to and checks
+// that this backend serves it. A recipient the local copy of the
+// directory does not know is looked up again after a synced read: it may
+// be newer than the copy.
+func (srv *Server) resolve(addr string) (*fsm.Mailbox, error) {
+	users, detail, err := parseRecipient(addr)
+	if err != nil {
+		return nil, err
+	}
+	mb, err := srv.target(users, detail)
+	if errors.Is(err, fsm.ErrNoUser) || errors.Is(err, fsm.ErrNoMailbox) {
+		ctx, cancel := context.WithTimeout(srv.ctx, srv.cfg.LookupTimeout)
+		defer cancel()
+		if serr := srv.cfg.Directory.SyncedRead(ctx); serr != nil {
+			return nil, fmt.Errorf("lmtpd: synced read for %q: %w", addr, serr)
+		}
+		mb, err = srv.target(users, detail)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if mb.Primary.Backend != srv.cfg.BackendID {
+		return nil, fmt.Errorf("%w: mailbox %d is on %q", ErrNotHere, mb.ID, mb.Primary.Backend)
+	}
+	return mb, nil
+}
+
+// target tries each candidate user name in turn.
+func (srv *Server) target(users []string, detail string) (*fsm.Mailbox, error) {
+	var err error
+	for _, u := range users {
+		var mb *fsm.Mailbox
+		mb, err = srv.cfg.Directory.FSM().DeliveryTarget(u, detail)
+		if !errors.Is(err, fsm.ErrNoUser) {
+			return mb, err
+		}
+	}
+	return nil, err
+}
+
+// parseRecipient splits local[+detail]@domain. The user is the local part;
+// a user whose name is a whole address (local@domain) is tried first.
+func parseRecipient(addr string) (users []string, detail string, err error) {
+	local, domain := addr, ""
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		local, domain = addr[:i], addr[i+1:]
+	}
+	local, detail, _ = strings.Cut(local, "+")
+	if local == "" {
+		return nil, "", fmt.Errorf("%w: %q", ErrBadAddress, addr)
+	}
+	user, err := fsm.CanonicalUser(local)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %q", fsm.ErrNoUser, addr)
+	}
+	if domain != "" {
+		if full, err := fsm.CanonicalUser(user + "@" + domain); err == nil {
+			users = append(users, full)
+		}
+	}
+	return append(users, user), detail, nil
+}

@@ -1,0 +1,393 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/replication"
+	"github.com/rookery-mail/rookery/spool"
+)
+
+// replicator pushes this backend's changes to the replicas of the
+// mailboxes it serves (DESIGN "Replication and failover"). On the ack
+// path (the store's Replicator hook) it brings every in-sync replica up to
+// date before the change is acknowledged, and drops a replica that fails
+// from the in-sync set, durably, before it answers. A catch-up loop brings
+// the other replicas up to date, merges diverged copies, and puts them
+// back in the set.
+type replicator struct {
+	id      string
+	store   *spool.Store
+	dir     Directory
+	client  *replication.Client
+	timeout time.Duration // per replica, per sync on the ack path
+	log     *slog.Logger
+
+	mu sync.Mutex
+	// mailboxMu serialises syncs of one mailbox (ack path and catch-up).
+	mailboxMu map[uint64]*sync.Mutex
+	// joining: replicas being caught up, which the ack path also waits
+	// for, so that nothing acknowledged meanwhile escapes the catch-up.
+	joining map[string]bool
+	// dropped: replicas this backend has dropped from the in-sync set,
+	// until the local directory copy shows it.
+	dropped map[string]bool
+	// outSince: when each replica left the in-sync set, as this backend
+	// saw it; gone once it is back.
+	outSince map[string]time.Time
+	// pairMu: see lockPair.
+	pairMu map[string]*sync.Mutex
+	// known: the modseq each replica's copy had after our last sync, to
+	// skip the state round trip on the ack path.
+	known map[copyKey]uint64
+
+	// moves: the moves this backend drives as their source, by mailbox.
+	moves map[uint64]*moveState
+
+	lag lagRing
+
+	closed atomic.Bool // see close
+}
+
+// close makes every later replicate call fail, so that nothing is
+// acknowledged once the backend has stopped replicating.
+func (r *replicator) close() { r.closed.Store(true) }
+
+type copyKey struct {
+	replica string
+	mailbox uint64
+}
+
+func newReplicator(cfg Config, log *slog.Logger) *replicator {
+	return &replicator{
+		id: cfg.ID, store: cfg.Store, dir: cfg.Directory,
+		client:    replication.NewClient(cfg.ClusterSecret, cfg.ReplicaHTTPClient),
+		timeout:   cfg.ReplicaTimeout,
+		log:       log.With("component", "replicator"),
+		mailboxMu: make(map[uint64]*sync.Mutex),
+		joining:   make(map[string]bool),
+		dropped:   make(map[string]bool),
+		outSince:  make(map[string]time.Time),
+		known:     make(map[copyKey]uint64),
+		pairMu:    make(map[string]*sync.Mutex),
+		moves:     make(map[uint64]*moveState),
+	}
+}
+
+// replicate is the store's Replicator hook: it returns once every in-sync
+// (or joining) replica of mailboxes holds this store's committed state, or
+// has been dropped from the in-sync set by a committed directory command.
+// A mailbox this backend no longer serves fails: its new primary must not
+// miss a change acknowledged here.
+func (r *replicator) replicate(ctx context.Context, mailboxes []uint64) map[uint64]error {
+	if r.closed.Load() {
+		failed := make(map[uint64]error, len(mailboxes))
+		for _, id := range mailboxes {
+			failed[id] = ErrClosed
+		}
+		return failed
+	}
+	byReplica, failed := r.targets(mailboxes)
+	// A move's target goes first: once it refuses (it has been made
+	// primary), nothing more of the change may reach anyone.
+	failed = r.replicateMoves(ctx, mailboxes, failed)
+	r.raiseFloors(ctx, failed)
+	byReplica = withoutFailed(byReplica, failed)
+	if len(byReplica) == 0 {
+		return failed
+	}
+	start := time.Now()
+	defer func() { r.lag.add(time.Since(start)) }()
+	type outcome struct {
+		ids []uint64
+		err error
+	}
+	outcomes := make(chan outcome, len(byReplica))
+	for rid, ids := range byReplica {
+		go func() { outcomes <- outcome{ids, r.replicateTo(ctx, rid, ids)} }()
+	}
+	for range byReplica {
+		o := <-outcomes
+		if o.err == nil {
+			continue
+		}
+		if failed == nil {
+			failed = make(map[uint64]error)
+		}
+		for _, id := range o.ids {
+			failed[id] = o.err
+		}
+	}
+	return failed
+}
+
+// raiseFloors handles the commits to mailboxes that have gone elsewhere:
+// ErrNotPrimary (the directory names another primary) or a move's target
+// that refused during the switch. Each is a write that will not be
+// acknowledged but that the store publishes; the new primary is told
+// first (see floor.go).
+func (r *replicator) raiseFloors(ctx context.Context, failed map[uint64]error) {
+	for id, err := range failed {
+		var primary string
+		var refused *targetRefused
+		switch {
+		case errors.As(err, &refused):
+			primary = refused.target
+		case errors.Is(err, ErrNotPrimary):
+			if m, ok := r.dir.FSM().MailboxByID(id); ok {
+				primary = m.Primary.Backend
+			}
+		default:
+			continue
+		}
+		r.raiseFloorOn(ctx, primary, id)
+	}
+}
+
+// targets groups mailboxes by the replicas the ack path must wait for,
+// and fails the mailboxes this backend does not serve.
+func (r *replicator) targets(mailboxes []uint64) (map[string][]uint64, map[uint64]error) {
+	f := r.dir.FSM()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string][]uint64)
+	var failed map[uint64]error
+	for _, id := range mailboxes {
+		m, ok := f.MailboxByID(id)
+		if !ok {
+			continue // not in the directory yet: nobody else serves it
+		}
+		if m.Primary.Backend != r.id {
+			if failed == nil {
+				failed = make(map[uint64]error)
+			}
+			failed[id] = fmt.Errorf("%w: %s", ErrNotPrimary, m.Name)
+			continue
+		}
+		for _, c := range m.Replicas {
+			if r.joining[c.Backend] || (f.InSync(r.id, c.Backend) && !r.dropped[c.Backend]) {
+				out[c.Backend] = append(out[c.Backend], id)
+			}
+		}
+	}
+	return out, failed
+}
+
+// replicateTo syncs mailboxes to one replica; on failure it takes the
+// replica out of the ack path, durably when it was in sync.
+func (r *replicator) replicateTo(ctx context.Context, rid string, ids []uint64) error {
+	sctx, cancel := context.WithTimeout(ctx, r.timeout)
+	err := r.syncAll(sctx, rid, ids, false)
+	cancel()
+	if err == nil {
+		return nil
+	}
+	unlock := r.lockPair(rid)
+	defer unlock()
+	r.mu.Lock()
+	wasJoining := r.joining[rid]
+	delete(r.joining, rid)
+	dropped := r.dropped[rid]
+	r.mu.Unlock()
+	if !r.dir.FSM().InSync(r.id, rid) || dropped {
+		if !wasJoining {
+			r.log.Debug("replica left the ack path", "replica", rid, "err", err)
+		}
+		return nil
+	}
+	r.log.Warn("replica fell behind; dropping it from the in-sync set", "replica", rid, "err", err)
+	return r.setInSync(ctx, rid, false)
+}
+
+// setInSync proposes the pair's new state and retries until the
+// directory commits it or ctx ends: an acknowledgement must not overtake
+// the drop of a replica that lacks the change.
+func (r *replicator) setInSync(ctx context.Context, rid string, inSync bool) error {
+	for delay := 50 * time.Millisecond; ; delay = min(2*delay, time.Second) {
+		res, err := r.dir.Apply(ctx, fsm.SetInSync{Primary: r.id, Replica: rid, InSync: inSync, At: time.Now().UnixNano()})
+		if err == nil {
+			err = res.Err
+		}
+		if err == nil {
+			r.mu.Lock()
+			if !inSync {
+				r.dropped[rid] = true
+				if r.outSince[rid].IsZero() {
+					r.outSince[rid] = time.Now()
+				}
+			} else {
+				delete(r.outSince, rid)
+			}
+			r.mu.Unlock()
+			return nil
+		}
+		r.log.Warn("in-sync update failed", "replica", rid, "in_sync", inSync, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: set in-sync %s: %w", ErrDirectory, rid, err)
+		case <-time.After(delay):
+		}
+	}
+}
+
+// syncAll syncs each of ids to replica rid. reset allows replacing a
+// copy whose history diverged, once the catch-up loop has merged what it
+// alone held (see mergeFrom); on the ack path a diverged copy is an error.
+func (r *replicator) syncAll(ctx context.Context, rid string, ids []uint64, reset bool) error {
+	addr, err := r.apiAddr(rid)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := r.syncMailbox(ctx, rid, addr, id, reset); err != nil {
+			return fmt.Errorf("mailbox %d to %s: %w", id, rid, err)
+		}
+	}
+	return nil
+}
+
+func (r *replicator) apiAddr(rid string) (string, error) {
+	b, ok := r.dir.FSM().Backend(rid)
+	if !ok || b.APIAddr == "" {
+		return "", fmt.Errorf("%w: backend %s has no cluster API address", replication.ErrUnavailable, rid)
+	}
+	if b.State == fsm.BackendDown {
+		return "", fmt.Errorf("%w: backend %s is down", replication.ErrUnavailable, rid)
+	}
+	return b.APIAddr, nil
+}
+
+func (r *replicator) lockMailbox(id uint64) func() {
+	r.mu.Lock()
+	m := r.mailboxMu[id]
+	if m == nil {
+		m = new(sync.Mutex)
+		r.mailboxMu[id] = m
+	}
+	r.mu.Unlock()
+	m.Lock()
+	return m.Unlock
+}
+
+// maxAttempts bounds the retries of one mailbox sync after a conflict (the
+// replica's copy moved) or a body that went missing on the replica.
+const maxAttempts = 3
+
+// syncMailbox brings replica rid's copy of mailbox id up to this store's
+// state: state, reserve, apply. A copy whose history diverged is replaced
+// whole when reset is set, and is an error otherwise.
+func (r *replicator) syncMailbox(ctx context.Context, rid, addr string, id uint64, reset bool) error {
+	unlock := r.lockMailbox(id)
+	defer unlock()
+	key := copyKey{rid, id}
+	var lastErr error
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		mine, err := r.store.ReplicaState(id)
+		if err != nil {
+			return err
+		}
+		since, whole, err := r.startingPoint(ctx, addr, key, mine, reset)
+		if err != nil {
+			return err
+		}
+		if !whole && since == mine.HighestModSeq {
+			return nil
+		}
+		cb, err := r.store.ChangesSince(id, since, whole)
+		if err != nil {
+			return err
+		}
+		err = r.send(ctx, addr, cb, attempt > 0)
+		if err == nil {
+			r.setKnown(key, cb.HighestModSeq)
+			return nil
+		}
+		r.forget(key)
+		if !errors.Is(err, replication.ErrConflict) && !errors.Is(err, replication.ErrMissingBody) {
+			return err
+		}
+		lastErr = err
+	}
+	return lastErr
+}
+
+// startingPoint says where the replica's copy is: the modseq to send
+// changes after, or whole for a whole copy.
+func (r *replicator) startingPoint(ctx context.Context, addr string, key copyKey, mine spool.ReplicaState, reset bool) (uint64, bool, error) {
+	if since, ok := r.knownModSeq(key); ok && since <= mine.HighestModSeq {
+		return since, false, nil
+	}
+	states, err := r.client.State(ctx, addr, []uint64{key.mailbox})
+	if err != nil {
+		return 0, false, err
+	}
+	theirs := states[0]
+	switch {
+	case !theirs.Exists:
+		return 0, false, nil
+	case mine.SharesHistory(theirs):
+		return theirs.HighestModSeq, false, nil
+	case !reset:
+		return 0, false, fmt.Errorf("%w: copy on %s diverged", ErrDiverged, key.replica)
+	}
+	return 0, true, nil
+}
+
+// send reserves the bodies of cb and applies it; all sends every body,
+// for a retry after the replica lost one.
+func (r *replicator) send(ctx context.Context, addr string, cb spool.ChangeBatch, all bool) error {
+	guids := uniqueGUIDs(cb.Records)
+	need := guids
+	if !all && len(guids) > 0 {
+		have, err := r.client.Reserve(ctx, addr, guids)
+		if err != nil {
+			return err
+		}
+		need = need[:0:0]
+		for i, g := range guids {
+			if !have[i] {
+				need = append(need, g)
+			}
+		}
+	}
+	open := func(guid string) (io.ReadCloser, error) { return r.store.Body(guid) }
+	return r.client.Apply(ctx, addr, cb, need, open)
+}
+
+func uniqueGUIDs(recs []spool.Message) []string {
+	seen := make(map[string]bool, len(recs))
+	var out []string
+	for _, m := range recs {
+		if !seen[m.GUID] {
+			seen[m.GUID] = true
+			out = append(out, m.GUID)
+		}
+	}
+	return out
+}
+
+func (r *replicator) knownModSeq(k copyKey) (uint64, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v, ok := r.known[k]
+	return v, ok
+}
+
+func (r *replicator) setKnown(k copyKey, v uint64) {
+	r.mu.Lock()
+	r.known[k] = v
+	r.mu.Unlock()
+}
+
+func (r *replicator) forget(k copyKey) {
+	r.mu.Lock()
+	delete(r.known, k)
+	r.mu.Unlock()
+}

@@ -1,0 +1,217 @@
+package replication
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/rookery-mail/rookery/spool"
+)
+
+// Client is the primary's side of the protocol. Every call takes a
+// context, which bounds it.
+type Client struct {
+	http   *http.Client
+	secret string
+	sent   atomic.Int64 // request bytes of apply streams
+}
+
+// NewClient returns a client that authenticates with the cluster secret;
+// hc nil means a client of its own.
+func NewClient(secret string, hc *http.Client) *Client {
+	if hc == nil {
+		hc = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	}
+	return &Client{http: hc, secret: secret}
+}
+
+// BytesSent counts the bytes of every apply stream sent so far: headers
+// and bodies.
+func (c *Client) BytesSent() int64 { return c.sent.Load() }
+
+// State asks the replica at apiAddr for its copies of mailboxes.
+func (c *Client) State(ctx context.Context, apiAddr string, mailboxes []uint64) ([]spool.ReplicaState, error) {
+	var resp StateResponse
+	if err := c.postJSON(ctx, apiAddr, pathState, StateRequest{Mailboxes: mailboxes}, &resp); err != nil {
+		return nil, err
+	}
+	if len(resp.States) != len(mailboxes) {
+		return nil, fmt.Errorf("%w: %d states for %d mailboxes", ErrUnavailable, len(resp.States), len(mailboxes))
+	}
+	return resp.States, nil
+}
+
+// Reserve says which of guids the replica holds.
+func (c *Client) Reserve(ctx context.Context, apiAddr string, guids []string) ([]bool, error) {
+	var resp ReserveResponse
+	if err := c.postJSON(ctx, apiAddr, pathReserve, ReserveRequest{GUIDs: guids}, &resp); err != nil {
+		return nil, err
+	}
+	if len(resp.Have) != len(guids) {
+		return nil, fmt.Errorf("%w: %d answers for %d bodies", ErrUnavailable, len(resp.Have), len(guids))
+	}
+	return resp.Have, nil
+}
+
+// BodySource opens a body by GUID on the primary.
+type BodySource func(guid string) (io.ReadCloser, error)
+
+// Apply sends batch and the bodies of send (GUIDs the replica lacks, each
+// once) and waits for the replica to apply it.
+func (c *Client) Apply(ctx context.Context, apiAddr string, batch spool.ChangeBatch, send []string, open BodySource) error {
+	h := applyHeader{Batch: batch}
+	sizes := make(map[string]int64, len(batch.Records))
+	for _, r := range batch.Records {
+		sizes[r.GUID] = r.Size
+	}
+	for _, g := range send {
+		h.Bodies = append(h.Bodies, bodyRef{GUID: g, Size: sizes[g]})
+	}
+	hdr, err := json.Marshal(h)
+	if err != nil {
+		return fmt.Errorf("%w: encode batch: %v", ErrBadRequest, err)
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(c.writeStream(pw, hdr, h.Bodies, open)) }()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+apiAddr+pathApply, pr)
+	if err != nil {
+		pr.Close()
+		return err
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := c.do(req)
+	pr.Close() // ends the writer if the request failed before reading it all
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// writeStream writes the header and then each body, each exactly of its
+// recorded size.
+func (c *Client) writeStream(w io.Writer, hdr []byte, bodies []bodyRef, open BodySource) error {
+	if err := binary.Write(w, binary.BigEndian, uint32(len(hdr))); err != nil {
+		return err
+	}
+	if _, err := w.Write(hdr); err != nil {
+		return err
+	}
+	c.sent.Add(int64(4 + len(hdr)))
+	for _, b := range bodies {
+		f, err := open(b.GUID)
+		if err != nil {
+			return err
+		}
+		n, err := io.Copy(w, io.LimitReader(f, b.Size))
+		f.Close()
+		c.sent.Add(n)
+		if err != nil {
+			return err
+		}
+		if n != b.Size {
+			return fmt.Errorf("replica: body %s is %d bytes, recorded %d", b.GUID, n, b.Size)
+		}
+	}
+	return nil
+}
+
+// Records fetches a copy's whole record list, for a merge.
+func (c *Client) Records(ctx context.Context, apiAddr string, mailbox uint64) (RecordsResponse, error) {
+	var out RecordsResponse
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+apiAddr+pathRecords+strconv.FormatUint(mailbox, 10), nil)
+	if err != nil {
+		return out, err
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return out, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return out, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return out, nil
+}
+
+// Body opens a body held by the copy at apiAddr; the caller closes it.
+func (c *Client) Body(ctx context.Context, apiAddr, guid string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+apiAddr+pathBody+guid, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// DropCopy asks the backend at apiAddr to remove its copy of a mailbox
+// the directory no longer names.
+func (c *Client) DropCopy(ctx context.Context, apiAddr string, mailbox uint64) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, "http://"+apiAddr+pathCopies+strconv.FormatUint(mailbox, 10), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
+
+func (c *Client) postJSON(ctx context.Context, apiAddr, path string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+apiAddr+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// do sends req with the cluster secret and turns an error reply into its
+// sentinel. On success the caller owns resp.Body.
+func (c *Client) do(req *http.Request) (*http.Response, error) {
+	req.Header.Set("Authorization", "Bearer "+c.secret)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	if resp.StatusCode/100 == 2 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	var e apiError
+	json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
+	if resp.StatusCode == http.StatusNotFound && e.ErrorCode == "not_found" {
+		return nil, fmt.Errorf("%w: %s", spool.ErrNoMessage, e.Error)
+	}
+	return nil, fmt.Errorf("%w: %s: %s", errorOf(e.ErrorCode), resp.Status, e.Error)
+}
+
+// RaiseFloor asks the primary at apiAddr of mailbox to put its own
+// messages above the highest UID of from's copy (see FloorRequest).
+func (c *Client) RaiseFloor(ctx context.Context, apiAddr string, mailbox uint64, from string) error {
+	var out struct{}
+	return c.postJSON(ctx, apiAddr, pathFloor, FloorRequest{Mailbox: mailbox, From: from}, &out)
+}

@@ -1,0 +1,49 @@
+package replication
+
+import "errors"
+
+var (
+	ErrInvalidConfig = errors.New("replica: invalid config")
+	// ErrConflict: the batch does not follow from the replica's copy (its
+	// modseq or history moved); the primary reads its state and resends.
+	ErrConflict = errors.New("replica: batch conflicts with the replica's copy")
+	// ErrMissingBody: a record names a body the replica no longer holds;
+	// the primary resends with the body.
+	ErrMissingBody = errors.New("replica: body missing on the replica")
+	// ErrNotReplica: the replica's directory does not make it a replica of
+	// the mailbox (it may be the primary now); the sender must stop.
+	ErrNotReplica = errors.New("replica: not a replica of this mailbox")
+	ErrBadRequest = errors.New("replica: bad request")
+	// ErrUnavailable: the replica could not be reached or failed; try later.
+	ErrUnavailable = errors.New("replica: replica unavailable")
+)
+
+// errorCodes cross the wire; a code keeps its meaning once given.
+var errorCodes = []struct {
+	code string
+	err  error
+}{
+	{"conflict", ErrConflict},
+	{"missing_body", ErrMissingBody},
+	{"not_replica", ErrNotReplica},
+	{"bad_request", ErrBadRequest},
+	{"unavailable", ErrUnavailable},
+}
+
+func codeOf(err error) string {
+	for _, c := range errorCodes {
+		if errors.Is(err, c.err) {
+			return c.code
+		}
+	}
+	return "unavailable"
+}
+
+func errorOf(code string) error {
+	for _, c := range errorCodes {
+		if c.code == code {
+			return c.err
+		}
+	}
+	return ErrUnavailable
+}
