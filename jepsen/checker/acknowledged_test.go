@@ -16,7 +16,7 @@ func (b *hist) read(key string, inv, comp int64, m []history.Message) *hist {
 		Value: history.Value{UIDValidity: 7, Messages: m}})
 }
 
-func TestLMTP(t *testing.T) {
+func TestAcknowledged(t *testing.T) {
 	cases := []struct {
 		name string
 		h    *hist
@@ -41,7 +41,7 @@ func TestLMTP(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := LMTP{}.Check(tc.h.h)
+			r := Acknowledged{}.Check(tc.h.h)
 			wantValidity(t, r, tc.want)
 			if tc.kind != "" {
 				wantAnomaly(t, r, tc.kind)
@@ -50,11 +50,11 @@ func TestLMTP(t *testing.T) {
 	}
 }
 
-func TestLMTPCounts(t *testing.T) {
+func TestAcknowledgedCounts(t *testing.T) {
 	h := new(hist).deliver("u1", "m1", ok, 0, 10).deliver("u1", "m2", info, 5, 20).
 		deliver("u1", "m3", info, 5, 20).deliver("u1", "m4", fail, 6, 15).deliver("u1", "m5", ok, 6, 15).
 		read("u1", 100, 110, msgs(1, "m1", 2, "m2"))
-	r := LMTP{}.Check(h.h)
+	r := Acknowledged{}.Check(h.h)
 	want := map[string]int{"acknowledged_found": 1, "unknown_found": 1, "unknown_absent": 1,
 		"failed_absent": 1, "lost": 1, "duplicated": 0, "unexpected": 0, "attempted": 5}
 	for k, v := range want {
