@@ -74,7 +74,7 @@ func attemptsAndReads(h history.History) (map[string]map[string]delivery, map[st
 	reads := make(map[string]history.Op)
 	for _, op := range h {
 		switch {
-		case op.F == history.FDeliver:
+		case op.F == history.FDeliver || op.F == history.FAppend:
 			if attempts[op.Key] == nil {
 				attempts[op.Key] = make(map[string]delivery)
 			}
@@ -123,7 +123,7 @@ func tallyMailbox(b *builder, mb string, attempts map[string]delivery, read hist
 	}
 	for _, m := range read.Value.Messages {
 		if _, ok := attempts[m.MessageID]; !ok {
-			b.anomaly(Anomaly{Kind: "unexpected", Key: mb, Ops: []int{read.Index}, Detail: fmt.Sprintf("%s at uid %d was never delivered", m.MessageID, m.UID)})
+			b.anomaly(Anomaly{Kind: "unexpected", Key: mb, Ops: []int{read.Index}, Detail: fmt.Sprintf("%s at uid %d was never delivered or appended", m.MessageID, m.UID)})
 		}
 	}
 	b.count("attempted", len(attempts))

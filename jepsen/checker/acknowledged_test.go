@@ -63,3 +63,41 @@ func TestAcknowledgedCounts(t *testing.T) {
 		}
 	}
 }
+
+func (b *hist) appendOp(key, id string, out history.Outcome, uid uint32, inv, comp int64) *hist {
+	return b.add(history.Op{Process: 4, F: history.FAppend, Key: key, Outcome: out, Invoke: inv, Complete: comp,
+		Value: history.Value{MessageID: id, UID: uid, UIDValidity: 7}})
+}
+
+// TestAcknowledgedAppends: APPEND OK is held to the same rule as LMTP 250.
+func TestAcknowledgedAppends(t *testing.T) {
+	cases := []struct {
+		name string
+		h    *hist
+		want Validity
+		kind string
+	}{
+		{"every acknowledged append found once", new(hist).appendOp("mb", "a1", ok, 1, 0, 10).
+			appendOp("mb", "a2", info, 0, 5, 20).appendOp("mb", "a3", ok, 3, 6, 15).deliver("mb", "d1", ok, 7, 30).
+			read("mb", 100, 110, msgs(1, "a1", 3, "a3", 5, "d1")), Valid, ""},
+		{"acknowledged append lost", new(hist).appendOp("mb", "a1", ok, 1, 0, 10).appendOp("mb", "a2", ok, 3, 0, 10).
+			read("mb", 100, 110, msgs(1, "a1")), Invalid, "lost"},
+		{"append stored twice", new(hist).appendOp("mb", "a1", ok, 1, 0, 10).
+			read("mb", 100, 110, msgs(1, "a1", 4, "a1")), Invalid, "duplicated"},
+		{"unanswered append stored twice", new(hist).appendOp("mb", "a1", info, 0, 0, 10).
+			read("mb", 100, 110, msgs(1, "a1", 4, "a1")), Invalid, "duplicated"},
+		{"append found in another mailbox", new(hist).appendOp("mb", "a1", ok, 1, 0, 10).
+			read("mb", 100, 110, nil).read("other", 100, 110, msgs(1, "a1")), Invalid, "lost"},
+		{"appended mailbox never read", new(hist).appendOp("mb", "a1", ok, 1, 0, 10).appendOp("mb2", "a2", ok, 1, 0, 10).
+			read("mb", 100, 110, msgs(1, "a1")), Unknown, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Acknowledged{}.Check(tc.h.h)
+			wantValidity(t, r, tc.want)
+			if tc.kind != "" {
+				wantAnomaly(t, r, tc.kind)
+			}
+		})
+	}
+}

@@ -49,7 +49,7 @@ var workloadCheckers = map[string][]string{
 	"directory":        {"linearizable", "read-your-writes"},
 	"read-your-writes": {"read-your-writes"},
 	"ownership":        {"ownership"},
-	"uid":              {"uid"},
+	"uid":              {"uid", "acknowledged"},
 	"lmtp":             {"acknowledged"},
 	"list":             {"list-staleness"},
 }
