@@ -4,7 +4,6 @@ package auth
 
 import (
 	"crypto/subtle"
-	"errors"
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
@@ -21,11 +20,6 @@ const MaxPasswordLen = 72
 
 // DefaultCost is the bcrypt cost for new hashes.
 var DefaultCost = bcrypt.DefaultCost
-
-var (
-	ErrPasswordTooLong = errors.New("auth: password longer than 72 bytes")
-	ErrEmptyPassword   = errors.New("auth: empty password")
-)
 
 // HashPassword returns a bcrypt hash of pw in its usual "$2a$..." form.
 func HashPassword(pw string) (string, error) {
