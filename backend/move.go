@@ -2,6 +2,8 @@ package backend
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -174,77 +176,74 @@ func withoutFailed(byReplica map[string][]uint64, failed map[uint64]error) map[s
 // one), reporting progress to report (which may be nil). It returns the
 // mailbox as the directory has it after the switch. This backend must be
 // the mailbox's primary.
-func (b *Backend) Move(ctx context.Context, name, target string, report func(MoveProgress)) (*fsm.Mailbox, error) {
+func (r *replicator) Move(ctx context.Context, name, target string, report func(MoveProgress)) (*fsm.Mailbox, error) {
 	if report == nil {
 		report = func(MoveProgress) {}
 	}
-	b.mu.Lock()
-	running := b.started && !b.closed
-	b.mu.Unlock()
-	if !running {
+	if !r.isRunning() {
 		return nil, ErrClosed
 	}
-	m, err := b.lookup(ctx, name)
+	m, err := r.lookup(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	if m.Primary.Backend != b.cfg.ID {
+	if m.Primary.Backend != r.id {
 		return nil, fmt.Errorf("%w: %s is on %s", ErrNotPrimary, name, m.Primary.Backend)
 	}
 	if target == "" {
-		if target = b.pickMoveTarget(m); target == "" {
+		if target = r.pickMoveTarget(m); target == "" {
 			return nil, fmt.Errorf("%w: no other backend is up to take %s", fsm.ErrNoBackend, name)
 		}
 	}
-	moveID, err := reservationID()
+	moveID, err := newMoveID()
 	if err != nil {
 		return nil, err
 	}
-	res, err := b.apply(ctx, fsm.MoveStart{Name: name, MoveID: moveID, Target: target,
-		KeepSource: b.keepSource(m, target), At: time.Now().UnixNano()})
+	res, err := r.apply(ctx, fsm.MoveStart{Name: name, MoveID: moveID, Target: target,
+		KeepSource: r.keepSource(m, target), At: time.Now().UnixNano()})
 	if err != nil {
 		return nil, err
 	}
-	if err := b.cfg.Directory.WaitApplied(ctx, res.Index); err != nil {
+	if err := r.dir.WaitApplied(ctx, res.Index); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDirectory, err)
 	}
-	mv, ok := b.cfg.Directory.FSM().MoveOf(m.ID)
+	mv, ok := r.dir.FSM().MoveOf(m.ID)
 	if !ok || mv.ID != moveID {
 		return nil, fmt.Errorf("%w: move of %s ended before it began", fsm.ErrNoMove, name)
 	}
-	p := MoveProgress{Mailbox: name, Source: b.cfg.ID, Target: target, Phase: PhaseStarting}
+	p := MoveProgress{Mailbox: name, Source: r.id, Target: target, Phase: PhaseStarting}
 	report(p)
-	b.log.Info("mailbox move started", "mailbox", name, "mailbox_id", m.ID, "target", target,
+	r.log.Info("mailbox move started", "mailbox", name, "mailbox_id", m.ID, "target", target,
 		"target_slot", mv.Target.Slot, "keep_source", mv.KeepSource, "drop", mv.Drop)
 
-	ms := b.repl.beginMove(m.ID, target)
-	after, err := b.runMove(ctx, m, mv, ms, &p, report)
+	ms := r.beginMove(m.ID, target)
+	after, err := r.runMove(ctx, m, mv, ms, &p, report)
 	settled := true
 	if err != nil {
-		after, settled = b.settleMove(m, mv, err)
+		after, settled = r.settleMove(m, mv, err)
 	}
 	if !settled {
 		// The switch may have committed: until the directory says, the
 		// target keeps deciding what this backend may acknowledge.
-		b.settleLater(m, mv, ms, err)
+		r.settleLater(m, mv, ms, err)
 	} else {
-		b.repl.endMove(ms)
+		r.endMove(ms)
 	}
 	if after == nil || after.Primary.Backend != target {
 		if after != nil {
-			if _, still := b.cfg.Directory.FSM().CopyOn(after, target); !still {
-				b.dropRemote(target, m.ID)
+			if _, still := r.dir.FSM().CopyOn(after, target); !still {
+				r.dropRemote(target, m.ID)
 			}
 		}
 		p.Phase, p.Error, p.ErrorCode = PhaseAborted, errText(err), fsm.ErrorCode(err)
 		report(p)
-		b.log.Warn("mailbox move aborted", "mailbox", name, "target", target, "err", err)
+		r.log.Warn("mailbox move aborted", "mailbox", name, "target", target, "err", err)
 		return nil, fmt.Errorf("move %s to %s aborted: %w", name, target, err)
 	}
-	b.afterSwitch(after, mv)
+	r.afterSwitch(after, mv)
 	p.Phase = PhaseDone
 	report(p)
-	b.log.Info("mailbox moved", "mailbox", after.Name, "mailbox_id", m.ID, "primary", target, "copied", p.Copied)
+	r.log.Info("mailbox moved", "mailbox", after.Name, "mailbox_id", m.ID, "primary", target, "copied", p.Copied)
 	return after, nil
 }
 
@@ -257,8 +256,7 @@ func errText(err error) string {
 
 // runMove copies, joins, marks, syncs and switches. It returns the
 // mailbox after the switch.
-func (b *Backend) runMove(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, ms *moveState, p *MoveProgress, report func(MoveProgress)) (*fsm.Mailbox, error) {
-	r := b.repl
+func (r *replicator) runMove(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, ms *moveState, p *MoveProgress, report func(MoveProgress)) (*fsm.Mailbox, error) {
 	addr, err := r.apiAddr(mv.Target.Backend)
 	if err != nil {
 		return nil, err
@@ -282,17 +280,17 @@ func (b *Backend) runMove(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, ms *
 	}
 	p.Phase = PhaseSwitching
 	report(*p)
-	return b.switchMove(ctx, m, mv, ms)
+	return r.switchMove(ctx, m, mv, ms)
 }
 
 // switchMove marks the mailbox Moving, brings the target (and the in-sync
 // replicas) level and makes the target primary.
-func (b *Backend) switchMove(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, ms *moveState) (*fsm.Mailbox, error) {
-	res, err := b.apply(ctx, fsm.MoveMark{Mailbox: m.ID, MoveID: mv.ID})
+func (r *replicator) switchMove(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, ms *moveState) (*fsm.Mailbox, error) {
+	res, err := r.apply(ctx, fsm.MoveMark{Mailbox: m.ID, MoveID: mv.ID})
 	if err != nil {
 		return nil, err
 	}
-	if err := b.cfg.Directory.WaitApplied(ctx, res.Index); err != nil {
+	if err := r.dir.WaitApplied(ctx, res.Index); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDirectory, err)
 	}
 	ms.mu.Lock()
@@ -304,11 +302,11 @@ func (b *Backend) switchMove(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, m
 		// sync under load) and left it. The mailbox takes no new writes
 		// now: it has rejoined; one more sync brings it level, else the
 		// move aborts.
-		b.log.Info("move target fell behind; catching it up for the switch", "target", mv.Target.Backend,
+		r.log.Info("move target fell behind; catching it up for the switch", "target", mv.Target.Backend,
 			"mailbox_id", m.ID, "err", failed)
-		addr, err := b.repl.apiAddr(mv.Target.Backend)
+		addr, err := r.apiAddr(mv.Target.Backend)
 		if err == nil {
-			err = b.repl.syncMailbox(ctx, mv.Target.Backend, addr, m.ID, false)
+			err = r.syncMailbox(ctx, mv.Target.Backend, addr, m.ID, false)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w (it had fallen behind: %w)", mv.Target.Backend, err, failed)
@@ -321,14 +319,14 @@ func (b *Backend) switchMove(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, m
 	if failed != nil {
 		return nil, fmt.Errorf("target %s: %w", mv.Target.Backend, failed)
 	}
-	if errs := b.repl.replicate(ctx, []uint64{m.ID}); errs[m.ID] != nil {
+	if errs := r.replicate(ctx, []uint64{m.ID}); errs[m.ID] != nil {
 		return nil, fmt.Errorf("final sync: %w", errs[m.ID])
 	}
-	res, err = b.apply(ctx, fsm.MoveSwitch{Mailbox: m.ID, MoveID: mv.ID, At: time.Now().UnixNano()})
+	res, err = r.apply(ctx, fsm.MoveSwitch{Mailbox: m.ID, MoveID: mv.ID, At: time.Now().UnixNano()})
 	if err != nil {
 		return nil, err
 	}
-	if err := b.cfg.Directory.WaitApplied(ctx, res.Index); err != nil {
+	if err := r.dir.WaitApplied(ctx, res.Index); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDirectory, err)
 	}
 	return res.Mailbox, nil
@@ -341,31 +339,31 @@ func (b *Backend) switchMove(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, m
 // until it succeeds the mailbox stays as it was, taking no mail if it was
 // Moving, and it goes on trying in the background (a restart of this
 // backend aborts the move).
-func (b *Backend) settleMove(m *fsm.Mailbox, mv fsm.Move, cause error) (*fsm.Mailbox, bool) {
-	ctx, cancel := context.WithTimeout(b.runCtx, 3*b.cfg.DirectoryTimeout)
+func (r *replicator) settleMove(m *fsm.Mailbox, mv fsm.Move, cause error) (*fsm.Mailbox, bool) {
+	ctx, cancel := context.WithTimeout(r.runCtx, 3*r.cfg.DirectoryTimeout)
 	defer cancel()
-	return b.settle(ctx, m, mv, cause)
+	return r.settle(ctx, m, mv, cause)
 }
 
 // settleLater keeps settling a move in the background until the
-// directory answers or the backend closes.
-func (b *Backend) settleLater(m *fsm.Mailbox, mv fsm.Move, ms *moveState, cause error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
+// directory answers or the replicator closes.
+func (r *replicator) settleLater(m *fsm.Mailbox, mv fsm.Move, ms *moveState, cause error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.running {
 		return // a restart aborts the move
 	}
-	b.wg.Add(1)
+	r.wg.Add(1)
 	go func() {
-		defer b.wg.Done()
-		if _, ok := b.settle(b.runCtx, m, mv, cause); ok {
-			b.repl.endMove(ms)
+		defer r.wg.Done()
+		if _, ok := r.settle(r.runCtx, m, mv, cause); ok {
+			r.endMove(ms)
 		}
 	}()
 }
 
-func (b *Backend) settle(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, cause error) (*fsm.Mailbox, bool) {
-	dir := b.cfg.Directory
+func (r *replicator) settle(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, cause error) (*fsm.Mailbox, bool) {
+	dir := r.dir
 	for delay := 50 * time.Millisecond; ; delay = min(2*delay, time.Second) {
 		err := dir.SyncedRead(ctx)
 		if err == nil {
@@ -373,15 +371,15 @@ func (b *Backend) settle(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, cause
 			if now, moving := dir.FSM().MoveOf(m.ID); !moving || now.ID != mv.ID {
 				return cur, true // switched, aborted, or the mailbox is gone
 			}
-			_, err = b.apply(ctx, fsm.MoveAbort{Mailbox: m.ID, MoveID: mv.ID, At: time.Now().UnixNano()})
+			_, err = r.apply(ctx, fsm.MoveAbort{Mailbox: m.ID, MoveID: mv.ID, At: time.Now().UnixNano()})
 			if err == nil || isBrokenRule(err) {
 				continue // read the outcome
 			}
 		}
-		b.log.Warn("settling an unfinished move", "mailbox", m.Name, "cause", cause, "err", err)
+		r.log.Warn("settling an unfinished move", "mailbox", m.Name, "cause", cause, "err", err)
 		select {
 		case <-ctx.Done():
-			b.log.Error("move not settled yet; the mailbox takes no mail until it is", "mailbox", m.Name, "move", mv.ID)
+			r.log.Error("move not settled yet; the mailbox takes no mail until it is", "mailbox", m.Name, "move", mv.ID)
 			return nil, false
 		case <-time.After(delay):
 		}
@@ -390,36 +388,36 @@ func (b *Backend) settle(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, cause
 
 // afterSwitch drops the copies the switch left without a place: the
 // source's (unless it stays a replica) and the dropped replica's.
-func (b *Backend) afterSwitch(after *fsm.Mailbox, mv fsm.Move) {
+func (r *replicator) afterSwitch(after *fsm.Mailbox, mv fsm.Move) {
 	if !mv.KeepSource {
-		if err := b.cfg.Store.DeleteMailbox(after.ID); err != nil && !errors.Is(err, spool.ErrNoMailbox) {
-			b.log.Warn("removal of the moved mailbox's old copy failed", "mailbox_id", after.ID, "err", err)
+		if err := r.store.DeleteMailbox(after.ID); err != nil && !errors.Is(err, spool.ErrNoMailbox) {
+			r.log.Warn("removal of the moved mailbox's old copy failed", "mailbox_id", after.ID, "err", err)
 		}
 	}
 	if mv.Drop != "" {
-		b.dropRemote(mv.Drop, after.ID)
+		r.dropRemote(mv.Drop, after.ID)
 	}
-	b.repl.mu.Lock()
-	for k := range b.repl.known {
+	r.mu.Lock()
+	for k := range r.known {
 		if k.mailbox == after.ID {
-			delete(b.repl.known, k)
+			delete(r.known, k)
 		}
 	}
-	b.repl.mu.Unlock()
+	r.mu.Unlock()
 }
 
 // dropRemote asks backend id to remove its copy of mailbox, which the
 // directory no longer places there. One that cannot be reached keeps it
 // until its next start, when Reconcile quarantines it.
-func (b *Backend) dropRemote(id string, mailbox uint64) {
-	addr, err := b.repl.apiAddr(id)
+func (r *replicator) dropRemote(id string, mailbox uint64) {
+	addr, err := r.apiAddr(id)
 	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), b.cfg.ReplicaTimeout)
-		err = b.repl.client.DropCopy(ctx, addr, mailbox)
+		ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+		err = r.client.DropCopy(ctx, addr, mailbox)
 		cancel()
 	}
 	if err != nil {
-		b.log.Warn("copy of a moved mailbox left in place", "backend", id, "mailbox_id", mailbox, "err", err)
+		r.log.Warn("copy of a moved mailbox left in place", "backend", id, "mailbox_id", mailbox, "err", err)
 	}
 }
 
@@ -544,14 +542,14 @@ func (r *replicator) catchUpTarget(ctx context.Context, target, addr string, id 
 
 // pickMoveTarget prefers a replica that is up and in sync (it holds the
 // mail already), else spreads by rendezvous hashing over the up backends.
-func (b *Backend) pickMoveTarget(m *fsm.Mailbox) string {
-	f := b.cfg.Directory.FSM()
-	for _, r := range m.Replicas {
-		if be, ok := f.Backend(r.Backend); ok && be.State == fsm.BackendUp && f.InSync(b.cfg.ID, r.Backend) {
-			return r.Backend
+func (r *replicator) pickMoveTarget(m *fsm.Mailbox) string {
+	f := r.dir.FSM()
+	for _, c := range m.Replicas {
+		if be, ok := f.Backend(c.Backend); ok && be.State == fsm.BackendUp && f.InSync(r.id, c.Backend) {
+			return c.Backend
 		}
 	}
-	if ranked := b.rankBackends(m.Name); len(ranked) > 0 {
+	if ranked := r.cfg.RankBackends(m.Name); len(ranked) > 0 {
 		return ranked[0]
 	}
 	return ""
@@ -559,28 +557,52 @@ func (b *Backend) pickMoveTarget(m *fsm.Mailbox) string {
 
 // keepSource says whether the source must stay on as a replica: the
 // copies the mailbox has without it fall short of the replication factor.
-func (b *Backend) keepSource(m *fsm.Mailbox, target string) bool {
+func (r *replicator) keepSource(m *fsm.Mailbox, target string) bool {
 	copies := 1 // the target
-	for _, r := range m.Replicas {
-		if r.Backend != target {
+	for _, c := range m.Replicas {
+		if c.Backend != target {
 			copies++
 		}
 	}
-	return copies < b.cfg.ReplicationFactor
+	return copies < r.cfg.ReplicationFactor
 }
 
 // abortOrphanMoves aborts, at start-up, the moves this backend was
 // driving when it stopped: nobody else will finish them.
-func (b *Backend) abortOrphanMoves(ctx context.Context) error {
-	for _, mv := range b.cfg.Directory.FSM().Moves() {
-		if mv.Source != b.cfg.ID {
+func (r *replicator) abortOrphanMoves(ctx context.Context) error {
+	for _, mv := range r.dir.FSM().Moves() {
+		if mv.Source != r.id {
 			continue
 		}
-		_, err := b.apply(ctx, fsm.MoveAbort{Mailbox: mv.Mailbox, MoveID: mv.ID, At: time.Now().UnixNano()})
+		_, err := r.apply(ctx, fsm.MoveAbort{Mailbox: mv.Mailbox, MoveID: mv.ID, At: time.Now().UnixNano()})
 		if err != nil && !isBrokenRule(err) {
 			return err
 		}
-		b.log.Warn("unfinished move aborted at start", "mailbox_id", mv.Mailbox, "target", mv.Target.Backend)
+		r.log.Warn("unfinished move aborted at start", "mailbox_id", mv.Mailbox, "target", mv.Target.Backend)
 	}
 	return nil
+}
+
+// newMoveID names one move in the directory.
+func newMoveID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("move id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// lookup finds name in the directory, with a synced read before it says
+// the name does not exist.
+func (r *replicator) lookup(ctx context.Context, name string) (*fsm.Mailbox, error) {
+	if m, ok := r.dir.FSM().Mailbox(name); ok {
+		return m, nil
+	}
+	if err := r.dir.SyncedRead(ctx); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDirectory, err)
+	}
+	if m, ok := r.dir.FSM().Mailbox(name); ok {
+		return m, nil
+	}
+	return nil, fmt.Errorf("%w: %s", fsm.ErrNoMailbox, name)
 }

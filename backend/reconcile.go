@@ -42,7 +42,7 @@ func (b *Backend) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	if err := b.finishDeletes(ctx, onDisk, &rep); err != nil {
 		return rep, err
 	}
-	if err := b.abortOrphanMoves(ctx); err != nil {
+	if err := b.repl.abortOrphanMoves(ctx); err != nil {
 		return rep, err
 	}
 	b.quarantineStrays(onDisk, &rep)

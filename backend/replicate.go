@@ -5,81 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/replication"
 	"github.com/rookery-mail/rookery/spool"
 )
-
-// replicator pushes this backend's changes to the replicas of the
-// mailboxes it serves (DESIGN "Replication and failover"). On the ack
-// path (the store's Replicator hook) it brings every in-sync replica up to
-// date before the change is acknowledged, and drops a replica that fails
-// from the in-sync set, durably, before it answers. A catch-up loop brings
-// the other replicas up to date, merges diverged copies, and puts them
-// back in the set.
-type replicator struct {
-	id      string
-	store   *spool.Store
-	dir     Directory
-	client  *replication.Client
-	timeout time.Duration // per replica, per sync on the ack path
-	log     *slog.Logger
-
-	mu sync.Mutex
-	// mailboxMu serialises syncs of one mailbox (ack path and catch-up).
-	mailboxMu map[uint64]*sync.Mutex
-	// joining: replicas being caught up, which the ack path also waits
-	// for, so that nothing acknowledged meanwhile escapes the catch-up.
-	joining map[string]bool
-	// dropped: replicas this backend has dropped from the in-sync set,
-	// until the local directory copy shows it.
-	dropped map[string]bool
-	// outSince: when each replica left the in-sync set, as this backend
-	// saw it; gone once it is back.
-	outSince map[string]time.Time
-	// pairMu: see lockPair.
-	pairMu map[string]*sync.Mutex
-	// known: the modseq each replica's copy had after our last sync, to
-	// skip the state round trip on the ack path.
-	known map[copyKey]uint64
-
-	// moves: the moves this backend drives as their source, by mailbox.
-	moves map[uint64]*moveState
-
-	lag lagRing
-
-	closed atomic.Bool // see close
-}
-
-// close makes every later replicate call fail, so that nothing is
-// acknowledged once the backend has stopped replicating.
-func (r *replicator) close() { r.closed.Store(true) }
-
-type copyKey struct {
-	replica string
-	mailbox uint64
-}
-
-func newReplicator(cfg Config, log *slog.Logger) *replicator {
-	return &replicator{
-		id: cfg.ID, store: cfg.Store, dir: cfg.Directory,
-		client:    replication.NewClient(cfg.ClusterSecret, cfg.ReplicaHTTPClient),
-		timeout:   cfg.ReplicaTimeout,
-		log:       log.With("component", "replicator"),
-		mailboxMu: make(map[uint64]*sync.Mutex),
-		joining:   make(map[string]bool),
-		dropped:   make(map[string]bool),
-		outSince:  make(map[string]time.Time),
-		known:     make(map[copyKey]uint64),
-		pairMu:    make(map[string]*sync.Mutex),
-		moves:     make(map[uint64]*moveState),
-	}
-}
 
 // replicate is the store's Replicator hook: it returns once every in-sync
 // (or joining) replica of mailboxes holds this store's committed state, or

@@ -51,10 +51,10 @@ func (l *lagRing) quantiles() (n int64, p50, p99 time.Duration) {
 	return n, s[len(s)*50/100], s[min(len(s)-1, len(s)*99/100)]
 }
 
-// ReplicationStats reports replication figures since Start.
-func (b *Backend) ReplicationStats() ReplicationStats {
-	n, p50, p99 := b.repl.lag.quantiles()
-	return ReplicationStats{Commits: n, BytesSent: b.repl.client.BytesSent(), LagP50: p50, LagP99: p99}
+// Stats reports replication figures since start.
+func (r *replicator) Stats() ReplicationStats {
+	n, p50, p99 := r.lag.quantiles()
+	return ReplicationStats{Commits: n, BytesSent: r.client.BytesSent(), LagP50: p50, LagP99: p99}
 }
 
 // ReplicaLag is one replica of this backend's mailboxes, for the metrics
@@ -70,23 +70,22 @@ type ReplicaLag struct {
 
 // ReplicaLags reports every replica of the mailboxes this backend is
 // primary of, from the local directory copy.
-func (b *Backend) ReplicaLags() []ReplicaLag {
-	f := b.cfg.Directory.FSM()
+func (r *replicator) ReplicaLags() []ReplicaLag {
+	f := r.dir.FSM()
 	counts := map[string]int{}
 	f.Mailboxes("", func(m *fsm.Mailbox) bool {
-		if m.Primary.Backend == b.cfg.ID {
+		if m.Primary.Backend == r.id {
 			for _, c := range m.Replicas {
 				counts[c.Backend]++
 			}
 		}
 		return true
 	})
-	r := b.repl
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]ReplicaLag, 0, len(counts))
 	for rid, n := range counts {
-		l := ReplicaLag{Replica: rid, InSync: f.InSync(b.cfg.ID, rid), Mailboxes: n}
+		l := ReplicaLag{Replica: rid, InSync: f.InSync(r.id, rid), Mailboxes: n}
 		if !l.InSync {
 			l.Behind = -1
 			if since, ok := r.outSince[rid]; ok {
