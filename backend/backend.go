@@ -18,6 +18,7 @@ import (
 	"github.com/rookery-mail/rookery/backend/lmtpd"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/batchconn"
+	"github.com/rookery-mail/rookery/replication"
 	"github.com/rookery-mail/rookery/spool"
 )
 
@@ -25,6 +26,9 @@ import (
 type Directory interface {
 	imapd.Directory
 }
+
+// The replication side takes the backend's directory.
+var _ replication.Directory = Directory(nil)
 
 // Config is what New needs.
 type Config struct {
@@ -120,7 +124,7 @@ type Backend struct {
 	imap *imapd.Server
 	lmtp *lmtpd.Server
 
-	repl *replicator
+	repl *replication.Replicator
 
 	mu        sync.Mutex
 	started   bool
@@ -157,7 +161,7 @@ func New(cfg Config) (*Backend, error) {
 		srv.Close()
 		return nil, err
 	}
-	b.repl, err = newReplicator(replicatorConfig{
+	b.repl, err = replication.New(replication.Config{
 		BackendID: cfg.ID, Store: cfg.Store, Directory: cfg.Directory,
 		ClusterSecret: cfg.ClusterSecret, HTTPClient: cfg.ReplicaHTTPClient,
 		ReplicaTimeout: cfg.ReplicaTimeout, CatchUpInterval: cfg.CatchUpInterval,
@@ -207,7 +211,7 @@ func (b *Backend) Start(ctx context.Context) error {
 		b.closeListeners()
 		return err
 	}
-	if err := b.repl.start(ctx); err != nil {
+	if err := b.repl.Start(ctx); err != nil {
 		b.closeListeners()
 		return err
 	}
@@ -299,7 +303,7 @@ func (b *Backend) Close() error {
 		b.mu.Unlock()
 		// The hook stays, refusing: a write that reaches the store after
 		// this is never acknowledged unreplicated.
-		b.repl.close()
+		b.repl.Close()
 		err = errors.Join(b.imap.Close(), b.lmtp.Close())
 		// A server whose Serve had not yet begun when it was closed would
 		// take the listener up afterwards and wait on it for ever.
@@ -313,14 +317,6 @@ func (b *Backend) Close() error {
 	return err
 }
 
-// Move moves mailbox name to backend target; see replicator.Move.
-func (b *Backend) Move(ctx context.Context, name, target string, report func(MoveProgress)) (*fsm.Mailbox, error) {
-	return b.repl.Move(ctx, name, target, report)
-}
-
-// ReplicationStats reports replication figures since Start.
-func (b *Backend) ReplicationStats() ReplicationStats { return b.repl.Stats() }
-
-// ReplicaLags reports every replica of the mailboxes this backend is
-// primary of, from the local directory copy.
-func (b *Backend) ReplicaLags() []ReplicaLag { return b.repl.ReplicaLags() }
+// Replication is the backend's replication side: its live moves and
+// replication figures.
+func (b *Backend) Replication() *replication.Replicator { return b.repl }

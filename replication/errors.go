@@ -18,6 +18,23 @@ var (
 	ErrUnavailable = errors.New("replica: replica unavailable")
 )
 
+// Errors of the primary's side: the acknowledgement path, catch-up and
+// live moves.
+var (
+	// ErrNotPrimary: the directory names another backend primary of the
+	// mailbox; a write to it is not acknowledged here.
+	ErrNotPrimary = errors.New("replication: mailbox is served by another backend")
+	// ErrDirectory: a directory call failed for a reason other than a
+	// broken rule (no leader, timeout); the operation may be retried.
+	ErrDirectory = errors.New("replication: directory unavailable")
+	// ErrDiverged: a replica's copy of a mailbox does not share this
+	// backend's history (a forced promotion, a partition); only the
+	// catch-up loop, which merges first, may replace it.
+	ErrDiverged = errors.New("replication: replica copy diverged")
+	// ErrClosed: the replicator has stopped; nothing is acknowledged.
+	ErrClosed = errors.New("replication: closed")
+)
+
 // errorCodes cross the wire; a code keeps its meaning once given.
 var errorCodes = []struct {
 	code string

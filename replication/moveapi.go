@@ -1,4 +1,4 @@
-package backend
+package replication
 
 import (
 	"bufio"
@@ -33,7 +33,7 @@ type MoveRequest struct {
 	Target string `json:"target,omitempty"`
 }
 
-func (r *replicator) apiMove(w http.ResponseWriter, hr *http.Request) {
+func (r *Replicator) apiMove(w http.ResponseWriter, hr *http.Request) {
 	var req MoveRequest
 	if err := json.NewDecoder(http.MaxBytesReader(w, hr.Body, 4096)).Decode(&req); err != nil {
 		writeMoveError(w, http.StatusBadRequest, fsm.ErrInvalidCommand)
@@ -78,7 +78,7 @@ const hdrForwarded = "X-Rookery-Forwarded"
 
 // forwardMove passes a move call to the mailbox's primary and relays its
 // progress, so that operators may ask any backend.
-func (r *replicator) forwardMove(ctx context.Context, m *fsm.Mailbox, req MoveRequest, report func(MoveProgress)) error {
+func (r *Replicator) forwardMove(ctx context.Context, m *fsm.Mailbox, req MoveRequest, report func(MoveProgress)) error {
 	be, ok := r.dir.FSM().Backend(m.Primary.Backend)
 	if !ok || be.APIAddr == "" {
 		return fmt.Errorf("%w: %s is on %s", ErrNotPrimary, m.Name, m.Primary.Backend)
@@ -184,17 +184,11 @@ func remoteError(resp *http.Response, apiAddr string) error {
 	return fmt.Errorf("backend at %s: %s: %s", apiAddr, resp.Status, e.Error)
 }
 
-// MoveDirectory is what RemoteMover needs of a node's directory.
-type MoveDirectory interface {
-	FSM() *fsm.FSM
-	SyncedRead(ctx context.Context) error
-}
-
 // RemoteMover moves a mailbox by asking its primary backend over the
 // cluster API: what a frontend uses for RENAME with a server argument
 // (imapfront.Config.Mover).
 type RemoteMover struct {
-	Directory MoveDirectory
+	Directory DirectoryReader
 	Secret    string
 	HTTP      *http.Client // nil: http.DefaultClient; must not time out a whole move
 }

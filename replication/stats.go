@@ -1,4 +1,4 @@
-package backend
+package replication
 
 import (
 	"slices"
@@ -9,8 +9,8 @@ import (
 	"github.com/rookery-mail/rookery/fsm"
 )
 
-// ReplicationStats describes this backend's replication as a primary.
-type ReplicationStats struct {
+// Stats describes this backend's replication as a primary.
+type Stats struct {
 	Commits   int64         // commits the ack path replicated
 	BytesSent int64         // bytes of apply streams (batch headers and bodies)
 	LagP50    time.Duration // time from local commit to every in-sync replica holding it
@@ -51,16 +51,16 @@ func (l *lagRing) quantiles() (n int64, p50, p99 time.Duration) {
 	return n, s[len(s)*50/100], s[min(len(s)-1, len(s)*99/100)]
 }
 
-// Stats reports replication figures since start.
-func (r *replicator) Stats() ReplicationStats {
+// Stats reports replication figures since Start.
+func (r *Replicator) Stats() Stats {
 	n, p50, p99 := r.lag.quantiles()
-	return ReplicationStats{Commits: n, BytesSent: r.client.BytesSent(), LagP50: p50, LagP99: p99}
+	return Stats{Commits: n, BytesSent: r.client.BytesSent(), LagP50: p50, LagP99: p99}
 }
 
 // ReplicaLag is one replica of this backend's mailboxes, for the metrics
 // and the status page. Replication is synchronous, so a replica in the
 // in-sync set lags by nothing beyond the acknowledgement path (see
-// ReplicationStats); one out of it lags by as long as it has been out.
+// Stats); one out of it lags by as long as it has been out.
 type ReplicaLag struct {
 	Replica   string
 	InSync    bool
@@ -70,7 +70,7 @@ type ReplicaLag struct {
 
 // ReplicaLags reports every replica of the mailboxes this backend is
 // primary of, from the local directory copy.
-func (r *replicator) ReplicaLags() []ReplicaLag {
+func (r *Replicator) ReplicaLags() []ReplicaLag {
 	f := r.dir.FSM()
 	counts := map[string]int{}
 	f.Mailboxes("", func(m *fsm.Mailbox) bool {

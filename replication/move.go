@@ -1,4 +1,4 @@
-package backend
+package replication
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/rookery-mail/rookery/fsm"
-	"github.com/rookery-mail/rookery/replication"
 	"github.com/rookery-mail/rookery/spool"
 )
 
@@ -73,7 +72,7 @@ const moveChunk = 512
 // sends what arrived during the one before.
 const catchUpRounds = 4
 
-// moveState is the replicator's view of a move this backend drives.
+// moveState is the Replicator's view of a move this backend drives.
 type moveState struct {
 	mailbox uint64
 	target  string
@@ -84,7 +83,7 @@ type moveState struct {
 	failed    error // why the target left the acknowledgement path
 }
 
-func (r *replicator) beginMove(id uint64, target string) *moveState {
+func (r *Replicator) beginMove(id uint64, target string) *moveState {
 	ms := &moveState{mailbox: id, target: target}
 	r.mu.Lock()
 	r.moves[id] = ms
@@ -92,7 +91,7 @@ func (r *replicator) beginMove(id uint64, target string) *moveState {
 	return ms
 }
 
-func (r *replicator) endMove(ms *moveState) {
+func (r *Replicator) endMove(ms *moveState) {
 	r.mu.Lock()
 	if r.moves[ms.mailbox] == ms {
 		delete(r.moves, ms.mailbox)
@@ -105,7 +104,7 @@ func (r *replicator) endMove(ms *moveState) {
 // move under way to the move's target. A failure before the switch takes
 // the target out (the move aborts); during the switch it fails the write,
 // which is then not acknowledged.
-func (r *replicator) replicateMoves(ctx context.Context, mailboxes []uint64, failed map[uint64]error) map[uint64]error {
+func (r *Replicator) replicateMoves(ctx context.Context, mailboxes []uint64, failed map[uint64]error) map[uint64]error {
 	for _, id := range mailboxes {
 		if failed[id] != nil {
 			continue
@@ -126,7 +125,7 @@ func (r *replicator) replicateMoves(ctx context.Context, mailboxes []uint64, fai
 	return failed
 }
 
-func (r *replicator) syncMoveTarget(ctx context.Context, ms *moveState) error {
+func (r *Replicator) syncMoveTarget(ctx context.Context, ms *moveState) error {
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
 	if !ms.inAckPath {
@@ -176,7 +175,7 @@ func withoutFailed(byReplica map[string][]uint64, failed map[uint64]error) map[s
 // one), reporting progress to report (which may be nil). It returns the
 // mailbox as the directory has it after the switch. This backend must be
 // the mailbox's primary.
-func (r *replicator) Move(ctx context.Context, name, target string, report func(MoveProgress)) (*fsm.Mailbox, error) {
+func (r *Replicator) Move(ctx context.Context, name, target string, report func(MoveProgress)) (*fsm.Mailbox, error) {
 	if report == nil {
 		report = func(MoveProgress) {}
 	}
@@ -256,7 +255,7 @@ func errText(err error) string {
 
 // runMove copies, joins, marks, syncs and switches. It returns the
 // mailbox after the switch.
-func (r *replicator) runMove(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, ms *moveState, p *MoveProgress, report func(MoveProgress)) (*fsm.Mailbox, error) {
+func (r *Replicator) runMove(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, ms *moveState, p *MoveProgress, report func(MoveProgress)) (*fsm.Mailbox, error) {
 	addr, err := r.apiAddr(mv.Target.Backend)
 	if err != nil {
 		return nil, err
@@ -285,7 +284,7 @@ func (r *replicator) runMove(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, m
 
 // switchMove marks the mailbox Moving, brings the target (and the in-sync
 // replicas) level and makes the target primary.
-func (r *replicator) switchMove(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, ms *moveState) (*fsm.Mailbox, error) {
+func (r *Replicator) switchMove(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, ms *moveState) (*fsm.Mailbox, error) {
 	res, err := r.apply(ctx, fsm.MoveMark{Mailbox: m.ID, MoveID: mv.ID})
 	if err != nil {
 		return nil, err
@@ -319,7 +318,7 @@ func (r *replicator) switchMove(ctx context.Context, m *fsm.Mailbox, mv fsm.Move
 	if failed != nil {
 		return nil, fmt.Errorf("target %s: %w", mv.Target.Backend, failed)
 	}
-	if errs := r.replicate(ctx, []uint64{m.ID}); errs[m.ID] != nil {
+	if errs := r.Replicate(ctx, []uint64{m.ID}); errs[m.ID] != nil {
 		return nil, fmt.Errorf("final sync: %w", errs[m.ID])
 	}
 	res, err = r.apply(ctx, fsm.MoveSwitch{Mailbox: m.ID, MoveID: mv.ID, At: time.Now().UnixNano()})
@@ -339,15 +338,15 @@ func (r *replicator) switchMove(ctx context.Context, m *fsm.Mailbox, mv fsm.Move
 // until it succeeds the mailbox stays as it was, taking no mail if it was
 // Moving, and it goes on trying in the background (a restart of this
 // backend aborts the move).
-func (r *replicator) settleMove(m *fsm.Mailbox, mv fsm.Move, cause error) (*fsm.Mailbox, bool) {
+func (r *Replicator) settleMove(m *fsm.Mailbox, mv fsm.Move, cause error) (*fsm.Mailbox, bool) {
 	ctx, cancel := context.WithTimeout(r.runCtx, 3*r.cfg.DirectoryTimeout)
 	defer cancel()
 	return r.settle(ctx, m, mv, cause)
 }
 
 // settleLater keeps settling a move in the background until the
-// directory answers or the replicator closes.
-func (r *replicator) settleLater(m *fsm.Mailbox, mv fsm.Move, ms *moveState, cause error) {
+// directory answers or the Replicator closes.
+func (r *Replicator) settleLater(m *fsm.Mailbox, mv fsm.Move, ms *moveState, cause error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.running {
@@ -362,7 +361,7 @@ func (r *replicator) settleLater(m *fsm.Mailbox, mv fsm.Move, ms *moveState, cau
 	}()
 }
 
-func (r *replicator) settle(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, cause error) (*fsm.Mailbox, bool) {
+func (r *Replicator) settle(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, cause error) (*fsm.Mailbox, bool) {
 	dir := r.dir
 	for delay := 50 * time.Millisecond; ; delay = min(2*delay, time.Second) {
 		err := dir.SyncedRead(ctx)
@@ -388,7 +387,7 @@ func (r *replicator) settle(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, ca
 
 // afterSwitch drops the copies the switch left without a place: the
 // source's (unless it stays a replica) and the dropped replica's.
-func (r *replicator) afterSwitch(after *fsm.Mailbox, mv fsm.Move) {
+func (r *Replicator) afterSwitch(after *fsm.Mailbox, mv fsm.Move) {
 	if !mv.KeepSource {
 		if err := r.store.DeleteMailbox(after.ID); err != nil && !errors.Is(err, spool.ErrNoMailbox) {
 			r.log.Warn("removal of the moved mailbox's old copy failed", "mailbox_id", after.ID, "err", err)
@@ -409,7 +408,7 @@ func (r *replicator) afterSwitch(after *fsm.Mailbox, mv fsm.Move) {
 // dropRemote asks backend id to remove its copy of mailbox, which the
 // directory no longer places there. One that cannot be reached keeps it
 // until its next start, when Reconcile quarantines it.
-func (r *replicator) dropRemote(id string, mailbox uint64) {
+func (r *Replicator) dropRemote(id string, mailbox uint64) {
 	addr, err := r.apiAddr(id)
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
@@ -423,7 +422,7 @@ func (r *replicator) dropRemote(id string, mailbox uint64) {
 
 // bulkCopy sends the mailbox to the target in chunks by modseq, each one
 // apply conditional on the last: a snapshot of the records, read once.
-func (r *replicator) bulkCopy(ctx context.Context, target, addr string, id uint64, p *MoveProgress, report func(MoveProgress)) error {
+func (r *Replicator) bulkCopy(ctx context.Context, target, addr string, id uint64, p *MoveProgress, report func(MoveProgress)) error {
 	mine, err := r.store.ReplicaState(id)
 	if err != nil {
 		return err
@@ -459,9 +458,9 @@ func (r *replicator) bulkCopy(ctx context.Context, target, addr string, id uint6
 
 // sendRetrying sends one batch, again with every body if the target lost
 // one it said it had.
-func (r *replicator) sendRetrying(ctx context.Context, addr string, cb spool.ChangeBatch) error {
+func (r *Replicator) sendRetrying(ctx context.Context, addr string, cb spool.ChangeBatch) error {
 	err := r.send(ctx, addr, cb, false)
-	if errors.Is(err, replication.ErrMissingBody) {
+	if errors.Is(err, ErrMissingBody) {
 		err = r.send(ctx, addr, cb, true)
 	}
 	return err
@@ -523,7 +522,7 @@ func cmpUint(a, b uint64) int {
 
 // catchUpTarget sends what arrived during the bulk copy, in rounds, until
 // a round has little left to send.
-func (r *replicator) catchUpTarget(ctx context.Context, target, addr string, id uint64) error {
+func (r *Replicator) catchUpTarget(ctx context.Context, target, addr string, id uint64) error {
 	for round := 0; round < catchUpRounds; round++ {
 		mine, err := r.store.ReplicaState(id)
 		if err != nil {
@@ -542,7 +541,7 @@ func (r *replicator) catchUpTarget(ctx context.Context, target, addr string, id 
 
 // pickMoveTarget prefers a replica that is up and in sync (it holds the
 // mail already), else spreads by rendezvous hashing over the up backends.
-func (r *replicator) pickMoveTarget(m *fsm.Mailbox) string {
+func (r *Replicator) pickMoveTarget(m *fsm.Mailbox) string {
 	f := r.dir.FSM()
 	for _, c := range m.Replicas {
 		if be, ok := f.Backend(c.Backend); ok && be.State == fsm.BackendUp && f.InSync(r.id, c.Backend) {
@@ -557,7 +556,7 @@ func (r *replicator) pickMoveTarget(m *fsm.Mailbox) string {
 
 // keepSource says whether the source must stay on as a replica: the
 // copies the mailbox has without it fall short of the replication factor.
-func (r *replicator) keepSource(m *fsm.Mailbox, target string) bool {
+func (r *Replicator) keepSource(m *fsm.Mailbox, target string) bool {
 	copies := 1 // the target
 	for _, c := range m.Replicas {
 		if c.Backend != target {
@@ -567,9 +566,9 @@ func (r *replicator) keepSource(m *fsm.Mailbox, target string) bool {
 	return copies < r.cfg.ReplicationFactor
 }
 
-// abortOrphanMoves aborts, at start-up, the moves this backend was
+// AbortOrphanMoves aborts, at start-up, the moves this backend was
 // driving when it stopped: nobody else will finish them.
-func (r *replicator) abortOrphanMoves(ctx context.Context) error {
+func (r *Replicator) AbortOrphanMoves(ctx context.Context) error {
 	for _, mv := range r.dir.FSM().Moves() {
 		if mv.Source != r.id {
 			continue
@@ -594,7 +593,7 @@ func newMoveID() (string, error) {
 
 // lookup finds name in the directory, with a synced read before it says
 // the name does not exist.
-func (r *replicator) lookup(ctx context.Context, name string) (*fsm.Mailbox, error) {
+func (r *Replicator) lookup(ctx context.Context, name string) (*fsm.Mailbox, error) {
 	if m, ok := r.dir.FSM().Mailbox(name); ok {
 		return m, nil
 	}

@@ -1,7 +1,8 @@
-package backend
+package replication
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -10,19 +11,28 @@ import (
 	"time"
 
 	"github.com/rookery-mail/rookery/fsm"
-	"github.com/rookery-mail/rookery/replication"
 	"github.com/rookery-mail/rookery/spool"
 )
 
-// replicatorConfig is what newReplicator needs.
-type replicatorConfig struct {
+// Directory is what replication needs of its node's directory: the
+// local copy and synced reads (DirectoryReader), and commands.
+type Directory interface {
+	DirectoryReader
+	// Apply proposes a command from any node and returns its result.
+	Apply(ctx context.Context, cmd fsm.Command) (fsm.Result, error)
+	// WaitApplied returns once the local copy has applied index.
+	WaitApplied(ctx context.Context, index uint64) error
+}
+
+// Config is what New needs.
+type Config struct {
 	BackendID string
 	Store     *spool.Store
 	Directory Directory
 	// ClusterSecret authenticates replication calls to other backends.
 	ClusterSecret string
 	// HTTPClient carries replication and move calls; nil means a client
-	// of the replicator's own.
+	// of the Replicator's own.
 	HTTPClient *http.Client
 	// ReplicaTimeout bounds one replica's sync on the acknowledgement
 	// path; a replica that takes longer leaves the in-sync set.
@@ -43,7 +53,7 @@ type replicatorConfig struct {
 }
 
 // Validate checks c and fills in defaults.
-func (c *replicatorConfig) Validate() error {
+func (c *Config) Validate() error {
 	switch {
 	case c.BackendID == "":
 		return fmt.Errorf("%w: BackendID is required", ErrInvalidConfig)
@@ -72,7 +82,7 @@ func (c *replicatorConfig) Validate() error {
 	return nil
 }
 
-// replicator pushes this backend's changes to the replicas of the
+// Replicator pushes this backend's changes to the replicas of the
 // mailboxes it serves (DESIGN "Replication and failover"). On the ack
 // path (the store's Replicator hook) it brings every in-sync replica up to
 // date before the change is acknowledged, and drops a replica that fails
@@ -80,24 +90,24 @@ func (c *replicatorConfig) Validate() error {
 // the other replicas up to date, merges diverged copies, and puts them
 // back in the set. It also serves the replica side of the protocol and
 // drives the live moves of the mailboxes it is primary of.
-type replicator struct {
-	cfg     replicatorConfig
+type Replicator struct {
+	cfg     Config
 	id      string
 	store   *spool.Store
 	dir     Directory
-	client  *replication.Client
-	server  *replication.Server
+	client  *Client
+	server  *Server
 	timeout time.Duration // per replica, per sync on the ack path
 	log     *slog.Logger
 
-	// runCtx ends when the replicator closes: background work (catch-up,
+	// runCtx ends when the Replicator closes: background work (catch-up,
 	// settling a move) runs under it; wg waits for that work.
 	runCtx  context.Context
 	stopRun context.CancelFunc
 	wg      sync.WaitGroup
 
 	mu sync.Mutex
-	// running: between start and close; moves begin only then.
+	// running: between Start and Close; moves begin only then.
 	running bool
 	// mailboxMu serialises syncs of one mailbox (ack path and catch-up).
 	mailboxMu map[uint64]*sync.Mutex
@@ -121,7 +131,7 @@ type replicator struct {
 
 	lag lagRing
 
-	closed atomic.Bool // see close
+	closed atomic.Bool // see Close
 }
 
 type copyKey struct {
@@ -129,15 +139,17 @@ type copyKey struct {
 	mailbox uint64
 }
 
-func newReplicator(cfg replicatorConfig) (*replicator, error) {
+// New builds the replication side of backend cfg.BackendID; Start puts
+// it to work.
+func New(cfg Config) (*Replicator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	r := &replicator{
+	r := &Replicator{
 		cfg: cfg, id: cfg.BackendID, store: cfg.Store, dir: cfg.Directory,
-		client:    replication.NewClient(cfg.ClusterSecret, cfg.HTTPClient),
+		client:    NewClient(cfg.ClusterSecret, cfg.HTTPClient),
 		timeout:   cfg.ReplicaTimeout,
-		log:       cfg.Logger.With("component", "replicator", "backend", cfg.BackendID),
+		log:       cfg.Logger.With("component", "Replicator", "backend", cfg.BackendID),
 		mailboxMu: make(map[uint64]*sync.Mutex),
 		joining:   make(map[string]bool),
 		dropped:   make(map[string]bool),
@@ -148,7 +160,7 @@ func newReplicator(cfg replicatorConfig) (*replicator, error) {
 	}
 	r.runCtx, r.stopRun = context.WithCancel(context.Background())
 	var err error
-	r.server, err = replication.NewServer(replication.ServerConfig{BackendID: cfg.BackendID, Store: cfg.Store,
+	r.server, err = NewServer(ServerConfig{BackendID: cfg.BackendID, Store: cfg.Store,
 		Directory: cfg.Directory, Logger: cfg.Logger, Floor: r.raiseFloor})
 	if err != nil {
 		r.stopRun()
@@ -157,11 +169,11 @@ func newReplicator(cfg replicatorConfig) (*replicator, error) {
 	return r, nil
 }
 
-// start runs before the backend serves: it brings the in-sync replicas
+// Start runs before the backend serves: it brings the in-sync replicas
 // level with what a crash may have left unreplicated, puts the replicator
-// on the store's commit path and starts the catch-up loop; close stops
+// on the store's commit path and starts the catch-up loop; Close stops
 // both.
-func (r *replicator) start(ctx context.Context) error {
+func (r *Replicator) Start(ctx context.Context) error {
 	if err := r.resyncInSync(ctx); err != nil {
 		return fmt.Errorf("resync in-sync replicas: %w", err)
 	}
@@ -171,7 +183,7 @@ func (r *replicator) start(ctx context.Context) error {
 		return ErrClosed
 	}
 	r.store.SetOrigin(r.id)
-	r.store.SetReplicator(r.replicate)
+	r.store.SetReplicator(r.Replicate)
 	r.running = true
 	r.wg.Add(1)
 	go func() {
@@ -181,10 +193,10 @@ func (r *replicator) start(ctx context.Context) error {
 	return nil
 }
 
-// close makes every later replicate call fail, so that nothing is
+// Close makes every later Replicate call fail, so that nothing is
 // acknowledged once the backend has stopped replicating (the hook stays
 // on the store, refusing), stops the background work and waits for it.
-func (r *replicator) close() {
+func (r *Replicator) Close() {
 	r.mu.Lock()
 	r.running = false
 	r.closed.Store(true)
@@ -193,23 +205,23 @@ func (r *replicator) close() {
 	r.wg.Wait()
 }
 
-// isRunning reports whether the replicator is between start and close.
-func (r *replicator) isRunning() bool {
+// isRunning reports whether the replicator is between Start and Close.
+func (r *Replicator) isRunning() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.running
 }
 
-// routes mounts the replica side of the protocol and the move route with
+// Routes mounts the replica side of the protocol and the move route with
 // handle, such as (*directory.Node).Handle.
-func (r *replicator) routes(handle func(pattern string, h http.Handler)) {
+func (r *Replicator) Routes(handle func(pattern string, h http.Handler)) {
 	handle(routeMove, http.HandlerFunc(r.apiMove))
 	r.server.Routes(handle)
 }
 
 // apply proposes cmd. A broken rule comes back as the fsm sentinel; a
 // failure to reach the directory as ErrDirectory.
-func (r *replicator) apply(ctx context.Context, cmd fsm.Command) (fsm.Result, error) {
+func (r *Replicator) apply(ctx context.Context, cmd fsm.Command) (fsm.Result, error) {
 	res, err := r.dir.Apply(ctx, cmd)
 	if err != nil {
 		return res, fmt.Errorf("%w: %T: %w", ErrDirectory, cmd, err)
@@ -218,4 +230,10 @@ func (r *replicator) apply(ctx context.Context, cmd fsm.Command) (fsm.Result, er
 		return res, fmt.Errorf("%T: %w", cmd, res.Err)
 	}
 	return res, nil
+}
+
+// isBrokenRule tells a directory answer (someone else settled it first)
+// from a failure to reach the directory.
+func isBrokenRule(err error) bool {
+	return !errors.Is(err, ErrDirectory)
 }
