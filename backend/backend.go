@@ -1,6 +1,9 @@
 // Package backend is the backend role: it ties a spool to the directory,
 // serves it over IMAP and LMTP, and owns the mailbox life cycle (create,
-// delete, rename, and the reconciliation of disk and directory at start).
+// delete, rename, and the reconciliation of disk and directory at start)
+// and the placement of new copies. Its replication side (package
+// replication) it builds from its Config and hooks to the store and to
+// its cluster API routes.
 package backend
 
 import (
