@@ -134,6 +134,9 @@ type Replicator struct {
 	closed atomic.Bool // see Close
 }
 
+// The acknowledgement path is the store's replication hook.
+var _ spool.Replicator = (*Replicator)(nil).Replicate
+
 type copyKey struct {
 	replica string
 	mailbox uint64
