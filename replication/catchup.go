@@ -14,7 +14,7 @@ import (
 // that backends converge by themselves after a restart or a partition.
 // A copy that diverged is merged first (mergeFrom), then replaced.
 
-// catchUpLoop runs until ctx ends; the Backend owns it.
+// catchUpLoop runs until ctx ends; Start starts it and Close waits for it.
 func (r *Replicator) catchUpLoop(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
