@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rookery-mail/rookery/internal/node"
 	"github.com/rookery-mail/rookery/tlsutil"
 )
 
@@ -84,14 +85,14 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	if err := devTLS(*dir, cfgs, *imapsPort); err != nil {
 		return fmt.Errorf("TLS material: %w", err)
 	}
-	var running []*node
+	var running []*node.Node
 	defer func() {
 		for i := len(running) - 1; i >= 0; i-- {
 			running[i].Close()
 		}
 	}()
 	for _, cfg := range cfgs {
-		n, err := openNode(cfg, log)
+		n, err := node.Open(cfg, log)
 		if err != nil {
 			return fmt.Errorf("start %s: %w", cfg.NodeID, err)
 		}
@@ -99,8 +100,8 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "waiting for %d nodes to elect a leader...\n", len(running))
 	for _, n := range running {
-		if err := n.startRoles(ctx, log.With("node_id", n.cfg.NodeID)); err != nil {
-			return fmt.Errorf("start %s: %w", n.cfg.NodeID, err)
+		if err := n.StartRoles(ctx, log.With("node_id", n.Config().NodeID)); err != nil {
+			return fmt.Errorf("start %s: %w", n.Config().NodeID, err)
 		}
 	}
 	setupCtx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -114,15 +115,15 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func devConfigs(dir, secret string, n, base, imapPort, lmtpPort int) []Config {
+func devConfigs(dir, secret string, n, base, imapPort, lmtpPort int) []node.Config {
 	var join []string
 	for i := range n {
 		join = append(join, fmt.Sprintf("127.0.0.1:%d", base+100*i+2))
 	}
-	var cfgs []Config
+	var cfgs []node.Config
 	for i := range n {
 		p := base + 100*i
-		c := Default()
+		c := node.Default()
 		c.NodeID = fmt.Sprintf("node%d", i+1)
 		c.DataDir = filepath.Join(dir, c.NodeID)
 		c.ClusterSecret = secret
@@ -147,7 +148,7 @@ func devConfigs(dir, secret string, n, base, imapPort, lmtpPort int) []Config {
 // dir/tls on the first run, reuses them afterwards, and points every
 // config at them: mutual TLS between nodes, encrypted gossip, and the node
 // certificate on the frontends' client ports.
-func devTLS(dir string, cfgs []Config, imapsPort int) error {
+func devTLS(dir string, cfgs []node.Config, imapsPort int) error {
 	caDir := filepath.Join(dir, "tls", "ca")
 	if _, err := os.Stat(filepath.Join(caDir, tlsutil.CACertFile)); errors.Is(err, os.ErrNotExist) {
 		if _, err := tlsutil.InitCA(caDir); err != nil {
@@ -189,19 +190,19 @@ func devSecret(path string) (string, error) {
 }
 
 // devDemoUser adds the demo user and its INBOX unless a previous run did.
-func devDemoUser(ctx context.Context, n *node) error {
-	if err := n.dir.SyncedRead(ctx); err != nil {
+func devDemoUser(ctx context.Context, n *node.Node) error {
+	if err := n.Directory().SyncedRead(ctx); err != nil {
 		return err
 	}
-	if _, ok := n.dir.FSM().User(devUser); !ok {
-		if err := n.addUser(ctx, devUser, devPassword); err != nil {
+	if _, ok := n.Directory().FSM().User(devUser); !ok {
+		if err := n.AddUser(ctx, devUser, devPassword); err != nil {
 			return err
 		}
 	}
-	return n.ensureInbox(ctx, devUser)
+	return n.EnsureInbox(ctx, devUser)
 }
 
-func printDevBanner(w io.Writer, cfgs []Config, dir string) {
+func printDevBanner(w io.Writer, cfgs []node.Config, dir string) {
 	fmt.Fprintf(w, "\nRookery dev cluster: %d nodes, every node a directory voter, backend and frontend.\n\n", len(cfgs))
 	fmt.Fprintf(w, "  user %q, password %q (plaintext login allowed: dev only)\n\n", devUser, devPassword)
 	for _, c := range cfgs {

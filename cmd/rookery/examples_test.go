@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/rookery-mail/rookery/internal/node"
 )
 
 const exampleConfig = "../../examples/node.toml"
@@ -14,7 +16,7 @@ const exampleConfig = "../../examples/node.toml"
 // Config: it must load and validate, and name every setting Config has, so
 // a new setting cannot go undocumented.
 func TestExampleConfigCoversEverySetting(t *testing.T) {
-	cfg := Default()
+	cfg := node.Default()
 	if err := cfg.LoadFile(exampleConfig); err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +27,7 @@ func TestExampleConfigCoversEverySetting(t *testing.T) {
 	if _, err := toml.DecodeFile(exampleConfig, &raw); err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range settingKeys(reflect.TypeFor[Config](), "") {
+	for _, key := range settingKeys(reflect.TypeFor[node.Config](), "") {
 		if !hasKey(raw, strings.Split(key, ".")) {
 			t.Errorf("examples/node.toml lacks the setting %q", key)
 		}
@@ -40,7 +42,7 @@ func settingKeys(t reflect.Type, prefix string) []string {
 		if name == "" || name == "-" {
 			continue
 		}
-		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[Duration]() {
+		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[node.Duration]() {
 			keys = append(keys, settingKeys(f.Type, prefix+name+".")...)
 			continue
 		}

@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"errors"
@@ -110,9 +110,9 @@ func (d *Duration) UnmarshalText(b []byte) error {
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
 const (
-	roleDirectory = "directory"
-	roleBackend   = "backend"
-	roleFrontend  = "frontend"
+	RoleDirectory = "directory"
+	RoleBackend   = "backend"
+	RoleFrontend  = "frontend"
 )
 
 // Default is a safe single-host starting point: every role, loopback only,
@@ -122,7 +122,7 @@ func Default() Config {
 	return Config{
 		NodeID:    host,
 		DataDir:   "/var/lib/rookery",
-		Roles:     []string{roleDirectory, roleBackend, roleFrontend},
+		Roles:     []string{RoleDirectory, RoleBackend, RoleFrontend},
 		LogFormat: "text",
 		LogLevel:  "info",
 		Directory: DirectoryConfig{
@@ -200,11 +200,11 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("roles: at least one of directory, backend, frontend"))
 	}
 	for _, r := range c.Roles {
-		if r != roleDirectory && r != roleBackend && r != roleFrontend {
+		if r != RoleDirectory && r != RoleBackend && r != RoleFrontend {
 			errs = append(errs, fmt.Errorf("roles: unknown role %q", r))
 		}
 	}
-	if c.Has(roleBackend) && c.Backend.ID == "" {
+	if c.Has(RoleBackend) && c.Backend.ID == "" {
 		c.Backend.ID = c.NodeID
 	}
 	if c.SourceIP != "" && net.ParseIP(c.SourceIP) == nil {

@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"context"
@@ -23,19 +23,19 @@ import (
 	"github.com/rookery-mail/rookery/spool"
 )
 
-// startRoles waits until the directory can serve a synced read (the
+// StartRoles waits until the directory can serve a synced read (the
 // cluster has a leader and this node has caught up), then starts the
 // backend and frontend roles the config names.
-func (n *node) startRoles(ctx context.Context, log *slog.Logger) error {
+func (n *Node) StartRoles(ctx context.Context, log *slog.Logger) error {
 	if err := n.waitForDirectory(ctx, log); err != nil {
 		return err
 	}
-	if n.cfg.Has(roleBackend) {
+	if n.cfg.Has(RoleBackend) {
 		if err := n.startBackend(ctx, log.With("role", "backend")); err != nil {
 			return fmt.Errorf("backend: %w", err)
 		}
 	}
-	if n.cfg.Has(roleFrontend) {
+	if n.cfg.Has(RoleFrontend) {
 		if err := n.startFrontend(log.With("role", "frontend")); err != nil {
 			return fmt.Errorf("frontend: %w", err)
 		}
@@ -46,7 +46,7 @@ func (n *node) startRoles(ctx context.Context, log *slog.Logger) error {
 	return nil
 }
 
-func (n *node) waitForDirectory(ctx context.Context, log *slog.Logger) error {
+func (n *Node) waitForDirectory(ctx context.Context, log *slog.Logger) error {
 	for attempt := 0; ; attempt++ {
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := n.dir.SyncedRead(rctx)
@@ -68,7 +68,7 @@ func (n *node) waitForDirectory(ctx context.Context, log *slog.Logger) error {
 	}
 }
 
-func (n *node) startBackend(ctx context.Context, log *slog.Logger) error {
+func (n *Node) startBackend(ctx context.Context, log *slog.Logger) error {
 	store, err := spool.Open(spool.Options{
 		Dir:             filepath.Join(n.cfg.DataDir, "spool"),
 		MaxMessageBytes: n.cfg.Backend.MaxMessageBytes,
@@ -114,7 +114,7 @@ func (n *node) startBackend(ctx context.Context, log *slog.Logger) error {
 	return nil
 }
 
-func (n *node) startFrontend(log *slog.Logger) error {
+func (n *Node) startFrontend(log *slog.Logger) error {
 	fc := n.cfg.Frontend
 	ic := imapfront.Default()
 	ic.Directory = n.dir
@@ -197,7 +197,7 @@ func (staleDirectory) SyncedRead(context.Context) error { return nil }
 func (staleDirectory) FreshRead(context.Context) error  { return nil }
 
 // serve listens on addr and runs serveFn in a goroutine that stop ends.
-func (n *node) serve(addr, network string, serveFn func(net.Listener) error, stop func() error) error {
+func (n *Node) serve(addr, network string, serveFn func(net.Listener) error, stop func() error) error {
 	if addr == "" {
 		return nil
 	}
@@ -219,8 +219,8 @@ func (n *node) serve(addr, network string, serveFn func(net.Listener) error, sto
 	return nil
 }
 
-// addUser adds a user through the directory.
-func (n *node) addUser(ctx context.Context, name, password string) error {
+// AddUser adds a user through the directory.
+func (n *Node) AddUser(ctx context.Context, name, password string) error {
 	hash, err := auth.HashPassword(password)
 	if err != nil {
 		return err
@@ -232,8 +232,8 @@ func (n *node) addUser(ctx context.Context, name, password string) error {
 	return err
 }
 
-// ensureInbox creates user's INBOX on this node's backend unless it exists.
-func (n *node) ensureInbox(ctx context.Context, user string) error {
+// EnsureInbox creates user's INBOX on this node's backend unless it exists.
+func (n *Node) EnsureInbox(ctx context.Context, user string) error {
 	if _, ok := n.dir.FSM().Mailbox(fsm.Inbox(user)); ok {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package main
+package node
 
 import (
 	"crypto/tls"
@@ -36,7 +36,7 @@ func loadNodeTLS(cfg Config, log *slog.Logger) (nodeTLS, error) {
 			return t, fmt.Errorf("tls.gossip_key_file: %w", err)
 		}
 	}
-	if fc := cfg.Frontend; cfg.Has(roleFrontend) && fc.TLSCertFile != "" {
+	if fc := cfg.Frontend; cfg.Has(RoleFrontend) && fc.TLSCertFile != "" {
 		if t.clients, err = tlsutil.ClientPortConfig(fc.TLSCertFile, fc.TLSKeyFile); err != nil {
 			return t, fmt.Errorf("frontend.tls_cert_file: %w", err)
 		}
@@ -45,6 +45,6 @@ func loadNodeTLS(cfg Config, log *slog.Logger) (nodeTLS, error) {
 }
 
 // nodeDial is the dial function of every connection to another node.
-func (n *node) nodeDial() tlsutil.DialFunc {
+func (n *Node) nodeDial() tlsutil.DialFunc {
 	return tlsutil.Dialer(n.cfg.dialer(), n.tls.client)
 }
