@@ -68,7 +68,7 @@ func runAdmin(args []string, stdout, stderr io.Writer) error {
 	}
 	secret := os.Getenv("ROOKERY_CLUSTER_SECRET")
 	if *configPath != "" {
-		cfg := node.Default()
+		cfg := Default()
 		if err := cfg.LoadFile(*configPath); err != nil {
 			return err
 		}

@@ -92,7 +92,7 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 		}
 	}()
 	for _, cfg := range cfgs {
-		n, err := node.Open(cfg, log)
+		n, err := newNode(cfg, log.With("node_id", cfg.NodeID))
 		if err != nil {
 			return fmt.Errorf("start %s: %w", cfg.NodeID, err)
 		}
@@ -100,7 +100,7 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "waiting for %d nodes to elect a leader...\n", len(running))
 	for _, n := range running {
-		if err := n.StartRoles(ctx, log.With("node_id", n.Config().NodeID)); err != nil {
+		if err := n.Start(ctx); err != nil {
 			return fmt.Errorf("start %s: %w", n.Config().NodeID, err)
 		}
 	}
@@ -115,15 +115,15 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func devConfigs(dir, secret string, n, base, imapPort, lmtpPort int) []node.Config {
+func devConfigs(dir, secret string, n, base, imapPort, lmtpPort int) []Config {
 	var join []string
 	for i := range n {
 		join = append(join, fmt.Sprintf("127.0.0.1:%d", base+100*i+2))
 	}
-	var cfgs []node.Config
+	var cfgs []Config
 	for i := range n {
 		p := base + 100*i
-		c := node.Default()
+		c := Default()
 		c.NodeID = fmt.Sprintf("node%d", i+1)
 		c.DataDir = filepath.Join(dir, c.NodeID)
 		c.ClusterSecret = secret
@@ -148,7 +148,7 @@ func devConfigs(dir, secret string, n, base, imapPort, lmtpPort int) []node.Conf
 // dir/tls on the first run, reuses them afterwards, and points every
 // config at them: mutual TLS between nodes, encrypted gossip, and the node
 // certificate on the frontends' client ports.
-func devTLS(dir string, cfgs []node.Config, imapsPort int) error {
+func devTLS(dir string, cfgs []Config, imapsPort int) error {
 	caDir := filepath.Join(dir, "tls", "ca")
 	if _, err := os.Stat(filepath.Join(caDir, tlsutil.CACertFile)); errors.Is(err, os.ErrNotExist) {
 		if _, err := tlsutil.InitCA(caDir); err != nil {
@@ -202,7 +202,7 @@ func devDemoUser(ctx context.Context, n *node.Node) error {
 	return n.EnsureInbox(ctx, devUser)
 }
 
-func printDevBanner(w io.Writer, cfgs []node.Config, dir string) {
+func printDevBanner(w io.Writer, cfgs []Config, dir string) {
 	fmt.Fprintf(w, "\nRookery dev cluster: %d nodes, every node a directory voter, backend and frontend.\n\n", len(cfgs))
 	fmt.Fprintf(w, "  user %q, password %q (plaintext login allowed: dev only)\n\n", devUser, devPassword)
 	for _, c := range cfgs {

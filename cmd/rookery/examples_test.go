@@ -6,8 +6,6 @@ import (
 	"testing"
 
 	"github.com/BurntSushi/toml"
-
-	"github.com/rookery-mail/rookery/internal/node"
 )
 
 const exampleConfig = "../../examples/node.toml"
@@ -16,7 +14,7 @@ const exampleConfig = "../../examples/node.toml"
 // Config: it must load and validate, and name every setting Config has, so
 // a new setting cannot go undocumented.
 func TestExampleConfigCoversEverySetting(t *testing.T) {
-	cfg := node.Default()
+	cfg := Default()
 	if err := cfg.LoadFile(exampleConfig); err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +25,7 @@ func TestExampleConfigCoversEverySetting(t *testing.T) {
 	if _, err := toml.DecodeFile(exampleConfig, &raw); err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range settingKeys(reflect.TypeFor[node.Config](), "") {
+	for _, key := range settingKeys(reflect.TypeFor[Config](), "") {
 		if !hasKey(raw, strings.Split(key, ".")) {
 			t.Errorf("examples/node.toml lacks the setting %q", key)
 		}
@@ -42,7 +40,7 @@ func settingKeys(t reflect.Type, prefix string) []string {
 		if name == "" || name == "-" {
 			continue
 		}
-		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[node.Duration]() {
+		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[Duration]() {
 			keys = append(keys, settingKeys(f.Type, prefix+name+".")...)
 			continue
 		}

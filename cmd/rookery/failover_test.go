@@ -16,7 +16,6 @@ import (
 
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
-	"github.com/rookery-mail/rookery/internal/node"
 )
 
 // TestSIGKILLPrimaryFailover kills, with SIGKILL, the node process that
@@ -190,7 +189,7 @@ func startProcCluster(t *testing.T, n int) []*procNode {
 	}
 	nodes := make([]*procNode, n)
 	for i := range nodes {
-		nodes[i] = newProcNode(t, fmt.Sprintf("n%d", i+1), func(c *node.Config) {
+		nodes[i] = newProcNode(t, fmt.Sprintf("n%d", i+1), func(c *Config) {
 			c.LogFormat = "json"
 			c.AdminAddr = freePort(t)
 			c.Directory.GossipAddr = gossip[i]

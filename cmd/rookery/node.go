@@ -10,8 +10,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-
-	"github.com/rookery-mail/rookery/internal/node"
 )
 
 var errUsage = errors.New("usage")
@@ -29,7 +27,7 @@ Flags:
 `
 
 func runNode(args []string, stdout, stderr io.Writer) error {
-	cfg := node.Default()
+	cfg := Default()
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, nodeUsage); fs.PrintDefaults() }
@@ -65,18 +63,11 @@ func runNode(args []string, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	n, err := node.Open(cfg, log)
+	n, err := newNode(cfg, log)
 	if err != nil {
 		return err
 	}
-	if err := n.StartRoles(ctx, log); err != nil {
-		n.Close()
-		return err
-	}
-	log.Info("node running", "node_id", cfg.NodeID, "roles", cfg.Roles)
-	<-ctx.Done()
-	log.Info("node stopping", "node_id", cfg.NodeID)
-	return n.Close()
+	return n.Run(ctx)
 }
 
 func splitList(s string) []string {

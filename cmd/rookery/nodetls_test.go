@@ -32,7 +32,7 @@ import (
 // client ports with the node certificate.
 type tlsCluster struct {
 	dir   string
-	cfgs  []node.Config
+	cfgs  []Config
 	nodes []*node.Node
 }
 
@@ -66,7 +66,7 @@ func startTLSCluster(t *testing.T) *tlsCluster {
 		if err := cfg.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		n, err := node.Open(cfg, log.With("node_id", cfg.NodeID))
+		n, err := newNode(cfg, log.With("node_id", cfg.NodeID))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,7 +76,7 @@ func startTLSCluster(t *testing.T) *tlsCluster {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	for _, n := range c.nodes {
-		if err := n.StartRoles(ctx, log.With("node_id", n.Config().NodeID)); err != nil {
+		if err := n.Start(ctx); err != nil {
 			t.Fatalf("start %s: %v", n.Config().NodeID, err)
 		}
 	}

@@ -25,7 +25,6 @@ import (
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/freeport"
-	"github.com/rookery-mail/rookery/internal/node"
 )
 
 // Real node processes for the crash and failover tests: the test binary
@@ -51,17 +50,17 @@ func TestMain(m *testing.M) {
 type procNode struct {
 	t       *testing.T
 	cfgPath string
-	cfg     node.Config
+	cfg     Config
 	cmd     *exec.Cmd
 	log     *os.File
 }
 
 // newProcNode writes the config of a single-node cluster on fresh loopback
 // ports; edit, when not nil, changes it before it is written.
-func newProcNode(t *testing.T, id string, edit func(*node.Config)) *procNode {
+func newProcNode(t *testing.T, id string, edit func(*Config)) *procNode {
 	t.Helper()
 	dir := t.TempDir()
-	c := node.Default()
+	c := Default()
 	c.NodeID = id
 	c.DataDir = filepath.Join(dir, "data")
 	c.ClusterSecret = procSecret

@@ -1,79 +1,64 @@
-// Package node assembles a Rookery node's roles (directory voter or
-// non-voter, backend, frontend) from a Config.
+// Package node assembles a Rookery node from a Config: the directory node
+// every process runs (a Raft voter with the directory role, a non-voter
+// otherwise), the backend role with its spool and replication, the
+// frontend role with the IMAP and LMTP proxies, the cluster API routes,
+// node TLS, the metrics Observer and the admin listener with the status
+// page. `rookery node`, `rookery dev` and the test clusters all build their
+// nodes here, so that what runs in a test is what runs in production.
 package node
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
+	"sync"
+	"time"
 
 	"github.com/rookery-mail/rookery/backend"
 	"github.com/rookery-mail/rookery/directory"
+	"github.com/rookery-mail/rookery/imapfront"
+	"github.com/rookery-mail/rookery/lmtp"
 	"github.com/rookery-mail/rookery/metrics"
 	"github.com/rookery-mail/rookery/spool"
 )
 
-// Node is one running process's roles, closed in the reverse order of
-// their start.
+// Node is one process's roles, closed in the reverse order of their start.
 type Node struct {
 	cfg     Config
-	dir     *directory.Node
-	backend *backend.Backend
-	store   *spool.Store
-	tls     nodeTLS
+	log     *slog.Logger
 	metrics *metrics.Metrics
-	closers []func() error
+	dir     *directory.Node
+
+	// Set by Start, read-only afterwards.
+	store    *spool.Store
+	backend  *backend.Backend
+	imap     *imapfront.Server
+	lmtp     *lmtp.Server
+	bound    map[string]net.Addr // listener name -> bound address
+	started  bool
+	closers  []func() error
+	closing  sync.Once
+	closeErr error
 }
 
-func (n *Node) Close() error {
-	var errs []error
-	for i := len(n.closers) - 1; i >= 0; i-- {
-		errs = append(errs, n.closers[i]())
-	}
-	return errors.Join(errs...)
-}
-
-// Open opens the directory node, which every process runs: a voter
-// with the directory role, a non-voter otherwise. The other roles start with
-// StartRoles once the directory has a leader.
-func Open(cfg Config, log *slog.Logger) (*Node, error) {
-	n := &Node{cfg: cfg, metrics: metrics.New(cfg.NodeID)}
-	var err error
-	if n.tls, err = loadNodeTLS(cfg, log); err != nil {
+// New validates cfg and opens the directory node. The other roles start
+// with Start, once the directory has a leader: a fresh cluster's voters
+// must all be opened before any of them can start.
+func New(cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	dcfg := directory.Default()
-	dcfg.NodeID = cfg.NodeID
-	dcfg.DataDir = filepath.Join(cfg.DataDir, "directory")
-	dcfg.Roles = cfg.Roles
-	dcfg.RaftAddr = cfg.Directory.RaftAddr
-	dcfg.APIAddr = cfg.Directory.APIAddr
-	dcfg.GossipAddr = cfg.Directory.GossipAddr
-	dcfg.RaftAdvertise = cfg.Directory.RaftAdvertise
-	dcfg.APIAdvertise = cfg.Directory.APIAdvertise
-	dcfg.GossipAdvertise = cfg.Directory.GossipAdvertise
-	dcfg.SourceIP = cfg.SourceIP
-	dcfg.Join = cfg.Directory.Join
-	dcfg.BootstrapExpect = cfg.Directory.BootstrapExpect
-	if cfg.Directory.StaleAfter.Duration > 0 {
-		dcfg.StaleAfter = cfg.Directory.StaleAfter.Duration
+	if err := cfg.checkTLS(); err != nil {
+		return nil, err
 	}
-	if cfg.Directory.ReconcileInterval.Duration > 0 {
-		dcfg.ReconcileInterval = cfg.Directory.ReconcileInterval.Duration
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	dcfg.ClusterSecret = cfg.ClusterSecret
-	dcfg.ServerTLS, dcfg.ClientTLS, dcfg.GossipKey = n.tls.server, n.tls.client, n.tls.gossipKey
-	dcfg.Logger = log.With("role", "directory")
-	dcfg.Observer = n.metrics
-	if cfg.Has(RoleBackend) {
-		dcfg.Tags = map[string]string{
-			directory.TagBackendID: cfg.Backend.ID,
-			directory.TagIMAPAddr:  advertised(cfg.Backend.IMAPAdvertise, cfg.Backend.IMAPAddr),
-			directory.TagLMTPAddr:  advertised(cfg.Backend.LMTPAdvertise, cfg.Backend.LMTPAddr),
-		}
-	}
-	d, err := directory.Open(dcfg)
+	n := &Node{cfg: cfg, log: cfg.Logger, metrics: metrics.New(cfg.NodeID), bound: map[string]net.Addr{}}
+	d, err := directory.Open(n.directoryConfig())
 	if err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
 	}
@@ -82,8 +67,98 @@ func Open(cfg Config, log *slog.Logger) (*Node, error) {
 	return n, nil
 }
 
-// Config is the configuration the node was opened with.
-func (n *Node) Config() Config { return n.cfg }
+// directoryConfig is cfg.Directory with the fields the node owns set.
+func (n *Node) directoryConfig() directory.Config {
+	cfg := n.cfg
+	dcfg := cfg.Directory
+	dcfg.NodeID = cfg.NodeID
+	dcfg.DataDir = filepath.Join(cfg.DataDir, "directory")
+	dcfg.Roles = cfg.Roles
+	dcfg.SourceIP = cfg.SourceIP
+	dcfg.ClusterSecret = cfg.ClusterSecret
+	dcfg.ServerTLS, dcfg.ClientTLS, dcfg.GossipKey = cfg.TLS.Server, cfg.TLS.Client, cfg.TLS.GossipKey
+	dcfg.Logger = n.log.With("role", "directory")
+	dcfg.Observer = n.metrics
+	if cfg.Has(RoleBackend) {
+		dcfg.Tags = map[string]string{
+			directory.TagBackendID: cfg.Backend.ID,
+			directory.TagIMAPAddr:  advertised(cfg.Backend.IMAPAdvertise, cfg.Backend.IMAPAddr),
+			directory.TagLMTPAddr:  advertised(cfg.Backend.LMTPAdvertise, cfg.Backend.LMTPAddr),
+		}
+	}
+	return dcfg
+}
 
-// Directory is the node's directory node.
-func (n *Node) Directory() *directory.Node { return n.dir }
+// Start waits until the directory can serve a synced read (the cluster
+// has a leader and this node has caught up), then starts the backend and
+// frontend roles the config names and the admin listener.
+func (n *Node) Start(ctx context.Context) error {
+	if n.started {
+		return errors.New("node: started twice")
+	}
+	n.started = true
+	if err := n.waitForDirectory(ctx); err != nil {
+		return err
+	}
+	if n.cfg.Has(RoleBackend) {
+		if err := n.startBackend(ctx, n.log.With("role", "backend")); err != nil {
+			return fmt.Errorf("backend: %w", err)
+		}
+	}
+	if n.cfg.Has(RoleFrontend) {
+		if err := n.startFrontend(n.log.With("role", "frontend")); err != nil {
+			return fmt.Errorf("frontend: %w", err)
+		}
+	}
+	if err := n.startAdminHTTP(n.cfg.AdminAddr, n.log.With("component", "admin_http")); err != nil {
+		return fmt.Errorf("admin listener: %w", err)
+	}
+	return nil
+}
+
+// Run starts the node, serves until ctx ends and closes it.
+func (n *Node) Run(ctx context.Context) error {
+	if err := n.Start(ctx); err != nil {
+		n.Close()
+		return err
+	}
+	n.log.Info("node running", "node_id", n.cfg.NodeID, "roles", n.cfg.Roles)
+	<-ctx.Done()
+	n.log.Info("node stopping", "node_id", n.cfg.NodeID)
+	return n.Close()
+}
+
+// Close stops every role in the reverse order of its start; a second
+// Close returns the first one's result.
+func (n *Node) Close() error {
+	n.closing.Do(func() {
+		var errs []error
+		for i := len(n.closers) - 1; i >= 0; i-- {
+			errs = append(errs, n.closers[i]())
+		}
+		n.closeErr = errors.Join(errs...)
+	})
+	return n.closeErr
+}
+
+func (n *Node) waitForDirectory(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := n.dir.SyncedRead(rctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if attempt%6 == 0 {
+			n.log.Info("waiting for the directory to have a leader", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}

@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,8 +12,6 @@ import (
 	"github.com/rookery-mail/rookery/spool"
 	"github.com/rookery-mail/rookery/statuspage"
 )
-
-var errNotServing = errors.New("not serving")
 
 // withReplicationLag sets the replication gauges from the backend before
 // each scrape: they describe the replicas of this backend's mailboxes.
@@ -123,7 +120,7 @@ func (n *Node) startAdminHTTP(addr string, log *slog.Logger) error {
 	if n.cfg.Has(RoleBackend) {
 		checks = append(checks, metrics.Check{Name: "backend", Ready: func(context.Context) error {
 			if n.backend == nil {
-				return errNotServing
+				return ErrNotServing
 			}
 			return nil
 		}})
@@ -142,5 +139,5 @@ func (n *Node) startAdminHTTP(addr string, log *slog.Logger) error {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	return n.serve(addr, "tcp", srv.Serve, srv.Close)
+	return n.serve(ListenAdmin, addr, "tcp", srv.Serve, srv.Close)
 }
