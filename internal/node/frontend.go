@@ -1,15 +1,14 @@
 package node
 
 import (
-	"context"
 	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 
-	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/imapfront"
+	"github.com/rookery-mail/rookery/internal/faults"
 	"github.com/rookery-mail/rookery/lmtp"
 	"github.com/rookery-mail/rookery/replication"
 )
@@ -24,12 +23,7 @@ func (n *Node) startFrontend(log *slog.Logger) error {
 func (n *Node) startIMAP(log *slog.Logger) error {
 	fc := n.cfg.Frontend
 	ic := imapfront.Default()
-	ic.Directory = n.dir
-	if os.Getenv(envFaultSkipSyncedRead) == "1" {
-		log.Warn("fault injection: the IMAP frontend trusts its local directory copy however stale",
-			"env", envFaultSkipSyncedRead)
-		ic.Directory = staleDirectory{n.dir}
-	}
+	ic.Directory = faults.FrontendDirectory(n.dir, log)
 	ic.ClusterSecret = n.cfg.ClusterSecret
 	ic.TLS = n.cfg.TLS.Clients
 	ic.Observer = n.metrics
@@ -94,17 +88,3 @@ func (n *Node) startLMTP(log *slog.Logger) error {
 	}
 	return nil
 }
-
-// envFaultSkipSyncedRead names the fault-injection switch with which the
-// jepsen harness shows that its checkers catch a frontend answering from a
-// stale directory: never set it on a real cluster.
-const envFaultSkipSyncedRead = "ROOKERY_FAULT_SKIP_SYNCED_READ"
-
-// staleDirectory is the local directory with its freshness checks removed:
-// a SELECT of a name the local copy lacks says NONEXISTENT at once.
-type staleDirectory struct{ *directory.Node }
-
-var _ imapfront.Directory = staleDirectory{}
-
-func (staleDirectory) SyncedRead(context.Context) error { return nil }
-func (staleDirectory) FreshRead(context.Context) error  { return nil }
