@@ -18,8 +18,8 @@ import (
 	"github.com/rookery-mail/rookery/backend"
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
-	"github.com/rookery-mail/rookery/internal/freeport"
 	"github.com/rookery-mail/rookery/internal/node"
+	"github.com/rookery-mail/rookery/internal/testcluster"
 	"github.com/rookery-mail/rookery/spool"
 )
 
@@ -70,11 +70,7 @@ func StartDirectory(t testing.TB) *directory.Node {
 	cfg.GossipAddr = "127.0.0.1:0"
 	cfg.ClusterSecret = Secret
 	cfg.BootstrapExpect = 1
-	cfg.HeartbeatTimeout = 300 * time.Millisecond
-	cfg.ElectionTimeout = 300 * time.Millisecond
-	cfg.LeaderLeaseTimeout = 150 * time.Millisecond
-	cfg.CommitTimeout = 5 * time.Millisecond
-	cfg.GossipProfile = "local"
+	testcluster.Timings(&cfg)
 	cfg.Logger = Logger()
 	node, err := directory.Open(cfg)
 	if err != nil {
@@ -97,16 +93,12 @@ func Start(t testing.TB) *Env {
 	cfg.Logger = e.Logger
 	d := &cfg.Directory
 	// The Raft address is fixed, so that the node started again keeps it.
-	d.RaftAddr, d.APIAddr, d.GossipAddr = freeAddr(t), "127.0.0.1:0", "127.0.0.1:0"
+	d.RaftAddr, d.APIAddr, d.GossipAddr = testcluster.FreeAddr(t), "127.0.0.1:0", "127.0.0.1:0"
 	d.BootstrapExpect = 1
-	d.HeartbeatTimeout = 300 * time.Millisecond
-	d.ElectionTimeout = 300 * time.Millisecond
-	d.LeaderLeaseTimeout = 150 * time.Millisecond
-	d.CommitTimeout = 5 * time.Millisecond
-	d.GossipProfile = "local"
+	testcluster.Timings(d)
 	cfg.Backend.ID = BackendID
 	// Fixed before the node starts: its gossip tags carry them.
-	cfg.Backend.IMAPAddr, cfg.Backend.LMTPAddr = freeAddr(t), freeAddr(t)
+	cfg.Backend.IMAPAddr, cfg.Backend.LMTPAddr = testcluster.FreeAddr(t), testcluster.FreeAddr(t)
 	e.cfg = cfg
 	e.StoreDir = filepath.Join(cfg.DataDir, "spool")
 	e.StartBackend()
@@ -132,16 +124,6 @@ func (e *Env) StartBackend() {
 		e.T.Fatalf("start backend: %v", err)
 	}
 	e.Node, e.Dir, e.Store, e.Backend = n, n.Directory(), n.Store(), n.Backend()
-}
-
-// freeAddr finds a loopback port that is free now and that no outgoing
-// connection can take before a server binds it (see freeport).
-func freeAddr(t testing.TB) string {
-	addr, err := freeport.Pick("127.0.0.1", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return addr
 }
 
 // AddUser adds a user with password pw and creates their INBOX.

@@ -9,7 +9,8 @@ import (
 	"github.com/rookery-mail/rookery/spool"
 )
 
-// The names of the node's listeners, as Addr takes them.
+// The names of the node's listeners, as Addr takes them; the client
+// listeners' connections are counted in the metrics under the same names.
 const (
 	ListenIMAP       = "imap"
 	ListenIMAPS      = "imaps"

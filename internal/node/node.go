@@ -94,7 +94,7 @@ func (n *Node) directoryConfig() directory.Config {
 // frontend roles the config names and the admin listener.
 func (n *Node) Start(ctx context.Context) error {
 	if n.started {
-		return errors.New("node: started twice")
+		return ErrStarted
 	}
 	n.started = true
 	if err := n.waitForDirectory(ctx); err != nil {

@@ -159,11 +159,7 @@ func (c *Cluster) nodeConfig(id string, roles ...string) node.Config {
 	d.RaftAddr = "127.0.0.1:0"
 	d.APIAddr = "127.0.0.1:0"
 	d.GossipAddr = "127.0.0.1:0"
-	d.HeartbeatTimeout = 300 * time.Millisecond
-	d.ElectionTimeout = 300 * time.Millisecond
-	d.LeaderLeaseTimeout = 150 * time.Millisecond
-	d.CommitTimeout = 5 * time.Millisecond
-	d.GossipProfile = "local"
+	Timings(d)
 
 	cfg.Backend.ReplicationFactor = c.opts.ReplicationFactor
 	cfg.Backend.ReplicaTimeout = time.Second
@@ -177,6 +173,17 @@ func (c *Cluster) nodeConfig(id string, roles ...string) node.Config {
 		cfg.Frontend.IMAPSAddr = "127.0.0.1:0"
 	}
 	return cfg
+}
+
+// Timings sets the test timings on a directory's config: elections and
+// commits quick on loopback, and memberlist's patient local profile for a
+// test host short of CPU.
+func Timings(d *directory.Config) {
+	d.HeartbeatTimeout = 300 * time.Millisecond
+	d.ElectionTimeout = 300 * time.Millisecond
+	d.LeaderLeaseTimeout = 150 * time.Millisecond
+	d.CommitTimeout = 5 * time.Millisecond
+	d.GossipProfile = "local"
 }
 
 // open opens a node's directory, joined to the first voter, and waits
