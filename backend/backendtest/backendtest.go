@@ -1,12 +1,14 @@
-// Package backendtest starts a real backend for tests: a single-voter
-// directory on loopback, a spool in a temporary directory, and the backend
-// role serving IMAP and LMTP on ports the system picks.
+// Package backendtest starts a real backend for tests: one node, as
+// internal/node assembles it in production, that is the single directory
+// voter on loopback and the backend, with its spool in a temporary
+// directory and IMAP and LMTP on free loopback ports.
 package backendtest
 
 import (
 	"context"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,6 +18,8 @@ import (
 	"github.com/rookery-mail/rookery/backend"
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/node"
+	"github.com/rookery-mail/rookery/internal/testcluster"
 	"github.com/rookery-mail/rookery/spool"
 )
 
@@ -33,6 +37,10 @@ type Env struct {
 	StoreDir string
 	Backend  *backend.Backend
 	Logger   *slog.Logger
+	// Node is the whole node Dir, Store and Backend belong to.
+	Node *node.Node
+
+	cfg node.Config
 }
 
 // Logger discards logs unless ROOKERY_TEST_LOG is set.
@@ -62,11 +70,7 @@ func StartDirectory(t testing.TB) *directory.Node {
 	cfg.GossipAddr = "127.0.0.1:0"
 	cfg.ClusterSecret = Secret
 	cfg.BootstrapExpect = 1
-	cfg.HeartbeatTimeout = 300 * time.Millisecond
-	cfg.ElectionTimeout = 300 * time.Millisecond
-	cfg.LeaderLeaseTimeout = 150 * time.Millisecond
-	cfg.CommitTimeout = 5 * time.Millisecond
-	cfg.GossipProfile = "local"
+	testcluster.Timings(&cfg)
 	cfg.Logger = Logger()
 	node, err := directory.Open(cfg)
 	if err != nil {
@@ -80,45 +84,46 @@ func StartDirectory(t testing.TB) *directory.Node {
 // Start runs a backend over a fresh directory and store.
 func Start(t testing.TB) *Env {
 	t.Helper()
-	e := &Env{T: t, Dir: StartDirectory(t), StoreDir: t.TempDir(), Logger: Logger()}
-	e.OpenStore()
+	e := &Env{T: t, Logger: Logger()}
+	cfg := node.Default()
+	cfg.NodeID = "n1"
+	cfg.DataDir = t.TempDir()
+	cfg.Roles = []string{node.RoleDirectory, node.RoleBackend}
+	cfg.ClusterSecret = Secret
+	cfg.Logger = e.Logger
+	d := &cfg.Directory
+	// The Raft address is fixed, so that the node started again keeps it.
+	d.RaftAddr, d.APIAddr, d.GossipAddr = testcluster.FreeAddr(t), "127.0.0.1:0", "127.0.0.1:0"
+	d.BootstrapExpect = 1
+	testcluster.Timings(d)
+	cfg.Backend.ID = BackendID
+	// Fixed before the node starts: its gossip tags carry them.
+	cfg.Backend.IMAPAddr, cfg.Backend.LMTPAddr = testcluster.FreeAddr(t), testcluster.FreeAddr(t)
+	e.cfg = cfg
+	e.StoreDir = filepath.Join(cfg.DataDir, "spool")
 	e.StartBackend()
 	return e
 }
 
-// OpenStore opens the spool in StoreDir.
-func (e *Env) OpenStore() {
-	e.T.Helper()
-	st, err := spool.Open(spool.Options{Dir: e.StoreDir, Logger: e.Logger})
-	if err != nil {
-		e.T.Fatalf("open store: %v", err)
-	}
-	e.Store = st
-	e.T.Cleanup(func() { st.Close() })
-}
-
-// StartBackend starts the backend role over Dir and Store.
+// StartBackend starts the node over its directory data and store: at
+// first, or again after Backend.Close, as a restart of the backend's
+// process would (the backend reconciles its spool with the directory).
+// Dir, Store and Backend then name the new node's.
 func (e *Env) StartBackend() {
 	e.T.Helper()
-	b, err := backend.New(backend.Config{
-		ID:                 BackendID,
-		Store:              e.Store,
-		Directory:          e.Dir,
-		ClusterSecret:      Secret,
-		IMAPAddr:           "127.0.0.1:0",
-		LMTPAddr:           "127.0.0.1:0",
-		APIAddr:            e.Dir.APIAddr(),
-		AllowPlaintextAuth: true,
-		Logger:             e.Logger,
-	})
-	if err != nil {
-		e.T.Fatalf("new backend: %v", err)
+	if e.Node != nil {
+		e.Node.Close()
 	}
-	if err := b.Start(Ctx(e.T)); err != nil {
+	n, err := node.New(e.cfg)
+	if err != nil {
+		e.T.Fatalf("open node: %v", err)
+	}
+	e.T.Cleanup(func() { n.Close() })
+	WaitFor(e.T, "directory leader", n.Directory().IsLeader)
+	if err := n.Start(Ctx(e.T)); err != nil {
 		e.T.Fatalf("start backend: %v", err)
 	}
-	e.Backend = b
-	e.T.Cleanup(func() { b.Close() })
+	e.Node, e.Dir, e.Store, e.Backend = n, n.Directory(), n.Store(), n.Backend()
 }
 
 // AddUser adds a user with password pw and creates their INBOX.

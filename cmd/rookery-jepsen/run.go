@@ -22,8 +22,9 @@ import (
 	"github.com/rookery-mail/rookery/jepsen/workload"
 )
 
-// faultSwitches are the fault-injection builds of the cluster that --fault
-// turns on, by the environment variable each sets in every node.
+// faultSwitches are the fault switches of a rookery binary built with
+// -tags faults that --fault turns on, by the environment variable each
+// sets in every node.
 var faultSwitches = map[string]string{
 	"skip-synced-read": "ROOKERY_FAULT_SKIP_SYNCED_READ=1",
 }
@@ -54,9 +55,9 @@ func addRunFlags(fs *flag.FlagSet) *runFlags {
 		clients:  fs.Int("concurrency", 0, "clients per workload (default: the number of nodes)"),
 		seed:     fs.Int64("seed", 42, "seed of the schedule and of the clients' choices"),
 		store:    fs.String("store", "store", "base `directory` of the results"),
-		rookery:  fs.String("rookery", "", "rookery binary (default: build ./cmd/rookery)"),
+		rookery:  fs.String("rookery", "", "rookery binary (default: build ./cmd/rookery, with -tags faults for --fault)"),
 		recovery: fs.Duration("recovery", 90*time.Second, "how long the cluster may take to converge after healing"),
-		fault:    fs.String("fault", "", "run a cluster with a known bug, to see the checkers catch it: skip-synced-read"),
+		fault:    fs.String("fault", "", "run a cluster with a known bug, to see the checkers catch it: skip-synced-read (a --rookery binary must be built with -tags faults)"),
 		logLevel: fs.String("log-level", "warn", "harness log level on stderr: debug, info, warn, error"),
 		net: fs.String("net", cluster.NetProxy, "how nodes are connected and links cut: proxy (loopback behind the harness's "+
 			"proxies) or netns (a network namespace per node, packets dropped in the kernel; needs root and iproute2)"),
@@ -79,6 +80,7 @@ func (f *runFlags) options(stderr io.Writer) (runner.Options, error) {
 			return o, fmt.Errorf("unknown --fault %q", *f.fault)
 		}
 		o.Env = []string{env}
+		o.Faults = true
 	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(*f.logLevel)); err != nil {

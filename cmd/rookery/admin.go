@@ -21,6 +21,7 @@ import (
 	"github.com/rookery-mail/rookery/backend"
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/node"
 	"github.com/rookery-mail/rookery/tlsutil"
 )
 
@@ -360,7 +361,7 @@ func (a *adminCmd) mailboxCreate(ctx context.Context, name, nodeID string) error
 	}
 	var candidates []directory.MemberStatus
 	for _, m := range members {
-		if m.Error == "" && slices.Contains(m.Roles, roleBackend) && (nodeID == "" || m.NodeID == nodeID) {
+		if m.Error == "" && slices.Contains(m.Roles, node.RoleBackend) && (nodeID == "" || m.NodeID == nodeID) {
 			candidates = append(candidates, m)
 		}
 	}

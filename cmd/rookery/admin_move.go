@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/node"
 	"github.com/rookery-mail/rookery/replication"
 )
 
@@ -108,7 +109,7 @@ func (a *adminCmd) backendNode(ctx context.Context) (string, error) {
 	}
 	var addrs []string
 	for _, m := range members {
-		if m.Error == "" && slices.Contains(m.Roles, roleBackend) {
+		if m.Error == "" && slices.Contains(m.Roles, node.RoleBackend) {
 			addrs = append(addrs, m.APIAddr)
 		}
 	}

@@ -50,7 +50,7 @@ func TestAdminAgainstTLSCluster(t *testing.T) {
 	}
 	primaryIs := func(want func(string) bool) func() bool {
 		return func() bool {
-			mb, ok := c.nodes[0].dir.FSM().Mailbox(inbox)
+			mb, ok := c.nodes[0].Directory().FSM().Mailbox(inbox)
 			return ok && mb.State == fsm.Active && want(mb.Primary.Backend)
 		}
 	}
@@ -59,7 +59,7 @@ func TestAdminAgainstTLSCluster(t *testing.T) {
 		t.Fatalf("backend drain: %v\n%s", err, out)
 	}
 	waitUntil(t, "the INBOX off node2", primaryIs(func(b string) bool { return b != "node2" }))
-	if b, _ := c.nodes[0].dir.FSM().Backend("node2"); b == nil || b.State != fsm.BackendDraining {
+	if b, _ := c.nodes[0].Directory().FSM().Backend("node2"); b == nil || b.State != fsm.BackendDraining {
 		t.Fatalf("node2 after the drain: %+v", b)
 	}
 	if out, err := admin("backend", "undrain", "node2"); err != nil {
@@ -71,7 +71,7 @@ func TestAdminAgainstTLSCluster(t *testing.T) {
 	}
 	waitUntil(t, "the quota of 2M on every node", func() bool {
 		for _, n := range c.nodes {
-			if u, ok := n.dir.FSM().User(devUser); !ok || u.QuotaBytes != 2<<20 {
+			if u, ok := n.Directory().FSM().User(devUser); !ok || u.QuotaBytes != 2<<20 {
 				return false
 			}
 		}
@@ -106,7 +106,7 @@ func TestAdminAgainstTLSCluster(t *testing.T) {
 	}
 	waitUntil(t, "the user deleted everywhere", func() bool {
 		for _, n := range c.nodes {
-			if _, ok := n.dir.FSM().User(devUser); ok {
+			if _, ok := n.Directory().FSM().User(devUser); ok {
 				return false
 			}
 		}
@@ -116,9 +116,9 @@ func TestAdminAgainstTLSCluster(t *testing.T) {
 		t.Fatalf("snapshot restore: %v\n%s", err, out)
 	}
 	for _, n := range c.nodes {
-		waitUntil(t, n.cfg.NodeID+" has the demo user back", func() bool {
-			_, ok := n.dir.FSM().User(devUser)
-			_, inbox := n.dir.FSM().Mailbox(fsm.Inbox(devUser))
+		waitUntil(t, n.Config().NodeID+" has the demo user back", func() bool {
+			_, ok := n.Directory().FSM().User(devUser)
+			_, inbox := n.Directory().FSM().Mailbox(fsm.Inbox(devUser))
 			return ok && inbox
 		})
 	}

@@ -3,18 +3,20 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net"
+	"log/slog"
 	"os"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/rookery-mail/rookery/internal/node"
 )
 
-// Config is a node's configuration: Default(), then the TOML file, then
-// flags. It is the only place settings come from; every package below takes
-// its own Config built from this one.
+// Config is a node's configuration file: Default(), then the TOML file,
+// then flags. It is the only place settings come from; nodeConfig turns it
+// into the node.Config that internal/node assembles the node from.
 type Config struct {
 	NodeID        string   `toml:"node_id"`
 	DataDir       string   `toml:"data_dir"`
@@ -109,12 +111,6 @@ func (d *Duration) UnmarshalText(b []byte) error {
 
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
-const (
-	roleDirectory = "directory"
-	roleBackend   = "backend"
-	roleFrontend  = "frontend"
-)
-
 // Default is a safe single-host starting point: every role, loopback only,
 // plaintext login refused.
 func Default() Config {
@@ -122,7 +118,7 @@ func Default() Config {
 	return Config{
 		NodeID:    host,
 		DataDir:   "/var/lib/rookery",
-		Roles:     []string{roleDirectory, roleBackend, roleFrontend},
+		Roles:     []string{node.RoleDirectory, node.RoleBackend, node.RoleFrontend},
 		LogFormat: "text",
 		LogLevel:  "info",
 		Directory: DirectoryConfig{
@@ -161,61 +157,14 @@ func (c *Config) LoadFile(path string) error {
 
 func (c *Config) Has(role string) bool { return slices.Contains(c.Roles, role) }
 
-// advertised returns advertise when set, else bound.
-func advertised(advertise, bound string) string {
-	if advertise != "" {
-		return advertise
-	}
-	return bound
-}
-
-// dialer is the dialer for connections to other nodes: from SourceIP when
-// one is set.
-//
-// The connect timeout is short: nodes sit on one network, where a connect
-// that takes seconds means a peer that is gone or frozen, and a frontend
-// waiting on it would hold its client back from the failover.
-func (c *Config) dialer() *net.Dialer {
-	d := &net.Dialer{Timeout: 3 * time.Second}
-	if ip := net.ParseIP(c.SourceIP); ip != nil {
-		d.LocalAddr = &net.TCPAddr{IP: ip}
-	}
-	return d
-}
-
-// Validate checks what no package below can: the mix of roles and the
-// settings each needs.
+// Validate checks the settings only the file has, then the node's own
+// through node.Config.Validate.
 func (c *Config) Validate() error {
 	var errs []error
-	if c.NodeID == "" {
-		errs = append(errs, errors.New("node_id is required"))
-	}
-	if c.DataDir == "" {
-		errs = append(errs, errors.New("data_dir is required"))
-	}
-	if len(c.ClusterSecret) < 16 {
-		errs = append(errs, errors.New("cluster_secret must be at least 16 characters"))
-	}
-	if len(c.Roles) == 0 {
-		errs = append(errs, errors.New("roles: at least one of directory, backend, frontend"))
-	}
-	for _, r := range c.Roles {
-		if r != roleDirectory && r != roleBackend && r != roleFrontend {
-			errs = append(errs, fmt.Errorf("roles: unknown role %q", r))
-		}
-	}
-	if c.Has(roleBackend) && c.Backend.ID == "" {
+	if c.Has(node.RoleBackend) && c.Backend.ID == "" {
 		c.Backend.ID = c.NodeID
 	}
-	if c.SourceIP != "" && net.ParseIP(c.SourceIP) == nil {
-		errs = append(errs, fmt.Errorf("source_ip %q: an IP address", c.SourceIP))
-	}
-	for key, addr := range map[string]string{"backend.imap_advertise": c.Backend.IMAPAdvertise, "backend.lmtp_advertise": c.Backend.LMTPAdvertise} {
-		if _, _, err := net.SplitHostPort(addr); addr != "" && err != nil {
-			errs = append(errs, fmt.Errorf("%s %q: %v", key, addr, err))
-		}
-	}
-	if _, err := strconv.ParseUint(c.Frontend.LMTPSocketMode, 8, 32); err != nil {
+	if _, err := c.socketMode(); err != nil {
 		errs = append(errs, fmt.Errorf("frontend.lmtp_socket_mode %q: an octal mode such as 0660", c.Frontend.LMTPSocketMode))
 	}
 	if (c.Frontend.TLSCertFile == "") != (c.Frontend.TLSKeyFile == "") {
@@ -229,5 +178,62 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log_format %q: text or json", c.LogFormat))
 	}
+	nc := c.nodeConfig(node.TLS{}, nil)
+	errs = append(errs, nc.Validate())
 	return errors.Join(errs...)
+}
+
+func (c *Config) socketMode() (os.FileMode, error) {
+	mode, err := strconv.ParseUint(c.Frontend.LMTPSocketMode, 8, 32)
+	return os.FileMode(mode), err
+}
+
+// nodeConfig is the node.Config of c, with the TLS material that
+// loadNodeTLS loaded from the files c names and the logger every component
+// logs to.
+func (c *Config) nodeConfig(t node.TLS, log *slog.Logger) node.Config {
+	nc := node.Default()
+	nc.NodeID = c.NodeID
+	nc.DataDir = c.DataDir
+	nc.Roles = c.Roles
+	nc.ClusterSecret = c.ClusterSecret
+	nc.SourceIP = c.SourceIP
+	nc.AdminAddr = c.AdminAddr
+	nc.TLS = t
+	nc.Logger = log
+
+	d := &nc.Directory
+	d.RaftAddr = c.Directory.RaftAddr
+	d.APIAddr = c.Directory.APIAddr
+	d.GossipAddr = c.Directory.GossipAddr
+	d.RaftAdvertise = c.Directory.RaftAdvertise
+	d.APIAdvertise = c.Directory.APIAdvertise
+	d.GossipAdvertise = c.Directory.GossipAdvertise
+	d.Join = c.Directory.Join
+	d.BootstrapExpect = c.Directory.BootstrapExpect
+	if c.Directory.StaleAfter.Duration > 0 {
+		d.StaleAfter = c.Directory.StaleAfter.Duration
+	}
+	if c.Directory.ReconcileInterval.Duration > 0 {
+		d.ReconcileInterval = c.Directory.ReconcileInterval.Duration
+	}
+
+	nc.Backend.ID = c.Backend.ID
+	nc.Backend.IMAPAddr = c.Backend.IMAPAddr
+	nc.Backend.LMTPAddr = c.Backend.LMTPAddr
+	nc.Backend.IMAPAdvertise = c.Backend.IMAPAdvertise
+	nc.Backend.LMTPAdvertise = c.Backend.LMTPAdvertise
+	nc.Backend.MaxMessageBytes = c.Backend.MaxMessageBytes
+	nc.Backend.ReplicationFactor = c.Backend.ReplicationFactor
+
+	f := &nc.Frontend
+	f.IMAPAddr = c.Frontend.IMAPAddr
+	f.IMAPSAddr = c.Frontend.IMAPSAddr
+	f.LMTPAddr = c.Frontend.LMTPAddr
+	f.LMTPSocket = c.Frontend.LMTPSocket
+	f.LMTPSocketMode, _ = c.socketMode() // checked by Validate
+	f.Domains = c.Frontend.Domains
+	f.AllowPlaintextLogin = c.Frontend.AllowPlaintextLogin
+	f.MaxMessageBytes = c.Frontend.MaxMessageBytes
+	return nc
 }

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rookery-mail/rookery/internal/node"
 	"github.com/rookery-mail/rookery/tlsutil"
 )
 
@@ -84,14 +85,14 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	if err := devTLS(*dir, cfgs, *imapsPort); err != nil {
 		return fmt.Errorf("TLS material: %w", err)
 	}
-	var running []*node
+	var running []*node.Node
 	defer func() {
 		for i := len(running) - 1; i >= 0; i-- {
 			running[i].Close()
 		}
 	}()
 	for _, cfg := range cfgs {
-		n, err := openNode(cfg, log)
+		n, err := newNode(cfg, log.With("node_id", cfg.NodeID))
 		if err != nil {
 			return fmt.Errorf("start %s: %w", cfg.NodeID, err)
 		}
@@ -99,8 +100,8 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "waiting for %d nodes to elect a leader...\n", len(running))
 	for _, n := range running {
-		if err := n.startRoles(ctx, log.With("node_id", n.cfg.NodeID)); err != nil {
-			return fmt.Errorf("start %s: %w", n.cfg.NodeID, err)
+		if err := n.Start(ctx); err != nil {
+			return fmt.Errorf("start %s: %w", n.Config().NodeID, err)
 		}
 	}
 	setupCtx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -189,16 +190,16 @@ func devSecret(path string) (string, error) {
 }
 
 // devDemoUser adds the demo user and its INBOX unless a previous run did.
-func devDemoUser(ctx context.Context, n *node) error {
-	if err := n.dir.SyncedRead(ctx); err != nil {
+func devDemoUser(ctx context.Context, n *node.Node) error {
+	if err := n.Directory().SyncedRead(ctx); err != nil {
 		return err
 	}
-	if _, ok := n.dir.FSM().User(devUser); !ok {
-		if err := n.addUser(ctx, devUser, devPassword); err != nil {
+	if _, ok := n.Directory().FSM().User(devUser); !ok {
+		if err := n.AddUser(ctx, devUser, devPassword); err != nil {
 			return err
 		}
 	}
-	return n.ensureInbox(ctx, devUser)
+	return n.EnsureInbox(ctx, devUser)
 }
 
 func printDevBanner(w io.Writer, cfgs []Config, dir string) {

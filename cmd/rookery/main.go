@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/rookery-mail/rookery/internal/faults"
 )
 
 const usage = `rookery: a mail cluster
@@ -48,7 +50,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "tls":
 		err = runTLS(args[1:], stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "rookery", version)
+		if faults.Enabled {
+			fmt.Fprintln(stdout, "rookery", version, "(built with -tags faults: for the jepsen harness only)")
+		} else {
+			fmt.Fprintln(stdout, "rookery", version)
+		}
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:

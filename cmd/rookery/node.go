@@ -6,17 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
-
-	"github.com/rookery-mail/rookery/backend"
-	"github.com/rookery-mail/rookery/directory"
-	"github.com/rookery-mail/rookery/metrics"
-	"github.com/rookery-mail/rookery/spool"
 )
 
 var errUsage = errors.New("usage")
@@ -70,86 +63,11 @@ func runNode(args []string, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	n, err := openNode(cfg, log)
+	n, err := newNode(cfg, log)
 	if err != nil {
 		return err
 	}
-	if err := n.startRoles(ctx, log); err != nil {
-		n.Close()
-		return err
-	}
-	log.Info("node running", "node_id", cfg.NodeID, "roles", cfg.Roles)
-	<-ctx.Done()
-	log.Info("node stopping", "node_id", cfg.NodeID)
-	return n.Close()
-}
-
-// node is one running process's roles, closed in the reverse order of
-// their start.
-type node struct {
-	cfg     Config
-	dir     *directory.Node
-	backend *backend.Backend
-	store   *spool.Store
-	tls     nodeTLS
-	metrics *metrics.Metrics
-	closers []func() error
-}
-
-func (n *node) Close() error {
-	var errs []error
-	for i := len(n.closers) - 1; i >= 0; i-- {
-		errs = append(errs, n.closers[i]())
-	}
-	return errors.Join(errs...)
-}
-
-// openNode opens the directory node, which every process runs: a voter
-// with the directory role, a non-voter otherwise. The other roles start with
-// startRoles once the directory has a leader.
-func openNode(cfg Config, log *slog.Logger) (*node, error) {
-	n := &node{cfg: cfg, metrics: metrics.New(cfg.NodeID)}
-	var err error
-	if n.tls, err = loadNodeTLS(cfg, log); err != nil {
-		return nil, err
-	}
-	dcfg := directory.Default()
-	dcfg.NodeID = cfg.NodeID
-	dcfg.DataDir = filepath.Join(cfg.DataDir, "directory")
-	dcfg.Roles = cfg.Roles
-	dcfg.RaftAddr = cfg.Directory.RaftAddr
-	dcfg.APIAddr = cfg.Directory.APIAddr
-	dcfg.GossipAddr = cfg.Directory.GossipAddr
-	dcfg.RaftAdvertise = cfg.Directory.RaftAdvertise
-	dcfg.APIAdvertise = cfg.Directory.APIAdvertise
-	dcfg.GossipAdvertise = cfg.Directory.GossipAdvertise
-	dcfg.SourceIP = cfg.SourceIP
-	dcfg.Join = cfg.Directory.Join
-	dcfg.BootstrapExpect = cfg.Directory.BootstrapExpect
-	if cfg.Directory.StaleAfter.Duration > 0 {
-		dcfg.StaleAfter = cfg.Directory.StaleAfter.Duration
-	}
-	if cfg.Directory.ReconcileInterval.Duration > 0 {
-		dcfg.ReconcileInterval = cfg.Directory.ReconcileInterval.Duration
-	}
-	dcfg.ClusterSecret = cfg.ClusterSecret
-	dcfg.ServerTLS, dcfg.ClientTLS, dcfg.GossipKey = n.tls.server, n.tls.client, n.tls.gossipKey
-	dcfg.Logger = log.With("role", "directory")
-	dcfg.Observer = n.metrics
-	if cfg.Has(roleBackend) {
-		dcfg.Tags = map[string]string{
-			directory.TagBackendID: cfg.Backend.ID,
-			directory.TagIMAPAddr:  advertised(cfg.Backend.IMAPAdvertise, cfg.Backend.IMAPAddr),
-			directory.TagLMTPAddr:  advertised(cfg.Backend.LMTPAdvertise, cfg.Backend.LMTPAddr),
-		}
-	}
-	d, err := directory.Open(dcfg)
-	if err != nil {
-		return nil, fmt.Errorf("directory: %w", err)
-	}
-	n.dir = d
-	n.closers = append(n.closers, d.Close)
-	return n, nil
+	return n.Run(ctx)
 }
 
 func splitList(s string) []string {

@@ -23,6 +23,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/node"
 	"github.com/rookery-mail/rookery/tlsutil"
 )
 
@@ -32,7 +33,7 @@ import (
 type tlsCluster struct {
 	dir   string
 	cfgs  []Config
-	nodes []*node
+	nodes []*node.Node
 }
 
 func startTLSCluster(t *testing.T) *tlsCluster {
@@ -65,7 +66,7 @@ func startTLSCluster(t *testing.T) *tlsCluster {
 		if err := cfg.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		n, err := openNode(cfg, log.With("node_id", cfg.NodeID))
+		n, err := newNode(cfg, log.With("node_id", cfg.NodeID))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,8 +76,8 @@ func startTLSCluster(t *testing.T) *tlsCluster {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	for _, n := range c.nodes {
-		if err := n.startRoles(ctx, log.With("node_id", n.cfg.NodeID)); err != nil {
-			t.Fatalf("start %s: %v", n.cfg.NodeID, err)
+		if err := n.Start(ctx); err != nil {
+			t.Fatalf("start %s: %v", n.Config().NodeID, err)
 		}
 	}
 	if err := devDemoUser(ctx, c.nodes[0]); err != nil {
@@ -110,7 +111,7 @@ func TestNodeTrafficNeedsCertificate(t *testing.T) {
 	// LMTP reaches the INBOX on node 1's backend, which replicates it, read
 	// back over node 1's implicit-TLS port.
 	waitUntil(t, "node 2 knows the demo INBOX as active", func() bool {
-		mb, ok := c.nodes[1].dir.FSM().Mailbox(fsm.Inbox(devUser))
+		mb, ok := c.nodes[1].Directory().FSM().Mailbox(fsm.Inbox(devUser))
 		return ok && mb.State == fsm.Active
 	})
 	deliverDemo(t, c.cfgs[1].Frontend.LMTPAddr)

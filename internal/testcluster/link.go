@@ -24,9 +24,18 @@ var errCut = errors.New("testcluster: replication link cut")
 // Client is the HTTP client replication uses.
 func (l *Link) Client() *http.Client { return &http.Client{Transport: l} }
 
+// wrap makes l carry a node's replication transport rt (a restarted node
+// brings a new one); the node takes l in its place.
+func (l *Link) wrap(rt http.RoundTripper) http.RoundTripper {
+	l.mu.Lock()
+	l.rt = rt
+	l.mu.Unlock()
+	return l
+}
+
 func (l *Link) RoundTrip(r *http.Request) (*http.Response, error) {
 	l.mu.Lock()
-	cut := l.cut[r.URL.Host]
+	cut, rt := l.cut[r.URL.Host], l.rt
 	l.mu.Unlock()
 	if cut {
 		if r.Body != nil {
@@ -34,7 +43,7 @@ func (l *Link) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 		return nil, errCut
 	}
-	return l.rt.RoundTrip(r)
+	return rt.RoundTrip(r)
 }
 
 func (l *Link) set(apiAddr string, cut bool) {

@@ -1,16 +1,18 @@
 // Package testcluster runs a whole Rookery cluster in one test process on
 // loopback: three directory voters, backends (each a directory non-voter
 // with a spool and the backend role) and frontends (each a non-voter with
-// the IMAP and LMTP proxies). Everything is real: Raft on disk, TCP
+// the IMAP and LMTP proxies). Every node is assembled by internal/node as
+// in production, with the Mover, the metrics Observer, an admin listener
+// and, when asked, node TLS. Everything is real: Raft on disk, TCP
 // listeners, fsync. Backends can be stopped and started again from their
 // data, on the same addresses.
 package testcluster
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"testing"
 	"time"
@@ -23,6 +25,7 @@ import (
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/imapfront"
 	"github.com/rookery-mail/rookery/internal/freeport"
+	"github.com/rookery-mail/rookery/internal/node"
 	"github.com/rookery-mail/rookery/lmtp"
 	"github.com/rookery-mail/rookery/spool"
 )
@@ -39,6 +42,11 @@ type Options struct {
 	// ReplicationFactor is the backends' copies per mailbox; 0 means 1
 	// (no replicas), so that tests of other subjects stay unreplicated.
 	ReplicationFactor int
+	// TLS runs the cluster with node TLS, as `rookery dev` does: mutual
+	// TLS between nodes with a CA made for the cluster (Cluster.CA),
+	// encrypted gossip, and a certificate of that CA on the frontends'
+	// client ports, with STARTTLS and implicit TLS (Frontend.IMAPSAddr).
+	TLS bool
 }
 
 type Cluster struct {
@@ -46,8 +54,13 @@ type Cluster struct {
 	Voters    []*directory.Node
 	Backends  []*Backend
 	Frontends []*Frontend
-	log       *slog.Logger
-	opts      Options
+	// VoterHosts are the whole nodes of Voters, in the same order.
+	VoterHosts []*node.Node
+	// CA holds the cluster CA's certificate when Options.TLS is set.
+	CA   *x509.CertPool
+	log  *slog.Logger
+	opts Options
+	tls  *clusterTLS
 }
 
 // Backend is one backend node. Stop and Start keep its data and addresses.
@@ -58,10 +71,12 @@ type Backend struct {
 	Node     *directory.Node
 	Store    *spool.Store
 	Role     *backend.Backend
+	// Host is the whole node the backend runs in, as internal/node
+	// assembles it.
+	Host *node.Node
 
-	c        *Cluster
-	cfg      directory.Config
-	spoolDir string
+	c   *Cluster
+	cfg node.Config
 	// Replication is the backend's replication transport, which tests
 	// may cut (see Partition).
 	Replication *Link
@@ -74,6 +89,10 @@ type Frontend struct {
 	LMTPAddr string
 	IMAP     *imapfront.Server
 	LMTP     *lmtp.Server
+	// Host is the whole node the frontend runs in.
+	Host *node.Node
+	// IMAPSAddr serves implicit TLS when Options.TLS is set.
+	IMAPSAddr string
 }
 
 // Logger discards logs unless ROOKERY_TEST_LOG is set.
@@ -84,26 +103,38 @@ func Logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// Start brings up a cluster and stops it when the test ends.
+// Start brings up a cluster and stops it when the test ends. Every node
+// is assembled by internal/node as in production; only the timings, the
+// ports and the data directories differ.
 func Start(t testing.TB, o Options) *Cluster {
 	t.Helper()
 	c := &Cluster{T: t, log: Logger(), opts: o}
 	if c.opts.ReplicationFactor == 0 {
 		c.opts.ReplicationFactor = 1
 	}
+	if o.TLS {
+		c.tls = newClusterTLS(t)
+		c.CA = c.tls.pool
+	}
 	for i := 1; i <= 3; i++ {
-		cfg := c.nodeConfig(fmt.Sprintf("v%d", i), directory.RoleDirectory)
-		cfg.BootstrapExpect = 3
-		c.Voters = append(c.Voters, c.open(cfg))
+		cfg := c.nodeConfig(fmt.Sprintf("v%d", i), node.RoleDirectory)
+		cfg.Directory.BootstrapExpect = 3
+		h := c.open(cfg)
+		c.VoterHosts = append(c.VoterHosts, h)
+		c.Voters = append(c.Voters, h.Directory())
 	}
 	WaitFor(t, "a leader", func() bool { return c.Voters[0].Status().LeaderID != "" })
+	for _, h := range c.VoterHosts {
+		c.start(h)
+	}
 	for i := 1; i <= o.Backends; i++ {
-		b := &Backend{ID: fmt.Sprintf("b%d", i), c: c, IMAPAddr: FreeAddr(t), LMTPAddr: FreeAddr(t), spoolDir: t.TempDir(),
+		b := &Backend{ID: fmt.Sprintf("b%d", i), c: c, IMAPAddr: FreeAddr(t), LMTPAddr: FreeAddr(t),
 			Replication: newLink()}
-		b.cfg = c.nodeConfig("node-"+b.ID, directory.RoleBackend)
-		b.cfg.RaftAddr = FreeAddr(t) // fixed, so a restarted node keeps its address
-		b.cfg.Tags = map[string]string{directory.TagBackendID: b.ID,
-			directory.TagIMAPAddr: b.IMAPAddr, directory.TagLMTPAddr: b.LMTPAddr}
+		b.cfg = c.nodeConfig("node-"+b.ID, node.RoleBackend)
+		b.cfg.Directory.RaftAddr = FreeAddr(t) // fixed, so a restarted node keeps its address
+		b.cfg.Backend.ID = b.ID
+		b.cfg.Backend.IMAPAddr, b.cfg.Backend.LMTPAddr = b.IMAPAddr, b.LMTPAddr
+		b.cfg.Backend.ReplicaTransport = b.Replication.wrap
 		b.Start()
 		c.Backends = append(c.Backends, b)
 	}
@@ -113,127 +144,107 @@ func Start(t testing.TB, o Options) *Cluster {
 	return c
 }
 
-func (c *Cluster) nodeConfig(id string, roles ...string) directory.Config {
-	cfg := directory.Default()
+// nodeConfig is the production config of a node with the test cluster's
+// timings, loopback ports the system picks and a temporary data directory.
+func (c *Cluster) nodeConfig(id string, roles ...string) node.Config {
+	cfg := node.Default()
 	cfg.NodeID = id
 	cfg.DataDir = c.T.TempDir()
 	cfg.Roles = roles
-	cfg.RaftAddr = "127.0.0.1:0"
-	cfg.APIAddr = "127.0.0.1:0"
-	cfg.GossipAddr = "127.0.0.1:0"
 	cfg.ClusterSecret = Secret
-	cfg.HeartbeatTimeout = 300 * time.Millisecond
-	cfg.ElectionTimeout = 300 * time.Millisecond
-	cfg.LeaderLeaseTimeout = 150 * time.Millisecond
-	cfg.CommitTimeout = 5 * time.Millisecond
-	cfg.GossipProfile = "local"
+	cfg.AdminAddr = "127.0.0.1:0"
 	cfg.Logger = c.log.With("node_id", id)
+
+	d := &cfg.Directory
+	d.RaftAddr = "127.0.0.1:0"
+	d.APIAddr = "127.0.0.1:0"
+	d.GossipAddr = "127.0.0.1:0"
+	Timings(d)
+
+	cfg.Backend.ReplicationFactor = c.opts.ReplicationFactor
+	cfg.Backend.ReplicaTimeout = time.Second
+	cfg.Backend.CatchUpInterval = 100 * time.Millisecond
+
+	cfg.Frontend.IMAPAddr = "127.0.0.1:0"
+	cfg.Frontend.LMTPAddr = "127.0.0.1:0"
+	cfg.Frontend.AllowPlaintextLogin = true
+	if c.tls != nil {
+		cfg.TLS = c.tls.forNode(c.T, id)
+		cfg.Frontend.IMAPSAddr = "127.0.0.1:0"
+	}
 	return cfg
 }
 
-func (c *Cluster) open(cfg directory.Config) *directory.Node {
+// Timings sets the test timings on a directory's config: elections and
+// commits quick on loopback, and memberlist's patient local profile for a
+// test host short of CPU.
+func Timings(d *directory.Config) {
+	d.HeartbeatTimeout = 300 * time.Millisecond
+	d.ElectionTimeout = 300 * time.Millisecond
+	d.LeaderLeaseTimeout = 150 * time.Millisecond
+	d.CommitTimeout = 5 * time.Millisecond
+	d.GossipProfile = "local"
+}
+
+// open opens a node's directory, joined to the first voter, and waits
+// until a non-voter is in the cluster.
+func (c *Cluster) open(cfg node.Config) *node.Node {
 	c.T.Helper()
 	if len(c.Voters) > 0 {
-		cfg.Join = []string{c.Voters[0].GossipAddr()}
+		cfg.Directory.Join = []string{c.Voters[0].GossipAddr()}
 	}
-	n, err := directory.Open(cfg)
+	n, err := node.New(cfg)
 	if err != nil {
 		c.T.Fatalf("open %s: %v", cfg.NodeID, err)
 	}
 	c.T.Cleanup(func() { n.Close() })
-	if !cfg.Voter() {
+	if !cfg.Has(node.RoleDirectory) {
 		WaitFor(c.T, cfg.NodeID+" in the cluster", func() bool {
-			st := n.Status()
+			st := n.Directory().Status()
 			return st.LeaderID != "" && st.AppliedIndex > 0
 		})
 	}
 	return n
 }
 
+// start starts the node's roles.
+func (c *Cluster) start(n *node.Node) {
+	c.T.Helper()
+	if err := n.Start(Ctx(c.T)); err != nil {
+		c.T.Fatalf("start %s: %v", n.Config().NodeID, err)
+	}
+}
+
 // Start starts (or starts again) the backend's node, store and role.
 func (b *Backend) Start() {
-	t := b.c.T
-	t.Helper()
-	b.Node = b.c.open(b.cfg)
-	st, err := spool.Open(spool.Options{Dir: b.spoolDir, Logger: b.c.log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.Store = st
-	t.Cleanup(func() { st.Close() })
-	role, err := backend.New(backend.Config{
-		ID: b.ID, Store: st, Directory: b.Node, ClusterSecret: Secret,
-		IMAPAddr: b.IMAPAddr, LMTPAddr: b.LMTPAddr, APIAddr: b.Node.APIAddr(),
-		AllowPlaintextAuth: true, Logger: b.c.log.With("backend", b.ID),
-		ReplicationFactor: b.c.opts.ReplicationFactor, ReplicaTimeout: time.Second,
-		CatchUpInterval: 100 * time.Millisecond, ReplicaHTTPClient: b.Replication.Client(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := role.Start(Ctx(t)); err != nil {
-		t.Fatalf("start backend %s: %v", b.ID, err)
-	}
-	role.Routes(b.Node.Handle)
-	b.Role = role
-	t.Cleanup(func() { role.Close() })
+	b.c.T.Helper()
+	b.Host = b.c.open(b.cfg)
+	b.c.start(b.Host)
+	b.Node = b.Host.Directory()
+	b.Store = b.Host.Store()
+	b.Role = b.Host.Backend()
 }
 
 // Stop stops the backend role, its store and its node, as a crash of the
 // whole node would, but cleanly: the data stays for Start.
 func (b *Backend) Stop() {
-	b.Role.Close()
-	b.Store.Close()
-	b.Node.Close()
+	b.Host.Close()
 }
 
 func (c *Cluster) startFrontend(id string, nBackends int) *Frontend {
 	t := c.T
-	node := c.open(c.nodeConfig(id, directory.RoleFrontend))
-	WaitFor(t, id+" sees every backend", func() bool { return len(node.FSM().Backends()) == nBackends })
-	f := &Frontend{Node: node}
-
-	ic := imapfront.Default()
-	ic.Directory = node
-	ic.ClusterSecret = Secret
-	ic.AllowPlaintextLogin = true
-	ic.Logger = c.log.With("frontend", id)
-	srv, err := imapfront.New(ic)
-	if err != nil {
-		t.Fatal(err)
+	h := c.open(c.nodeConfig(id, node.RoleFrontend))
+	WaitFor(t, id+" sees every backend", func() bool { return len(h.Directory().FSM().Backends()) == nBackends })
+	c.start(h)
+	return &Frontend{
+		Node:      h.Directory(),
+		IMAPAddr:  h.Addr(node.ListenIMAP),
+		LMTPAddr:  h.Addr(node.ListenLMTP),
+		IMAP:      h.IMAP(),
+		LMTP:      h.LMTP(),
+		Host:      h,
+		IMAPSAddr: h.Addr(node.ListenIMAPS),
 	}
-	f.IMAP = srv
-	f.IMAPAddr = serve(t, srv.Serve, srv.Close)
-
-	lc := lmtp.Default()
-	lc.Directory = node
-	lc.Hostname = id
-	lc.Logger = c.log.With("frontend", id)
-	proxy, err := lmtp.New(lc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.LMTP = proxy
-	f.LMTPAddr = serve(t, proxy.Serve, proxy.Close)
-	return f
-}
-
-func serve(t testing.TB, serveFn func(net.Listener) error, stop func() error) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		serveFn(ln)
-	}()
-	t.Cleanup(func() {
-		stop()
-		ln.Close()
-		<-done
-	})
-	return ln.Addr().String()
 }
 
 // AddUser adds a user with password Password and an INBOX on backend i.

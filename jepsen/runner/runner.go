@@ -53,6 +53,9 @@ type Options struct {
 	SlowNode time.Duration
 	Rookery  string   // binary; built from ./cmd/rookery when empty
 	Env      []string // added to every node's environment
+	// Faults: the nodes need the fault switches that Env turns on, so the
+	// binary is built with cluster.FaultsTag, and a given one must be.
+	Faults   bool
 	Version  string
 	Progress io.Writer // a progress line every few seconds; nil: none
 	Logger   *slog.Logger
@@ -152,13 +155,27 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	// what the person running the test must see.
 	hlog := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	if o.Rookery == "" {
+		var tags []string
+		if o.Faults {
+			tags = append(tags, cluster.FaultsTag)
+		}
 		bctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-		o.Rookery, err = cluster.Build(bctx, dir)
+		o.Rookery, err = cluster.Build(bctx, dir, tags...)
 		cancel()
 		if err != nil {
 			return res, err
 		}
 		defer os.Remove(o.Rookery)
+	} else if o.Faults {
+		// A binary without the switches would ignore Env and be judged
+		// valid: the run would prove nothing about the checkers.
+		has, err := cluster.HasFaults(ctx, o.Rookery)
+		if err != nil {
+			return res, err
+		}
+		if !has {
+			return res, fmt.Errorf("%w: %s was built without -tags %s", ErrBadOptions, o.Rookery, cluster.FaultsTag)
+		}
 	}
 	test := report.Test{
 		Name: o.Name, Version: o.Version, Seed: o.Seed, Nodes: o.Nodes,

@@ -20,39 +20,51 @@ import (
 	"github.com/rookery-mail/rookery/jepsen/report"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+// binaries are the rookery binaries the package's tests built, by build
+// tags ("" for the production build).
+var binaries = map[string]*builtBinary{"": {}, cluster.FaultsTag: {}}
 
-// rookeryBinary builds the rookery binary once for the package's tests;
-// the runs themselves start real processes, so -short skips them.
-func rookeryBinary(t *testing.T) string {
+type builtBinary struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// rookeryBinary builds the rookery binary with the build tag given ("" for
+// none) once for the package's tests; the runs themselves start real
+// processes, so -short skips them.
+func rookeryBinary(t *testing.T, tag string) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a cluster of rookery processes; skipped with -short")
 	}
-	buildOnce.Do(func() {
+	b := binaries[tag]
+	b.once.Do(func() {
 		dir, err := os.MkdirTemp("", "rookery-jepsen-test")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
+		}
+		var tags []string
+		if tag != "" {
+			tags = append(tags, tag)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		binPath, buildErr = cluster.Build(ctx, dir)
+		b.path, b.err = cluster.Build(ctx, dir, tags...)
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return binPath
+	return b.path
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
+	for _, b := range binaries {
+		if b.path != "" {
+			os.RemoveAll(filepath.Dir(b.path))
+		}
 	}
 	os.Exit(code)
 }
@@ -62,7 +74,7 @@ func TestMain(m *testing.M) {
 // expects the cluster as built to be judged valid, its results directory
 // complete, and its timeline to render in a browser.
 func TestRunValidUnderFaults(t *testing.T) {
-	bin := rookeryBinary(t)
+	bin := rookeryBinary(t, "")
 	o := Options{
 		Store: t.TempDir(), Nodes: 3, Workloads: []string{"directory", "uid", "lmtp"},
 		Nemeses:   []nemesis.Kind{nemesis.PartitionOne, nemesis.PartitionLeader, nemesis.Kill},
@@ -95,8 +107,8 @@ func TestRunValidUnderFaults(t *testing.T) {
 
 // TestRunCatchesStaleSelect runs the directory workload against nodes whose
 // frontends answer SELECT from their local copy however stale, a real bug
-// the cluster can be started with, and expects the linearizable checker to
-// call the run invalid. The links into one node are slow (1 s), so its
+// a binary built with -tags faults can be started with, and expects the
+// linearizable checker to call the run invalid. The links into one node are slow (1 s), so its
 // copy of the directory runs behind the other two, which commit without
 // it, and a SELECT through it right after a CREATE or DELETE through
 // another frontend meets the stale copy; on an idle machine with fast
@@ -104,12 +116,12 @@ func TestRunValidUnderFaults(t *testing.T) {
 // unknown outcome that can excuse a stale answer. A few seeds make the
 // test independent of one run's luck.
 func TestRunCatchesStaleSelect(t *testing.T) {
-	bin := rookeryBinary(t)
+	bin := rookeryBinary(t, cluster.FaultsTag)
 	for seed := int64(1); seed <= 3; seed++ {
 		o := Options{
 			Store: t.TempDir(), Nodes: 3, Workloads: []string{"directory"}, Clients: 6, Rate: 100,
 			TimeLimit: 20 * time.Second, Seed: seed, Rookery: bin, SlowNode: time.Second,
-			Env: []string{"ROOKERY_FAULT_SKIP_SYNCED_READ=1"},
+			Env: []string{"ROOKERY_FAULT_SKIP_SYNCED_READ=1"}, Faults: true,
 		}
 		res := run(t, o)
 		lin := res.Summary.Results["linearizable"]
@@ -206,7 +218,7 @@ func TestRunValidInNetns(t *testing.T) {
 	if err := netns.Available(); err != nil {
 		t.Skipf("needs root and iproute2: %v", err)
 	}
-	bin := rookeryBinary(t)
+	bin := rookeryBinary(t, "")
 	o := Options{
 		Store: keptOnFailure(t), Nodes: 3, Workloads: []string{"directory"}, Net: cluster.NetNetns,
 		Nemeses:   []nemesis.Kind{nemesis.PartitionOneWay, nemesis.PartitionLeader, nemesis.Kill, nemesis.Pause},

@@ -1,8 +1,7 @@
-package main
+package node
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,11 +13,9 @@ import (
 	"github.com/rookery-mail/rookery/statuspage"
 )
 
-var errNotServing = errors.New("not serving")
-
 // withReplicationLag sets the replication gauges from the backend before
 // each scrape: they describe the replicas of this backend's mailboxes.
-func (n *node) withReplicationLag(h http.Handler) http.Handler {
+func (n *Node) withReplicationLag(h http.Handler) http.Handler {
 	var mu sync.Mutex
 	seen := map[string]bool{}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -46,7 +43,7 @@ func (n *node) withReplicationLag(h http.Handler) http.Handler {
 }
 
 // replicaLags is the status page's view of this backend's replicas.
-func (n *node) replicaLags() []statuspage.Replica {
+func (n *Node) replicaLags() []statuspage.Replica {
 	b := n.backend
 	if b == nil {
 		return nil
@@ -72,7 +69,7 @@ func (st spoolStats) SpoolStats() metrics.SpoolStats {
 
 // counted wraps serve so that every connection its listener accepts is
 // counted in the node's metrics under name, open and in total.
-func (n *node) counted(name string, serve func(net.Listener) error) func(net.Listener) error {
+func (n *Node) counted(name string, serve func(net.Listener) error) func(net.Listener) error {
 	return func(ln net.Listener) error { return serve(&countingListener{Listener: ln, name: name, m: n.metrics}) }
 }
 
@@ -106,7 +103,7 @@ func (c *countedConn) Close() error {
 // cluster secret, on the admin listener: Prometheus /metrics, /healthz
 // (the process answers), /readyz (the directory has a leader and the
 // node's roles serve) and the live status page at /status.
-func (n *node) startAdminHTTP(addr string, log *slog.Logger) error {
+func (n *Node) startAdminHTTP(addr string, log *slog.Logger) error {
 	if addr == "" {
 		return nil
 	}
@@ -120,10 +117,10 @@ func (n *node) startAdminHTTP(addr string, log *slog.Logger) error {
 		}
 	}
 	checks := []metrics.Check{metrics.LeaderCheck(n.dir)}
-	if n.cfg.Has(roleBackend) {
+	if n.cfg.Has(RoleBackend) {
 		checks = append(checks, metrics.Check{Name: "backend", Ready: func(context.Context) error {
 			if n.backend == nil {
-				return errNotServing
+				return ErrNotServing
 			}
 			return nil
 		}})
@@ -142,5 +139,5 @@ func (n *node) startAdminHTTP(addr string, log *slog.Logger) error {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	return n.serve(addr, "tcp", srv.Serve, srv.Close)
+	return n.serve(ListenAdmin, addr, "tcp", srv.Serve, srv.Close)
 }

@@ -1,0 +1,15 @@
+//go:build !faults
+
+package faults
+
+import (
+	"log/slog"
+
+	"github.com/rookery-mail/rookery/imapfront"
+)
+
+// Enabled reports whether this binary was built with the fault switches.
+const Enabled = false
+
+// FrontendDirectory is the directory the IMAP frontend reads: d itself.
+func FrontendDirectory(d imapfront.Directory, _ *slog.Logger) imapfront.Directory { return d }

@@ -1,0 +1,38 @@
+//go:build faults
+
+package faults
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/rookery-mail/rookery/imapfront"
+)
+
+// Enabled reports whether this binary was built with the fault switches.
+const Enabled = true
+
+// EnvSkipSyncedRead, set to 1, makes the IMAP frontend trust its local
+// directory copy however stale: a SELECT of a name the local copy lacks
+// says NONEXISTENT at once. Never set it on a real cluster.
+const EnvSkipSyncedRead = "ROOKERY_FAULT_SKIP_SYNCED_READ"
+
+// FrontendDirectory is the directory the IMAP frontend reads: d, or d
+// without its freshness checks when EnvSkipSyncedRead is set.
+func FrontendDirectory(d imapfront.Directory, log *slog.Logger) imapfront.Directory {
+	if os.Getenv(EnvSkipSyncedRead) != "1" {
+		return d
+	}
+	log.Warn("fault injection: the IMAP frontend trusts its local directory copy however stale",
+		"env", EnvSkipSyncedRead)
+	return staleDirectory{d}
+}
+
+// staleDirectory is a directory with its freshness checks removed.
+type staleDirectory struct{ imapfront.Directory }
+
+var _ imapfront.Directory = staleDirectory{}
+
+func (staleDirectory) SyncedRead(context.Context) error { return nil }
+func (staleDirectory) FreshRead(context.Context) error  { return nil }

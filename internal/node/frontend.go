@@ -1,0 +1,90 @@
+package node
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+
+	"github.com/rookery-mail/rookery/imapfront"
+	"github.com/rookery-mail/rookery/internal/faults"
+	"github.com/rookery-mail/rookery/lmtp"
+	"github.com/rookery-mail/rookery/replication"
+)
+
+func (n *Node) startFrontend(log *slog.Logger) error {
+	if err := n.startIMAP(log.With("component", "imap")); err != nil {
+		return err
+	}
+	return n.startLMTP(log.With("component", "lmtp"))
+}
+
+func (n *Node) startIMAP(log *slog.Logger) error {
+	fc := n.cfg.Frontend
+	ic := imapfront.Default()
+	ic.Directory = faults.FrontendDirectory(n.dir, log)
+	ic.ClusterSecret = n.cfg.ClusterSecret
+	ic.TLS = n.cfg.TLS.Clients
+	ic.Observer = n.metrics
+	// RENAME a b SERVER asks the mailbox's primary to move it; a move
+	// streams its progress for as long as it takes, so no overall timeout.
+	ic.Mover = replication.RemoteMover{Directory: n.dir, Secret: n.cfg.ClusterSecret,
+		HTTP: &http.Client{Transport: &http.Transport{DialContext: n.nodeDial()}}}
+	ic.AllowPlaintextLogin = fc.AllowPlaintextLogin
+	ic.MaxLiteralBytes = fc.MaxMessageBytes
+	ic.Logger = log
+	ic.Dial = n.nodeDial()
+	front, err := imapfront.New(ic)
+	if err != nil {
+		return err
+	}
+	if err := n.serve(ListenIMAP, fc.IMAPAddr, "tcp", n.counted(ListenIMAP, front.Serve), front.Close); err != nil {
+		front.Close()
+		return err
+	}
+	n.imap = front
+	if fc.IMAPSAddr != "" {
+		// Implicit TLS (port 993): the session sees a *tls.Conn and counts
+		// itself encrypted from the first byte.
+		imaps := func(ln net.Listener) error { return front.Serve(tls.NewListener(ln, n.cfg.TLS.Clients)) }
+		if err := n.serve(ListenIMAPS, fc.IMAPSAddr, "tcp", n.counted(ListenIMAPS, imaps), func() error { return nil }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (n *Node) startLMTP(log *slog.Logger) error {
+	fc := n.cfg.Frontend
+	lc := lmtp.Default()
+	lc.Directory = n.dir
+	lc.Hostname = n.cfg.NodeID
+	lc.Domains = fc.Domains
+	lc.MaxMessageBytes = fc.MaxMessageBytes
+	lc.Logger = log
+	lc.Dial = n.nodeDial()
+	lc.TLS = n.cfg.TLS.Clients
+	lc.Observer = n.metrics
+	proxy, err := lmtp.New(lc)
+	if err != nil {
+		return err
+	}
+	if err := n.serve(ListenLMTP, fc.LMTPAddr, "tcp", n.counted(ListenLMTP, proxy.Serve), proxy.Close); err != nil {
+		proxy.Close()
+		return err
+	}
+	n.lmtp = proxy
+	if fc.LMTPSocket != "" {
+		os.Remove(fc.LMTPSocket) // a socket left by a process that died
+		if err := n.serve(ListenLMTPSocket, fc.LMTPSocket, "unix", n.counted(ListenLMTPSocket, proxy.Serve), func() error { return nil }); err != nil {
+			return err
+		}
+		// An MTA's delivery agent runs as its own user (Postfix's as
+		// "postfix"); it needs write permission on the socket.
+		if err := os.Chmod(fc.LMTPSocket, fc.LMTPSocketMode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
