@@ -16,15 +16,22 @@ import (
 
 	"github.com/rookery-mail/rookery/backend/imapd"
 	"github.com/rookery-mail/rookery/backend/lmtpd"
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/batchconn"
 	"github.com/rookery-mail/rookery/replication"
 	"github.com/rookery-mail/rookery/spool"
 )
 
-// Directory is what a backend needs of its node's directory.
+// Directory is what a backend needs of its node's directory: the one read
+// API, and for now the local copy and the synced read that the replication
+// and move code (replicate.go, catchup.go, floor.go, move.go, moveapi.go)
+// and replication.Server still call directly. *directory.Node is one.
 type Directory interface {
-	imapd.Directory
+	directory.Directory
+	// FSM and SyncedRead: only for the callers not yet converted to Read.
+	FSM() *fsm.FSM
+	SyncedRead(ctx context.Context) error
 }
 
 // Config is what New needs.

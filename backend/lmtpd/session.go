@@ -13,6 +13,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"github.com/rookery-mail/rookery/backend/quota"
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 )
 
@@ -98,7 +99,10 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	}
 	ctx, cancel := context.WithTimeout(s.srv.ctx, s.srv.cfg.DeliveryTimeout)
 	defer cancel()
-	ledger := s.srv.ledger()
+	ledger, err := s.srv.ledger()
+	if err != nil {
+		return replyErr(err)
+	}
 	admit := func(id uint64, size int64) error { return ledger.Admit(names[id], size) }
 	ds, err := s.srv.cfg.Store.DeliverAdmitted(ctx, mailboxes, r, time.Now(), admit)
 	if err != nil {
@@ -123,16 +127,24 @@ func (s *session) quotaAtRcpt(mb *fsm.Mailbox) error {
 	s.mu.Lock()
 	size := s.size
 	s.mu.Unlock()
-	l := s.srv.ledger()
+	l, err := s.srv.ledger()
+	if err != nil {
+		return err
+	}
 	if size > 0 {
 		return l.Admit(mb.Name, size)
 	}
 	return l.Full(mb.Name)
 }
 
-// ledger counts quota usage for one check or one delivery.
-func (srv *Server) ledger() *quota.Ledger {
-	return quota.NewLedger(srv.cfg.Directory.FSM(), srv.cfg.Store, srv.cfg.BackendID)
+// ledger counts quota usage for one check or one delivery, under the
+// local copy's quotas.
+func (srv *Server) ledger() (*quota.Ledger, error) {
+	v, err := srv.cfg.Directory.Read(srv.ctx, directory.Local)
+	if err != nil {
+		return nil, fmt.Errorf("lmtpd: quota: %w", err)
+	}
+	return quota.NewLedger(v, srv.cfg.Store, srv.cfg.BackendID), nil
 }
 
 // resolve finds the mailbox a recipient address delivers to and checks
@@ -144,17 +156,19 @@ func (srv *Server) resolve(addr string) (*fsm.Mailbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	mb, err := srv.target(users, detail)
-	if errors.Is(err, fsm.ErrNoUser) || errors.Is(err, fsm.ErrNoMailbox) {
-		ctx, cancel := context.WithTimeout(srv.ctx, srv.cfg.LookupTimeout)
-		defer cancel()
-		if serr := srv.cfg.Directory.SyncedRead(ctx); serr != nil {
-			return nil, fmt.Errorf("lmtpd: synced read for %q: %w", addr, serr)
-		}
-		mb, err = srv.target(users, detail)
+	ctx, cancel := context.WithTimeout(srv.ctx, srv.cfg.LookupTimeout)
+	defer cancel()
+	var terr error
+	mb, _, err := directory.Find(ctx, srv.cfg.Directory, directory.Local, func(v *fsm.View) (*fsm.Mailbox, bool) {
+		var mb *fsm.Mailbox
+		mb, terr = target(v, users, detail)
+		return mb, !errors.Is(terr, fsm.ErrNoUser) && !errors.Is(terr, fsm.ErrNoMailbox)
+	})
+	if err != nil && !errors.Is(err, directory.ErrNotFound) {
+		return nil, fmt.Errorf("lmtpd: synced read for %q: %w", addr, err)
 	}
-	if err != nil {
-		return nil, err
+	if terr != nil {
+		return nil, terr
 	}
 	if mb.Primary.Backend != srv.cfg.BackendID {
 		return nil, fmt.Errorf("%w: mailbox %d is on %q", ErrNotHere, mb.ID, mb.Primary.Backend)
@@ -163,11 +177,11 @@ func (srv *Server) resolve(addr string) (*fsm.Mailbox, error) {
 }
 
 // target tries each candidate user name in turn.
-func (srv *Server) target(users []string, detail string) (*fsm.Mailbox, error) {
+func target(v *fsm.View, users []string, detail string) (*fsm.Mailbox, error) {
 	var err error
 	for _, u := range users {
 		var mb *fsm.Mailbox
-		mb, err = srv.cfg.Directory.FSM().DeliveryTarget(u, detail)
+		mb, err = v.DeliveryTarget(u, detail)
 		if !errors.Is(err, fsm.ErrNoUser) {
 			return mb, err
 		}
