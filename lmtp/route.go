@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 )
 
@@ -49,24 +50,23 @@ func (s *Server) resolve(ctx context.Context, addr string) (recipient, error) {
 	if !s.domainServed(domain) {
 		return recipient{}, fmt.Errorf("%w: %s", ErrUnknownDomain, domain)
 	}
-	dir := s.cfg.Directory
-	if err := dir.FreshRead(ctx); err != nil {
+	var user string
+	var mb *fsm.Mailbox
+	var terr error
+	_, v, err := directory.Find(ctx, s.cfg.Directory, directory.Fresh, func(v *fsm.View) (struct{}, bool) {
+		user, mb, terr = target(v, local, detail, domain)
+		return struct{}{}, !errors.Is(terr, ErrNoUser)
+	})
+	switch {
+	case v == nil:
 		return recipient{}, fmt.Errorf("%w: directory: %v", ErrUnavailable, err)
-	}
-	user, mb, err := s.target(local, detail, domain)
-	if errors.Is(err, ErrNoUser) {
-		if serr := dir.SyncedRead(ctx); serr != nil {
-			return recipient{}, fmt.Errorf("%w: directory: %v", ErrUnavailable, serr)
-		}
-		user, mb, err = s.target(local, detail, domain)
-	}
-	if err != nil {
-		return recipient{}, err
+	case terr != nil:
+		return recipient{}, terr
 	}
 	if mb.State != fsm.Active {
 		return recipient{}, fmt.Errorf("%w: %s is %s", ErrUnavailable, mb.Name, mb.State)
 	}
-	be, ok := dir.FSM().Backend(mb.Primary.Backend)
+	be, ok := v.Backend(mb.Primary.Backend)
 	if !ok || be.State == fsm.BackendDown || be.LMTPAddr == "" {
 		return recipient{}, fmt.Errorf("%w: %s", ErrBackendDown, mb.Primary.Backend)
 	}
@@ -83,14 +83,13 @@ func (s *Server) resolve(ctx context.Context, addr string) (recipient, error) {
 
 // target tries the whole address as a user name first (sites with one
 // namespace of users per domain), then the local part alone.
-func (s *Server) target(local, detail, domain string) (string, *fsm.Mailbox, error) {
-	f := s.cfg.Directory.FSM()
+func target(v *fsm.View, local, detail, domain string) (string, *fsm.Mailbox, error) {
 	for _, name := range []string{local + "@" + domain, local} {
 		user, err := fsm.CanonicalUser(name)
 		if err != nil {
 			continue
 		}
-		mb, err := f.DeliveryTarget(user, detail)
+		mb, err := v.DeliveryTarget(user, detail)
 		switch {
 		case err == nil:
 			return user, mb, nil

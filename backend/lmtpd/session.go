@@ -165,7 +165,7 @@ func (srv *Server) resolve(addr string) (*fsm.Mailbox, error) {
 		return mb, !errors.Is(terr, fsm.ErrNoUser) && !errors.Is(terr, fsm.ErrNoMailbox)
 	})
 	if err != nil && !errors.Is(err, directory.ErrNotFound) {
-		return nil, fmt.Errorf("lmtpd: synced read for %q: %w", addr, err)
+		return nil, fmt.Errorf("lmtpd: directory read for %q: %w", addr, err)
 	}
 	if terr != nil {
 		return nil, terr
