@@ -54,7 +54,7 @@ func (s *session) lookup(name string) (*fsm.Mailbox, error) {
 		return nil, err
 	}
 	if !visible(s.user, m) {
-		if m.State != fsm.Active && hasRight(s.user, m, 'l') {
+		if m.State != fsm.Active && fsm.HasRight(s.user, m, 'l') {
 			return nil, fmt.Errorf("%w: %s is %s", fsm.ErrNotActive, name, m.State)
 		}
 		return nil, fmt.Errorf("%w: %s", ErrNotVisible, name)
@@ -64,7 +64,7 @@ func (s *session) lookup(name string) (*fsm.Mailbox, error) {
 
 // need checks that the user holds right on m.
 func (s *session) need(m *fsm.Mailbox, right byte) error {
-	if !hasRight(s.user, m, right) {
+	if !fsm.HasRight(s.user, m, right) {
 		return fmt.Errorf("%w: %c on %s", ErrNoRights, right, m.Name)
 	}
 	return nil

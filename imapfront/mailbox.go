@@ -62,7 +62,7 @@ func (s *session) checkCreate(name string) error {
 		return nil
 	}
 	p, ok := dir.Mailbox(fsm.Parent(name))
-	if !ok || !hasRight(s.user, p, 'k') {
+	if !ok || !fsm.HasRight(s.user, p, 'k') {
 		return fmt.Errorf("%w: k on parent of %s", ErrNoRights, name)
 	}
 	return nil

@@ -12,17 +12,15 @@ import (
 
 // Rights (RFC 4314) that the session checks.
 const (
-	rightLookup      = 'l'
-	rightRead        = 'r'
-	rightSeen        = 's'
-	rightWrite       = 'w'
-	rightInsert      = 'i'
-	rightCreate      = 'k'
-	rightDelete      = 'x'
-	rightDeleteMsgs  = 't'
-	rightExpunge     = 'e'
-	ownerRights      = "lrswipkxtea"
-	anyoneIdentifier = "anyone"
+	rightLookup     = 'l'
+	rightRead       = 'r'
+	rightSeen       = 's'
+	rightWrite      = 'w'
+	rightInsert     = 'i'
+	rightCreate     = 'k'
+	rightDelete     = 'x'
+	rightDeleteMsgs = 't'
+	rightExpunge    = 'e'
 )
 
 // internalName turns a client's mailbox name into the canonical one.
@@ -81,29 +79,14 @@ func (s *session) openable(ctx context.Context, external string, want string) (*
 	return m, nil
 }
 
-// rights is what the user may do with m: everything in their own
-// namespace, else what the ACL grants them or anyone.
-func (s *session) rights(m *fsm.Mailbox) string {
-	if fsm.Owner(m.Name) == s.user {
-		return ownerRights
-	}
-	var r strings.Builder
-	for _, ace := range m.ACL {
-		if ace.Identifier == s.user || ace.Identifier == anyoneIdentifier {
-			r.WriteString(ace.Rights)
-		}
-	}
-	return r.String()
-}
-
-func (s *session) has(m *fsm.Mailbox, right rune) bool {
-	return strings.ContainsRune(s.rights(m), right)
+func (s *session) has(m *fsm.Mailbox, right byte) bool {
+	return fsm.HasRight(s.user, m, right)
 }
 
 // allowed checks the rights in want. A user who may not even see the
 // mailbox is told it does not exist (RFC 4314 section 6).
 func (s *session) allowed(m *fsm.Mailbox, want string) error {
-	have := s.rights(m)
+	have := fsm.Rights(s.user, m)
 	for _, r := range want {
 		if strings.ContainsRune(have, r) {
 			continue
