@@ -20,21 +20,6 @@ type recipient struct {
 	backend *fsm.Backend
 }
 
-// parseAddress splits local[+detail]@domain. Quoted local parts and source
-// routes are refused: no user name could match them.
-func parseAddress(addr string) (local, detail, domain string, err error) {
-	at := strings.LastIndexByte(addr, '@')
-	if at <= 0 || at == len(addr)-1 {
-		return "", "", "", fmt.Errorf("%w: %q", ErrBadAddress, addr)
-	}
-	local, domain = addr[:at], strings.ToLower(addr[at+1:])
-	if strings.ContainsAny(local, "\"\\ ,:<>") {
-		return "", "", "", fmt.Errorf("%w: %q", ErrBadAddress, addr)
-	}
-	local, detail, _ = strings.Cut(local, "+")
-	return local, detail, domain, nil
-}
-
 func (s *Server) domainServed(domain string) bool {
 	return len(s.cfg.Domains) == 0 || slices.Contains(s.cfg.Domains, domain)
 }
@@ -43,18 +28,18 @@ func (s *Server) domainServed(domain string) bool {
 // copy: a user unknown there gets one synced read before it is refused, so a
 // user added a moment ago on another node is found.
 func (s *Server) resolve(ctx context.Context, addr string) (recipient, error) {
-	local, detail, domain, err := parseAddress(addr)
+	rcpt, err := fsm.ParseRecipient(addr)
 	if err != nil {
-		return recipient{}, err
+		return recipient{}, fmt.Errorf("%w: %w", ErrBadAddress, err)
 	}
-	if !s.domainServed(domain) {
-		return recipient{}, fmt.Errorf("%w: %s", ErrUnknownDomain, domain)
+	if !s.domainServed(rcpt.Domain) {
+		return recipient{}, fmt.Errorf("%w: %s", ErrUnknownDomain, rcpt.Domain)
 	}
 	var user string
 	var mb *fsm.Mailbox
 	var terr error
 	_, v, err := directory.Find(ctx, s.cfg.Directory, directory.Fresh, func(v *fsm.View) (struct{}, bool) {
-		user, mb, terr = target(v, local, detail, domain)
+		user, mb, terr = target(v, rcpt)
 		return struct{}{}, !errors.Is(terr, ErrNoUser)
 	})
 	switch {
@@ -72,24 +57,20 @@ func (s *Server) resolve(ctx context.Context, addr string) (recipient, error) {
 	}
 	rcptTo := user
 	if !strings.Contains(user, "@") {
-		rcptTo = user + "@" + domain
+		rcptTo = user + "@" + rcpt.Domain
 	}
-	if detail != "" {
+	if rcpt.Detail != "" {
 		u, d, _ := strings.Cut(rcptTo, "@")
-		rcptTo = u + "+" + detail + "@" + d
+		rcptTo = u + "+" + rcpt.Detail + "@" + d
 	}
 	return recipient{addr: addr, rcptTo: rcptTo, mailbox: mb, backend: be}, nil
 }
 
-// target tries the whole address as a user name first (sites with one
-// namespace of users per domain), then the local part alone.
-func target(v *fsm.View, local, detail, domain string) (string, *fsm.Mailbox, error) {
-	for _, name := range []string{local + "@" + domain, local} {
-		user, err := fsm.CanonicalUser(name)
-		if err != nil {
-			continue
-		}
-		mb, err := v.DeliveryTarget(user, detail)
+// target tries the recipient's user names in turn (fsm.Recipient.Users):
+// the whole address first, then the local part alone.
+func target(v *fsm.View, rcpt fsm.Recipient) (string, *fsm.Mailbox, error) {
+	for _, user := range rcpt.Users() {
+		mb, err := v.DeliveryTarget(user, rcpt.Detail)
 		switch {
 		case err == nil:
 			return user, mb, nil
@@ -101,5 +82,5 @@ func target(v *fsm.View, local, detail, domain string) (string, *fsm.Mailbox, er
 			return "", nil, err
 		}
 	}
-	return "", nil, fmt.Errorf("%w: %s@%s", ErrNoUser, local, domain)
+	return "", nil, fmt.Errorf("%w: %s@%s", ErrNoUser, rcpt.User, rcpt.Domain)
 }

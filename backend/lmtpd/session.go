@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -189,25 +188,16 @@ func target(v *fsm.View, users []string, detail string) (*fsm.Mailbox, error) {
 	return nil, err
 }
 
-// parseRecipient splits local[+detail]@domain. The user is the local part;
-// a user whose name is a whole address (local@domain) is tried first.
+// parseRecipient reads a recipient (fsm.ParseRecipient) and lists the
+// user names it may be, the whole address first; a valid address that no
+// user name can match is no user, not bad syntax.
 func parseRecipient(addr string) (users []string, detail string, err error) {
-	local, domain := addr, ""
-	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
-		local, domain = addr[:i], addr[i+1:]
-	}
-	local, detail, _ = strings.Cut(local, "+")
-	if local == "" {
-		return nil, "", fmt.Errorf("%w: %q", ErrBadAddress, addr)
-	}
-	user, err := fsm.CanonicalUser(local)
+	rcpt, err := fsm.ParseRecipient(addr)
 	if err != nil {
+		return nil, "", fmt.Errorf("%w: %w", ErrBadAddress, err)
+	}
+	if users = rcpt.Users(); len(users) == 0 {
 		return nil, "", fmt.Errorf("%w: %q", fsm.ErrNoUser, addr)
 	}
-	if domain != "" {
-		if full, err := fsm.CanonicalUser(user + "@" + domain); err == nil {
-			users = append(users, full)
-		}
-	}
-	return append(users, user), detail, nil
+	return users, rcpt.Detail, nil
 }
