@@ -50,6 +50,8 @@ type Node struct {
 	// leaderChanged is when (unix nanoseconds) raft last changed this
 	// node's idea of the leader; see freshness.go.
 	leaderChanged atomic.Int64
+	// rounds are the ReadIndex rounds that synced reads share.
+	rounds readRounds
 
 	bootstrapMu  sync.Mutex
 	bootstrapped atomic.Bool // raft state exists; no more bootstrap attempts

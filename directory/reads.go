@@ -125,7 +125,8 @@ func (n *Node) FreshRead(ctx context.Context) error { return n.freshRead(ctx) }
 // syncedRead waits until the local FSM holds every write committed before
 // the call (ReadIndex): the leader confirms it still leads and reports its
 // commit index, and this node waits to apply up to it. Reads of the local
-// FSM after it returns are linearizable.
+// FSM after it returns are linearizable. The synced reads in flight on a
+// node share one ReadIndex (readround.go).
 func (n *Node) syncedRead(ctx context.Context) (err error) {
 	if o := n.cfg.Observer; o != nil {
 		start := time.Now()
@@ -133,21 +134,8 @@ func (n *Node) syncedRead(ctx context.Context) (err error) {
 	}
 	var index uint64
 	err = n.retry(ctx, func() error {
-		id, api := n.Leader()
 		var err error
-		switch {
-		case id == n.cfg.NodeID:
-			index, err = n.readIndex(ctx)
-		case api == "":
-			err = ErrNoLeader
-		default:
-			c := &Client{addr: api, secret: n.cfg.ClusterSecret, http: n.client}
-			index, err = c.readIndex(ctx)
-			if err != nil && !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrUnauthorized) {
-				// Nothing is written by a ReadIndex, so any failure may be retried.
-				err = fmt.Errorf("%w: %w", ErrNoLeader, err)
-			}
-		}
+		index, err = n.sharedReadIndex(ctx)
 		return err
 	})
 	if err != nil {

@@ -160,3 +160,51 @@ func TestFreshReadFallsBackAndReportsStale(t *testing.T) {
 		t.Fatalf("fresh read with no leader: %v, want ErrStale", err)
 	}
 }
+
+// Synced reads in flight together share a ReadIndex round, and each still
+// sees every write acknowledged before it began.
+func TestSyncedReadsShareRounds(t *testing.T) {
+	c := startCluster(t, 3, "f1")
+	nonVoter := c.nodes["f1"]
+	registerBackend(t, c.leader(), "b1")
+	mustApply(t, c.leader(), reserve("shared/before", "b1", "r"))
+
+	nonVoter.rounds.mu.Lock()
+	before := nonVoter.rounds.started
+	nonVoter.rounds.mu.Unlock()
+	const readers = 64
+	start := make(chan struct{})
+	errs := make(chan error, readers)
+	var wg sync.WaitGroup
+	for range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			v, err := nonVoter.Read(ctx, Synced)
+			if err == nil {
+				if _, ok := v.Mailbox("shared/before"); !ok {
+					err = errors.New("a synced read misses a write acknowledged before it began")
+				}
+			}
+			errs <- err
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	nonVoter.rounds.mu.Lock()
+	rounds := nonVoter.rounds.started - before
+	nonVoter.rounds.mu.Unlock()
+	if rounds < 1 || rounds >= readers {
+		t.Fatalf("%d synced reads took %d ReadIndex rounds; they should share them", readers, rounds)
+	}
+	t.Logf("%d synced reads, %d rounds", readers, rounds)
+}
