@@ -48,7 +48,9 @@ func (s *session) cmdList(cmd *Command) bool {
 		}
 		patterns[i] = canonInboxPattern(patterns[i])
 	}
-	v, err := s.read(directory.Fresh)
+	// Synced: LIST shows every change acknowledged before it began, on
+	// any frontend; the LISTs in flight share one ReadIndex.
+	v, err := s.read(directory.Synced)
 	if err != nil {
 		s.fail(cmd.Tag, err)
 		return true
@@ -254,7 +256,8 @@ func (s *session) cmdLsub(cmd *Command) bool {
 		return true
 	}
 	pat = canonInboxPattern(pat)
-	v, err := s.read(directory.Fresh)
+	v, err := s.read(directory.Synced) // as LIST
+
 	if err != nil {
 		s.fail(cmd.Tag, err)
 		return true
