@@ -35,8 +35,7 @@ type apiError struct {
 func (b *Backend) Routes(handle func(pattern string, h http.Handler)) {
 	handle(routeCreate, http.HandlerFunc(b.apiCreate))
 	handle(routeDelete, http.HandlerFunc(b.apiDelete))
-	handle(routeMove, http.HandlerFunc(b.apiMove))
-	b.replServer.Routes(handle)
+	b.repl.Routes(handle)
 }
 
 func (b *Backend) apiCreate(w http.ResponseWriter, r *http.Request) {

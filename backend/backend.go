@@ -1,6 +1,9 @@
 // Package backend is the backend role: it ties a spool to the directory,
 // serves it over IMAP and LMTP, and owns the mailbox life cycle (create,
-// delete, rename, and the reconciliation of disk and directory at start).
+// delete, rename, and the reconciliation of disk and directory at start)
+// and the placement of new copies. Its replication side (package
+// replication) it builds from its Config and hooks to the store and to
+// its cluster API routes.
 package backend
 
 import (
@@ -24,15 +27,18 @@ import (
 )
 
 // Directory is what a backend needs of its node's directory: the one read
-// API, and for now the local copy and the synced read that the replication
-// and move code (replicate.go, catchup.go, floor.go, move.go, moveapi.go)
-// and replication.Server still call directly. *directory.Node is one.
+// API, and for now the local copy and the synced read that package
+// replication, which the backend hands it to, still calls directly.
+// *directory.Node is one.
 type Directory interface {
 	directory.Directory
 	// FSM and SyncedRead: only for the callers not yet converted to Read.
 	FSM() *fsm.FSM
 	SyncedRead(ctx context.Context) error
 }
+
+// The replication side takes the backend's directory.
+var _ replication.Directory = Directory(nil)
 
 // Config is what New needs.
 type Config struct {
@@ -128,12 +134,7 @@ type Backend struct {
 	imap *imapd.Server
 	lmtp *lmtpd.Server
 
-	repl        *replicator
-	replServer  *replication.Server
-	stopCatchUp context.CancelFunc
-	// runCtx ends when the backend closes: background work (catch-up,
-	// settling a move) runs under it.
-	runCtx context.Context
+	repl *replication.Replicator
 
 	mu        sync.Mutex
 	started   bool
@@ -170,9 +171,13 @@ func New(cfg Config) (*Backend, error) {
 		srv.Close()
 		return nil, err
 	}
-	b.repl = newReplicator(cfg, b.log)
-	b.replServer, err = replication.NewServer(replication.ServerConfig{BackendID: cfg.ID, Store: cfg.Store,
-		Directory: cfg.Directory, Logger: cfg.Logger, Floor: b.repl.raiseFloor})
+	b.repl, err = replication.New(replication.Config{
+		BackendID: cfg.ID, Store: cfg.Store, Directory: cfg.Directory,
+		ClusterSecret: cfg.ClusterSecret, HTTPClient: cfg.ReplicaHTTPClient,
+		ReplicaTimeout: cfg.ReplicaTimeout, CatchUpInterval: cfg.CatchUpInterval,
+		DirectoryTimeout: cfg.DirectoryTimeout, ReplicationFactor: cfg.ReplicationFactor,
+		RankBackends: b.rankBackends, Logger: cfg.Logger,
+	})
 	if err != nil {
 		srv.Close()
 		b.lmtp.Close()
@@ -216,31 +221,15 @@ func (b *Backend) Start(ctx context.Context) error {
 		b.closeListeners()
 		return err
 	}
-	if err := b.repl.resyncInSync(ctx); err != nil {
+	if err := b.repl.Start(ctx); err != nil {
 		b.closeListeners()
-		return fmt.Errorf("resync in-sync replicas: %w", err)
+		return err
 	}
-	b.startReplication()
 	b.started = true
 	b.serve("imap", func() error { return b.imap.Serve(b.imapLn) })
 	b.serve("lmtp", func() error { return b.lmtp.Serve(b.lmtpLn) })
 	b.log.Info("backend serving", "imap_addr", b.imapLn.Addr().String(), "lmtp_addr", b.lmtpLn.Addr().String())
 	return nil
-}
-
-// startReplication puts the replicator on the store's commit path and
-// starts the catch-up loop; Close stops both.
-func (b *Backend) startReplication() {
-	b.cfg.Store.SetOrigin(b.cfg.ID)
-	b.cfg.Store.SetReplicator(b.repl.replicate)
-	ctx, cancel := context.WithCancel(context.Background())
-	b.stopCatchUp = cancel
-	b.runCtx = ctx
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		b.repl.catchUpLoop(ctx, b.cfg.CatchUpInterval)
-	}()
 }
 
 // orBound is the advertised address if there is one, else the listener's.
@@ -321,14 +310,10 @@ func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
 		b.mu.Lock()
 		b.closed = true
-		stop := b.stopCatchUp
 		b.mu.Unlock()
-		if stop != nil {
-			stop()
-			// The hook stays, refusing: a write that reaches the store
-			// after this is never acknowledged unreplicated.
-			b.repl.close()
-		}
+		// The hook stays, refusing: a write that reaches the store after
+		// this is never acknowledged unreplicated.
+		b.repl.Close()
 		err = errors.Join(b.imap.Close(), b.lmtp.Close())
 		// A server whose Serve had not yet begun when it was closed would
 		// take the listener up afterwards and wait on it for ever.
@@ -341,3 +326,7 @@ func (b *Backend) Close() error {
 	})
 	return err
 }
+
+// Replication is the backend's replication side: its live moves and
+// replication figures.
+func (b *Backend) Replication() *replication.Replicator { return b.repl }

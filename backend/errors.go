@@ -18,8 +18,3 @@ var (
 	ErrDirectory = fmt.Errorf("backend: directory unavailable: %w", imapd.ErrDirectory)
 	ErrClosed    = errors.New("backend: closed")
 )
-
-// ErrDiverged: a replica's copy of a mailbox does not share this
-// backend's history (a forced promotion, a partition); only the catch-up
-// loop, which merges first, may replace it.
-var ErrDiverged = errors.New("backend: replica copy diverged")

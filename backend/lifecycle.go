@@ -53,13 +53,13 @@ func (b *Backend) Create(ctx context.Context, name, specialUse string) (*fsm.Mai
 	err = b.cfg.Directory.WaitApplied(ctx, res.Index)
 	if err != nil {
 		err = fmt.Errorf("%w: %w", ErrDirectory, err)
-	} else if failed := b.repl.replicate(ctx, []uint64{m.ID}); failed[m.ID] != nil {
+	} else if failed := b.repl.Replicate(ctx, []uint64{m.ID}); failed[m.ID] != nil {
 		err = fmt.Errorf("%w: mailbox %s: %w", spool.ErrNotReplicated, name, failed[m.ID])
 	}
 	if err != nil {
 		b.release(name, resv)
 		b.dropUnactivated(m.ID)
-		b.repl.dropCopies(context.WithoutCancel(ctx), m)
+		b.repl.DropCopies(context.WithoutCancel(ctx), m)
 		return nil, err
 	}
 	res, err = b.apply(ctx, fsm.Activate{Name: name, Reservation: resv})
@@ -145,7 +145,7 @@ func (b *Backend) finishDelete(ctx context.Context, m *fsm.Mailbox) error {
 	if err := b.cfg.Directory.WaitApplied(ctx, res.Index); err != nil {
 		return fmt.Errorf("%w: %w", ErrDirectory, err)
 	}
-	b.repl.dropCopies(ctx, m)
+	b.repl.DropCopies(ctx, m)
 	b.log.Info("mailbox deleted", "mailbox", m.Name, "mailbox_id", m.ID)
 	return nil
 }

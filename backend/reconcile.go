@@ -46,7 +46,7 @@ func (b *Backend) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	if err := b.finishDeletes(ctx, onDisk, &rep); err != nil {
 		return rep, err
 	}
-	if err := b.abortOrphanMoves(ctx); err != nil {
+	if err := b.repl.AbortOrphanMoves(ctx); err != nil {
 		return rep, err
 	}
 	if err := b.quarantineStrays(ctx, onDisk, &rep); err != nil {
@@ -75,7 +75,7 @@ func (b *Backend) resolveReservations(ctx context.Context, onDisk map[uint64]spo
 			// As in Create: the in-sync replicas hold the mailbox before
 			// it becomes visible. If that cannot be done now, the
 			// reservation stays, and its deadline releases it.
-			if failed := b.repl.replicate(ctx, []uint64{m.ID}); failed[m.ID] != nil {
+			if failed := b.repl.Replicate(ctx, []uint64{m.ID}); failed[m.ID] != nil {
 				b.log.Warn("reserved mailbox not activated: its replicas could not take it", "mailbox", m.Name,
 					"mailbox_id", m.ID, "err", failed[m.ID])
 				continue

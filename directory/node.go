@@ -227,8 +227,8 @@ func (n *Node) cleanup() error {
 
 // FSM is the local copy of the directory, for reads only. Roles read
 // through Read; only the callers not yet converted to it (replication/,
-// backend's replication and move files, cmd/rookery, internal/testcluster)
-// and the directory's own tests use FSM.
+// cmd/rookery, internal/testcluster) and the directory's own tests use
+// FSM.
 func (n *Node) FSM() *fsm.FSM { return n.fsm }
 
 // ID is this node's id.

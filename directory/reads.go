@@ -115,8 +115,7 @@ func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
 
 // SyncedRead is Read(ctx, Synced) without the view, and FreshRead is
 // Read(ctx, Fresh) without it: only the callers not yet converted to Read
-// use them (replication/, backend's replication and move files,
-// cmd/rookery, internal/testcluster).
+// use them (replication/, cmd/rookery, internal/testcluster).
 func (n *Node) SyncedRead(ctx context.Context) error { return n.syncedRead(ctx) }
 
 // FreshRead: see SyncedRead.

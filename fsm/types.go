@@ -73,8 +73,12 @@ const (
 
 // User is an account.
 type User struct {
-	Name         string // canonical, see ValidateUser
-	PasswordHash string // bcrypt ("$2a$...") or argon2id ("$argon2id$...") in PHC form
+	Name string // canonical, see ValidateUser
+	// PasswordHash is bcrypt ("$2a$...") when made here; an imported one is
+	// kept as it was: bcrypt, argon2id or argon2i in PHC form, SHA-crypt
+	// ("$6$", "$5$"), each maybe behind Dovecot's {SCHEME} prefix. The FSM
+	// stores it as given; auth.ValidHash is the check an import makes.
+	PasswordHash string
 	State        UserState
 	QuotaBytes   int64 // 0: no quota
 	CreatedAt    int64 // unix nanoseconds, chosen by the proposer

@@ -128,7 +128,7 @@ func (c *testCluster) startBackend(id string, node *directory.Node, imapAddr, lm
 		APIAddr:            node.APIAddr(),
 		AllowPlaintextAuth: true,
 		// The frontend's tests are about one namespace over many backends;
-		// replication has its own tests in backend.
+		// replication has its own tests in replication.
 		ReplicationFactor: 1,
 		Logger:            testLogger(c.t),
 	})

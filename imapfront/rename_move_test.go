@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rookery-mail/rookery/backend"
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/replication"
 )
 
 // RENAME a b SERVER moves the mailbox to backend SERVER (a == b: a move
@@ -20,7 +20,7 @@ func TestRenameToServer(t *testing.T) {
 	node := cl.fnodes[0]
 	cfg := testConfig(t, node)
 	cfg.ClusterSecret = clusterSecret
-	cfg.Mover = backend.RemoteMover{Directory: node, Secret: clusterSecret}
+	cfg.Mover = replication.RemoteMover{Directory: node, Secret: clusterSecret}
 	addr, _ := startFrontend(t, cfg)
 	cl.addUser("alice", 0)
 	cl.createOn(0, "user/alice/Archive", "")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"github.com/rookery-mail/rookery/internal/batchconn"
+	"github.com/rookery-mail/rookery/internal/readend"
 	"github.com/rookery-mail/rookery/logging"
 )
 
@@ -54,7 +55,9 @@ func New(cfg Config) (*Server, error) {
 // Serve accepts connections on l until Close. Clients get TLS by STARTTLS:
 // l is a plain listener (TCP or unix).
 func (s *Server) Serve(l net.Listener) error {
-	err := s.smtp.Serve(batchconn.Listen(l))
+	// readend beneath go-smtp's STARTTLS: a BDAT chunk cut off by the
+	// client's going away must not pass for the end of the message.
+	err := s.smtp.Serve(readend.Listen(batchconn.Listen(l)))
 	if errors.Is(err, smtp.ErrServerClosed) {
 		return nil
 	}
@@ -71,12 +74,13 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	return &session{srv: s}, nil
+	return &session{srv: s, conn: c}, nil
 }
 
 // session is one LMTP transaction at a time on one client connection.
 type session struct {
-	srv *Server
+	srv  *Server
+	conn *smtp.Conn
 	// mu guards the transaction: with BDAT, go-smtp runs LMTPData in a
 	// goroutine of its own and may Reset the session (a chunk that could
 	// not be read, a connection gone) before LMTPData has returned.
@@ -220,7 +224,7 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) (err error)
 	// a dead pooled connection is replaced by sending it again.
 	buf := chunkBufs.Get().(*[]byte)
 	defer chunkBufs.Put(buf)
-	err = streamBody(r, *buf, txns)
+	err = streamBody(readend.Body(r, s.conn.Conn), *buf, txns)
 	for _, t := range txns {
 		t.close(err)
 	}

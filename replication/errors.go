@@ -3,19 +3,36 @@ package replication
 import "errors"
 
 var (
-	ErrInvalidConfig = errors.New("replica: invalid config")
+	ErrInvalidConfig = errors.New("replication: invalid config")
 	// ErrConflict: the batch does not follow from the replica's copy (its
 	// modseq or history moved); the primary reads its state and resends.
-	ErrConflict = errors.New("replica: batch conflicts with the replica's copy")
+	ErrConflict = errors.New("replication: batch conflicts with the replica's copy")
 	// ErrMissingBody: a record names a body the replica no longer holds;
 	// the primary resends with the body.
-	ErrMissingBody = errors.New("replica: body missing on the replica")
+	ErrMissingBody = errors.New("replication: body missing on the replica")
 	// ErrNotReplica: the replica's directory does not make it a replica of
 	// the mailbox (it may be the primary now); the sender must stop.
-	ErrNotReplica = errors.New("replica: not a replica of this mailbox")
-	ErrBadRequest = errors.New("replica: bad request")
+	ErrNotReplica = errors.New("replication: not a replica of this mailbox")
+	ErrBadRequest = errors.New("replication: bad request")
 	// ErrUnavailable: the replica could not be reached or failed; try later.
-	ErrUnavailable = errors.New("replica: replica unavailable")
+	ErrUnavailable = errors.New("replication: replica unavailable")
+)
+
+// Errors of the primary's side: the acknowledgement path, catch-up and
+// live moves.
+var (
+	// ErrNotPrimary: the directory names another backend primary of the
+	// mailbox; a write to it is not acknowledged here.
+	ErrNotPrimary = errors.New("replication: mailbox is served by another backend")
+	// ErrDirectory: a directory call failed for a reason other than a
+	// broken rule (no leader, timeout); the operation may be retried.
+	ErrDirectory = errors.New("replication: directory unavailable")
+	// ErrDiverged: a replica's copy of a mailbox does not share this
+	// backend's history (a forced promotion, a partition); only the
+	// catch-up loop, which merges first, may replace it.
+	ErrDiverged = errors.New("replication: replica copy diverged")
+	// ErrClosed: the replicator has stopped; nothing is acknowledged.
+	ErrClosed = errors.New("replication: closed")
 )
 
 // errorCodes cross the wire; a code keeps its meaning once given.

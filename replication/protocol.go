@@ -1,7 +1,3 @@
-// Package replication is the replication protocol between backends: a primary
-// streams each mailbox's changes since a modseq to the mailbox's replicas
-// over the cluster API. The server side runs on every backend; the client
-// side is what the primary's replicator (backend) uses.
 package replication
 
 import "github.com/rookery-mail/rookery/spool"

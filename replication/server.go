@@ -16,10 +16,11 @@ import (
 	"github.com/rookery-mail/rookery/spool"
 )
 
-// Directory is what the server needs of the node's directory: the local
-// copy, made fresh before it refuses a batch for a mailbox it does not
-// know yet.
-type Directory interface {
+// DirectoryReader is the part of Directory that reads: the local copy,
+// made fresh (a synced read) before the server refuses a batch for a
+// mailbox it does not know yet, and before a frontend asks a primary to
+// move a mailbox.
+type DirectoryReader interface {
 	FSM() *fsm.FSM
 	SyncedRead(ctx context.Context) error
 }
@@ -28,7 +29,7 @@ type Directory interface {
 type ServerConfig struct {
 	BackendID string
 	Store     *spool.Store
-	Directory Directory
+	Directory DirectoryReader
 	Logger    *slog.Logger
 	// Floor serves floor calls (FloorRequest) on the mailbox's primary;
 	// nil refuses them.

@@ -18,7 +18,11 @@ func (s *Store) Append(ctx context.Context, r AppendRequest) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	ds, err := s.deliver(ctx, []uint64{r.Mailbox}, r.Body, r.InternalDate, flags, nil)
+	body := r.Body
+	if r.Size > 0 {
+		body = &exactReader{r: io.LimitReader(body, r.Size), left: r.Size}
+	}
+	ds, err := s.deliver(ctx, []uint64{r.Mailbox}, body, r.InternalDate, flags, nil)
 	if err != nil {
 		return Message{}, err
 	}
@@ -147,4 +151,20 @@ func (s *Store) cacheFor(wb writtenBody) (func() []byte, error) {
 		compute()
 	}
 	return compute, nil
+}
+
+// exactReader ends with ErrShortBody, not io.EOF, when its body ends before
+// left more bytes have been read.
+type exactReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	if err == io.EOF && e.left > 0 {
+		return n, fmt.Errorf("%w: %d bytes missing", ErrShortBody, e.left)
+	}
+	return n, err
 }

@@ -129,19 +129,21 @@ func (s *Store) tryCommit(ops []*op) (int, error) {
 		}
 	}
 	replicate, mailboxes := s.replicationOf(ops)
+	var rc *replicatingCommit
 	if replicate != nil {
-		// Readers must not see the change before the replicas hold it.
-		s.visMu.Lock()
+		// Readers of these mailboxes must not see the change before the
+		// replicas hold it; readers of the others need not wait.
+		rc = s.beginReplicating(tx.ID(), mailboxes)
 	}
 	if err := tx.Commit(); err != nil {
-		if replicate != nil {
-			s.visMu.Unlock()
+		if rc != nil {
+			s.endReplicating(rc)
 		}
 		return -1, fsError("commit index", err)
 	}
 	if replicate != nil {
 		failed := replicate(s.hookCtx, mailboxes)
-		s.visMu.Unlock()
+		s.endReplicating(rc)
 		for _, o := range ops {
 			for _, c := range o.w.changes {
 				if err, ok := failed[c.Mailbox]; ok {

@@ -13,6 +13,9 @@ var (
 	ErrInvalidGUID   = errors.New("spool: invalid message guid")
 	ErrUIDsExhausted = errors.New("spool: mailbox has no UIDs left")
 	ErrTooBig        = errors.New("spool: message too big")
+	// ErrShortBody: the body ended before the size it was announced with
+	// (a literal cut off by a client that went away); nothing was stored.
+	ErrShortBody = errors.New("spool: message shorter than announced")
 	// ErrDiskFull is temporary: the file system ran out of space (ENOSPC).
 	ErrDiskFull = errors.New("spool: disk full")
 	// ErrIO wraps any other file-system or index failure.

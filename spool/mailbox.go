@@ -169,7 +169,7 @@ func copyBucket(src, dst *bolt.Bucket) error {
 // Status summarises mailbox id.
 func (s *Store) Status(id uint64) (Status, error) {
 	var st Status
-	err := s.visibleView(func(tx *bolt.Tx) error {
+	err := s.visibleView(id, func(tx *bolt.Tx) error {
 		_, _, m, err := loadMailbox(tx, id)
 		if err != nil {
 			return err

@@ -9,7 +9,7 @@ import (
 // Messages returns every record of mailbox id in UID order.
 func (s *Store) Messages(id uint64) ([]Message, error) {
 	var out []Message
-	err := s.visibleView(func(tx *bolt.Tx) error {
+	err := s.visibleView(id, func(tx *bolt.Tx) error {
 		_, uids, _, err := loadMailbox(tx, id)
 		if err != nil {
 			return err
@@ -26,7 +26,7 @@ func (s *Store) Messages(id uint64) ([]Message, error) {
 // Message returns the record of uid in mailbox id.
 func (s *Store) Message(id uint64, uid uint32) (Message, error) {
 	var m Message
-	err := s.visibleView(func(tx *bolt.Tx) error {
+	err := s.visibleView(id, func(tx *bolt.Tx) error {
 		_, uids, _, err := loadMailbox(tx, id)
 		if err != nil {
 			return err
@@ -44,7 +44,7 @@ func (s *Store) Message(id uint64, uid uint32) (Message, error) {
 // Size adds up the sizes of those of uids that mailbox id holds.
 func (s *Store) Size(id uint64, uids []uint32) (int64, error) {
 	var n int64
-	err := s.visibleView(func(tx *bolt.Tx) error {
+	err := s.visibleView(id, func(tx *bolt.Tx) error {
 		_, recs, _, err := loadMailbox(tx, id)
 		if err != nil {
 			return err

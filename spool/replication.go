@@ -29,10 +29,11 @@ import (
 // Replicator brings the replicas of mailboxes up to date with this
 // store's committed state. It runs on the committer, after the commit and
 // before the writers are answered and watchers hear of it; while it runs,
-// Messages, Message and Status wait. It returns the mailboxes it could
-// not replicate, with why: a write that changed one of them stays durable
-// here but is not acknowledged (ErrNotReplicated). It must not write to
-// this store through its committer (Append, Deliver, ...), nor read it
+// Messages, Message, Size and Status of mailboxes wait (those of other
+// mailboxes do not). It returns the mailboxes it could not replicate,
+// with why: a write that changed one of them stays durable here but is
+// not acknowledged (ErrNotReplicated). It must not write to this store
+// through its committer (Append, Deliver, ...), nor read mailboxes
 // through the waiting reads; ReplicaState, ChangesSince, HasBodies and
 // Body are safe.
 type Replicator func(ctx context.Context, mailboxes []uint64) (failed map[uint64]error)
@@ -78,12 +79,73 @@ func (s *Store) replicationOf(ops []*op) (Replicator, []uint64) {
 	return *p, slices.Compact(ids)
 }
 
-// visibleView is view for the reads that serve clients: it waits while a
-// commit is being replicated.
-func (s *Store) visibleView(fn func(tx *bolt.Tx) error) error {
-	s.visMu.RLock()
-	defer s.visMu.RUnlock()
-	return s.view(fn)
+// replicatingCommit is an index commit whose replication is under way.
+type replicatingCommit struct {
+	txid      int      // its bbolt transaction: a read transaction of this id or later sees it
+	mailboxes []uint64 // the mailboxes it changed, sorted
+	done      chan struct{}
+}
+
+// beginReplicating names the commit of transaction txid, which changes
+// mailboxes, as being replicated. It is called before the commit, so that
+// a read that sees the commit also sees it named.
+func (s *Store) beginReplicating(txid int, mailboxes []uint64) *replicatingCommit {
+	rc := &replicatingCommit{txid: txid, mailboxes: mailboxes, done: make(chan struct{})}
+	s.visMu.Lock()
+	s.replicating = rc
+	s.visMu.Unlock()
+	return rc
+}
+
+// endReplicating lets the readers rc held back go on.
+func (s *Store) endReplicating(rc *replicatingCommit) {
+	s.visMu.Lock()
+	if s.replicating == rc {
+		s.replicating = nil
+	}
+	s.visMu.Unlock()
+	close(rc.done)
+}
+
+// visibleView is view for the reads of mailbox id that serve clients: a
+// read that would see a commit to id still being replicated waits until
+// its replication is done and reads again. Reads of other mailboxes, and
+// reads whose snapshot predates the commit, do not wait.
+func (s *Store) visibleView(id uint64, fn func(tx *bolt.Tx) error) error {
+	for {
+		var wait <-chan struct{}
+		err := s.view(func(tx *bolt.Tx) error {
+			if wait = s.unreplicatedIn(tx, id); wait != nil {
+				return nil
+			}
+			return fn(tx)
+		})
+		if wait == nil {
+			return err
+		}
+		// Wait outside the read transaction: an open one would hold up
+		// any write that grows the index file meanwhile (bbolt remaps it
+		// under a lock every read transaction holds).
+		<-wait
+	}
+}
+
+// unreplicatedIn returns, when tx sees a commit to mailbox id whose
+// replication is under way, a channel closed once it is done; else nil.
+func (s *Store) unreplicatedIn(tx *bolt.Tx, id uint64) <-chan struct{} {
+	s.visMu.Lock()
+	rc := s.replicating
+	s.visMu.Unlock()
+	if rc == nil || tx.ID() < rc.txid {
+		return nil
+	}
+	if _, ok := slices.BinarySearch(rc.mailboxes, id); !ok {
+		return nil
+	}
+	if s.visWait != nil {
+		s.visWait(id)
+	}
+	return rc.done
 }
 
 // LineageEntry says that Writer made the changes from ModSeq on.

@@ -50,15 +50,21 @@ type Store struct {
 	stats    counters
 	watchSeq int
 
-	// Replication (replication.go). visMu is held for writing from an
-	// index commit until its replication is done, and for reading by the
-	// reads that serve clients, so that no client sees a change the
-	// replicas may lack.
-	visMu      sync.RWMutex
-	replicator atomic.Pointer[Replicator]
-	origin     atomic.Pointer[string]
-	hookCtx    context.Context
-	hookCancel context.CancelFunc
+	// Replication (replication.go). From just before an index commit
+	// until its replication is done, replicating names the commit and the
+	// mailboxes it changed; the reads that serve clients of those
+	// mailboxes wait for it (visibleView), so that no client sees a change
+	// the replicas may lack, while reads of other mailboxes go on. visMu
+	// guards replicating and is held only to read or set it.
+	visMu       sync.Mutex
+	replicating *replicatingCommit
+	replicator  atomic.Pointer[Replicator]
+	origin      atomic.Pointer[string]
+	hookCtx     context.Context
+	hookCancel  context.CancelFunc
+	// visWait, when set (by tests), is told of each read of a mailbox that
+	// waits for its replication.
+	visWait func(mailbox uint64)
 }
 
 // Open opens (creating if needed) the store in o.Dir. Files left by a crash

@@ -39,6 +39,10 @@ type AppendRequest struct {
 	Flags        []imap.Flag
 	InternalDate time.Time // zero: now
 	Body         io.Reader
+	// Size, when above 0, is the size the body was announced with (an
+	// IMAP literal's): a body that ends before it fails with ErrShortBody
+	// and nothing is stored; Body is not read past it.
+	Size int64
 }
 
 // Delivery is the outcome of a delivery to one mailbox.

@@ -52,6 +52,8 @@ func (s *session) imapError(err error) error {
 		return no(imap.ResponseCodeNonExistent, "No such message")
 	case errors.Is(err, spool.ErrTooBig):
 		return no(imap.ResponseCodeTooBig, "Message is too big")
+	case errors.Is(err, spool.ErrShortBody):
+		return &imap.Error{Type: imap.StatusResponseTypeBad, Code: imap.ResponseCodeClientBug, Text: "Message ended before its announced size; nothing stored"}
 	case errors.Is(err, spool.ErrInvalidFlag):
 		return &imap.Error{Type: imap.StatusResponseTypeBad, Code: imap.ResponseCodeClientBug, Text: "Invalid flag"}
 	case errors.Is(err, spool.ErrUIDsExhausted):

@@ -209,6 +209,8 @@ func (s *session) Append(external string, r imap.LiteralReader, options *imap.Ap
 		Flags:        storableFlags(options.Flags),
 		InternalDate: options.Time,
 		Body:         r,
+		// A literal cut off by a client that went away is not a message.
+		Size: r.Size(),
 	})
 	if err != nil {
 		return nil, s.destError(err)

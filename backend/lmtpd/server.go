@@ -8,6 +8,8 @@ import (
 	"net"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/rookery-mail/rookery/internal/readend"
 )
 
 // Server is a backend's LMTP server: it delivers into the local spool the
@@ -48,7 +50,9 @@ func New(cfg Config) (*Server, error) {
 // Serve accepts connections on l until Close.
 func (s *Server) Serve(l net.Listener) error {
 	s.log.Info("lmtp server listening", "addr", l.Addr().String())
-	err := s.smtp.Serve(l)
+	// A BDAT chunk cut off by the client's going away must not pass for
+	// the end of the message (see readend).
+	err := s.smtp.Serve(readend.Listen(l))
 	if errors.Is(err, smtp.ErrServerClosed) {
 		return nil
 	}
@@ -64,7 +68,7 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
-	return &session{srv: s, log: s.log.With("remote_addr", c.Conn().RemoteAddr().String())}, nil
+	return &session{srv: s, conn: c, log: s.log.With("remote_addr", c.Conn().RemoteAddr().String())}, nil
 }
 
 // smtpLogger gives go-smtp's error log to slog.

@@ -14,12 +14,14 @@ import (
 	"github.com/rookery-mail/rookery/backend/quota"
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/readend"
 )
 
 // session is one LMTP transaction after another on one connection.
 type session struct {
-	srv *Server
-	log *slog.Logger
+	srv  *Server
+	conn *smtp.Conn
+	log  *slog.Logger
 	// mu guards the transaction: with BDAT, go-smtp runs LMTPData in a
 	// goroutine of its own and may Reset the session (a chunk that could
 	// not be read, a connection gone) before LMTPData has returned.
@@ -103,7 +105,7 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 		return replyErr(err)
 	}
 	admit := func(id uint64, size int64) error { return ledger.Admit(names[id], size) }
-	ds, err := s.srv.cfg.Store.DeliverAdmitted(ctx, mailboxes, r, time.Now(), admit)
+	ds, err := s.srv.cfg.Store.DeliverAdmitted(ctx, mailboxes, readend.Body(r, s.conn.Conn), time.Now(), admit)
 	if err != nil {
 		s.log.Warn("lmtp delivery failed", "from", from, "recipients", len(rcpts), "err", err)
 		return replyErr(err)

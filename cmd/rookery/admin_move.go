@@ -11,8 +11,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/rookery-mail/rookery/backend"
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/replication"
 )
 
 // `rookery admin mailbox move NAME BACKEND` and `rookery admin backend
@@ -121,30 +121,30 @@ func (a *adminCmd) backendNode(ctx context.Context) (string, error) {
 // move runs one move through the backend node at addr and shows its
 // progress: JSON lines with --json, else a line redrawn in place on a
 // terminal or printed every few seconds otherwise.
-func (a *adminCmd) move(ctx context.Context, addr, name, target string) (backend.MoveProgress, error) {
+func (a *adminCmd) move(ctx context.Context, addr, name, target string) (replication.MoveProgress, error) {
 	// The move outlives --timeout and the client's per-call timeout.
 	hc := &http.Client{Transport: a.client.HTTP().Transport}
 	show := a.progressPrinter()
-	last, err := backend.MoveRemote(context.WithoutCancel(ctx), hc, addr, a.secret,
-		backend.MoveRequest{Name: name, Target: target}, show)
+	last, err := replication.MoveRemote(context.WithoutCancel(ctx), hc, addr, a.secret,
+		replication.MoveRequest{Name: name, Target: target}, show)
 	if err != nil && last.Phase == "" {
 		// Refused before it began: no progress line has said why.
-		show(backend.MoveProgress{Mailbox: name, Target: target, Phase: backend.PhaseAborted, Error: err.Error()})
+		show(replication.MoveProgress{Mailbox: name, Target: target, Phase: replication.PhaseAborted, Error: err.Error()})
 	}
 	return last, err
 }
 
 // progressPrinter returns the function that shows one move's reports.
-func (a *adminCmd) progressPrinter() func(backend.MoveProgress) {
+func (a *adminCmd) progressPrinter() func(replication.MoveProgress) {
 	if a.json {
 		enc := json.NewEncoder(a.out)
-		return func(p backend.MoveProgress) { enc.Encode(p) }
+		return func(p replication.MoveProgress) { enc.Encode(p) }
 	}
 	tty := isTerminal(a.out)
 	start := time.Now()
 	var shown time.Time
-	return func(p backend.MoveProgress) {
-		final := p.Phase == backend.PhaseDone || p.Phase == backend.PhaseAborted
+	return func(p replication.MoveProgress) {
+		final := p.Phase == replication.PhaseDone || p.Phase == replication.PhaseAborted
 		if !tty && !final && time.Since(shown) < moveProgressEvery && !shown.IsZero() {
 			return
 		}
@@ -162,7 +162,7 @@ func (a *adminCmd) progressPrinter() func(backend.MoveProgress) {
 }
 
 // progressLine is one move's state: mailbox, route, count of total, rate.
-func progressLine(p backend.MoveProgress, elapsed time.Duration) string {
+func progressLine(p replication.MoveProgress, elapsed time.Duration) string {
 	rate := 0.0
 	if s := elapsed.Seconds(); s > 0 {
 		rate = float64(p.Copied) / s

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rookery-mail/rookery/backend"
+	"github.com/rookery-mail/rookery/replication"
 )
 
 // Progress to a file or pipe: the first report and the last are printed,
@@ -17,12 +17,12 @@ func TestMoveProgressPrinter(t *testing.T) {
 	var out bytes.Buffer
 	a := &adminCmd{out: &out}
 	show := a.progressPrinter()
-	p := backend.MoveProgress{Mailbox: "user/alice/INBOX", Source: "b1", Target: "b2", Phase: backend.PhaseCopying, Total: 1000}
+	p := replication.MoveProgress{Mailbox: "user/alice/INBOX", Source: "b1", Target: "b2", Phase: replication.PhaseCopying, Total: 1000}
 	for i := 0; i <= 1000; i += 100 {
 		p.Copied = i
 		show(p)
 	}
-	p.Phase = backend.PhaseDone
+	p.Phase = replication.PhaseDone
 	show(p)
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 2 {
@@ -36,14 +36,14 @@ func TestMoveProgressPrinter(t *testing.T) {
 	a.json = true
 	show = a.progressPrinter()
 	show(p)
-	var got backend.MoveProgress
+	var got replication.MoveProgress
 	if err := json.Unmarshal(out.Bytes(), &got); err != nil || got != p {
 		t.Fatalf("json line %q: %v", out.String(), err)
 	}
 }
 
 func TestProgressLineRate(t *testing.T) {
-	p := backend.MoveProgress{Mailbox: "m", Target: "b2", Phase: backend.PhaseAborted, Copied: 500, Total: 900, Error: "target stopped"}
+	p := replication.MoveProgress{Mailbox: "m", Target: "b2", Phase: replication.PhaseAborted, Copied: 500, Total: 900, Error: "target stopped"}
 	if got := progressLine(p, 2*time.Second); got != "m -> b2: aborted 500/900 messages, 250 msg/s, 2s: target stopped" {
 		t.Fatalf("%q", got)
 	}

@@ -25,7 +25,7 @@ func (n *node) withReplicationLag(h http.Handler) http.Handler {
 		if b := n.backend; b != nil {
 			mu.Lock()
 			now := map[string]bool{}
-			for _, l := range b.ReplicaLags() {
+			for _, l := range b.Replication().ReplicaLags() {
 				behind, pending := l.Behind, 0
 				if !l.InSync {
 					pending = l.Mailboxes
@@ -52,7 +52,7 @@ func (n *node) replicaLags() []statuspage.Replica {
 		return nil
 	}
 	var out []statuspage.Replica
-	for _, l := range b.ReplicaLags() {
+	for _, l := range b.Replication().ReplicaLags() {
 		r := statuspage.Replica{Primary: n.cfg.Backend.ID, Replica: l.Replica, InSync: l.InSync, Lag: l.Behind}
 		if !l.InSync {
 			r.Pending = l.Mailboxes

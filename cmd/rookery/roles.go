@@ -19,6 +19,7 @@ import (
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/imapfront"
 	"github.com/rookery-mail/rookery/lmtp"
+	"github.com/rookery-mail/rookery/replication"
 	"github.com/rookery-mail/rookery/spool"
 )
 
@@ -127,7 +128,7 @@ func (n *node) startFrontend(log *slog.Logger) error {
 	ic.Observer = n.metrics
 	// RENAME a b SERVER asks the mailbox's primary to move it; a move
 	// streams its progress for as long as it takes, so no overall timeout.
-	ic.Mover = backend.RemoteMover{Directory: n.dir, Secret: n.cfg.ClusterSecret,
+	ic.Mover = replication.RemoteMover{Directory: n.dir, Secret: n.cfg.ClusterSecret,
 		HTTP: &http.Client{Transport: &http.Transport{DialContext: n.nodeDial()}}}
 	ic.AllowPlaintextLogin = fc.AllowPlaintextLogin
 	ic.MaxLiteralBytes = fc.MaxMessageBytes

@@ -38,7 +38,7 @@ var constructors = map[string]func(Config) Checker{
 	"read-your-writes": func(Config) Checker { return ReadYourWrites{} },
 	"ownership":        func(Config) Checker { return Ownership{} },
 	"uid":              func(Config) Checker { return UID{} },
-	"lmtp":             func(Config) Checker { return LMTP{} },
+	"acknowledged":     func(Config) Checker { return Acknowledged{} },
 	"list-staleness": func(c Config) Checker {
 		return ListStaleness{Bound: c.StalenessBound, Disconnected: c.Disconnected}
 	},
@@ -49,8 +49,8 @@ var workloadCheckers = map[string][]string{
 	"directory":        {"linearizable", "read-your-writes"},
 	"read-your-writes": {"read-your-writes"},
 	"ownership":        {"ownership"},
-	"uid":              {"uid"},
-	"lmtp":             {"lmtp"},
+	"uid":              {"uid", "acknowledged"},
+	"lmtp":             {"acknowledged"},
 	"list":             {"list-staleness"},
 }
 

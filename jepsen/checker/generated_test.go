@@ -14,6 +14,15 @@ import (
 // one true state. Some operations lose their reply (info); of those, some
 // never took effect.
 func simulatedDirectory(seed uint64, processes, perProcess, names int) history.History {
+	return simulate(seed, processes, perProcess, names, []string{create, del, sel})
+}
+
+// simulatedRenames is simulatedDirectory with RENAMEs among the names.
+func simulatedRenames(seed uint64, processes, perProcess, names int) history.History {
+	return simulate(seed, processes, perProcess, names, []string{create, del, sel, ren})
+}
+
+func simulate(seed uint64, processes, perProcess, names int, fs []string) history.History {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	type planned struct {
 		op    history.Op
@@ -21,13 +30,16 @@ func simulatedDirectory(seed uint64, processes, perProcess, names int) history.H
 		takes bool
 	}
 	var ops []planned
-	fs := []string{create, del, sel}
 	for p := range processes {
 		t := int64(rng.IntN(1000))
 		for range perProcess {
 			inv := t
 			comp := inv + 1 + int64(rng.IntN(5000))
-			op := history.Op{Process: p, F: fs[rng.IntN(3)], Key: string(rune('a' + rng.IntN(names))), Invoke: inv, Complete: comp, Node: "n1"}
+			op := history.Op{Process: p, F: fs[rng.IntN(len(fs))], Key: string(rune('a' + rng.IntN(names))), Invoke: inv, Complete: comp, Node: "n1"}
+			if op.F == ren {
+				to := string(rune('a' + (int(op.Key[0]-'a')+1+rng.IntN(names-1))%names))
+				op.Value.Names = []string{to}
+			}
 			info := rng.IntN(20) == 0
 			ops = append(ops, planned{op: op, at: inv + rng.Int64N(comp-inv+1), takes: !info || rng.IntN(2) == 0})
 			if info {
@@ -41,6 +53,26 @@ func simulatedDirectory(seed uint64, processes, perProcess, names int) history.H
 	for i := range ops {
 		o := &ops[i].op
 		if !ops[i].takes {
+			continue
+		}
+		if o.F == ren {
+			from, to := o.Key, o.Value.Names[0]
+			refusal := ""
+			switch {
+			case !exists[from]:
+				refusal = history.ErrorNonexistent
+			case exists[to]:
+				refusal = history.ErrorExists
+			default:
+				exists[from], exists[to] = false, true
+			}
+			if o.Outcome == history.Info {
+				continue
+			}
+			o.Outcome, o.Error = history.OK, refusal
+			if refusal != "" {
+				o.Outcome = history.Fail
+			}
 			continue
 		}
 		okNow := exists[o.Key] == (o.F != create)
@@ -76,6 +108,29 @@ func TestLinearizableAcceptsCorrectDirectories(t *testing.T) {
 		r := Linearizable{Timeout: 30 * time.Second}.Check(h)
 		wantValidity(t, r, Valid)
 	}
+}
+
+func TestLinearizableAcceptsCorrectRenames(t *testing.T) {
+	for seed := range uint64(20) {
+		h := simulatedRenames(seed, 6, 60, 4)
+		r := Linearizable{Timeout: 30 * time.Second}.Check(h)
+		wantValidity(t, r, Valid)
+		if r.Counts["operations"] == 0 {
+			t.Fatalf("seed %d: nothing checked", seed)
+		}
+	}
+}
+
+// TestLinearizableCatchesABrokenRename: a correct history with renames,
+// then a rename acknowledged whose source is still selectable after it.
+func TestLinearizableCatchesABrokenRename(t *testing.T) {
+	h := simulatedRenames(5, 4, 40, 3)
+	end := h.End()
+	h = append(h,
+		history.Op{Index: len(h), Process: 9, F: create, Key: "y", Outcome: ok, Invoke: end + 10, Complete: end + 20},
+		history.Op{Index: len(h) + 1, Process: 9, F: ren, Key: "y", Value: history.Value{Names: []string{"x"}}, Outcome: ok, Invoke: end + 30, Complete: end + 40},
+		history.Op{Index: len(h) + 2, Process: 9, F: sel, Key: "y", Outcome: ok, Invoke: end + 50, Complete: end + 60})
+	wantAnomaly(t, Linearizable{Timeout: 30 * time.Second}.Check(h), "nonlinearizable")
 }
 
 func TestLinearizableCatchesABrokenSimulation(t *testing.T) {

@@ -10,9 +10,10 @@ import (
 	"github.com/rookery-mail/rookery/jepsen/history"
 )
 
-// Linearizable checks invariant 1: CREATE, DELETE and SELECT of one name
-// behave as if each took effect at one instant between its invocation and its
-// completion. Names are independent, so the history is checked name by name.
+// Linearizable checks invariant 1: CREATE, DELETE, RENAME and SELECT behave
+// as if each took effect at one instant between its invocation and its
+// completion. Names that no RENAME joins are independent, so the history
+// is checked by group: one name, or the names that renames join.
 type Linearizable struct {
 	// Timeout bounds the whole search; when it runs out on a name the
 	// verdict is unknown rather than valid.
@@ -24,13 +25,16 @@ var _ Checker = Linearizable{}
 // Name implements Checker.
 func (Linearizable) Name() string { return "linearizable" }
 
-// dirInput is one directory operation as the model reads it.
+// dirInput is one directory operation as the model reads it. Bit is the
+// name's place in its group's state; a RENAME's target is at ToBit.
 type dirInput struct {
 	F       string
 	Outcome history.Outcome
 	Error   string
 	Op      int // index in the history, for anomalies and the timeline
 	Node    string
+	Bit     uint
+	ToBit   uint
 }
 
 // Check implements Checker.
@@ -47,6 +51,13 @@ func (c Linearizable) Check(h history.History) Result {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	if big := oversizedGroups(h); big > 0 {
+		b.count("names", len(keys))
+		r := b.result(len(keys), "")
+		r.Valid = Unknown
+		r.Note = fmt.Sprintf("%d groups of renamed names hold more than %d names", big, maxGroup)
+		return r
+	}
 	deadline := time.Now().Add(c.timeout())
 	model := DirectoryModel()
 	unknown := 0
@@ -66,7 +77,7 @@ func (c Linearizable) Check(h history.History) Result {
 	b.count("names", len(keys))
 	b.count("operations", len(ops))
 	b.count("names_unknown", unknown)
-	r := b.result(len(keys), "no create, delete or select operations")
+	r := b.result(len(keys), "no create, delete, rename or select operations")
 	if r.Valid == Valid && unknown > 0 {
 		r.Valid = Unknown
 		r.Note = fmt.Sprintf("search timed out on %d names", unknown)
@@ -119,13 +130,15 @@ func explainIllegal(model porcupine.Model, key string, ops []porcupine.Operation
 }
 
 // DirectoryOperations turns the directory operations of h into porcupine's
-// form, with the process as client and the mailbox name as Metadata. Operations that tell nothing are
-// left out: a failure that certainly did not take effect and carries no
-// observation, and a SELECT whose outcome is unknown. An operation with an
-// unknown outcome may take effect at any time after its invocation, so it
-// returns after everything else.
+// form, with the process as client and the operation's group (see
+// nameGroups) as Metadata. Operations that tell nothing are left out: a
+// failure that certainly did not take effect and carries no observation,
+// and a SELECT whose outcome is unknown. An operation with an unknown
+// outcome may take effect at any time after its invocation, so it returns
+// after everything else.
 func DirectoryOperations(h history.History) []porcupine.Operation {
 	end := h.End() + 1
+	groups := nameGroups(h)
 	var out []porcupine.Operation
 	for _, op := range h {
 		if !informative(op) {
@@ -135,21 +148,105 @@ func DirectoryOperations(h history.History) []porcupine.Operation {
 		if op.Outcome == history.Info {
 			ret = end
 		}
+		g := groups[op.Key]
+		in := dirInput{F: op.F, Outcome: op.Outcome, Error: op.Error, Op: op.Index, Node: op.Node, Bit: g.bit}
+		if op.F == history.FRename {
+			in.ToBit = groups[renameTarget(op)].bit
+		}
 		out = append(out, porcupine.Operation{
 			ClientId: op.Process,
-			Input:    dirInput{F: op.F, Outcome: op.Outcome, Error: op.Error, Op: op.Index, Node: op.Node},
+			Input:    in,
 			Call:     op.Invoke,
 			Return:   ret,
-			Metadata: op.Key,
+			Metadata: g.name,
 		})
 	}
 	return out
+}
+
+// maxGroup bounds the names one group's state can hold.
+const maxGroup = 64
+
+// nameGroup is where a name sits in the model: its group, named by the
+// group's first name in order, and its bit in the group's state.
+type nameGroup struct {
+	name string
+	bit  uint
+}
+
+// nameGroups joins the names that a RENAME connects: the model of a group
+// is the set of its names that exist. A name no RENAME touches is a group
+// of its own.
+func nameGroups(h history.History) map[string]nameGroup {
+	parent := make(map[string]string)
+	var find func(string) string
+	find = func(n string) string {
+		p, ok := parent[n]
+		if !ok || p == n {
+			parent[n] = n
+			return n
+		}
+		root := find(p)
+		parent[n] = root
+		return root
+	}
+	for _, op := range h {
+		if !informative(op) {
+			continue
+		}
+		find(op.Key)
+		if op.F == history.FRename {
+			a, b := find(op.Key), find(renameTarget(op))
+			if a != b {
+				parent[max(a, b)] = min(a, b)
+			}
+		}
+	}
+	names := make([]string, 0, len(parent))
+	for n := range parent {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make(map[string]nameGroup, len(names))
+	size := make(map[string]uint)
+	for _, n := range names {
+		root := find(n)
+		out[n] = nameGroup{name: root, bit: size[root]}
+		size[root]++
+	}
+	return out
+}
+
+// oversizedGroups counts the groups too big for the model's state.
+func oversizedGroups(h history.History) int {
+	size := make(map[string]int)
+	big := 0
+	for _, g := range nameGroups(h) {
+		if size[g.name]++; size[g.name] == maxGroup+1 {
+			big++
+		}
+	}
+	return big
+}
+
+// renameTarget is a RENAME's new name, which the workload records as the
+// first of Value.Names.
+func renameTarget(op history.Op) string {
+	if len(op.Value.Names) == 0 {
+		return ""
+	}
+	return op.Value.Names[0]
 }
 
 func informative(op history.Op) bool {
 	switch op.F {
 	case history.FCreate:
 		return op.Outcome != history.Fail || op.Error == history.ErrorExists
+	case history.FRename:
+		if renameTarget(op) == "" || renameTarget(op) == op.Key {
+			return false
+		}
+		return op.Outcome != history.Fail || op.Error == history.ErrorExists || op.Error == history.ErrorNonexistent
 	case history.FDelete, history.FSelect:
 		if op.Outcome == history.Fail {
 			return op.Error == history.ErrorNonexistent
@@ -159,22 +256,19 @@ func informative(op history.Op) bool {
 	return false
 }
 
-// DirectoryModel is one name of the directory: absent or existing. CREATE
-// succeeds only on an absent name, DELETE and SELECT only on an existing
-// one; an operation whose outcome is unknown may or may not have happened.
+// DirectoryModel is one group of names (see nameGroups): the set of its
+// names that exist, one bit each. CREATE succeeds only on an absent name,
+// DELETE and SELECT only on an existing one, RENAME only from an existing
+// name to an absent one; an operation whose outcome is unknown may or may
+// not have happened.
 func DirectoryModel() porcupine.Model {
 	m := porcupine.NondeterministicModel{
 		Partition: partitionByName,
-		Init:      func() []any { return []any{false} },
+		Init:      func() []any { return []any{uint64(0)} },
 		Step: func(state, input, _ any) []any {
-			return stepName(state.(bool), input.(dirInput))
+			return stepGroup(state.(uint64), input.(dirInput))
 		},
-		Hash: func(state any) uint64 {
-			if state.(bool) {
-				return 1
-			}
-			return 0
-		},
+		Hash: func(state any) uint64 { return state.(uint64) },
 		DescribeOperation: func(input, _ any) string {
 			in := input.(dirInput)
 			s := fmt.Sprintf("%s -> %s", in.F, in.Outcome)
@@ -184,16 +278,59 @@ func DirectoryModel() porcupine.Model {
 			return fmt.Sprintf("%s #%d via %s", s, in.Op, in.Node)
 		},
 		DescribeState: func(state any) string {
-			if state.(bool) {
-				return "exists"
-			}
-			return "absent"
+			return fmt.Sprintf("existing names %b", state.(uint64))
 		},
 		DescribeOperationMetadata: func(info any) string { return fmt.Sprintf("%q", info) },
 	}
 	return m.ToModel()
 }
 
+// stepGroup is the states an operation may leave behind from state, none
+// when it cannot happen there.
+func stepGroup(state uint64, in dirInput) []any {
+	if in.F == history.FRename {
+		return stepRename(state, in)
+	}
+	bit := uint64(1) << in.Bit
+	next := stepName(state&bit != 0, in)
+	out := make([]any, len(next))
+	for i, exists := range next {
+		if exists.(bool) {
+			out[i] = state | bit
+		} else {
+			out[i] = state &^ bit
+		}
+	}
+	return out
+}
+
+func stepRename(state uint64, in dirInput) []any {
+	from, to := uint64(1)<<in.Bit, uint64(1)<<in.ToBit
+	can := state&from != 0 && state&to == 0
+	renamed := state&^from | to
+	switch {
+	case in.Outcome == history.OK:
+		if !can {
+			return nil
+		}
+		return []any{renamed}
+	case in.Error == history.ErrorNonexistent:
+		if state&from != 0 {
+			return nil
+		}
+		return []any{state}
+	case in.Error == history.ErrorExists:
+		if state&to == 0 {
+			return nil
+		}
+		return []any{state}
+	case can:
+		return []any{state, renamed}
+	}
+	return []any{state}
+}
+
+// stepName is the step of CREATE, DELETE and SELECT on one name.
 func stepName(exists bool, in dirInput) []any {
 	switch {
 	case in.F == history.FCreate && in.Outcome == history.OK,

@@ -11,6 +11,7 @@ const (
 	create = history.FCreate
 	del    = history.FDelete
 	sel    = history.FSelect
+	ren    = history.FRename
 	ok     = history.OK
 	fail   = history.Fail
 	info   = history.Info
@@ -50,6 +51,37 @@ func TestLinearizable(t *testing.T) {
 		{"names are independent", new(hist).
 			dir(0, create, "a", ok, "", 0, 10).dir(1, create, "b", ok, "", 20, 30).
 			dir(1, sel, "a", ok, "", 40, 50), Valid},
+		{"rename moves the name", new(hist).
+			dir(0, create, "a", ok, "", 0, 10).rename(0, "a", "b", ok, "", 20, 30).
+			dir(1, sel, "b", ok, "", 40, 50).dir(1, sel, "a", fail, absent, 60, 70), Valid},
+		{"old name still there after its rename", new(hist).
+			dir(0, create, "a", ok, "", 0, 10).rename(0, "a", "b", ok, "", 20, 30).
+			dir(1, sel, "a", ok, "", 40, 50), Invalid},
+		{"new name missing after the rename", new(hist).
+			dir(0, create, "a", ok, "", 0, 10).rename(0, "a", "b", ok, "", 20, 30).
+			dir(1, sel, "b", fail, absent, 40, 50), Invalid},
+		{"rename of a name that does not exist", new(hist).
+			rename(0, "a", "b", ok, "", 0, 10), Invalid},
+		{"rename onto an existing name", new(hist).
+			dir(0, create, "a", ok, "", 0, 10).dir(0, create, "b", ok, "", 20, 30).
+			rename(0, "a", "b", ok, "", 40, 50), Invalid},
+		{"rename refused as exists while the target is absent", new(hist).
+			dir(0, create, "a", ok, "", 0, 10).rename(0, "a", "b", fail, exists, 20, 30), Invalid},
+		{"rename refused as nonexistent while the source exists", new(hist).
+			dir(0, create, "a", ok, "", 0, 10).rename(0, "a", "b", fail, absent, 20, 30), Invalid},
+		{"rename refused rightly", new(hist).
+			dir(0, create, "a", ok, "", 0, 10).dir(0, create, "b", ok, "", 20, 30).
+			rename(0, "a", "b", fail, exists, 40, 50).rename(0, "c", "a", fail, absent, 60, 70), Valid},
+		{"info rename may take effect late", new(hist).
+			dir(0, create, "a", ok, "", 0, 10).rename(0, "a", "b", info, "", 20, 30).
+			dir(1, sel, "b", fail, absent, 40, 50).dir(1, sel, "b", ok, "", 60, 70).
+			dir(1, sel, "a", fail, absent, 80, 90), Valid},
+		{"info rename happens once or not at all", new(hist).
+			dir(0, create, "a", ok, "", 0, 10).rename(0, "a", "b", info, "", 20, 30).
+			dir(1, sel, "b", ok, "", 40, 50).dir(1, sel, "a", ok, "", 60, 70), Invalid},
+		{"create of the old name after the rename", new(hist).
+			dir(0, create, "a", ok, "", 0, 10).rename(0, "a", "b", ok, "", 20, 30).
+			dir(1, create, "a", ok, "", 40, 50).dir(1, sel, "b", ok, "", 60, 70), Valid},
 		{"violation on one name of two", new(hist).
 			dir(0, create, "a", ok, "", 0, 10).dir(1, create, "b", ok, "", 20, 30).
 			dir(1, sel, "b", fail, absent, 40, 50), Invalid},
@@ -63,6 +95,11 @@ func TestLinearizable(t *testing.T) {
 			}
 		})
 	}
+}
+
+func (b *hist) rename(p int, from, to string, out history.Outcome, errText string, inv, comp int64) *hist {
+	return b.add(history.Op{Process: p, F: ren, Key: from, Value: history.Value{Names: []string{to}},
+		Outcome: out, Error: errText, Invoke: inv, Complete: comp, Node: "n1"})
 }
 
 func TestLinearizableNamesTheBrokenName(t *testing.T) {

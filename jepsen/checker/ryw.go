@@ -9,7 +9,9 @@ import (
 // ReadYourWrites checks invariant 3: on one connection, a SELECT after the
 // connection's own successful CREATE finds the name, and a SELECT after its
 // own successful DELETE does not, unless another client's DELETE or CREATE
-// of that name could have come in between.
+// of that name could have come in between. A successful RENAME is a DELETE
+// of its old name and a CREATE of its new one, and another client's RENAME
+// from or to the name may come in between like a DELETE or a CREATE.
 type ReadYourWrites struct{}
 
 var _ Checker = ReadYourWrites{}
@@ -27,6 +29,11 @@ func (c ReadYourWrites) Check(h history.History) Result {
 			switch {
 			case (op.F == history.FCreate || op.F == history.FDelete) && op.Outcome == history.OK:
 				lastWrite[op.Key] = op
+			case op.F == history.FRename && op.Outcome == history.OK && renameTarget(op) != "":
+				gone, made := op, op
+				gone.F = history.FDelete
+				made.F, made.Key = history.FCreate, renameTarget(op)
+				lastWrite[gone.Key], lastWrite[made.Key] = gone, made
 			case op.F == history.FSelect && (op.Outcome == history.OK || op.Error == history.ErrorNonexistent):
 				w, ok := lastWrite[op.Key]
 				if !ok {
@@ -74,12 +81,26 @@ func readOwnWrite(h history.History, w, s history.Op) (Anomaly, bool) {
 // completed.
 func mayHappenBetween(h history.History, f string, from, to history.Op) bool {
 	for _, op := range h {
-		if op.F != f || op.Key != from.Key || op.Index == from.Index || op.Outcome == history.Fail {
+		if op.Index == from.Index || op.Outcome == history.Fail || !hasEffect(op, f, from.Key) {
 			continue
 		}
 		if op.Complete >= from.Invoke && op.Invoke <= to.Complete {
 			return true
 		}
+	}
+	return false
+}
+
+// hasEffect reports whether op, if it took effect, did f to key: a RENAME
+// deletes its old name and creates its new one.
+func hasEffect(op history.Op, f, key string) bool {
+	switch {
+	case op.F == f:
+		return op.Key == key
+	case op.F == history.FRename && f == history.FDelete:
+		return op.Key == key
+	case op.F == history.FRename && f == history.FCreate:
+		return renameTarget(op) == key
 	}
 	return false
 }

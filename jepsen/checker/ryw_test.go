@@ -22,6 +22,16 @@ func TestReadYourWrites(t *testing.T) {
 			dir(1, del, "a", fail, "unavailable", 12, 18).dir(0, sel, "a", fail, absent, 20, 30), Invalid, "lost-own-create"},
 		{"delete then select finds it", new(hist).dir(0, create, "a", ok, "", 0, 10).
 			dir(0, del, "a", ok, "", 20, 30).dir(0, sel, "a", ok, "", 40, 50), Invalid, "resurrected-after-own-delete"},
+		{"rename then select the new name", new(hist).dir(0, create, "a", ok, "", 0, 10).
+			rename(0, "a", "b", ok, "", 20, 30).dir(0, sel, "b", ok, "", 40, 50), Valid, ""},
+		{"rename then the new name is missing", new(hist).dir(0, create, "a", ok, "", 0, 10).
+			rename(0, "a", "b", ok, "", 20, 30).dir(0, sel, "b", fail, absent, 40, 50), Invalid, "lost-own-create"},
+		{"rename then the old name is still there", new(hist).dir(0, create, "a", ok, "", 0, 10).
+			rename(0, "a", "b", ok, "", 20, 30).dir(0, sel, "a", ok, "", 40, 50), Invalid, "resurrected-after-own-delete"},
+		{"another client's rename away in between", new(hist).dir(0, create, "a", ok, "", 0, 10).
+			rename(1, "a", "c", ok, "", 12, 18).dir(0, sel, "a", fail, absent, 20, 30), Valid, ""},
+		{"another client's rename onto the name in between", new(hist).dir(0, create, "a", ok, "", 0, 10).
+			dir(0, del, "a", ok, "", 20, 30).rename(1, "c", "a", info, "", 32, 38).dir(0, sel, "a", ok, "", 40, 50), Valid, ""},
 		{"another connection's select does not count", new(hist).dir(0, create, "a", ok, "", 0, 10).
 			dir(1, sel, "a", fail, absent, 20, 30).dir(0, sel, "a", ok, "", 40, 50), Valid, ""},
 	}

@@ -106,11 +106,14 @@ func expungeTimes(h history.History) map[uidSpace]map[uint32]int64 {
 }
 
 // checkArrivalOrder walks one client's FETCHes in order. A FETCH shows the
-// whole mailbox, so every message it does not show was not there yet; one
-// that appears later must therefore have a UID above all the client knew.
+// whole mailbox, so every UID it does not show was not there yet; a UID
+// that appears later must therefore be above all the client knew. It is
+// judged by UID, not by message: a message the client knew, shown again at
+// a new UID below the highest it saw (a merge that renumbered it the wrong
+// way), is as wrong for the client as a new message there.
 func checkArrivalOrder(b *builder, ops history.History) {
 	type known struct {
-		ids    map[string]bool
+		uids   map[uint32]bool
 		maxUID uint32
 		maxOp  int
 	}
@@ -122,18 +125,18 @@ func checkArrivalOrder(b *builder, ops history.History) {
 		sp := uidSpace{op.Key, op.Value.UIDValidity}
 		k := state[sp]
 		if k == nil {
-			k = &known{ids: make(map[string]bool)}
+			k = &known{uids: make(map[uint32]bool)}
 			state[sp] = k
 		}
 		msgs := append([]history.Message(nil), op.Value.Messages...)
 		sort.Slice(msgs, func(i, j int) bool { return msgs[i].UID < msgs[j].UID })
 		prevMax := k.maxUID
 		for _, m := range msgs {
-			if !k.ids[m.MessageID] && m.UID <= prevMax {
+			if !k.uids[m.UID] && m.UID <= prevMax {
 				b.anomaly(Anomaly{Kind: "uid-below-known", Key: op.Key, Ops: []int{k.maxOp, op.Index},
-					Detail: fmt.Sprintf("process %d: new message %s at uid %d after it saw uid %d", op.Process, m.MessageID, m.UID, prevMax)})
+					Detail: fmt.Sprintf("process %d: uid %d (%s) is new to it after it saw uid %d", op.Process, m.UID, m.MessageID, prevMax)})
 			}
-			k.ids[m.MessageID] = true
+			k.uids[m.UID] = true
 			if m.UID > k.maxUID {
 				k.maxUID, k.maxOp = m.UID, op.Index
 			}

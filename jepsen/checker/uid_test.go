@@ -51,6 +51,10 @@ func TestUID(t *testing.T) {
 			fetch(1, "a", 7, 20, 30, msgs(1, "m1", 2, "m2", 3, "m3")), Invalid, "uid-below-known"},
 		{"re-numbered by a merge above what was known", new(hist).fetch(1, "a", 7, 0, 10, msgs(1, "m1", 3, "m3")).
 			fetch(1, "a", 7, 20, 30, msgs(1, "m1", 3, "m3", 4, "m2")), Valid, ""},
+		{"known message renumbered below a known uid", new(hist).fetch(1, "a", 7, 0, 10, msgs(1, "m1", 3, "m2", 5, "m3")).
+			fetch(1, "a", 7, 20, 30, msgs(1, "m1", 2, "m2", 5, "m3")), Invalid, "uid-below-known"},
+		{"expunged and renumbered above", new(hist).fetch(1, "a", 7, 0, 10, msgs(1, "m1", 3, "m2")).
+			fetch(1, "a", 7, 20, 30, msgs(1, "m1", 6, "m2")), Valid, ""},
 		{"another client's order is its own", new(hist).fetch(1, "a", 7, 0, 10, msgs(3, "m3")).
 			fetch(2, "a", 7, 20, 30, msgs(2, "m2", 3, "m3")), Valid, ""},
 	}

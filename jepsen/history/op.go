@@ -36,6 +36,7 @@ const (
 	FExpunge = "expunge" // UID EXPUNGE of key; Value.UIDValidity and UIDs
 	FOwners  = "owners"  // mailboxes a backend (Node) reports active; Value.Mailboxes
 	FRead    = "read"    // final read of key after healing; Value.Messages
+	FRename  = "rename"  // RENAME key to Value.Names[0]
 )
 
 // Errors a workload records on a failed directory operation when the server

@@ -90,7 +90,7 @@ func TestRecheckInvalidRun(t *testing.T) {
 
 func TestUnknownExitAndChecker(t *testing.T) {
 	run := directoryRun(history.OK, "")
-	run.Test.Checkers = []string{"lmtp"}
+	run.Test.Checkers = []string{"acknowledged"}
 	_, s := storeAndRecheck(t, run)
 	if s.Valid != checker.Unknown || ExitCode(s.Valid) != ExitUnknown {
 		t.Fatalf("summary %+v", s)

@@ -72,7 +72,7 @@ func TestRunValidUnderFaults(t *testing.T) {
 	if res.Summary.Valid != checker.Valid {
 		t.Fatalf("verdict %s, want valid; see %s\n%s", res.Summary.Valid, res.Dir, explain(res.Summary))
 	}
-	for _, name := range []string{"linearizable", "read-your-writes", "uid", "lmtp"} {
+	for _, name := range []string{"linearizable", "read-your-writes", "uid", "acknowledged"} {
 		if r, ok := res.Summary.Results[name]; !ok || r.Valid != checker.Valid {
 			t.Errorf("checker %s: %+v", name, r)
 		}

@@ -8,9 +8,11 @@ import (
 	"github.com/rookery-mail/rookery/jepsen/history"
 )
 
-// Directory runs CREATE, DELETE and SELECT of a few names, all of one
-// user, through random frontends: the linearizable and read-your-writes
-// checkers judge it.
+// Directory runs CREATE, DELETE, RENAME and SELECT of a few names, all of
+// one user, through random frontends: the linearizable and read-your-writes
+// checkers judge it. A RENAME goes between the two names of a pair
+// (dir-0 and dir-1, dir-2 and dir-3, ...), so that the checker's groups of
+// names joined by renames stay small.
 type Directory struct {
 	Clients int
 	Names   int
@@ -32,18 +34,25 @@ func (w *Directory) Run(ctx context.Context, env *Env) {
 		s := &session{env: env, user: dirUser, password: dirPassword, rng: rng}
 		defer s.close()
 		for env.wait(ctx) {
-			name := fmt.Sprintf("dir-%d", rng.IntN(w.Names))
-			switch rng.IntN(3) {
+			i := rng.IntN(w.Names)
+			name := dirName(i)
+			switch rng.IntN(4) {
 			case 0:
 				s.create(ctx, name)
 			case 1:
 				s.delete(ctx, name)
+			case 2:
+				if pair := i ^ 1; pair < w.Names {
+					s.rename(ctx, name, dirName(pair))
+				}
 			default:
 				s.selectName(ctx, name)
 			}
 		}
 	})
 }
+
+func dirName(i int) string { return fmt.Sprintf("dir-%d", i) }
 
 func (w *Directory) Final(context.Context, *Env) {}
 
@@ -89,11 +98,17 @@ func (s *session) close() { s.drop() }
 // record runs one operation on the session's connection and records it.
 // classify turns the command's error into an outcome.
 func (s *session) record(ctx context.Context, f, key string, run func(*imapConn) (history.Value, error), classify func(error) (history.Outcome, string)) history.Outcome {
+	return s.recordWith(ctx, f, key, history.Value{}, run, classify)
+}
+
+// recordWith is record with the arguments the operation is invoked with,
+// which the history keeps even if it never completes.
+func (s *session) recordWith(ctx context.Context, f, key string, args history.Value, run func(*imapConn) (history.Value, error), classify func(error) (history.Outcome, string)) history.Outcome {
 	ic, err := s.conn(ctx)
 	if err != nil {
 		return history.Fail // no connection: nothing was sent, nothing recorded
 	}
-	p := s.env.invoke(s.process, f, key, ic.node, history.Value{})
+	p := s.env.invoke(s.process, f, key, ic.node, args)
 	v, err := run(ic)
 	outcome, text := classify(err)
 	s.env.complete(p, outcome, v, text)
@@ -118,6 +133,13 @@ func (s *session) create(ctx context.Context, name string) history.Outcome {
 func (s *session) delete(ctx context.Context, name string) history.Outcome {
 	return s.record(ctx, history.FDelete, name, func(ic *imapConn) (history.Value, error) {
 		return history.Value{}, ic.do(ctx, func() error { return ic.c.Delete(name).Wait() })
+	}, writeOutcome)
+}
+
+// rename records RENAME from to with the new name as Value.Names[0].
+func (s *session) rename(ctx context.Context, from, to string) history.Outcome {
+	return s.recordWith(ctx, history.FRename, from, history.Value{Names: []string{to}}, func(ic *imapConn) (history.Value, error) {
+		return history.Value{}, ic.do(ctx, func() error { return ic.c.Rename(from, to, nil).Wait() })
 	}, writeOutcome)
 }
 

@@ -127,7 +127,7 @@ type Workload interface {
 func New(name string, clients int) (Workload, error) {
 	switch name {
 	case "directory":
-		return &Directory{Clients: clients, Names: 5}, nil
+		return &Directory{Clients: clients, Names: 6}, nil
 	case "read-your-writes":
 		return &ReadYourWrites{Clients: clients}, nil
 	case "ownership":

@@ -14,7 +14,7 @@ import (
 
 // LMTP delivers messages with unique Message-IDs to a few users through
 // random frontends' LMTP; after healing it reads every INBOX over IMAP. The
-// lmtp checker judges it.
+// acknowledged checker judges it.
 type LMTP struct {
 	Clients int
 	Users   int

@@ -13,7 +13,9 @@ import (
 
 // UID APPENDs messages with unique Message-IDs to a few mailboxes through
 // random frontends, and now and then reads a whole mailbox with UID FETCH
-// 1:*: the uid checker judges it. After healing, one fetch per mailbox.
+// 1:*: the uid checker judges it. After healing, one final read per
+// mailbox, in which the acknowledged checker looks for every APPEND that
+// was answered OK.
 type UID struct {
 	Clients   int
 	Mailboxes int
@@ -128,10 +130,10 @@ func (w *UID) Final(ctx context.Context, env *Env) {
 		retry(ctx, 10, func() error {
 			s := &session{env: env, user: uidUser, password: uidPassword, rng: env.rand(300 + i)}
 			defer s.close()
-			if s.record(ctx, history.FFetch, mb, func(ic *imapConn) (history.Value, error) {
+			if s.record(ctx, history.FRead, mb, func(ic *imapConn) (history.Value, error) {
 				return ic.readMailbox(ctx, mb)
 			}, readOutcome) != history.OK {
-				return fmt.Errorf("final fetch of %s failed", mb)
+				return fmt.Errorf("final read of %s failed", mb)
 			}
 			return nil
 		})

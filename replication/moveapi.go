@@ -1,10 +1,11 @@
-package backend
+package replication
 
 import (
 	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -32,10 +33,10 @@ type MoveRequest struct {
 	Target string `json:"target,omitempty"`
 }
 
-func (b *Backend) apiMove(w http.ResponseWriter, r *http.Request) {
+func (r *Replicator) apiMove(w http.ResponseWriter, hr *http.Request) {
 	var req MoveRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
-		writeAPIError(w, http.StatusBadRequest, fsm.ErrInvalidCommand)
+	if err := json.NewDecoder(http.MaxBytesReader(w, hr.Body, 4096)).Decode(&req); err != nil {
+		writeMoveError(w, http.StatusBadRequest, fsm.ErrInvalidCommand)
 		return
 	}
 	var (
@@ -58,15 +59,15 @@ func (b *Backend) apiMove(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var err error
-	if m, ok := b.cfg.Directory.FSM().Mailbox(req.Name); ok && m.Primary.Backend != b.cfg.ID && r.Header.Get(hdrForwarded) == "" {
-		err = b.forwardMove(r.Context(), m, req, report)
+	if m, ok := r.dir.FSM().Mailbox(req.Name); ok && m.Primary.Backend != r.id && hr.Header.Get(hdrForwarded) == "" {
+		err = r.forwardMove(hr.Context(), m, req, report)
 	} else {
-		_, err = b.Move(r.Context(), req.Name, req.Target, report)
+		_, err = r.Move(hr.Context(), req.Name, req.Target, report)
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	if err != nil && !started {
-		writeAPIError(w, statusOf(err), err)
+		writeMoveError(w, moveStatusOf(err), err)
 	}
 }
 
@@ -77,13 +78,42 @@ const hdrForwarded = "X-Rookery-Forwarded"
 
 // forwardMove passes a move call to the mailbox's primary and relays its
 // progress, so that operators may ask any backend.
-func (b *Backend) forwardMove(ctx context.Context, m *fsm.Mailbox, req MoveRequest, report func(MoveProgress)) error {
-	be, ok := b.cfg.Directory.FSM().Backend(m.Primary.Backend)
+func (r *Replicator) forwardMove(ctx context.Context, m *fsm.Mailbox, req MoveRequest, report func(MoveProgress)) error {
+	be, ok := r.dir.FSM().Backend(m.Primary.Backend)
 	if !ok || be.APIAddr == "" {
 		return fmt.Errorf("%w: %s is on %s", ErrNotPrimary, m.Name, m.Primary.Backend)
 	}
-	_, err := moveRemote(ctx, b.cfg.ReplicaHTTPClient, be.APIAddr, b.cfg.ClusterSecret, req, report, true)
+	_, err := moveRemote(ctx, r.cfg.HTTPClient, be.APIAddr, r.cfg.ClusterSecret, req, report, true)
 	return err
+}
+
+// moveStatusOf is the status of a move that could not begin.
+func moveStatusOf(err error) int {
+	switch {
+	case errors.Is(err, fsm.ErrInvalidName), errors.Is(err, fsm.ErrInvalidCommand):
+		return http.StatusBadRequest
+	case errors.Is(err, fsm.ErrNameExists):
+		return http.StatusConflict
+	case errors.Is(err, fsm.ErrNoMailbox), errors.Is(err, fsm.ErrNoBackend):
+		return http.StatusNotFound
+	case errors.Is(err, ErrNotPrimary), errors.Is(err, fsm.ErrMailboxMoving), errors.Is(err, fsm.ErrNotActive):
+		return http.StatusConflict
+	}
+	return http.StatusServiceUnavailable
+}
+
+// writeMoveError sends the fsm error code when there is one, so the
+// caller can turn it back into the sentinel; other errors are not
+// detailed.
+func writeMoveError(w http.ResponseWriter, status int, err error) {
+	code := fsm.ErrorCode(err)
+	msg := "backend unavailable"
+	if code != fsm.CodeUnknown {
+		msg = err.Error()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(apiError{ErrorCode: code, Error: msg})
 }
 
 // MoveRemote asks the backend whose node's cluster API is at apiAddr (any
@@ -154,17 +184,11 @@ func remoteError(resp *http.Response, apiAddr string) error {
 	return fmt.Errorf("backend at %s: %s: %s", apiAddr, resp.Status, e.Error)
 }
 
-// MoveDirectory is what RemoteMover needs of a node's directory.
-type MoveDirectory interface {
-	FSM() *fsm.FSM
-	SyncedRead(ctx context.Context) error
-}
-
 // RemoteMover moves a mailbox by asking its primary backend over the
 // cluster API: what a frontend uses for RENAME with a server argument
 // (imapfront.Config.Mover).
 type RemoteMover struct {
-	Directory MoveDirectory
+	Directory DirectoryReader
 	Secret    string
 	HTTP      *http.Client // nil: http.DefaultClient; must not time out a whole move
 }

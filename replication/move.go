@@ -1,7 +1,9 @@
-package backend
+package replication
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,7 +11,6 @@ import (
 	"time"
 
 	"github.com/rookery-mail/rookery/fsm"
-	"github.com/rookery-mail/rookery/replication"
 	"github.com/rookery-mail/rookery/spool"
 )
 
@@ -62,16 +63,7 @@ const (
 	PhaseAborted    = "aborted"
 )
 
-// moveChunk is how many records one apply of the bulk copy carries: big
-// enough to amortise a transaction, small enough to report progress and
-// keep a body import's pins short.
-const moveChunk = 512
-
-// catchUpRounds bounds the syncs between the bulk copy and the join; each
-// sends what arrived during the one before.
-const catchUpRounds = 4
-
-// moveState is the replicator's view of a move this backend drives.
+// moveState is the Replicator's view of a move this backend drives.
 type moveState struct {
 	mailbox uint64
 	target  string
@@ -82,7 +74,7 @@ type moveState struct {
 	failed    error // why the target left the acknowledgement path
 }
 
-func (r *replicator) beginMove(id uint64, target string) *moveState {
+func (r *Replicator) beginMove(id uint64, target string) *moveState {
 	ms := &moveState{mailbox: id, target: target}
 	r.mu.Lock()
 	r.moves[id] = ms
@@ -90,7 +82,7 @@ func (r *replicator) beginMove(id uint64, target string) *moveState {
 	return ms
 }
 
-func (r *replicator) endMove(ms *moveState) {
+func (r *Replicator) endMove(ms *moveState) {
 	r.mu.Lock()
 	if r.moves[ms.mailbox] == ms {
 		delete(r.moves, ms.mailbox)
@@ -103,7 +95,7 @@ func (r *replicator) endMove(ms *moveState) {
 // move under way to the move's target. A failure before the switch takes
 // the target out (the move aborts); during the switch it fails the write,
 // which is then not acknowledged.
-func (r *replicator) replicateMoves(ctx context.Context, mailboxes []uint64, failed map[uint64]error) map[uint64]error {
+func (r *Replicator) replicateMoves(ctx context.Context, mailboxes []uint64, failed map[uint64]error) map[uint64]error {
 	for _, id := range mailboxes {
 		if failed[id] != nil {
 			continue
@@ -124,7 +116,7 @@ func (r *replicator) replicateMoves(ctx context.Context, mailboxes []uint64, fai
 	return failed
 }
 
-func (r *replicator) syncMoveTarget(ctx context.Context, ms *moveState) error {
+func (r *Replicator) syncMoveTarget(ctx context.Context, ms *moveState) error {
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
 	if !ms.inAckPath {
@@ -174,77 +166,74 @@ func withoutFailed(byReplica map[string][]uint64, failed map[uint64]error) map[s
 // one), reporting progress to report (which may be nil). It returns the
 // mailbox as the directory has it after the switch. This backend must be
 // the mailbox's primary.
-func (b *Backend) Move(ctx context.Context, name, target string, report func(MoveProgress)) (*fsm.Mailbox, error) {
+func (r *Replicator) Move(ctx context.Context, name, target string, report func(MoveProgress)) (*fsm.Mailbox, error) {
 	if report == nil {
 		report = func(MoveProgress) {}
 	}
-	b.mu.Lock()
-	running := b.started && !b.closed
-	b.mu.Unlock()
-	if !running {
+	if !r.isRunning() {
 		return nil, ErrClosed
 	}
-	m, err := b.lookup(ctx, name)
+	m, err := r.lookup(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	if m.Primary.Backend != b.cfg.ID {
+	if m.Primary.Backend != r.id {
 		return nil, fmt.Errorf("%w: %s is on %s", ErrNotPrimary, name, m.Primary.Backend)
 	}
 	if target == "" {
-		if target = b.pickMoveTarget(m); target == "" {
+		if target = r.pickMoveTarget(m); target == "" {
 			return nil, fmt.Errorf("%w: no other backend is up to take %s", fsm.ErrNoBackend, name)
 		}
 	}
-	moveID, err := reservationID()
+	moveID, err := newMoveID()
 	if err != nil {
 		return nil, err
 	}
-	res, err := b.apply(ctx, fsm.MoveStart{Name: name, MoveID: moveID, Target: target,
-		KeepSource: b.keepSource(m, target), At: time.Now().UnixNano()})
+	res, err := r.apply(ctx, fsm.MoveStart{Name: name, MoveID: moveID, Target: target,
+		KeepSource: r.keepSource(m, target), At: time.Now().UnixNano()})
 	if err != nil {
 		return nil, err
 	}
-	if err := b.cfg.Directory.WaitApplied(ctx, res.Index); err != nil {
+	if err := r.dir.WaitApplied(ctx, res.Index); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDirectory, err)
 	}
-	mv, ok := b.cfg.Directory.FSM().MoveOf(m.ID)
+	mv, ok := r.dir.FSM().MoveOf(m.ID)
 	if !ok || mv.ID != moveID {
 		return nil, fmt.Errorf("%w: move of %s ended before it began", fsm.ErrNoMove, name)
 	}
-	p := MoveProgress{Mailbox: name, Source: b.cfg.ID, Target: target, Phase: PhaseStarting}
+	p := MoveProgress{Mailbox: name, Source: r.id, Target: target, Phase: PhaseStarting}
 	report(p)
-	b.log.Info("mailbox move started", "mailbox", name, "mailbox_id", m.ID, "target", target,
+	r.log.Info("mailbox move started", "mailbox", name, "mailbox_id", m.ID, "target", target,
 		"target_slot", mv.Target.Slot, "keep_source", mv.KeepSource, "drop", mv.Drop)
 
-	ms := b.repl.beginMove(m.ID, target)
-	after, err := b.runMove(ctx, m, mv, ms, &p, report)
+	ms := r.beginMove(m.ID, target)
+	after, err := r.runMove(ctx, m, mv, ms, &p, report)
 	settled := true
 	if err != nil {
-		after, settled = b.settleMove(m, mv, err)
+		after, settled = r.settleMove(m, mv, err)
 	}
 	if !settled {
 		// The switch may have committed: until the directory says, the
 		// target keeps deciding what this backend may acknowledge.
-		b.settleLater(m, mv, ms, err)
+		r.settleLater(m, mv, ms, err)
 	} else {
-		b.repl.endMove(ms)
+		r.endMove(ms)
 	}
 	if after == nil || after.Primary.Backend != target {
 		if after != nil {
-			if _, still := b.cfg.Directory.FSM().CopyOn(after, target); !still {
-				b.dropRemote(target, m.ID)
+			if _, still := r.dir.FSM().CopyOn(after, target); !still {
+				r.dropRemote(target, m.ID)
 			}
 		}
 		p.Phase, p.Error, p.ErrorCode = PhaseAborted, errText(err), fsm.ErrorCode(err)
 		report(p)
-		b.log.Warn("mailbox move aborted", "mailbox", name, "target", target, "err", err)
+		r.log.Warn("mailbox move aborted", "mailbox", name, "target", target, "err", err)
 		return nil, fmt.Errorf("move %s to %s aborted: %w", name, target, err)
 	}
-	b.afterSwitch(after, mv)
+	r.afterSwitch(after, mv)
 	p.Phase = PhaseDone
 	report(p)
-	b.log.Info("mailbox moved", "mailbox", after.Name, "mailbox_id", m.ID, "primary", target, "copied", p.Copied)
+	r.log.Info("mailbox moved", "mailbox", after.Name, "mailbox_id", m.ID, "primary", target, "copied", p.Copied)
 	return after, nil
 }
 
@@ -257,8 +246,7 @@ func errText(err error) string {
 
 // runMove copies, joins, marks, syncs and switches. It returns the
 // mailbox after the switch.
-func (b *Backend) runMove(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, ms *moveState, p *MoveProgress, report func(MoveProgress)) (*fsm.Mailbox, error) {
-	r := b.repl
+func (r *Replicator) runMove(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, ms *moveState, p *MoveProgress, report func(MoveProgress)) (*fsm.Mailbox, error) {
 	addr, err := r.apiAddr(mv.Target.Backend)
 	if err != nil {
 		return nil, err
@@ -282,17 +270,17 @@ func (b *Backend) runMove(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, ms *
 	}
 	p.Phase = PhaseSwitching
 	report(*p)
-	return b.switchMove(ctx, m, mv, ms)
+	return r.switchMove(ctx, m, mv, ms)
 }
 
 // switchMove marks the mailbox Moving, brings the target (and the in-sync
 // replicas) level and makes the target primary.
-func (b *Backend) switchMove(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, ms *moveState) (*fsm.Mailbox, error) {
-	res, err := b.apply(ctx, fsm.MoveMark{Mailbox: m.ID, MoveID: mv.ID})
+func (r *Replicator) switchMove(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, ms *moveState) (*fsm.Mailbox, error) {
+	res, err := r.apply(ctx, fsm.MoveMark{Mailbox: m.ID, MoveID: mv.ID})
 	if err != nil {
 		return nil, err
 	}
-	if err := b.cfg.Directory.WaitApplied(ctx, res.Index); err != nil {
+	if err := r.dir.WaitApplied(ctx, res.Index); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDirectory, err)
 	}
 	ms.mu.Lock()
@@ -304,11 +292,11 @@ func (b *Backend) switchMove(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, m
 		// sync under load) and left it. The mailbox takes no new writes
 		// now: it has rejoined; one more sync brings it level, else the
 		// move aborts.
-		b.log.Info("move target fell behind; catching it up for the switch", "target", mv.Target.Backend,
+		r.log.Info("move target fell behind; catching it up for the switch", "target", mv.Target.Backend,
 			"mailbox_id", m.ID, "err", failed)
-		addr, err := b.repl.apiAddr(mv.Target.Backend)
+		addr, err := r.apiAddr(mv.Target.Backend)
 		if err == nil {
-			err = b.repl.syncMailbox(ctx, mv.Target.Backend, addr, m.ID, false)
+			err = r.syncMailbox(ctx, mv.Target.Backend, addr, m.ID, false)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w (it had fallen behind: %w)", mv.Target.Backend, err, failed)
@@ -321,14 +309,14 @@ func (b *Backend) switchMove(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, m
 	if failed != nil {
 		return nil, fmt.Errorf("target %s: %w", mv.Target.Backend, failed)
 	}
-	if errs := b.repl.replicate(ctx, []uint64{m.ID}); errs[m.ID] != nil {
+	if errs := r.Replicate(ctx, []uint64{m.ID}); errs[m.ID] != nil {
 		return nil, fmt.Errorf("final sync: %w", errs[m.ID])
 	}
-	res, err = b.apply(ctx, fsm.MoveSwitch{Mailbox: m.ID, MoveID: mv.ID, At: time.Now().UnixNano()})
+	res, err = r.apply(ctx, fsm.MoveSwitch{Mailbox: m.ID, MoveID: mv.ID, At: time.Now().UnixNano()})
 	if err != nil {
 		return nil, err
 	}
-	if err := b.cfg.Directory.WaitApplied(ctx, res.Index); err != nil {
+	if err := r.dir.WaitApplied(ctx, res.Index); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDirectory, err)
 	}
 	return res.Mailbox, nil
@@ -341,31 +329,31 @@ func (b *Backend) switchMove(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, m
 // until it succeeds the mailbox stays as it was, taking no mail if it was
 // Moving, and it goes on trying in the background (a restart of this
 // backend aborts the move).
-func (b *Backend) settleMove(m *fsm.Mailbox, mv fsm.Move, cause error) (*fsm.Mailbox, bool) {
-	ctx, cancel := context.WithTimeout(b.runCtx, 3*b.cfg.DirectoryTimeout)
+func (r *Replicator) settleMove(m *fsm.Mailbox, mv fsm.Move, cause error) (*fsm.Mailbox, bool) {
+	ctx, cancel := context.WithTimeout(r.runCtx, 3*r.cfg.DirectoryTimeout)
 	defer cancel()
-	return b.settle(ctx, m, mv, cause)
+	return r.settle(ctx, m, mv, cause)
 }
 
 // settleLater keeps settling a move in the background until the
-// directory answers or the backend closes.
-func (b *Backend) settleLater(m *fsm.Mailbox, mv fsm.Move, ms *moveState, cause error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
+// directory answers or the Replicator closes.
+func (r *Replicator) settleLater(m *fsm.Mailbox, mv fsm.Move, ms *moveState, cause error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.running {
 		return // a restart aborts the move
 	}
-	b.wg.Add(1)
+	r.wg.Add(1)
 	go func() {
-		defer b.wg.Done()
-		if _, ok := b.settle(b.runCtx, m, mv, cause); ok {
-			b.repl.endMove(ms)
+		defer r.wg.Done()
+		if _, ok := r.settle(r.runCtx, m, mv, cause); ok {
+			r.endMove(ms)
 		}
 	}()
 }
 
-func (b *Backend) settle(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, cause error) (*fsm.Mailbox, bool) {
-	dir := b.cfg.Directory
+func (r *Replicator) settle(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, cause error) (*fsm.Mailbox, bool) {
+	dir := r.dir
 	for delay := 50 * time.Millisecond; ; delay = min(2*delay, time.Second) {
 		err := dir.SyncedRead(ctx)
 		if err == nil {
@@ -373,15 +361,15 @@ func (b *Backend) settle(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, cause
 			if now, moving := dir.FSM().MoveOf(m.ID); !moving || now.ID != mv.ID {
 				return cur, true // switched, aborted, or the mailbox is gone
 			}
-			_, err = b.apply(ctx, fsm.MoveAbort{Mailbox: m.ID, MoveID: mv.ID, At: time.Now().UnixNano()})
+			_, err = r.apply(ctx, fsm.MoveAbort{Mailbox: m.ID, MoveID: mv.ID, At: time.Now().UnixNano()})
 			if err == nil || isBrokenRule(err) {
 				continue // read the outcome
 			}
 		}
-		b.log.Warn("settling an unfinished move", "mailbox", m.Name, "cause", cause, "err", err)
+		r.log.Warn("settling an unfinished move", "mailbox", m.Name, "cause", cause, "err", err)
 		select {
 		case <-ctx.Done():
-			b.log.Error("move not settled yet; the mailbox takes no mail until it is", "mailbox", m.Name, "move", mv.ID)
+			r.log.Error("move not settled yet; the mailbox takes no mail until it is", "mailbox", m.Name, "move", mv.ID)
 			return nil, false
 		case <-time.After(delay):
 		}
@@ -390,168 +378,49 @@ func (b *Backend) settle(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, cause
 
 // afterSwitch drops the copies the switch left without a place: the
 // source's (unless it stays a replica) and the dropped replica's.
-func (b *Backend) afterSwitch(after *fsm.Mailbox, mv fsm.Move) {
+func (r *Replicator) afterSwitch(after *fsm.Mailbox, mv fsm.Move) {
 	if !mv.KeepSource {
-		if err := b.cfg.Store.DeleteMailbox(after.ID); err != nil && !errors.Is(err, spool.ErrNoMailbox) {
-			b.log.Warn("removal of the moved mailbox's old copy failed", "mailbox_id", after.ID, "err", err)
+		if err := r.store.DeleteMailbox(after.ID); err != nil && !errors.Is(err, spool.ErrNoMailbox) {
+			r.log.Warn("removal of the moved mailbox's old copy failed", "mailbox_id", after.ID, "err", err)
 		}
 	}
 	if mv.Drop != "" {
-		b.dropRemote(mv.Drop, after.ID)
+		r.dropRemote(mv.Drop, after.ID)
 	}
-	b.repl.mu.Lock()
-	for k := range b.repl.known {
+	r.mu.Lock()
+	for k := range r.known {
 		if k.mailbox == after.ID {
-			delete(b.repl.known, k)
+			delete(r.known, k)
 		}
 	}
-	b.repl.mu.Unlock()
+	r.mu.Unlock()
 }
 
 // dropRemote asks backend id to remove its copy of mailbox, which the
 // directory no longer places there. One that cannot be reached keeps it
 // until its next start, when Reconcile quarantines it.
-func (b *Backend) dropRemote(id string, mailbox uint64) {
-	addr, err := b.repl.apiAddr(id)
+func (r *Replicator) dropRemote(id string, mailbox uint64) {
+	addr, err := r.apiAddr(id)
 	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), b.cfg.ReplicaTimeout)
-		err = b.repl.client.DropCopy(ctx, addr, mailbox)
+		ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+		err = r.client.DropCopy(ctx, addr, mailbox)
 		cancel()
 	}
 	if err != nil {
-		b.log.Warn("copy of a moved mailbox left in place", "backend", id, "mailbox_id", mailbox, "err", err)
+		r.log.Warn("copy of a moved mailbox left in place", "backend", id, "mailbox_id", mailbox, "err", err)
 	}
-}
-
-// bulkCopy sends the mailbox to the target in chunks by modseq, each one
-// apply conditional on the last: a snapshot of the records, read once.
-func (r *replicator) bulkCopy(ctx context.Context, target, addr string, id uint64, p *MoveProgress, report func(MoveProgress)) error {
-	mine, err := r.store.ReplicaState(id)
-	if err != nil {
-		return err
-	}
-	states, err := r.client.State(ctx, addr, []uint64{id})
-	if err != nil {
-		return err
-	}
-	since, whole := uint64(0), false
-	switch theirs := states[0]; {
-	case !theirs.Exists:
-	case mine.SharesHistory(theirs):
-		since = theirs.HighestModSeq
-	default:
-		whole = true // a stale copy of an earlier move: replaced
-	}
-	cb, err := r.store.ChangesSince(id, since, whole)
-	if err != nil {
-		return err
-	}
-	p.Total = len(cb.Records)
-	report(*p)
-	for _, chunk := range chunkBatch(cb, moveChunk) {
-		if err := r.sendRetrying(ctx, addr, chunk); err != nil {
-			return err
-		}
-		p.Copied += len(chunk.Records)
-		report(*p)
-	}
-	r.setKnown(copyKey{target, id}, cb.HighestModSeq)
-	return nil
-}
-
-// sendRetrying sends one batch, again with every body if the target lost
-// one it said it had.
-func (r *replicator) sendRetrying(ctx context.Context, addr string, cb spool.ChangeBatch) error {
-	err := r.send(ctx, addr, cb, false)
-	if errors.Is(err, replication.ErrMissingBody) {
-		err = r.send(ctx, addr, cb, true)
-	}
-	return err
-}
-
-// chunkBatch splits a batch into batches of about n records each, in
-// modseq order, each following from the one before: records and
-// tombstones up to its HighestModSeq, lineage cut there. A Reset batch
-// is not split (it replaces the copy whole in one apply).
-func chunkBatch(cb spool.ChangeBatch, n int) []spool.ChangeBatch {
-	if cb.Reset || len(cb.Records) <= n {
-		return []spool.ChangeBatch{cb}
-	}
-	recs := slices.Clone(cb.Records)
-	slices.SortStableFunc(recs, func(a, b spool.Message) int { return cmpUint(a.ModSeq, b.ModSeq) })
-	tombs := slices.Clone(cb.Expunged)
-	slices.SortStableFunc(tombs, func(a, b spool.Tombstone) int { return cmpUint(a.ModSeq, b.ModSeq) })
-	var out []spool.ChangeBatch
-	since := cb.Since
-	for len(recs) > 0 {
-		end := min(n, len(recs))
-		// Records of one modseq go together: the cut is between modseqs.
-		for end < len(recs) && recs[end].ModSeq == recs[end-1].ModSeq {
-			end++
-		}
-		upTo := recs[end-1].ModSeq
-		if end == len(recs) {
-			upTo = cb.HighestModSeq
-		}
-		part := cb
-		part.Since, part.HighestModSeq = since, upTo
-		part.Records = recs[:end]
-		k := 0
-		for k < len(tombs) && tombs[k].ModSeq <= upTo {
-			k++
-		}
-		part.Expunged, tombs = tombs[:k], tombs[k:]
-		part.Lineage = nil
-		for _, e := range cb.Lineage {
-			if e.ModSeq <= upTo {
-				part.Lineage = append(part.Lineage, e)
-			}
-		}
-		out = append(out, part)
-		recs, since = recs[end:], upTo
-	}
-	return out
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-// catchUpTarget sends what arrived during the bulk copy, in rounds, until
-// a round has little left to send.
-func (r *replicator) catchUpTarget(ctx context.Context, target, addr string, id uint64) error {
-	for round := 0; round < catchUpRounds; round++ {
-		mine, err := r.store.ReplicaState(id)
-		if err != nil {
-			return err
-		}
-		known, _ := r.knownModSeq(copyKey{target, id})
-		if mine.HighestModSeq-known <= moveChunk {
-			return nil
-		}
-		if err := r.syncMailbox(ctx, target, addr, id, false); err != nil {
-			return fmt.Errorf("catch up %s: %w", target, err)
-		}
-	}
-	return nil
 }
 
 // pickMoveTarget prefers a replica that is up and in sync (it holds the
 // mail already), else spreads by rendezvous hashing over the up backends.
-func (b *Backend) pickMoveTarget(m *fsm.Mailbox) string {
-	f := b.cfg.Directory.FSM()
-	for _, r := range m.Replicas {
-		if be, ok := f.Backend(r.Backend); ok && be.State == fsm.BackendUp && f.InSync(b.cfg.ID, r.Backend) {
-			return r.Backend
+func (r *Replicator) pickMoveTarget(m *fsm.Mailbox) string {
+	f := r.dir.FSM()
+	for _, c := range m.Replicas {
+		if be, ok := f.Backend(c.Backend); ok && be.State == fsm.BackendUp && f.InSync(r.id, c.Backend) {
+			return c.Backend
 		}
 	}
-	if ranked := b.rankBackends(m.Name); len(ranked) > 0 {
+	if ranked := r.cfg.RankBackends(m.Name); len(ranked) > 0 {
 		return ranked[0]
 	}
 	return ""
@@ -559,28 +428,52 @@ func (b *Backend) pickMoveTarget(m *fsm.Mailbox) string {
 
 // keepSource says whether the source must stay on as a replica: the
 // copies the mailbox has without it fall short of the replication factor.
-func (b *Backend) keepSource(m *fsm.Mailbox, target string) bool {
+func (r *Replicator) keepSource(m *fsm.Mailbox, target string) bool {
 	copies := 1 // the target
-	for _, r := range m.Replicas {
-		if r.Backend != target {
+	for _, c := range m.Replicas {
+		if c.Backend != target {
 			copies++
 		}
 	}
-	return copies < b.cfg.ReplicationFactor
+	return copies < r.cfg.ReplicationFactor
 }
 
-// abortOrphanMoves aborts, at start-up, the moves this backend was
+// AbortOrphanMoves aborts, at start-up, the moves this backend was
 // driving when it stopped: nobody else will finish them.
-func (b *Backend) abortOrphanMoves(ctx context.Context) error {
-	for _, mv := range b.cfg.Directory.FSM().Moves() {
-		if mv.Source != b.cfg.ID {
+func (r *Replicator) AbortOrphanMoves(ctx context.Context) error {
+	for _, mv := range r.dir.FSM().Moves() {
+		if mv.Source != r.id {
 			continue
 		}
-		_, err := b.apply(ctx, fsm.MoveAbort{Mailbox: mv.Mailbox, MoveID: mv.ID, At: time.Now().UnixNano()})
+		_, err := r.apply(ctx, fsm.MoveAbort{Mailbox: mv.Mailbox, MoveID: mv.ID, At: time.Now().UnixNano()})
 		if err != nil && !isBrokenRule(err) {
 			return err
 		}
-		b.log.Warn("unfinished move aborted at start", "mailbox_id", mv.Mailbox, "target", mv.Target.Backend)
+		r.log.Warn("unfinished move aborted at start", "mailbox_id", mv.Mailbox, "target", mv.Target.Backend)
 	}
 	return nil
+}
+
+// newMoveID names one move in the directory.
+func newMoveID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("move id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// lookup finds name in the directory, with a synced read before it says
+// the name does not exist.
+func (r *Replicator) lookup(ctx context.Context, name string) (*fsm.Mailbox, error) {
+	if m, ok := r.dir.FSM().Mailbox(name); ok {
+		return m, nil
+	}
+	if err := r.dir.SyncedRead(ctx); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDirectory, err)
+	}
+	if m, ok := r.dir.FSM().Mailbox(name); ok {
+		return m, nil
+	}
+	return nil, fmt.Errorf("%w: %s", fsm.ErrNoMailbox, name)
 }

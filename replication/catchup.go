@@ -1,4 +1,4 @@
-package backend
+package replication
 
 import (
 	"context"
@@ -14,8 +14,8 @@ import (
 // that backends converge by themselves after a restart or a partition.
 // A copy that diverged is merged first (mergeFrom), then replaced.
 
-// catchUpLoop runs until ctx ends; the Backend owns it.
-func (r *replicator) catchUpLoop(ctx context.Context, every time.Duration) {
+// catchUpLoop runs until ctx ends; Start starts it and Close waits for it.
+func (r *Replicator) catchUpLoop(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -28,7 +28,7 @@ func (r *replicator) catchUpLoop(ctx context.Context, every time.Duration) {
 	}
 }
 
-func (r *replicator) catchUpOnce(ctx context.Context) {
+func (r *Replicator) catchUpOnce(ctx context.Context) {
 	f := r.dir.FSM()
 	byReplica := make(map[string][]*fsm.Mailbox)
 	// A scan of the directory: fine for the mailboxes of a cluster of
@@ -77,14 +77,14 @@ func (r *replicator) catchUpOnce(ctx context.Context) {
 // stamped reports whether the spool records the directory's uidvalidity
 // of m: Create activates before it stamps, and a copy made in between
 // would carry the provisional one.
-func (r *replicator) stamped(m *fsm.Mailbox) bool {
+func (r *Replicator) stamped(m *fsm.Mailbox) bool {
 	st, err := r.store.ReplicaState(m.ID)
 	return err == nil && st.Exists && st.UIDValidity == m.UIDValidity
 }
 
 // catchUp merges diverged copies, then syncs every mailbox while the ack
 // path waits for the replica too (joining), then marks the pair in sync.
-func (r *replicator) catchUp(ctx context.Context, rid string, ids []uint64) error {
+func (r *Replicator) catchUp(ctx context.Context, rid string, ids []uint64) error {
 	addr, err := r.apiAddr(rid)
 	if err != nil {
 		return err
@@ -136,7 +136,7 @@ func (r *replicator) catchUp(ctx context.Context, rid string, ids []uint64) erro
 	return nil
 }
 
-func (r *replicator) leaveJoining(rid string) {
+func (r *Replicator) leaveJoining(rid string) {
 	r.mu.Lock()
 	delete(r.joining, rid)
 	r.mu.Unlock()
@@ -145,7 +145,7 @@ func (r *replicator) leaveJoining(rid string) {
 // lockPair serialises, per replica, marking it in sync (catch-up) with
 // deciding what a failure on the ack path means, so that a replica never
 // enters the set having missed a change acknowledged meanwhile.
-func (r *replicator) lockPair(rid string) func() {
+func (r *Replicator) lockPair(rid string) func() {
 	r.mu.Lock()
 	m := r.pairMu[rid]
 	if m == nil {
@@ -160,7 +160,7 @@ func (r *replicator) lockPair(rid string) func() {
 // mergeFrom adds to this backend's copy what the replica's diverged copy
 // alone holds, renumbering as spool.MergeForeign does; the replica's copy
 // is replaced by ours afterwards.
-func (r *replicator) mergeFrom(ctx context.Context, addr string, id uint64) error {
+func (r *Replicator) mergeFrom(ctx context.Context, addr string, id uint64) error {
 	theirs, err := r.client.Records(ctx, addr, id)
 	if err != nil {
 		return err
@@ -189,7 +189,7 @@ func (r *replicator) mergeFrom(ctx context.Context, addr string, id uint64) erro
 	return nil
 }
 
-func (r *replicator) importBody(ctx context.Context, addr, guid string) (func(), error) {
+func (r *Replicator) importBody(ctx context.Context, addr, guid string) (func(), error) {
 	rc, err := r.client.Body(ctx, addr, guid)
 	if err != nil {
 		return nil, err
@@ -198,10 +198,10 @@ func (r *replicator) importBody(ctx context.Context, addr, guid string) (func(),
 	return r.store.ImportBody(ctx, guid, rc)
 }
 
-// dropCopies asks the replicas of a deleted mailbox to remove their
+// DropCopies asks the replicas of a deleted mailbox to remove their
 // copies. A replica that cannot be reached keeps its copy until its next
 // start, when Reconcile quarantines it.
-func (r *replicator) dropCopies(ctx context.Context, m *fsm.Mailbox) {
+func (r *Replicator) DropCopies(ctx context.Context, m *fsm.Mailbox) {
 	r.mu.Lock()
 	delete(r.mailboxMu, m.ID)
 	for _, c := range m.Replicas {
@@ -229,7 +229,7 @@ const stateChunk = 1000
 // every in-sync replica must hold it (or leave the set) first. One state
 // call per chunk of mailboxes finds the copies that differ; only those
 // are synced, on the ack path's terms.
-func (r *replicator) resyncInSync(ctx context.Context) error {
+func (r *Replicator) resyncInSync(ctx context.Context) error {
 	f := r.dir.FSM()
 	byReplica := make(map[string][]uint64)
 	f.Mailboxes("", func(m *fsm.Mailbox) bool {
@@ -259,7 +259,7 @@ func (r *replicator) resyncInSync(ctx context.Context) error {
 
 // differing returns those of ids whose copy on rid is not at this
 // store's modseq, and notes the others as known.
-func (r *replicator) differing(ctx context.Context, rid string, ids []uint64) ([]uint64, error) {
+func (r *Replicator) differing(ctx context.Context, rid string, ids []uint64) ([]uint64, error) {
 	addr, err := r.apiAddr(rid)
 	if err != nil {
 		return nil, err

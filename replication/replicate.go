@@ -1,92 +1,23 @@
-package backend
+package replication
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/rookery-mail/rookery/fsm"
-	"github.com/rookery-mail/rookery/replication"
 	"github.com/rookery-mail/rookery/spool"
 )
 
-// replicator pushes this backend's changes to the replicas of the
-// mailboxes it serves (DESIGN "Replication and failover"). On the ack
-// path (the store's Replicator hook) it brings every in-sync replica up to
-// date before the change is acknowledged, and drops a replica that fails
-// from the in-sync set, durably, before it answers. A catch-up loop brings
-// the other replicas up to date, merges diverged copies, and puts them
-// back in the set.
-type replicator struct {
-	id      string
-	store   *spool.Store
-	dir     Directory
-	client  *replication.Client
-	timeout time.Duration // per replica, per sync on the ack path
-	log     *slog.Logger
-
-	mu sync.Mutex
-	// mailboxMu serialises syncs of one mailbox (ack path and catch-up).
-	mailboxMu map[uint64]*sync.Mutex
-	// joining: replicas being caught up, which the ack path also waits
-	// for, so that nothing acknowledged meanwhile escapes the catch-up.
-	joining map[string]bool
-	// dropped: replicas this backend has dropped from the in-sync set,
-	// until the local directory copy shows it.
-	dropped map[string]bool
-	// outSince: when each replica left the in-sync set, as this backend
-	// saw it; gone once it is back.
-	outSince map[string]time.Time
-	// pairMu: see lockPair.
-	pairMu map[string]*sync.Mutex
-	// known: the modseq each replica's copy had after our last sync, to
-	// skip the state round trip on the ack path.
-	known map[copyKey]uint64
-
-	// moves: the moves this backend drives as their source, by mailbox.
-	moves map[uint64]*moveState
-
-	lag lagRing
-
-	closed atomic.Bool // see close
-}
-
-// close makes every later replicate call fail, so that nothing is
-// acknowledged once the backend has stopped replicating.
-func (r *replicator) close() { r.closed.Store(true) }
-
-type copyKey struct {
-	replica string
-	mailbox uint64
-}
-
-func newReplicator(cfg Config, log *slog.Logger) *replicator {
-	return &replicator{
-		id: cfg.ID, store: cfg.Store, dir: cfg.Directory,
-		client:    replication.NewClient(cfg.ClusterSecret, cfg.ReplicaHTTPClient),
-		timeout:   cfg.ReplicaTimeout,
-		log:       log.With("component", "replicator"),
-		mailboxMu: make(map[uint64]*sync.Mutex),
-		joining:   make(map[string]bool),
-		dropped:   make(map[string]bool),
-		outSince:  make(map[string]time.Time),
-		known:     make(map[copyKey]uint64),
-		pairMu:    make(map[string]*sync.Mutex),
-		moves:     make(map[uint64]*moveState),
-	}
-}
-
-// replicate is the store's Replicator hook: it returns once every in-sync
+// Replicate is the store's Replicator hook: it returns once every in-sync
 // (or joining) replica of mailboxes holds this store's committed state, or
 // has been dropped from the in-sync set by a committed directory command.
 // A mailbox this backend no longer serves fails: its new primary must not
 // miss a change acknowledged here.
-func (r *replicator) replicate(ctx context.Context, mailboxes []uint64) map[uint64]error {
+func (r *Replicator) Replicate(ctx context.Context, mailboxes []uint64) map[uint64]error {
 	if r.closed.Load() {
 		failed := make(map[uint64]error, len(mailboxes))
 		for _, id := range mailboxes {
@@ -133,7 +64,7 @@ func (r *replicator) replicate(ctx context.Context, mailboxes []uint64) map[uint
 // that refused during the switch. Each is a write that will not be
 // acknowledged but that the store publishes; the new primary is told
 // first (see floor.go).
-func (r *replicator) raiseFloors(ctx context.Context, failed map[uint64]error) {
+func (r *Replicator) raiseFloors(ctx context.Context, failed map[uint64]error) {
 	for id, err := range failed {
 		var primary string
 		var refused *targetRefused
@@ -153,7 +84,7 @@ func (r *replicator) raiseFloors(ctx context.Context, failed map[uint64]error) {
 
 // targets groups mailboxes by the replicas the ack path must wait for,
 // and fails the mailboxes this backend does not serve.
-func (r *replicator) targets(mailboxes []uint64) (map[string][]uint64, map[uint64]error) {
+func (r *Replicator) targets(mailboxes []uint64) (map[string][]uint64, map[uint64]error) {
 	f := r.dir.FSM()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -182,7 +113,7 @@ func (r *replicator) targets(mailboxes []uint64) (map[string][]uint64, map[uint6
 
 // replicateTo syncs mailboxes to one replica; on failure it takes the
 // replica out of the ack path, durably when it was in sync.
-func (r *replicator) replicateTo(ctx context.Context, rid string, ids []uint64) error {
+func (r *Replicator) replicateTo(ctx context.Context, rid string, ids []uint64) error {
 	sctx, cancel := context.WithTimeout(ctx, r.timeout)
 	err := r.syncAll(sctx, rid, ids, false)
 	cancel()
@@ -209,7 +140,7 @@ func (r *replicator) replicateTo(ctx context.Context, rid string, ids []uint64) 
 // setInSync proposes the pair's new state and retries until the
 // directory commits it or ctx ends: an acknowledgement must not overtake
 // the drop of a replica that lacks the change.
-func (r *replicator) setInSync(ctx context.Context, rid string, inSync bool) error {
+func (r *Replicator) setInSync(ctx context.Context, rid string, inSync bool) error {
 	for delay := 50 * time.Millisecond; ; delay = min(2*delay, time.Second) {
 		res, err := r.dir.Apply(ctx, fsm.SetInSync{Primary: r.id, Replica: rid, InSync: inSync, At: time.Now().UnixNano()})
 		if err == nil {
@@ -240,7 +171,7 @@ func (r *replicator) setInSync(ctx context.Context, rid string, inSync bool) err
 // syncAll syncs each of ids to replica rid. reset allows replacing a
 // copy whose history diverged, once the catch-up loop has merged what it
 // alone held (see mergeFrom); on the ack path a diverged copy is an error.
-func (r *replicator) syncAll(ctx context.Context, rid string, ids []uint64, reset bool) error {
+func (r *Replicator) syncAll(ctx context.Context, rid string, ids []uint64, reset bool) error {
 	addr, err := r.apiAddr(rid)
 	if err != nil {
 		return err
@@ -253,18 +184,18 @@ func (r *replicator) syncAll(ctx context.Context, rid string, ids []uint64, rese
 	return nil
 }
 
-func (r *replicator) apiAddr(rid string) (string, error) {
+func (r *Replicator) apiAddr(rid string) (string, error) {
 	b, ok := r.dir.FSM().Backend(rid)
 	if !ok || b.APIAddr == "" {
-		return "", fmt.Errorf("%w: backend %s has no cluster API address", replication.ErrUnavailable, rid)
+		return "", fmt.Errorf("%w: backend %s has no cluster API address", ErrUnavailable, rid)
 	}
 	if b.State == fsm.BackendDown {
-		return "", fmt.Errorf("%w: backend %s is down", replication.ErrUnavailable, rid)
+		return "", fmt.Errorf("%w: backend %s is down", ErrUnavailable, rid)
 	}
 	return b.APIAddr, nil
 }
 
-func (r *replicator) lockMailbox(id uint64) func() {
+func (r *Replicator) lockMailbox(id uint64) func() {
 	r.mu.Lock()
 	m := r.mailboxMu[id]
 	if m == nil {
@@ -283,7 +214,7 @@ const maxAttempts = 3
 // syncMailbox brings replica rid's copy of mailbox id up to this store's
 // state: state, reserve, apply. A copy whose history diverged is replaced
 // whole when reset is set, and is an error otherwise.
-func (r *replicator) syncMailbox(ctx context.Context, rid, addr string, id uint64, reset bool) error {
+func (r *Replicator) syncMailbox(ctx context.Context, rid, addr string, id uint64, reset bool) error {
 	unlock := r.lockMailbox(id)
 	defer unlock()
 	key := copyKey{rid, id}
@@ -310,7 +241,7 @@ func (r *replicator) syncMailbox(ctx context.Context, rid, addr string, id uint6
 			return nil
 		}
 		r.forget(key)
-		if !errors.Is(err, replication.ErrConflict) && !errors.Is(err, replication.ErrMissingBody) {
+		if !errors.Is(err, ErrConflict) && !errors.Is(err, ErrMissingBody) {
 			return err
 		}
 		lastErr = err
@@ -320,7 +251,7 @@ func (r *replicator) syncMailbox(ctx context.Context, rid, addr string, id uint6
 
 // startingPoint says where the replica's copy is: the modseq to send
 // changes after, or whole for a whole copy.
-func (r *replicator) startingPoint(ctx context.Context, addr string, key copyKey, mine spool.ReplicaState, reset bool) (uint64, bool, error) {
+func (r *Replicator) startingPoint(ctx context.Context, addr string, key copyKey, mine spool.ReplicaState, reset bool) (uint64, bool, error) {
 	if since, ok := r.knownModSeq(key); ok && since <= mine.HighestModSeq {
 		return since, false, nil
 	}
@@ -342,7 +273,7 @@ func (r *replicator) startingPoint(ctx context.Context, addr string, key copyKey
 
 // send reserves the bodies of cb and applies it; all sends every body,
 // for a retry after the replica lost one.
-func (r *replicator) send(ctx context.Context, addr string, cb spool.ChangeBatch, all bool) error {
+func (r *Replicator) send(ctx context.Context, addr string, cb spool.ChangeBatch, all bool) error {
 	guids := uniqueGUIDs(cb.Records)
 	need := guids
 	if !all && len(guids) > 0 {
@@ -373,20 +304,20 @@ func uniqueGUIDs(recs []spool.Message) []string {
 	return out
 }
 
-func (r *replicator) knownModSeq(k copyKey) (uint64, bool) {
+func (r *Replicator) knownModSeq(k copyKey) (uint64, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	v, ok := r.known[k]
 	return v, ok
 }
 
-func (r *replicator) setKnown(k copyKey, v uint64) {
+func (r *Replicator) setKnown(k copyKey, v uint64) {
 	r.mu.Lock()
 	r.known[k] = v
 	r.mu.Unlock()
 }
 
-func (r *replicator) forget(k copyKey) {
+func (r *Replicator) forget(k copyKey) {
 	r.mu.Lock()
 	delete(r.known, k)
 	r.mu.Unlock()

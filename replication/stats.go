@@ -1,18 +1,16 @@
-package backend
+package replication
 
 import (
-	"context"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 )
 
-// ReplicationStats describes this backend's replication as a primary.
-type ReplicationStats struct {
+// Stats describes this backend's replication as a primary.
+type Stats struct {
 	Commits   int64         // commits the ack path replicated
 	BytesSent int64         // bytes of apply streams (batch headers and bodies)
 	LagP50    time.Duration // time from local commit to every in-sync replica holding it
@@ -53,16 +51,16 @@ func (l *lagRing) quantiles() (n int64, p50, p99 time.Duration) {
 	return n, s[len(s)*50/100], s[min(len(s)-1, len(s)*99/100)]
 }
 
-// ReplicationStats reports replication figures since Start.
-func (b *Backend) ReplicationStats() ReplicationStats {
-	n, p50, p99 := b.repl.lag.quantiles()
-	return ReplicationStats{Commits: n, BytesSent: b.repl.client.BytesSent(), LagP50: p50, LagP99: p99}
+// Stats reports replication figures since Start.
+func (r *Replicator) Stats() Stats {
+	n, p50, p99 := r.lag.quantiles()
+	return Stats{Commits: n, BytesSent: r.client.BytesSent(), LagP50: p50, LagP99: p99}
 }
 
 // ReplicaLag is one replica of this backend's mailboxes, for the metrics
 // and the status page. Replication is synchronous, so a replica in the
 // in-sync set lags by nothing beyond the acknowledgement path (see
-// ReplicationStats); one out of it lags by as long as it has been out.
+// Stats); one out of it lags by as long as it has been out.
 type ReplicaLag struct {
 	Replica   string
 	InSync    bool
@@ -72,27 +70,22 @@ type ReplicaLag struct {
 
 // ReplicaLags reports every replica of the mailboxes this backend is
 // primary of, from the local directory copy.
-func (b *Backend) ReplicaLags() []ReplicaLag {
-	f, err := b.cfg.Directory.Read(context.Background(), directory.Local)
-	if err != nil {
-		b.log.Warn("no replica lags: the directory could not be read", "err", err)
-		return nil
-	}
+func (r *Replicator) ReplicaLags() []ReplicaLag {
+	f := r.dir.FSM()
 	counts := map[string]int{}
 	f.Mailboxes("", func(m *fsm.Mailbox) bool {
-		if m.Primary.Backend == b.cfg.ID {
+		if m.Primary.Backend == r.id {
 			for _, c := range m.Replicas {
 				counts[c.Backend]++
 			}
 		}
 		return true
 	})
-	r := b.repl
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]ReplicaLag, 0, len(counts))
 	for rid, n := range counts {
-		l := ReplicaLag{Replica: rid, InSync: f.InSync(b.cfg.ID, rid), Mailboxes: n}
+		l := ReplicaLag{Replica: rid, InSync: f.InSync(r.id, rid), Mailboxes: n}
 		if !l.InSync {
 			l.Behind = -1
 			if since, ok := r.outSince[rid]; ok {

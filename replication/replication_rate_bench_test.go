@@ -1,4 +1,4 @@
-package backend_test
+package replication_test
 
 import (
 	"context"
@@ -80,7 +80,7 @@ func steadyDeliveries(b *testing.B, rate int) {
 	cpu := processCPU() - cpu0
 	b.StopTimer()
 
-	st := b1.Role.ReplicationStats()
+	st := b1.Role.Replication().Stats()
 	slices.Sort(latencies)
 	q := func(p int) float64 {
 		if len(latencies) == 0 {

@@ -1,4 +1,4 @@
-package backend_test
+package replication_test
 
 import (
 	"context"
@@ -36,7 +36,7 @@ func BenchmarkReplicatedDelivery(b *testing.B) {
 				testcluster.WaitFor(b, "b2 in sync", func() bool { return c.Voters[0].FSM().InSync("b1", "b2") })
 			}
 			pad := strings.Repeat("0123456789abcdef", 256) // 4 kB bodies
-			before := b1.Role.ReplicationStats()
+			before := b1.Role.Replication().Stats()
 			var seq atomic.Int64
 			b.SetParallelism(4)
 			b.ResetTimer()
@@ -58,7 +58,7 @@ func BenchmarkReplicatedDelivery(b *testing.B) {
 				}
 			})
 			b.StopTimer()
-			st := b1.Role.ReplicationStats()
+			st := b1.Role.Replication().Stats()
 			b.ReportMetric(float64(st.LagP50.Microseconds())/1000, "lag_p50_ms")
 			b.ReportMetric(float64(st.LagP99.Microseconds())/1000, "lag_p99_ms")
 			b.ReportMetric(float64(st.BytesSent-before.BytesSent)/float64(b.N), "wire_B/msg")

@@ -1,4 +1,4 @@
-package backend_test
+package replication_test
 
 import (
 	"testing"
@@ -24,7 +24,7 @@ func BenchmarkMove(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		from, to := c.Backends[i%2], c.Backends[(i+1)%2]
 		start := time.Now()
-		if _, err := from.Role.Move(testcluster.Ctx(b), mb.Name, to.ID, nil); err != nil {
+		if _, err := from.Role.Replication().Move(testcluster.Ctx(b), mb.Name, to.ID, nil); err != nil {
 			b.Fatal(err)
 		}
 		took += time.Since(start)

@@ -1,4 +1,4 @@
-package backend_test
+package replication_test
 
 import (
 	"context"
@@ -14,9 +14,9 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
-	"github.com/rookery-mail/rookery/backend"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/testcluster"
+	"github.com/rookery-mail/rookery/replication"
 	"github.com/rookery-mail/rookery/spool"
 )
 
@@ -322,9 +322,9 @@ func TestMoveUnderLoad(t *testing.T) {
 	})
 	testcluster.WaitFor(t, "deliveries before the move", func() bool { n, _ := a.since(time.Time{}); return n >= 20 })
 
-	var reports []backend.MoveProgress
+	var reports []replication.MoveProgress
 	movedAt := time.Now()
-	after, err := b1.Role.Move(testcluster.Ctx(t), fsm.Inbox("alice"), "b2", func(p backend.MoveProgress) {
+	after, err := b1.Role.Replication().Move(testcluster.Ctx(t), fsm.Inbox("alice"), "b2", func(p replication.MoveProgress) {
 		reports = append(reports, p)
 	})
 	if err != nil {
@@ -353,7 +353,7 @@ func TestMoveUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := reports[len(reports)-1]
-	if last.Phase != backend.PhaseDone || last.Copied < seeded || last.Total < seeded {
+	if last.Phase != replication.PhaseDone || last.Copied < seeded || last.Total < seeded {
 		t.Fatalf("last report %+v", last)
 	}
 	t.Logf("moved %d messages in %v (%.0f msg/s), %d progress reports; %d acknowledged during the test (%d refused); watcher: %d sessions, %d IDLEs",
@@ -381,7 +381,7 @@ func TestMoveFullStride(t *testing.T) {
 	t.Cleanup(stopLoad)
 	testcluster.WaitFor(t, "deliveries before the move", func() bool { n, _ := a.since(time.Time{}); return n >= 10 })
 
-	after, err := c.Backends[0].Role.Move(testcluster.Ctx(t), mb.Name, target.ID, nil)
+	after, err := c.Backends[0].Role.Replication().Move(testcluster.Ctx(t), mb.Name, target.ID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,8 +421,8 @@ func TestMoveAbortsWhenTargetStops(t *testing.T) {
 	b1, b2 := c.Backends[0], c.Backends[1]
 
 	stopped := false
-	var last backend.MoveProgress
-	_, err := b1.Role.Move(testcluster.Ctx(t), mb.Name, "b2", func(p backend.MoveProgress) {
+	var last replication.MoveProgress
+	_, err := b1.Role.Replication().Move(testcluster.Ctx(t), mb.Name, "b2", func(p replication.MoveProgress) {
 		last = p
 		if !stopped && p.Copied > 0 && p.Copied < seeded {
 			stopped = true
@@ -432,7 +432,7 @@ func TestMoveAbortsWhenTargetStops(t *testing.T) {
 	if err == nil {
 		t.Fatal("move succeeded with its target stopped")
 	}
-	if !stopped || last.Phase != backend.PhaseAborted {
+	if !stopped || last.Phase != replication.PhaseAborted {
 		t.Fatalf("stopped %v, last report %+v", stopped, last)
 	}
 	after := mailbox(t, c, mb.Name)
@@ -469,8 +469,8 @@ func TestMoveTargetBehindCatchesUpAtSwitch(t *testing.T) {
 
 	a := &acks{ids: make(map[string]time.Time)}
 	behind := false
-	after, err := b1.Role.Move(testcluster.Ctx(t), mb.Name, "b2", func(p backend.MoveProgress) {
-		if p.Phase != backend.PhaseSwitching || behind {
+	after, err := b1.Role.Replication().Move(testcluster.Ctx(t), mb.Name, "b2", func(p replication.MoveProgress) {
+		if p.Phase != replication.PhaseSwitching || behind {
 			return
 		}
 		behind = true
@@ -507,8 +507,8 @@ func TestMoveRoute(t *testing.T) {
 
 	var phases []string
 	var copied int
-	last, err := backend.MoveRemote(testcluster.Ctx(t), nil, b2.Node.APIAddr(), testcluster.Secret,
-		backend.MoveRequest{Name: mb.Name, Target: "b2"}, func(p backend.MoveProgress) {
+	last, err := replication.MoveRemote(testcluster.Ctx(t), nil, b2.Node.APIAddr(), testcluster.Secret,
+		replication.MoveRequest{Name: mb.Name, Target: "b2"}, func(p replication.MoveProgress) {
 			if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
 				phases = append(phases, p.Phase)
 			}
@@ -517,7 +517,7 @@ func TestMoveRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{backend.PhaseStarting, backend.PhaseCopying, backend.PhaseCatchingUp, backend.PhaseSwitching, backend.PhaseDone}
+	want := []string{replication.PhaseStarting, replication.PhaseCopying, replication.PhaseCatchingUp, replication.PhaseSwitching, replication.PhaseDone}
 	if strings.Join(phases, ",") != strings.Join(want, ",") || copied != 1500 || last.Source != "b1" {
 		t.Fatalf("phases %v, copied %d, last %+v", phases, copied, last)
 	}
@@ -526,13 +526,13 @@ func TestMoveRoute(t *testing.T) {
 	}
 	everyAckOnce(t, b2, mb.ID, &acks{ids: map[string]time.Time{}}, 1500, "seed-")
 
-	_, err = backend.MoveRemote(testcluster.Ctx(t), nil, b1.Node.APIAddr(), testcluster.Secret,
-		backend.MoveRequest{Name: "user/alice/Nothing", Target: "b2"}, nil)
+	_, err = replication.MoveRemote(testcluster.Ctx(t), nil, b1.Node.APIAddr(), testcluster.Secret,
+		replication.MoveRequest{Name: "user/alice/Nothing", Target: "b2"}, nil)
 	if !errors.Is(err, fsm.ErrNoMailbox) {
 		t.Fatalf("move of a missing mailbox: %v", err)
 	}
-	_, err = backend.MoveRemote(testcluster.Ctx(t), nil, b1.Node.APIAddr(), testcluster.Secret,
-		backend.MoveRequest{Name: mb.Name, Target: "b2"}, nil)
+	_, err = replication.MoveRemote(testcluster.Ctx(t), nil, b1.Node.APIAddr(), testcluster.Secret,
+		replication.MoveRequest{Name: mb.Name, Target: "b2"}, nil)
 	if !errors.Is(err, fsm.ErrInvalidCommand) {
 		t.Fatalf("move to where it is: %v", err)
 	}

@@ -1,4 +1,4 @@
-package backend_test
+package replication_test
 
 import (
 	"slices"

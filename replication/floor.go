@@ -1,10 +1,9 @@
-package backend
+package replication
 
 import (
 	"context"
 	"fmt"
 
-	"github.com/rookery-mail/rookery/replication"
 	"github.com/rookery-mail/rookery/spool"
 )
 
@@ -23,7 +22,7 @@ import (
 // raiseFloorOn asks primary to put its messages of mailbox id above this
 // backend's copy. It runs on the acknowledgement path, while the failed
 // commit is not yet visible; failure is logged, as the write fails anyway.
-func (r *replicator) raiseFloorOn(ctx context.Context, primary string, id uint64) {
+func (r *Replicator) raiseFloorOn(ctx context.Context, primary string, id uint64) {
 	if primary == "" || primary == r.id {
 		return
 	}
@@ -48,7 +47,7 @@ func (r *replicator) raiseFloorOn(ctx context.Context, primary string, id uint64
 // it (spool.MergeForeign, given only the records both copies hold: from's
 // unacknowledged writes are not adopted). Later allocations go above it
 // too.
-func (r *replicator) raiseFloor(ctx context.Context, id uint64, from string) error {
+func (r *Replicator) raiseFloor(ctx context.Context, id uint64, from string) error {
 	if err := r.servesAfterSync(ctx, id); err != nil {
 		return err
 	}
@@ -106,16 +105,16 @@ func (r *replicator) raiseFloor(ctx context.Context, id uint64, from string) err
 
 // servesAfterSync checks that this backend is mailbox id's primary,
 // reading the directory afresh when the local copy says otherwise.
-func (r *replicator) servesAfterSync(ctx context.Context, id uint64) error {
+func (r *Replicator) servesAfterSync(ctx context.Context, id uint64) error {
 	for synced := false; ; synced = true {
 		if m, ok := r.dir.FSM().MailboxByID(id); ok && m.Primary.Backend == r.id {
 			return nil
 		}
 		if synced {
-			return fmt.Errorf("%w: mailbox %d: not its primary", replication.ErrConflict, id)
+			return fmt.Errorf("%w: mailbox %d: not its primary", ErrConflict, id)
 		}
 		if err := r.dir.SyncedRead(ctx); err != nil {
-			return fmt.Errorf("%w: directory: %v", replication.ErrUnavailable, err)
+			return fmt.Errorf("%w: directory: %v", ErrUnavailable, err)
 		}
 	}
 }
