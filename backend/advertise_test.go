@@ -30,7 +30,7 @@ func TestRegistersAdvertisedAddresses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	rec, ok := dir.FSM().Backend("adv")
+	rec, ok := readLocal(t, dir).Backend("adv")
 	if !ok {
 		t.Fatal("backend not registered")
 	}

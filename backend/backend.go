@@ -19,15 +19,22 @@ import (
 
 	"github.com/rookery-mail/rookery/backend/imapd"
 	"github.com/rookery-mail/rookery/backend/lmtpd"
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/batchconn"
 	"github.com/rookery-mail/rookery/replication"
 	"github.com/rookery-mail/rookery/spool"
 )
 
-// Directory is what a backend needs of its node's directory.
+// Directory is what a backend needs of its node's directory: the one read
+// API, and for now the local copy and the synced read that package
+// replication, which the backend hands it to, still calls directly.
+// *directory.Node is one.
 type Directory interface {
-	imapd.Directory
+	directory.Directory
+	// FSM and SyncedRead: only for the callers not yet converted to Read.
+	FSM() *fsm.FSM
+	SyncedRead(ctx context.Context) error
 }
 
 // The replication side takes the backend's directory.

@@ -1,6 +1,7 @@
 package backend_test
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rookery-mail/rookery/backend/backendtest"
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/spool"
 )
@@ -25,7 +27,7 @@ func TestCreateDeleteRename(t *testing.T) {
 		t.Fatalf("create: %v", err)
 	}
 	// Read-your-writes: the local copy shows it as Create returns.
-	got, ok := env.Dir.FSM().Mailbox("user/alice/Sent")
+	got, ok := readLocal(t, env.Dir).Mailbox("user/alice/Sent")
 	if !ok || got.State != fsm.Active || got.UIDValidity == 0 || got.ID != m.ID || got.SpecialUse != `\Sent` {
 		t.Fatalf("directory record %+v", got)
 	}
@@ -41,14 +43,14 @@ func TestCreateDeleteRename(t *testing.T) {
 	if err := be.Rename(ctx, "user/alice/Sent", "user/alice/Sent Items"); err != nil {
 		t.Fatalf("rename: %v", err)
 	}
-	renamed, ok := env.Dir.FSM().Mailbox("user/alice/Sent Items")
+	renamed, ok := readLocal(t, env.Dir).Mailbox("user/alice/Sent Items")
 	if !ok || renamed.ID != m.ID {
 		t.Fatalf("renamed record %+v", renamed)
 	}
 	if err := be.Delete(ctx, "user/alice/Sent Items"); err != nil {
 		t.Fatalf("delete: %v", err)
 	}
-	if _, ok := env.Dir.FSM().Mailbox("user/alice/Sent Items"); ok {
+	if _, ok := readLocal(t, env.Dir).Mailbox("user/alice/Sent Items"); ok {
 		t.Fatal("directory entry left after delete")
 	}
 	if onDisk(t, env.Store, m.ID) {
@@ -63,7 +65,7 @@ func TestNamesNeverReachTheFileSystem(t *testing.T) {
 	env.AddUser("alice", "pw")
 	ctx := backendtest.Ctx(t)
 	before := tree(t, env.StoreDir)
-	indexBefore := env.Dir.FSM().MailboxCount()
+	indexBefore := readLocal(t, env.Dir).MailboxCount()
 	for _, name := range []string{
 		"user/alice/../../etc/passwd",
 		"user/alice/a/../b",
@@ -75,7 +77,7 @@ func TestNamesNeverReachTheFileSystem(t *testing.T) {
 			t.Errorf("create %q: %v, want ErrInvalidName", name, err)
 		}
 	}
-	if env.Dir.FSM().MailboxCount() != indexBefore {
+	if readLocal(t, env.Dir).MailboxCount() != indexBefore {
 		t.Fatal("a refused name reached the directory")
 	}
 	if after := tree(t, env.StoreDir); !slices.Equal(before, after) {
@@ -130,7 +132,7 @@ func TestReconcile(t *testing.T) {
 		t.Fatal(err)
 	}
 	env.StartBackend()
-	fsmNow := env.Dir.FSM()
+	fsmNow := readLocal(t, env.Dir)
 	if m, ok := fsmNow.Mailbox("user/alice/Half"); !ok || m.State != fsm.Active || m.UIDValidity == 0 {
 		t.Errorf("reservation with a mailbox on disk: %+v, want active", m)
 	}
@@ -194,4 +196,14 @@ func tree(t testing.TB, dir string) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// readLocal is the local copy of dir as it is.
+func readLocal(t testing.TB, dir directory.Directory) *fsm.View {
+	t.Helper()
+	v, err := dir.Read(context.Background(), directory.Local)
+	if err != nil {
+		t.Fatalf("local read of the directory: %v", err)
+	}
+	return v
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rookery-mail/rookery/backend/imapd"
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/spool"
 )
@@ -164,17 +165,16 @@ func (b *Backend) Rename(ctx context.Context, from, to string) error {
 // lookup finds name in the directory, with a synced read before it says
 // the name does not exist.
 func (b *Backend) lookup(ctx context.Context, name string) (*fsm.Mailbox, error) {
-	dir := b.cfg.Directory
-	if m, ok := dir.FSM().Mailbox(name); ok {
-		return m, nil
-	}
-	if err := dir.SyncedRead(ctx); err != nil {
+	m, _, err := directory.Find(ctx, b.cfg.Directory, directory.Local, func(v *fsm.View) (*fsm.Mailbox, bool) {
+		return v.Mailbox(name)
+	})
+	switch {
+	case errors.Is(err, directory.ErrNotFound):
+		return nil, fmt.Errorf("%w: %s", fsm.ErrNoMailbox, name)
+	case err != nil:
 		return nil, fmt.Errorf("%w: %w", ErrDirectory, err)
 	}
-	if m, ok := dir.FSM().Mailbox(name); ok {
-		return m, nil
-	}
-	return nil, fmt.Errorf("%w: %s", fsm.ErrNoMailbox, name)
+	return m, nil
 }
 
 // apply proposes cmd. A broken rule comes back as the fsm sentinel; a

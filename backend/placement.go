@@ -1,9 +1,11 @@
 package backend
 
 import (
+	"context"
 	"hash/fnv"
 	"slices"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 )
 
@@ -29,8 +31,13 @@ func (b *Backend) rankBackends(name string) []string {
 		id    string
 		score uint64
 	}
+	v, err := b.cfg.Directory.Read(context.Background(), directory.Local)
+	if err != nil {
+		b.log.Warn("no backends to rank: the directory could not be read", "err", err)
+		return nil
+	}
 	var cands []scored
-	for _, be := range b.cfg.Directory.FSM().Backends() {
+	for _, be := range v.Backends() {
 		if be.ID == b.cfg.ID || be.State != fsm.BackendUp {
 			continue
 		}

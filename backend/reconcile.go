@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/spool"
 )
@@ -25,7 +26,10 @@ type ReconcileReport struct {
 // the directory does not place here is quarantined, never deleted.
 func (b *Backend) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	var rep ReconcileReport
-	if err := b.cfg.Directory.SyncedRead(ctx); err != nil {
+	// Each step below reads the local copy as it then is: from here on it
+	// holds every write committed before Reconcile began, and the writes
+	// of the steps before it that have reached it.
+	if _, err := b.cfg.Directory.Read(ctx, directory.Synced); err != nil {
 		return rep, fmt.Errorf("%w: %w", ErrDirectory, err)
 	}
 	metas, err := b.cfg.Store.Mailboxes()
@@ -45,7 +49,9 @@ func (b *Backend) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	if err := b.repl.AbortOrphanMoves(ctx); err != nil {
 		return rep, err
 	}
-	b.quarantineStrays(onDisk, &rep)
+	if err := b.quarantineStrays(ctx, onDisk, &rep); err != nil {
+		return rep, err
+	}
 	b.log.Info("reconciled spool with directory",
 		"activated", len(rep.Activated), "released", len(rep.Released), "deleted", len(rep.Deleted),
 		"quarantined", len(rep.Quarantined), "missing", len(rep.Missing))
@@ -53,8 +59,12 @@ func (b *Backend) Reconcile(ctx context.Context) (ReconcileReport, error) {
 }
 
 func (b *Backend) resolveReservations(ctx context.Context, onDisk map[uint64]spool.MailboxMeta, rep *ReconcileReport) error {
+	v, err := b.local(ctx)
+	if err != nil {
+		return err
+	}
 	var mine []*fsm.Mailbox
-	b.cfg.Directory.FSM().Reservations(func(m *fsm.Mailbox) bool {
+	v.Reservations(func(m *fsm.Mailbox) bool {
 		if m.ReservedBy == b.cfg.ID {
 			mine = append(mine, m)
 		}
@@ -95,8 +105,12 @@ func isBrokenRule(err error) bool {
 }
 
 func (b *Backend) finishDeletes(ctx context.Context, onDisk map[uint64]spool.MailboxMeta, rep *ReconcileReport) error {
+	v, err := b.local(ctx)
+	if err != nil {
+		return err
+	}
 	var deleting []*fsm.Mailbox
-	b.cfg.Directory.FSM().Mailboxes("", func(m *fsm.Mailbox) bool {
+	v.Mailboxes("", func(m *fsm.Mailbox) bool {
 		switch {
 		case m.Primary.Backend != b.cfg.ID:
 		case m.State == fsm.Deleting:
@@ -122,14 +136,18 @@ func (b *Backend) finishDeletes(ctx context.Context, onDisk map[uint64]spool.Mai
 
 // quarantineStrays sets aside every mailbox on disk that the directory
 // does not name, or names on other backends only.
-func (b *Backend) quarantineStrays(onDisk map[uint64]spool.MailboxMeta, rep *ReconcileReport) {
+func (b *Backend) quarantineStrays(ctx context.Context, onDisk map[uint64]spool.MailboxMeta, rep *ReconcileReport) error {
+	v, err := b.local(ctx)
+	if err != nil {
+		return err
+	}
 	for id := range onDisk {
-		m, ok := b.cfg.Directory.FSM().MailboxByID(id)
+		m, ok := v.MailboxByID(id)
 		var reason string
 		switch {
 		case !ok:
 			reason = "the directory does not name this mailbox"
-		case !b.holdsCopy(m):
+		case !holdsCopy(v, m, b.cfg.ID):
 			reason = fmt.Sprintf("the directory places mailbox %s on %s", m.Name, m.Primary.Backend)
 		default:
 			continue
@@ -141,11 +159,21 @@ func (b *Backend) quarantineStrays(onDisk map[uint64]spool.MailboxMeta, rep *Rec
 		b.log.Warn("mailbox quarantined", "mailbox_id", id, "reason", reason)
 		rep.Quarantined = append(rep.Quarantined, id)
 	}
+	return nil
 }
 
-// holdsCopy says whether the directory places a copy of m here: as its
-// primary, a replica, or the target of a move under way.
-func (b *Backend) holdsCopy(m *fsm.Mailbox) bool {
-	_, ok := b.cfg.Directory.FSM().CopyOn(m, b.cfg.ID)
+// holdsCopy says whether v places a copy of m on backend: as its primary,
+// a replica, or the target of a move under way.
+func holdsCopy(v *fsm.View, m *fsm.Mailbox, backend string) bool {
+	_, ok := v.CopyOn(m, backend)
 	return ok
+}
+
+// local is a Local read of the directory, failing with ErrDirectory.
+func (b *Backend) local(ctx context.Context) (*fsm.View, error) {
+	v, err := b.cfg.Directory.Read(ctx, directory.Local)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDirectory, err)
+	}
+	return v, nil
 }

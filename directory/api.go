@@ -197,11 +197,12 @@ func (s *apiServer) mailboxes(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if !s.syncedRead(w, r) {
+	v, ok := s.syncedRead(w, r)
+	if !ok {
 		return
 	}
 	list := MailboxList{Mailboxes: []*fsm.Mailbox{}}
-	s.n.fsm.Mailboxes(r.URL.Query().Get("prefix"), func(mb *fsm.Mailbox) bool {
+	v.Mailboxes(r.URL.Query().Get("prefix"), func(mb *fsm.Mailbox) bool {
 		if len(list.Mailboxes) == limit {
 			list.Truncated = true
 			return false
@@ -213,10 +214,11 @@ func (s *apiServer) mailboxes(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *apiServer) mailbox(w http.ResponseWriter, r *http.Request) {
-	if !s.syncedRead(w, r) {
+	v, ok := s.syncedRead(w, r)
+	if !ok {
 		return
 	}
-	mb, ok := s.n.fsm.Mailbox(r.PathValue("name"))
+	mb, ok := v.Mailbox(r.PathValue("name"))
 	if !ok {
 		writeError(w, fmt.Errorf("%w: %w", ErrNotFound, fsm.ErrNoMailbox))
 		return
@@ -238,11 +240,12 @@ func (s *apiServer) users(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if !s.syncedRead(w, r) {
+	v, ok := s.syncedRead(w, r)
+	if !ok {
 		return
 	}
 	out := []UserInfo{}
-	s.n.fsm.Users(func(u *fsm.User) bool {
+	v.Users(func(u *fsm.User) bool {
 		if len(out) == limit {
 			return false
 		}
@@ -281,16 +284,17 @@ func (s *apiServer) removeNode(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "removed"})
 }
 
-// syncedRead makes the local FSM current before a read; on failure it has
-// written the error reply and returns false.
-func (s *apiServer) syncedRead(w http.ResponseWriter, r *http.Request) bool {
+// syncedRead is a Synced read for a handler; on failure it has written
+// the error reply and returns false.
+func (s *apiServer) syncedRead(w http.ResponseWriter, r *http.Request) (*fsm.View, bool) {
 	ctx, cancel := context.WithTimeout(r.Context(), handlerTimeout)
 	defer cancel()
-	if err := s.n.SyncedRead(ctx); err != nil {
+	v, err := s.n.Read(ctx, Synced)
+	if err != nil {
 		writeError(w, err)
-		return false
+		return nil, false
 	}
-	return true
+	return v, true
 }
 
 func listLimit(r *http.Request) (int, error) {

@@ -55,7 +55,7 @@ type Config struct {
 	BootstrapExpect int
 
 	// StaleAfter bounds how old this node's last contact with the leader may
-	// be for FreshRead to read locally.
+	// be for a Fresh read to read the local copy.
 	StaleAfter time.Duration
 	// ReservationTTL: the leader releases reservations older than this.
 	ReservationTTL time.Duration

@@ -27,7 +27,11 @@ var (
 	ErrUnauthorized = errors.New("directory: unauthorized")
 	// ErrBadRequest: the cluster API could not parse a request.
 	ErrBadRequest = errors.New("directory: bad request")
-	ErrNotFound   = errors.New("directory: not found")
+	// ErrNotFound: what was asked for is not in the directory (a cluster API
+	// lookup, or Find after its synced read).
+	ErrNotFound = errors.New("directory: not found")
+	// ErrInvalidLevel: Read was given no Level it knows.
+	ErrInvalidLevel = errors.New("directory: invalid read level")
 	// ErrRemote: a cluster API call failed in a way no sentinel names.
 	ErrRemote = errors.New("directory: cluster API call failed")
 )

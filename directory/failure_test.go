@@ -111,7 +111,7 @@ func TestWriteWithoutQuorumFailsInTime(t *testing.T) {
 		}
 		t.Logf("%s failed after %v: %v", n.ID(), time.Since(start), err)
 		ctx, cancel = context.WithTimeout(context.Background(), 500*time.Millisecond)
-		if err := n.SyncedRead(ctx); !errors.Is(err, ErrNoLeader) {
+		if _, err := n.Read(ctx, Synced); !errors.Is(err, ErrNoLeader) {
 			t.Fatalf("synced read without quorum: %v, want ErrNoLeader", err)
 		}
 		cancel()

@@ -50,6 +50,8 @@ type Node struct {
 	// leaderChanged is when (unix nanoseconds) raft last changed this
 	// node's idea of the leader; see freshness.go.
 	leaderChanged atomic.Int64
+	// rounds are the ReadIndex rounds that synced reads share.
+	rounds readRounds
 
 	bootstrapMu  sync.Mutex
 	bootstrapped atomic.Bool // raft state exists; no more bootstrap attempts
@@ -223,7 +225,10 @@ func (n *Node) cleanup() error {
 	return errors.Join(errs...)
 }
 
-// FSM is the local copy of the directory, for reads only.
+// FSM is the local copy of the directory, for reads only. Roles read
+// through Read; only the callers not yet converted to it (replication/,
+// cmd/rookery, internal/testcluster) and the directory's own tests use
+// FSM.
 func (n *Node) FSM() *fsm.FSM { return n.fsm }
 
 // ID is this node's id.

@@ -9,7 +9,103 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/rookery-mail/rookery/fsm"
 )
+
+// Directory is what every role needs of its node's directory: reads at a
+// consistency level, writes, and waiting for a write to reach the local
+// copy. *Node is one; a test may give a role a fake over an fsm.FSM.
+type Directory interface {
+	// Read returns a view of the local copy pinned at one applied index,
+	// once the copy is as current as level asks.
+	Read(ctx context.Context, level Level) (*fsm.View, error)
+	// Apply proposes cmd from any node; Result.Index is the log index it
+	// was applied at.
+	Apply(ctx context.Context, cmd fsm.Command) (fsm.Result, error)
+	// WaitApplied returns once the local copy has applied index.
+	WaitApplied(ctx context.Context, index uint64) error
+}
+
+var _ Directory = (*Node)(nil)
+
+// Level is how current a read must be, as rqlite's consistency levels:
+// each is a parameter of the one Read call, never a sequence its callers
+// repeat.
+type Level uint8
+
+const (
+	// Local reads the local copy as it is: no network, stale by the
+	// replication lag, and unbounded when this node is cut off.
+	Local Level = iota
+	// Fresh reads the local copy when this node leads or heard from the
+	// leader within StaleAfter, and otherwise after a Synced read; it fails
+	// with ErrStale when that fails. It bounds staleness at the cost of a
+	// network round trip only when the bound is at risk.
+	Fresh
+	// Synced reads after a ReadIndex: the view holds every write committed
+	// before the call, on any node (linearizable).
+	Synced
+)
+
+func (l Level) String() string {
+	switch l {
+	case Local:
+		return "local"
+	case Fresh:
+		return "fresh"
+	case Synced:
+		return "synced"
+	}
+	return fmt.Sprintf("level(%d)", uint8(l))
+}
+
+// Read returns a view of the local copy pinned at one applied index, once
+// the copy is as current as level asks. A Local read never fails.
+func (n *Node) Read(ctx context.Context, level Level) (*fsm.View, error) {
+	var err error
+	switch level {
+	case Local:
+	case Fresh:
+		err = n.freshRead(ctx)
+	case Synced:
+		err = n.syncedRead(ctx)
+	default:
+		err = fmt.Errorf("%w: %s", ErrInvalidLevel, level)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return n.fsm.View(), nil
+}
+
+// Find looks in dir at level with find, and when find says what it looks
+// for is not there and level is below Synced, reads again synced and
+// looks once more: a name or user unknown to a local copy may have been
+// created a moment ago through another node. It returns what find
+// returned last and the view it looked in; ErrNotFound with them when find
+// did not find it even then. A read that fails returns its error and no
+// view.
+func Find[T any](ctx context.Context, dir Directory, level Level, find func(*fsm.View) (T, bool)) (T, *fsm.View, error) {
+	var zero T
+	v, err := dir.Read(ctx, level)
+	if err != nil {
+		return zero, nil, err
+	}
+	t, ok := find(v)
+	if ok {
+		return t, v, nil
+	}
+	if level < Synced {
+		if v, err = dir.Read(ctx, Synced); err != nil {
+			return zero, nil, err
+		}
+		if t, ok = find(v); ok {
+			return t, v, nil
+		}
+	}
+	return t, v, ErrNotFound
+}
 
 // WaitApplied waits until the local FSM has applied index (a write's
 // Result.Index): read-your-writes on this node.
@@ -17,32 +113,28 @@ func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
 	return n.fsm.WaitApplied(ctx, index)
 }
 
-// SyncedRead waits until the local FSM holds every write committed before
+// SyncedRead is Read(ctx, Synced) without the view, and FreshRead is
+// Read(ctx, Fresh) without it: only the callers not yet converted to Read
+// use them (replication/, cmd/rookery, internal/testcluster).
+func (n *Node) SyncedRead(ctx context.Context) error { return n.syncedRead(ctx) }
+
+// FreshRead: see SyncedRead.
+func (n *Node) FreshRead(ctx context.Context) error { return n.freshRead(ctx) }
+
+// syncedRead waits until the local FSM holds every write committed before
 // the call (ReadIndex): the leader confirms it still leads and reports its
 // commit index, and this node waits to apply up to it. Reads of the local
-// FSM after it returns are linearizable.
-func (n *Node) SyncedRead(ctx context.Context) (err error) {
+// FSM after it returns are linearizable. The synced reads in flight on a
+// node share one ReadIndex (readround.go).
+func (n *Node) syncedRead(ctx context.Context) (err error) {
 	if o := n.cfg.Observer; o != nil {
 		start := time.Now()
 		defer func() { o.SyncedRead(outcome(err, nil), time.Since(start)) }()
 	}
 	var index uint64
 	err = n.retry(ctx, func() error {
-		id, api := n.Leader()
 		var err error
-		switch {
-		case id == n.cfg.NodeID:
-			index, err = n.readIndex(ctx)
-		case api == "":
-			err = ErrNoLeader
-		default:
-			c := &Client{addr: api, secret: n.cfg.ClusterSecret, http: n.client}
-			index, err = c.readIndex(ctx)
-			if err != nil && !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrUnauthorized) {
-				// Nothing is written by a ReadIndex, so any failure may be retried.
-				err = fmt.Errorf("%w: %w", ErrNoLeader, err)
-			}
-		}
+		index, err = n.sharedReadIndex(ctx)
 		return err
 	})
 	if err != nil {
@@ -89,17 +181,17 @@ func (n *Node) lastCommandAtOrBelow(commit uint64) uint64 {
 	return min(applied, commit)
 }
 
-// FreshRead returns at once when the local FSM is fresh enough to read:
+// freshRead returns at once when the local FSM is fresh enough to read:
 // this node leads, or heard from the leader within StaleAfter. Otherwise it
-// does a SyncedRead, and fails with ErrStale when that fails.
-func (n *Node) FreshRead(ctx context.Context) error {
+// does a synced read, and fails with ErrStale when that fails.
+func (n *Node) freshRead(ctx context.Context) error {
 	if n.IsLeader() {
 		return nil
 	}
 	if n.heardFromLeader(n.cfg.StaleAfter) {
 		return nil
 	}
-	if err := n.SyncedRead(ctx); err != nil {
+	if err := n.syncedRead(ctx); err != nil {
 		return fmt.Errorf("%w: %w", ErrStale, err)
 	}
 	return nil

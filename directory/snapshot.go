@@ -90,7 +90,7 @@ func (s *writerSink) ID() string    { return "backup" }
 func (s *apiServer) snapshotSave(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), handlerTimeout)
 	defer cancel()
-	if err := s.n.SyncedRead(ctx); err != nil {
+	if _, err := s.n.Read(ctx, Synced); err != nil {
 		writeError(w, err)
 		return
 	}

@@ -62,7 +62,7 @@ func TestSnapshotSaveRestore(t *testing.T) {
 		// A synced read after the restore returns: the applied index moved
 		// past the hole Raft leaves below a restored snapshot.
 		rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
-		err := n.SyncedRead(rctx)
+		_, err := n.Read(rctx, Synced)
 		rcancel()
 		if err != nil {
 			t.Fatalf("synced read on %s after the restore: %v", n.ID(), err)

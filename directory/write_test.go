@@ -46,15 +46,22 @@ func TestSyncedReadOnNonVoterSeesOtherNodesWrite(t *testing.T) {
 		}
 		mustApply(t, n, reserve(name, "b1", "r"))
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := nonVoter.SyncedRead(ctx)
+		v, err := nonVoter.Read(ctx, Synced)
 		cancel()
 		if err != nil {
 			t.Fatalf("synced read: %v", err)
 		}
-		// No waiting here: after SyncedRead the local copy must hold it.
-		if _, ok := nonVoter.FSM().Mailbox(name); !ok {
+		// No waiting here: after a synced read the view and the local copy
+		// must hold it.
+		if _, ok := v.Mailbox(name); !ok {
 			t.Fatalf("synced read on non-voter does not see %s", name)
 		}
+		if _, ok := nonVoter.FSM().Mailbox(name); !ok {
+			t.Fatalf("non-voter's copy lacks %s after a synced read", name)
+		}
+	}
+	if _, err := nonVoter.Read(context.Background(), Level(9)); !errors.Is(err, ErrInvalidLevel) {
+		t.Fatalf("read at an unknown level: %v, want ErrInvalidLevel", err)
 	}
 }
 
@@ -135,10 +142,10 @@ func TestFreshReadFallsBackAndReportsStale(t *testing.T) {
 	registerBackend(t, c.leader(), "b1")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := f1.FreshRead(ctx); err != nil {
+	if _, err := f1.Read(ctx, Fresh); err != nil {
 		t.Fatalf("fresh read in a healthy cluster: %v", err)
 	}
-	f1.cfg.StaleAfter = 300 * time.Millisecond // read only by FreshRead
+	f1.cfg.StaleAfter = 300 * time.Millisecond // read only by Fresh reads
 	for _, n := range c.open() {
 		if n != f1 {
 			c.close(n.ID())
@@ -149,7 +156,55 @@ func TestFreshReadFallsBackAndReportsStale(t *testing.T) {
 	})
 	short, cancelShort := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancelShort()
-	if err := f1.FreshRead(short); !errors.Is(err, ErrStale) {
+	if _, err := f1.Read(short, Fresh); !errors.Is(err, ErrStale) {
 		t.Fatalf("fresh read with no leader: %v, want ErrStale", err)
 	}
+}
+
+// Synced reads in flight together share a ReadIndex round, and each still
+// sees every write acknowledged before it began.
+func TestSyncedReadsShareRounds(t *testing.T) {
+	c := startCluster(t, 3, "f1")
+	nonVoter := c.nodes["f1"]
+	registerBackend(t, c.leader(), "b1")
+	mustApply(t, c.leader(), reserve("shared/before", "b1", "r"))
+
+	nonVoter.rounds.mu.Lock()
+	before := nonVoter.rounds.started
+	nonVoter.rounds.mu.Unlock()
+	const readers = 64
+	start := make(chan struct{})
+	errs := make(chan error, readers)
+	var wg sync.WaitGroup
+	for range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			v, err := nonVoter.Read(ctx, Synced)
+			if err == nil {
+				if _, ok := v.Mailbox("shared/before"); !ok {
+					err = errors.New("a synced read misses a write acknowledged before it began")
+				}
+			}
+			errs <- err
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	nonVoter.rounds.mu.Lock()
+	rounds := nonVoter.rounds.started - before
+	nonVoter.rounds.mu.Unlock()
+	if rounds < 1 || rounds >= readers {
+		t.Fatalf("%d synced reads took %d ReadIndex rounds; they should share them", readers, rounds)
+	}
+	t.Logf("%d synced reads, %d rounds", readers, rounds)
 }

@@ -11,6 +11,10 @@ import (
 // rightsOrder is every right RFC 4314 defines, in canonical order.
 const rightsOrder = "lrswipkxtea"
 
+// AllRights is every right, in canonical order: what an owner holds on the
+// mailboxes of their own namespace.
+const AllRights = rightsOrder
+
 // obsoleteRights maps RFC 2086's rights onto RFC 4314's: "c" (create) is
 // the union of k and x, "d" (delete) the union of x, t and e.
 var obsoleteRights = map[byte]string{'c': "kx", 'd': "xte"}
@@ -59,6 +63,44 @@ func CanonicalIdentifier(id string) (string, error) {
 		return "", fmt.Errorf("%w: identifier %q", ErrInvalidACL, id)
 	}
 	return neg + user, nil
+}
+
+// Rights is what user (a canonical user name) may do on m, in canonical
+// order: every right in the user's own namespace; elsewhere the rights
+// the ACL grants user or "anyone", less those its negative entries
+// ("-user", "-anyone") take away (RFC 4314 section 2). Every server of the
+// cluster decides access with it, so a frontend and a backend never
+// disagree.
+func Rights(user string, m *Mailbox) string {
+	if Owner(m.Name) == user {
+		return AllRights
+	}
+	var granted, denied [256]bool
+	for _, ace := range m.ACL {
+		id, negative := strings.CutPrefix(ace.Identifier, "-")
+		if id != user && id != AnyoneIdentifier {
+			continue
+		}
+		set := &granted
+		if negative {
+			set = &denied
+		}
+		for i := 0; i < len(ace.Rights); i++ {
+			set[ace.Rights[i]] = true
+		}
+	}
+	out := make([]byte, 0, len(rightsOrder))
+	for i := 0; i < len(rightsOrder); i++ {
+		if r := rightsOrder[i]; granted[r] && !denied[r] {
+			out = append(out, r)
+		}
+	}
+	return string(out)
+}
+
+// HasRight reports whether user holds right on m (see Rights).
+func HasRight(user string, m *Mailbox, right byte) bool {
+	return strings.IndexByte(Rights(user, m), right) >= 0
 }
 
 // setACL replaces the ACL with a new slice: records are never changed in

@@ -25,6 +25,10 @@ var (
 	ErrNoMove           = errors.New("fsm: no such move")
 )
 
+// ErrBadAddress: a recipient address that RFC 5321 does not allow. It is
+// an error of parsing (ParseRecipient), never a broken rule in a Result.
+var ErrBadAddress = errors.New("fsm: malformed recipient address")
+
 // errorCodes are stable: a code, once given, keeps its meaning, since nodes
 // of different versions exchange them.
 var errorCodes = []struct {

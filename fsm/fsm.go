@@ -28,7 +28,7 @@ type FSM struct {
 	work    *tables
 	dirty   uint8
 
-	cur atomic.Pointer[state] // the published state that readers use
+	cur atomic.Pointer[View] // the published state that readers use
 
 	waitMu sync.Mutex
 	waitCh chan struct{} // closed on the next publish; nil when nobody waits
@@ -159,7 +159,7 @@ func (f *FSM) publishLocked(applied uint64) {
 		prev = p.tables
 	}
 	d := f.dirty
-	next := &state{tables: *f.work, applied: applied}
+	next := &View{tables: *f.work, applied: applied}
 	next.names = share(d&dirtyNames != 0, f.work.names, prev.names)
 	next.ids = share(d&dirtyIDs != 0, f.work.ids, prev.ids)
 	next.reserved = share(d&dirtyReserved != 0, f.work.reserved, prev.reserved)

@@ -301,33 +301,6 @@ func (t *tables) deleteMove(id uint64) {
 	}
 }
 
-// MoveOf returns the move of mailbox id under way, if any.
-func (f *FSM) MoveOf(id uint64) (Move, bool) {
-	return f.cur.Load().move(id)
-}
-
-// Moves lists the moves under way, by mailbox id.
-func (f *FSM) Moves() []Move {
-	return slices.Clone(f.cur.Load().moves)
-}
-
-// CopyOn is the slot of backend's copy of mb, if the directory places one
-// there: as primary, replica or move target.
-func (f *FSM) CopyOn(mb *Mailbox, backend string) (uint32, bool) {
-	if mb.Primary.Backend == backend {
-		return mb.Primary.Slot, true
-	}
-	for _, r := range mb.Replicas {
-		if r.Backend == backend {
-			return r.Slot, true
-		}
-	}
-	if mv, ok := f.MoveOf(mb.ID); ok && mv.Target.Backend == backend {
-		return mv.Target.Slot, true
-	}
-	return 0, false
-}
-
 func (c MoveStart) appendTo(e *encoder) {
 	e.string(c.Name)
 	e.string(c.MoveID)

@@ -145,16 +145,6 @@ func (t *tables) pairInSync(primary, replica string) bool {
 	return found
 }
 
-// InSync reports whether replica holds everything primary has acknowledged.
-func (f *FSM) InSync(primary, replica string) bool {
-	return f.cur.Load().pairInSync(primary, replica)
-}
-
-// InSyncPairs lists the in-sync pairs sorted by primary, then replica.
-func (f *FSM) InSyncPairs() []Pair {
-	return slices.Clone(f.cur.Load().inSync)
-}
-
 func (c SetInSync) appendTo(e *encoder) {
 	e.string(c.Primary)
 	e.string(c.Replica)

@@ -53,7 +53,7 @@ var _ raft.FSMSnapshot = (*snapshot)(nil)
 // snapshot holds a published state; nothing writes to it, so Persist runs
 // while Apply goes on.
 type snapshot struct {
-	st *state
+	st *View
 }
 
 // Snapshot captures the current state in O(1).
@@ -130,7 +130,7 @@ func (rw *recordWriter) record(kind recordKind, payload func(e *encoder)) {
 	_, rw.err = rw.w.Write(rw.e.buf)
 }
 
-func writeState(w *bufio.Writer, st *state, applied uint64) error {
+func writeState(w *bufio.Writer, st *View, applied uint64) error {
 	if _, err := w.WriteString(snapshotMagic); err != nil {
 		return err
 	}

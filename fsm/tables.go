@@ -81,8 +81,11 @@ const (
 	dirtyAll = dirtyNames | dirtyIDs | dirtyReserved | dirtyUsers | dirtySubs
 )
 
-// state is a published, immutable view of the tables.
-type state struct {
+// View is a published, immutable state of the tables, pinned at the
+// index of the last command applied to it: every read through one View
+// sees the same state, however long it takes and whatever Apply does
+// meanwhile. (*FSM).View returns the latest; taking one costs nothing.
+type View struct {
 	tables
 	applied uint64 // index of the last command applied
 }

@@ -108,17 +108,17 @@ func (s *session) cmdGetACL(cmd *Command) bool {
 	case "GETACL":
 		var b strings.Builder
 		if owner := fsm.Owner(name); owner != "" {
-			fmt.Fprintf(&b, " %s %s", quote(owner), allRights)
+			fmt.Fprintf(&b, " %s %s", quote(owner), fsm.AllRights)
 		}
 		for _, ace := range m.ACL {
 			fmt.Fprintf(&b, " %s %s", quote(ace.Identifier), quote(ace.Rights))
 		}
 		s.untagged("ACL %s%s", ext, b.String())
 	case "MYRIGHTS":
-		s.untagged("MYRIGHTS %s %s", ext, quote(rights(s.user, m)))
+		s.untagged("MYRIGHTS %s %s", ext, quote(fsm.Rights(s.user, m)))
 	case "LISTRIGHTS":
 		if fsm.Owner(name) == strings.ToLower(ident) {
-			s.untagged("LISTRIGHTS %s %s %s", ext, quote(ident), allRights)
+			s.untagged("LISTRIGHTS %s %s %s", ext, quote(ident), fsm.AllRights)
 		} else {
 			s.untagged(`LISTRIGHTS %s %s "" l r s w i p k x t e a`, ext, quote(ident))
 		}

@@ -52,7 +52,11 @@ func (s *session) backend(id string) (*backendConn, error) {
 		return bc, nil
 	}
 	s.dropBackend(id)
-	b, ok := s.cfg.Directory.FSM().Backend(id)
+	v, err := s.local()
+	if err != nil {
+		return nil, err
+	}
+	b, ok := v.Backend(id)
 	// A draining backend still serves the mailboxes it holds until they
 	// have moved; only a backend marked down is refused.
 	if !ok || b.State == fsm.BackendDown {

@@ -73,7 +73,7 @@ func startTestCluster(t testing.TB, nBackends, nFrontends int) *testCluster {
 	for i := 1; i <= nFrontends; i++ {
 		node := c.open(clusterNodeConfig(t, fmt.Sprintf("f%d", i), directory.RoleFrontend))
 		c.fnodes = append(c.fnodes, node)
-		waitFor(t, "frontend caught up", func() bool { return len(node.FSM().Backends()) == nBackends })
+		waitFor(t, "frontend caught up", func() bool { return len(readAt(t, node, directory.Local).Backends()) == nBackends })
 		cfg := testConfig(t, node)
 		cfg.ClusterSecret = clusterSecret
 		addr, _ := startFrontend(t, cfg)

@@ -8,24 +8,13 @@ import (
 	"net"
 	"time"
 
-	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/directory"
 )
 
-// Directory is what the frontend needs from the local directory node;
-// *directory.Node provides it.
-type Directory interface {
-	// FSM is the local copy of the directory, read without a network hop.
-	FSM() *fsm.FSM
-	// Apply proposes a change; Result.Index is the log index it was applied at.
-	Apply(ctx context.Context, cmd fsm.Command) (fsm.Result, error)
-	// WaitApplied returns once the local copy has applied index.
-	WaitApplied(ctx context.Context, index uint64) error
-	// SyncedRead brings the local copy up to the leader's commit index.
-	SyncedRead(ctx context.Context) error
-	// FreshRead returns at once unless the local copy may be staler than the
-	// staleness bound, in which case it does a SyncedRead.
-	FreshRead(ctx context.Context) error
-}
+// Directory is the local directory node the frontend reads and writes
+// through: the one interface every role shares, named here for the
+// callers that spell it imapfront.Directory.
+type Directory = directory.Directory
 
 // Mover moves a mailbox (internal name) to another backend: RENAME with a
 // server argument. backend's RemoteMover asks the mailbox's primary

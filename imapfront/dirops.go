@@ -1,23 +1,25 @@
 package imapfront
 
 import (
+	"context"
+	"errors"
 	"fmt"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 )
 
-// freshRead makes the local copy fresh within the staleness bound.
-func (s *session) freshRead() error {
+// read is one read of the directory at level, within DirectoryTimeout.
+func (s *session) read(level directory.Level) (*fsm.View, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	return s.cfg.Directory.FreshRead(ctx)
+	return s.cfg.Directory.Read(ctx, level)
 }
 
-// syncedRead brings the local copy up to the leader's commit index.
-func (s *session) syncedRead() error {
-	ctx, cancel := s.ctx()
-	defer cancel()
-	return s.cfg.Directory.SyncedRead(ctx)
+// local is the local copy as it is, for the checks made on every command
+// (placement, backend state); they read again when they act.
+func (s *session) local() (*fsm.View, error) {
+	return s.cfg.Directory.Read(context.Background(), directory.Local)
 }
 
 // apply writes to the directory and waits until the local copy has the
@@ -35,25 +37,24 @@ func (s *session) apply(c fsm.Command) error {
 	return s.cfg.Directory.WaitApplied(ctx, res.Index)
 }
 
-// lookup finds an active mailbox the user may see: a local read, then a
-// synced read when the local copy lacks it (it may have just been created
-// through another frontend).
+// lookup finds an active mailbox the user may see: a fresh read, then a
+// synced read when that lacks it or has it not yet active (it may have
+// just been created through another frontend).
 func (s *session) lookup(name string) (*fsm.Mailbox, error) {
-	if err := s.freshRead(); err != nil {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	m, _, err := directory.Find(ctx, s.cfg.Directory, directory.Fresh, func(v *fsm.View) (*fsm.Mailbox, bool) {
+		m, ok := v.Mailbox(name)
+		return m, ok && m.State == fsm.Active
+	})
+	switch {
+	case m == nil && errors.Is(err, directory.ErrNotFound):
+		return nil, fmt.Errorf("%w: %s", fsm.ErrNoMailbox, name)
+	case m == nil:
 		return nil, err
 	}
-	dir := s.cfg.Directory.FSM()
-	m, ok := dir.Mailbox(name)
-	if !ok || m.State != fsm.Active {
-		if err := s.syncedRead(); err != nil {
-			return nil, err
-		}
-		if m, ok = dir.Mailbox(name); !ok {
-			return nil, fmt.Errorf("%w: %s", fsm.ErrNoMailbox, name)
-		}
-	}
 	if !visible(s.user, m) {
-		if m.State != fsm.Active && hasRight(s.user, m, 'l') {
+		if m.State != fsm.Active && fsm.HasRight(s.user, m, 'l') {
 			return nil, fmt.Errorf("%w: %s is %s", fsm.ErrNotActive, name, m.State)
 		}
 		return nil, fmt.Errorf("%w: %s", ErrNotVisible, name)
@@ -63,7 +64,7 @@ func (s *session) lookup(name string) (*fsm.Mailbox, error) {
 
 // need checks that the user holds right on m.
 func (s *session) need(m *fsm.Mailbox, right byte) error {
-	if !hasRight(s.user, m, right) {
+	if !fsm.HasRight(s.user, m, right) {
 		return fmt.Errorf("%w: %c on %s", ErrNoRights, right, m.Name)
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rookery-mail/rookery/auth"
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -30,7 +31,10 @@ var _ Directory = (*localDirectory)(nil)
 
 func newLocalDirectory() *localDirectory { return &localDirectory{f: fsm.New()} }
 
-func (d *localDirectory) FSM() *fsm.FSM { return d.f }
+// Read returns the latest view at every level: nothing is staler.
+func (d *localDirectory) Read(context.Context, directory.Level) (*fsm.View, error) {
+	return d.f.View(), nil
+}
 
 func (d *localDirectory) Apply(_ context.Context, c fsm.Command) (fsm.Result, error) {
 	d.mu.Lock()
@@ -42,8 +46,18 @@ func (d *localDirectory) Apply(_ context.Context, c fsm.Command) (fsm.Result, er
 func (d *localDirectory) WaitApplied(ctx context.Context, index uint64) error {
 	return d.f.WaitApplied(ctx, index)
 }
-func (d *localDirectory) SyncedRead(context.Context) error { return nil }
-func (d *localDirectory) FreshRead(context.Context) error  { return nil }
+
+// readAt is a read of dir at level that must succeed.
+func readAt(t testing.TB, dir Directory, level directory.Level) *fsm.View {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	v, err := dir.Read(ctx, level)
+	if err != nil {
+		t.Fatalf("%s read of the directory: %v", level, err)
+	}
+	return v
+}
 
 func (d *localDirectory) mustApply(t testing.TB, c fsm.Command) fsm.Result {
 	t.Helper()

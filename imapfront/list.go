@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 )
 
@@ -47,12 +48,15 @@ func (s *session) cmdList(cmd *Command) bool {
 		}
 		patterns[i] = canonInboxPattern(patterns[i])
 	}
-	if err := s.freshRead(); err != nil {
+	// Synced: LIST shows every change acknowledged before it began, on
+	// any frontend; the LISTs in flight share one ReadIndex.
+	v, err := s.read(directory.Synced)
+	if err != nil {
 		s.fail(cmd.Tag, err)
 		return true
 	}
 	var stat []*fsm.Mailbox
-	entries, names := s.listEntries(patterns)
+	entries, names := s.listEntries(v, patterns)
 	for _, name := range names {
 		e := entries[name]
 		if !matchAny(patterns, name) || !opts.wants(e) {
@@ -114,8 +118,7 @@ func (o *listOptions) extended(e *listEntry) string {
 // listEntries collects every name the user may see (existing mailboxes,
 // their implied parents, subscriptions), keyed by external name, with the
 // names in order. patterns prune the namespaces scanned.
-func (s *session) listEntries(patterns []string) (map[string]*listEntry, []string) {
-	dir := s.cfg.Directory.FSM()
+func (s *session) listEntries(dir *fsm.View, patterns []string) (map[string]*listEntry, []string) {
 	entries := make(map[string]*listEntry)
 	entry := func(name string) *listEntry {
 		e := entries[name]
@@ -253,11 +256,13 @@ func (s *session) cmdLsub(cmd *Command) bool {
 		return true
 	}
 	pat = canonInboxPattern(pat)
-	if err := s.freshRead(); err != nil {
+	v, err := s.read(directory.Synced) // as LIST
+
+	if err != nil {
 		s.fail(cmd.Tag, err)
 		return true
 	}
-	for _, sub := range s.cfg.Directory.FSM().Subscriptions(s.user) {
+	for _, sub := range v.Subscriptions(s.user) {
 		name := fsm.External(s.user, sub)
 		if matchPattern(pat, name) {
 			s.untagged(`LSUB () "/" %s`, s.quoteName(name))

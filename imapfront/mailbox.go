@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 )
 
@@ -50,10 +51,10 @@ func (s *session) cmdCreate(cmd *Command) bool {
 // checkCreate: the name must be free in a synced read, and outside the
 // user's own namespace the parent must grant 'k'.
 func (s *session) checkCreate(name string) error {
-	if err := s.syncedRead(); err != nil {
+	dir, err := s.read(directory.Synced)
+	if err != nil {
 		return err
 	}
-	dir := s.cfg.Directory.FSM()
 	if m, ok := dir.Mailbox(name); ok {
 		return fsm.NameTaken(m)
 	}
@@ -61,7 +62,7 @@ func (s *session) checkCreate(name string) error {
 		return nil
 	}
 	p, ok := dir.Mailbox(fsm.Parent(name))
-	if !ok || !hasRight(s.user, p, 'k') {
+	if !ok || !fsm.HasRight(s.user, p, 'k') {
 		return fmt.Errorf("%w: k on parent of %s", ErrNoRights, name)
 	}
 	return nil
@@ -75,14 +76,15 @@ func (s *session) awaitMailbox(name string, present bool) error {
 	defer cancel()
 	dir := s.cfg.Directory
 	for {
-		if err := dir.SyncedRead(ctx); err != nil {
+		v, err := dir.Read(ctx, directory.Synced)
+		if err != nil {
 			return err
 		}
-		m, ok := dir.FSM().Mailbox(name)
+		m, ok := v.Mailbox(name)
 		if present == (ok && m.State == fsm.Active) {
 			return nil
 		}
-		if err := dir.WaitApplied(ctx, dir.FSM().AppliedIndex()+1); err != nil {
+		if err := dir.WaitApplied(ctx, v.Index()+1); err != nil {
 			return err
 		}
 	}
@@ -133,14 +135,15 @@ func (s *session) awaitGone(name string, id uint64) error {
 	defer cancel()
 	dir := s.cfg.Directory
 	for {
-		if err := dir.SyncedRead(ctx); err != nil {
+		v, err := dir.Read(ctx, directory.Synced)
+		if err != nil {
 			return err
 		}
-		m, ok := dir.FSM().Mailbox(name)
+		m, ok := v.Mailbox(name)
 		if !ok || m.ID != id || m.State != fsm.Active {
 			return nil
 		}
-		if err := dir.WaitApplied(ctx, dir.FSM().AppliedIndex()+1); err != nil {
+		if err := dir.WaitApplied(ctx, v.Index()+1); err != nil {
 			return err
 		}
 	}
@@ -219,7 +222,11 @@ func (s *session) mayMove(m *fsm.Mailbox) error {
 // to show it there. A client with the mailbox selected here is deselected
 // first: its backend connection would serve a copy that goes away.
 func (s *session) moveMailbox(name, server string) error {
-	if _, ok := s.cfg.Directory.FSM().Backend(server); !ok {
+	v, err := s.local()
+	if err != nil {
+		return err
+	}
+	if _, ok := v.Backend(server); !ok {
 		return fmt.Errorf("%w: %q", fsm.ErrNoBackend, server)
 	}
 	if s.selName == name {
@@ -230,10 +237,8 @@ func (s *session) moveMailbox(name, server string) error {
 	if err := s.cfg.Mover.Move(ctx, name, server); err != nil {
 		return err
 	}
-	if err := s.cfg.Directory.SyncedRead(ctx); err != nil {
-		return err
-	}
-	return nil
+	_, err = s.cfg.Directory.Read(ctx, directory.Synced)
+	return err
 }
 
 // backendLoad caches mailbox counts per backend: counting walks the whole
@@ -248,7 +253,10 @@ type backendLoad struct {
 // parent's backend is up, else the up backend with the fewest mailboxes per
 // unit of weight.
 func (srv *Server) pickBackend(name string) (string, error) {
-	dir := srv.cfg.Directory.FSM()
+	dir, err := srv.cfg.Directory.Read(context.Background(), directory.Local)
+	if err != nil {
+		return "", err
+	}
 	if p, ok := dir.Mailbox(fsm.Parent(name)); ok {
 		if b, ok := dir.Backend(p.Primary.Backend); ok && b.State == fsm.BackendUp {
 			return b.ID, nil
@@ -257,7 +265,7 @@ func (srv *Server) pickBackend(name string) (string, error) {
 	return srv.load.leastLoaded(dir)
 }
 
-func (l *backendLoad) leastLoaded(dir *fsm.FSM) (string, error) {
+func (l *backendLoad) leastLoaded(dir *fsm.View) (string, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	counts := l.getLocked(dir)
@@ -278,7 +286,7 @@ func (l *backendLoad) leastLoaded(dir *fsm.FSM) (string, error) {
 	return best, nil
 }
 
-func (l *backendLoad) getLocked(dir *fsm.FSM) map[string]int {
+func (l *backendLoad) getLocked(dir *fsm.View) map[string]int {
 	if l.counts == nil || time.Since(l.at) > time.Second {
 		l.counts = make(map[string]int)
 		dir.Mailboxes("", func(m *fsm.Mailbox) bool {

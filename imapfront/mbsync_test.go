@@ -11,6 +11,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/internal/testcluster"
 )
 
@@ -90,10 +91,11 @@ SyncState *
 	run()
 
 	f := c.Frontends[0].Node
-	if err := f.SyncedRead(testcluster.Ctx(t)); err != nil {
+	v, err := f.Read(testcluster.Ctx(t), directory.Synced)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := f.FSM().Mailbox("user/alice/Drafts"); !ok {
+	if _, ok := v.Mailbox("user/alice/Drafts"); !ok {
 		t.Fatal("the folder made locally was not created on the server")
 	}
 	for name, n := range map[string]int{"user/alice/Lists": 2, "user/alice/Drafts": 1, "user/alice/INBOX": 2, "user/alice/Archive/2026": 1} {

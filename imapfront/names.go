@@ -7,9 +7,6 @@ import (
 	"github.com/rookery-mail/rookery/fsm"
 )
 
-// allRights is what an owner holds on their own mailboxes (RFC 4314).
-const allRights = "lrswipkxtea"
-
 // mailboxArg reads a mailbox argument and returns its internal name.
 func (s *session) mailboxArg(a *argReader) (string, error) {
 	raw, err := a.astring()
@@ -67,26 +64,7 @@ func quote(s string) string {
 	return b.String()
 }
 
-// rights is what user may do on m: everything on their own mailboxes, else
-// the union of the entries for user and "anyone".
-func rights(user string, m *fsm.Mailbox) string {
-	if fsm.Owner(m.Name) == user {
-		return allRights
-	}
-	var r string
-	for _, ace := range m.ACL {
-		if ace.Identifier == user || ace.Identifier == "anyone" {
-			r += ace.Rights
-		}
-	}
-	return r
-}
-
-func hasRight(user string, m *fsm.Mailbox, right byte) bool {
-	return strings.IndexByte(rights(user, m), right) >= 0
-}
-
 // visible: the user may see m in LIST.
 func visible(user string, m *fsm.Mailbox) bool {
-	return m.State == fsm.Active && hasRight(user, m, 'l')
+	return m.State == fsm.Active && fsm.HasRight(user, m, 'l')
 }

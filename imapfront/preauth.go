@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rookery-mail/rookery/auth"
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 )
 
@@ -206,20 +207,13 @@ func (s *session) login(tag, name, pw string) bool {
 func (s *session) lookupUser(user string) (*fsm.User, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	dir := s.cfg.Directory
-	if err := dir.FreshRead(ctx); err != nil {
-		return nil, err
+	u, _, err := directory.Find(ctx, s.cfg.Directory, directory.Fresh, func(v *fsm.View) (*fsm.User, bool) {
+		return v.User(user)
+	})
+	if errors.Is(err, directory.ErrNotFound) {
+		return nil, fsm.ErrNoUser
 	}
-	if u, ok := dir.FSM().User(user); ok {
-		return u, nil
-	}
-	if err := dir.SyncedRead(ctx); err != nil {
-		return nil, err
-	}
-	if u, ok := dir.FSM().User(user); ok {
-		return u, nil
-	}
-	return nil, fsm.ErrNoUser
+	return u, err
 }
 
 func (s *session) loginFailure(tag, user string, err error) {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/replication"
 )
@@ -38,7 +39,7 @@ func TestRenameToServer(t *testing.T) {
 		t.Fatalf("move: %q", l)
 	}
 	primary := func(name string) string {
-		mb, ok := node.FSM().Mailbox(name)
+		mb, ok := readAt(t, node, directory.Local).Mailbox(name)
 		if !ok {
 			t.Fatalf("no mailbox %s", name)
 		}
@@ -75,7 +76,7 @@ func TestRenameToServer(t *testing.T) {
 			t.Errorf("%q: %q, want %s", strings.TrimSpace(cmd), l, want)
 		}
 	}
-	if mb, _ := node.FSM().Mailbox("user/alice/Old"); mb.State != fsm.Active {
+	if mb, _ := readAt(t, node, directory.Local).Mailbox("user/alice/Old"); mb.State != fsm.Active {
 		t.Fatalf("Old is %s", mb.State)
 	}
 

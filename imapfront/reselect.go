@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 )
 
@@ -188,13 +189,17 @@ func (s *session) placementChanged() bool {
 	if bc == nil || bc.broken {
 		return true
 	}
-	down, moved := placement(s.cfg.Directory.FSM(), s.view.id, bc.id)
+	v, err := s.local()
+	if err != nil {
+		return true // reselect reads again, and says why it cannot
+	}
+	down, moved := placement(v, s.view.id, bc.id)
 	return down || moved
 }
 
-// placement reads the local directory copy: whether backend is down, and
+// placement reads a view of the directory: whether backend is down, and
 // whether mailbox id has moved away from it.
-func placement(f *fsm.FSM, id uint64, backend string) (down, moved bool) {
+func placement(f *fsm.View, id uint64, backend string) (down, moved bool) {
 	b, ok := f.Backend(backend)
 	down = !ok || b.State == fsm.BackendDown
 	m, ok := f.MailboxByID(id)
@@ -228,18 +233,21 @@ func (s *session) watchPlacement(bc *backendConn, idle bool) (stop func()) {
 		id = s.view.id
 	}
 	backend := bc.id
-	f := s.cfg.Directory.FSM()
+	dir := s.cfg.Directory
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for {
-			index := f.AppliedIndex()
-			if down, moved := placement(f, id, backend); down || (idle && id != 0 && moved) {
+			v, err := dir.Read(ctx, directory.Local)
+			if err != nil {
+				return
+			}
+			if down, moved := placement(v, id, backend); down || (idle && id != 0 && moved) {
 				bc.nc.SetDeadline(time.Now())
 				return
 			}
-			if f.WaitApplied(ctx, index+1) != nil {
+			if dir.WaitApplied(ctx, v.Index()+1) != nil {
 				return
 			}
 		}
@@ -265,7 +273,7 @@ func (s *session) reselect() (expunged bool, err error) {
 	// A synced read catches up a lagging local copy; without a leader it
 	// would wait, so it is bounded, and the loop below polls the copy.
 	ctx, cancel := context.WithTimeout(context.Background(), min(s.cfg.DirectoryTimeout, syncedReadBound))
-	err = s.cfg.Directory.SyncedRead(ctx)
+	_, err = s.cfg.Directory.Read(ctx, directory.Synced)
 	cancel()
 	if err != nil {
 		s.log.Warn("directory read before reselecting failed", "err", err)
@@ -299,7 +307,10 @@ func (s *session) reselect() (expunged bool, err error) {
 // keeps it), else by the name it was selected under: a mailbox created
 // there since has another UIDVALIDITY, which resumeOn turns away.
 func (s *session) selectedMailbox(v *mboxView) (*fsm.Mailbox, error) {
-	f := s.cfg.Directory.FSM()
+	f, err := s.local()
+	if err != nil {
+		return nil, err
+	}
 	if m, ok := f.MailboxByID(v.id); ok {
 		return m, nil
 	}
@@ -312,13 +323,17 @@ func (s *session) selectedMailbox(v *mboxView) (*fsm.Mailbox, error) {
 // awaitDirectory returns when the local directory copy applies a command,
 // after placementPoll, or at deadline, whichever comes first.
 func (s *session) awaitDirectory(deadline time.Time) {
-	f := s.cfg.Directory.FSM()
 	if soon := time.Now().Add(placementPoll); soon.Before(deadline) {
 		deadline = soon
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	f.WaitApplied(ctx, f.AppliedIndex()+1)
+	v, err := s.cfg.Directory.Read(ctx, directory.Local)
+	if err != nil {
+		<-ctx.Done()
+		return
+	}
+	s.cfg.Directory.WaitApplied(ctx, v.Index()+1)
 }
 
 // resumeOn selects m on its primary, checks it is the mailbox the client

@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-smtp"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/imapfront"
 	"github.com/rookery-mail/rookery/internal/testcluster"
@@ -156,13 +157,19 @@ func replicatedInbox(t *testing.T) (*testcluster.Cluster, *testcluster.Frontend)
 	c := testcluster.Start(t, testcluster.Options{Backends: 2, Frontends: 1, ReplicationFactor: 2})
 	c.AddUser("alice", 0)
 	testcluster.WaitFor(t, "b2 in sync with b1", func() bool {
-		v := c.Voters[0]
-		if err := v.SyncedRead(testcluster.Ctx(t)); err != nil {
-			t.Fatal(err)
-		}
-		return v.FSM().InSync("b1", "b2")
+		return readAt(t, c.Voters[0], directory.Synced).InSync("b1", "b2")
 	})
 	return c, c.Frontends[0]
+}
+
+// readAt is a read of node's directory at level that must succeed.
+func readAt(t *testing.T, node *directory.Node, level directory.Level) *fsm.View {
+	t.Helper()
+	v, err := node.Read(testcluster.Ctx(t), level)
+	if err != nil {
+		t.Fatalf("%s read of the directory: %v", level, err)
+	}
+	return v
 }
 
 // markDown is what the leader applies when gossip declares backend dead:
@@ -185,7 +192,7 @@ func apply(t *testing.T, c *testcluster.Cluster, cmd fsm.Command) (index uint64)
 	if err != nil {
 		t.Fatalf("apply %T: %v", cmd, err)
 	}
-	mb, ok := c.Voters[0].FSM().Mailbox(fsm.Inbox("alice"))
+	mb, ok := readAt(t, c.Voters[0], directory.Local).Mailbox(fsm.Inbox("alice"))
 	if !ok || mb.Primary.Backend != "b2" {
 		t.Fatalf("INBOX after %T: %+v", cmd, mb)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/testcluster"
 	"github.com/rookery-mail/rookery/lmtp"
@@ -105,10 +106,11 @@ func deliverOn(cl *smtp.Client, rcpt, body string) error {
 // inboxBody is the body of the only message in user's INBOX.
 func inboxBody(t *testing.T, c *testcluster.Cluster, user string) string {
 	t.Helper()
-	if err := c.Voters[0].SyncedRead(testcluster.Ctx(t)); err != nil {
+	v, err := c.Voters[0].Read(testcluster.Ctx(t), directory.Synced)
+	if err != nil {
 		t.Fatal(err)
 	}
-	mb, ok := c.Voters[0].FSM().Mailbox(fsm.Inbox(user))
+	mb, ok := v.Mailbox(fsm.Inbox(user))
 	if !ok {
 		t.Fatalf("no INBOX for %s", user)
 	}

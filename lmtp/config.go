@@ -9,20 +9,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/directory"
 )
-
-// Directory is what the proxy needs of the directory: the local copy and
-// the two ways of making it current enough to trust.
-type Directory interface {
-	FSM() *fsm.FSM
-	FreshRead(ctx context.Context) error
-	SyncedRead(ctx context.Context) error
-}
 
 // Config configures the LMTP proxy.
 type Config struct {
-	Directory Directory
+	// Directory is the node's directory: recipients resolve in a fresh
+	// read of it.
+	Directory directory.Directory
 	// Hostname is announced in the greeting and LHLO reply.
 	Hostname string
 	// Domains served; a recipient in another domain is refused. Empty

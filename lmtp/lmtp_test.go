@@ -11,6 +11,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/testcluster"
 )
@@ -135,7 +136,11 @@ func TestBackendDownGets451AndRetryDeliversOnce(t *testing.T) {
 	t.Logf("b2 started again at %v", time.Since(t0))
 	f := c.Frontends[0].Node
 	testcluster.WaitFor(t, "b2 up again in the frontend's copy", func() bool {
-		b, ok := f.FSM().Backend("b2")
+		v, err := f.Read(testcluster.Ctx(t), directory.Local)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, ok := v.Backend("b2")
 		return ok && b.State == fsm.BackendUp
 	})
 	codes = send(t, c.Frontends[0].LMTPAddr, retry, message("m2"))

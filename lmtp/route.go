@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 )
 
@@ -19,21 +20,6 @@ type recipient struct {
 	backend *fsm.Backend
 }
 
-// parseAddress splits local[+detail]@domain. Quoted local parts and source
-// routes are refused: no user name could match them.
-func parseAddress(addr string) (local, detail, domain string, err error) {
-	at := strings.LastIndexByte(addr, '@')
-	if at <= 0 || at == len(addr)-1 {
-		return "", "", "", fmt.Errorf("%w: %q", ErrBadAddress, addr)
-	}
-	local, domain = addr[:at], strings.ToLower(addr[at+1:])
-	if strings.ContainsAny(local, "\"\\ ,:<>") {
-		return "", "", "", fmt.Errorf("%w: %q", ErrBadAddress, addr)
-	}
-	local, detail, _ = strings.Cut(local, "+")
-	return local, detail, domain, nil
-}
-
 func (s *Server) domainServed(domain string) bool {
 	return len(s.cfg.Domains) == 0 || slices.Contains(s.cfg.Domains, domain)
 }
@@ -42,55 +28,49 @@ func (s *Server) domainServed(domain string) bool {
 // copy: a user unknown there gets one synced read before it is refused, so a
 // user added a moment ago on another node is found.
 func (s *Server) resolve(ctx context.Context, addr string) (recipient, error) {
-	local, detail, domain, err := parseAddress(addr)
+	rcpt, err := fsm.ParseRecipient(addr)
 	if err != nil {
-		return recipient{}, err
+		return recipient{}, fmt.Errorf("%w: %w", ErrBadAddress, err)
 	}
-	if !s.domainServed(domain) {
-		return recipient{}, fmt.Errorf("%w: %s", ErrUnknownDomain, domain)
+	if !s.domainServed(rcpt.Domain) {
+		return recipient{}, fmt.Errorf("%w: %s", ErrUnknownDomain, rcpt.Domain)
 	}
-	dir := s.cfg.Directory
-	if err := dir.FreshRead(ctx); err != nil {
+	var user string
+	var mb *fsm.Mailbox
+	var terr error
+	_, v, err := directory.Find(ctx, s.cfg.Directory, directory.Fresh, func(v *fsm.View) (struct{}, bool) {
+		user, mb, terr = target(v, rcpt)
+		return struct{}{}, !errors.Is(terr, ErrNoUser)
+	})
+	switch {
+	case v == nil:
 		return recipient{}, fmt.Errorf("%w: directory: %v", ErrUnavailable, err)
-	}
-	user, mb, err := s.target(local, detail, domain)
-	if errors.Is(err, ErrNoUser) {
-		if serr := dir.SyncedRead(ctx); serr != nil {
-			return recipient{}, fmt.Errorf("%w: directory: %v", ErrUnavailable, serr)
-		}
-		user, mb, err = s.target(local, detail, domain)
-	}
-	if err != nil {
-		return recipient{}, err
+	case terr != nil:
+		return recipient{}, terr
 	}
 	if mb.State != fsm.Active {
 		return recipient{}, fmt.Errorf("%w: %s is %s", ErrUnavailable, mb.Name, mb.State)
 	}
-	be, ok := dir.FSM().Backend(mb.Primary.Backend)
+	be, ok := v.Backend(mb.Primary.Backend)
 	if !ok || be.State == fsm.BackendDown || be.LMTPAddr == "" {
 		return recipient{}, fmt.Errorf("%w: %s", ErrBackendDown, mb.Primary.Backend)
 	}
 	rcptTo := user
 	if !strings.Contains(user, "@") {
-		rcptTo = user + "@" + domain
+		rcptTo = user + "@" + rcpt.Domain
 	}
-	if detail != "" {
+	if rcpt.Detail != "" {
 		u, d, _ := strings.Cut(rcptTo, "@")
-		rcptTo = u + "+" + detail + "@" + d
+		rcptTo = u + "+" + rcpt.Detail + "@" + d
 	}
 	return recipient{addr: addr, rcptTo: rcptTo, mailbox: mb, backend: be}, nil
 }
 
-// target tries the whole address as a user name first (sites with one
-// namespace of users per domain), then the local part alone.
-func (s *Server) target(local, detail, domain string) (string, *fsm.Mailbox, error) {
-	f := s.cfg.Directory.FSM()
-	for _, name := range []string{local + "@" + domain, local} {
-		user, err := fsm.CanonicalUser(name)
-		if err != nil {
-			continue
-		}
-		mb, err := f.DeliveryTarget(user, detail)
+// target tries the recipient's user names in turn (fsm.Recipient.Users):
+// the whole address first, then the local part alone.
+func target(v *fsm.View, rcpt fsm.Recipient) (string, *fsm.Mailbox, error) {
+	for _, user := range rcpt.Users() {
+		mb, err := v.DeliveryTarget(user, rcpt.Detail)
 		switch {
 		case err == nil:
 			return user, mb, nil
@@ -102,5 +82,5 @@ func (s *Server) target(local, detail, domain string) (string, *fsm.Mailbox, err
 			return "", nil, err
 		}
 	}
-	return "", nil, fmt.Errorf("%w: %s@%s", ErrNoUser, local, domain)
+	return "", nil, fmt.Errorf("%w: %s@%s", ErrNoUser, rcpt.User, rcpt.Domain)
 }

@@ -9,10 +9,11 @@ import (
 	"github.com/rookery-mail/rookery/fsm"
 )
 
-// DirectoryView is what DirectorySource reads; *directory.Node is one.
+// DirectoryView is what DirectorySource reads: the directory, through its
+// one read API, and the members' status; *directory.Node is one.
 type DirectoryView interface {
+	directory.Directory
 	ClusterStatus(ctx context.Context) []directory.MemberStatus
-	FSM() *fsm.FSM
 }
 
 // LagFunc reports the lag of the replica pairs this node knows about (the
@@ -42,7 +43,10 @@ func (s dirSource) ClusterStatus(ctx context.Context) (Cluster, error) {
 			LeaderID: m.LeaderID, Term: m.Term, CommitIndex: m.CommitIndex, AppliedIndex: m.AppliedIndex,
 			LastContact: m.LastContact, Error: m.Error})
 	}
-	f := s.d.FSM()
+	f, err := s.d.Read(ctx, directory.Local)
+	if err != nil {
+		return c, err
+	}
 	index := map[string]int{}
 	for _, b := range f.Backends() {
 		index[b.ID] = len(c.Backends)
@@ -67,7 +71,7 @@ func (s dirSource) ClusterStatus(ctx context.Context) (Cluster, error) {
 
 // replicaPairs lists every primary to replica pair that some mailbox has,
 // with the directory's in-sync flag and, where known, the sender's lag.
-func replicaPairs(f *fsm.FSM, pairs map[fsm.Pair]bool, lag LagFunc) []Replica {
+func replicaPairs(f *fsm.View, pairs map[fsm.Pair]bool, lag LagFunc) []Replica {
 	known := map[fsm.Pair]Replica{}
 	if lag != nil {
 		for _, r := range lag() {

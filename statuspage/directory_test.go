@@ -10,13 +10,18 @@ import (
 	"github.com/rookery-mail/rookery/fsm"
 )
 
+// fakeDirectory reads f; the page never writes, so Apply and WaitApplied
+// are left to the nil interface.
 type fakeDirectory struct {
+	directory.Directory
 	members []directory.MemberStatus
 	f       *fsm.FSM
 }
 
 func (d fakeDirectory) ClusterStatus(context.Context) []directory.MemberStatus { return d.members }
-func (d fakeDirectory) FSM() *fsm.FSM                                          { return d.f }
+func (d fakeDirectory) Read(context.Context, directory.Level) (*fsm.View, error) {
+	return d.f.View(), nil
+}
 
 // TestDirectorySource builds a directory state by applying commands, as
 // Raft would, and checks what the page is given from it.

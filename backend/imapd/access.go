@@ -2,25 +2,25 @@ package imapd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 )
 
 // Rights (RFC 4314) that the session checks.
 const (
-	rightLookup      = 'l'
-	rightRead        = 'r'
-	rightSeen        = 's'
-	rightWrite       = 'w'
-	rightInsert      = 'i'
-	rightCreate      = 'k'
-	rightDelete      = 'x'
-	rightDeleteMsgs  = 't'
-	rightExpunge     = 'e'
-	ownerRights      = "lrswipkxtea"
-	anyoneIdentifier = "anyone"
+	rightLookup     = 'l'
+	rightRead       = 'r'
+	rightSeen       = 's'
+	rightWrite      = 'w'
+	rightInsert     = 'i'
+	rightCreate     = 'k'
+	rightDelete     = 'x'
+	rightDeleteMsgs = 't'
+	rightExpunge    = 'e'
 )
 
 // internalName turns a client's mailbox name into the canonical one.
@@ -28,25 +28,27 @@ func (s *session) internalName(external string) (string, error) {
 	return fsm.Internal(s.user, strings.TrimSuffix(external, string(fsm.Separator)))
 }
 
-// findMailbox looks a mailbox up in the local directory copy: fresh enough
-// first, and after a synced read before it says the name does not exist,
-// so that a CREATE on any node is seen here.
-func (s *session) findMailbox(ctx context.Context, name string) (*fsm.Mailbox, error) {
-	dir := s.srv.cfg.Directory
-	if err := dir.FreshRead(ctx); err != nil {
+// findMailbox looks a mailbox up in a fresh read of the directory, and
+// after a synced read when the name is missing or the mailbox is not yet
+// ready, so that a CREATE (or a failover, a move) on any node is seen
+// here. A mailbox that is there but not ready even then is returned for
+// the caller to judge.
+func (s *session) findMailbox(ctx context.Context, name string, ready func(*fsm.Mailbox) bool) (*fsm.Mailbox, error) {
+	m, _, err := directory.Find(ctx, s.srv.cfg.Directory, directory.Fresh, func(v *fsm.View) (*fsm.Mailbox, bool) {
+		m, ok := v.Mailbox(name)
+		return m, ok && ready(m)
+	})
+	switch {
+	case m != nil:
+		return m, nil
+	case errors.Is(err, directory.ErrNotFound):
+		return nil, fsm.ErrNoMailbox
+	default:
 		return nil, fmt.Errorf("%w: %w", ErrDirectory, err)
 	}
-	if m, ok := dir.FSM().Mailbox(name); ok {
-		return m, nil
-	}
-	if err := dir.SyncedRead(ctx); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrDirectory, err)
-	}
-	if m, ok := dir.FSM().Mailbox(name); ok {
-		return m, nil
-	}
-	return nil, fsm.ErrNoMailbox
 }
+
+func exists(*fsm.Mailbox) bool { return true }
 
 // openable finds an active mailbox served here on which the user has
 // every right in want.
@@ -55,21 +57,15 @@ func (s *session) openable(ctx context.Context, external string, want string) (*
 	if err != nil {
 		return nil, err
 	}
-	m, err := s.findMailbox(ctx, name)
+	// The frontend sent the client here from its own directory copy, which
+	// may be ahead of this one (just after a failover or a move): a mailbox
+	// not active here is looked at again after a synced read before it is
+	// turned away.
+	m, err := s.findMailbox(ctx, name, func(m *fsm.Mailbox) bool {
+		return m.State == fsm.Active && m.Primary.Backend == s.srv.cfg.BackendID
+	})
 	if err != nil {
 		return nil, err
-	}
-	if m.State != fsm.Active || m.Primary.Backend != s.srv.cfg.BackendID {
-		// The frontend sent the client here from its own directory copy,
-		// which may be ahead of this one (just after a failover or a
-		// move): look again after a synced read before turning it away.
-		dir := s.srv.cfg.Directory
-		if err := dir.SyncedRead(ctx); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrDirectory, err)
-		}
-		if fresh, ok := dir.FSM().Mailbox(name); ok {
-			m = fresh
-		}
 	}
 	if err := s.allowed(m, want); err != nil {
 		return nil, err
@@ -83,29 +79,14 @@ func (s *session) openable(ctx context.Context, external string, want string) (*
 	return m, nil
 }
 
-// rights is what the user may do with m: everything in their own
-// namespace, else what the ACL grants them or anyone.
-func (s *session) rights(m *fsm.Mailbox) string {
-	if fsm.Owner(m.Name) == s.user {
-		return ownerRights
-	}
-	var r strings.Builder
-	for _, ace := range m.ACL {
-		if ace.Identifier == s.user || ace.Identifier == anyoneIdentifier {
-			r.WriteString(ace.Rights)
-		}
-	}
-	return r.String()
-}
-
-func (s *session) has(m *fsm.Mailbox, right rune) bool {
-	return strings.ContainsRune(s.rights(m), right)
+func (s *session) has(m *fsm.Mailbox, right byte) bool {
+	return fsm.HasRight(s.user, m, right)
 }
 
 // allowed checks the rights in want. A user who may not even see the
 // mailbox is told it does not exist (RFC 4314 section 6).
 func (s *session) allowed(m *fsm.Mailbox, want string) error {
-	have := s.rights(m)
+	have := fsm.Rights(s.user, m)
 	for _, r := range want {
 		if strings.ContainsRune(have, r) {
 			continue
@@ -128,7 +109,7 @@ func (s *session) mayCreate(ctx context.Context, name string) error {
 	if parent == "" {
 		return fmt.Errorf("%w: %q may not create %s", ErrNoPermission, s.user, name)
 	}
-	m, err := s.findMailbox(ctx, parent)
+	m, err := s.findMailbox(ctx, parent, exists)
 	if err != nil {
 		return fmt.Errorf("%w: %q may not create %s", ErrNoPermission, s.user, name)
 	}

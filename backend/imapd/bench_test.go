@@ -22,7 +22,7 @@ func BenchmarkFetchEnvelopes(b *testing.B) {
 	const n = 1000
 	env := backendtest.Start(b)
 	env.AddUser("alice", "pw")
-	inbox, _ := env.Dir.FSM().Mailbox(fsm.Inbox("alice"))
+	inbox, _ := readLocal(b, env.Dir).Mailbox(fsm.Inbox("alice"))
 	ctx := backendtest.Ctx(b)
 	for i := 0; i < n; i++ {
 		body := message(fmt.Sprintf("message %d", i), strings.Repeat("text ", 200))

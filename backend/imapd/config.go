@@ -10,24 +10,10 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/spool"
 )
-
-// Directory is what the backend IMAP server needs of the directory node it
-// runs beside.
-type Directory interface {
-	// FSM is the node's local, read-only copy of the directory.
-	FSM() *fsm.FSM
-	// Apply proposes a command from any node and returns its result.
-	Apply(ctx context.Context, cmd fsm.Command) (fsm.Result, error)
-	// WaitApplied returns once the local copy has applied index.
-	WaitApplied(ctx context.Context, index uint64) error
-	// SyncedRead makes the local copy as fresh as the leader's commit index.
-	SyncedRead(ctx context.Context) error
-	// FreshRead is SyncedRead unless the local copy is known to be fresh.
-	FreshRead(ctx context.Context) error
-}
 
 // Mailboxes creates, deletes and renames mailboxes: the backend's mailbox
 // life cycle, which keeps the directory and the spool in step.
@@ -49,7 +35,8 @@ type Config struct {
 	// only mailboxes whose primary copy is here.
 	BackendID string
 	Store     *spool.Store
-	Directory Directory
+	// Directory is the directory node the server runs beside.
+	Directory directory.Directory
 	Mailboxes Mailboxes
 	// ClusterSecret authenticates frontends logging in as auth.ProxyUser.
 	ClusterSecret string

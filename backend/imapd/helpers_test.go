@@ -1,6 +1,7 @@
 package imapd_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/rookery-mail/rookery/auth"
 	"github.com/rookery-mail/rookery/backend/backendtest"
+	"github.com/rookery-mail/rookery/directory"
+	"github.com/rookery-mail/rookery/fsm"
 )
 
 // dial opens an IMAP connection to the test backend, closed with the test.
@@ -151,4 +154,14 @@ func (u *updates) waitFor(t testing.TB, want string) {
 			t.Fatalf("no %q; saw %v", want, seen)
 		}
 	}
+}
+
+// readLocal is the local copy of dir as it is.
+func readLocal(t testing.TB, dir directory.Directory) *fsm.View {
+	t.Helper()
+	v, err := dir.Read(context.Background(), directory.Local)
+	if err != nil {
+		t.Fatalf("local read of the directory: %v", err)
+	}
+	return v
 }

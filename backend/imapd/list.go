@@ -6,6 +6,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 )
 
@@ -21,19 +22,20 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	if err := s.srv.cfg.Directory.FreshRead(ctx); err != nil {
+	v, err := s.srv.cfg.Directory.Read(ctx, directory.Fresh)
+	if err != nil {
 		return s.imapError(err)
 	}
 	subscribed := make(map[string]bool)
-	for _, name := range s.srv.cfg.Directory.FSM().Subscriptions(s.user) {
+	for _, name := range v.Subscriptions(s.user) {
 		subscribed[name] = true
 	}
 	if options.SelectSubscribed {
-		return s.listSubscribed(w, ref, patterns, options, subscribed)
+		return s.listSubscribed(v, w, ref, patterns, options, subscribed)
 	}
 	for _, prefix := range s.listRoots(ref, patterns) {
 		var err error
-		s.srv.cfg.Directory.FSM().Mailboxes(prefix, func(m *fsm.Mailbox) bool {
+		v.Mailboxes(prefix, func(m *fsm.Mailbox) bool {
 			if m.State != fsm.Active || !s.has(m, rightLookup) {
 				return true
 			}
@@ -41,7 +43,7 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 			if !matchAny(external, ref, patterns) {
 				return true
 			}
-			data := s.listData(m, external, options, subscribed[m.Name])
+			data := s.listData(v, m, external, options, subscribed[m.Name])
 			if data == nil {
 				return true
 			}
@@ -104,7 +106,7 @@ func matchAny(name, ref string, patterns []string) bool {
 
 // listData is the LIST answer for one mailbox, or nil if a selection
 // option leaves it out.
-func (s *session) listData(m *fsm.Mailbox, external string, options *imap.ListOptions, subscribed bool) *imap.ListData {
+func (s *session) listData(v *fsm.View, m *fsm.Mailbox, external string, options *imap.ListOptions, subscribed bool) *imap.ListData {
 	if options.SelectSpecialUse && m.SpecialUse == "" {
 		return nil
 	}
@@ -116,7 +118,7 @@ func (s *session) listData(m *fsm.Mailbox, external string, options *imap.ListOp
 		data.Attrs = append(data.Attrs, imap.MailboxAttr(m.SpecialUse))
 	}
 	if options.ReturnChildren {
-		if s.hasChildren(m.Name) {
+		if hasChildren(v, m.Name) {
 			data.Attrs = append(data.Attrs, imap.MailboxAttrHasChildren)
 		} else {
 			data.Attrs = append(data.Attrs, imap.MailboxAttrHasNoChildren)
@@ -131,9 +133,9 @@ func (s *session) listData(m *fsm.Mailbox, external string, options *imap.ListOp
 	return data
 }
 
-func (s *session) hasChildren(name string) bool {
+func hasChildren(v *fsm.View, name string) bool {
 	found := false
-	s.srv.cfg.Directory.FSM().Mailboxes(name+string(fsm.Separator), func(m *fsm.Mailbox) bool {
+	v.Mailboxes(name+string(fsm.Separator), func(m *fsm.Mailbox) bool {
 		found = m.State == fsm.Active
 		return !found
 	})
@@ -142,16 +144,16 @@ func (s *session) hasChildren(name string) bool {
 
 // listSubscribed is LSUB and LIST (SUBSCRIBED): subscriptions are kept
 // for names that no longer exist, which are marked so.
-func (s *session) listSubscribed(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions, subscribed map[string]bool) error {
-	for _, name := range s.srv.cfg.Directory.FSM().Subscriptions(s.user) {
+func (s *session) listSubscribed(v *fsm.View, w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions, subscribed map[string]bool) error {
+	for _, name := range v.Subscriptions(s.user) {
 		external := fsm.External(s.user, name)
 		if !matchAny(external, ref, patterns) {
 			continue
 		}
-		m, ok := s.srv.cfg.Directory.FSM().Mailbox(name)
+		m, ok := v.Mailbox(name)
 		var data *imap.ListData
 		if ok && m.State == fsm.Active && s.has(m, rightLookup) {
-			data = s.listData(m, external, options, true)
+			data = s.listData(v, m, external, options, true)
 		} else {
 			data = &imap.ListData{Mailbox: external, Delim: delim,
 				Attrs: []imap.MailboxAttr{imap.MailboxAttrSubscribed, imap.MailboxAttrNonExistent}}

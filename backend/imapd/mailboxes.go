@@ -8,6 +8,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/rookery-mail/rookery/backend/quota"
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/spool"
 )
@@ -47,7 +48,7 @@ func (s *session) Delete(external string) error {
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	m, err := s.findMailbox(ctx, name)
+	m, err := s.findMailbox(ctx, name, exists)
 	if err != nil {
 		return s.imapError(err)
 	}
@@ -73,7 +74,7 @@ func (s *session) Rename(external, newExternal string, _ *imap.RenameOptions) er
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	m, err := s.findMailbox(ctx, from)
+	m, err := s.findMailbox(ctx, from, exists)
 	if err != nil {
 		return s.imapError(err)
 	}
@@ -221,7 +222,11 @@ func (s *session) Append(external string, r imap.LiteralReader, options *imap.Ap
 // checkQuota refuses a message of n bytes that would take the mailbox
 // owner's mail on this backend past their quota.
 func (s *session) checkQuota(m *fsm.Mailbox, n int64) error {
-	return s.ledger().Admit(m.Name, n)
+	l, err := s.ledger()
+	if err != nil {
+		return err
+	}
+	return l.Admit(m.Name, n)
 }
 
 // checkQuotaOf refuses to copy uids of src into dst past the quota of
@@ -234,7 +239,11 @@ func (s *session) checkQuotaOf(src *fsm.Mailbox, uids []uint32, dst *fsm.Mailbox
 	return s.checkQuota(dst, n)
 }
 
-// ledger counts quota usage for one command.
-func (s *session) ledger() *quota.Ledger {
-	return quota.NewLedger(s.srv.cfg.Directory.FSM(), s.srv.cfg.Store, s.srv.cfg.BackendID)
+// ledger counts quota usage for one command, under the local copy's quotas.
+func (s *session) ledger() (*quota.Ledger, error) {
+	v, err := s.srv.cfg.Directory.Read(context.Background(), directory.Local)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDirectory, err)
+	}
+	return quota.NewLedger(v, s.srv.cfg.Store, s.srv.cfg.BackendID), nil
 }

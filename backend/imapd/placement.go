@@ -1,8 +1,11 @@
 package imapd
 
 import (
+	"context"
 	"sync/atomic"
 	"time"
+
+	"github.com/rookery-mail/rookery/directory"
 )
 
 // A session's selected mailbox can leave this backend under it: a failover
@@ -55,7 +58,11 @@ func (s *Server) placementLoop() {
 // displaced lists the sessions whose selected mailbox is gone from the
 // directory or has its primary copy on another backend.
 func (s *Server) displaced() []*session {
-	f := s.cfg.Directory.FSM()
+	f, err := s.cfg.Directory.Read(context.Background(), directory.Local)
+	if err != nil {
+		s.log.Warn("placement check could not read the directory", "err", err)
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []*session

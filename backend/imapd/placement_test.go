@@ -35,7 +35,7 @@ func TestSessionEndsWhenMailboxMovesAway(t *testing.T) {
 	idleDone := make(chan error, 1)
 	go func() { idleDone <- idle.Wait() }()
 
-	inbox, _ := env.Dir.FSM().Mailbox(fsm.Inbox("alice"))
+	inbox, _ := readLocal(t, env.Dir).Mailbox(fsm.Inbox("alice"))
 	env.Apply(fsm.MoveStart{Name: inbox.Name, MoveID: "m1", Target: "b2", At: time.Now().UnixNano()})
 	env.Apply(fsm.MoveMark{Mailbox: inbox.ID, MoveID: "m1"})
 	env.Apply(fsm.MoveSwitch{Mailbox: inbox.ID, MoveID: "m1", At: time.Now().UnixNano()})

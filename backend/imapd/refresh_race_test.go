@@ -23,7 +23,7 @@ import (
 func TestConcurrentRefreshesExpungeNothing(t *testing.T) {
 	env := backendtest.Start(t)
 	env.AddUser("alice", "pw")
-	inbox, _ := env.Dir.FSM().Mailbox(fsm.Inbox("alice"))
+	inbox, _ := readLocal(t, env.Dir).Mailbox(fsm.Inbox("alice"))
 	const senders, each, pollers = 8, 40, 6
 
 	var expunges, delivered atomic.Int64

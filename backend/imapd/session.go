@@ -10,6 +10,7 @@ import (
 	"github.com/emersion/go-sasl"
 
 	"github.com/rookery-mail/rookery/auth"
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 )
 
@@ -86,15 +87,13 @@ func (s *session) checkPassword(username, password string) (string, error) {
 
 // lookupUser finds an active user, with a synced read before it says no.
 func (s *session) lookupUser(ctx context.Context, user string) (*fsm.User, error) {
-	dir := s.srv.cfg.Directory
-	rec, ok := dir.FSM().User(user)
-	if !ok {
-		if err := dir.SyncedRead(ctx); err != nil {
-			return nil, err
-		}
-		rec, ok = dir.FSM().User(user)
+	rec, _, err := directory.Find(ctx, s.srv.cfg.Directory, directory.Local, func(v *fsm.View) (*fsm.User, bool) {
+		return v.User(user)
+	})
+	if err != nil && !errors.Is(err, directory.ErrNotFound) {
+		return nil, err
 	}
-	if !ok || rec.State != fsm.UserActive {
+	if rec == nil || rec.State != fsm.UserActive {
 		return nil, ErrNoSuchUser
 	}
 	return rec, nil

@@ -32,7 +32,7 @@ func TestIdleSeesAppendAndDelivery(t *testing.T) {
 	appendMsg(t, other, "INBOX", message("one", "x"))
 	upd.waitFor(t, "EXISTS 1")
 
-	inbox, _ := env.Dir.FSM().Mailbox(fsm.Inbox("alice"))
+	inbox, _ := readLocal(t, env.Dir).Mailbox(fsm.Inbox("alice"))
 	deliveries, err := env.Store.Deliver(backendtest.Ctx(t), []uint64{inbox.ID}, strings.NewReader(message("two", "y")), time.Now())
 	if err != nil || deliveries[0].Err != nil {
 		t.Fatalf("deliver: %v %+v", err, deliveries)

@@ -1,27 +1,20 @@
 package lmtpd
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/spool"
 )
-
-// Directory is what the LMTP server needs of the directory: the local copy
-// of its state, and a synced read for a recipient the copy does not know
-// yet. *directory.Node provides it.
-type Directory interface {
-	FSM() *fsm.FSM
-	SyncedRead(ctx context.Context) error
-}
 
 // Config configures the backend LMTP server.
 type Config struct {
 	BackendID string
-	Directory Directory
+	// Directory is the directory node the server runs beside: it reads the
+	// local copy, and a synced one for a recipient the copy does not know.
+	Directory directory.Directory
 	Store     *spool.Store
 	Domain    string // the name the server gives in its greeting
 

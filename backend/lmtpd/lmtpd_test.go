@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/spool"
 )
@@ -303,21 +304,19 @@ c.quit()
 // staleDirectory serves an empty copy of the directory until a synced
 // read, as a backend whose copy lags the leader.
 type staleDirectory struct {
-	Directory
+	directory.Directory
 	stale  *fsm.FSM
 	synced atomic.Bool
 }
 
-func (d *staleDirectory) FSM() *fsm.FSM {
-	if d.synced.Load() {
-		return d.Directory.FSM()
+func (d *staleDirectory) Read(ctx context.Context, level directory.Level) (*fsm.View, error) {
+	if level == directory.Synced {
+		d.synced.Store(true)
 	}
-	return d.stale
-}
-
-func (d *staleDirectory) SyncedRead(ctx context.Context) error {
-	d.synced.Store(true)
-	return d.Directory.SyncedRead(ctx)
+	if d.synced.Load() {
+		return d.Directory.Read(ctx, level)
+	}
+	return d.stale.View(), nil
 }
 
 func TestUnknownRecipientTriesSyncedRead(t *testing.T) {

@@ -7,12 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
 	"github.com/rookery-mail/rookery/backend/quota"
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/readend"
 )
@@ -100,7 +100,10 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	}
 	ctx, cancel := context.WithTimeout(s.srv.ctx, s.srv.cfg.DeliveryTimeout)
 	defer cancel()
-	ledger := s.srv.ledger()
+	ledger, err := s.srv.ledger()
+	if err != nil {
+		return replyErr(err)
+	}
 	admit := func(id uint64, size int64) error { return ledger.Admit(names[id], size) }
 	ds, err := s.srv.cfg.Store.DeliverAdmitted(ctx, mailboxes, readend.Body(r, s.conn.Conn), time.Now(), admit)
 	if err != nil {
@@ -125,16 +128,24 @@ func (s *session) quotaAtRcpt(mb *fsm.Mailbox) error {
 	s.mu.Lock()
 	size := s.size
 	s.mu.Unlock()
-	l := s.srv.ledger()
+	l, err := s.srv.ledger()
+	if err != nil {
+		return err
+	}
 	if size > 0 {
 		return l.Admit(mb.Name, size)
 	}
 	return l.Full(mb.Name)
 }
 
-// ledger counts quota usage for one check or one delivery.
-func (srv *Server) ledger() *quota.Ledger {
-	return quota.NewLedger(srv.cfg.Directory.FSM(), srv.cfg.Store, srv.cfg.BackendID)
+// ledger counts quota usage for one check or one delivery, under the
+// local copy's quotas.
+func (srv *Server) ledger() (*quota.Ledger, error) {
+	v, err := srv.cfg.Directory.Read(srv.ctx, directory.Local)
+	if err != nil {
+		return nil, fmt.Errorf("lmtpd: quota: %w", err)
+	}
+	return quota.NewLedger(v, srv.cfg.Store, srv.cfg.BackendID), nil
 }
 
 // resolve finds the mailbox a recipient address delivers to and checks
@@ -146,17 +157,19 @@ func (srv *Server) resolve(addr string) (*fsm.Mailbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	mb, err := srv.target(users, detail)
-	if errors.Is(err, fsm.ErrNoUser) || errors.Is(err, fsm.ErrNoMailbox) {
-		ctx, cancel := context.WithTimeout(srv.ctx, srv.cfg.LookupTimeout)
-		defer cancel()
-		if serr := srv.cfg.Directory.SyncedRead(ctx); serr != nil {
-			return nil, fmt.Errorf("lmtpd: synced read for %q: %w", addr, serr)
-		}
-		mb, err = srv.target(users, detail)
+	ctx, cancel := context.WithTimeout(srv.ctx, srv.cfg.LookupTimeout)
+	defer cancel()
+	var terr error
+	mb, _, err := directory.Find(ctx, srv.cfg.Directory, directory.Local, func(v *fsm.View) (*fsm.Mailbox, bool) {
+		var mb *fsm.Mailbox
+		mb, terr = target(v, users, detail)
+		return mb, !errors.Is(terr, fsm.ErrNoUser) && !errors.Is(terr, fsm.ErrNoMailbox)
+	})
+	if err != nil && !errors.Is(err, directory.ErrNotFound) {
+		return nil, fmt.Errorf("lmtpd: directory read for %q: %w", addr, err)
 	}
-	if err != nil {
-		return nil, err
+	if terr != nil {
+		return nil, terr
 	}
 	if mb.Primary.Backend != srv.cfg.BackendID {
 		return nil, fmt.Errorf("%w: mailbox %d is on %q", ErrNotHere, mb.ID, mb.Primary.Backend)
@@ -165,11 +178,11 @@ func (srv *Server) resolve(addr string) (*fsm.Mailbox, error) {
 }
 
 // target tries each candidate user name in turn.
-func (srv *Server) target(users []string, detail string) (*fsm.Mailbox, error) {
+func target(v *fsm.View, users []string, detail string) (*fsm.Mailbox, error) {
 	var err error
 	for _, u := range users {
 		var mb *fsm.Mailbox
-		mb, err = srv.cfg.Directory.FSM().DeliveryTarget(u, detail)
+		mb, err = v.DeliveryTarget(u, detail)
 		if !errors.Is(err, fsm.ErrNoUser) {
 			return mb, err
 		}
@@ -177,25 +190,16 @@ func (srv *Server) target(users []string, detail string) (*fsm.Mailbox, error) {
 	return nil, err
 }
 
-// parseRecipient splits local[+detail]@domain. The user is the local part;
-// a user whose name is a whole address (local@domain) is tried first.
+// parseRecipient reads a recipient (fsm.ParseRecipient) and lists the
+// user names it may be, the whole address first; a valid address that no
+// user name can match is no user, not bad syntax.
 func parseRecipient(addr string) (users []string, detail string, err error) {
-	local, domain := addr, ""
-	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
-		local, domain = addr[:i], addr[i+1:]
-	}
-	local, detail, _ = strings.Cut(local, "+")
-	if local == "" {
-		return nil, "", fmt.Errorf("%w: %q", ErrBadAddress, addr)
-	}
-	user, err := fsm.CanonicalUser(local)
+	rcpt, err := fsm.ParseRecipient(addr)
 	if err != nil {
+		return nil, "", fmt.Errorf("%w: %w", ErrBadAddress, err)
+	}
+	if users = rcpt.Users(); len(users) == 0 {
 		return nil, "", fmt.Errorf("%w: %q", fsm.ErrNoUser, addr)
 	}
-	if domain != "" {
-		if full, err := fsm.CanonicalUser(user + "@" + domain); err == nil {
-			users = append(users, full)
-		}
-	}
-	return append(users, user), detail, nil
+	return users, rcpt.Detail, nil
 }

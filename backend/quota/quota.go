@@ -30,7 +30,7 @@ type Store interface {
 // and adds what it has admitted, so recipients of one user in one delivery
 // are counted together.
 type Ledger struct {
-	dir     *fsm.FSM
+	dir     *fsm.View
 	store   Store
 	backend string
 	owners  map[string]*account
@@ -40,8 +40,9 @@ type account struct {
 	used, limit int64
 }
 
-// NewLedger is a ledger for backend's share of store, under dir's quotas.
-func NewLedger(dir *fsm.FSM, store Store, backend string) *Ledger {
+// NewLedger is a ledger for backend's share of store, under the quotas of
+// dir, one view of the directory for the whole transaction.
+func NewLedger(dir *fsm.View, store Store, backend string) *Ledger {
 	return &Ledger{dir: dir, store: store, backend: backend}
 }
 
