@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/rookery-mail/rookery/directory"
+	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/imapfront"
 )
 
@@ -34,5 +36,7 @@ type staleDirectory struct{ imapfront.Directory }
 
 var _ imapfront.Directory = staleDirectory{}
 
-func (staleDirectory) SyncedRead(context.Context) error { return nil }
-func (staleDirectory) FreshRead(context.Context) error  { return nil }
+// Read reads the local copy whatever level is asked for.
+func (d staleDirectory) Read(ctx context.Context, _ directory.Level) (*fsm.View, error) {
+	return d.Directory.Read(ctx, directory.Local)
+}
