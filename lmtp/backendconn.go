@@ -3,6 +3,8 @@ package lmtp
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/textproto"
@@ -159,10 +161,15 @@ func parseEnhancedCode(s string) (smtp.EnhancedCode, bool) {
 }
 
 // mailLine is MAIL FROM with the parameters the backend can use: the
-// declared size and body type, and SMTPUTF8 where the backend offers it.
-func (c *backendConn) mailLine(from string, opts *smtp.MailOptions) string {
+// declared size and body type, SMTPUTF8 where the backend offers it, and
+// the delivery id as ENVID (RFC 3461) where the backend takes it: a
+// backend keys its record of deliveries made on it.
+func (c *backendConn) mailLine(from string, opts *smtp.MailOptions, delivery string) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "MAIL FROM:<%s>", from)
+	if _, ok := c.ext["DSN"]; ok && delivery != "" {
+		sb.WriteString(" ENVID=" + delivery)
+	}
 	if opts == nil {
 		return sb.String()
 	}
@@ -176,4 +183,12 @@ func (c *backendConn) mailLine(from string, opts *smtp.MailOptions) string {
 		sb.WriteString(" SMTPUTF8")
 	}
 	return sb.String()
+}
+
+// newDeliveryID names one client transaction towards the backends: 96
+// random bits in hex, which is RFC 3461 xtext as it is.
+func newDeliveryID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return "rk-" + hex.EncodeToString(b[:])
 }

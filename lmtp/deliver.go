@@ -25,6 +25,9 @@ type backendTxn struct {
 	addr string
 	from string
 	opts *smtp.MailOptions
+	// delivery names the transaction to the backend, which stores it in a
+	// mailbox once however often it is sent (see settle).
+	delivery string
 
 	rcpts  []recipient     // one per mailbox, in RCPT order
 	queued map[uint64]bool // mailboxes in rcpts
@@ -55,9 +58,9 @@ type expected struct {
 // writing while the other does too (RFC 2920, section 3.5).
 const maxOwed = 100
 
-func (s *Server) openTxn(from string, opts *smtp.MailOptions, id, addr string) *backendTxn {
+func (s *Server) openTxn(from string, opts *smtp.MailOptions, delivery, id, addr string) *backendTxn {
 	return &backendTxn{
-		srv: s, id: id, addr: addr, from: from, opts: opts,
+		srv: s, id: id, addr: addr, from: from, opts: opts, delivery: delivery,
 		queued:   map[uint64]bool{},
 		statuses: map[uint64]error{},
 	}
@@ -79,7 +82,7 @@ func (t *backendTxn) open() {
 		return
 	}
 	t.conn.deadline(t.srv.cfg.BackendTimeout)
-	t.command(t.conn.mailLine(t.from, t.opts), expected{cmd: "MAIL"})
+	t.command(t.conn.mailLine(t.from, t.opts, t.delivery), expected{cmd: "MAIL"})
 	for _, r := range t.rcpts {
 		if len(t.owed) >= maxOwed {
 			t.settle()
@@ -179,9 +182,12 @@ func (t *backendTxn) command(line string, e expected) {
 
 // settle sends what is buffered and reads every reply still owed. A
 // connection from the pool that fails before its first reply was most
-// likely closed by the backend while idle; nothing has been delivered on
-// it, so the transaction is sent again, once, on a fresh connection: the
-// commands, and the body when it went whole with them.
+// likely closed by the backend while idle, and nothing has been delivered
+// on it; but the backend may also have died after its commit, before the
+// replies left. So the transaction is sent again, once, on a fresh
+// connection, the commands and the body when it went whole with them,
+// under the same delivery id in MAIL: a backend that stored it already
+// answers for what it stored and stores nothing twice.
 func (t *backendTxn) settle() {
 	t.flushAndRead()
 	if t.err == nil || t.conn == nil || !t.conn.reused || t.answered > 0 || t.retried {

@@ -88,6 +88,7 @@ type session struct {
 	mu       sync.Mutex
 	from     string
 	mailOpts *smtp.MailOptions
+	delivery string // this transaction's id towards the backends (see newDeliveryID)
 	rcpts    []recipient
 	txns     map[string]*backendTxn // by backend id, opened at its first RCPT
 
@@ -154,7 +155,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 		return reply(ErrTooBig)
 	}
 	s.mu.Lock()
-	s.from, s.mailOpts = from, opts
+	s.from, s.mailOpts, s.delivery = from, opts, newDeliveryID()
 	s.mu.Unlock()
 	return nil
 }
@@ -178,7 +179,7 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) (err error) {
 	}
 	t := s.txns[r.backend.ID]
 	if t == nil {
-		t = s.srv.openTxn(s.from, s.mailOpts, r.backend.ID, r.backend.LMTPAddr)
+		t = s.srv.openTxn(s.from, s.mailOpts, s.delivery, r.backend.ID, r.backend.LMTPAddr)
 		s.txns[r.backend.ID] = t
 	}
 	t.add(r)

@@ -48,6 +48,12 @@ func (s *Store) DeliverAdmitted(ctx context.Context, mailboxes []uint64, body io
 }
 
 func (s *Store) deliver(ctx context.Context, mailboxes []uint64, body io.Reader, date time.Time, flags []imap.Flag, admit Admit) ([]Delivery, error) {
+	return s.deliverNamed(ctx, "", mailboxes, body, date, flags, admit)
+}
+
+// deliverNamed stores body in each of mailboxes; a delivery named by id
+// is stored in a mailbox at most once (see DeliverOnce).
+func (s *Store) deliverNamed(ctx context.Context, id string, mailboxes []uint64, body io.Reader, date time.Time, flags []imap.Flag, admit Admit) ([]Delivery, error) {
 	if len(mailboxes) == 0 {
 		return nil, fmt.Errorf("%w: delivery to no mailbox", ErrNoMailbox)
 	}
@@ -86,10 +92,11 @@ func (s *Store) deliver(ctx context.Context, mailboxes []uint64, body io.Reader,
 	err = s.submit(func(w *txn) error {
 		// This may run again, in a new transaction, if another write in
 		// the batch fails: it starts from scratch each time.
-		for i, id := range mailboxes {
-			out[i] = Delivery{Mailbox: id, Err: refused[i]}
+		now := time.Now()
+		for i, mb := range mailboxes {
+			out[i] = Delivery{Mailbox: mb, Err: refused[i]}
 			if refused[i] == nil {
-				out[i].Message, out[i].Err = w.deliverOne(id, base, cache)
+				out[i].Message, out[i].Duplicate, out[i].Err = w.deliverOnce(mb, id, now, base, cache)
 			}
 		}
 		return nil
@@ -98,9 +105,44 @@ func (s *Store) deliver(ctx context.Context, mailboxes []uint64, body io.Reader,
 		return nil, err
 	}
 	for _, d := range out {
-		stored = stored || d.Err == nil
+		stored = stored || (d.Err == nil && !d.Duplicate)
 	}
 	return out, nil
+}
+
+// deliverOnce adds base to mailbox id, unless delivery name (when set)
+// already did: then the message it stored is returned, with true.
+func (w *txn) deliverOnce(id uint64, name string, now time.Time, base Message, cache func() []byte) (Message, bool, error) {
+	if name == "" {
+		m, err := w.deliverOne(id, base, cache)
+		return m, false, err
+	}
+	mb, err := w.mailbox(id)
+	if err != nil {
+		return Message{}, false, err
+	}
+	uid, seen, err := mb.priorDelivery(now, name, base.GUID)
+	if err != nil {
+		return Message{}, false, err
+	}
+	if seen {
+		if v := mb.uids.Get(uidKey(uid)); v != nil {
+			m, err := decodeRecord(v)
+			return m, true, err
+		}
+		// Expunged since: the delivery was made; it is not made again.
+		return Message{UID: uid, GUID: base.GUID, Size: base.Size}, true, nil
+	}
+	m, err := w.deliverOne(id, base, cache)
+	if err != nil {
+		return Message{}, false, err
+	}
+	// The record goes through the mailbox's bucket as deliverOne left it.
+	mb, err = w.mailbox(id)
+	if err != nil {
+		return Message{}, false, err
+	}
+	return m, false, mb.noteDelivery(now, name, base.GUID, m.UID)
 }
 
 // deliverOne adds base to mailbox id. Its errors are checked before it

@@ -50,6 +50,9 @@ type Delivery struct {
 	Mailbox uint64
 	Message Message
 	Err     error
+	// Duplicate: the delivery had been made before under the same id
+	// (DeliverOnce); Message is what it stored then.
+	Duplicate bool
 }
 
 // FlagOp says how StoreFlags combines the given flags with a message's.

@@ -37,6 +37,9 @@ func New(cfg Config) (*Server, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	srv := smtp.NewServer(smtp.BackendFunc(s.newSession))
 	srv.LMTP = true
+	// DSN for its ENVID parameter, which carries the proxies' delivery
+	// ids; a backend sends no DSNs (the MTA in front of the proxy does).
+	srv.EnableDSN = true
 	srv.Domain = cfg.Domain
 	srv.MaxMessageBytes = cfg.MaxMessageBytes
 	srv.MaxRecipients = cfg.MaxRecipients

@@ -25,10 +25,13 @@ type session struct {
 	// mu guards the transaction: with BDAT, go-smtp runs LMTPData in a
 	// goroutine of its own and may Reset the session (a chunk that could
 	// not be read, a connection gone) before LMTPData has returned.
-	mu    sync.Mutex
-	from  string
-	size  int64       // the size MAIL declared, 0 if none
-	rcpts []recipient // accepted, in RCPT order
+	mu   sync.Mutex
+	from string
+	// delivery is MAIL's ENVID, which the LMTP proxies set to a delivery
+	// id of theirs: the store takes a delivery sent again under it once.
+	delivery string
+	size     int64       // the size MAIL declared, 0 if none
+	rcpts    []recipient // accepted, in RCPT order
 }
 
 var _ smtp.LMTPSession = (*session)(nil)
@@ -44,7 +47,7 @@ type recipient struct {
 func (s *session) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.from, s.size, s.rcpts = "", 0, nil
+	s.from, s.size, s.rcpts, s.delivery = "", 0, nil, ""
 }
 
 func (s *session) Logout() error { return nil }
@@ -52,9 +55,9 @@ func (s *session) Logout() error { return nil }
 func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.from, s.size, s.rcpts = from, 0, nil
+	s.from, s.size, s.rcpts, s.delivery = from, 0, nil, ""
 	if opts != nil {
-		s.size = opts.Size
+		s.size, s.delivery = opts.Size, opts.EnvelopeID
 	}
 	return nil
 }
@@ -86,7 +89,7 @@ func (s *session) Data(r io.Reader) error {
 // mailbox. No 250 is given before the store has made the message durable.
 func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	s.mu.Lock()
-	from, rcpts := s.from, slices.Clone(s.rcpts)
+	from, rcpts, delivery := s.from, slices.Clone(s.rcpts), s.delivery
 	s.mu.Unlock()
 	var mailboxes []uint64
 	index := make(map[uint64]int)
@@ -105,7 +108,7 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 		return replyErr(err)
 	}
 	admit := func(id uint64, size int64) error { return ledger.Admit(names[id], size) }
-	ds, err := s.srv.cfg.Store.DeliverAdmitted(ctx, mailboxes, readend.Body(r, s.conn.Conn), time.Now(), admit)
+	ds, err := s.srv.cfg.Store.DeliverOnce(ctx, delivery, mailboxes, readend.Body(r, s.conn.Conn), time.Now(), admit)
 	if err != nil {
 		s.log.Warn("lmtp delivery failed", "from", from, "recipients", len(rcpts), "err", err)
 		return replyErr(err)
@@ -114,6 +117,9 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 		d := ds[index[rc.mailbox]]
 		if d.Err != nil {
 			s.log.Warn("lmtp delivery to mailbox failed", "rcpt", rc.addr, "mailbox", rc.mailbox, "err", d.Err)
+		}
+		if d.Duplicate {
+			s.log.Info("lmtp delivery sent again; it was stored before", "rcpt", rc.addr, "mailbox", rc.mailbox, "delivery", delivery, "uid", d.Message.UID)
 		}
 		status.SetStatus(rc.addr, replyErr(d.Err))
 	}
