@@ -78,6 +78,9 @@ type Config struct {
 	ReplicaTimeout time.Duration
 	// CatchUpInterval is how often replicas out of sync are caught up.
 	CatchUpInterval time.Duration
+	// SettleInterval is how often the deletes this backend could not
+	// finish are finished; 0 means SettleInterval.
+	SettleInterval time.Duration
 	// ReplicaHTTPClient carries replication calls; nil means a client of
 	// the backend's own.
 	ReplicaHTTPClient *http.Client
@@ -124,6 +127,9 @@ func (c *Config) Validate() error {
 	if c.CatchUpInterval <= 0 {
 		c.CatchUpInterval = time.Second
 	}
+	if c.SettleInterval <= 0 {
+		c.SettleInterval = SettleInterval
+	}
 	return nil
 }
 
@@ -135,6 +141,8 @@ type Backend struct {
 	lmtp *lmtpd.Server
 
 	repl *replication.Replicator
+	// stopSettle ends the settle loop (settle.go); set by Start.
+	stopSettle context.CancelFunc
 
 	mu        sync.Mutex
 	started   bool
@@ -226,6 +234,13 @@ func (b *Backend) Start(ctx context.Context) error {
 		return err
 	}
 	b.started = true
+	settleCtx, stopSettle := context.WithCancel(context.Background())
+	b.stopSettle = stopSettle
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.settleLoop(settleCtx, b.cfg.SettleInterval)
+	}()
 	b.serve("imap", func() error { return b.imap.Serve(b.imapLn) })
 	b.serve("lmtp", func() error { return b.lmtp.Serve(b.lmtpLn) })
 	b.log.Info("backend serving", "imap_addr", b.imapLn.Addr().String(), "lmtp_addr", b.lmtpLn.Addr().String())
@@ -310,6 +325,9 @@ func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
 		b.mu.Lock()
 		b.closed = true
+		if b.stopSettle != nil {
+			b.stopSettle()
+		}
 		b.mu.Unlock()
 		// The hook stays, refusing: a write that reaches the store after
 		// this is never acknowledged unreplicated.

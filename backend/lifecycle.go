@@ -139,6 +139,11 @@ func (b *Backend) finishDelete(ctx context.Context, m *fsm.Mailbox) error {
 		return fmt.Errorf("delete mailbox %d from spool: %w", m.ID, err)
 	}
 	res, err := b.apply(ctx, fsm.Remove{Name: m.Name, ID: m.ID})
+	if errors.Is(err, fsm.ErrNoMailbox) {
+		// Finished meanwhile by another finisher of the same delete (the
+		// settle loop, a DELETE sent again): the entry of this id is gone.
+		err = nil
+	}
 	if err != nil {
 		return err
 	}

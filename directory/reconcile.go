@@ -151,8 +151,10 @@ func (n *Node) reconcileBackend(ctx context.Context, id string, m member, handle
 			cmds = append(cmds, fsm.SetBackendState{ID: id, State: fsm.BackendUp, At: now})
 		}
 	} else if !handledDown[id] || (known && b.State != fsm.BackendDown) {
-		// Release first: once the backend reads down, its reservations are gone.
-		cmds = append(cmds, fsm.ReleaseReservations{Backend: id})
+		// Release first: once the backend reads down, its reservations are
+		// gone; and the deletes it had begun are finished for it, before its
+		// other mailboxes are promoted away.
+		cmds = append(cmds, fsm.ReleaseReservations{Backend: id}, fsm.RemoveDeletions{Backend: id})
 		if known {
 			cmds = append(cmds, fsm.SetBackendState{ID: id, State: fsm.BackendDown, At: now})
 		}

@@ -25,6 +25,7 @@ func sampleCommands() []Command {
 		BackendRegister{ID: "b", IMAPAddr: "i", LMTPAddr: "l", APIAddr: "a", Weight: 7, At: 9},
 		SetBackendState{ID: "b", State: BackendDown, At: 11},
 		ReleaseReservations{Backend: "b", Before: 12},
+		RemoveDeletions{Backend: "b"},
 		Noop{},
 		SetInSync{Primary: "b1", Replica: "b2", InSync: true, At: 13},
 		Failover{Backend: "b1", Force: true, At: 14},

@@ -32,6 +32,7 @@ const (
 	TypeMoveSwitch          CommandType = 21
 	TypeMoveAbort           CommandType = 22
 	TypeUserQuota           CommandType = 23
+	TypeRemoveDeletions     CommandType = 26
 )
 
 // Command is one change to the directory. Every time or random value a
@@ -153,6 +154,15 @@ type ReleaseReservations struct {
 	Before  int64
 }
 
+// RemoveDeletions removes every mailbox in state Deleting whose primary is
+// Backend: the leader proposes it once the backend is down, so that a
+// DELETE begun on a backend that then died never leaves the name stuck.
+// What the backend (or a replica) still holds of such a mailbox is
+// quarantined by its reconcile when it starts, never served again.
+type RemoveDeletions struct {
+	Backend string
+}
+
 // Noop changes nothing; it measures the log and checks leadership.
 type Noop struct{}
 
@@ -172,6 +182,7 @@ func (Unsubscribe) Type() CommandType         { return TypeUnsubscribe }
 func (BackendRegister) Type() CommandType     { return TypeBackendRegister }
 func (SetBackendState) Type() CommandType     { return TypeBackendState }
 func (ReleaseReservations) Type() CommandType { return TypeReleaseReservations }
+func (RemoveDeletions) Type() CommandType     { return TypeRemoveDeletions }
 func (Noop) Type() CommandType                { return TypeNoop }
 
 // Result is what applying a command returns to its proposer. Err is nil or

@@ -162,7 +162,7 @@ func (f *FSM) publishLocked(applied uint64) {
 	next := &View{tables: *f.work, applied: applied}
 	next.names = share(d&dirtyNames != 0, f.work.names, prev.names)
 	next.ids = share(d&dirtyIDs != 0, f.work.ids, prev.ids)
-	next.reserved = share(d&dirtyReserved != 0, f.work.reserved, prev.reserved)
+	next.unsettled = share(d&dirtyUnsettled != 0, f.work.unsettled, prev.unsettled)
 	next.users = share(d&dirtyUsers != 0, f.work.users, prev.users)
 	next.subs = share(d&dirtySubs != 0, f.work.subs, prev.subs)
 	f.dirty = 0

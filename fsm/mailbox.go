@@ -20,6 +20,7 @@ func (f *FSM) registerMailboxHandlers() {
 	on(f, (*FSM).rename)
 	on(f, (*FSM).setACL)
 	on(f, (*FSM).releaseReservations)
+	on(f, (*FSM).removeDeletions)
 }
 
 func failed(err error) Result { return Result{Err: err} }
@@ -224,8 +225,11 @@ func (f *FSM) releaseReservations(c ReleaseReservations) Result {
 		return failed(fmt.Errorf("%w: release reservations of no backend and no age", ErrInvalidCommand))
 	}
 	var stale []*Mailbox
-	f.work.reserved.Ascend(func(e nameEntry) bool {
+	f.work.unsettled.Ascend(func(e nameEntry) bool {
 		mb := e.mb
+		if mb.State != Reserved {
+			return true
+		}
 		if (c.Backend != "" && mb.ReservedBy == c.Backend) || (c.Before != 0 && mb.ReservedAt < c.Before) {
 			stale = append(stale, mb)
 		}
@@ -237,17 +241,40 @@ func (f *FSM) releaseReservations(c ReleaseReservations) Result {
 	return Result{Count: len(stale)}
 }
 
+func (f *FSM) removeDeletions(c RemoveDeletions) Result {
+	if c.Backend == "" {
+		return failed(fmt.Errorf("%w: remove the deletions of no backend", ErrInvalidCommand))
+	}
+	var stuck []*Mailbox
+	f.work.unsettled.Ascend(func(e nameEntry) bool {
+		if e.mb.State == Deleting && e.mb.Primary.Backend == c.Backend {
+			stuck = append(stuck, e.mb)
+		}
+		return true
+	})
+	for _, mb := range stuck {
+		f.work.deleteMove(mb.ID)
+		f.deleteMailbox(mb)
+	}
+	return Result{Count: len(stuck)}
+}
+
 // insertMailbox, replaceMailbox and deleteMailbox keep the name, id and
-// reservation indexes in step.
+// unsettled indexes in step.
+
+// unsettled says whether a mailbox in state st is on its way in or out
+// (Reserved, Deleting): each such state must resolve by itself, and the
+// unsettled index finds them without a walk of every mailbox.
+func unsettled(st MailboxState) bool { return st == Reserved || st == Deleting }
 
 func (f *FSM) insertMailbox(mb *Mailbox) {
 	t := f.work
 	t.names.ReplaceOrInsert(nameEntry{name: mb.Name, mb: mb})
 	t.ids.ReplaceOrInsert(idEntry{id: mb.ID, mb: mb})
 	f.dirty |= dirtyNames | dirtyIDs
-	if mb.State == Reserved {
-		t.reserved.ReplaceOrInsert(nameEntry{name: mb.Name, mb: mb})
-		f.dirty |= dirtyReserved
+	if unsettled(mb.State) {
+		t.unsettled.ReplaceOrInsert(nameEntry{name: mb.Name, mb: mb})
+		f.dirty |= dirtyUnsettled
 	}
 }
 
@@ -257,9 +284,9 @@ func (f *FSM) replaceMailbox(old, mb *Mailbox) {
 		f.insertMailbox(mb)
 		return
 	}
-	if old.State == Reserved && mb.State != Reserved {
-		f.work.reserved.Delete(nameEntry{name: old.Name})
-		f.dirty |= dirtyReserved
+	if unsettled(old.State) && !unsettled(mb.State) {
+		f.work.unsettled.Delete(nameEntry{name: old.Name})
+		f.dirty |= dirtyUnsettled
 	}
 	f.insertMailbox(mb)
 }
@@ -269,8 +296,8 @@ func (f *FSM) deleteMailbox(mb *Mailbox) {
 	t.names.Delete(nameEntry{name: mb.Name})
 	t.ids.Delete(idEntry{id: mb.ID})
 	f.dirty |= dirtyNames | dirtyIDs
-	if mb.State == Reserved {
-		t.reserved.Delete(nameEntry{name: mb.Name})
-		f.dirty |= dirtyReserved
+	if unsettled(mb.State) {
+		t.unsettled.Delete(nameEntry{name: mb.Name})
+		f.dirty |= dirtyUnsettled
 	}
 }

@@ -296,3 +296,35 @@ func TestErrorCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoveDeletions: the deletes begun on a backend that went down are
+// finished for it; nothing else is touched, and Deletions lists what is
+// left to finish.
+func TestRemoveDeletions(t *testing.T) {
+	f := newTestFSM(t)
+	f.create("shared/keep")
+	f.create("shared/gone")
+	f.create("shared/gone/child")
+	f.ok(Reserve{Name: "shared/elsewhere", Backend: "b2", Reservation: "e", At: 10})
+	f.ok(Activate{Name: "shared/elsewhere", Reservation: "e"})
+	for _, n := range []string{"shared/gone", "shared/gone/child", "shared/elsewhere"} {
+		f.ok(MarkDeleting{Name: n})
+	}
+	f.ok(Reserve{Name: "shared/pending", Backend: "b1", Reservation: "p", At: 20})
+	f.fails(RemoveDeletions{}, ErrInvalidCommand)
+
+	if r := f.ok(RemoveDeletions{Backend: "b1"}); r.Count != 2 {
+		t.Fatalf("count %d, want 2", r.Count)
+	}
+	if got := f.names("shared/"); !slices.Equal(got, []string{"shared/elsewhere", "shared/keep", "shared/pending"}) {
+		t.Fatalf("after RemoveDeletions: %v", got)
+	}
+	var deleting, reserved []string
+	f.View().Deletions(func(mb *Mailbox) bool { deleting = append(deleting, mb.Name); return true })
+	f.Reservations(func(mb *Mailbox) bool { reserved = append(reserved, mb.Name); return true })
+	if !slices.Equal(deleting, []string{"shared/elsewhere"}) || !slices.Equal(reserved, []string{"shared/pending"}) {
+		t.Fatalf("deletions %v, reservations %v", deleting, reserved)
+	}
+	// The name is free again.
+	f.create("shared/gone")
+}

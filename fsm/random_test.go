@@ -21,7 +21,7 @@ func randomCommand(rng *rand.Rand) Command {
 	user := func() string { return pick("alice", "bob", "carol", "Bad User") }
 	backend := func() string { return pick("b1", "b2", "b3", "b9") }
 	res := func() string { return pick("r1", "r2", "") }
-	switch rng.IntN(15) {
+	switch rng.IntN(16) {
 	case 0, 1:
 		return Reserve{Name: name(), Backend: backend(), Replicas: []string{backend()}, Reservation: res(), At: rng.Int64N(100)}
 	case 2, 3:
@@ -46,6 +46,8 @@ func randomCommand(rng *rand.Rand) Command {
 		return Unsubscribe{User: user(), Name: name()}
 	case 13:
 		return SetBackendState{ID: backend(), State: BackendState(rng.IntN(5))}
+	case 14:
+		return RemoveDeletions{Backend: backend()}
 	default:
 		return ReleaseReservations{Backend: pick("", "b1", "b2"), Before: rng.Int64N(100)}
 	}
@@ -58,7 +60,7 @@ func checkIndexes(t *testing.T, f *FSM) {
 	if st.names.Len() != st.ids.Len() {
 		t.Fatalf("%d names, %d ids", st.names.Len(), st.ids.Len())
 	}
-	reserved := 0
+	unsettledN := 0
 	st.names.Ascend(func(e nameEntry) bool {
 		if e.name != e.mb.Name {
 			t.Fatalf("entry %q holds %q", e.name, e.mb.Name)
@@ -69,16 +71,16 @@ func checkIndexes(t *testing.T, f *FSM) {
 		if e.mb.ID >= st.nextID {
 			t.Fatalf("%q has id %d >= next %d", e.name, e.mb.ID, st.nextID)
 		}
-		if e.mb.State == Reserved {
-			reserved++
-			if r, ok := st.reserved.Get(e); !ok || r.mb != e.mb {
-				t.Fatalf("reserved %q missing from reservation index", e.name)
+		if e.mb.State == Reserved || e.mb.State == Deleting {
+			unsettledN++
+			if r, ok := st.unsettled.Get(e); !ok || r.mb != e.mb {
+				t.Fatalf("%s %q missing from the unsettled index", e.mb.State, e.name)
 			}
 		}
 		return true
 	})
-	if reserved != st.reserved.Len() {
-		t.Fatalf("%d reserved mailboxes, index has %d", reserved, st.reserved.Len())
+	if unsettledN != st.unsettled.Len() {
+		t.Fatalf("%d reserved or deleting mailboxes, index has %d", unsettledN, st.unsettled.Len())
 	}
 }
 
@@ -138,5 +140,8 @@ func TestRandomCommands(t *testing.T) {
 		if succeeded[typ] == 0 {
 			t.Errorf("no command of type %d succeeded: %v", typ, succeeded)
 		}
+	}
+	if succeeded[TypeRemoveDeletions] == 0 {
+		t.Errorf("no RemoveDeletions succeeded: %v", succeeded)
 	}
 }

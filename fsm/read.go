@@ -35,7 +35,13 @@ func (v *View) MailboxCount() int { return v.names.Len() }
 // Reservations calls fn for every mailbox in state Reserved, in name order,
 // until fn returns false. A backend resolves its own on start.
 func (v *View) Reservations(fn func(*Mailbox) bool) {
-	v.reserved.Ascend(func(e nameEntry) bool { return fn(e.mb) })
+	v.unsettled.Ascend(func(e nameEntry) bool { return e.mb.State != Reserved || fn(e.mb) })
+}
+
+// Deletions calls fn for every mailbox in state Deleting, in name order,
+// until fn returns false: deletes begun and not yet finished.
+func (v *View) Deletions(fn func(*Mailbox) bool) {
+	v.unsettled.Ascend(func(e nameEntry) bool { return e.mb.State != Deleting || fn(e.mb) })
 }
 
 // User looks up a user; name need not be canonical.

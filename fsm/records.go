@@ -222,8 +222,8 @@ func (rr *restorer) mailbox(mb *Mailbox) error {
 		return fmt.Errorf("mailbox id %d twice", mb.ID)
 	}
 	rr.t.names.ReplaceOrInsert(nameEntry{name: mb.Name, mb: mb})
-	if mb.State == Reserved {
-		rr.t.reserved.ReplaceOrInsert(nameEntry{name: mb.Name, mb: mb})
+	if unsettled(mb.State) {
+		rr.t.unsettled.ReplaceOrInsert(nameEntry{name: mb.Name, mb: mb})
 	}
 	return nil
 }

@@ -45,14 +45,14 @@ func lessSub(a, b subscription) bool {
 
 // tables is the whole replicated state.
 type tables struct {
-	names    *btree.BTreeG[nameEntry]    // every mailbox, by name
-	ids      *btree.BTreeG[idEntry]      // every mailbox, by id
-	reserved *btree.BTreeG[nameEntry]    // mailboxes in state Reserved, by name
-	users    *btree.BTreeG[*User]        // by name
-	subs     *btree.BTreeG[subscription] // by user, then name
-	backends []*Backend                  // sorted by ID; replaced whole, never changed in place
-	inSync   []Pair                      // sorted by (Primary, Replica); replaced whole
-	moves    []Move                      // sorted by mailbox id; replaced whole
+	names     *btree.BTreeG[nameEntry]    // every mailbox, by name
+	ids       *btree.BTreeG[idEntry]      // every mailbox, by id
+	unsettled *btree.BTreeG[nameEntry]    // mailboxes in state Reserved or Deleting, by name
+	users     *btree.BTreeG[*User]        // by name
+	subs      *btree.BTreeG[subscription] // by user, then name
+	backends  []*Backend                  // sorted by ID; replaced whole, never changed in place
+	inSync    []Pair                      // sorted by (Primary, Replica); replaced whole
+	moves     []Move                      // sorted by mailbox id; replaced whole
 
 	nextID          uint64 // next mailbox id; ids start at 1
 	nextUIDValidity uint32 // next uidvalidity; strictly increasing, starts at 1
@@ -62,7 +62,7 @@ func newTables() *tables {
 	return &tables{
 		names:           btree.NewG(btreeDegree, lessName),
 		ids:             btree.NewG(btreeDegree, lessID),
-		reserved:        btree.NewG(btreeDegree, lessName),
+		unsettled:       btree.NewG(btreeDegree, lessName),
 		users:           btree.NewG(btreeDegree, lessUser),
 		subs:            btree.NewG(btreeDegree, lessSub),
 		nextID:          1,
@@ -75,10 +75,10 @@ func newTables() *tables {
 const (
 	dirtyNames uint8 = 1 << iota
 	dirtyIDs
-	dirtyReserved
+	dirtyUnsettled
 	dirtyUsers
 	dirtySubs
-	dirtyAll = dirtyNames | dirtyIDs | dirtyReserved | dirtyUsers | dirtySubs
+	dirtyAll = dirtyNames | dirtyIDs | dirtyUnsettled | dirtyUsers | dirtySubs
 )
 
 // View is a published, immutable state of the tables, pinned at the

@@ -132,4 +132,8 @@ func decodeReleaseReservations(d *decoder) Command {
 	return ReleaseReservations{Backend: d.string(), Before: d.int()}
 }
 
+func (c RemoveDeletions) appendTo(e *encoder) { e.string(c.Backend) }
+
+func decodeRemoveDeletions(d *decoder) Command { return RemoveDeletions{Backend: d.string()} }
+
 func (Noop) appendTo(*encoder) {}
