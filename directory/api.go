@@ -232,6 +232,7 @@ type UserInfo struct {
 	State      string `json:"state"`
 	QuotaBytes int64  `json:"quota_bytes"`
 	CreatedAt  int64  `json:"created_at"`
+	Admin      bool   `json:"admin,omitempty"`
 }
 
 func (s *apiServer) users(w http.ResponseWriter, r *http.Request) {
@@ -253,7 +254,7 @@ func (s *apiServer) users(w http.ResponseWriter, r *http.Request) {
 		if u.State == fsm.UserDisabled {
 			state = "disabled"
 		}
-		out = append(out, UserInfo{Name: u.Name, State: state, QuotaBytes: u.QuotaBytes, CreatedAt: u.CreatedAt})
+		out = append(out, UserInfo{Name: u.Name, State: state, QuotaBytes: u.QuotaBytes, CreatedAt: u.CreatedAt, Admin: u.Admin})
 		return true
 	})
 	writeJSON(w, http.StatusOK, out)

@@ -99,6 +99,7 @@ var decoders = [128]func(d *decoder) Command{
 	TypeMoveSwitch:          decodeMoveSwitch,
 	TypeMoveAbort:           decodeMoveAbort,
 	TypeUserQuota:           decodeUserQuota,
+	TypeUserAdmin:           decodeUserAdmin,
 	TypeRemoveDeletions:     decodeRemoveDeletions,
 }
 

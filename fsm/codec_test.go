@@ -34,6 +34,7 @@ func sampleCommands() []Command {
 		MoveSwitch{Mailbox: 3, MoveID: "m", At: 16},
 		MoveAbort{Mailbox: 3, MoveID: "m", At: 17},
 		UserQuota{Name: "alice", QuotaBytes: 1 << 30},
+		UserAdmin{Name: "alice", Admin: true},
 	}
 }
 

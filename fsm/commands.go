@@ -32,6 +32,7 @@ const (
 	TypeMoveSwitch          CommandType = 21
 	TypeMoveAbort           CommandType = 22
 	TypeUserQuota           CommandType = 23
+	TypeUserAdmin           CommandType = 24
 	TypeRemoveDeletions     CommandType = 26
 )
 
@@ -114,6 +115,13 @@ type UserQuota struct {
 	QuotaBytes int64
 }
 
+// UserAdmin marks a user as an admin, who may log in as another user
+// (SASL PLAIN with an authorization id), or clears the mark.
+type UserAdmin struct {
+	Name  string
+	Admin bool
+}
+
 type UserDelete struct {
 	Name string
 }
@@ -177,6 +185,7 @@ func (UserAdd) Type() CommandType             { return TypeUserAdd }
 func (UserPasswd) Type() CommandType          { return TypeUserPasswd }
 func (UserDelete) Type() CommandType          { return TypeUserDelete }
 func (UserQuota) Type() CommandType           { return TypeUserQuota }
+func (UserAdmin) Type() CommandType           { return TypeUserAdmin }
 func (Subscribe) Type() CommandType           { return TypeSubscribe }
 func (Unsubscribe) Type() CommandType         { return TypeUnsubscribe }
 func (BackendRegister) Type() CommandType     { return TypeBackendRegister }

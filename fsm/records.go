@@ -30,22 +30,40 @@ func decodeBackend(d *decoder) *Backend {
 	}
 }
 
+// userAdminFlag is a bit of the user record's trailing flags field.
+const userAdminFlag = 1 << 0
+
+// appendUser writes the flags field only when a flag is set: the record of
+// a user with none is the record of the versions before the field, which
+// restore it as it was; a version that knows no flags refuses a record
+// with them (trailing bytes) rather than drop an admin mark.
 func appendUser(e *encoder, u *User) {
 	e.string(u.Name)
 	e.string(u.PasswordHash)
 	e.byte(byte(u.State))
 	e.int(u.QuotaBytes)
 	e.int(u.CreatedAt)
+	if u.Admin {
+		e.uint(userAdminFlag)
+	}
 }
 
 func decodeUser(d *decoder) *User {
-	return &User{
+	u := &User{
 		Name:         d.string(),
 		PasswordHash: d.string(),
 		State:        UserState(d.byte()),
 		QuotaBytes:   d.int(),
 		CreatedAt:    d.int(),
 	}
+	if len(d.buf) > 0 {
+		flags := d.uint()
+		if flags&^userAdminFlag != 0 {
+			d.fail("unknown user flags %#x", flags)
+		}
+		u.Admin = flags&userAdminFlag != 0
+	}
+	return u
 }
 
 func appendMailbox(e *encoder, mb *Mailbox) {

@@ -243,3 +243,51 @@ func TestApplyBatch(t *testing.T) {
 		t.Fatalf("applied %d count %d", f.AppliedIndex(), f.MailboxCount())
 	}
 }
+
+// The admin flag survives a snapshot; a snapshot made before the flag
+// existed (user records without the flags field) still restores, and a
+// directory without admins writes exactly those older records.
+func TestSnapshotUserAdmin(t *testing.T) {
+	f := populated(t)
+	before := persist(t, f.FSM)
+	digestBefore := f.Digest()
+	old := New()
+	if err := old.Restore(io.NopCloser(bytes.NewReader(before))); err != nil {
+		t.Fatal(err)
+	}
+	if u, ok := old.User("alice"); !ok || u.Admin {
+		t.Fatalf("restored without flags: %+v", u)
+	}
+
+	f.ok(UserAdmin{Name: "bob", Admin: true})
+	data := persist(t, f.FSM)
+	g := New()
+	if err := g.Restore(io.NopCloser(bytes.NewReader(data))); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := g.User("bob"); !u.Admin {
+		t.Fatalf("admin flag lost: %+v", u)
+	}
+	if u, _ := g.User("alice"); u.Admin {
+		t.Fatalf("alice became admin: %+v", u)
+	}
+	if g.Digest() != f.Digest() {
+		t.Fatal("digest differs after restore")
+	}
+
+	f.ok(UserAdmin{Name: "bob"})
+	if f.Digest() != digestBefore {
+		t.Fatal("a directory without admins should write the records of before the flag")
+	}
+}
+
+func TestDecodeUserRejectsUnknownFlags(t *testing.T) {
+	e := encoder{}
+	appendUser(&e, &User{Name: "a", State: UserActive, Admin: true})
+	e.buf[len(e.buf)-1] = 0x02
+	d := decoder{buf: e.buf}
+	decodeUser(&d)
+	if err := d.finish(); err == nil {
+		t.Fatal("unknown flag accepted")
+	}
+}

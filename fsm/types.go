@@ -82,6 +82,9 @@ type User struct {
 	State        UserState
 	QuotaBytes   int64 // 0: no quota
 	CreatedAt    int64 // unix nanoseconds, chosen by the proposer
+	// Admin may authenticate as another user (SASL PLAIN with an
+	// authorization id): helpdesks and migrations.
+	Admin bool
 }
 
 // BackendState is a backend's availability as the directory records it.

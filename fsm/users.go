@@ -8,6 +8,7 @@ func (f *FSM) registerUserHandlers() {
 	on(f, (*FSM).userAdd)
 	on(f, (*FSM).userPasswd)
 	on(f, (*FSM).userQuota)
+	on(f, (*FSM).userAdmin)
 	on(f, (*FSM).userDelete)
 }
 
@@ -32,10 +33,16 @@ func (f *FSM) userAdd(c UserAdd) Result {
 	return Result{Count: 1}
 }
 
+// userPasswd, userQuota and userAdmin count 0 when the record already
+// says what the command sets, so that a re-run import can tell "already
+// there" from "updated".
 func (f *FSM) userPasswd(c UserPasswd) Result {
 	old, err := f.existingUser(c.Name)
 	if err != nil {
 		return failed(err)
+	}
+	if old.PasswordHash == c.PasswordHash {
+		return Result{}
 	}
 	u := *old
 	u.PasswordHash = c.PasswordHash
@@ -51,8 +58,25 @@ func (f *FSM) userQuota(c UserQuota) Result {
 	if err != nil {
 		return failed(err)
 	}
+	if old.QuotaBytes == c.QuotaBytes {
+		return Result{}
+	}
 	u := *old
 	u.QuotaBytes = c.QuotaBytes
+	f.putUser(&u)
+	return Result{Count: 1}
+}
+
+func (f *FSM) userAdmin(c UserAdmin) Result {
+	old, err := f.existingUser(c.Name)
+	if err != nil {
+		return failed(err)
+	}
+	if old.Admin == c.Admin {
+		return Result{}
+	}
+	u := *old
+	u.Admin = c.Admin
 	f.putUser(&u)
 	return Result{Count: 1}
 }

@@ -146,3 +146,41 @@ func TestDeliveryTarget(t *testing.T) {
 		t.Fatalf("deleting INBOX: %v", err)
 	}
 }
+
+func TestUserAdmin(t *testing.T) {
+	f := newTestFSM(t)
+	f.fails(UserAdmin{Name: "nobody", Admin: true}, ErrNoUser)
+	if r := f.ok(UserAdmin{Name: "Alice", Admin: true}); r.Count != 1 {
+		t.Fatalf("set admin counted %d", r.Count)
+	}
+	if u, _ := f.User("alice"); !u.Admin || u.PasswordHash != "$2a$x" {
+		t.Fatalf("after UserAdmin: %+v", u)
+	}
+	if r := f.ok(UserAdmin{Name: "alice", Admin: true}); r.Count != 0 {
+		t.Fatalf("second set admin counted %d", r.Count)
+	}
+	f.ok(UserAdmin{Name: "alice"})
+	if u, _ := f.User("alice"); u.Admin {
+		t.Fatalf("admin not cleared: %+v", u)
+	}
+}
+
+// A command that sets what the record already holds counts 0: an import
+// run twice reports its users as already there.
+func TestUserUnchangedCountsZero(t *testing.T) {
+	f := newTestFSM(t)
+	f.ok(UserAdd{Name: "carol", PasswordHash: "h1", QuotaBytes: 10, At: 1})
+	for _, c := range []struct {
+		cmd  Command
+		want int
+	}{
+		{UserPasswd{Name: "carol", PasswordHash: "h1"}, 0},
+		{UserPasswd{Name: "carol", PasswordHash: "h2"}, 1},
+		{UserQuota{Name: "carol", QuotaBytes: 10}, 0},
+		{UserQuota{Name: "carol", QuotaBytes: 20}, 1},
+	} {
+		if r := f.ok(c.cmd); r.Count != c.want {
+			t.Fatalf("%+v counted %d, want %d", c.cmd, r.Count, c.want)
+		}
+	}
+}

@@ -78,6 +78,10 @@ func decodeUserQuota(d *decoder) Command {
 	return UserQuota{Name: d.string(), QuotaBytes: d.int()}
 }
 
+func (c UserAdmin) appendTo(e *encoder) { e.string(c.Name); e.byte(boolByte(c.Admin)) }
+
+func decodeUserAdmin(d *decoder) Command { return UserAdmin{Name: d.string(), Admin: d.bool()} }
+
 func decodeUserPasswd(d *decoder) Command {
 	return UserPasswd{Name: d.string(), PasswordHash: d.string()}
 }

@@ -17,5 +17,8 @@ var (
 	ErrTooManyConns    = errors.New("imapfront: too many connections")
 	ErrNotVisible      = errors.New("imapfront: mailbox not visible to user")
 	ErrNoRights        = errors.New("imapfront: missing rights")
+	ErrBadCredentials  = errors.New("imapfront: bad password or disabled user")
+	ErrNotAdmin        = errors.New("imapfront: only an admin may act as another user")
+	ErrUserDisabled    = errors.New("imapfront: user disabled")
 	errTryCreate       = errors.New("imapfront: no such mailbox; try CREATE")
 )

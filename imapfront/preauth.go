@@ -1,9 +1,7 @@
 package imapfront
 
 import (
-	"bytes"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -24,7 +22,7 @@ func (s *session) capabilities() string {
 			caps = append(caps, "STARTTLS")
 		}
 		if s.loginAllowed() {
-			caps = append(caps, "AUTH=PLAIN")
+			caps = append(caps, authMechanisms()...)
 		} else {
 			caps = append(caps, "LOGINDISABLED")
 		}
@@ -108,67 +106,21 @@ func (s *session) cmdLogin(cmd *Command) bool {
 		s.fail(cmd.Tag, err)
 		return true
 	}
-	return s.login(cmd.Tag, user, pw)
+	return s.login(cmd.Tag, credentials{user: user, pw: pw})
 }
 
-// cmdAuthenticate supports SASL PLAIN, with or without an initial response.
-func (s *session) cmdAuthenticate(cmd *Command) bool {
-	a := cmd.argReader()
-	mech, err := a.atom()
-	if err != nil {
-		s.fail(cmd.Tag, err)
-		return true
-	}
-	if mech != "PLAIN" {
-		s.tagged(cmd.Tag, "NO", "unsupported authentication mechanism")
-		return true
-	}
-	var resp string
-	if a.sp() {
-		_, resp, err = a.next()
-		if err == nil {
-			err = a.done()
-		}
-		if err != nil {
-			s.fail(cmd.Tag, err)
-			return true
-		}
-	} else {
-		s.bw.WriteString("+ \r\n")
-		if s.flush() != nil {
-			return false
-		}
-		line, err := s.wr.readLine(nil)
-		if err != nil {
-			return s.readFailed(s.wr.resync(&Command{Tag: cmd.Tag}, err))
-		}
-		resp = string(bytes.TrimSuffix(line, []byte("\r\n")))
-	}
-	if resp == "*" {
-		s.tagged(cmd.Tag, "BAD", "authentication cancelled")
-		return true
-	}
-	if resp == "=" {
-		resp = ""
-	}
-	raw, err := base64.StdEncoding.DecodeString(resp)
-	parts := bytes.Split(raw, []byte{0})
-	if err != nil || len(parts) != 3 {
-		s.tagged(cmd.Tag, "BAD", "malformed SASL PLAIN response")
-		return true
-	}
-	authz, user, pw := string(parts[0]), string(parts[1]), string(parts[2])
-	if authz != "" && !strings.EqualFold(authz, user) {
-		// Acting for another user is for frontends at backends, not clients.
-		s.loginFailure(cmd.Tag, user, errors.New("authorization id differs"))
-		return true
-	}
-	return s.login(cmd.Tag, user, pw)
+// credentials are what a client logs in with: a user and a password, and
+// for SASL PLAIN an authorization id, the user to act for when it is not
+// the authenticating user.
+type credentials struct {
+	authz, user, pw string
 }
 
 // login checks a password against the local directory and authenticates
-// the session.
-func (s *session) login(tag, name, pw string) bool {
+// the session. With an authorization id naming another user, the
+// authenticating user must be an admin and the session is the other
+// user's: every backend connection acts for it.
+func (s *session) login(tag string, c credentials) bool {
 	if !s.loginAllowed() {
 		s.tagged(tag, "NO", "[PRIVACYREQUIRED] LOGIN requires TLS")
 		return true
@@ -177,19 +129,21 @@ func (s *session) login(tag, name, pw string) bool {
 		s.tagged(tag, "NO", "[AUTHENTICATIONFAILED] too many failed logins; try later")
 		return true
 	}
-	user, err := fsm.CanonicalUser(name)
+	authc, err := s.checkPassword(c.user, c.pw)
 	if err != nil {
-		s.loginFailure(tag, name, err)
+		s.loginFailure(tag, c.user, err)
 		return true
 	}
-	u, err := s.lookupUser(user)
-	if err != nil {
-		s.loginFailure(tag, user, err)
-		return true
-	}
-	if u.State != fsm.UserActive || !auth.CheckPassword(u.PasswordHash, pw) {
-		s.loginFailure(tag, user, errors.New("bad password or disabled user"))
-		return true
+	user := authc.Name
+	if c.authz != "" {
+		target, err := s.authorize(authc, c.authz)
+		if err != nil {
+			s.srv.loginFailed(s.addr)
+			s.log.Warn("authorization refused", "login_user", authc.Name, "authz_user", c.authz, "err", err)
+			s.tagged(tag, "NO", "[AUTHORIZATIONFAILED] not authorized to act as that user")
+			return true
+		}
+		user = target.Name
 	}
 	if !s.srv.addUserConn(user) {
 		s.tagged(tag, "NO", "[LIMIT] too many connections for this user")
@@ -197,8 +151,51 @@ func (s *session) login(tag, name, pw string) bool {
 	}
 	s.user = user
 	s.log = s.log.With("user", user)
+	if user != authc.Name {
+		s.log = s.log.With("admin", authc.Name)
+		s.log.Info("admin logged in as another user")
+	}
 	s.tagged(tag, "OK", "[CAPABILITY %s] logged in", s.capabilities())
 	return true
+}
+
+// checkPassword returns the active user that name and pw authenticate.
+func (s *session) checkPassword(name, pw string) (*fsm.User, error) {
+	user, err := fsm.CanonicalUser(name)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.lookupUser(user)
+	if err != nil {
+		return nil, err
+	}
+	if u.State != fsm.UserActive || !auth.CheckPassword(u.PasswordHash, pw) {
+		return nil, ErrBadCredentials
+	}
+	return u, nil
+}
+
+// authorize returns the user that authc may act as under the
+// authorization id authz: itself, or for an admin any active user.
+func (s *session) authorize(authc *fsm.User, authz string) (*fsm.User, error) {
+	name, err := fsm.CanonicalUser(authz)
+	if err != nil {
+		return nil, err
+	}
+	if name == authc.Name {
+		return authc, nil
+	}
+	if !authc.Admin {
+		return nil, ErrNotAdmin
+	}
+	u, err := s.lookupUser(name)
+	if err != nil {
+		return nil, err
+	}
+	if u.State != fsm.UserActive {
+		return nil, ErrUserDisabled
+	}
+	return u, nil
 }
 
 // lookupUser reads a user from the local copy, fresh within the staleness

@@ -53,7 +53,7 @@ func TestAuthenticatePlain(t *testing.T) {
 	rc := dialRaw(t, addr)
 	// A client may not act for another user.
 	rc.send("a AUTHENTICATE PLAIN Ym9iAGFsaWNlAHNlY3JldA==\r\n") // bob\0alice\0secret
-	if l := rc.until("a "); !strings.HasPrefix(l, "a NO [AUTHENTICATIONFAILED]") {
+	if l := rc.until("a "); !strings.HasPrefix(l, "a NO [AUTHORIZATIONFAILED]") {
 		t.Fatalf("authz as another user: %q", l)
 	}
 	rc.send("b AUTHENTICATE PLAIN\r\n")

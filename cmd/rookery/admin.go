@@ -52,6 +52,7 @@ type adminCmd struct {
 	json   bool
 	stdin  io.Reader
 	out    io.Writer
+	errOut io.Writer // progress lines
 }
 
 func runAdmin(args []string, stdout, stderr io.Writer) error {
@@ -94,7 +95,7 @@ func runAdmin(args []string, stdout, stderr io.Writer) error {
 		}
 		client.WithTLS(tc)
 	}
-	a := &adminCmd{client: client, secret: secret, json: *asJSON, stdin: os.Stdin, out: stdout}
+	a := &adminCmd{client: client, secret: secret, json: *asJSON, stdin: os.Stdin, out: stdout, errOut: stderr}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	return a.run(ctx, fs.Args())
@@ -139,8 +140,14 @@ func (a *adminCmd) run(ctx context.Context, args []string) error {
 	case "backend undrain":
 		return a.apply(ctx, fsm.SetBackendState{ID: arg(2), State: fsm.BackendUp, At: time.Now().UnixNano()},
 			"backend "+arg(2)+" takes new mailboxes again")
-	case "user add", "user passwd":
-		return a.userPassword(ctx, args[1], arg(2))
+	case "user add":
+		return a.userAdd(ctx, args[2:])
+	case "user passwd":
+		return a.userPassword(ctx, arg(2))
+	case "user admin":
+		return a.userAdmin(ctx, arg(2), arg(3))
+	case "user import":
+		return a.userImport(ctx, args[2:])
 	case "user quota":
 		return a.userQuota(ctx, arg(2), arg(3))
 	case "user delete":
@@ -180,26 +187,25 @@ func (a *adminCmd) apply(ctx context.Context, cmd fsm.Command, done string) erro
 	return a.done(fmt.Sprintf("%s (raft index %d)", done, res.Index), map[string]any{"index": res.Index})
 }
 
-func (a *adminCmd) userPassword(ctx context.Context, verb, name string) error {
+func (a *adminCmd) userPassword(ctx context.Context, name string) error {
 	user, err := fsm.CanonicalUser(name)
 	if err != nil {
 		return err
 	}
-	pw, err := bufio.NewReader(a.stdin).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	hash, err := auth.HashPassword(strings.TrimRight(pw, "\r\n"))
+	hash, err := a.hashFromStdin()
 	if err != nil {
 		return err
 	}
-	if verb == "add" {
-		if err := a.apply(ctx, fsm.UserAdd{Name: user, PasswordHash: hash, At: time.Now().UnixNano()}, "added user "+user); err != nil {
-			return err
-		}
-		return a.mailboxCreate(ctx, fsm.Inbox(user), "")
-	}
 	return a.apply(ctx, fsm.UserPasswd{Name: user, PasswordHash: hash}, "set password of "+user)
+}
+
+// hashFromStdin reads a password, one line, from stdin and hashes it.
+func (a *adminCmd) hashFromStdin() (string, error) {
+	pw, err := bufio.NewReader(a.stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	return auth.HashPassword(strings.TrimRight(pw, "\r\n"))
 }
 
 func (a *adminCmd) userQuota(ctx context.Context, name, size string) error {
@@ -343,9 +349,13 @@ func (a *adminCmd) userList(ctx context.Context) error {
 	}
 	var rows [][]string
 	for _, u := range users {
-		rows = append(rows, []string{u.Name, u.State, fmt.Sprint(u.QuotaBytes)})
+		role := "-"
+		if u.Admin {
+			role = "admin"
+		}
+		rows = append(rows, []string{u.Name, u.State, fmt.Sprint(u.QuotaBytes), role})
 	}
-	a.table("USER\tSTATE\tQUOTA", rows)
+	a.table("USER\tSTATE\tQUOTA\tROLE", rows)
 	return nil
 }
 
@@ -355,9 +365,23 @@ func (a *adminCmd) mailboxCreate(ctx context.Context, name, nodeID string) error
 	if err := fsm.ValidateName(name); err != nil {
 		return err
 	}
-	members, err := a.client.ClusterStatus(ctx)
+	nodes, err := a.backendNodes(ctx, nodeID)
 	if err != nil {
 		return err
+	}
+	mb, err := a.createOn(ctx, nodes, name)
+	if err != nil {
+		return err
+	}
+	return a.done(fmt.Sprintf("created %s (id %d) on %s", mb.Name, mb.ID, mb.Primary.Backend), map[string]any{"mailbox": mb})
+}
+
+// backendNodes are the healthy nodes with the backend role: all of them,
+// or the one named nodeID.
+func (a *adminCmd) backendNodes(ctx context.Context, nodeID string) ([]directory.MemberStatus, error) {
+	members, err := a.client.ClusterStatus(ctx)
+	if err != nil {
+		return nil, err
 	}
 	var candidates []directory.MemberStatus
 	for _, m := range members {
@@ -366,12 +390,13 @@ func (a *adminCmd) mailboxCreate(ctx context.Context, name, nodeID string) error
 		}
 	}
 	if len(candidates) == 0 {
-		return fmt.Errorf("no healthy backend node%s", map[bool]string{true: " named " + nodeID}[nodeID != ""])
+		return nil, fmt.Errorf("no healthy backend node%s", map[bool]string{true: " named " + nodeID}[nodeID != ""])
 	}
-	m := candidates[rand.IntN(len(candidates))]
-	mb, err := backend.CreateRemote(ctx, a.client.HTTP(), m.APIAddr, a.secret, backend.CreateRequest{Name: name})
-	if err != nil {
-		return err
-	}
-	return a.done(fmt.Sprintf("created %s (id %d) on %s", mb.Name, mb.ID, mb.Primary.Backend), map[string]any{"mailbox": mb})
+	return candidates, nil
+}
+
+// createOn creates a mailbox on one of nodes, picked at random.
+func (a *adminCmd) createOn(ctx context.Context, nodes []directory.MemberStatus, name string) (*fsm.Mailbox, error) {
+	m := nodes[rand.IntN(len(nodes))]
+	return backend.CreateRemote(ctx, a.client.HTTP(), m.APIAddr, a.secret, backend.CreateRequest{Name: name})
 }
