@@ -160,8 +160,7 @@ func (s *session) statusData(m *fsm.Mailbox, options *imap.StatusOptions) (*imap
 		data.Size = &st.Size
 	}
 	if options.NumRecent {
-		var zero uint32
-		data.NumRecent = &zero
+		data.NumRecent = &st.Recent
 	}
 	if options.AppendLimit {
 		limit := uint32(s.srv.cfg.MaxMessageBytes)

@@ -50,6 +50,7 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 		if !ok || t.seq == 0 {
 			continue
 		}
+		rec.Flags = sel.recent.withRecent(rec.UID, rec.Flags) // RECENT, NEW, OLD
 		c := &candidate{seq: t.seq, rec: rec, store: s.srv.cfg.Store}
 		if !c.match(criteria) {
 			continue

@@ -19,6 +19,7 @@ type selection struct {
 	tracker   *imapserver.SessionTracker
 	readOnly  bool
 	searchRes imap.UIDSet // saved by SEARCH RETURN (SAVE)
+	recent    recency
 }
 
 // systemFlags are the flags every mailbox offers; keywords may be added.
@@ -43,6 +44,10 @@ func (s *session) Select(external string, options *imap.SelectOptions) (*imap.Se
 	tracker, n := st.newSession()
 	s.sel = &selection{mbox: m, st: st, tracker: tracker, readOnly: options.ReadOnly}
 	s.selected.Store(m.ID)
+	if _, err := s.claimRecent(); err != nil {
+		s.unselect()
+		return nil, s.imapError(err)
+	}
 	permanent := append(append([]imap.Flag(nil), systemFlags...), imap.FlagWildcard)
 	if options.ReadOnly {
 		permanent = nil
@@ -51,6 +56,7 @@ func (s *session) Select(external string, options *imap.SelectOptions) (*imap.Se
 		Flags:          systemFlags,
 		PermanentFlags: permanent,
 		NumMessages:    n,
+		NumRecent:      s.numRecent(),
 		UIDNext:        imap.UID(status.UIDNext),
 		UIDValidity:    m.UIDValidity,
 		HighestModSeq:  status.HighestModSeq,
@@ -97,7 +103,19 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 			s.srv.log.Warn("refresh of selected mailbox failed", "mailbox_id", s.sel.mbox.ID, "err", err)
 		}
 	}
-	return s.sel.tracker.Poll(w, allowExpunge)
+	// Claimed before the tracker writes the EXISTS of the messages it
+	// claims, counted after, so RECENT follows EXISTS.
+	grew, err := s.claimRecent()
+	if err != nil {
+		s.srv.log.Warn("claim of recent messages failed", "mailbox_id", s.sel.mbox.ID, "err", err)
+	}
+	if err := s.sel.tracker.Poll(w, allowExpunge); err != nil {
+		return err
+	}
+	if grew {
+		return w.WriteNumRecent(s.numRecent())
+	}
+	return nil
 }
 
 // Idle is IDLE: updates are written as refreshLoop queues them.
@@ -190,7 +208,7 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 		}
 		mw := w.CreateMessage(t.seq)
 		mw.WriteUID(imap.UID(t.uid))
-		mw.WriteFlags(rec.Flags)
+		mw.WriteFlags(sel.recent.withRecent(rec.UID, rec.Flags))
 		if err := mw.Close(); err != nil {
 			return err
 		}

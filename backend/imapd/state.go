@@ -201,6 +201,16 @@ func staticRange(start, stop *uint32, max uint32) {
 	}
 }
 
+// lastUID is the highest UID of the view, 0 when it is empty.
+func (st *mailboxState) lastUID() uint32 {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.msgs) == 0 {
+		return 0
+	}
+	return st.msgs[len(st.msgs)-1].uid
+}
+
 // newSession registers a session on the mailbox and returns the number of
 // messages it starts with.
 func (st *mailboxState) newSession() (*imapserver.SessionTracker, uint32) {
