@@ -1,6 +1,7 @@
 package imapd_test
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -16,6 +17,7 @@ func TestThroughFrontend(t *testing.T) {
 	c.AddUser("alice", 0)
 	addr := c.Frontends[0].IMAPAddr
 	t.Run("Recent", func(t *testing.T) { testRecent(t, c, addr) })
+	t.Run("NewKeywords", func(t *testing.T) { testNewKeywords(t, c, addr) })
 }
 
 // testRecent: a message is \Recent in exactly one session, the first to
@@ -61,6 +63,90 @@ func testRecent(t *testing.T, c *testcluster.Cluster, addr string) {
 	}
 	want(t, "SEARCH RECENT after delivery", a.ok("SEARCH RECENT"), "* SEARCH 1 2 3")
 	want(t, "STATUS after delivery to a selected mailbox", b.ok("STATUS Recent (RECENT)"), `* STATUS "Recent" (RECENT 0)`)
+}
+
+// testNewKeywords: a keyword the mailbox never had reaches every session
+// in a FLAGS response before any FETCH FLAGS names it (RFC 3501 sections
+// 2.3.2, 7.2.6), whether a STORE or an APPEND brought it.
+func testNewKeywords(t *testing.T, c *testcluster.Cluster, addr string) {
+	c.Create(0, "user/alice/Keywords")
+	a, b := loginWire(t, addr, "alice"), loginWire(t, addr, "alice")
+	a.appendMessage("Keywords", "$Old", message("one", "1"))
+	a.appendMessage("Keywords", "", message("two", "2"))
+	var aFlags, bFlags flagOrder
+	aFlags.check(t, "SELECT in a", a.ok("SELECT Keywords"))
+	bFlags.check(t, "SELECT in b", b.ok("SELECT Keywords"))
+	if !aFlags.known["$old"] {
+		t.Fatalf("SELECT's FLAGS lacks the keyword a message has: %v", aFlags.known)
+	}
+
+	lines := a.ok("STORE 2 +FLAGS ($Label1)")
+	aFlags.check(t, "STORE of a new keyword", lines)
+	if find(lines, "* 2 FETCH") == "" || !aFlags.known["$label1"] {
+		t.Fatalf("STORE of a new keyword: no FLAGS and FETCH: %q", lines)
+	}
+	// b learns of it in the FETCH it asks for (which cannot name it yet)
+	// or in the updates after, always FLAGS first.
+	bFlags.check(t, "FETCH in b after a's STORE", b.ok("FETCH 1:* FLAGS"))
+	bFlags.check(t, "NOOP in b", b.ok("NOOP"))
+	if !bFlags.known["$label1"] {
+		t.Fatalf("b was never told of $Label1")
+	}
+
+	// An APPEND from a third session with a new keyword.
+	third := loginWire(t, addr, "alice")
+	third.appendMessage("Keywords", "$Label2", message("three", "3"))
+	testcluster.WaitFor(t, "the new message in a", func() bool {
+		lines := a.ok("NOOP")
+		aFlags.check(t, "NOOP in a after an APPEND", lines)
+		return find(lines, "* 3 EXISTS") != ""
+	})
+	if !aFlags.known["$label2"] {
+		t.Fatalf("a saw the new message without a FLAGS naming $Label2")
+	}
+	lines = a.ok("FETCH 3 FLAGS")
+	aFlags.check(t, "FETCH of the appended message", lines)
+	if l := find(lines, "* 3 FETCH"); !strings.Contains(l, "$Label2") {
+		t.Fatalf("FETCH of the appended message: %q", lines)
+	}
+}
+
+// flagOrder follows the FLAGS responses of one session and fails a test
+// when a FETCH names a keyword before a FLAGS response did.
+type flagOrder struct {
+	known map[string]bool
+}
+
+var (
+	flagsLine  = regexp.MustCompile(`^\* FLAGS \(([^)]*)\)`)
+	fetchFlags = regexp.MustCompile(`^\* \d+ FETCH .*FLAGS \(([^)]*)\)`)
+)
+
+func (o *flagOrder) check(t testing.TB, what string, lines []string) {
+	t.Helper()
+	if o.known == nil {
+		o.known = make(map[string]bool)
+	}
+	for _, l := range lines {
+		if m := flagsLine.FindStringSubmatch(l); m != nil {
+			for _, f := range strings.Fields(m[1]) {
+				o.known[strings.ToLower(f)] = true
+			}
+			continue
+		}
+		if strings.Contains(l, "FLAGS (NIL)") || strings.Contains(l, "FLAGS NIL") {
+			t.Fatalf("%s: %q", what, l)
+		}
+		m := fetchFlags.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		for _, f := range strings.Fields(m[1]) {
+			if !strings.HasPrefix(f, `\`) && !o.known[strings.ToLower(f)] {
+				t.Fatalf("%s: %q names %s before any FLAGS did (lines %q)", what, l, f, lines)
+			}
+		}
+	}
 }
 
 func index(lines []string, line string) int {

@@ -20,6 +20,9 @@ type selection struct {
 	readOnly  bool
 	searchRes imap.UIDSet // saved by SEARCH RETURN (SAVE)
 	recent    recency
+	// told is the keywords the client has had in a FLAGS response; a
+	// FETCH shows no other (see keywordSet.filter).
+	told keywordSet
 }
 
 // systemFlags are the flags every mailbox offers; keywords may be added.
@@ -41,19 +44,19 @@ func (s *session) Select(external string, options *imap.SelectOptions) (*imap.Se
 	if err != nil {
 		return nil, s.imapError(err)
 	}
-	tracker, n := st.newSession()
-	s.sel = &selection{mbox: m, st: st, tracker: tracker, readOnly: options.ReadOnly}
+	tracker, n, keywords := st.newSession()
+	s.sel = &selection{mbox: m, st: st, tracker: tracker, readOnly: options.ReadOnly, told: keywords}
 	s.selected.Store(m.ID)
 	if _, err := s.claimRecent(); err != nil {
 		s.unselect()
 		return nil, s.imapError(err)
 	}
-	permanent := append(append([]imap.Flag(nil), systemFlags...), imap.FlagWildcard)
+	permanent := append(keywords.mailboxFlags(), imap.FlagWildcard)
 	if options.ReadOnly {
 		permanent = nil
 	}
 	return &imap.SelectData{
-		Flags:          systemFlags,
+		Flags:          keywords.mailboxFlags(),
 		PermanentFlags: permanent,
 		NumMessages:    n,
 		NumRecent:      s.numRecent(),
@@ -103,6 +106,8 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 			s.srv.log.Warn("refresh of selected mailbox failed", "mailbox_id", s.sel.mbox.ID, "err", err)
 		}
 	}
+	// Whatever FLAGS the tracker holds for this session goes out now.
+	s.sel.told = s.sel.st.knownKeywords()
 	// Claimed before the tracker writes the EXISTS of the messages it
 	// claims, counted after, so RECENT follows EXISTS.
 	grew, err := s.claimRecent()
@@ -180,6 +185,10 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	if len(targets) == 0 {
 		return nil
 	}
+	// A keyword the client has not had in FLAGS must reach it in a FLAGS
+	// response first, which only the tracker can write: then the tracker
+	// carries this STORE's FETCH responses too, after that FLAGS.
+	viaTracker := flags.Op != imap.StoreFlagsDel && !sel.told.knowsAll(flags.Flags)
 	uids := make([]uint32, len(targets))
 	for i, t := range targets {
 		uids[i] = t.uid
@@ -193,8 +202,14 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	if err != nil {
 		return s.imapError(err)
 	}
-	s.refreshIfSelected(sel.mbox.ID)
-	if flags.Silent {
+	source := sel.tracker
+	if viaTracker {
+		source = nil
+	}
+	if err := sel.st.refresh(source); err != nil {
+		s.srv.log.Warn("refresh of selected mailbox failed", "mailbox_id", sel.mbox.ID, "err", err)
+	}
+	if flags.Silent || viaTracker {
 		return nil
 	}
 	recs, err := s.records(sel.mbox.ID, targets)
@@ -208,7 +223,7 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 		}
 		mw := w.CreateMessage(t.seq)
 		mw.WriteUID(imap.UID(t.uid))
-		mw.WriteFlags(sel.recent.withRecent(rec.UID, rec.Flags))
+		mw.WriteFlags(s.shownFlags(rec))
 		if err := mw.Close(); err != nil {
 			return err
 		}
