@@ -18,6 +18,36 @@ func TestThroughFrontend(t *testing.T) {
 	addr := c.Frontends[0].IMAPAddr
 	t.Run("Recent", func(t *testing.T) { testRecent(t, c, addr) })
 	t.Run("NewKeywords", func(t *testing.T) { testNewKeywords(t, c, addr) })
+	t.Run("EnvelopeGroups", func(t *testing.T) { testEnvelopeGroups(t, c, addr) })
+}
+
+// testEnvelopeGroups: ENVELOPE keeps RFC 5322 groups with the start and
+// end markers of RFC 3501 section 7.4.2.
+func testEnvelopeGroups(t *testing.T, c *testcluster.Cluster, addr string) {
+	c.Create(0, "user/alice/Groups")
+	a := loginWire(t, addr, "alice")
+	body := strings.Join([]string{
+		"From: Alice <alice@example.org>",
+		"To: undisclosed-recipients:;",
+		"Cc: Friends: Bob <bob@example.org>, carol@example.org;, dave@example.org",
+		"Subject: groups",
+		"",
+		"hello",
+		"",
+	}, "\r\n")
+	a.appendMessage("Groups", "", body)
+	a.ok("SELECT Groups")
+	// go-imap writes a space between the addresses of a list, which RFC
+	// 3501's grammar lacks ("(" 1*address ")") and clients accept.
+	l := strings.ReplaceAll(find(a.ok("FETCH 1 ENVELOPE"), "* 1 FETCH"), ") (", ")(")
+	for _, want := range []string{
+		`((NIL NIL "undisclosed-recipients" NIL)(NIL NIL NIL NIL))`,
+		`((NIL NIL "Friends" NIL)("Bob" NIL "bob" "example.org")(NIL NIL "carol" "example.org")(NIL NIL NIL NIL)(NIL NIL "dave" "example.org"))`,
+	} {
+		if !strings.Contains(l, want) {
+			t.Errorf("ENVELOPE lacks %s: %s", want, l)
+		}
+	}
 }
 
 // testRecent: a message is \Recent in exactly one session, the first to
