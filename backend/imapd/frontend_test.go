@@ -2,8 +2,12 @@ package imapd_test
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/rookery-mail/rookery/internal/testcluster"
 )
@@ -19,6 +23,54 @@ func TestThroughFrontend(t *testing.T) {
 	t.Run("Recent", func(t *testing.T) { testRecent(t, c, addr) })
 	t.Run("NewKeywords", func(t *testing.T) { testNewKeywords(t, c, addr) })
 	t.Run("EnvelopeGroups", func(t *testing.T) { testEnvelopeGroups(t, c, addr) })
+	t.Run("SearchAddresses", func(t *testing.T) { testSearchAddresses(t, c, addr) })
+}
+
+// testSearchAddresses: SEARCH FROM/TO/CC/BCC match the display name,
+// decoded or as sent in RFC 2047 encoded words, and "name <address>"
+// (RFC 3501 section 6.4.4 leaves the matching to the server; this is
+// Dovecot's).
+func testSearchAddresses(t *testing.T, c *testcluster.Cluster, addr string) {
+	c.Create(0, "user/alice/Addresses")
+	w := loginWire(t, addr, "alice")
+	msg := func(from, to string) string {
+		return "From: " + from + "\r\nTo: " + to + "\r\nSubject: s\r\n\r\nbody\r\n"
+	}
+	w.appendMessage("Addresses", "", msg("=?utf-8?q?J=C3=B6rg_M=C3=BCller?= <jm@example.org>", "bob@example.org"))
+	w.appendMessage("Addresses", "", msg(`"Example, Alice" <alice@example.org>`, "=?iso-8859-1?q?Ren=E9?= <rene@example.org>"))
+
+	cl, err := imapclient.DialInsecure(addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	if err := cl.Login("alice", testcluster.Password).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Select("Addresses", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		key, value string
+		want       []uint32
+	}{
+		{"From", "Jörg Müller", []uint32{1}},
+		{"From", "=?utf-8?q?J=C3=B6rg", []uint32{1}},
+		{"From", "Alice <alice@example", []uint32{2}},
+		{"From", "Example, Alice", []uint32{2}},
+		{"From", "jm@example.org", []uint32{1}},
+		{"To", "René", []uint32{2}},
+		{"To", "Ren=E9", []uint32{2}},
+		{"To", "nobody", nil},
+	} {
+		data, err := cl.Search(&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: tc.key, Value: tc.value}}}, nil).Wait()
+		if err != nil {
+			t.Fatalf("SEARCH %s %q: %v", tc.key, tc.value, err)
+		}
+		if got := data.AllSeqNums(); !slices.Equal(got, tc.want) {
+			t.Errorf("SEARCH %s %q: %v, want %v", tc.key, tc.value, got, tc.want)
+		}
+	}
 }
 
 // testEnvelopeGroups: ENVELOPE keeps RFC 5322 groups with the start and

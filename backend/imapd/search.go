@@ -186,7 +186,7 @@ func (c *candidate) matchContent(cr *imap.SearchCriteria) bool {
 	}
 	header := mail.Header{Header: gomessage.Header{Header: hdr}}
 	for _, f := range cr.Header {
-		if !matchHeaderFields(header.FieldsByKey(f.Key), f.Value) {
+		if !matchHeaderFields(header.FieldsByKey(f.Key), f.Value, isAddressKey(f.Key)) {
 			return false
 		}
 	}
@@ -242,16 +242,40 @@ func matchDate(t, since, before time.Time) bool {
 	return before.IsZero() || t.Before(before)
 }
 
-func matchHeaderFields(fields gomessage.HeaderFields, pattern string) bool {
+// matchHeaderFields looks for pattern, without case, in the fields as
+// sent (RFC 2047 encoded words and all) and decoded. An address field
+// (FROM, TO, CC, BCC) also matches on each address's decoded display name
+// and on "name <address>", as Dovecot does.
+func matchHeaderFields(fields gomessage.HeaderFields, pattern string, address bool) bool {
 	if pattern == "" {
 		return fields.Len() > 0
 	}
 	pattern = strings.ToLower(pattern)
 	for fields.Next() {
-		v, _ := fields.Text()
-		if strings.Contains(strings.ToLower(v), pattern) {
-			return true
+		forms := []string{fields.Value()}
+		if v, err := fields.Text(); err == nil {
+			forms = append(forms, v)
 		}
+		if address {
+			addrs, _ := mail.ParseAddressList(fields.Value())
+			for _, a := range addrs {
+				forms = append(forms, a.Name+" <"+a.Address+">")
+			}
+		}
+		for _, v := range forms {
+			if strings.Contains(strings.ToLower(v), pattern) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// isAddressKey reports whether a SEARCH header key names an address field.
+func isAddressKey(key string) bool {
+	switch strings.ToLower(key) {
+	case "from", "to", "cc", "bcc", "sender", "reply-to":
+		return true
 	}
 	return false
 }
@@ -262,7 +286,7 @@ func matchEntity(e *gomessage.Entity, pattern string, header bool) bool {
 	if pattern == "" {
 		return true
 	}
-	if header && matchHeaderFields(e.Header.Fields(), pattern) {
+	if header && matchHeaderFields(e.Header.Fields(), pattern, false) {
 		return true
 	}
 	if mr := e.MultipartReader(); mr != nil {
