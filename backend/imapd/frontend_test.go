@@ -1,6 +1,7 @@
 package imapd_test
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -24,6 +25,35 @@ func TestThroughFrontend(t *testing.T) {
 	t.Run("NewKeywords", func(t *testing.T) { testNewKeywords(t, c, addr) })
 	t.Run("EnvelopeGroups", func(t *testing.T) { testEnvelopeGroups(t, c, addr) })
 	t.Run("SearchAddresses", func(t *testing.T) { testSearchAddresses(t, c, addr) })
+	t.Run("CompactUIDSets", func(t *testing.T) { testCompactUIDSets(t, c, addr) })
+}
+
+// testCompactUIDSets: ESEARCH ALL and COPYUID span UIDs that do not exist
+// (the odd ones, with one backend owning the even slot); a plain SEARCH
+// lists only UIDs that do.
+func testCompactUIDSets(t *testing.T, c *testcluster.Cluster, addr string) {
+	c.Create(0, "user/alice/Sets")
+	c.Create(0, "user/alice/SetsCopy")
+	w := loginWire(t, addr, "alice")
+	for i, flags := range []string{`\Flagged`, `\Flagged`, `\Flagged`, "", `\Flagged`} {
+		w.appendMessage("Sets", flags, message(fmt.Sprintf("m%d", i), "x"))
+	}
+	w.ok("SELECT Sets")
+	want(t, "UID FETCH", w.ok("UID FETCH 1:* UID"), "* 5 FETCH (UID 10)")
+	want(t, "plain UID SEARCH", w.ok("UID SEARCH FLAGGED"), "* SEARCH 2 4 6 10")
+	lines := w.ok("UID SEARCH RETURN (ALL COUNT) FLAGGED")
+	if l := find(lines, "* ESEARCH"); !strings.Contains(l, "ALL 2:6,10") {
+		t.Fatalf("ESEARCH: %q, want ALL 2:6,10", lines)
+	}
+	_, tagged := w.do("UID COPY 2:6 SetsCopy")
+	if !regexp.MustCompile(`^OK \[COPYUID \d+ 2:6 2:6\]`).MatchString(tagged) {
+		t.Fatalf("UID COPY 2:6: %s, want COPYUID 2:6 2:6", tagged)
+	}
+	// 2 and 4 are adjacent, 10 is not (6 and 8 exist between).
+	_, tagged = w.do("UID COPY 2,4,10 SetsCopy")
+	if !regexp.MustCompile(`^OK \[COPYUID \d+ 2:4,10 8:10,12\]`).MatchString(tagged) {
+		t.Fatalf("UID COPY 2,4,10: %s, want COPYUID 2:4,10 8:10,12", tagged)
+	}
 }
 
 // testSearchAddresses: SEARCH FROM/TO/CC/BCC match the display name,

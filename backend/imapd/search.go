@@ -43,19 +43,23 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 	var (
 		data   imap.SearchData
 		seqSet imap.SeqSet
-		uidSet imap.UIDSet
+		uidSet imap.UIDSet // exact, for SEARCHRES
+		run    uidRun      // compacted over UIDs that do not exist
 	)
 	for _, t := range targets {
 		rec, ok := recs[t.uid]
 		if !ok || t.seq == 0 {
+			run.open = false
 			continue
 		}
 		rec.Flags = sel.recent.withRecent(rec.UID, rec.Flags) // RECENT, NEW, OLD
 		c := &candidate{seq: t.seq, rec: rec, store: s.srv.cfg.Store}
 		if !c.match(criteria) {
+			run.open = false
 			continue
 		}
 		uidSet.AddNum(imap.UID(t.uid))
+		run.add(t.uid, true)
 		num := t.seq
 		if kind == imapserver.NumKindUID {
 			num = t.uid
@@ -69,6 +73,9 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 	}
 	if kind == imapserver.NumKindUID {
 		data.All = uidSet
+		if s.extendedSearch(options) {
+			data.All = run.set
+		}
 	} else {
 		data.All = seqSet
 	}
@@ -76,6 +83,16 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 		sel.searchRes = uidSet
 	}
 	return &data, nil
+}
+
+// extendedSearch reports whether the answer is surely ESEARCH, whose ALL
+// is a set; a plain SEARCH lists every number of the set, so a compacted
+// set would name UIDs with no message. go-imap does not tell the session
+// which one it writes: RETURN () and RETURN (ALL) look like a plain
+// SEARCH and get the exact set.
+func (s *session) extendedSearch(options *imap.SearchOptions) bool {
+	return s.conn.EnabledCaps().Has(imap.CapIMAP4rev2) ||
+		options.ReturnMin || options.ReturnMax || options.ReturnCount || options.ReturnSave
 }
 
 // staticCriteria resolves "*" and "$" in the criteria's number sets.

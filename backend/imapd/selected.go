@@ -268,7 +268,7 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 		return nil, s.destError(err)
 	}
 	s.refreshIfSelected(dst.ID)
-	return copyData(dst, pairs), nil
+	return copyData(dst, s.sel.st, pairs), nil
 }
 
 // Move is MOVE and UID MOVE: copy and expunge in one store commit. The
@@ -304,7 +304,7 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	if err != nil {
 		return s.destError(err)
 	}
-	if err := w.WriteCopyData(copyData(dst, pairs)); err != nil {
+	if err := w.WriteCopyData(copyData(dst, s.sel.st, pairs)); err != nil {
 		return err
 	}
 	s.refreshIfSelected(sel.mbox.ID)
@@ -317,15 +317,6 @@ func (s *session) targetUIDs(numSet imap.NumSet) []uint32 {
 		uids = append(uids, t.uid)
 	}
 	return uids
-}
-
-func copyData(dst *fsm.Mailbox, pairs []spool.UIDPair) *imap.CopyData {
-	data := &imap.CopyData{UIDValidity: dst.UIDValidity}
-	for _, p := range pairs {
-		data.SourceUIDs.AddNum(imap.UID(p.Src))
-		data.DestUIDs.AddNum(imap.UID(p.Dst))
-	}
-	return data
 }
 
 // records reads the index records of targets, keyed by UID. Few are read
