@@ -56,8 +56,8 @@ func testCompactUIDSets(t *testing.T, c *testcluster.Cluster, addr string) {
 	}
 }
 
-// testSearchAddresses: SEARCH FROM/TO/CC/BCC match the display name,
-// decoded or as sent in RFC 2047 encoded words, and "name <address>"
+// testSearchAddresses: SEARCH FROM/TO/CC/BCC match the display name with
+// RFC 2047 encoded words decoded, and "name <address>"
 // (RFC 3501 section 6.4.4 leaves the matching to the server; this is
 // Dovecot's).
 func testSearchAddresses(t *testing.T, c *testcluster.Cluster, addr string) {
@@ -85,12 +85,12 @@ func testSearchAddresses(t *testing.T, c *testcluster.Cluster, addr string) {
 		want       []uint32
 	}{
 		{"From", "Jörg Müller", []uint32{1}},
-		{"From", "=?utf-8?q?J=C3=B6rg", []uint32{1}},
+		{"From", "=?utf-8?q?J=C3=B6rg", nil}, // Dovecot matches decoded text only
 		{"From", "Alice <alice@example", []uint32{2}},
 		{"From", "Example, Alice", []uint32{2}},
 		{"From", "jm@example.org", []uint32{1}},
 		{"To", "René", []uint32{2}},
-		{"To", "Ren=E9", []uint32{2}},
+		{"To", "René <rene@", []uint32{2}},
 		{"To", "nobody", nil},
 	} {
 		data, err := cl.Search(&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: tc.key, Value: tc.value}}}, nil).Wait()

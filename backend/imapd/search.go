@@ -259,20 +259,21 @@ func matchDate(t, since, before time.Time) bool {
 	return before.IsZero() || t.Before(before)
 }
 
-// matchHeaderFields looks for pattern, without case, in the fields as
-// sent (RFC 2047 encoded words and all) and decoded. An address field
-// (FROM, TO, CC, BCC) also matches on each address's decoded display name
-// and on "name <address>", as Dovecot does.
+// matchHeaderFields looks for pattern, without case, in the fields with
+// RFC 2047 encoded words decoded (as sent when they cannot be). An
+// address field (FROM, TO, CC, BCC) also matches on each address as
+// "name <address>", the name decoded and unquoted, as Dovecot does.
 func matchHeaderFields(fields gomessage.HeaderFields, pattern string, address bool) bool {
 	if pattern == "" {
 		return fields.Len() > 0
 	}
 	pattern = strings.ToLower(pattern)
 	for fields.Next() {
-		forms := []string{fields.Value()}
-		if v, err := fields.Text(); err == nil {
-			forms = append(forms, v)
+		v, err := fields.Text()
+		if err != nil {
+			v = fields.Value()
 		}
+		forms := []string{v}
 		if address {
 			addrs, _ := mail.ParseAddressList(fields.Value())
 			for _, a := range addrs {
