@@ -107,7 +107,9 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 		}
 	}
 	// Whatever FLAGS the tracker holds for this session goes out now.
-	s.sel.told = s.sel.st.knownKeywords()
+	if s.sel.st.numKeywords() != len(s.sel.told.list) {
+		s.sel.told = s.sel.st.knownKeywords()
+	}
 	// Claimed before the tracker writes the EXISTS of the messages it
 	// claims, counted after, so RECENT follows EXISTS.
 	grew, err := s.claimRecent()

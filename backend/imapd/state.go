@@ -131,6 +131,14 @@ func (st *mailboxState) queueKeywordsLocked(flags []imap.Flag) {
 	}
 }
 
+// numKeywords is how many keywords have been announced; the set only
+// grows, so an equal count means an equal set.
+func (st *mailboxState) numKeywords() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return len(st.keywords.list)
+}
+
 // knownKeywords is a copy of the keywords announced so far.
 func (st *mailboxState) knownKeywords() keywordSet {
 	st.mu.Lock()
