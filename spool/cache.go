@@ -130,7 +130,7 @@ func (s *Store) parseBody(guid string) (*cacheEntry, error) {
 		return nil, err
 	}
 	return &cacheEntry{
-		Envelope:      imapserver.ExtractEnvelope(h),
+		Envelope:      extractEnvelope(h),
 		BodyStructure: fromIMAP(imapserver.ExtractBodyStructure(bufio.NewReader(f))),
 	}, nil
 }

@@ -13,6 +13,7 @@ import (
 // Index layout in bbolt:
 //
 //	mailboxes/<id be64>/meta          mailboxMeta
+//	mailboxes/<id be64>/recent        be32, the recent mark (recent.go)
 //	mailboxes/<id be64>/uids/<uid be32> record
 //	quarantine/<id be64><unix ns be64>/...  a mailbox set aside, as above, plus "reason"
 //	bodies/<sha256 32 bytes>          refcount be32, size be64

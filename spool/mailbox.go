@@ -170,11 +170,12 @@ func copyBucket(src, dst *bolt.Bucket) error {
 func (s *Store) Status(id uint64) (Status, error) {
 	var st Status
 	err := s.visibleView(id, func(tx *bolt.Tx) error {
-		_, _, m, err := loadMailbox(tx, id)
+		b, uids, m, err := loadMailbox(tx, id)
 		if err != nil {
 			return err
 		}
 		st = Status{
+			Recent:        countAbove(uids, readRecentMark(b)),
 			Messages:      m.Messages,
 			Unseen:        m.Unseen,
 			UIDNext:       m.uidNext(),

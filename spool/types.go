@@ -21,6 +21,9 @@ type Status struct {
 	Messages, Unseen, UIDNext, UIDValidity uint32
 	HighestModSeq                          uint64
 	Size                                   int64
+	// Recent counts the messages above the recent mark: those the next
+	// session to select the mailbox will see as \Recent.
+	Recent uint32
 }
 
 // Message is one index record: a message as one mailbox holds it.

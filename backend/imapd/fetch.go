@@ -83,7 +83,7 @@ func (s *session) fetchOne(w *imapserver.FetchResponseWriter, rec spool.Message,
 	store := s.srv.cfg.Store
 	w.WriteUID(imap.UID(rec.UID))
 	if options.Flags || fetchSetsSeen(options) {
-		w.WriteFlags(rec.Flags)
+		w.WriteFlags(s.shownFlags(rec))
 	}
 	if options.InternalDate {
 		w.WriteInternalDate(rec.InternalDate)

@@ -3,6 +3,7 @@ package imapd
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -24,7 +25,10 @@ func (s *session) Create(external string, options *imap.CreateOptions) error {
 		if len(options.SpecialUse) > 1 {
 			return &imap.Error{Type: imap.StatusResponseTypeNo, Code: "USEATTR", Text: "One special use per mailbox"}
 		}
-		specialUse = string(options.SpecialUse[0])
+		var ok bool
+		if specialUse, ok = canonicalSpecialUse(string(options.SpecialUse[0])); !ok {
+			return &imap.Error{Type: imap.StatusResponseTypeNo, Code: "USEATTR", Text: "Unknown special-use attribute"}
+		}
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
@@ -35,6 +39,23 @@ func (s *session) Create(external string, options *imap.CreateOptions) error {
 		return s.imapError(err)
 	}
 	return nil
+}
+
+// specialUses are the attributes CREATE (USE ...) accepts: RFC 6154's and
+// RFC 8457's \Important. Any other is NO [USEATTR] (RFC 6154 section 5.1).
+var specialUses = []imap.MailboxAttr{
+	imap.MailboxAttrAll, imap.MailboxAttrArchive, imap.MailboxAttrDrafts, imap.MailboxAttrFlagged,
+	imap.MailboxAttrJunk, imap.MailboxAttrSent, imap.MailboxAttrTrash, imap.MailboxAttrImportant,
+}
+
+// canonicalSpecialUse is attr spelt as the RFC does, if it is one.
+func canonicalSpecialUse(attr string) (string, bool) {
+	for _, a := range specialUses {
+		if strings.EqualFold(attr, string(a)) {
+			return string(a), true
+		}
+	}
+	return "", false
 }
 
 // Delete is DELETE. The user's INBOX cannot be deleted.
@@ -160,8 +181,7 @@ func (s *session) statusData(m *fsm.Mailbox, options *imap.StatusOptions) (*imap
 		data.Size = &st.Size
 	}
 	if options.NumRecent {
-		var zero uint32
-		data.NumRecent = &zero
+		data.NumRecent = &st.Recent
 	}
 	if options.AppendLimit {
 		limit := uint32(s.srv.cfg.MaxMessageBytes)

@@ -43,18 +43,23 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 	var (
 		data   imap.SearchData
 		seqSet imap.SeqSet
-		uidSet imap.UIDSet
+		uidSet imap.UIDSet // exact, for SEARCHRES
+		run    uidRun      // compacted over UIDs that do not exist
 	)
 	for _, t := range targets {
 		rec, ok := recs[t.uid]
 		if !ok || t.seq == 0 {
+			run.open = false
 			continue
 		}
+		rec.Flags = sel.recent.withRecent(rec.UID, rec.Flags) // RECENT, NEW, OLD
 		c := &candidate{seq: t.seq, rec: rec, store: s.srv.cfg.Store}
 		if !c.match(criteria) {
+			run.open = false
 			continue
 		}
 		uidSet.AddNum(imap.UID(t.uid))
+		run.add(t.uid, true)
 		num := t.seq
 		if kind == imapserver.NumKindUID {
 			num = t.uid
@@ -68,6 +73,9 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 	}
 	if kind == imapserver.NumKindUID {
 		data.All = uidSet
+		if s.extendedSearch(options) {
+			data.All = run.set
+		}
 	} else {
 		data.All = seqSet
 	}
@@ -75,6 +83,16 @@ func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria,
 		sel.searchRes = uidSet
 	}
 	return &data, nil
+}
+
+// extendedSearch reports whether the answer is surely ESEARCH, whose ALL
+// is a set; a plain SEARCH lists every number of the set, so a compacted
+// set would name UIDs with no message. go-imap does not tell the session
+// which one it writes: RETURN () and RETURN (ALL) look like a plain
+// SEARCH and get the exact set.
+func (s *session) extendedSearch(options *imap.SearchOptions) bool {
+	return s.conn.EnabledCaps().Has(imap.CapIMAP4rev2) ||
+		options.ReturnMin || options.ReturnMax || options.ReturnCount || options.ReturnSave
 }
 
 // staticCriteria resolves "*" and "$" in the criteria's number sets.
@@ -185,7 +203,7 @@ func (c *candidate) matchContent(cr *imap.SearchCriteria) bool {
 	}
 	header := mail.Header{Header: gomessage.Header{Header: hdr}}
 	for _, f := range cr.Header {
-		if !matchHeaderFields(header.FieldsByKey(f.Key), f.Value) {
+		if !matchHeaderFields(header.FieldsByKey(f.Key), f.Value, isAddressKey(f.Key)) {
 			return false
 		}
 	}
@@ -241,16 +259,41 @@ func matchDate(t, since, before time.Time) bool {
 	return before.IsZero() || t.Before(before)
 }
 
-func matchHeaderFields(fields gomessage.HeaderFields, pattern string) bool {
+// matchHeaderFields looks for pattern, without case, in the fields with
+// RFC 2047 encoded words decoded (as sent when they cannot be). An
+// address field (FROM, TO, CC, BCC) also matches on each address as
+// "name <address>", the name decoded and unquoted, as Dovecot does.
+func matchHeaderFields(fields gomessage.HeaderFields, pattern string, address bool) bool {
 	if pattern == "" {
 		return fields.Len() > 0
 	}
 	pattern = strings.ToLower(pattern)
 	for fields.Next() {
-		v, _ := fields.Text()
-		if strings.Contains(strings.ToLower(v), pattern) {
-			return true
+		v, err := fields.Text()
+		if err != nil {
+			v = fields.Value()
 		}
+		forms := []string{v}
+		if address {
+			addrs, _ := mail.ParseAddressList(fields.Value())
+			for _, a := range addrs {
+				forms = append(forms, a.Name+" <"+a.Address+">")
+			}
+		}
+		for _, v := range forms {
+			if strings.Contains(strings.ToLower(v), pattern) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// isAddressKey reports whether a SEARCH header key names an address field.
+func isAddressKey(key string) bool {
+	switch strings.ToLower(key) {
+	case "from", "to", "cc", "bcc", "sender", "reply-to":
+		return true
 	}
 	return false
 }
@@ -261,7 +304,7 @@ func matchEntity(e *gomessage.Entity, pattern string, header bool) bool {
 	if pattern == "" {
 		return true
 	}
-	if header && matchHeaderFields(e.Header.Fields(), pattern) {
+	if header && matchHeaderFields(e.Header.Fields(), pattern, false) {
 		return true
 	}
 	if mr := e.MultipartReader(); mr != nil {

@@ -19,6 +19,10 @@ type selection struct {
 	tracker   *imapserver.SessionTracker
 	readOnly  bool
 	searchRes imap.UIDSet // saved by SEARCH RETURN (SAVE)
+	recent    recency
+	// told is the keywords the client has had in a FLAGS response; a
+	// FETCH shows no other (see keywordSet.filter).
+	told keywordSet
 }
 
 // systemFlags are the flags every mailbox offers; keywords may be added.
@@ -40,17 +44,22 @@ func (s *session) Select(external string, options *imap.SelectOptions) (*imap.Se
 	if err != nil {
 		return nil, s.imapError(err)
 	}
-	tracker, n := st.newSession()
-	s.sel = &selection{mbox: m, st: st, tracker: tracker, readOnly: options.ReadOnly}
+	tracker, n, keywords := st.newSession()
+	s.sel = &selection{mbox: m, st: st, tracker: tracker, readOnly: options.ReadOnly, told: keywords}
 	s.selected.Store(m.ID)
-	permanent := append(append([]imap.Flag(nil), systemFlags...), imap.FlagWildcard)
+	if _, err := s.claimRecent(); err != nil {
+		s.unselect()
+		return nil, s.imapError(err)
+	}
+	permanent := append(keywords.mailboxFlags(), imap.FlagWildcard)
 	if options.ReadOnly {
 		permanent = nil
 	}
 	return &imap.SelectData{
-		Flags:          systemFlags,
+		Flags:          keywords.mailboxFlags(),
 		PermanentFlags: permanent,
 		NumMessages:    n,
+		NumRecent:      s.numRecent(),
 		UIDNext:        imap.UID(status.UIDNext),
 		UIDValidity:    m.UIDValidity,
 		HighestModSeq:  status.HighestModSeq,
@@ -97,7 +106,23 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 			s.srv.log.Warn("refresh of selected mailbox failed", "mailbox_id", s.sel.mbox.ID, "err", err)
 		}
 	}
-	return s.sel.tracker.Poll(w, allowExpunge)
+	// Whatever FLAGS the tracker holds for this session goes out now.
+	if s.sel.st.numKeywords() != len(s.sel.told.list) {
+		s.sel.told = s.sel.st.knownKeywords()
+	}
+	// Claimed before the tracker writes the EXISTS of the messages it
+	// claims, counted after, so RECENT follows EXISTS.
+	grew, err := s.claimRecent()
+	if err != nil {
+		s.srv.log.Warn("claim of recent messages failed", "mailbox_id", s.sel.mbox.ID, "err", err)
+	}
+	if err := s.sel.tracker.Poll(w, allowExpunge); err != nil {
+		return err
+	}
+	if grew {
+		return w.WriteNumRecent(s.numRecent())
+	}
+	return nil
 }
 
 // Idle is IDLE: updates are written as refreshLoop queues them.
@@ -162,6 +187,10 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	if len(targets) == 0 {
 		return nil
 	}
+	// A keyword the client has not had in FLAGS must reach it in a FLAGS
+	// response first, which only the tracker can write: then the tracker
+	// carries this STORE's FETCH responses too, after that FLAGS.
+	viaTracker := flags.Op != imap.StoreFlagsDel && !sel.told.knowsAll(flags.Flags)
 	uids := make([]uint32, len(targets))
 	for i, t := range targets {
 		uids[i] = t.uid
@@ -175,8 +204,14 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	if err != nil {
 		return s.imapError(err)
 	}
-	s.refreshIfSelected(sel.mbox.ID)
-	if flags.Silent {
+	source := sel.tracker
+	if viaTracker {
+		source = nil
+	}
+	if err := sel.st.refresh(source); err != nil {
+		s.srv.log.Warn("refresh of selected mailbox failed", "mailbox_id", sel.mbox.ID, "err", err)
+	}
+	if flags.Silent || viaTracker {
 		return nil
 	}
 	recs, err := s.records(sel.mbox.ID, targets)
@@ -190,7 +225,7 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 		}
 		mw := w.CreateMessage(t.seq)
 		mw.WriteUID(imap.UID(t.uid))
-		mw.WriteFlags(rec.Flags)
+		mw.WriteFlags(s.shownFlags(rec))
 		if err := mw.Close(); err != nil {
 			return err
 		}
@@ -235,7 +270,7 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 		return nil, s.destError(err)
 	}
 	s.refreshIfSelected(dst.ID)
-	return copyData(dst, pairs), nil
+	return copyData(dst, s.sel.st, pairs), nil
 }
 
 // Move is MOVE and UID MOVE: copy and expunge in one store commit. The
@@ -271,7 +306,7 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	if err != nil {
 		return s.destError(err)
 	}
-	if err := w.WriteCopyData(copyData(dst, pairs)); err != nil {
+	if err := w.WriteCopyData(copyData(dst, s.sel.st, pairs)); err != nil {
 		return err
 	}
 	s.refreshIfSelected(sel.mbox.ID)
@@ -284,15 +319,6 @@ func (s *session) targetUIDs(numSet imap.NumSet) []uint32 {
 		uids = append(uids, t.uid)
 	}
 	return uids
-}
-
-func copyData(dst *fsm.Mailbox, pairs []spool.UIDPair) *imap.CopyData {
-	data := &imap.CopyData{UIDValidity: dst.UIDValidity}
-	for _, p := range pairs {
-		data.SourceUIDs.AddNum(imap.UID(p.Src))
-		data.DestUIDs.AddNum(imap.UID(p.Dst))
-	}
-	return data
 }
 
 // records reads the index records of targets, keyed by UID. Few are read

@@ -28,6 +28,9 @@ type mailboxState struct {
 	loaded  bool
 	msgs    []stateEntry // seq n is msgs[n-1]
 	tracker *imapserver.MailboxTracker
+	// keywords is every keyword a message of the view has had; each new
+	// one is announced with FLAGS before the updates that name it.
+	keywords keywordSet
 }
 
 type stateEntry struct {
@@ -55,6 +58,7 @@ func (st *mailboxState) load() error {
 	st.msgs = make([]stateEntry, len(msgs))
 	for i, m := range msgs {
 		st.msgs[i] = stateEntry{uid: m.UID, modSeq: m.ModSeq}
+		st.keywords.add(m.Flags)
 	}
 	st.tracker = imapserver.NewMailboxTracker(uint32(len(st.msgs)))
 	st.loaded = true
@@ -101,6 +105,7 @@ func (st *mailboxState) mergeLocked(msgs []spool.Message, source *imapserver.Ses
 		j++
 		kept = append(kept, stateEntry{uid: m.UID, modSeq: m.ModSeq})
 		if m.ModSeq != e.modSeq {
+			st.queueKeywordsLocked(m.Flags)
 			st.tracker.QueueMessageFlags(uint32(len(kept)), imap.UID(m.UID), m.Flags, source)
 		}
 	}
@@ -109,11 +114,36 @@ func (st *mailboxState) mergeLocked(msgs []spool.Message, source *imapserver.Ses
 			continue
 		}
 		kept = append(kept, stateEntry{uid: msgs[j].UID, modSeq: msgs[j].ModSeq})
+		st.queueKeywordsLocked(msgs[j].Flags)
 		// One EXISTS per message: the tracker maps sequence numbers
 		// exactly only when the count grows one at a time.
 		st.tracker.QueueNumMessages(uint32(len(kept)))
 	}
 	st.msgs = kept
+}
+
+// queueKeywordsLocked announces the keywords of flags that the mailbox
+// has never had, with a FLAGS response to every session (RFC 3501
+// section 7.2.6), before the update that names them is queued.
+func (st *mailboxState) queueKeywordsLocked(flags []imap.Flag) {
+	if st.keywords.add(flags) {
+		st.tracker.QueueMailboxFlags(st.keywords.mailboxFlags())
+	}
+}
+
+// numKeywords is how many keywords have been announced; the set only
+// grows, so an equal count means an equal set.
+func (st *mailboxState) numKeywords() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return len(st.keywords.list)
+}
+
+// knownKeywords is a copy of the keywords announced so far.
+func (st *mailboxState) knownKeywords() keywordSet {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.keywords.clone()
 }
 
 // target is one message a command addresses: its sequence number as the
@@ -201,10 +231,21 @@ func staticRange(start, stop *uint32, max uint32) {
 	}
 }
 
-// newSession registers a session on the mailbox and returns the number of
-// messages it starts with.
-func (st *mailboxState) newSession() (*imapserver.SessionTracker, uint32) {
+// lastUID is the highest UID of the view, 0 when it is empty.
+func (st *mailboxState) lastUID() uint32 {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return st.tracker.NewSession(), uint32(len(st.msgs))
+	if len(st.msgs) == 0 {
+		return 0
+	}
+	return st.msgs[len(st.msgs)-1].uid
+}
+
+// newSession registers a session on the mailbox and returns the number of
+// messages and the keywords it starts with: later changes reach it
+// through the tracker.
+func (st *mailboxState) newSession() (*imapserver.SessionTracker, uint32, keywordSet) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.tracker.NewSession(), uint32(len(st.msgs)), st.keywords.clone()
 }

@@ -1,0 +1,192 @@
+package imapd_test
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/rookery-mail/rookery/internal/testcluster"
+)
+
+// TestDovecotDifferential runs one raw IMAP script against Dovecot (from
+// Debian's dovecot-imapd, on loopback, with its own config, a
+// passwd-file user and a Maildir in a temporary directory) and against a
+// Rookery frontend, and compares what a client may rely on: RECENT
+// counts, SEARCH RECENT/NEW/OLD and FROM results, the keywords FLAGS
+// announces (and that it comes before a FETCH naming them), and the
+// ENVELOPE group markers.
+func TestDovecotDifferential(t *testing.T) {
+	dovecotAddr := startDovecot(t)
+	c := testcluster.Start(t, testcluster.Options{Backends: 1, Frontends: 1})
+	c.AddUser("alice", 0)
+	want := runDiffScript(t, "dovecot", dovecotAddr)
+	got := runDiffScript(t, "rookery", c.Frontends[0].IMAPAddr)
+	keys := make([]string, 0, len(want))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		t.Logf("%s: %q", k, want[k])
+		if got[k] != want[k] {
+			t.Errorf("%s: rookery %q, dovecot %q", k, got[k], want[k])
+		}
+	}
+}
+
+// runDiffScript runs the script against addr and returns what it saw.
+func runDiffScript(t *testing.T, server, addr string) map[string]string {
+	out := make(map[string]string)
+	a := loginWire(t, addr, "alice")
+	a.ok("CREATE Diff")
+	a.appendMessage("Diff", "", strings.Join([]string{
+		"From: =?utf-8?q?J=C3=B6rg_M=C3=BCller?= <jm@example.org>",
+		"To: undisclosed-recipients:;",
+		"Cc: Friends: Bob <bob@example.org>, carol@example.org;, dave@example.org",
+		"Subject: one",
+		"", "hello", ""}, "\r\n"))
+	a.appendMessage("Diff", `$Old \Seen`, message("two", "2"))
+
+	b := loginWire(t, addr, "alice")
+	out["EXAMINE RECENT"] = recentOf(b.ok("EXAMINE Diff"))
+	b.ok("UNSELECT")
+
+	var order flagOrder
+	lines := a.ok("SELECT Diff")
+	order.check(t, server+" SELECT", lines)
+	out["SELECT RECENT"] = recentOf(lines)
+	out["SELECT keywords"] = keywords(order)
+	for _, key := range []string{"RECENT", "NEW", "OLD", `FROM "Jörg"`, `FROM "jm@example"`, `FROM "=?utf-8?q?J=C3=B6rg"`, `FROM "Alice"`} {
+		cmd := "SEARCH " + key
+		if strings.ContainsAny(key, "ö") {
+			cmd = fmt.Sprintf("SEARCH CHARSET UTF-8 %s", key)
+		}
+		out[cmd] = find(a.ok(cmd), "* SEARCH")
+	}
+	lines = a.ok("STORE 1 +FLAGS ($New)")
+	order.check(t, server+" STORE of a new keyword", lines)
+	out["keywords after STORE"] = keywords(order)
+
+	env := strings.ReplaceAll(find(a.ok("FETCH 1 ENVELOPE"), "* 1 FETCH"), ") (", ")(")
+	out["ENVELOPE groups"] = strings.Join(groupMarkers.FindAllString(env, -1), " ")
+
+	lines = b.ok("SELECT Diff")
+	out["second SELECT RECENT"] = recentOf(lines)
+	out["second SEARCH OLD"] = find(b.ok("SEARCH OLD"), "* SEARCH")
+	return out
+}
+
+var groupMarkers = regexp.MustCompile(`\(NIL NIL "[^"]*" NIL\)|\(NIL NIL NIL NIL\)`)
+
+func recentOf(lines []string) string {
+	for _, l := range lines {
+		if strings.HasSuffix(l, " RECENT") {
+			return l
+		}
+	}
+	return ""
+}
+
+func keywords(o flagOrder) string {
+	var out []string
+	for k := range o.known {
+		if !strings.HasPrefix(k, `\`) {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, " ")
+}
+
+// startDovecot runs Dovecot in the foreground on a free loopback port
+// with a config of its own and stops it with the test. It skips when
+// Dovecot's IMAP server is not installed, or when the test does not run
+// as root (Dovecot then needs a setup of its own users).
+func startDovecot(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("dovecot")
+	if err == nil {
+		_, err = os.Stat("/usr/lib/dovecot/imap")
+	}
+	if err != nil {
+		t.Skip("Dovecot's IMAP server (Debian package dovecot-imapd) is not installed: skipping the differential test")
+	}
+	if os.Getuid() != 0 {
+		t.Skip("the Dovecot differential test runs Dovecot as root with a mail user of nobody; not root here")
+	}
+	dir := t.TempDir()
+	// Dovecot serves the mail as nobody, who must reach the Maildir.
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mail := filepath.Join(dir, "mail")
+	for _, d := range []string{filepath.Join(dir, "run"), filepath.Join(dir, "state"), mail} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(mail, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	addr := testcluster.FreeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	conf := fmt.Sprintf(`base_dir = %[1]s/run
+state_dir = %[1]s/state
+log_path = %[1]s/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:%[1]s/mail/%%u
+first_valid_uid = 0
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%%u %[1]s/passwd
+}
+userdb {
+  driver = static
+  args = uid=65534 gid=65534 home=%[1]s/mail/%%u
+}
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = %[2]s
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+`, dir, port)
+	confPath := filepath.Join(dir, "dovecot.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "passwd"), []byte("alice:{PLAIN}"+testcluster.Password+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-F", "-c", confPath)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start dovecot: %v", err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	testcluster.WaitFor(t, "dovecot listening", func() bool {
+		conn, err := net.Dial("tcp", addr)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	})
+	return addr
+}
