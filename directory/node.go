@@ -225,12 +225,6 @@ func (n *Node) cleanup() error {
 	return errors.Join(errs...)
 }
 
-// FSM is the local copy of the directory, for reads only. Roles read
-// through Read; only the callers not yet converted to it (replication/,
-// cmd/rookery, internal/testcluster) and the directory's own tests use
-// FSM.
-func (n *Node) FSM() *fsm.FSM { return n.fsm }
-
 // ID is this node's id.
 func (n *Node) ID() string { return n.cfg.NodeID }
 

@@ -439,7 +439,7 @@ func TestMoveAbortsWhenTargetStops(t *testing.T) {
 	if after.State != fsm.Active || after.Primary != mb.Primary {
 		t.Fatalf("after the abort: %+v", after)
 	}
-	if _, moving := c.Voters[0].FSM().MoveOf(mb.ID); moving {
+	if _, moving := testcluster.Local(t, c.Voters[0]).MoveOf(mb.ID); moving {
 		t.Fatal("move still recorded")
 	}
 	a := &acks{ids: make(map[string]time.Time)}

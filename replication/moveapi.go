@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 )
 
@@ -58,8 +59,12 @@ func (r *Replicator) apiMove(w http.ResponseWriter, hr *http.Request) {
 			flusher.Flush()
 		}
 	}
-	var err error
-	if m, ok := r.dir.FSM().Mailbox(req.Name); ok && m.Primary.Backend != r.id && hr.Header.Get(hdrForwarded) == "" {
+	v, err := r.dir.Read(hr.Context(), directory.Local)
+	if err != nil {
+		writeMoveError(w, http.StatusServiceUnavailable, fmt.Errorf("%w: %w", ErrDirectory, err))
+		return
+	}
+	if m, ok := v.Mailbox(req.Name); ok && m.Primary.Backend != r.id && hr.Header.Get(hdrForwarded) == "" {
 		err = r.forwardMove(hr.Context(), m, req, report)
 	} else {
 		_, err = r.Move(hr.Context(), req.Name, req.Target, report)
@@ -79,11 +84,15 @@ const hdrForwarded = "X-Rookery-Forwarded"
 // forwardMove passes a move call to the mailbox's primary and relays its
 // progress, so that operators may ask any backend.
 func (r *Replicator) forwardMove(ctx context.Context, m *fsm.Mailbox, req MoveRequest, report func(MoveProgress)) error {
-	be, ok := r.dir.FSM().Backend(m.Primary.Backend)
+	v, err := r.dir.Read(ctx, directory.Local)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrDirectory, err)
+	}
+	be, ok := v.Backend(m.Primary.Backend)
 	if !ok || be.APIAddr == "" {
 		return fmt.Errorf("%w: %s is on %s", ErrNotPrimary, m.Name, m.Primary.Backend)
 	}
-	_, err := moveRemote(ctx, r.cfg.HTTPClient, be.APIAddr, r.cfg.ClusterSecret, req, report, true)
+	_, err = moveRemote(ctx, r.cfg.HTTPClient, be.APIAddr, r.cfg.ClusterSecret, req, report, true)
 	return err
 }
 
@@ -188,17 +197,17 @@ func remoteError(resp *http.Response, apiAddr string) error {
 // cluster API: what a frontend uses for RENAME with a server argument
 // (imapfront.Config.Mover).
 type RemoteMover struct {
-	Directory DirectoryReader
+	Directory directory.Directory
 	Secret    string
 	HTTP      *http.Client // nil: http.DefaultClient; must not time out a whole move
 }
 
 // Move moves mailbox name (internal form) to backend target.
 func (m RemoteMover) Move(ctx context.Context, name, target string) error {
-	if err := m.Directory.SyncedRead(ctx); err != nil {
+	f, err := m.Directory.Read(ctx, directory.Synced)
+	if err != nil {
 		return fmt.Errorf("%w: %w", ErrDirectory, err)
 	}
-	f := m.Directory.FSM()
 	mb, ok := f.Mailbox(name)
 	if !ok {
 		return fmt.Errorf("%w: %s", fsm.ErrNoMailbox, name)
@@ -210,6 +219,6 @@ func (m RemoteMover) Move(ctx context.Context, name, target string) error {
 	if !ok || be.APIAddr == "" {
 		return fmt.Errorf("%w: primary %s of %s has no cluster API address", fsm.ErrNoBackend, mb.Primary.Backend, name)
 	}
-	_, err := MoveRemote(ctx, m.HTTP, be.APIAddr, m.Secret, MoveRequest{Name: name, Target: target}, nil)
+	_, err = MoveRemote(ctx, m.HTTP, be.APIAddr, m.Secret, MoveRequest{Name: name, Target: target}, nil)
 	return err
 }

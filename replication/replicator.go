@@ -10,25 +10,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/spool"
 )
-
-// Directory is what replication needs of its node's directory: the
-// local copy and synced reads (DirectoryReader), and commands.
-type Directory interface {
-	DirectoryReader
-	// Apply proposes a command from any node and returns its result.
-	Apply(ctx context.Context, cmd fsm.Command) (fsm.Result, error)
-	// WaitApplied returns once the local copy has applied index.
-	WaitApplied(ctx context.Context, index uint64) error
-}
 
 // Config is what New needs.
 type Config struct {
 	BackendID string
 	Store     *spool.Store
-	Directory Directory
+	Directory directory.Directory
 	// ClusterSecret authenticates replication calls to other backends.
 	ClusterSecret string
 	// HTTPClient carries replication and move calls; nil means a client
@@ -94,7 +85,7 @@ type Replicator struct {
 	cfg     Config
 	id      string
 	store   *spool.Store
-	dir     Directory
+	dir     directory.Directory
 	client  *Client
 	server  *Server
 	timeout time.Duration // per replica, per sync on the ack path

@@ -111,7 +111,7 @@ func TestNodeTrafficNeedsCertificate(t *testing.T) {
 	// LMTP reaches the INBOX on node 1's backend, which replicates it, read
 	// back over node 1's implicit-TLS port.
 	waitUntil(t, "node 2 knows the demo INBOX as active", func() bool {
-		mb, ok := c.nodes[1].Directory().FSM().Mailbox(fsm.Inbox(devUser))
+		mb, ok := localView(t, c.nodes[1]).Mailbox(fsm.Inbox(devUser))
 		return ok && mb.State == fsm.Active
 	})
 	deliverDemo(t, c.cfgs[1].Frontend.LMTPAddr)

@@ -25,6 +25,7 @@ import (
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/freeport"
+	"github.com/rookery-mail/rookery/internal/node"
 )
 
 // Real node processes for the crash and failover tests: the test binary
@@ -214,6 +215,17 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// localView is n's local directory copy as it is, for a test that polls
+// it.
+func localView(t *testing.T, n *node.Node) *fsm.View {
+	t.Helper()
+	v, err := n.Directory().Read(context.Background(), directory.Local)
+	if err != nil {
+		t.Fatalf("local directory read: %v", err)
+	}
+	return v
 }
 
 // addProcUser adds user (password procPassword) through the directory API

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/internal/node"
 	"github.com/rookery-mail/rookery/internal/testcluster"
 )
@@ -85,10 +86,11 @@ func TestTLSClusterMovesAndCounts(t *testing.T) {
 	s.expect("", "* OK")
 	s.expect("a LOGIN alice "+testcluster.Password, "a OK")
 	s.expect("b RENAME Archive Archive b2", "b OK")
-	if err := f.Node.SyncedRead(testcluster.Ctx(t)); err != nil {
+	v, err := f.Node.Read(testcluster.Ctx(t), directory.Synced)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if mb, ok := f.Node.FSM().Mailbox("user/alice/Archive"); !ok || mb.Primary.Backend != "b2" {
+	if mb, ok := v.Mailbox("user/alice/Archive"); !ok || mb.Primary.Backend != "b2" {
 		t.Fatalf("Archive after the move: %+v, want on b2", mb)
 	}
 
