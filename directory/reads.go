@@ -266,7 +266,7 @@ func (n *Node) ClusterStatus(ctx context.Context) []MemberStatus {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := &Client{addr: m.meta.APIAddr, secret: n.cfg.ClusterSecret, http: n.client}
+			c := &Client{addr: m.meta.APIAddr, secret: n.cfg.ClusterSecret, api: n.peers}
 			st, err := c.Status(ctx)
 			if err != nil {
 				out[i] = MemberStatus{Status: Status{NodeID: m.id, Roles: m.meta.Roles,

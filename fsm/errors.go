@@ -51,6 +51,23 @@ var errorCodes = []struct {
 	{"no_move", ErrNoMove},
 }
 
+// NamedError is a broken rule's sentinel and the stable code it crosses
+// the cluster API by.
+type NamedError struct {
+	Name string
+	Err  error
+}
+
+// ErrorCodes lists every broken rule's code: what the cluster API's code
+// table for the fsm is built from (directory.FSMCodes), in one place.
+func ErrorCodes() []NamedError {
+	out := make([]NamedError, len(errorCodes))
+	for i, c := range errorCodes {
+		out[i] = NamedError{Name: c.code, Err: c.err}
+	}
+	return out
+}
+
 // CodeUnknown is the code of an error that is none of the sentinels.
 const CodeUnknown = "unknown"
 
