@@ -159,7 +159,7 @@ func New(cfg Config) (*Backend, error) {
 	}
 	b.repl, err = replication.New(replication.Config{
 		BackendID: cfg.ID, Store: cfg.Store, Directory: cfg.Directory,
-		ClusterSecret: cfg.ClusterSecret, HTTPClient: cfg.ReplicaHTTPClient,
+		ClusterSecret: cfg.ClusterSecret, HTTPClient: cfg.ReplicaHTTPClient, TLS: cfg.NodeTLS != nil,
 		ReplicaTimeout: cfg.ReplicaTimeout, CatchUpInterval: cfg.CatchUpInterval,
 		DirectoryTimeout: cfg.DirectoryTimeout, ReplicationFactor: cfg.ReplicationFactor,
 		RankBackends: b.rankBackends, Logger: cfg.Logger,

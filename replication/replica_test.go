@@ -68,7 +68,7 @@ func setup(t *testing.T) *env {
 	hs := httptest.NewServer(mux)
 	t.Cleanup(hs.Close)
 	e.addr = strings.TrimPrefix(hs.URL, "http://")
-	e.client = NewClient("secret", nil)
+	e.client = NewClient("secret", nil, false)
 	return e
 }
 

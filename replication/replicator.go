@@ -25,6 +25,9 @@ type Config struct {
 	// HTTPClient carries replication and move calls; nil means a client
 	// of the Replicator's own.
 	HTTPClient *http.Client
+	// TLS says the cluster API runs in TLS: calls go to https:// URLs,
+	// which HTTPClient's transport must speak (clusterapi.Transport).
+	TLS bool
 	// ReplicaTimeout bounds one replica's sync on the acknowledgement
 	// path; a replica that takes longer leaves the in-sync set.
 	ReplicaTimeout time.Duration
@@ -141,7 +144,7 @@ func New(cfg Config) (*Replicator, error) {
 	}
 	r := &Replicator{
 		cfg: cfg, id: cfg.BackendID, store: cfg.Store, dir: cfg.Directory,
-		client:    NewClient(cfg.ClusterSecret, cfg.HTTPClient),
+		client:    NewClient(cfg.ClusterSecret, cfg.HTTPClient, cfg.TLS),
 		timeout:   cfg.ReplicaTimeout,
 		log:       cfg.Logger.With("component", "Replicator", "backend", cfg.BackendID),
 		mailboxMu: make(map[uint64]*sync.Mutex),

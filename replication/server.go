@@ -14,6 +14,7 @@ import (
 
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/clusterapi"
 	"github.com/rookery-mail/rookery/spool"
 )
 
@@ -253,13 +254,11 @@ func (s *Server) records(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, resp)
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, v any) { clusterapi.WriteJSON(w, http.StatusOK, v) }
 
 // writeError is the one translation of store and protocol errors into
-// replies; a sender never sees a Go error it has to parse.
+// replies; a sender never sees a Go error it has to parse. An error the
+// table does not name is the replica failing: unavailable, try later.
 func writeError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, spool.ErrReplicaConflict):
@@ -269,21 +268,9 @@ func writeError(w http.ResponseWriter, err error) {
 	case errors.Is(err, spool.ErrInvalidGUID), errors.Is(err, spool.ErrInvalidMeta), errors.Is(err, spool.ErrInvalidFlag),
 		errors.Is(err, spool.ErrTooBig):
 		err = fmt.Errorf("%w: %v", ErrBadRequest, err)
-	case errors.Is(err, spool.ErrNoMessage), errors.Is(err, spool.ErrNoMailbox):
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusNotFound)
-		json.NewEncoder(w).Encode(apiError{ErrorCode: "not_found", Error: err.Error()})
-		return
 	}
-	code := codeOf(err)
-	status := http.StatusServiceUnavailable
-	switch code {
-	case "conflict", "missing_body", "not_replica":
-		status = http.StatusConflict
-	case "bad_request":
-		status = http.StatusBadRequest
+	if apiCodes.Of(err).Name == clusterapi.CodeInternal {
+		err = fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(apiError{ErrorCode: code, Error: err.Error()})
+	clusterapi.WriteError(w, apiCodes, err)
 }

@@ -369,7 +369,7 @@ func (a *adminCmd) mailboxCreate(ctx context.Context, name, nodeID string) error
 		return fmt.Errorf("no healthy backend node%s", map[bool]string{true: " named " + nodeID}[nodeID != ""])
 	}
 	m := candidates[rand.IntN(len(candidates))]
-	mb, err := backend.CreateRemote(ctx, a.client.HTTP(), m.APIAddr, a.secret, backend.CreateRequest{Name: name})
+	mb, err := backend.CreateRemote(ctx, a.client.API(), m.APIAddr, backend.CreateRequest{Name: name})
 	if err != nil {
 		return err
 	}

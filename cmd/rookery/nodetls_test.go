@@ -23,6 +23,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/clusterapi"
 	"github.com/rookery-mail/rookery/internal/node"
 	"github.com/rookery-mail/rookery/tlsutil"
 )
@@ -235,7 +236,7 @@ func apiProbe(secret string) func(dialFunc) error {
 			DialContext: func(context.Context, string, string) (net.Conn, error) { return dial() },
 		}}
 		req, _ := http.NewRequest(http.MethodGet, "http://node/v1/status", nil)
-		req.Header.Set("Authorization", "Bearer "+secret)
+		req.Header.Set("Authorization", clusterapi.Bearer(secret))
 		resp, err := hc.Do(req)
 		if err != nil {
 			return err

@@ -24,6 +24,7 @@ import (
 	"github.com/rookery-mail/rookery/backend"
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/clusterapi"
 	"github.com/rookery-mail/rookery/internal/freeport"
 	"github.com/rookery-mail/rookery/internal/node"
 )
@@ -247,7 +248,7 @@ func addProcUser(t *testing.T, apiAddr, user string) *fsm.Mailbox {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mb, err := backend.CreateRemote(ctx, nil, apiAddr, procSecret, backend.CreateRequest{Name: fsm.Inbox(user)})
+	mb, err := backend.CreateRemote(ctx, clusterapi.NewClient(procSecret, nil, false, nil), apiAddr, backend.CreateRequest{Name: fsm.Inbox(user)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,6 +65,17 @@ func (c *Client) URL(addr, path string) string {
 // HTTP is the client's connection pool.
 func (c *Client) HTTP() *http.Client { return c.http }
 
+// WithoutTimeout returns a client like c whose pool has no whole-call
+// timeout, for calls that stream as long as they take (a move, a
+// backup); their context bounds them.
+func (c *Client) WithoutTimeout() *Client {
+	hc := *c.http
+	hc.Timeout = 0
+	d := *c
+	d.http = &hc
+	return &d
+}
+
 // TLS reports whether the client calls https:// URLs.
 func (c *Client) TLS() bool { return c.scheme == "https" }
 

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rookery-mail/rookery/internal/clusterapi"
 	"github.com/rookery-mail/rookery/jepsen/nemesis"
 )
 
@@ -47,7 +48,7 @@ func get(ctx context.Context, addr, secret, path string, out any) error {
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+secret)
+	req.Header.Set("Authorization", clusterapi.Bearer(secret))
 	resp, err := apiClient.Do(req)
 	if err != nil {
 		return err

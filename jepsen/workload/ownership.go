@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"sort"
 
+	"github.com/rookery-mail/rookery/internal/clusterapi"
 	"github.com/rookery-mail/rookery/jepsen/history"
 )
 
@@ -106,7 +107,7 @@ func (w *Ownership) mailboxes(ctx context.Context, env *Env, node Node) ([]dirMa
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+env.Secret)
+	req.Header.Set("Authorization", clusterapi.Bearer(env.Secret))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, err
