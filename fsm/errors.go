@@ -25,6 +25,10 @@ var (
 	ErrNoMove           = errors.New("fsm: no such move")
 )
 
+// ErrInvalidState: a mailbox or backend state that has no name, on the
+// cluster API's JSON (MarshalText, UnmarshalText).
+var ErrInvalidState = errors.New("fsm: invalid state")
+
 // ErrBadAddress: a recipient address that RFC 5321 does not allow. It is
 // an error of parsing (ParseRecipient), never a broken rule in a Result.
 var ErrBadAddress = errors.New("fsm: malformed recipient address")

@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/rookery-mail/rookery/directory"
+	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/node"
 	"github.com/rookery-mail/rookery/internal/testcluster"
+	"github.com/rookery-mail/rookery/replication"
 )
 
 func TestValidate(t *testing.T) {
@@ -154,5 +156,28 @@ func (l *lineConn) expect(line, prefix string) {
 		if tag, _, _ := strings.Cut(prefix, " "); strings.HasPrefix(got, tag+" ") && tag != "*" {
 			l.t.Fatalf("%q: %q, want %s", line, got, prefix)
 		}
+	}
+}
+
+// A TLS cluster's cluster API is https: a call that fails names the
+// https:// URL it went to, and the error still unwraps to the sentinel its
+// code names, on the directory's routes and on a backend's.
+func TestTLSClusterAPIErrorsNameHTTPS(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Backends: 1, TLS: true})
+	h := c.Backends[0].Host
+	addr := h.Directory().APIAddr()
+	cl := directory.NewClient(addr, testcluster.Secret).WithTLS(h.Config().TLS.Client)
+	ctx := testcluster.Ctx(t)
+
+	_, err := cl.Mailbox(ctx, "user/nobody/INBOX")
+	if !errors.Is(err, fsm.ErrNoMailbox) || !strings.Contains(err.Error(), "https://"+addr+"/v1/mailboxes/") {
+		t.Fatalf("directory lookup of a missing mailbox: %v", err)
+	}
+	_, err = replication.MoveRemote(ctx, cl.API(), addr, replication.MoveRequest{Name: "user/nobody/INBOX"}, nil)
+	if !errors.Is(err, fsm.ErrNoMailbox) || !strings.Contains(err.Error(), "https://"+addr+"/v1/backend/moves") {
+		t.Fatalf("move of a missing mailbox: %v", err)
+	}
+	if strings.Contains(err.Error(), "http://") {
+		t.Fatalf("a TLS cluster's error names http://: %v", err)
 	}
 }
