@@ -100,3 +100,22 @@ func TestURLScheme(t *testing.T) {
 		t.Fatalf("plain client URL %q", u)
 	}
 }
+
+// A TLS client calls https:// and its errors name it, never http://.
+func TestTLSClientErrorsNameHTTPS(t *testing.T) {
+	m := NewMux(secret)
+	m.HandleFunc("GET /v1/gone", func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, testCode, errGone)
+	})
+	s := httptest.NewTLSServer(m)
+	t.Cleanup(s.Close)
+	addr := strings.TrimPrefix(s.URL, "https://")
+	c := NewClient(secret, s.Client(), true, testCode)
+	err := c.Call(context.Background(), http.MethodGet, addr, "/v1/gone", nil, nil, nil)
+	if !errors.Is(err, errGone) || !strings.Contains(err.Error(), "https://"+addr+"/v1/gone") {
+		t.Fatalf("TLS call: %v", err)
+	}
+	if strings.Contains(err.Error(), "http://") {
+		t.Fatalf("a TLS client's error names http://: %v", err)
+	}
+}
