@@ -34,6 +34,8 @@ func Codes() clusterapi.Table {
 	return append(t, directory.FSMCodes()...)
 }
 
+// apiCodes is the table the backend's routes answer errors with, and
+// CreateRemote decodes them with.
 var apiCodes = Codes()
 
 // Routes mounts the backend's routes with handle, such as

@@ -23,7 +23,7 @@ import (
 // The answer streams JSON lines (application/x-ndjson), one MoveProgress
 // per step, the last with phase done or aborted. A move that cannot begin
 // (not the primary, no such mailbox or backend) is an error status with
-// the fsm error code instead. The move runs as long as the call: a caller
+// its code instead (replication.Codes: the fsm's, not_primary). The move runs as long as the call: a caller
 // that goes away aborts it.
 const routeMove = "POST /v1/backend/moves"
 
@@ -98,10 +98,10 @@ func (r *Replicator) forwardMove(ctx context.Context, m *fsm.Mailbox, req MoveRe
 
 // MoveRemote asks the backend whose node's cluster API is at apiAddr (any
 // backend: one that is not the mailbox's primary passes the call on) to
-// move a mailbox, calling progress for each step it
-// reports. It returns the last report: phase done, or an error. hc nil
-// means http.DefaultClient; it must not time out the whole call, which
-// lasts as long as the move.
+// move a mailbox through api, calling progress for each step it reports.
+// It returns the last report: phase done, or an error. api must not time
+// out the whole call, which lasts as long as the move
+// (clusterapi.Client.WithoutTimeout).
 func MoveRemote(ctx context.Context, api *clusterapi.Client, apiAddr string, req MoveRequest, progress func(MoveProgress)) (MoveProgress, error) {
 	return moveRemote(ctx, api, apiAddr, req, progress, false)
 }
