@@ -23,8 +23,8 @@ import (
 // The answer streams JSON lines (application/x-ndjson), one MoveProgress
 // per step, the last with phase done or aborted. A move that cannot begin
 // (not the primary, no such mailbox or backend) is an error status with
-// its code instead (replication.Codes: the fsm's, not_primary). The move runs as long as the call: a caller
-// that goes away aborts it.
+// its code instead (Codes: the fsm's, not_primary). The move runs as long
+// as the call: a caller that goes away aborts it.
 const routeMove = "POST /v1/backend/moves"
 
 // MoveRequest is the body of a move call. An empty Target lets the
