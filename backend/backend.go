@@ -26,25 +26,11 @@ import (
 	"github.com/rookery-mail/rookery/spool"
 )
 
-// Directory is what a backend needs of its node's directory: the one read
-// API, and for now the local copy and the synced read that package
-// replication, which the backend hands it to, still calls directly.
-// *directory.Node is one.
-type Directory interface {
-	directory.Directory
-	// FSM and SyncedRead: only for the callers not yet converted to Read.
-	FSM() *fsm.FSM
-	SyncedRead(ctx context.Context) error
-}
-
-// The replication side takes the backend's directory.
-var _ replication.Directory = Directory(nil)
-
 // Config is what New needs.
 type Config struct {
 	ID        string // backend id in the directory
 	Store     *spool.Store
-	Directory Directory
+	Directory directory.Directory
 	// ClusterSecret authenticates frontends to the backend IMAP server.
 	ClusterSecret string
 	// IMAPAddr and LMTPAddr are the listen addresses (port 0 picks one);
@@ -181,7 +167,7 @@ func New(cfg Config) (*Backend, error) {
 	}
 	b.repl, err = replication.New(replication.Config{
 		BackendID: cfg.ID, Store: cfg.Store, Directory: cfg.Directory,
-		ClusterSecret: cfg.ClusterSecret, HTTPClient: cfg.ReplicaHTTPClient,
+		ClusterSecret: cfg.ClusterSecret, HTTPClient: cfg.ReplicaHTTPClient, TLS: cfg.NodeTLS != nil,
 		ReplicaTimeout: cfg.ReplicaTimeout, CatchUpInterval: cfg.CatchUpInterval,
 		DirectoryTimeout: cfg.DirectoryTimeout, ReplicationFactor: cfg.ReplicationFactor,
 		RankBackends: b.rankBackends, Logger: cfg.Logger,

@@ -2,9 +2,7 @@ package directory
 
 import (
 	"context"
-	"crypto/subtle"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/clusterapi"
 	"github.com/rookery-mail/rookery/logging"
 )
 
@@ -25,14 +24,13 @@ const (
 	defaultListLimit  = 1000
 	maxListLimit      = 100000
 	forwardedHeader   = "Rookery-Forwarded" // set on a write a node forwards to the leader
-	bearerPrefix      = "Bearer "
 	contentTypeBinary = "application/octet-stream"
 )
 
 // apiServer is the node's cluster API listener.
 type apiServer struct {
 	n    *Node
-	mux  *http.ServeMux
+	mux  *clusterapi.Mux
 	srv  *http.Server
 	addr string // bound address
 }
@@ -42,13 +40,13 @@ func (n *Node) openAPI() error {
 	if err != nil {
 		return fmt.Errorf("directory: cluster API listen: %w", err)
 	}
-	s := &apiServer{n: n, mux: http.NewServeMux(), addr: ln.Addr().String()}
+	s := &apiServer{n: n, mux: clusterapi.NewMux(n.cfg.ClusterSecret), addr: ln.Addr().String()}
 	if n.cfg.ServerTLS != nil {
 		ln = tls.NewListener(ln, n.cfg.ServerTLS)
 	}
 	s.routes()
 	s.srv = &http.Server{
-		Handler:           s.authenticate(s.mux),
+		Handler:           s.mux,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
@@ -69,9 +67,6 @@ func (n *Node) openAPI() error {
 func (s *apiServer) close() error { return s.srv.Close() }
 
 func (s *apiServer) routes() {
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
 	s.mux.HandleFunc("POST /v1/apply", s.apply)
 	s.mux.HandleFunc("GET /v1/readindex", s.readIndex)
 	s.mux.HandleFunc("GET /v1/status", s.status)
@@ -90,28 +85,18 @@ func (s *apiServer) routes() {
 // other roles' endpoints such as replication.
 func (n *Node) Handle(pattern string, h http.Handler) { n.api.mux.Handle(pattern, h) }
 
-// APIURL is the base URL of this node's cluster API.
-func (n *Node) APIURL() string { return "http://" + n.APIAddr() }
+// APIURL is the base URL of this node's cluster API: https:// when the
+// node serves it in TLS.
+func (n *Node) APIURL() string {
+	if n.cfg.ServerTLS != nil {
+		return "https://" + n.APIAddr()
+	}
+	return "http://" + n.APIAddr()
+}
 
 // APIAddr is the host:port other nodes reach this node's cluster API at:
 // the advertised address when one is configured, else the bound one.
 func (n *Node) APIAddr() string { return orBound(n.cfg.APIAdvertise, n.api.addr) }
-
-// authenticate demands the cluster secret as a bearer token on every path
-// but /healthz.
-func (s *apiServer) authenticate(next http.Handler) http.Handler {
-	want := []byte(bearerPrefix + s.n.cfg.ClusterSecret)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/healthz" {
-			got := []byte(r.Header.Get("Authorization"))
-			if subtle.ConstantTimeCompare(got, want) != 1 {
-				writeError(w, ErrUnauthorized)
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
 
 // applyReply is the answer to POST /v1/apply: the fsm.Result, with its error
 // as the fsm's stable code.
@@ -310,35 +295,9 @@ func listLimit(r *http.Request) (int, error) {
 	return limit, nil
 }
 
-// errorReply is the body of every failed cluster API call.
-type errorReply struct {
-	ErrorCode string `json:"error_code"`
-	Error     string `json:"error"`
-}
+// apiCodes is the table every directory handler answers errors with.
+var apiCodes = Codes()
 
-func writeError(w http.ResponseWriter, err error) {
-	code := errorCode(err)
-	status := http.StatusInternalServerError
-	switch code {
-	case "not_leader", "no_leader", "no_quorum", "closed", "stale":
-		status = http.StatusServiceUnavailable
-	case "bad_request", "invalid_config":
-		status = http.StatusBadRequest
-	case "unauthorized":
-		status = http.StatusUnauthorized
-	case "not_found":
-		status = http.StatusNotFound
-	case "not_voter", "bootstrapped":
-		status = http.StatusConflict
-	}
-	if code == "not_found" && errors.Is(err, fsm.ErrNoMailbox) {
-		code = fsm.ErrorCode(fsm.ErrNoMailbox)
-	}
-	writeJSON(w, status, errorReply{ErrorCode: code, Error: err.Error()})
-}
+func writeError(w http.ResponseWriter, err error) { clusterapi.WriteError(w, apiCodes, err) }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v) // the client may have gone; nothing to do
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { clusterapi.WriteJSON(w, status, v) }

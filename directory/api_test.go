@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/clusterapi"
 )
 
 func TestClusterAPIRequiresBearerToken(t *testing.T) {
@@ -19,14 +20,14 @@ func TestClusterAPIRequiresBearerToken(t *testing.T) {
 		want               int
 	}{
 		{"GET", "/v1/status", "", http.StatusUnauthorized},
-		{"GET", "/v1/status", "Bearer wrong", http.StatusUnauthorized},
+		{"GET", "/v1/status", clusterapi.Bearer("wrong"), http.StatusUnauthorized},
 		{"GET", "/v1/status", testSecret, http.StatusUnauthorized}, // no scheme
 		{"POST", "/v1/apply", "", http.StatusUnauthorized},
 		{"GET", "/v1/readindex", "", http.StatusUnauthorized},
 		{"GET", "/v1/mailboxes", "", http.StatusUnauthorized},
 		{"POST", "/v1/bootstrap", "", http.StatusUnauthorized},
 		{"GET", "/healthz", "", http.StatusOK},
-		{"GET", "/v1/status", "Bearer " + testSecret, http.StatusOK},
+		{"GET", "/v1/status", clusterapi.Bearer(testSecret), http.StatusOK},
 	} {
 		req, err := http.NewRequest(tc.method, n.APIURL()+tc.path, nil)
 		if err != nil {
@@ -63,7 +64,7 @@ func TestClusterAPIRejectsBadCommands(t *testing.T) {
 		bytes.Repeat([]byte{1}, maxCommandBytes+1),
 	} {
 		req, _ := http.NewRequest("POST", n.APIURL()+"/v1/apply", bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+testSecret)
+		req.Header.Set("Authorization", clusterapi.Bearer(testSecret))
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -153,7 +153,7 @@ func applyError(err error) error {
 // means the leader is gone before anything was sent (retry); a failure after
 // sending leaves the outcome unknown (ErrNoQuorum).
 func (n *Node) forwardApply(ctx context.Context, apiAddr string, data []byte) (fsm.Result, error) {
-	c := &Client{addr: apiAddr, secret: n.cfg.ClusterSecret, http: n.client}
+	c := &Client{addr: apiAddr, secret: n.cfg.ClusterSecret, api: n.peers}
 	start := time.Now()
 	res, err := c.apply(ctx, data, true)
 	if o := n.cfg.Observer; o != nil {

@@ -133,7 +133,7 @@ func BenchmarkSnapshotCatchUp(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Logf("snapshot taken in %v", time.Since(start))
-	target := leader.FSM().AppliedIndex()
+	target := leader.fsm.AppliedIndex()
 
 	b.ResetTimer()
 	for i := range b.N {
@@ -145,7 +145,7 @@ func BenchmarkSnapshotCatchUp(b *testing.B) {
 		}
 		cancel()
 		b.ReportMetric(time.Since(start).Seconds(), "catchup_s")
-		if got, want := f.FSM().MailboxCount(), leader.FSM().MailboxCount(); got != want {
+		if got, want := f.fsm.MailboxCount(), leader.fsm.MailboxCount(); got != want {
 			b.Fatalf("non-voter has %d mailboxes, leader %d", got, want)
 		}
 		b.StopTimer()

@@ -102,7 +102,7 @@ func (n *Node) RemoveNode(ctx context.Context, id string) error {
 		case api == "":
 			return ErrNoLeader
 		}
-		c := &Client{addr: api, secret: n.cfg.ClusterSecret, http: n.client}
+		c := &Client{addr: api, secret: n.cfg.ClusterSecret, api: n.peers}
 		return c.removeNode(ctx, id, true)
 	})
 }

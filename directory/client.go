@@ -1,12 +1,9 @@
 package directory
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -15,44 +12,44 @@ import (
 	"time"
 
 	"github.com/rookery-mail/rookery/fsm"
-	"github.com/rookery-mail/rookery/tlsutil"
+	"github.com/rookery-mail/rookery/internal/clusterapi"
 )
 
-// maxReplyBytes bounds a cluster API reply the client reads.
-const maxReplyBytes = 64 << 20
-
 // Client calls one node's cluster API (the admin CLI, and nodes calling
-// each other).
+// each other) through the cluster API's one client frame.
 type Client struct {
 	addr   string // host:port
 	secret string
-	http   *http.Client
+	api    *clusterapi.Client
 }
 
 // NewClient returns a client for the node whose cluster API listens on
 // apiAddr (host:port or an http:// URL), authenticating with secret.
 func NewClient(apiAddr, secret string) *Client {
+	addr := strings.TrimPrefix(strings.TrimPrefix(apiAddr, "http://"), "https://")
 	return &Client{
-		addr:   strings.TrimSuffix(strings.TrimPrefix(apiAddr, "http://"), "/"),
+		addr:   strings.TrimSuffix(addr, "/"),
 		secret: secret,
-		http:   &http.Client{Timeout: time.Minute},
+		api:    clusterapi.NewClient(secret, &http.Client{Timeout: time.Minute}, false, Codes()),
 	}
 }
 
-// WithTLS makes c dial the node in mutual TLS with cfg (a node's
-// MutualClientConfig: the cluster API refuses callers without a certificate
-// of the cluster CA when the cluster runs with TLS). It returns c.
+// WithTLS makes c call the node over https in mutual TLS with cfg (a
+// node's MutualClientConfig: the cluster API refuses callers without a
+// certificate of the cluster CA when the cluster runs with TLS). It
+// returns c.
 func (c *Client) WithTLS(cfg *tls.Config) *Client {
-	c.http = &http.Client{
-		Timeout:   time.Minute,
-		Transport: &http.Transport{DialContext: tlsutil.Dialer(&net.Dialer{Timeout: 10 * time.Second}, cfg)},
-	}
+	hc := &http.Client{Timeout: time.Minute, Transport: clusterapi.Transport(&net.Dialer{Timeout: 10 * time.Second}, cfg)}
+	c.api = clusterapi.NewClient(c.secret, hc, true, Codes())
 	return c
 }
 
-// HTTP is the client's connection pool, for other calls to cluster APIs
-// made with the same credentials (a backend's routes).
-func (c *Client) HTTP() *http.Client { return c.http }
+// API is the client's frame, for calls to other roles' routes (a
+// backend's) made with the same credentials, connections and scheme.
+func (c *Client) API() *clusterapi.Client { return c.api }
+
+// HTTP is the client's connection pool.
+func (c *Client) HTTP() *http.Client { return c.api.HTTP() }
 
 // Status returns the node's Status.
 func (c *Client) Status(ctx context.Context) (Status, error) {
@@ -149,68 +146,19 @@ func (c *Client) removeNode(ctx context.Context, id string, forwarded bool) erro
 	return c.call(ctx, http.MethodPost, "/v1/nodes/"+url.PathEscape(id)+"/remove", nil, hdr, nil)
 }
 
-// decodeError turns a failed call's reply into the sentinel its error_code
-// names. A reply that is not the API's own (a TLS listener answering a
-// plaintext client, a proxy in between) is reported with its text.
-func decodeError(resp *http.Response, addr string) error {
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes))
-	var e errorReply
-	if err := json.Unmarshal(body, &e); err != nil || e.ErrorCode == "" {
-		text := strings.TrimSpace(string(body[:min(len(body), 200)]))
-		if strings.Contains(text, "HTTPS server") {
-			text += " (the node speaks TLS: give a certificate with --tls-dir or a config with tls.node_dir)"
-		}
-		return fmt.Errorf("%w: %s from %s: %s", ErrRemote, resp.Status, addr, text)
-	}
-	return remoteError(e)
-}
-
 // call makes one request and decodes the JSON reply into out (if non-nil).
-// A failed call returns the sentinel its error_code names, so errors.Is
-// works across the wire.
+// A failed call is a *clusterapi.Error that unwraps to the sentinel its
+// error_code names, so errors.Is works across the wire.
 func (c *Client) call(ctx context.Context, method, path string, body []byte, hdr http.Header, out any) error {
-	var rd io.Reader
+	var in any
 	if body != nil {
-		rd = bytes.NewReader(body)
+		in = body
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+c.addr+path, rd)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrBadRequest, err)
-	}
-	for k, v := range hdr {
-		req.Header[k] = v
-	}
-	req.Header.Set("Authorization", bearerPrefix+c.secret)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return decodeError(resp, c.addr)
-	}
-	dec := json.NewDecoder(io.LimitReader(resp.Body, maxReplyBytes))
-	if out == nil {
-		return nil
-	}
-	if err := dec.Decode(out); err != nil {
-		return fmt.Errorf("%w: decoding reply from %s: %v", ErrRemote, c.addr, err)
-	}
-	return nil
-}
-
-// remoteError rebuilds a sentinel from an error reply: the directory's own
-// codes first, then the fsm's.
-func remoteError(e errorReply) error {
-	sentinel := errorFromCode(e.ErrorCode)
-	if fe := fsm.ErrorFromCode(e.ErrorCode); sentinel == ErrRemote && fsm.ErrorCode(fe) != fsm.CodeUnknown {
-		sentinel = fe
-	}
-	return fmt.Errorf("%w (remote: %s)", sentinel, e.Error)
+	return c.api.Call(ctx, method, c.addr, path, hdr, in, out)
 }
 
 // At returns a client for the node whose cluster API is at apiAddr, with
 // c's secret and connections (its TLS certificate included).
 func (c *Client) At(apiAddr string) *Client {
-	return &Client{addr: apiAddr, secret: c.secret, http: c.http}
+	return &Client{addr: apiAddr, secret: c.secret, api: c.api}
 }

@@ -224,9 +224,9 @@ func (c *testCluster) waitConverged(index uint64) {
 	var want [32]byte
 	for i, n := range c.open() {
 		if err := n.WaitApplied(ctx, index); err != nil {
-			c.t.Fatalf("%s waiting for index %d (at %d): %v", n.ID(), index, n.FSM().AppliedIndex(), err)
+			c.t.Fatalf("%s waiting for index %d (at %d): %v", n.ID(), index, n.fsm.AppliedIndex(), err)
 		}
-		d := n.FSM().Digest()
+		d := n.fsm.Digest()
 		if i == 0 {
 			want = d
 		} else if d != want {

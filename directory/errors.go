@@ -1,6 +1,12 @@
 package directory
 
-import "errors"
+import (
+	"errors"
+	"net/http"
+
+	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/clusterapi"
+)
 
 // Errors of the directory node. The fsm's own sentinels (a broken rule such
 // as fsm.ErrNameExists) come back in fsm.Result.Err, never as these.
@@ -32,41 +38,46 @@ var (
 	ErrNotFound = errors.New("directory: not found")
 	// ErrInvalidLevel: Read was given no Level it knows.
 	ErrInvalidLevel = errors.New("directory: invalid read level")
-	// ErrRemote: a cluster API call failed in a way no sentinel names.
-	ErrRemote = errors.New("directory: cluster API call failed")
+	// ErrRemote: a cluster API call failed in a way no sentinel names;
+	// it is the frame's own, so that errors.Is works on every role's calls.
+	ErrRemote = clusterapi.ErrRemote
 )
 
-// Codes carried in the cluster API's error_code field.
-var errorCodes = map[error]string{
-	ErrNoLeader:      "no_leader",
-	ErrNoQuorum:      "no_quorum",
-	ErrNotLeader:     "not_leader",
-	ErrClosed:        "closed",
-	ErrStale:         "stale",
-	ErrNotVoter:      "not_voter",
-	ErrBootstrapped:  "bootstrapped",
-	ErrInvalidConfig: "invalid_config",
-	ErrUnauthorized:  "unauthorized",
-	ErrBadRequest:    "bad_request",
-	ErrNotFound:      "not_found",
+// Codes is the directory's table of cluster API error codes: its own
+// sentinels, then the fsm's broken rules (FSMCodes). not_found comes last,
+// so that a lookup that found no mailbox names the fsm's no_mailbox.
+func Codes() clusterapi.Table {
+	t := clusterapi.Table{
+		{Name: "no_leader", Err: ErrNoLeader, Status: http.StatusServiceUnavailable},
+		{Name: "no_quorum", Err: ErrNoQuorum, Status: http.StatusServiceUnavailable},
+		{Name: "not_leader", Err: ErrNotLeader, Status: http.StatusServiceUnavailable},
+		{Name: "closed", Err: ErrClosed, Status: http.StatusServiceUnavailable},
+		{Name: "stale", Err: ErrStale, Status: http.StatusServiceUnavailable},
+		{Name: "not_voter", Err: ErrNotVoter, Status: http.StatusConflict},
+		{Name: "bootstrapped", Err: ErrBootstrapped, Status: http.StatusConflict},
+		{Name: "invalid_config", Err: ErrInvalidConfig, Status: http.StatusBadRequest},
+		{Name: clusterapi.CodeUnauthorized, Err: ErrUnauthorized, Status: http.StatusUnauthorized},
+		{Name: clusterapi.CodeBadRequest, Err: ErrBadRequest, Status: http.StatusBadRequest},
+	}
+	t = append(t, FSMCodes()...)
+	return append(t, clusterapi.Code{Name: clusterapi.CodeNotFound, Err: ErrNotFound, Status: http.StatusNotFound})
 }
 
-// errorCode returns the API code of err's directory sentinel, or "internal".
-func errorCode(err error) string {
-	for sentinel, code := range errorCodes {
-		if errors.Is(err, sentinel) {
-			return code
+// FSMCodes is the one table of the fsm's broken rules on the cluster API,
+// which every role that answers with them shares: the codes are the fsm's
+// (fsm.ErrorCodes), the statuses say what kind of rule broke.
+func FSMCodes() clusterapi.Table {
+	codes := fsm.ErrorCodes()
+	t := make(clusterapi.Table, 0, len(codes))
+	for _, c := range codes {
+		status := http.StatusConflict // a rule the state refused
+		switch c.Err {
+		case fsm.ErrInvalidName, fsm.ErrInvalidUser, fsm.ErrInvalidCommand, fsm.ErrUnknownCommand, fsm.ErrInvalidACL:
+			status = http.StatusBadRequest
+		case fsm.ErrNoMailbox, fsm.ErrNoUser, fsm.ErrNoBackend, fsm.ErrNoMove:
+			status = http.StatusNotFound
 		}
+		t = append(t, clusterapi.Code{Name: c.Name, Err: c.Err, Status: status})
 	}
-	return "internal"
-}
-
-// errorFromCode turns an API error code back into its sentinel.
-func errorFromCode(code string) error {
-	for sentinel, c := range errorCodes {
-		if c == code {
-			return sentinel
-		}
-	}
-	return ErrRemote
+	return t
 }

@@ -43,7 +43,7 @@ func TestRestartFromDataDirKeepsState(t *testing.T) {
 	}
 	last = mustApply(t, leader, fsm.Activate{Name: "shared/m00", Reservation: "r"})
 	c.waitConverged(last.Index)
-	want := leader.FSM().Digest()
+	want := leader.fsm.Digest()
 
 	for _, id := range c.order {
 		c.close(id)
@@ -55,7 +55,7 @@ func TestRestartFromDataDirKeepsState(t *testing.T) {
 	// The restarted nodes replay their own disks; no write is needed.
 	c.waitConverged(last.Index)
 	for _, n := range c.open() {
-		if got := n.FSM().Digest(); got != want {
+		if got := n.fsm.Digest(); got != want {
 			t.Fatalf("%s digest after restart %x, want %x", n.ID(), got, want)
 		}
 	}
@@ -90,7 +90,7 @@ func TestWriteWithoutQuorumFailsInTime(t *testing.T) {
 	survivor := c.follower()
 	before := mustApply(t, survivor, reserve("shared/before", "b1", "r"))
 	c.waitConverged(before.Index)
-	want := survivor.FSM().Digest()
+	want := survivor.fsm.Digest()
 	for _, n := range c.open() {
 		if n != survivor && n.cfg.Voter() {
 			c.close(n.ID())
@@ -116,10 +116,10 @@ func TestWriteWithoutQuorumFailsInTime(t *testing.T) {
 		}
 		cancel()
 	}
-	if got := survivor.FSM().Digest(); got != want {
+	if got := survivor.fsm.Digest(); got != want {
 		t.Fatal("a failed write changed the survivor's state")
 	}
-	if _, ok := survivor.FSM().Mailbox("shared/never"); ok {
+	if _, ok := survivor.fsm.Mailbox("shared/never"); ok {
 		t.Fatal("failed write is visible")
 	}
 }
@@ -132,7 +132,7 @@ func TestFailedBackendReservationsReleased(t *testing.T) {
 	c.waitMembers("v1", "v2", "v3", "be1")
 	leader := c.leader()
 	waitFor(t, 10*time.Second, "backend b9 registered", func() bool {
-		b, ok := leader.FSM().Backend("b9")
+		b, ok := leader.fsm.Backend("b9")
 		return ok && b.State == fsm.BackendUp && b.IMAPAddr == "127.0.0.1:2143"
 	})
 	registerBackend(t, leader, "b1")
@@ -142,11 +142,11 @@ func TestFailedBackendReservationsReleased(t *testing.T) {
 	c.close("be1")
 
 	waitFor(t, 30*time.Second, "b9 down and its reservation released", func() bool {
-		b, ok := leader.FSM().Backend("b9")
-		_, reserved := leader.FSM().Mailbox("shared/poisoned")
+		b, ok := leader.fsm.Backend("b9")
+		_, reserved := leader.fsm.Mailbox("shared/poisoned")
 		return ok && b.State == fsm.BackendDown && !reserved
 	})
-	if _, ok := leader.FSM().Mailbox("shared/kept"); !ok {
+	if _, ok := leader.fsm.Mailbox("shared/kept"); !ok {
 		t.Fatal("another backend's reservation was released")
 	}
 	// No poisoned name: it can be created again.
@@ -155,7 +155,7 @@ func TestFailedBackendReservationsReleased(t *testing.T) {
 	// The backend returns: it is up again.
 	c.restart("be1")
 	waitFor(t, 30*time.Second, "b9 up again", func() bool {
-		b, ok := c.leader().FSM().Backend("b9")
+		b, ok := c.leader().fsm.Backend("b9")
 		return ok && b.State == fsm.BackendUp
 	})
 }
@@ -169,10 +169,10 @@ func TestExpiredReservationsReleased(t *testing.T) {
 	mustApply(t, leader, old)
 	mustApply(t, leader, reserve("shared/new", "b1", "r"))
 	waitFor(t, 20*time.Second, "old reservation released", func() bool {
-		_, ok := leader.FSM().Mailbox("shared/old")
+		_, ok := leader.fsm.Mailbox("shared/old")
 		return !ok
 	})
-	if _, ok := leader.FSM().Mailbox("shared/new"); !ok {
+	if _, ok := leader.fsm.Mailbox("shared/new"); !ok {
 		t.Fatal("a fresh reservation was released")
 	}
 }
@@ -217,7 +217,7 @@ func TestWriteInFlightOnLeaderThatLosesQuorum(t *testing.T) {
 		t.Fatalf("write on a leader without quorum: %v, want ErrNoQuorum or ErrNoLeader", err)
 	}
 	t.Logf("failed with: %v", err)
-	if _, ok := leader.FSM().Mailbox("shared/lost"); ok {
+	if _, ok := leader.fsm.Mailbox("shared/lost"); ok {
 		t.Fatal("uncommitted write is visible")
 	}
 }

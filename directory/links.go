@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/raft"
 
+	"github.com/rookery-mail/rookery/internal/clusterapi"
 	"github.com/rookery-mail/rookery/tlsutil"
 )
 
@@ -39,17 +40,11 @@ func orBound(advertise, bound string) string {
 	return bound
 }
 
-// apiHTTPClient is the client for calls to other nodes' cluster APIs; with
-// ClientTLS set its connections are mutual TLS under plain http:// URLs.
-func (c Config) apiHTTPClient() *http.Client {
-	return &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			DialContext:         tlsutil.Dialer(c.dialer(10*time.Second), c.ClientTLS),
-			MaxIdleConnsPerHost: 16,
-			IdleConnTimeout:     90 * time.Second,
-		},
-	}
+// peerClient is the client for calls to other nodes' cluster APIs; with
+// ClientTLS set it calls https:// URLs in mutual TLS.
+func (c Config) peerClient() *clusterapi.Client {
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: clusterapi.Transport(c.dialer(10*time.Second), c.ClientTLS)}
+	return clusterapi.NewClient(c.ClusterSecret, hc, c.ClientTLS != nil, Codes())
 }
 
 // raftStream is the Raft transport's stream layer: it listens on the bound

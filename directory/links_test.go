@@ -62,7 +62,7 @@ func TestSourceIPBindsRaftAndGossipDials(t *testing.T) {
 	if ip := acceptFrom(t, ln, func() (net.Conn, error) { return gt.DialTimeout(ln.Addr().String(), time.Second) }); !ip.Equal(net.ParseIP("127.0.0.3")) {
 		t.Errorf("gossip dial came from %s, want 127.0.0.3", ip)
 	}
-	hc := cfg.apiHTTPClient()
+	hc := cfg.peerClient().HTTP()
 	if ip := acceptFrom(t, ln, func() (net.Conn, error) {
 		return hc.Transport.(*http.Transport).DialContext(t.Context(), "tcp", ln.Addr().String())
 	}); !ip.Equal(net.ParseIP("127.0.0.3")) {

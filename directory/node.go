@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,6 +22,7 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/clusterapi"
 	"github.com/rookery-mail/rookery/logging"
 )
 
@@ -38,7 +38,7 @@ type Node struct {
 	gossip     *memberlist.Memberlist
 	gossipMeta *gossipDelegate
 	api        *apiServer
-	client     *http.Client // for calls to other nodes' cluster API
+	peers      *clusterapi.Client // for calls to other nodes' cluster API
 
 	raftAddr string // advertised, after binding
 	members  *memberTable
@@ -84,7 +84,7 @@ func Open(cfg Config) (*Node, error) {
 		members: newMemberTable(),
 		events:  make(chan struct{}, 1),
 		closed:  make(chan struct{}),
-		client:  cfg.apiHTTPClient(),
+		peers:   cfg.peerClient(),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	if err := n.openRaft(); err != nil {
@@ -224,12 +224,6 @@ func (n *Node) cleanup() error {
 	}
 	return errors.Join(errs...)
 }
-
-// FSM is the local copy of the directory, for reads only. Roles read
-// through Read; only the callers not yet converted to it (replication/,
-// cmd/rookery, internal/testcluster) and the directory's own tests use
-// FSM.
-func (n *Node) FSM() *fsm.FSM { return n.fsm }
 
 // ID is this node's id.
 func (n *Node) ID() string { return n.cfg.NodeID }

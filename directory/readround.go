@@ -111,7 +111,7 @@ func (n *Node) readIndexOnce(ctx context.Context) (uint64, error) {
 	case api == "":
 		return 0, ErrNoLeader
 	}
-	c := &Client{addr: api, secret: n.cfg.ClusterSecret, http: n.client}
+	c := &Client{addr: api, secret: n.cfg.ClusterSecret, api: n.peers}
 	index, err := c.readIndex(ctx)
 	if err != nil && !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrUnauthorized) {
 		// Nothing is written by a ReadIndex, so any failure may be retried.

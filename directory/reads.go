@@ -113,14 +113,6 @@ func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
 	return n.fsm.WaitApplied(ctx, index)
 }
 
-// SyncedRead is Read(ctx, Synced) without the view, and FreshRead is
-// Read(ctx, Fresh) without it: only the callers not yet converted to Read
-// use them (replication/, cmd/rookery, internal/testcluster).
-func (n *Node) SyncedRead(ctx context.Context) error { return n.syncedRead(ctx) }
-
-// FreshRead: see SyncedRead.
-func (n *Node) FreshRead(ctx context.Context) error { return n.freshRead(ctx) }
-
 // syncedRead waits until the local FSM holds every write committed before
 // the call (ReadIndex): the leader confirms it still leads and reports its
 // commit index, and this node waits to apply up to it. Reads of the local
@@ -274,7 +266,7 @@ func (n *Node) ClusterStatus(ctx context.Context) []MemberStatus {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := &Client{addr: m.meta.APIAddr, secret: n.cfg.ClusterSecret, http: n.client}
+			c := &Client{addr: m.meta.APIAddr, secret: n.cfg.ClusterSecret, api: n.peers}
 			st, err := c.Status(ctx)
 			if err != nil {
 				out[i] = MemberStatus{Status: Status{NodeID: m.id, Roles: m.meta.Roles,

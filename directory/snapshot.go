@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/clusterapi"
 )
 
 // A backup of the directory is the FSM's own snapshot stream, taken after a
@@ -126,19 +127,16 @@ func (s *apiServer) snapshotRestore(w http.ResponseWriter, r *http.Request) {
 // a synced read, to w and returns the applied index it holds. The stream
 // is checked by decoding it, so a backup that returns nil is whole.
 func (c *Client) SaveSnapshot(ctx context.Context, w io.Writer) (uint64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+c.addr+"/v1/snapshot", nil)
+	api := c.streamClient()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, api.URL(c.addr, "/v1/snapshot"), nil)
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Authorization", bearerPrefix+c.secret)
-	resp, err := c.streamClient().Do(req)
+	resp, err := api.Do(req)
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, decodeError(resp, c.addr)
-	}
 	index, _ := strconv.ParseUint(resp.Header.Get(snapshotIndexHeader), 10, 64)
 	pr, pw := io.Pipe()
 	check := make(chan error, 1)
@@ -154,28 +152,25 @@ func (c *Client) SaveSnapshot(ctx context.Context, w io.Writer) (uint64, error) 
 // RestoreSnapshot replaces the directory of the whole cluster with the
 // backup read from r, through the leader.
 func (c *Client) RestoreSnapshot(ctx context.Context, r io.Reader) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+c.addr+"/v1/snapshot/restore", r)
+	api := c.streamClient()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, api.URL(c.addr, "/v1/snapshot/restore"), r)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", bearerPrefix+c.secret)
 	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := c.streamClient().Do(req)
+	resp, err := api.Do(req)
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return decodeError(resp, c.addr)
-	}
+	resp.Body.Close()
 	return nil
 }
 
 // streamClient is c's connection pool without the whole-call timeout:
 // a backup of a large directory takes as long as it takes; the caller's
 // context bounds it.
-func (c *Client) streamClient() *http.Client {
-	hc := *c.http
+func (c *Client) streamClient() *clusterapi.Client {
+	hc := *c.api.HTTP()
 	hc.Timeout = 0
-	return &hc
+	return clusterapi.NewClient(c.secret, &hc, c.api.TLS(), Codes())
 }

@@ -29,7 +29,7 @@ func TestWritesThroughFollowerAndNonVoter(t *testing.T) {
 	if err := nonVoter.WaitApplied(ctx, act.Index); err != nil {
 		t.Fatal(err)
 	}
-	mb, ok := nonVoter.FSM().Mailbox("shared/news")
+	mb, ok := nonVoter.fsm.Mailbox("shared/news")
 	if !ok || mb.State != fsm.Active || mb.UIDValidity == 0 {
 		t.Fatalf("mailbox on non-voter = %+v, want active with uidvalidity", mb)
 	}
@@ -56,7 +56,7 @@ func TestSyncedReadOnNonVoterSeesOtherNodesWrite(t *testing.T) {
 		if _, ok := v.Mailbox(name); !ok {
 			t.Fatalf("synced read on non-voter does not see %s", name)
 		}
-		if _, ok := nonVoter.FSM().Mailbox(name); !ok {
+		if _, ok := nonVoter.fsm.Mailbox(name); !ok {
 			t.Fatalf("non-voter's copy lacks %s after a synced read", name)
 		}
 	}

@@ -25,6 +25,10 @@ var (
 	ErrNoMove           = errors.New("fsm: no such move")
 )
 
+// ErrInvalidState: a mailbox or backend state that has no name, on the
+// cluster API's JSON (MarshalText, UnmarshalText).
+var ErrInvalidState = errors.New("fsm: invalid state")
+
 // ErrBadAddress: a recipient address that RFC 5321 does not allow. It is
 // an error of parsing (ParseRecipient), never a broken rule in a Result.
 var ErrBadAddress = errors.New("fsm: malformed recipient address")
@@ -49,6 +53,23 @@ var errorCodes = []struct {
 	{"invalid_acl", ErrInvalidACL},
 	{"mailbox_moving", ErrMailboxMoving},
 	{"no_move", ErrNoMove},
+}
+
+// NamedError is a broken rule's sentinel and the stable code it crosses
+// the cluster API by.
+type NamedError struct {
+	Name string
+	Err  error
+}
+
+// ErrorCodes lists every broken rule's code: what the cluster API's code
+// table for the fsm is built from (directory.FSMCodes), in one place.
+func ErrorCodes() []NamedError {
+	out := make([]NamedError, len(errorCodes))
+	for i, c := range errorCodes {
+		out[i] = NamedError{Name: c.code, Err: c.err}
+	}
+	return out
 }
 
 // CodeUnknown is the code of an error that is none of the sentinels.

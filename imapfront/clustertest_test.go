@@ -15,8 +15,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-var _ Directory = (*directory.Node)(nil)
-
 const clusterSecret = "test-cluster-secret"
 
 // testCluster is a whole Rookery cluster in one process on loopback: three

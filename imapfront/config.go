@@ -11,11 +11,6 @@ import (
 	"github.com/rookery-mail/rookery/directory"
 )
 
-// Directory is the local directory node the frontend reads and writes
-// through: the one interface every role shares, named here for the
-// callers that spell it imapfront.Directory.
-type Directory = directory.Directory
-
 // Mover moves a mailbox (internal name) to another backend: RENAME with a
 // server argument. backend's RemoteMover asks the mailbox's primary
 // over the cluster API.
@@ -36,7 +31,7 @@ const maxBufferedLiteral = 1 << 20
 
 // Config configures a frontend.
 type Config struct {
-	Directory     Directory
+	Directory     directory.Directory
 	ClusterSecret string // proxy login to backends
 	Logger        *slog.Logger
 

@@ -27,7 +27,7 @@ type localDirectory struct {
 	index uint64
 }
 
-var _ Directory = (*localDirectory)(nil)
+var _ directory.Directory = (*localDirectory)(nil)
 
 func newLocalDirectory() *localDirectory { return &localDirectory{f: fsm.New()} }
 
@@ -48,7 +48,7 @@ func (d *localDirectory) WaitApplied(ctx context.Context, index uint64) error {
 }
 
 // readAt is a read of dir at level that must succeed.
-func readAt(t testing.TB, dir Directory, level directory.Level) *fsm.View {
+func readAt(t testing.TB, dir directory.Directory, level directory.Level) *fsm.View {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -133,7 +133,7 @@ func startFrontend(t testing.TB, cfg Config) (addr string, ln *countingListener)
 	return l.Addr().String(), ln
 }
 
-func testConfig(t testing.TB, dir Directory) Config {
+func testConfig(t testing.TB, dir directory.Directory) Config {
 	cfg := Default()
 	cfg.Directory = dir
 	cfg.ClusterSecret = "cluster-secret"

@@ -7,6 +7,7 @@ import (
 
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/clusterapi"
 	"github.com/rookery-mail/rookery/replication"
 )
 
@@ -20,7 +21,7 @@ func TestRenameToServer(t *testing.T) {
 	node := cl.fnodes[0]
 	cfg := testConfig(t, node)
 	cfg.ClusterSecret = clusterSecret
-	cfg.Mover = replication.RemoteMover{Directory: node, Secret: clusterSecret}
+	cfg.Mover = replication.RemoteMover{Directory: node, API: clusterapi.NewClient(clusterSecret, nil, false, nil)}
 	addr, _ := startFrontend(t, cfg)
 	cl.addUser("alice", 0)
 	cl.createOn(0, "user/alice/Archive", "")

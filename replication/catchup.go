@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 )
 
@@ -29,7 +30,11 @@ func (r *Replicator) catchUpLoop(ctx context.Context, every time.Duration) {
 }
 
 func (r *Replicator) catchUpOnce(ctx context.Context) {
-	f := r.dir.FSM()
+	f, err := r.dir.Read(ctx, directory.Local)
+	if err != nil {
+		r.log.Warn("catch-up skipped: the directory could not be read", "err", err)
+		return
+	}
 	byReplica := make(map[string][]*fsm.Mailbox)
 	// A scan of the directory: fine for the mailboxes of a cluster of
 	// modest size; a per-backend index would make it cheap at scale.
@@ -230,7 +235,10 @@ const stateChunk = 1000
 // call per chunk of mailboxes finds the copies that differ; only those
 // are synced, on the ack path's terms.
 func (r *Replicator) resyncInSync(ctx context.Context) error {
-	f := r.dir.FSM()
+	f, err := r.dir.Read(ctx, directory.Local)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrDirectory, err)
+	}
 	byReplica := make(map[string][]uint64)
 	f.Mailboxes("", func(m *fsm.Mailbox) bool {
 		if m.Primary.Backend == r.id && m.State != fsm.Reserved {

@@ -1,34 +1,35 @@
 package replication
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"sync/atomic"
 
+	"github.com/rookery-mail/rookery/internal/clusterapi"
 	"github.com/rookery-mail/rookery/spool"
 )
 
 // Client is the primary's side of the protocol. Every call takes a
 // context, which bounds it.
 type Client struct {
-	http   *http.Client
-	secret string
-	sent   atomic.Int64 // request bytes of apply streams
+	api  *clusterapi.Client
+	sent atomic.Int64 // request bytes of apply streams
 }
 
-// NewClient returns a client that authenticates with the cluster secret;
-// hc nil means a client of its own.
-func NewClient(secret string, hc *http.Client) *Client {
+// NewClient returns a client that authenticates with the cluster secret
+// over hc (nil: a client of its own) and calls https:// URLs when tls is
+// set (hc's transport then speaks TLS: clusterapi.Transport).
+func NewClient(secret string, hc *http.Client, tls bool) *Client {
 	if hc == nil {
 		hc = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 	}
-	return &Client{http: hc, secret: secret}
+	return &Client{api: clusterapi.NewClient(secret, hc, tls, apiCodes)}
 }
 
 // BytesSent counts the bytes of every apply stream sent so far: headers
@@ -79,7 +80,7 @@ func (c *Client) Apply(ctx context.Context, apiAddr string, batch spool.ChangeBa
 	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(c.writeStream(pw, hdr, h.Bodies, open)) }()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+apiAddr+pathApply, pr)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.api.URL(apiAddr, pathApply), pr)
 	if err != nil {
 		pr.Close()
 		return err
@@ -125,7 +126,7 @@ func (c *Client) writeStream(w io.Writer, hdr []byte, bodies []bodyRef, open Bod
 // Records fetches a copy's whole record list, for a merge.
 func (c *Client) Records(ctx context.Context, apiAddr string, mailbox uint64) (RecordsResponse, error) {
 	var out RecordsResponse
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+apiAddr+pathRecords+strconv.FormatUint(mailbox, 10), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.api.URL(apiAddr, pathRecords)+strconv.FormatUint(mailbox, 10), nil)
 	if err != nil {
 		return out, err
 	}
@@ -142,7 +143,7 @@ func (c *Client) Records(ctx context.Context, apiAddr string, mailbox uint64) (R
 
 // Body opens a body held by the copy at apiAddr; the caller closes it.
 func (c *Client) Body(ctx context.Context, apiAddr, guid string) (io.ReadCloser, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+apiAddr+pathBody+guid, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.api.URL(apiAddr, pathBody+guid), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +157,7 @@ func (c *Client) Body(ctx context.Context, apiAddr, guid string) (io.ReadCloser,
 // DropCopy asks the backend at apiAddr to remove its copy of a mailbox
 // the directory no longer names.
 func (c *Client) DropCopy(ctx context.Context, apiAddr string, mailbox uint64) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, "http://"+apiAddr+pathCopies+strconv.FormatUint(mailbox, 10), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, c.api.URL(apiAddr, pathCopies)+strconv.FormatUint(mailbox, 10), nil)
 	if err != nil {
 		return err
 	}
@@ -169,44 +170,25 @@ func (c *Client) DropCopy(ctx context.Context, apiAddr string, mailbox uint64) e
 }
 
 func (c *Client) postJSON(ctx context.Context, apiAddr, path string, in, out any) error {
-	body, err := json.Marshal(in)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+apiAddr+path, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	return nil
+	return unavailable(c.api.Call(ctx, http.MethodPost, apiAddr, path, nil, in, out))
 }
 
 // do sends req with the cluster secret and turns an error reply into its
 // sentinel. On success the caller owns resp.Body.
 func (c *Client) do(req *http.Request) (*http.Response, error) {
-	req.Header.Set("Authorization", "Bearer "+c.secret)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	resp, err := c.api.Do(req)
+	return resp, unavailable(err)
+}
+
+// unavailable marks the failures no code of the protocol names (the
+// network, a reply that is not the API's) as ErrUnavailable: the replica
+// could not be reached, try later.
+func unavailable(err error) error {
+	var ae *clusterapi.Error
+	if err == nil || (errors.As(err, &ae) && !errors.Is(err, clusterapi.ErrRemote)) {
+		return err
 	}
-	if resp.StatusCode/100 == 2 {
-		return resp, nil
-	}
-	defer resp.Body.Close()
-	var e apiError
-	json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&e)
-	if resp.StatusCode == http.StatusNotFound && e.ErrorCode == "not_found" {
-		return nil, fmt.Errorf("%w: %s", spool.ErrNoMessage, e.Error)
-	}
-	return nil, fmt.Errorf("%w: %s: %s", errorOf(e.ErrorCode), resp.Status, e.Error)
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
 // RaiseFloor asks the primary at apiAddr of mailbox to put its own

@@ -1,6 +1,13 @@
 package replication
 
-import "errors"
+import (
+	"errors"
+	"net/http"
+
+	"github.com/rookery-mail/rookery/directory"
+	"github.com/rookery-mail/rookery/internal/clusterapi"
+	"github.com/rookery-mail/rookery/spool"
+)
 
 var (
 	ErrInvalidConfig = errors.New("replication: invalid config")
@@ -35,32 +42,24 @@ var (
 	ErrClosed = errors.New("replication: closed")
 )
 
-// errorCodes cross the wire; a code keeps its meaning once given.
-var errorCodes = []struct {
-	code string
-	err  error
-}{
-	{"conflict", ErrConflict},
-	{"missing_body", ErrMissingBody},
-	{"not_replica", ErrNotReplica},
-	{"bad_request", ErrBadRequest},
-	{"unavailable", ErrUnavailable},
+// Codes is replication's table of cluster API error codes: the
+// protocol's own, then what a move refuses with (the fsm's broken rules,
+// another primary, the directory away). A code keeps its meaning once
+// given; not_found is a body or a copy the replica lacks.
+func Codes() clusterapi.Table {
+	t := clusterapi.Table{
+		{Name: "conflict", Err: ErrConflict, Status: http.StatusConflict},
+		{Name: "missing_body", Err: ErrMissingBody, Status: http.StatusConflict},
+		{Name: "not_replica", Err: ErrNotReplica, Status: http.StatusConflict},
+		{Name: clusterapi.CodeBadRequest, Err: ErrBadRequest, Status: http.StatusBadRequest},
+		{Name: clusterapi.CodeNotFound, Err: spool.ErrNoMessage, Status: http.StatusNotFound},
+		{Name: clusterapi.CodeNotFound, Err: spool.ErrNoMailbox, Status: http.StatusNotFound},
+		{Name: "not_primary", Err: ErrNotPrimary, Status: http.StatusConflict},
+		{Name: "unavailable", Err: ErrUnavailable, Status: http.StatusServiceUnavailable},
+		{Name: "unavailable", Err: ErrDirectory, Status: http.StatusServiceUnavailable},
+	}
+	return append(t, directory.FSMCodes()...)
 }
 
-func codeOf(err error) string {
-	for _, c := range errorCodes {
-		if errors.Is(err, c.err) {
-			return c.code
-		}
-	}
-	return "unavailable"
-}
-
-func errorOf(code string) error {
-	for _, c := range errorCodes {
-		if c.code == code {
-			return c.err
-		}
-	}
-	return ErrUnavailable
-}
+// apiCodes is the table the server and the clients use.
+var apiCodes = Codes()

@@ -2,8 +2,11 @@ package replication
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"github.com/rookery-mail/rookery/directory"
+	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/spool"
 )
 
@@ -106,15 +109,15 @@ func (r *Replicator) raiseFloor(ctx context.Context, id uint64, from string) err
 // servesAfterSync checks that this backend is mailbox id's primary,
 // reading the directory afresh when the local copy says otherwise.
 func (r *Replicator) servesAfterSync(ctx context.Context, id uint64) error {
-	for synced := false; ; synced = true {
-		if m, ok := r.dir.FSM().MailboxByID(id); ok && m.Primary.Backend == r.id {
-			return nil
-		}
-		if synced {
-			return fmt.Errorf("%w: mailbox %d: not its primary", ErrConflict, id)
-		}
-		if err := r.dir.SyncedRead(ctx); err != nil {
-			return fmt.Errorf("%w: directory: %v", ErrUnavailable, err)
-		}
+	_, _, err := directory.Find(ctx, r.dir, directory.Local, func(v *fsm.View) (struct{}, bool) {
+		m, ok := v.MailboxByID(id)
+		return struct{}{}, ok && m.Primary.Backend == r.id
+	})
+	switch {
+	case errors.Is(err, directory.ErrNotFound):
+		return fmt.Errorf("%w: mailbox %d: not its primary", ErrConflict, id)
+	case err != nil:
+		return fmt.Errorf("%w: directory: %v", ErrUnavailable, err)
 	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/testcluster"
 )
@@ -28,10 +29,8 @@ func TestWriteAfterSwitchRaisesFloor(t *testing.T) {
 		t.Fatalf("failover: %+v %v", res, err)
 	}
 	testcluster.WaitFor(t, "every copy of the directory to name b2", func() bool {
-		for _, n := range []interface {
-			FSM() *fsm.FSM
-		}{f.Node, b1.Node, b2.Node} {
-			if m, _ := n.FSM().Mailbox(mb.Name); m == nil || m.Primary.Backend != "b2" {
+		for _, n := range []directory.Directory{f.Node, b1.Node, b2.Node} {
+			if m, _ := testcluster.Local(t, n).Mailbox(mb.Name); m == nil || m.Primary.Backend != "b2" {
 				return false
 			}
 		}

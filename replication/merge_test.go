@@ -41,8 +41,8 @@ func TestMergeAfterForcedPromotion(t *testing.T) {
 		t.Fatalf("forced failover: %+v %v", res, err)
 	}
 	testcluster.WaitFor(t, "the frontend and b2 to follow", func() bool {
-		m, _ := f.Node.FSM().Mailbox(fsm.Inbox("alice"))
-		n, _ := b2.Node.FSM().Mailbox(fsm.Inbox("alice"))
+		m, _ := testcluster.Local(t, f.Node).Mailbox(fsm.Inbox("alice"))
+		n, _ := testcluster.Local(t, b2.Node).Mailbox(fsm.Inbox("alice"))
 		return m.Primary.Backend == "b2" && n.Primary.Backend == "b2"
 	})
 

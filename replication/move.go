@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/spool"
 )
@@ -173,7 +174,7 @@ func (r *Replicator) Move(ctx context.Context, name, target string, report func(
 	if !r.isRunning() {
 		return nil, ErrClosed
 	}
-	m, err := r.lookup(ctx, name)
+	m, v, err := r.lookup(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +182,7 @@ func (r *Replicator) Move(ctx context.Context, name, target string, report func(
 		return nil, fmt.Errorf("%w: %s is on %s", ErrNotPrimary, name, m.Primary.Backend)
 	}
 	if target == "" {
-		if target = r.pickMoveTarget(m); target == "" {
+		if target = r.pickMoveTarget(v, m); target == "" {
 			return nil, fmt.Errorf("%w: no other backend is up to take %s", fsm.ErrNoBackend, name)
 		}
 	}
@@ -197,7 +198,10 @@ func (r *Replicator) Move(ctx context.Context, name, target string, report func(
 	if err := r.dir.WaitApplied(ctx, res.Index); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDirectory, err)
 	}
-	mv, ok := r.dir.FSM().MoveOf(m.ID)
+	if v, err = r.dir.Read(ctx, directory.Local); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDirectory, err)
+	}
+	mv, ok := v.MoveOf(m.ID)
 	if !ok || mv.ID != moveID {
 		return nil, fmt.Errorf("%w: move of %s ended before it began", fsm.ErrNoMove, name)
 	}
@@ -221,8 +225,12 @@ func (r *Replicator) Move(ctx context.Context, name, target string, report func(
 	}
 	if after == nil || after.Primary.Backend != target {
 		if after != nil {
-			if _, still := r.dir.FSM().CopyOn(after, target); !still {
-				r.dropRemote(target, m.ID)
+			// The directory settled the move, so this backend's copy
+			// holds the outcome; a copy it cannot read is left in place.
+			if v, verr := r.dir.Read(context.Background(), directory.Local); verr == nil {
+				if _, still := v.CopyOn(after, target); !still {
+					r.dropRemote(target, m.ID)
+				}
 			}
 		}
 		p.Phase, p.Error, p.ErrorCode = PhaseAborted, errText(err), fsm.ErrorCode(err)
@@ -355,10 +363,10 @@ func (r *Replicator) settleLater(m *fsm.Mailbox, mv fsm.Move, ms *moveState, cau
 func (r *Replicator) settle(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, cause error) (*fsm.Mailbox, bool) {
 	dir := r.dir
 	for delay := 50 * time.Millisecond; ; delay = min(2*delay, time.Second) {
-		err := dir.SyncedRead(ctx)
+		v, err := dir.Read(ctx, directory.Synced)
 		if err == nil {
-			cur, _ := dir.FSM().MailboxByID(m.ID)
-			if now, moving := dir.FSM().MoveOf(m.ID); !moving || now.ID != mv.ID {
+			cur, _ := v.MailboxByID(m.ID)
+			if now, moving := v.MoveOf(m.ID); !moving || now.ID != mv.ID {
 				return cur, true // switched, aborted, or the mailbox is gone
 			}
 			_, err = r.apply(ctx, fsm.MoveAbort{Mailbox: m.ID, MoveID: mv.ID, At: time.Now().UnixNano()})
@@ -413,8 +421,7 @@ func (r *Replicator) dropRemote(id string, mailbox uint64) {
 
 // pickMoveTarget prefers a replica that is up and in sync (it holds the
 // mail already), else spreads by rendezvous hashing over the up backends.
-func (r *Replicator) pickMoveTarget(m *fsm.Mailbox) string {
-	f := r.dir.FSM()
+func (r *Replicator) pickMoveTarget(f *fsm.View, m *fsm.Mailbox) string {
 	for _, c := range m.Replicas {
 		if be, ok := f.Backend(c.Backend); ok && be.State == fsm.BackendUp && f.InSync(r.id, c.Backend) {
 			return c.Backend
@@ -441,7 +448,11 @@ func (r *Replicator) keepSource(m *fsm.Mailbox, target string) bool {
 // AbortOrphanMoves aborts, at start-up, the moves this backend was
 // driving when it stopped: nobody else will finish them.
 func (r *Replicator) AbortOrphanMoves(ctx context.Context) error {
-	for _, mv := range r.dir.FSM().Moves() {
+	v, err := r.dir.Read(ctx, directory.Local)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrDirectory, err)
+	}
+	for _, mv := range v.Moves() {
 		if mv.Source != r.id {
 			continue
 		}
@@ -464,16 +475,16 @@ func newMoveID() (string, error) {
 }
 
 // lookup finds name in the directory, with a synced read before it says
-// the name does not exist.
-func (r *Replicator) lookup(ctx context.Context, name string) (*fsm.Mailbox, error) {
-	if m, ok := r.dir.FSM().Mailbox(name); ok {
-		return m, nil
+// the name does not exist, and returns the view it found it in.
+func (r *Replicator) lookup(ctx context.Context, name string) (*fsm.Mailbox, *fsm.View, error) {
+	m, v, err := directory.Find(ctx, r.dir, directory.Local, func(v *fsm.View) (*fsm.Mailbox, bool) {
+		return v.Mailbox(name)
+	})
+	switch {
+	case errors.Is(err, directory.ErrNotFound):
+		return nil, nil, fmt.Errorf("%w: %s", fsm.ErrNoMailbox, name)
+	case err != nil:
+		return nil, nil, fmt.Errorf("%w: %w", ErrDirectory, err)
 	}
-	if err := r.dir.SyncedRead(ctx); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrDirectory, err)
-	}
-	if m, ok := r.dir.FSM().Mailbox(name); ok {
-		return m, nil
-	}
-	return nil, fmt.Errorf("%w: %s", fsm.ErrNoMailbox, name)
+	return m, v, nil
 }

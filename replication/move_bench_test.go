@@ -16,7 +16,7 @@ func BenchmarkMove(b *testing.B) {
 	const messages = 10000
 	c := testcluster.Start(b, testcluster.Options{Backends: 2})
 	c.AddUser("alice", 0)
-	mb, _ := c.Voters[0].FSM().Mailbox(fsm.Inbox("alice"))
+	mb, _ := testcluster.Local(b, c.Voters[0]).Mailbox(fsm.Inbox("alice"))
 	fill(b, c.Backends[0], mb.ID, messages, 4096, "seed-")
 	var moved int
 	var took time.Duration

@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/clusterapi"
 	"github.com/rookery-mail/rookery/internal/testcluster"
 	"github.com/rookery-mail/rookery/replication"
 	"github.com/rookery-mail/rookery/spool"
@@ -439,7 +440,7 @@ func TestMoveAbortsWhenTargetStops(t *testing.T) {
 	if after.State != fsm.Active || after.Primary != mb.Primary {
 		t.Fatalf("after the abort: %+v", after)
 	}
-	if _, moving := c.Voters[0].FSM().MoveOf(mb.ID); moving {
+	if _, moving := testcluster.Local(t, c.Voters[0]).MoveOf(mb.ID); moving {
 		t.Fatal("move still recorded")
 	}
 	a := &acks{ids: make(map[string]time.Time)}
@@ -507,7 +508,7 @@ func TestMoveRoute(t *testing.T) {
 
 	var phases []string
 	var copied int
-	last, err := replication.MoveRemote(testcluster.Ctx(t), nil, b2.Node.APIAddr(), testcluster.Secret,
+	last, err := replication.MoveRemote(testcluster.Ctx(t), clusterapi.NewClient(testcluster.Secret, nil, false, nil), b2.Node.APIAddr(),
 		replication.MoveRequest{Name: mb.Name, Target: "b2"}, func(p replication.MoveProgress) {
 			if len(phases) == 0 || phases[len(phases)-1] != p.Phase {
 				phases = append(phases, p.Phase)
@@ -526,12 +527,12 @@ func TestMoveRoute(t *testing.T) {
 	}
 	everyAckOnce(t, b2, mb.ID, &acks{ids: map[string]time.Time{}}, 1500, "seed-")
 
-	_, err = replication.MoveRemote(testcluster.Ctx(t), nil, b1.Node.APIAddr(), testcluster.Secret,
+	_, err = replication.MoveRemote(testcluster.Ctx(t), clusterapi.NewClient(testcluster.Secret, nil, false, nil), b1.Node.APIAddr(),
 		replication.MoveRequest{Name: "user/alice/Nothing", Target: "b2"}, nil)
 	if !errors.Is(err, fsm.ErrNoMailbox) {
 		t.Fatalf("move of a missing mailbox: %v", err)
 	}
-	_, err = replication.MoveRemote(testcluster.Ctx(t), nil, b1.Node.APIAddr(), testcluster.Secret,
+	_, err = replication.MoveRemote(testcluster.Ctx(t), clusterapi.NewClient(testcluster.Secret, nil, false, nil), b1.Node.APIAddr(),
 		replication.MoveRequest{Name: mb.Name, Target: "b2"}, nil)
 	if !errors.Is(err, fsm.ErrInvalidCommand) {
 		t.Fatalf("move to where it is: %v", err)

@@ -55,11 +55,6 @@ type RecordsResponse struct {
 	Expunged []uint32           `json:"expunged,omitempty"`
 }
 
-type apiError struct {
-	ErrorCode string `json:"error_code"`
-	Error     string `json:"error"`
-}
-
 // maxHeaderBytes bounds an apply stream's header (records are ~100 bytes).
 const maxHeaderBytes = 64 << 20
 

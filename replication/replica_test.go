@@ -11,16 +11,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/spool"
 )
 
-// dir is a directory copy that is always fresh: a real FSM, applied to
-// directly.
+// dir is a directory copy that is always fresh at every level: a real
+// FSM, applied to directly. The replica server only reads it.
 type dir struct{ f *fsm.FSM }
 
-func (d dir) FSM() *fsm.FSM                    { return d.f }
-func (d dir) SyncedRead(context.Context) error { return nil }
+var _ directory.Directory = dir{}
+
+func (d dir) Read(context.Context, directory.Level) (*fsm.View, error) { return d.f.View(), nil }
+func (d dir) Apply(context.Context, fsm.Command) (fsm.Result, error) {
+	return fsm.Result{}, errors.New("replica test: the directory takes no commands")
+}
+func (d dir) WaitApplied(ctx context.Context, index uint64) error { return d.f.WaitApplied(ctx, index) }
 
 type env struct {
 	primary, replica *spool.Store
@@ -62,7 +68,7 @@ func setup(t *testing.T) *env {
 	hs := httptest.NewServer(mux)
 	t.Cleanup(hs.Close)
 	e.addr = strings.TrimPrefix(hs.URL, "http://")
-	e.client = NewClient("secret", nil)
+	e.client = NewClient("secret", nil, false)
 	return e
 }
 

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/spool"
 )
@@ -25,7 +26,7 @@ func (r *Replicator) Replicate(ctx context.Context, mailboxes []uint64) map[uint
 		}
 		return failed
 	}
-	byReplica, failed := r.targets(mailboxes)
+	byReplica, failed := r.targets(ctx, mailboxes)
 	// A move's target goes first: once it refuses (it has been made
 	// primary), nothing more of the change may reach anyone.
 	failed = r.replicateMoves(ctx, mailboxes, failed)
@@ -65,6 +66,7 @@ func (r *Replicator) Replicate(ctx context.Context, mailboxes []uint64) map[uint
 // acknowledged but that the store publishes; the new primary is told
 // first (see floor.go).
 func (r *Replicator) raiseFloors(ctx context.Context, failed map[uint64]error) {
+	v, verr := r.dir.Read(ctx, directory.Local)
 	for id, err := range failed {
 		var primary string
 		var refused *targetRefused
@@ -72,7 +74,10 @@ func (r *Replicator) raiseFloors(ctx context.Context, failed map[uint64]error) {
 		case errors.As(err, &refused):
 			primary = refused.target
 		case errors.Is(err, ErrNotPrimary):
-			if m, ok := r.dir.FSM().MailboxByID(id); ok {
+			if verr != nil {
+				continue
+			}
+			if m, ok := v.MailboxByID(id); ok {
 				primary = m.Primary.Backend
 			}
 		default:
@@ -84,12 +89,19 @@ func (r *Replicator) raiseFloors(ctx context.Context, failed map[uint64]error) {
 
 // targets groups mailboxes by the replicas the ack path must wait for,
 // and fails the mailboxes this backend does not serve.
-func (r *Replicator) targets(mailboxes []uint64) (map[string][]uint64, map[uint64]error) {
-	f := r.dir.FSM()
-	r.mu.Lock()
-	defer r.mu.Unlock()
+func (r *Replicator) targets(ctx context.Context, mailboxes []uint64) (map[string][]uint64, map[uint64]error) {
 	out := make(map[string][]uint64)
 	var failed map[uint64]error
+	f, err := r.dir.Read(ctx, directory.Local)
+	if err != nil {
+		failed = make(map[uint64]error, len(mailboxes))
+		for _, id := range mailboxes {
+			failed[id] = fmt.Errorf("%w: %w", ErrDirectory, err)
+		}
+		return out, failed
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, id := range mailboxes {
 		m, ok := f.MailboxByID(id)
 		if !ok {
@@ -127,7 +139,11 @@ func (r *Replicator) replicateTo(ctx context.Context, rid string, ids []uint64) 
 	delete(r.joining, rid)
 	dropped := r.dropped[rid]
 	r.mu.Unlock()
-	if !r.dir.FSM().InSync(r.id, rid) || dropped {
+	v, verr := r.dir.Read(ctx, directory.Local)
+	if verr != nil {
+		return fmt.Errorf("%w: %w", ErrDirectory, verr)
+	}
+	if !v.InSync(r.id, rid) || dropped {
 		if !wasJoining {
 			r.log.Debug("replica left the ack path", "replica", rid, "err", err)
 		}
@@ -185,7 +201,11 @@ func (r *Replicator) syncAll(ctx context.Context, rid string, ids []uint64, rese
 }
 
 func (r *Replicator) apiAddr(rid string) (string, error) {
-	b, ok := r.dir.FSM().Backend(rid)
+	v, err := r.dir.Read(context.Background(), directory.Local)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrDirectory, err)
+	}
+	b, ok := v.Backend(rid)
 	if !ok || b.APIAddr == "" {
 		return "", fmt.Errorf("%w: backend %s has no cluster API address", ErrUnavailable, rid)
 	}

@@ -30,10 +30,10 @@ func BenchmarkReplicatedDelivery(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			c := testcluster.Start(b, testcluster.Options{Backends: 2, ReplicationFactor: bc.factor})
 			c.AddUser("alice", 0)
-			mb, _ := c.Voters[0].FSM().Mailbox(fsm.Inbox("alice"))
+			mb, _ := testcluster.Local(b, c.Voters[0]).Mailbox(fsm.Inbox("alice"))
 			b1 := c.Backends[0]
 			if bc.factor > 1 {
-				testcluster.WaitFor(b, "b2 in sync", func() bool { return c.Voters[0].FSM().InSync("b1", "b2") })
+				testcluster.WaitFor(b, "b2 in sync", func() bool { return testcluster.Local(b, c.Voters[0]).InSync("b1", "b2") })
 			}
 			pad := strings.Repeat("0123456789abcdef", 256) // 4 kB bodies
 			before := b1.Role.Replication().Stats()
@@ -77,7 +77,7 @@ func BenchmarkFailover(b *testing.B) {
 		b.StopTimer()
 		c := testcluster.Start(b, testcluster.Options{Backends: 2, Frontends: 1, ReplicationFactor: 2})
 		c.AddUser("alice", 0)
-		testcluster.WaitFor(b, "b2 in sync", func() bool { return c.Voters[0].FSM().InSync("b1", "b2") })
+		testcluster.WaitFor(b, "b2 in sync", func() bool { return testcluster.Local(b, c.Voters[0]).InSync("b1", "b2") })
 		lmtp := c.Frontends[0].LMTPAddr
 		if code, err := deliver(lmtp, "alice@example.org", "warm"); code != 250 {
 			b.Fatalf("delivery before failover: %d %v", code, err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/testcluster"
 	"github.com/rookery-mail/rookery/spool"
@@ -116,20 +117,20 @@ func replicatedInbox(t *testing.T) (*testcluster.Cluster, *fsm.Mailbox) {
 }
 
 func inSync(c *testcluster.Cluster, primary, replica string) bool {
-	v := c.Voters[0]
-	if err := v.SyncedRead(testcluster.Ctx(c.T)); err != nil {
+	v, err := c.Voters[0].Read(testcluster.Ctx(c.T), directory.Synced)
+	if err != nil {
 		c.T.Fatal(err)
 	}
-	return v.FSM().InSync(primary, replica)
+	return v.InSync(primary, replica)
 }
 
 func mailbox(t *testing.T, c *testcluster.Cluster, name string) *fsm.Mailbox {
 	t.Helper()
-	v := c.Voters[0]
-	if err := v.SyncedRead(testcluster.Ctx(t)); err != nil {
+	v, err := c.Voters[0].Read(testcluster.Ctx(t), directory.Synced)
+	if err != nil {
 		t.Fatal(err)
 	}
-	mb, ok := v.FSM().Mailbox(name)
+	mb, ok := v.Mailbox(name)
 	if !ok {
 		t.Fatalf("no mailbox %s", name)
 	}

@@ -33,10 +33,10 @@ func steadyDeliveries(b *testing.B, rate int) {
 	for i := range 20 {
 		name := fmt.Sprintf("u%d", i)
 		c.AddUser(name, 0)
-		mb, _ := c.Voters[0].FSM().Mailbox(fsm.Inbox(name))
+		mb, _ := testcluster.Local(b, c.Voters[0]).Mailbox(fsm.Inbox(name))
 		ids = append(ids, mb.ID)
 	}
-	testcluster.WaitFor(b, "b2 in sync", func() bool { return c.Voters[0].FSM().InSync("b1", "b2") })
+	testcluster.WaitFor(b, "b2 in sync", func() bool { return testcluster.Local(b, c.Voters[0]).InSync("b1", "b2") })
 	b1 := c.Backends[0]
 	pad := strings.Repeat("0123456789abcdef", 256)
 

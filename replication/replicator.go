@@ -10,30 +10,24 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/spool"
 )
-
-// Directory is what replication needs of its node's directory: the
-// local copy and synced reads (DirectoryReader), and commands.
-type Directory interface {
-	DirectoryReader
-	// Apply proposes a command from any node and returns its result.
-	Apply(ctx context.Context, cmd fsm.Command) (fsm.Result, error)
-	// WaitApplied returns once the local copy has applied index.
-	WaitApplied(ctx context.Context, index uint64) error
-}
 
 // Config is what New needs.
 type Config struct {
 	BackendID string
 	Store     *spool.Store
-	Directory Directory
+	Directory directory.Directory
 	// ClusterSecret authenticates replication calls to other backends.
 	ClusterSecret string
 	// HTTPClient carries replication and move calls; nil means a client
 	// of the Replicator's own.
 	HTTPClient *http.Client
+	// TLS says the cluster API runs in TLS: calls go to https:// URLs,
+	// which HTTPClient's transport must speak (clusterapi.Transport).
+	TLS bool
 	// ReplicaTimeout bounds one replica's sync on the acknowledgement
 	// path; a replica that takes longer leaves the in-sync set.
 	ReplicaTimeout time.Duration
@@ -94,7 +88,7 @@ type Replicator struct {
 	cfg     Config
 	id      string
 	store   *spool.Store
-	dir     Directory
+	dir     directory.Directory
 	client  *Client
 	server  *Server
 	timeout time.Duration // per replica, per sync on the ack path
@@ -150,7 +144,7 @@ func New(cfg Config) (*Replicator, error) {
 	}
 	r := &Replicator{
 		cfg: cfg, id: cfg.BackendID, store: cfg.Store, dir: cfg.Directory,
-		client:    NewClient(cfg.ClusterSecret, cfg.HTTPClient),
+		client:    NewClient(cfg.ClusterSecret, cfg.HTTPClient, cfg.TLS),
 		timeout:   cfg.ReplicaTimeout,
 		log:       cfg.Logger.With("component", "Replicator", "backend", cfg.BackendID),
 		mailboxMu: make(map[uint64]*sync.Mutex),

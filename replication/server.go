@@ -12,24 +12,19 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/clusterapi"
 	"github.com/rookery-mail/rookery/spool"
 )
-
-// DirectoryReader is the part of Directory that reads: the local copy,
-// made fresh (a synced read) before the server refuses a batch for a
-// mailbox it does not know yet, and before a frontend asks a primary to
-// move a mailbox.
-type DirectoryReader interface {
-	FSM() *fsm.FSM
-	SyncedRead(ctx context.Context) error
-}
 
 // ServerConfig is what NewServer needs.
 type ServerConfig struct {
 	BackendID string
 	Store     *spool.Store
-	Directory DirectoryReader
+	// Directory is read only: locally, and synced before the server
+	// refuses a batch for a mailbox it does not know yet.
+	Directory directory.Directory
 	Logger    *slog.Logger
 	// Floor serves floor calls (FloorRequest) on the mailbox's primary;
 	// nil refuses them.
@@ -99,11 +94,11 @@ func (s *Server) dropCopy(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("%w: mailbox id", ErrBadRequest))
 		return
 	}
-	if err := s.cfg.Directory.SyncedRead(r.Context()); err != nil {
+	f, err := s.cfg.Directory.Read(r.Context(), directory.Synced)
+	if err != nil {
 		writeError(w, fmt.Errorf("%w: directory: %v", ErrUnavailable, err))
 		return
 	}
-	f := s.cfg.Directory.FSM()
 	if m, ok := f.MailboxByID(id); ok {
 		if _, here := f.CopyOn(m, s.cfg.BackendID); here {
 			writeError(w, fmt.Errorf("%w: mailbox %d (%s) still has a copy here", ErrConflict, id, m.Name))
@@ -207,20 +202,19 @@ func readHeader(r io.Reader) (applyHeader, error) {
 // replica or as the target of a move: a backend that the directory has
 // made primary refuses batches from its old primary.
 func (s *Server) slotOf(ctx context.Context, id uint64) (uint32, error) {
-	for synced := false; ; synced = true {
-		f := s.cfg.Directory.FSM()
-		if m, ok := f.MailboxByID(id); ok && m.Primary.Backend != s.cfg.BackendID {
-			if slot, here := f.CopyOn(m, s.cfg.BackendID); here {
-				return slot, nil
-			}
+	slot, _, err := directory.Find(ctx, s.cfg.Directory, directory.Local, func(v *fsm.View) (uint32, bool) {
+		if m, ok := v.MailboxByID(id); ok && m.Primary.Backend != s.cfg.BackendID {
+			return v.CopyOn(m, s.cfg.BackendID)
 		}
-		if synced {
-			return 0, fmt.Errorf("%w: mailbox %d", ErrNotReplica, id)
-		}
-		if err := s.cfg.Directory.SyncedRead(ctx); err != nil {
-			return 0, fmt.Errorf("%w: directory: %v", ErrUnavailable, err)
-		}
+		return 0, false
+	})
+	switch {
+	case errors.Is(err, directory.ErrNotFound):
+		return 0, fmt.Errorf("%w: mailbox %d", ErrNotReplica, id)
+	case err != nil:
+		return 0, fmt.Errorf("%w: directory: %v", ErrUnavailable, err)
 	}
+	return slot, nil
 }
 
 func (s *Server) body(w http.ResponseWriter, r *http.Request) {
@@ -260,13 +254,11 @@ func (s *Server) records(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, resp)
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, v any) { clusterapi.WriteJSON(w, http.StatusOK, v) }
 
 // writeError is the one translation of store and protocol errors into
-// replies; a sender never sees a Go error it has to parse.
+// replies; a sender never sees a Go error it has to parse. An error the
+// table does not name is the replica failing: unavailable, try later.
 func writeError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, spool.ErrReplicaConflict):
@@ -276,21 +268,9 @@ func writeError(w http.ResponseWriter, err error) {
 	case errors.Is(err, spool.ErrInvalidGUID), errors.Is(err, spool.ErrInvalidMeta), errors.Is(err, spool.ErrInvalidFlag),
 		errors.Is(err, spool.ErrTooBig):
 		err = fmt.Errorf("%w: %v", ErrBadRequest, err)
-	case errors.Is(err, spool.ErrNoMessage), errors.Is(err, spool.ErrNoMailbox):
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusNotFound)
-		json.NewEncoder(w).Encode(apiError{ErrorCode: "not_found", Error: err.Error()})
-		return
 	}
-	code := codeOf(err)
-	status := http.StatusServiceUnavailable
-	switch code {
-	case "conflict", "missing_body", "not_replica":
-		status = http.StatusConflict
-	case "bad_request":
-		status = http.StatusBadRequest
+	if apiCodes.Of(err).Name == clusterapi.CodeInternal {
+		err = fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(apiError{ErrorCode: code, Error: err.Error()})
+	clusterapi.WriteError(w, apiCodes, err)
 }

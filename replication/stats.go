@@ -1,11 +1,13 @@
 package replication
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 )
 
@@ -71,7 +73,11 @@ type ReplicaLag struct {
 // ReplicaLags reports every replica of the mailboxes this backend is
 // primary of, from the local directory copy.
 func (r *Replicator) ReplicaLags() []ReplicaLag {
-	f := r.dir.FSM()
+	f, err := r.dir.Read(context.Background(), directory.Local)
+	if err != nil {
+		r.log.Warn("replica lags unknown: the directory could not be read", "err", err)
+		return nil
+	}
 	counts := map[string]int{}
 	f.Mailboxes("", func(m *fsm.Mailbox) bool {
 		if m.Primary.Backend == r.id {

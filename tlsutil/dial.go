@@ -15,10 +15,10 @@ type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 // the server's certificate against the host dialled. With cfg nil it is
 // base.DialContext unchanged.
 //
-// Every link between nodes dials this way, so a URL or protocol on top keeps
-// its plain form ("http://" to the cluster API): the transport below it is
-// what carries the TLS, and a listener wrapped with tls.NewListener is its
-// other end.
+// Every link between nodes dials this way, so a protocol on top (go-imap,
+// go-smtp, Raft) keeps its plain form: the transport below it is what
+// carries the TLS, and a listener wrapped with tls.NewListener is its other
+// end. The cluster API's calls name https:// for it (clusterapi.Transport).
 func Dialer(base *net.Dialer, cfg *tls.Config) DialFunc {
 	if cfg == nil {
 		return base.DialContext

@@ -398,5 +398,5 @@ func (a *adminCmd) backendNodes(ctx context.Context, nodeID string) ([]directory
 // createOn creates a mailbox on one of nodes, picked at random.
 func (a *adminCmd) createOn(ctx context.Context, nodes []directory.MemberStatus, name string) (*fsm.Mailbox, error) {
 	m := nodes[rand.IntN(len(nodes))]
-	return backend.CreateRemote(ctx, a.client.HTTP(), m.APIAddr, a.secret, backend.CreateRequest{Name: name})
+	return backend.CreateRemote(ctx, a.client.API(), m.APIAddr, backend.CreateRequest{Name: name})
 }

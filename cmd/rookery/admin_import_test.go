@@ -86,7 +86,7 @@ func TestAdminUserImport(t *testing.T) {
 		}
 	}
 	waitUntil(t, "alice with a quota of 1G", func() bool {
-		u, ok := c.Voters[0].FSM().User("alice@example.org")
+		u, ok := testcluster.Local(t, c.Voters[0]).User("alice@example.org")
 		return ok && u.QuotaBytes == 1<<30
 	})
 
@@ -133,8 +133,8 @@ func TestAdminUserAddHashAndAdmin(t *testing.T) {
 		t.Fatalf("user add --admin --hash: %v\n%s", err, out)
 	}
 	isAdmin := func() bool {
-		u, ok := c.Voters[0].FSM().User("dora")
-		_, inbox := c.Voters[0].FSM().Mailbox(fsm.Inbox("dora"))
+		u, ok := testcluster.Local(t, c.Voters[0]).User("dora")
+		_, inbox := testcluster.Local(t, c.Voters[0]).Mailbox(fsm.Inbox("dora"))
 		return ok && inbox && u.Admin && u.PasswordHash == hash
 	}
 	waitUntil(t, "dora an admin with the given hash and an INBOX", isAdmin)
@@ -166,7 +166,7 @@ func TestAdminUserAddHashAndAdmin(t *testing.T) {
 		}
 	}
 	waitUntil(t, "erin with a quota of 5M", func() bool {
-		u, ok := c.Voters[0].FSM().User("erin")
+		u, ok := testcluster.Local(t, c.Voters[0]).User("erin")
 		return ok && u.QuotaBytes == 5<<20
 	})
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"slices"
 	"time"
@@ -124,9 +123,8 @@ func (a *adminCmd) backendNode(ctx context.Context) (string, error) {
 // terminal or printed every few seconds otherwise.
 func (a *adminCmd) move(ctx context.Context, addr, name, target string) (replication.MoveProgress, error) {
 	// The move outlives --timeout and the client's per-call timeout.
-	hc := &http.Client{Transport: a.client.HTTP().Transport}
 	show := a.progressPrinter()
-	last, err := replication.MoveRemote(context.WithoutCancel(ctx), hc, addr, a.secret,
+	last, err := replication.MoveRemote(context.WithoutCancel(ctx), a.client.API().WithoutTimeout(), addr,
 		replication.MoveRequest{Name: name, Target: target}, show)
 	if err != nil && last.Phase == "" {
 		// Refused before it began: no progress line has said why.

@@ -50,7 +50,7 @@ func TestAdminAgainstTLSCluster(t *testing.T) {
 	}
 	primaryIs := func(want func(string) bool) func() bool {
 		return func() bool {
-			mb, ok := c.nodes[0].Directory().FSM().Mailbox(inbox)
+			mb, ok := localView(t, c.nodes[0]).Mailbox(inbox)
 			return ok && mb.State == fsm.Active && want(mb.Primary.Backend)
 		}
 	}
@@ -59,7 +59,7 @@ func TestAdminAgainstTLSCluster(t *testing.T) {
 		t.Fatalf("backend drain: %v\n%s", err, out)
 	}
 	waitUntil(t, "the INBOX off node2", primaryIs(func(b string) bool { return b != "node2" }))
-	if b, _ := c.nodes[0].Directory().FSM().Backend("node2"); b == nil || b.State != fsm.BackendDraining {
+	if b, _ := localView(t, c.nodes[0]).Backend("node2"); b == nil || b.State != fsm.BackendDraining {
 		t.Fatalf("node2 after the drain: %+v", b)
 	}
 	if out, err := admin("backend", "undrain", "node2"); err != nil {
@@ -71,7 +71,7 @@ func TestAdminAgainstTLSCluster(t *testing.T) {
 	}
 	waitUntil(t, "the quota of 2M on every node", func() bool {
 		for _, n := range c.nodes {
-			if u, ok := n.Directory().FSM().User(devUser); !ok || u.QuotaBytes != 2<<20 {
+			if u, ok := localView(t, n).User(devUser); !ok || u.QuotaBytes != 2<<20 {
 				return false
 			}
 		}
@@ -106,7 +106,7 @@ func TestAdminAgainstTLSCluster(t *testing.T) {
 	}
 	waitUntil(t, "the user deleted everywhere", func() bool {
 		for _, n := range c.nodes {
-			if _, ok := n.Directory().FSM().User(devUser); ok {
+			if _, ok := localView(t, n).User(devUser); ok {
 				return false
 			}
 		}
@@ -117,8 +117,8 @@ func TestAdminAgainstTLSCluster(t *testing.T) {
 	}
 	for _, n := range c.nodes {
 		waitUntil(t, n.Config().NodeID+" has the demo user back", func() bool {
-			_, ok := n.Directory().FSM().User(devUser)
-			_, inbox := n.Directory().FSM().Mailbox(fsm.Inbox(devUser))
+			_, ok := localView(t, n).User(devUser)
+			_, inbox := localView(t, n).Mailbox(fsm.Inbox(devUser))
 			return ok && inbox
 		})
 	}

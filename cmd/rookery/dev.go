@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/internal/node"
 	"github.com/rookery-mail/rookery/tlsutil"
 )
@@ -191,10 +192,11 @@ func devSecret(path string) (string, error) {
 
 // devDemoUser adds the demo user and its INBOX unless a previous run did.
 func devDemoUser(ctx context.Context, n *node.Node) error {
-	if err := n.Directory().SyncedRead(ctx); err != nil {
+	v, err := n.Directory().Read(ctx, directory.Synced)
+	if err != nil {
 		return err
 	}
-	if _, ok := n.Directory().FSM().User(devUser); !ok {
+	if _, ok := v.User(devUser); !ok {
 		if err := n.AddUser(ctx, devUser, devPassword); err != nil {
 			return err
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/clusterapi"
 	"github.com/rookery-mail/rookery/internal/node"
 	"github.com/rookery-mail/rookery/tlsutil"
 )
@@ -111,7 +112,7 @@ func TestNodeTrafficNeedsCertificate(t *testing.T) {
 	// LMTP reaches the INBOX on node 1's backend, which replicates it, read
 	// back over node 1's implicit-TLS port.
 	waitUntil(t, "node 2 knows the demo INBOX as active", func() bool {
-		mb, ok := c.nodes[1].Directory().FSM().Mailbox(fsm.Inbox(devUser))
+		mb, ok := localView(t, c.nodes[1]).Mailbox(fsm.Inbox(devUser))
 		return ok && mb.State == fsm.Active
 	})
 	deliverDemo(t, c.cfgs[1].Frontend.LMTPAddr)
@@ -235,7 +236,7 @@ func apiProbe(secret string) func(dialFunc) error {
 			DialContext: func(context.Context, string, string) (net.Conn, error) { return dial() },
 		}}
 		req, _ := http.NewRequest(http.MethodGet, "http://node/v1/status", nil)
-		req.Header.Set("Authorization", "Bearer "+secret)
+		req.Header.Set("Authorization", clusterapi.Bearer(secret))
 		resp, err := hc.Do(req)
 		if err != nil {
 			return err

@@ -24,7 +24,9 @@ import (
 	"github.com/rookery-mail/rookery/backend"
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/clusterapi"
 	"github.com/rookery-mail/rookery/internal/freeport"
+	"github.com/rookery-mail/rookery/internal/node"
 )
 
 // Real node processes for the crash and failover tests: the test binary
@@ -216,6 +218,17 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// localView is n's local directory copy as it is, for a test that polls
+// it.
+func localView(t *testing.T, n *node.Node) *fsm.View {
+	t.Helper()
+	v, err := n.Directory().Read(context.Background(), directory.Local)
+	if err != nil {
+		t.Fatalf("local directory read: %v", err)
+	}
+	return v
+}
+
 // addProcUser adds user (password procPassword) through the directory API
 // at apiAddr and creates its INBOX on the backend of that node, returning
 // the directory entry the create made.
@@ -235,7 +248,7 @@ func addProcUser(t *testing.T, apiAddr, user string) *fsm.Mailbox {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mb, err := backend.CreateRemote(ctx, nil, apiAddr, procSecret, backend.CreateRequest{Name: fsm.Inbox(user)})
+	mb, err := backend.CreateRemote(ctx, clusterapi.NewClient(procSecret, nil, false, nil), apiAddr, backend.CreateRequest{Name: fsm.Inbox(user)})
 	if err != nil {
 		t.Fatal(err)
 	}

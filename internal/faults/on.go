@@ -9,7 +9,6 @@ import (
 
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
-	"github.com/rookery-mail/rookery/imapfront"
 )
 
 // Enabled reports whether this binary was built with the fault switches.
@@ -22,7 +21,7 @@ const EnvSkipSyncedRead = "ROOKERY_FAULT_SKIP_SYNCED_READ"
 
 // FrontendDirectory is the directory the IMAP frontend reads: d, or d
 // without its freshness checks when EnvSkipSyncedRead is set.
-func FrontendDirectory(d imapfront.Directory, log *slog.Logger) imapfront.Directory {
+func FrontendDirectory(d directory.Directory, log *slog.Logger) directory.Directory {
 	if os.Getenv(EnvSkipSyncedRead) != "1" {
 		return d
 	}
@@ -32,9 +31,9 @@ func FrontendDirectory(d imapfront.Directory, log *slog.Logger) imapfront.Direct
 }
 
 // staleDirectory is a directory with its freshness checks removed.
-type staleDirectory struct{ imapfront.Directory }
+type staleDirectory struct{ directory.Directory }
 
-var _ imapfront.Directory = staleDirectory{}
+var _ directory.Directory = staleDirectory{}
 
 // Read reads the local copy whatever level is asked for.
 func (d staleDirectory) Read(ctx context.Context, _ directory.Level) (*fsm.View, error) {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
-	"github.com/rookery-mail/rookery/imapfront"
 )
 
 var errBehind = errors.New("behind the leader")
@@ -18,7 +17,7 @@ var errBehind = errors.New("behind the leader")
 // fakeDirectory answers a local read from its copy and fails every read
 // that needs the leader, as a copy cut off from the leader would.
 type fakeDirectory struct {
-	imapfront.Directory
+	directory.Directory
 	levels *[]directory.Level
 }
 

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/rookery-mail/rookery/backend"
+	"github.com/rookery-mail/rookery/internal/clusterapi"
 	"github.com/rookery-mail/rookery/spool"
 )
 
@@ -22,10 +23,7 @@ func (n *Node) startBackend(ctx context.Context, log *slog.Logger) error {
 	}
 	n.closers = append(n.closers, store.Close)
 	n.store = store
-	var replicas http.RoundTripper = &http.Transport{
-		DialContext:         n.nodeDial(),
-		MaxIdleConnsPerHost: 16,
-	}
+	var replicas http.RoundTripper = clusterapi.Transport(n.cfg.dialer(), n.cfg.TLS.Client)
 	if bc.ReplicaTransport != nil {
 		replicas = bc.ReplicaTransport(replicas)
 	}

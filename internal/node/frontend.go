@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/rookery-mail/rookery/imapfront"
+	"github.com/rookery-mail/rookery/internal/clusterapi"
 	"github.com/rookery-mail/rookery/internal/faults"
 	"github.com/rookery-mail/rookery/lmtp"
 	"github.com/rookery-mail/rookery/replication"
@@ -29,8 +30,8 @@ func (n *Node) startIMAP(log *slog.Logger) error {
 	ic.Observer = n.metrics
 	// RENAME a b SERVER asks the mailbox's primary to move it; a move
 	// streams its progress for as long as it takes, so no overall timeout.
-	ic.Mover = replication.RemoteMover{Directory: n.dir, Secret: n.cfg.ClusterSecret,
-		HTTP: &http.Client{Transport: &http.Transport{DialContext: n.nodeDial()}}}
+	ic.Mover = replication.RemoteMover{Directory: n.dir, API: clusterapi.NewClient(n.cfg.ClusterSecret,
+		&http.Client{Transport: clusterapi.Transport(n.cfg.dialer(), n.cfg.TLS.Client)}, n.cfg.TLS.Client != nil, nil)}
 	ic.AllowPlaintextLogin = fc.AllowPlaintextLogin
 	ic.MaxLiteralBytes = fc.MaxMessageBytes
 	ic.Logger = log

@@ -144,7 +144,7 @@ func (n *Node) Close() error {
 func (n *Node) waitForDirectory(ctx context.Context) error {
 	for attempt := 0; ; attempt++ {
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := n.dir.SyncedRead(rctx)
+		_, err := n.dir.Read(rctx, directory.Synced)
 		cancel()
 		if err == nil {
 			return nil

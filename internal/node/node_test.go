@@ -12,8 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rookery-mail/rookery/directory"
+	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/node"
 	"github.com/rookery-mail/rookery/internal/testcluster"
+	"github.com/rookery-mail/rookery/replication"
 )
 
 func TestValidate(t *testing.T) {
@@ -85,10 +88,11 @@ func TestTLSClusterMovesAndCounts(t *testing.T) {
 	s.expect("", "* OK")
 	s.expect("a LOGIN alice "+testcluster.Password, "a OK")
 	s.expect("b RENAME Archive Archive b2", "b OK")
-	if err := f.Node.SyncedRead(testcluster.Ctx(t)); err != nil {
+	v, err := f.Node.Read(testcluster.Ctx(t), directory.Synced)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if mb, ok := f.Node.FSM().Mailbox("user/alice/Archive"); !ok || mb.Primary.Backend != "b2" {
+	if mb, ok := v.Mailbox("user/alice/Archive"); !ok || mb.Primary.Backend != "b2" {
 		t.Fatalf("Archive after the move: %+v, want on b2", mb)
 	}
 
@@ -152,5 +156,28 @@ func (l *lineConn) expect(line, prefix string) {
 		if tag, _, _ := strings.Cut(prefix, " "); strings.HasPrefix(got, tag+" ") && tag != "*" {
 			l.t.Fatalf("%q: %q, want %s", line, got, prefix)
 		}
+	}
+}
+
+// A TLS cluster's cluster API is https: a call that fails names the
+// https:// URL it went to, and the error still unwraps to the sentinel its
+// code names, on the directory's routes and on a backend's.
+func TestTLSClusterAPIErrorsNameHTTPS(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Backends: 1, TLS: true})
+	h := c.Backends[0].Host
+	addr := h.Directory().APIAddr()
+	cl := directory.NewClient(addr, testcluster.Secret).WithTLS(h.Config().TLS.Client)
+	ctx := testcluster.Ctx(t)
+
+	_, err := cl.Mailbox(ctx, "user/nobody/INBOX")
+	if !errors.Is(err, fsm.ErrNoMailbox) || !strings.Contains(err.Error(), "https://"+addr+"/v1/mailboxes/") {
+		t.Fatalf("directory lookup of a missing mailbox: %v", err)
+	}
+	_, err = replication.MoveRemote(ctx, cl.API(), addr, replication.MoveRequest{Name: "user/nobody/INBOX"}, nil)
+	if !errors.Is(err, fsm.ErrNoMailbox) || !strings.Contains(err.Error(), "https://"+addr+"/v1/backend/moves") {
+		t.Fatalf("move of a missing mailbox: %v", err)
+	}
+	if strings.Contains(err.Error(), "http://") {
+		t.Fatalf("a TLS cluster's error names http://: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rookery-mail/rookery/auth"
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 )
 
@@ -24,13 +25,17 @@ func (n *Node) AddUser(ctx context.Context, name, password string) error {
 
 // EnsureInbox creates user's INBOX on this node's backend unless it exists.
 func (n *Node) EnsureInbox(ctx context.Context, user string) error {
-	if _, ok := n.dir.FSM().Mailbox(fsm.Inbox(user)); ok {
+	v, err := n.dir.Read(ctx, directory.Local)
+	if err != nil {
+		return err
+	}
+	if _, ok := v.Mailbox(fsm.Inbox(user)); ok {
 		return nil
 	}
 	if n.backend == nil {
 		return ErrNoBackend
 	}
-	_, err := n.backend.Create(ctx, fsm.Inbox(user), "")
+	_, err = n.backend.Create(ctx, fsm.Inbox(user), "")
 	if errors.Is(err, fsm.ErrNameExists) {
 		return nil
 	}

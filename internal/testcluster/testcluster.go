@@ -234,7 +234,7 @@ func (b *Backend) Stop() {
 func (c *Cluster) startFrontend(id string, nBackends int) *Frontend {
 	t := c.T
 	h := c.open(c.nodeConfig(id, node.RoleFrontend))
-	WaitFor(t, id+" sees every backend", func() bool { return len(h.Directory().FSM().Backends()) == nBackends })
+	WaitFor(t, id+" sees every backend", func() bool { return len(Local(t, h.Directory()).Backends()) == nBackends })
 	c.start(h)
 	return &Frontend{
 		Node:      h.Directory(),
@@ -279,11 +279,22 @@ func (c *Cluster) Create(i int, name string) *fsm.Mailbox {
 		c.T.Fatalf("create %s on %s: %v", name, c.Backends[i].ID, err)
 	}
 	for _, f := range c.Frontends {
-		if err := f.Node.SyncedRead(ctx); err != nil {
+		if _, err := f.Node.Read(ctx, directory.Synced); err != nil {
 			c.T.Fatal(err)
 		}
 	}
 	return mb
+}
+
+// Local is d's local copy as it is (directory.Local), for a test that
+// polls it; a read that fails fails the test.
+func Local(t testing.TB, d directory.Directory) *fsm.View {
+	t.Helper()
+	v, err := d.Read(context.Background(), directory.Local)
+	if err != nil {
+		t.Fatalf("local directory read: %v", err)
+	}
+	return v
 }
 
 // Ctx ends with the test or after two minutes.
@@ -319,10 +330,11 @@ func WaitFor(t testing.TB, what string, cond func() bool) {
 // its primary backend, as the directory places it after a synced read.
 func (c *Cluster) MessageCount(name string) int {
 	c.T.Helper()
-	if err := c.Voters[0].SyncedRead(Ctx(c.T)); err != nil {
+	v, err := c.Voters[0].Read(Ctx(c.T), directory.Synced)
+	if err != nil {
 		c.T.Fatal(err)
 	}
-	mb, ok := c.Voters[0].FSM().Mailbox(name)
+	mb, ok := v.Mailbox(name)
 	if !ok {
 		c.T.Fatalf("no mailbox %s", name)
 	}

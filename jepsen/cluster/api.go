@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rookery-mail/rookery/internal/clusterapi"
 	"github.com/rookery-mail/rookery/jepsen/nemesis"
 )
 
@@ -30,14 +31,16 @@ type Status struct {
 // MailboxRecord is the part of a directory mailbox record the harness
 // reads from GET /v1/mailboxes.
 type MailboxRecord struct {
-	ID      uint64
-	Name    string
-	State   int // 2 is active
-	Primary struct{ Backend string }
+	ID      uint64 `json:"id"`
+	Name    string `json:"name"`
+	State   string `json:"state"` // "reserved", "active", "moving", "deleting"
+	Primary struct {
+		Backend string `json:"backend"`
+	} `json:"primary"`
 }
 
 // StateActive is MailboxRecord.State for an active mailbox.
-const StateActive = 2
+const StateActive = "active"
 
 var apiClient = &http.Client{Timeout: 10 * time.Second}
 
@@ -47,7 +50,7 @@ func get(ctx context.Context, addr, secret, path string, out any) error {
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+secret)
+	req.Header.Set("Authorization", clusterapi.Bearer(secret))
 	resp, err := apiClient.Do(req)
 	if err != nil {
 		return err
@@ -73,7 +76,9 @@ func (c *Cluster) Status(ctx context.Context, i int) (Status, error) {
 // Mailboxes asks the cluster API at addr for the directory's mailboxes
 // under prefix (a synced read on that node).
 func (c *Cluster) Mailboxes(ctx context.Context, addr, prefix string) ([]MailboxRecord, error) {
-	var list struct{ Mailboxes []MailboxRecord }
+	var list struct {
+		Mailboxes []MailboxRecord `json:"mailboxes"`
+	}
 	err := get(ctx, addr, c.secret, "/v1/mailboxes?limit=100000&prefix="+url.QueryEscape(prefix), &list)
 	return list.Mailboxes, err
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"sort"
 
+	"github.com/rookery-mail/rookery/internal/clusterapi"
 	"github.com/rookery-mail/rookery/jepsen/history"
 )
 
@@ -56,13 +57,15 @@ func (w *Ownership) Run(ctx context.Context, env *Env) {
 
 // dirMailbox is the part of a directory record the poller reads.
 type dirMailbox struct {
-	ID      uint64
-	Name    string
-	State   int
-	Primary struct{ Backend string }
+	ID      uint64 `json:"id"`
+	Name    string `json:"name"`
+	State   string `json:"state"`
+	Primary struct {
+		Backend string `json:"backend"`
+	} `json:"primary"`
 }
 
-const stateActive = 2
+const stateActive = "active"
 
 // poll asks node's cluster API for the user's mailboxes, one request at a
 // time, and records one owners operation per backend for each answer.
@@ -106,7 +109,7 @@ func (w *Ownership) mailboxes(ctx context.Context, env *Env, node Node) ([]dirMa
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+env.Secret)
+	req.Header.Set("Authorization", clusterapi.Bearer(env.Secret))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, err
@@ -119,7 +122,9 @@ func (w *Ownership) mailboxes(ctx context.Context, env *Env, node Node) ([]dirMa
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET /v1/mailboxes on %s: %s", node.Name, resp.Status)
 	}
-	var list struct{ Mailboxes []dirMailbox }
+	var list struct {
+		Mailboxes []dirMailbox `json:"mailboxes"`
+	}
 	return list.Mailboxes, json.Unmarshal(body, &list)
 }
 
