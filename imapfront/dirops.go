@@ -37,13 +37,18 @@ func (s *session) apply(c fsm.Command) error {
 	return s.cfg.Directory.WaitApplied(ctx, res.Index)
 }
 
-// lookup finds an active mailbox the user may see: a fresh read, then a
-// synced read when that lacks it or has it not yet active (it may have
-// just been created through another frontend).
+// lookup finds an active mailbox the user may see, in a synced read: the
+// commands that name a mailbox (SELECT, EXAMINE, STATUS, APPEND, COPY's
+// target, DELETE, RENAME, the ACL commands) see every change acknowledged
+// before they began, through any frontend. A read of the local copy could
+// find a name another frontend has just renamed away, and the backend,
+// which keeps the mailbox under its new name, would open it: a SELECT of a
+// name that no longer exists. The synced reads in flight on a node share
+// one ReadIndex round.
 func (s *session) lookup(name string) (*fsm.Mailbox, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	m, _, err := directory.Find(ctx, s.cfg.Directory, directory.Fresh, func(v *fsm.View) (*fsm.Mailbox, bool) {
+	m, _, err := directory.Find(ctx, s.cfg.Directory, directory.Synced, func(v *fsm.View) (*fsm.Mailbox, bool) {
 		m, ok := v.Mailbox(name)
 		return m, ok && m.State == fsm.Active
 	})
