@@ -127,8 +127,18 @@ func (b *Backend) Delete(ctx context.Context, name string) error {
 		return fmt.Errorf("%w: %s is on %s", ErrNotPrimary, name, m.Primary.Backend)
 	}
 	if m.State != fsm.Deleting {
-		if _, err := b.apply(ctx, fsm.MarkDeleting{Name: name}); err != nil {
+		res, err := b.apply(ctx, fsm.MarkDeleting{Name: name})
+		if err != nil {
 			return err
+		}
+		// The mailbox the leader marked, not the one a lagging local copy
+		// named: a rename through another node may have given the name to
+		// another mailbox since.
+		if res.Mailbox != nil {
+			m = res.Mailbox
+		}
+		if m.Primary.Backend != b.cfg.ID {
+			return fmt.Errorf("%w: %s is on %s", ErrNotPrimary, name, m.Primary.Backend)
 		}
 	}
 	return b.finishDelete(ctx, m)
@@ -167,10 +177,10 @@ func (b *Backend) Rename(ctx context.Context, from, to string) error {
 	return nil
 }
 
-// lookup finds name in the directory, with a synced read before it says
-// the name does not exist.
+// lookup finds name in a synced read of the directory: a DELETE must not
+// act on a mailbox a lagging local copy still gives the name.
 func (b *Backend) lookup(ctx context.Context, name string) (*fsm.Mailbox, error) {
-	m, _, err := directory.Find(ctx, b.cfg.Directory, directory.Local, func(v *fsm.View) (*fsm.Mailbox, bool) {
+	m, _, err := directory.Find(ctx, b.cfg.Directory, directory.Synced, func(v *fsm.View) (*fsm.Mailbox, bool) {
 		return v.Mailbox(name)
 	})
 	switch {

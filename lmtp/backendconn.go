@@ -185,10 +185,14 @@ func (c *backendConn) mailLine(from string, opts *smtp.MailOptions, delivery str
 	return sb.String()
 }
 
+// deliveryIDPrefix marks the delivery ids a backend honours
+// (lmtpd.DeliveryIDPrefix): an MTA's own ENVID never reaches one.
+const deliveryIDPrefix = "rk-"
+
 // newDeliveryID names one client transaction towards the backends: 96
 // random bits in hex, which is RFC 3461 xtext as it is.
 func newDeliveryID() string {
 	var b [12]byte
 	rand.Read(b[:])
-	return "rk-" + hex.EncodeToString(b[:])
+	return deliveryIDPrefix + hex.EncodeToString(b[:])
 }

@@ -94,10 +94,8 @@ func (s *Store) deliverNamed(ctx context.Context, id string, mailboxes []uint64,
 		// the batch fails: it starts from scratch each time.
 		now := time.Now()
 		for i, mb := range mailboxes {
-			out[i] = Delivery{Mailbox: mb, Err: refused[i]}
-			if refused[i] == nil {
-				out[i].Message, out[i].Duplicate, out[i].Err = w.deliverOnce(mb, id, now, base, cache)
-			}
+			out[i] = Delivery{Mailbox: mb}
+			out[i].Message, out[i].Duplicate, out[i].Err = w.deliverOnce(mb, id, now, base, cache, refused[i])
 		}
 		return nil
 	})
@@ -111,9 +109,16 @@ func (s *Store) deliverNamed(ctx context.Context, id string, mailboxes []uint64,
 }
 
 // deliverOnce adds base to mailbox id, unless delivery name (when set)
-// already did: then the message it stored is returned, with true.
-func (w *txn) deliverOnce(id uint64, name string, now time.Time, base Message, cache func() []byte) (Message, bool, error) {
+// already did: then the message it stored is returned, with true, and the
+// commit waits for the mailbox's replicas as if it had stored it (the
+// first attempt may have died before they had it). refused is the
+// mailbox's refusal by Admit, which a delivery already made is not asked
+// again (a quota the first attempt used up must not bounce the message).
+func (w *txn) deliverOnce(id uint64, name string, now time.Time, base Message, cache func() []byte, refused error) (Message, bool, error) {
 	if name == "" {
+		if refused != nil {
+			return Message{}, false, refused
+		}
 		m, err := w.deliverOne(id, base, cache)
 		return m, false, err
 	}
@@ -126,12 +131,16 @@ func (w *txn) deliverOnce(id uint64, name string, now time.Time, base Message, c
 		return Message{}, false, err
 	}
 	if seen {
+		w.confirmed = append(w.confirmed, id)
 		if v := mb.uids.Get(uidKey(uid)); v != nil {
 			m, err := decodeRecord(v)
 			return m, true, err
 		}
 		// Expunged since: the delivery was made; it is not made again.
 		return Message{UID: uid, GUID: base.GUID, Size: base.Size}, true, nil
+	}
+	if refused != nil {
+		return Message{}, false, refused
 	}
 	m, err := w.deliverOne(id, base, cache)
 	if err != nil {

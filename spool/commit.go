@@ -2,6 +2,7 @@ package spool
 
 import (
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -28,8 +29,21 @@ type txn struct {
 	*bolt.Tx
 	origin  string // Store.origin when the op ran
 	changes []Change
-	dropped []string
-	stats   statsDelta
+	// confirmed: mailboxes the op changed nothing in but whose replicas
+	// must hold what it answers for (a delivery found already made) before
+	// it is acknowledged.
+	confirmed []uint64
+	dropped   []string
+	stats     statsDelta
+}
+
+// touched lists the mailboxes whose replication the op's answer depends on.
+func (w *txn) touched() []uint64 {
+	ids := slices.Clone(w.confirmed)
+	for _, c := range w.changes {
+		ids = append(ids, c.Mailbox)
+	}
+	return ids
 }
 
 func (w *txn) changed(mailbox uint64, kind ChangeKind, uids []uint32) {
@@ -145,9 +159,9 @@ func (s *Store) tryCommit(ops []*op) (int, error) {
 		failed := replicate(s.hookCtx, mailboxes)
 		s.endReplicating(rc)
 		for _, o := range ops {
-			for _, c := range o.w.changes {
-				if err, ok := failed[c.Mailbox]; ok {
-					o.replErr = fmt.Errorf("%w: mailbox %d: %w", ErrNotReplicated, c.Mailbox, err)
+			for _, id := range o.w.touched() {
+				if err, ok := failed[id]; ok {
+					o.replErr = fmt.Errorf("%w: mailbox %d: %w", ErrNotReplicated, id, err)
 					break
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"slices"
 	"time"
 )
 
@@ -18,7 +19,13 @@ import (
 // DedupWindow is how long a delivery id is remembered.
 const DedupWindow = 10 * time.Minute
 
-var keyDeliveries = []byte("deliveries")
+// A mailbox's delivery records: by delivery (id and body guid, for the
+// lookup) and by the second they were made (for the expiry, oldest first).
+var (
+	keyDeliveries     = []byte("deliveries")
+	keyDeliveryTimes  = []byte("delivery-times")
+	maxExpiredPerCall = 256 // bounds the expiry work one delivery does
+)
 
 // DeliverOnce is DeliverAdmitted for a delivery named id (empty: not
 // named, as DeliverAdmitted). A mailbox that already holds the same body
@@ -28,54 +35,65 @@ func (s *Store) DeliverOnce(ctx context.Context, id string, mailboxes []uint64, 
 	return s.deliverNamed(ctx, id, mailboxes, body, date, nil, admit)
 }
 
-// deliveryKey orders a mailbox's delivery records by time, so that the
-// expired ones are found first: the second it was stored, then id and the
-// body's guid. The same id with another body is another delivery.
-func deliveryKey(at time.Time, id, guid string) []byte {
-	k := binary.BigEndian.AppendUint64(nil, uint64(at.Unix()))
-	k = append(k, id...)
-	k = append(k, 0)
-	return append(k, guid...)
+// deliveryKey names one delivery of one body: the same id with another
+// body is another delivery.
+func deliveryKey(id, guid string) []byte {
+	return append(append([]byte(id), 0), guid...)
 }
 
-// priorDelivery finds, and forgets the expired of, the records of mb's
-// deliveries: the UID that delivery id of guid was given, if it is known.
+// priorDelivery forgets the expired records of mb's deliveries, a bounded
+// number a call, and returns the UID that delivery id of guid was given,
+// if it is remembered.
 func (mb *mailbox) priorDelivery(now time.Time, id, guid string) (uint32, bool, error) {
-	b := mb.b.Bucket(keyDeliveries)
-	if b == nil {
+	byKey, byTime := mb.b.Bucket(keyDeliveries), mb.b.Bucket(keyDeliveryTimes)
+	if byKey == nil || byTime == nil {
 		return 0, false, nil
 	}
 	oldest := uint64(now.Add(-DedupWindow).Unix())
-	suffix := append(append([]byte(id), 0), guid...)
 	var expired [][]byte
-	var uid uint32
-	found := false
-	c := b.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if len(k) < 8 || binary.BigEndian.Uint64(k) < oldest {
-			expired = append(expired, bytes.Clone(k))
-			continue
-		}
-		if bytes.Equal(k[8:], suffix) && len(v) >= 4 {
-			uid, found = binary.BigEndian.Uint32(v), true
+	c := byTime.Cursor()
+	for k, _ := c.First(); k != nil && len(expired) < maxExpiredPerCall; k, _ = c.Next() {
+		if len(k) >= 8 && binary.BigEndian.Uint64(k) >= oldest {
 			break
 		}
+		expired = append(expired, bytes.Clone(k))
 	}
 	// Deleted after the walk: a bbolt cursor that deletes as it goes may
 	// step over the next key.
 	for _, k := range expired {
-		if err := b.Delete(k); err != nil {
+		if err := byTime.Delete(k); err != nil {
 			return 0, false, err
 		}
+		if len(k) > 8 {
+			if err := byKey.Delete(k[8:]); err != nil {
+				return 0, false, err
+			}
+		}
 	}
-	return uid, found, nil
+	v := byKey.Get(deliveryKey(id, guid))
+	if len(v) != 12 || binary.BigEndian.Uint64(v) < oldest {
+		return 0, false, nil
+	}
+	return binary.BigEndian.Uint32(v[8:]), true, nil
 }
 
 // noteDelivery records that delivery id of guid gave uid.
 func (mb *mailbox) noteDelivery(now time.Time, id, guid string, uid uint32) error {
-	b, err := mb.b.CreateBucketIfNotExists(keyDeliveries)
+	byKey, err := mb.b.CreateBucketIfNotExists(keyDeliveries)
 	if err != nil {
 		return err
 	}
-	return b.Put(deliveryKey(now, id, guid), binary.BigEndian.AppendUint32(nil, uid))
+	byTime, err := mb.b.CreateBucketIfNotExists(keyDeliveryTimes)
+	if err != nil {
+		return err
+	}
+	// bbolt keeps the slices until the commit: each is a buffer of its own.
+	k := deliveryKey(id, guid)
+	v := make([]byte, 12)
+	binary.BigEndian.PutUint64(v, uint64(now.Unix()))
+	binary.BigEndian.PutUint32(v[8:], uid)
+	if err := byKey.Put(k, v); err != nil {
+		return err
+	}
+	return byTime.Put(append(slices.Clone(v[:8]), k...), nil)
 }

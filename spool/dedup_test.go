@@ -2,6 +2,7 @@ package spool
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -56,18 +57,17 @@ func TestDeliverOnceForgets(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	mustCreate(t, s, 1, 1, 0)
 	ds := deliverOnce(t, s, "d-1", testBody(1), 1)
-	// Age the record past the window.
+	// Age the record past the window: the same records, made earlier.
+	old := time.Now().Add(-DedupWindow - time.Minute)
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketMailboxes).Bucket(idKey(1)).Bucket(keyDeliveries)
-		old := time.Now().Add(-DedupWindow - time.Minute)
-		var keys [][]byte
-		b.ForEach(func(k, _ []byte) error { keys = append(keys, append([]byte(nil), k...)); return nil })
-		for _, k := range keys {
-			if err := b.Delete(k); err != nil {
+		b := tx.Bucket(bucketMailboxes).Bucket(idKey(1))
+		for _, k := range [][]byte{keyDeliveries, keyDeliveryTimes} {
+			if err := b.DeleteBucket(k); err != nil {
 				return err
 			}
 		}
-		return b.Put(deliveryKey(old, "d-1", ds[0].Message.GUID), []byte{0, 0, 0, 1})
+		mb := &mailbox{b: b}
+		return mb.noteDelivery(old, "d-1", ds[0].Message.GUID, ds[0].Message.UID)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -76,10 +76,41 @@ func TestDeliverOnceForgets(t *testing.T) {
 		t.Fatalf("a delivery id older than the window was remembered: %+v", again[0])
 	}
 	s.view(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketMailboxes).Bucket(idKey(1)).Bucket(keyDeliveries)
-		if n := b.Stats().KeyN; n != 1 {
-			t.Errorf("%d delivery records kept, want the new one only", n)
+		for _, k := range [][]byte{keyDeliveries, keyDeliveryTimes} {
+			b := tx.Bucket(bucketMailboxes).Bucket(idKey(1)).Bucket(k)
+			if n := b.Stats().KeyN; n != 1 {
+				t.Errorf("%s: %d records kept, want the new one only", k, n)
+			}
 		}
 		return nil
 	})
+}
+
+// TestDeliverOnceAsksTheReplicas: a delivery found already made is
+// acknowledged only once the mailbox's replicas hold it, as the first
+// attempt would have been (it may have died before they had it); and a
+// refusal by Admit does not bounce a delivery already made.
+func TestDeliverOnceAsksTheReplicas(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	mustCreate(t, s, 1, 1, 0)
+	deliverOnce(t, s, "d-1", testBody(1), 1)
+
+	var asked []uint64
+	s.SetReplicator(func(_ context.Context, mailboxes []uint64) map[uint64]error {
+		asked = append(asked, mailboxes...)
+		return map[uint64]error{1: errors.New("replica unreachable")}
+	})
+	full := func(uint64, int64) error { return errors.New("over quota") }
+	_, err := s.DeliverOnce(context.Background(), "d-1", []uint64{1}, strings.NewReader(testBody(1)), time.Time{}, full)
+	if !errors.Is(err, ErrNotReplicated) || len(asked) != 1 || asked[0] != 1 {
+		t.Fatalf("resent delivery with its replicas unreachable: %v (replicas asked for %v)", err, asked)
+	}
+	s.SetReplicator(nil)
+	ds, err := s.DeliverOnce(context.Background(), "d-1", []uint64{1}, strings.NewReader(testBody(1)), time.Time{}, full)
+	if err != nil || !ds[0].Duplicate || ds[0].Err != nil {
+		t.Fatalf("resent delivery over quota: %+v %v", ds, err)
+	}
+	if msgs, _ := s.Messages(1); len(msgs) != 1 {
+		t.Fatalf("%d messages, want 1", len(msgs))
+	}
 }

@@ -68,9 +68,7 @@ func (s *Store) replicationOf(ops []*op) (Replicator, []uint64) {
 	}
 	var ids []uint64
 	for _, o := range ops {
-		for _, c := range o.w.changes {
-			ids = append(ids, c.Mailbox)
-		}
+		ids = append(ids, o.w.touched()...)
 	}
 	if len(ids) == 0 {
 		return nil, nil

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +19,10 @@ import (
 )
 
 // session is one LMTP transaction after another on one connection.
+// DeliveryIDPrefix starts the delivery ids that the LMTP proxies send as
+// MAIL's ENVID (lmtp.newDeliveryID makes them).
+const DeliveryIDPrefix = "rk-"
+
 type session struct {
 	srv  *Server
 	conn *smtp.Conn
@@ -57,7 +62,12 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	defer s.mu.Unlock()
 	s.from, s.size, s.rcpts, s.delivery = from, 0, nil, ""
 	if opts != nil {
-		s.size, s.delivery = opts.Size, opts.EnvelopeID
+		s.size = opts.Size
+		// Only the proxies' own ids name a delivery: an MTA's ENVID is the
+		// original sender's, who may give two messages the same one.
+		if strings.HasPrefix(opts.EnvelopeID, DeliveryIDPrefix) {
+			s.delivery = opts.EnvelopeID
+		}
 	}
 	return nil
 }
