@@ -126,20 +126,27 @@ func (b *Backend) Delete(ctx context.Context, name string) error {
 	if m.Primary.Backend != b.cfg.ID {
 		return fmt.Errorf("%w: %s is on %s", ErrNotPrimary, name, m.Primary.Backend)
 	}
-	if m.State != fsm.Deleting {
-		res, err := b.apply(ctx, fsm.MarkDeleting{Name: name})
-		if err != nil {
+	if m.State == fsm.Deleting {
+		// Another DELETE marked it (and may be finishing it now, or have
+		// stopped part way): help it finish, but this one deleted nothing.
+		// Two DELETEs of one mailbox are never both answered OK.
+		if err := b.finishDelete(ctx, m); err != nil {
 			return err
 		}
-		// The mailbox the leader marked, not the one a lagging local copy
-		// named: a rename through another node may have given the name to
-		// another mailbox since.
-		if res.Mailbox != nil {
-			m = res.Mailbox
-		}
-		if m.Primary.Backend != b.cfg.ID {
-			return fmt.Errorf("%w: %s is on %s", ErrNotPrimary, name, m.Primary.Backend)
-		}
+		return fmt.Errorf("%w: %s", fsm.ErrNoMailbox, name)
+	}
+	res, err := b.apply(ctx, fsm.MarkDeleting{Name: name})
+	if err != nil {
+		return err
+	}
+	// The mailbox the leader marked, not the one a lagging local copy
+	// named: a rename through another node may have given the name to
+	// another mailbox since.
+	if res.Mailbox != nil {
+		m = res.Mailbox
+	}
+	if m.Primary.Backend != b.cfg.ID {
+		return fmt.Errorf("%w: %s is on %s", ErrNotPrimary, name, m.Primary.Backend)
 	}
 	return b.finishDelete(ctx, m)
 }

@@ -1,6 +1,7 @@
 package backend_test
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/rookery-mail/rookery/backend/backendtest"
@@ -50,5 +51,26 @@ func TestDeleteOfADeadBackendSettles(t *testing.T) {
 	})
 	if _, ok := readLocal(t, c.Voters[0]).Mailbox(kept.Name); !ok {
 		t.Fatalf("%s went with the delete of %s", kept.Name, gone.Name)
+	}
+}
+
+// TestDeleteOfADeletingMailbox: a DELETE that finds the mailbox marked by
+// another DELETE helps finish it but is not answered as if it had deleted
+// it: two DELETEs of one mailbox are never both OK (the jepsen model
+// caught two overlapping DELETE OKs after one CREATE).
+func TestDeleteOfADeletingMailbox(t *testing.T) {
+	env := backendtest.Start(t)
+	env.AddUser("alice", "pw")
+	ctx := backendtest.Ctx(t)
+	m, err := env.Backend.Create(ctx, "user/alice/Work", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Apply(fsm.MarkDeleting{Name: m.Name})
+	if err := env.Backend.Delete(ctx, m.Name); !errors.Is(err, fsm.ErrNoMailbox) {
+		t.Fatalf("DELETE of a mailbox another DELETE marked: %v, want fsm.ErrNoMailbox", err)
+	}
+	if _, ok := readLocal(t, env.Dir).Mailbox(m.Name); ok || onDisk(t, env.Store, m.ID) {
+		t.Fatal("the second DELETE did not finish the first")
 	}
 }
