@@ -146,11 +146,8 @@ func (w *txn) deliverOnce(id uint64, name string, now time.Time, base Message, c
 	if err != nil {
 		return Message{}, false, err
 	}
-	// The record goes through the mailbox's bucket as deliverOne left it.
-	mb, err = w.mailbox(id)
-	if err != nil {
-		return Message{}, false, err
-	}
+	// noteDelivery writes only below the mailbox's bucket, which is the
+	// same in this transaction however often it is loaded.
 	return m, false, mb.noteDelivery(now, name, base.GUID, m.UID)
 }
 

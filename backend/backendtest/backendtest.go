@@ -77,7 +77,7 @@ func StartDirectory(t testing.TB) *directory.Node {
 		t.Fatalf("open directory: %v", err)
 	}
 	t.Cleanup(func() { node.Close() })
-	WaitFor(t, "directory leader", node.IsLeader)
+	testcluster.WaitFor(t, "directory leader", node.IsLeader)
 	return node
 }
 
@@ -119,7 +119,7 @@ func (e *Env) StartBackend() {
 		e.T.Fatalf("open node: %v", err)
 	}
 	e.T.Cleanup(func() { n.Close() })
-	WaitFor(e.T, "directory leader", n.Directory().IsLeader)
+	testcluster.WaitFor(e.T, "directory leader", n.Directory().IsLeader)
 	if err := n.Start(Ctx(e.T)); err != nil {
 		e.T.Fatalf("start backend: %v", err)
 	}
@@ -158,16 +158,4 @@ func (e *Env) Apply(cmd fsm.Command) fsm.Result {
 		e.T.Fatal(err)
 	}
 	return res
-}
-
-// WaitFor polls cond until it holds, failing the test after 30 seconds.
-func WaitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
