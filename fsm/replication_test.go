@@ -124,3 +124,55 @@ func TestReplicationCommandsRoundTrip(t *testing.T) {
 		t.Fatal("bad bool decoded")
 	}
 }
+
+// Failover with three copies: b2's copy of the mailbox lags b1 (the pair
+// (b1, b2) is out of sync), while (b3, b2) is in sync from b3's own
+// mailboxes. Once b3 takes the mailbox over, that pair must not let a
+// second failover promote b2's lagging copy.
+func TestFailoverDoesNotTrustPairForLaggingCopy(t *testing.T) {
+	f := newTestFSM(t)
+	f.ok(Reserve{Name: "user/alice/INBOX", Backend: "b1", Replicas: []string{"b3", "b2"}, Reservation: "a", At: 1})
+	f.ok(Activate{Name: "user/alice/INBOX", Reservation: "a"})
+	f.ok(SetInSync{Primary: "b1", Replica: "b3", InSync: true})
+	f.ok(SetInSync{Primary: "b3", Replica: "b2", InSync: true})
+	f.ok(Failover{Backend: "b1", At: 2})
+	mb := f.mustMailbox("user/alice/INBOX")
+	if mb.Primary.Backend != "b3" {
+		t.Fatalf("primary %+v, want b3", mb.Primary)
+	}
+	if f.InSync("b3", "b2") {
+		t.Fatal("pair (b3, b2) still in sync though b2's copy of the promoted mailbox lagged b1")
+	}
+	f.ok(Failover{Backend: "b3", At: 3})
+	if mb := f.mustMailbox("user/alice/INBOX"); mb.Primary.Backend == "b2" {
+		t.Fatalf("lagging copy promoted: %+v", mb.Primary)
+	}
+}
+
+// The epoch moves on with every change of primary or replica set, and
+// with nothing else; it survives a snapshot.
+func TestEpochCountsPlacementChanges(t *testing.T) {
+	f := newTestFSM(t)
+	f.ok(Reserve{Name: "user/alice/Work", Backend: "b1", Replicas: []string{"b2"}, Reservation: "a", At: 1})
+	f.ok(Activate{Name: "user/alice/Work", Reservation: "a"})
+	if e := f.mustMailbox("user/alice/Work").Epoch; e != 0 {
+		t.Fatalf("new mailbox at epoch %d", e)
+	}
+	f.ok(SetACL{Name: "user/alice/Work", Identifier: "bob", Rights: "lr"})
+	f.ok(Rename{From: "user/alice/Work", To: "user/alice/Old"})
+	if e := f.mustMailbox("user/alice/Old").Epoch; e != 0 {
+		t.Fatalf("ACL and rename moved the epoch to %d", e)
+	}
+	f.ok(SetInSync{Primary: "b1", Replica: "b2", InSync: true})
+	f.ok(Failover{Backend: "b1", At: 2})
+	if mb := f.mustMailbox("user/alice/Old"); mb.Epoch != 1 || mb.Primary.Backend != "b2" {
+		t.Fatalf("after failover: primary %s epoch %d, want b2 at 1", mb.Primary.Backend, mb.Epoch)
+	}
+	g := New()
+	if err := g.Restore(io.NopCloser(bytes.NewReader(persist(t, f.FSM)))); err != nil {
+		t.Fatal(err)
+	}
+	if mb, ok := g.Mailbox("user/alice/Old"); !ok || mb.Epoch != 1 || g.Digest() != f.Digest() {
+		t.Fatalf("restored %+v, want epoch 1 and the same digest", mb)
+	}
+}
