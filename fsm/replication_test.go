@@ -176,3 +176,48 @@ func TestEpochCountsPlacementChanges(t *testing.T) {
 		t.Fatalf("restored %+v, want epoch 1 and the same digest", mb)
 	}
 }
+
+// Rereplicate gives a mailbox whose replica is down a copy on another
+// backend in the lost copy's slot, only under the placement the proposer
+// saw, and takes the pair out of the in-sync set until the primary has
+// synced the new copies.
+func TestRereplicate(t *testing.T) {
+	f := newTestFSM(t)
+	f.ok(Reserve{Name: "user/alice/Work", Backend: "b1", Replicas: []string{"b2"}, Reservation: "a", At: 1})
+	f.ok(Activate{Name: "user/alice/Work", Reservation: "a"})
+	f.ok(Reserve{Name: "user/alice/Solo", Backend: "b1", Reservation: "s", At: 1})
+	f.ok(Activate{Name: "user/alice/Solo", Reservation: "s"})
+	f.ok(SetInSync{Primary: "b1", Replica: "b3", InSync: true})
+	work, solo := f.mustMailbox("user/alice/Work"), f.mustMailbox("user/alice/Solo")
+
+	// b2 is up: its copy is not replaced.
+	item := RereplicateItem{Mailbox: work.ID, Epoch: work.Epoch, Drop: "b2"}
+	if r := f.ok(Rereplicate{Primary: "b1", Add: "b3", Items: []RereplicateItem{item}}); r.Count != 0 {
+		t.Fatalf("replaced the copy on a backend that is up: count %d", r.Count)
+	}
+	f.ok(SetBackendState{ID: "b2", State: BackendDown, At: 2})
+	stale := RereplicateItem{Mailbox: work.ID, Epoch: work.Epoch + 1, Drop: "b2"}
+	if r := f.ok(Rereplicate{Primary: "b1", Add: "b3", Items: []RereplicateItem{stale}}); r.Count != 0 {
+		t.Fatal("applied under an epoch the mailbox is not at")
+	}
+	f.fails(Rereplicate{Primary: "b1", Add: "b2", Items: []RereplicateItem{item}}, ErrInvalidCommand)
+	f.fails(Rereplicate{Primary: "b1", Add: "b1", Items: []RereplicateItem{item}}, ErrInvalidCommand)
+
+	r := f.ok(Rereplicate{Primary: "b1", Add: "b3", Items: []RereplicateItem{item, {Mailbox: solo.ID, Epoch: solo.Epoch}}})
+	if r.Count != 2 {
+		t.Fatalf("count %d, want 2", r.Count)
+	}
+	got := f.mustMailbox("user/alice/Work")
+	if !slices.Equal(got.Replicas, []Copy{{"b3", 1}}) || got.Epoch != work.Epoch+1 {
+		t.Fatalf("work: replicas %+v epoch %d", got.Replicas, got.Epoch)
+	}
+	if got := f.mustMailbox("user/alice/Solo"); !slices.Equal(got.Replicas, []Copy{{"b3", 1}}) {
+		t.Fatalf("solo: replicas %+v", got.Replicas)
+	}
+	if f.InSync("b1", "b3") {
+		t.Fatal("the pair stayed in sync though the new copies are empty")
+	}
+	if r := f.ok(Rereplicate{Primary: "b1", Add: "b3", Items: []RereplicateItem{{Mailbox: solo.ID, Epoch: solo.Epoch + 1}}}); r.Count != 0 {
+		t.Fatal("a second copy on the same backend")
+	}
+}

@@ -21,6 +21,7 @@ func (r *Replicator) catchUpLoop(ctx context.Context, every time.Duration) {
 	defer t.Stop()
 	for {
 		r.catchUpOnce(ctx)
+		r.restoreOnce(ctx)
 		select {
 		case <-ctx.Done():
 			return
