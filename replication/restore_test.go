@@ -77,7 +77,7 @@ func TestRestoreReplicationFactor(t *testing.T) {
 
 // markDown records a stopped backend as down, as the leader does when
 // memberlist declares it dead.
-func markDown(t *testing.T, c *testcluster.Cluster, id string) {
+func markDown(t testing.TB, c *testcluster.Cluster, id string) {
 	t.Helper()
 	res, err := c.Voters[0].Apply(testcluster.Ctx(t), fsm.SetBackendState{ID: id, State: fsm.BackendDown, At: time.Now().UnixNano()})
 	if err == nil {
