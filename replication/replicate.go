@@ -281,13 +281,48 @@ func (r *Replicator) syncAll(ctx context.Context, rid string, ids []uint64, rese
 	if err != nil {
 		return err
 	}
-	for _, id := range ids {
-		if err := r.syncMailbox(ctx, rid, addr, id, reset, fences[id]); err != nil {
-			return fmt.Errorf("mailbox %d to %s: %w", id, rid, err)
-		}
+	// Mailboxes go in parallel (a catch-up of thousands, a commit that
+	// touched several): each sync is a few round trips and an fsync on the
+	// replica, mostly waiting. The first failure stops the rest.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		first error
+		next  int
+		wg    sync.WaitGroup
+	)
+	for range min(len(ids), syncParallelism) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				if first != nil || next == len(ids) {
+					mu.Unlock()
+					return
+				}
+				id := ids[next]
+				next++
+				mu.Unlock()
+				if err := r.syncMailbox(ctx, rid, addr, id, reset, fences[id]); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = fmt.Errorf("mailbox %d to %s: %w", id, rid, err)
+						cancel()
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		}()
 	}
-	return nil
+	wg.Wait()
+	return first
 }
+
+// syncParallelism bounds the mailboxes one syncAll sends at once.
+const syncParallelism = 8
 
 func (r *Replicator) apiAddr(rid string) (string, error) {
 	v, err := r.dir.Read(context.Background(), directory.Local)
