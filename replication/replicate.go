@@ -281,6 +281,12 @@ func (r *Replicator) syncAll(ctx context.Context, rid string, ids []uint64, rese
 	if err != nil {
 		return err
 	}
+	if len(ids) == 1 { // the ack path's common case
+		if err := r.syncMailbox(ctx, rid, addr, ids[0], reset, fences[ids[0]]); err != nil {
+			return fmt.Errorf("mailbox %d to %s: %w", ids[0], rid, err)
+		}
+		return nil
+	}
 	// Mailboxes go in parallel (a catch-up of thousands, a commit that
 	// touched several): each sync is a few round trips and an fsync on the
 	// replica, mostly waiting. The first failure stops the rest.
