@@ -8,10 +8,13 @@ import (
 )
 
 // LagDelay is how long FailoverLagging holds every byte and datagram
-// into its node: well past a heartbeat, so that the node's directory copy
-// is seconds behind the leader's when the failover commits, and short of
-// the 5 s bound after which a frontend stops trusting its local copy.
-const LagDelay = 2 * time.Second
+// into its node: past a heartbeat, so that the node's directory copy is
+// behind the leader's when the failover commits, and short of the
+// replicas' 2 s timeout, so that the node's replication still gets its
+// answers (refusals, once the failover has reached the replicas) instead
+// of dropping the replicas first, which would keep the failover from
+// promoting them.
+const LagDelay = 500 * time.Millisecond
 
 // FailoverLagging slows every link into node i by LagDelay, then fails
 // node i's mailboxes over to their replicas with `rookery admin failover`
