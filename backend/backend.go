@@ -64,6 +64,10 @@ type Config struct {
 	ReplicaTimeout time.Duration
 	// CatchUpInterval is how often replicas out of sync are caught up.
 	CatchUpInterval time.Duration
+	// RestoreAfter is how long a replica's backend stays down before this
+	// backend gives the replica's mailboxes a copy elsewhere; 0 means
+	// replication's default, negative never.
+	RestoreAfter time.Duration
 	// SettleInterval is how often the deletes this backend could not
 	// finish are finished; 0 means SettleInterval.
 	SettleInterval time.Duration
@@ -168,7 +172,7 @@ func New(cfg Config) (*Backend, error) {
 	b.repl, err = replication.New(replication.Config{
 		BackendID: cfg.ID, Store: cfg.Store, Directory: cfg.Directory,
 		ClusterSecret: cfg.ClusterSecret, HTTPClient: cfg.ReplicaHTTPClient, TLS: cfg.NodeTLS != nil,
-		ReplicaTimeout: cfg.ReplicaTimeout, CatchUpInterval: cfg.CatchUpInterval,
+		ReplicaTimeout: cfg.ReplicaTimeout, CatchUpInterval: cfg.CatchUpInterval, RestoreAfter: cfg.RestoreAfter,
 		DirectoryTimeout: cfg.DirectoryTimeout, ReplicationFactor: cfg.ReplicationFactor,
 		RankBackends: b.rankBackends, Logger: cfg.Logger,
 	})

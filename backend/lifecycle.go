@@ -63,13 +63,21 @@ func (b *Backend) Create(ctx context.Context, name, specialUse string) (*fsm.Mai
 		return nil, err
 	}
 	res, err = b.apply(ctx, fsm.Activate{Name: name, Reservation: resv})
-	if err != nil {
-		if !errors.Is(err, ErrDirectory) {
-			// The reservation is gone (expired and released): the
-			// mailbox on disk was never active and holds nothing.
-			b.dropUnactivated(m.ID)
+	if errors.Is(err, ErrDirectory) {
+		// The Activate may still commit (an election took the answer
+		// away): a create that fails must never take effect later.
+		if mb, settled := b.settleCreate(name, resv); mb != nil {
+			return mb, nil
+		} else if !settled {
+			return nil, err // unknown still; Reconcile or the sweep settles it
 		}
-		// Otherwise the outcome is unknown; Reconcile settles it.
+		err = fmt.Errorf("%w: the reservation was released after the activation failed", err)
+	}
+	if err != nil {
+		// The reservation is gone: the mailbox on disk was never active
+		// and holds nothing.
+		b.dropUnactivated(m.ID)
+		b.repl.DropCopies(context.WithoutCancel(ctx), m)
 		return nil, err
 	}
 	if err := b.cfg.Directory.WaitApplied(ctx, res.Index); err != nil {
@@ -77,6 +85,38 @@ func (b *Backend) Create(ctx context.Context, name, specialUse string) (*fsm.Mai
 	}
 	b.log.Info("mailbox created", "mailbox", name, "mailbox_id", m.ID, "uidvalidity", res.Mailbox.UIDValidity)
 	return res.Mailbox, nil
+}
+
+// settleCreate decides the fate of a create whose Activate got no answer,
+// within DirectoryTimeout: it releases the reservation, which no Activate
+// can follow in the log, or finds the mailbox activated under it (then
+// the create succeeded). settled is false when the directory could not be
+// reached for the whole bound.
+func (b *Backend) settleCreate(name, resv string) (mb *fsm.Mailbox, settled bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.DirectoryTimeout)
+	defer cancel()
+	for delay := 50 * time.Millisecond; ; delay = min(2*delay, time.Second) {
+		_, err := b.apply(ctx, fsm.Release{Name: name, Reservation: resv})
+		if err == nil {
+			return nil, true
+		}
+		if !errors.Is(err, ErrDirectory) {
+			// Not reserved under resv any more: activated, or released
+			// by the leader's sweep. A synced read tells which.
+			v, rerr := b.cfg.Directory.Read(ctx, directory.Synced)
+			if rerr == nil {
+				if m, ok := v.Mailbox(name); ok && m.Reservation == resv && m.State != fsm.Reserved {
+					return m, true
+				}
+				return nil, true
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, false
+		case <-time.After(delay):
+		}
+	}
 }
 
 func reservationID() (string, error) {

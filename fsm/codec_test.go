@@ -26,6 +26,7 @@ func sampleCommands() []Command {
 		SetBackendState{ID: "b", State: BackendDown, At: 11},
 		ReleaseReservations{Backend: "b", Before: 12},
 		RemoveDeletions{Backend: "b"},
+		Rereplicate{Primary: "b1", Add: "b3", Items: []RereplicateItem{{Mailbox: 4, Epoch: 2, Drop: "b2"}, {Mailbox: 5}}, At: 18},
 		Noop{},
 		SetInSync{Primary: "b1", Replica: "b2", InSync: true, At: 13},
 		Failover{Backend: "b1", Force: true, At: 14},

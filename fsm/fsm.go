@@ -47,6 +47,7 @@ func New() *FSM {
 	f.registerSubscriptionHandlers()
 	f.registerBackendHandlers()
 	f.registerReplicationHandlers()
+	f.registerRereplicateHandlers()
 	f.registerMoveHandlers()
 	f.handlers[TypeNoop] = func(*FSM, Command) Result { return Result{} }
 	f.publishLocked(0)

@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -278,7 +279,13 @@ func (f *FSM) insertMailbox(mb *Mailbox) {
 	}
 }
 
+// replaceMailbox puts mb in old's place. A change of placement (primary
+// or replica set) moves the epoch on; callers never set it themselves.
 func (f *FSM) replaceMailbox(old, mb *Mailbox) {
+	mb.Epoch = old.Epoch
+	if placementChanged(old, mb) {
+		mb.Epoch++
+	}
 	if old.Name != mb.Name || old.ID != mb.ID {
 		f.deleteMailbox(old)
 		f.insertMailbox(mb)
@@ -300,4 +307,19 @@ func (f *FSM) deleteMailbox(mb *Mailbox) {
 		t.unsettled.Delete(nameEntry{name: mb.Name})
 		f.dirty |= dirtyUnsettled
 	}
+}
+
+// placementChanged says whether mb has another primary or another set of
+// replicas than old. Slots travel with their backends, so a change of
+// slot alone is no change of placement.
+func placementChanged(old, mb *Mailbox) bool {
+	if old.Primary.Backend != mb.Primary.Backend || len(old.Replicas) != len(mb.Replicas) {
+		return true
+	}
+	for _, r := range old.Replicas {
+		if !slices.ContainsFunc(mb.Replicas, func(c Copy) bool { return c.Backend == r.Backend }) {
+			return true
+		}
+	}
+	return false
 }

@@ -66,6 +66,9 @@ func decodeUser(d *decoder) *User {
 	return u
 }
 
+// appendMailbox writes the epoch only when it is not 0, as appendUser
+// does its flags: the record of a mailbox never placed anew is the record
+// of the versions before epochs.
 func appendMailbox(e *encoder, mb *Mailbox) {
 	e.uint(mb.ID)
 	e.string(mb.Name)
@@ -88,6 +91,9 @@ func appendMailbox(e *encoder, mb *Mailbox) {
 	e.string(mb.Reservation)
 	e.string(mb.ReservedBy)
 	e.int(mb.ReservedAt)
+	if mb.Epoch != 0 {
+		e.uint(mb.Epoch)
+	}
 }
 
 // decodeMailbox shares backend id strings through intern.
@@ -112,6 +118,11 @@ func decodeMailbox(d *decoder, intern map[string]string) *Mailbox {
 	mb.Reservation = d.string()
 	mb.ReservedBy = d.internedString(intern)
 	mb.ReservedAt = d.int()
+	// A record without an epoch is one of a mailbox never placed anew, or
+	// of a version before epochs: both start at 0.
+	if len(d.buf) > 0 {
+		mb.Epoch = d.uint()
+	}
 	return mb
 }
 

@@ -115,9 +115,31 @@ func (f *FSM) promoteAway(backend string, force bool) int {
 		mb.Replicas = slices.Clone(old.Replicas)
 		mb.Primary, mb.Replicas[i] = old.Replicas[i], old.Primary
 		f.replaceMailbox(old, &mb)
+		t.inSync = promotedPairs(t, old.Primary.Backend, &mb)
 		moved++
 	}
 	return moved
+}
+
+// promotedPairs drops the pair (new primary, replica) for each replica of
+// mb whose copy was not in sync with the old primary: the new primary's
+// other mailboxes may have put the pair in the set, but this mailbox's
+// copy there may lack changes the old primary acknowledged, and a second
+// failover must not promote it. The new primary's catch-up puts the pair
+// back once the copy has caught up. The move's switch does the same
+// (switchedPairs).
+func promotedPairs(t *tables, oldPrimary string, mb *Mailbox) []Pair {
+	out := t.inSync
+	for _, r := range mb.Replicas {
+		if r.Backend == oldPrimary || t.pairInSync(oldPrimary, r.Backend) {
+			continue
+		}
+		p := Pair{Primary: mb.Primary.Backend, Replica: r.Backend}
+		if i, found := slices.BinarySearchFunc(out, p, Pair.less); found {
+			out = slices.Delete(slices.Clone(out), i, i+1)
+		}
+	}
+	return out
 }
 
 // promotable is the index of the replica of mb to promote, or -1.

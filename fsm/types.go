@@ -78,6 +78,12 @@ type Mailbox struct {
 	UIDValidity uint32       `json:"uidvalidity"` // assigned at Reserve, so that a new copy is made with it
 	ACL         []ACE        `json:"acl"`
 	SpecialUse  string       `json:"special_use"` // RFC 6154 attribute such as `\Sent`, or empty
+	// Epoch counts the changes of the mailbox's placement (its primary or
+	// its set of replicas). A primary sends the epoch it saw with every
+	// change it replicates, and a replica refuses a change sent under an
+	// epoch the directory has left: a deposed primary learns that it no
+	// longer serves the mailbox, never that a replica was lost.
+	Epoch uint64 `json:"epoch"`
 
 	// The reservation, while State is Reserved (and kept afterwards for the
 	// record of who created it).

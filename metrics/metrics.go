@@ -42,6 +42,8 @@ type Metrics struct {
 	connsTotal  *prometheus.CounterVec
 	replLag     *prometheus.GaugeVec
 	replPending *prometheus.GaugeVec
+	replUnder   *prometheus.GaugeVec
+	replRestore *prometheus.GaugeVec
 }
 
 // New returns Metrics with a fresh registry that also carries the Go
@@ -65,6 +67,8 @@ func New(nodeID string) *Metrics {
 	m.connsTotal = f.counter("", "connections_total", "Client connections accepted, by listener.", "listener")
 	m.replLag = f.gaugeVec("replication", "lag_seconds", "How long a replica of this backend's mailboxes has been out of the in-sync set (0 while in sync: replication is synchronous), by replica backend.", "replica")
 	m.replPending = f.gaugeVec("replication", "pending_mailboxes", "Mailboxes of this backend a replica out of the in-sync set has yet to catch up on, by replica backend.", "replica")
+	m.replUnder = f.gaugeVec("replication", "under_replicated_mailboxes", "Mailboxes this backend is primary of with fewer live copies than the replication factor.")
+	m.replRestore = f.gaugeVec("replication", "restored_copies", "Copies of this backend's mailboxes made again on another backend since the process started, after their replica's backend stayed down.")
 	return m
 }
 
@@ -147,6 +151,16 @@ func (m *Metrics) ReplicationLag(replica string, age time.Duration, pending int)
 	}
 	m.replLag.WithLabelValues(replica).Set(age.Seconds())
 	m.replPending.WithLabelValues(replica).Set(float64(pending))
+}
+
+// ReplicationRestore sets the restore figures of this primary: its
+// mailboxes short of copies, and the copies it has made again.
+func (m *Metrics) ReplicationRestore(underReplicated, restored int64) {
+	if m == nil {
+		return
+	}
+	m.replUnder.WithLabelValues().Set(float64(underReplicated))
+	m.replRestore.WithLabelValues().Set(float64(restored))
 }
 
 // ForgetReplica drops a replica's lag series, when it is no longer one.

@@ -87,6 +87,7 @@ func TestScrape(t *testing.T) {
 	m.ReplicationLag("b2", 1500*time.Millisecond, 17)
 	m.ReplicationLag("b3", 0, 0)
 	m.ForgetReplica("b3")
+	m.ReplicationRestore(4, 96)
 
 	url := serve(t, m.Handler())
 	code, body := get(t, url)
@@ -94,6 +95,8 @@ func TestScrape(t *testing.T) {
 		t.Fatalf("status %d", code)
 	}
 	wantLines(t, body,
+		`rookery_replication_under_replicated_mailboxes{node_id="node1"} 4`,
+		`rookery_replication_restored_copies{node_id="node1"} 96`,
 		`rookery_imap_commands_total{command="SELECT",node_id="node1",result="ok"} 2`,
 		`rookery_imap_commands_total{command="OTHER",node_id="node1",result="other"} 1`,
 		`rookery_imap_command_seconds_count{command="SELECT",node_id="node1"} 2`,

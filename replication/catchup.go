@@ -21,6 +21,7 @@ func (r *Replicator) catchUpLoop(ctx context.Context, every time.Duration) {
 	defer t.Stop()
 	for {
 		r.catchUpOnce(ctx)
+		r.restoreOnce(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -112,7 +113,7 @@ func (r *Replicator) catchUp(ctx context.Context, rid string, ids []uint64) erro
 	r.mu.Lock()
 	r.joining[rid] = true
 	r.mu.Unlock()
-	if err := r.syncAll(ctx, rid, ids, true); err != nil {
+	if err := r.syncAll(ctx, rid, ids, true, nil); err != nil {
 		r.leaveJoining(rid)
 		return err
 	}
@@ -258,7 +259,7 @@ func (r *Replicator) resyncInSync(ctx context.Context) error {
 		if len(stale) == 0 {
 			continue
 		}
-		if err := r.replicateTo(ctx, rid, stale); err != nil {
+		if _, err := r.replicateTo(ctx, rid, stale, nil); err != nil {
 			return err
 		}
 	}

@@ -64,9 +64,10 @@ func (c *Client) Reserve(ctx context.Context, apiAddr string, guids []string) ([
 type BodySource func(guid string) (io.ReadCloser, error)
 
 // Apply sends batch and the bodies of send (GUIDs the replica lacks, each
-// once) and waits for the replica to apply it.
-func (c *Client) Apply(ctx context.Context, apiAddr string, batch spool.ChangeBatch, send []string, open BodySource) error {
-	h := applyHeader{Batch: batch}
+// once) and waits for the replica to apply it. A non-nil fence makes the
+// replica check the placement first (see Fence).
+func (c *Client) Apply(ctx context.Context, apiAddr string, fence *Fence, batch spool.ChangeBatch, send []string, open BodySource) error {
+	h := applyHeader{Batch: batch, Fence: fence}
 	sizes := make(map[string]int64, len(batch.Records))
 	for _, r := range batch.Records {
 		sizes[r.GUID] = r.Size

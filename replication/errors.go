@@ -20,7 +20,12 @@ var (
 	// ErrNotReplica: the replica's directory does not make it a replica of
 	// the mailbox (it may be the primary now); the sender must stop.
 	ErrNotReplica = errors.New("replication: not a replica of this mailbox")
-	ErrBadRequest = errors.New("replication: bad request")
+	// ErrStalePlacement: the replica's directory places the mailbox
+	// otherwise than the sender's fence says (another primary, another
+	// epoch, or the mailbox is gone); the sender must not acknowledge the
+	// change until it has read the directory again.
+	ErrStalePlacement = errors.New("replication: mailbox placed otherwise since")
+	ErrBadRequest     = errors.New("replication: bad request")
 	// ErrUnavailable: the replica could not be reached or failed; try later.
 	ErrUnavailable = errors.New("replication: replica unavailable")
 )
@@ -51,6 +56,7 @@ func Codes() clusterapi.Table {
 		{Name: "conflict", Err: ErrConflict, Status: http.StatusConflict},
 		{Name: "missing_body", Err: ErrMissingBody, Status: http.StatusConflict},
 		{Name: "not_replica", Err: ErrNotReplica, Status: http.StatusConflict},
+		{Name: "stale_placement", Err: ErrStalePlacement, Status: http.StatusConflict},
 		{Name: clusterapi.CodeBadRequest, Err: ErrBadRequest, Status: http.StatusBadRequest},
 		{Name: clusterapi.CodeNotFound, Err: spool.ErrNoMessage, Status: http.StatusNotFound},
 		{Name: clusterapi.CodeNotFound, Err: spool.ErrNoMailbox, Status: http.StatusNotFound},

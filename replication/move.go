@@ -125,7 +125,7 @@ func (r *Replicator) syncMoveTarget(ctx context.Context, ms *moveState) error {
 	}
 	sctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	err := r.syncAll(sctx, ms.target, []uint64{ms.mailbox}, false)
+	err := r.syncAll(sctx, ms.target, []uint64{ms.mailbox}, false, nil)
 	if err == nil {
 		return nil
 	}
@@ -273,7 +273,7 @@ func (r *Replicator) runMove(ctx context.Context, m *fsm.Mailbox, mv fsm.Move, m
 	ms.mu.Lock()
 	ms.inAckPath = true
 	ms.mu.Unlock()
-	if err := r.syncMailbox(ctx, mv.Target.Backend, addr, m.ID, false); err != nil {
+	if err := r.syncMailbox(ctx, mv.Target.Backend, addr, m.ID, false, nil); err != nil {
 		return nil, fmt.Errorf("sync to %s: %w", mv.Target.Backend, err)
 	}
 	p.Phase = PhaseSwitching
@@ -304,7 +304,7 @@ func (r *Replicator) switchMove(ctx context.Context, m *fsm.Mailbox, mv fsm.Move
 			"mailbox_id", m.ID, "err", failed)
 		addr, err := r.apiAddr(mv.Target.Backend)
 		if err == nil {
-			err = r.syncMailbox(ctx, mv.Target.Backend, addr, m.ID, false)
+			err = r.syncMailbox(ctx, mv.Target.Backend, addr, m.ID, false, nil)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w (it had fallen behind: %w)", mv.Target.Backend, err, failed)

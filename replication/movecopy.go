@@ -61,9 +61,9 @@ func (r *Replicator) bulkCopy(ctx context.Context, target, addr string, id uint6
 // sendRetrying sends one batch, again with every body if the target lost
 // one it said it had.
 func (r *Replicator) sendRetrying(ctx context.Context, addr string, cb spool.ChangeBatch) error {
-	err := r.send(ctx, addr, cb, false)
+	err := r.send(ctx, addr, nil, cb, false)
 	if errors.Is(err, ErrMissingBody) {
-		err = r.send(ctx, addr, cb, true)
+		err = r.send(ctx, addr, nil, cb, true)
 	}
 	return err
 }
@@ -134,7 +134,7 @@ func (r *Replicator) catchUpTarget(ctx context.Context, target, addr string, id 
 		if mine.HighestModSeq-known <= moveChunk {
 			return nil
 		}
-		if err := r.syncMailbox(ctx, target, addr, id, false); err != nil {
+		if err := r.syncMailbox(ctx, target, addr, id, false, nil); err != nil {
 			return fmt.Errorf("catch up %s: %w", target, err)
 		}
 	}

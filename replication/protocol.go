@@ -41,6 +41,21 @@ type ReserveResponse struct {
 type applyHeader struct {
 	Batch  spool.ChangeBatch `json:"batch"`
 	Bodies []bodyRef         `json:"bodies,omitempty"`
+	Fence  *Fence            `json:"fence,omitempty"`
+}
+
+// Fence is the placement under which a primary sends a change it will
+// acknowledge: itself as primary at the mailbox's epoch, as its directory
+// copy showed at Index. The replica first applies the directory up to
+// Index, then takes the change only while its directory still places the
+// mailbox so; otherwise it refuses with ErrStalePlacement, which tells the
+// sender that the placement moved on (it may no longer be primary), never
+// that the replica was lost. Catch-up and moves send no fence: they
+// acknowledge nothing to a client.
+type Fence struct {
+	Primary string `json:"primary"`
+	Epoch   uint64 `json:"epoch"`
+	Index   uint64 `json:"index"`
 }
 
 type bodyRef struct {

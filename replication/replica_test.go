@@ -29,6 +29,8 @@ func (d dir) Apply(context.Context, fsm.Command) (fsm.Result, error) {
 func (d dir) WaitApplied(ctx context.Context, index uint64) error { return d.f.WaitApplied(ctx, index) }
 
 type env struct {
+	f                *fsm.FSM
+	apply            func(fsm.Command) fsm.Result
 	primary, replica *spool.Store
 	client           *Client
 	addr             string
@@ -55,7 +57,7 @@ func setup(t *testing.T) *env {
 	other := apply(fsm.Reserve{Name: "user/alice/Other", Backend: "b2", Replicas: []string{"b1"}, Reservation: "o"}).Mailbox
 	apply(fsm.Activate{Name: "user/alice/Other", Reservation: "o"})
 
-	e := &env{primary: openStore(t), replica: openStore(t), inbox: inbox.ID, other: other.ID}
+	e := &env{f: f, apply: apply, primary: openStore(t), replica: openStore(t), inbox: inbox.ID, other: other.ID}
 	if err := e.primary.CreateMailbox(spool.MailboxMeta{ID: inbox.ID, UIDValidity: 1, Stride: 2, Slot: 0}); err != nil {
 		t.Fatal(err)
 	}
@@ -68,6 +70,7 @@ func setup(t *testing.T) *env {
 	hs := httptest.NewServer(mux)
 	t.Cleanup(hs.Close)
 	e.addr = strings.TrimPrefix(hs.URL, "http://")
+	apply(fsm.BackendRegister{ID: "b2", APIAddr: e.addr})
 	e.client = NewClient("secret", nil, false)
 	return e
 }
@@ -122,7 +125,7 @@ func (e *env) sync(t *testing.T) (int64, error) {
 	}
 	before := e.client.BytesSent()
 	open := func(g string) (io.ReadCloser, error) { return e.primary.Body(g) }
-	err = e.client.Apply(ctx(t), e.addr, cb, send, open)
+	err = e.client.Apply(ctx(t), e.addr, nil, cb, send, open)
 	return e.client.BytesSent() - before, err
 }
 
@@ -175,18 +178,18 @@ func TestApplyRefusals(t *testing.T) {
 	open := func(g string) (io.ReadCloser, error) { return e.primary.Body(g) }
 	guid := cb.Records[len(cb.Records)-1].GUID
 
-	if err := e.client.Apply(ctx(t), e.addr, cb, []string{guid}, open); !errors.Is(err, ErrConflict) {
+	if err := e.client.Apply(ctx(t), e.addr, nil, cb, []string{guid}, open); !errors.Is(err, ErrConflict) {
 		t.Fatalf("batch since a stale modseq: %v", err)
 	}
 	other := cb
 	other.Mailbox = e.other
-	if err := e.client.Apply(ctx(t), e.addr, other, nil, open); !errors.Is(err, ErrNotReplica) {
+	if err := e.client.Apply(ctx(t), e.addr, nil, other, nil, open); !errors.Is(err, ErrNotReplica) {
 		t.Fatalf("batch for a mailbox the replica serves: %v", err)
 	}
 	wrong := func(string) (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(body(3, 10))), nil }
 	st, _ := e.replica.ReplicaState(e.inbox)
 	cb, _ = e.primary.ChangesSince(e.inbox, st.HighestModSeq, false)
-	if err := e.client.Apply(ctx(t), e.addr, cb, []string{guid}, wrong); !errors.Is(err, ErrBadRequest) {
+	if err := e.client.Apply(ctx(t), e.addr, nil, cb, []string{guid}, wrong); !errors.Is(err, ErrBadRequest) {
 		t.Fatalf("body that does not match its guid: %v", err)
 	}
 	req, _ := http.NewRequest(http.MethodPost, "http://"+e.addr+pathApply, strings.NewReader("\x00\x00\x00\x05{{{{{"))

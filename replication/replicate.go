@@ -14,10 +14,12 @@ import (
 )
 
 // Replicate is the store's Replicator hook: it returns once every in-sync
-// (or joining) replica of mailboxes holds this store's committed state, or
-// has been dropped from the in-sync set by a committed directory command.
-// A mailbox this backend no longer serves fails: its new primary must not
-// miss a change acknowledged here.
+// (or joining) replica of mailboxes holds this store's committed state
+// under the placement the directory gives the mailbox, or has been
+// dropped from the in-sync set by a committed directory command after
+// which this backend is still the mailbox's primary. A mailbox this
+// backend no longer serves fails: its new primary must not miss a change
+// acknowledged here.
 func (r *Replicator) Replicate(ctx context.Context, mailboxes []uint64) map[uint64]error {
 	if r.closed.Load() {
 		failed := make(map[uint64]error, len(mailboxes))
@@ -26,11 +28,47 @@ func (r *Replicator) Replicate(ctx context.Context, mailboxes []uint64) map[uint
 		}
 		return failed
 	}
-	byReplica, failed := r.targets(ctx, mailboxes)
+	failed := r.replicateRound(ctx, mailboxes, directory.Local)
+	// A replica that refused the fence has a newer placement than the
+	// local copy: read the directory synced and send under what it says.
+	for round := 1; round < maxPlacementRounds; round++ {
+		var stale []uint64
+		for id, err := range failed {
+			if errors.Is(err, ErrStalePlacement) {
+				stale = append(stale, id)
+				delete(failed, id)
+			}
+		}
+		if len(stale) == 0 {
+			break
+		}
+		for id, err := range r.replicateRound(ctx, stale, directory.Synced) {
+			failed[id] = err
+		}
+	}
+	for id, err := range failed {
+		if errors.Is(err, ErrStalePlacement) {
+			failed[id] = fmt.Errorf("%w: %w", ErrNotPrimary, err)
+		}
+	}
+	r.raiseFloors(ctx, failed)
+	return failed
+}
+
+// maxPlacementRounds bounds the rounds of one acknowledgement that a
+// moving placement may cost: after the last, the write fails.
+const maxPlacementRounds = 3
+
+// replicateRound sends mailboxes to the replicas of the placement the
+// directory shows at level, and returns the mailboxes that failed.
+func (r *Replicator) replicateRound(ctx context.Context, mailboxes []uint64, level directory.Level) map[uint64]error {
+	byReplica, fences, failed := r.targets(ctx, mailboxes, level)
+	if failed == nil {
+		failed = make(map[uint64]error)
+	}
 	// A move's target goes first: once it refuses (it has been made
 	// primary), nothing more of the change may reach anyone.
 	failed = r.replicateMoves(ctx, mailboxes, failed)
-	r.raiseFloors(ctx, failed)
 	byReplica = withoutFailed(byReplica, failed)
 	if len(byReplica) == 0 {
 		return failed
@@ -38,23 +76,60 @@ func (r *Replicator) Replicate(ctx context.Context, mailboxes []uint64) map[uint
 	start := time.Now()
 	defer func() { r.lag.add(time.Since(start)) }()
 	type outcome struct {
-		ids []uint64
-		err error
+		ids  []uint64
+		err  error
+		lost bool // the replica failed and left the ack path
 	}
 	outcomes := make(chan outcome, len(byReplica))
 	for rid, ids := range byReplica {
-		go func() { outcomes <- outcome{ids, r.replicateTo(ctx, rid, ids)} }()
+		go func() {
+			lost, err := r.replicateTo(ctx, rid, ids, fences)
+			outcomes <- outcome{ids, err, lost}
+		}()
 	}
+	var lost []uint64
 	for range byReplica {
 		o := <-outcomes
-		if o.err == nil {
-			continue
-		}
-		if failed == nil {
-			failed = make(map[uint64]error)
+		if o.lost {
+			lost = append(lost, o.ids...)
 		}
 		for _, id := range o.ids {
-			failed[id] = o.err
+			if o.err != nil {
+				failed[id] = o.err
+			}
+		}
+	}
+	for id, err := range r.confirmPrimary(ctx, lost, fences) {
+		if failed[id] == nil {
+			failed[id] = err
+		}
+	}
+	return failed
+}
+
+// confirmPrimary fences the acknowledgement of changes a replica lost: a
+// failover that committed before the replica left the in-sync set may
+// have promoted another copy while this backend's directory copy lagged.
+// A synced read, taken after the replica left, must still show this
+// backend primary at the epoch the change was sent under. It costs a
+// round trip to the leader only when a replica fails.
+func (r *Replicator) confirmPrimary(ctx context.Context, ids []uint64, fences map[uint64]*Fence) map[uint64]error {
+	if len(ids) == 0 {
+		return nil
+	}
+	failed := make(map[uint64]error)
+	v, err := r.dir.Read(ctx, directory.Synced)
+	if err != nil {
+		for _, id := range ids {
+			failed[id] = fmt.Errorf("%w: %w", ErrDirectory, err)
+		}
+		return failed
+	}
+	for _, id := range ids {
+		m, ok := v.MailboxByID(id)
+		f := fences[id]
+		if !ok || f == nil || m.Primary.Backend != r.id || m.Epoch != f.Epoch {
+			failed[id] = fmt.Errorf("%w: mailbox %d placed otherwise after its replica was lost", ErrStalePlacement, id)
 		}
 	}
 	return failed
@@ -88,17 +163,19 @@ func (r *Replicator) raiseFloors(ctx context.Context, failed map[uint64]error) {
 }
 
 // targets groups mailboxes by the replicas the ack path must wait for,
-// and fails the mailboxes this backend does not serve.
-func (r *Replicator) targets(ctx context.Context, mailboxes []uint64) (map[string][]uint64, map[uint64]error) {
+// gives the fence each is sent under, and fails the mailboxes this
+// backend does not serve.
+func (r *Replicator) targets(ctx context.Context, mailboxes []uint64, level directory.Level) (map[string][]uint64, map[uint64]*Fence, map[uint64]error) {
 	out := make(map[string][]uint64)
+	fences := make(map[uint64]*Fence, len(mailboxes))
 	var failed map[uint64]error
-	f, err := r.dir.Read(ctx, directory.Local)
+	f, err := r.dir.Read(ctx, level)
 	if err != nil {
 		failed = make(map[uint64]error, len(mailboxes))
 		for _, id := range mailboxes {
 			failed[id] = fmt.Errorf("%w: %w", ErrDirectory, err)
 		}
-		return out, failed
+		return out, fences, failed
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -114,23 +191,31 @@ func (r *Replicator) targets(ctx context.Context, mailboxes []uint64) (map[strin
 			failed[id] = fmt.Errorf("%w: %s", ErrNotPrimary, m.Name)
 			continue
 		}
+		fences[id] = &Fence{Primary: r.id, Epoch: m.Epoch, Index: f.Index()}
 		for _, c := range m.Replicas {
 			if r.joining[c.Backend] || (f.InSync(r.id, c.Backend) && !r.dropped[c.Backend]) {
 				out[c.Backend] = append(out[c.Backend], id)
 			}
 		}
 	}
-	return out, failed
+	return out, fences, failed
 }
 
-// replicateTo syncs mailboxes to one replica; on failure it takes the
-// replica out of the ack path, durably when it was in sync.
-func (r *Replicator) replicateTo(ctx context.Context, rid string, ids []uint64) error {
+// replicateTo syncs mailboxes to one replica under their fences. A
+// refusal of a fence is returned as it is: the placement moved on, and
+// the replica is not dropped for it. On any other failure the replica
+// leaves the ack path, durably when it was in sync, and lost is set: the
+// caller must confirm its primacy before it acknowledges (confirmPrimary).
+func (r *Replicator) replicateTo(ctx context.Context, rid string, ids []uint64, fences map[uint64]*Fence) (lost bool, err error) {
 	sctx, cancel := context.WithTimeout(ctx, r.timeout)
-	err := r.syncAll(sctx, rid, ids, false)
+	err = r.syncAll(sctx, rid, ids, false, fences)
 	cancel()
 	if err == nil {
-		return nil
+		return false, nil
+	}
+	if errors.Is(err, ErrStalePlacement) {
+		r.log.Debug("replica refused a fence; the placement moved on", "replica", rid, "err", err)
+		return false, err
 	}
 	unlock := r.lockPair(rid)
 	defer unlock()
@@ -141,16 +226,19 @@ func (r *Replicator) replicateTo(ctx context.Context, rid string, ids []uint64) 
 	r.mu.Unlock()
 	v, verr := r.dir.Read(ctx, directory.Local)
 	if verr != nil {
-		return fmt.Errorf("%w: %w", ErrDirectory, verr)
+		return false, fmt.Errorf("%w: %w", ErrDirectory, verr)
 	}
 	if !v.InSync(r.id, rid) || dropped {
 		if !wasJoining {
 			r.log.Debug("replica left the ack path", "replica", rid, "err", err)
 		}
-		return nil
+		return true, nil
 	}
 	r.log.Warn("replica fell behind; dropping it from the in-sync set", "replica", rid, "err", err)
-	return r.setInSync(ctx, rid, false)
+	if err := r.setInSync(ctx, rid, false); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // setInSync proposes the pair's new state and retries until the
@@ -187,18 +275,60 @@ func (r *Replicator) setInSync(ctx context.Context, rid string, inSync bool) err
 // syncAll syncs each of ids to replica rid. reset allows replacing a
 // copy whose history diverged, once the catch-up loop has merged what it
 // alone held (see mergeFrom); on the ack path a diverged copy is an error.
-func (r *Replicator) syncAll(ctx context.Context, rid string, ids []uint64, reset bool) error {
+// fences, when not nil, gives each mailbox's fence (see Fence).
+func (r *Replicator) syncAll(ctx context.Context, rid string, ids []uint64, reset bool, fences map[uint64]*Fence) error {
 	addr, err := r.apiAddr(rid)
 	if err != nil {
 		return err
 	}
-	for _, id := range ids {
-		if err := r.syncMailbox(ctx, rid, addr, id, reset); err != nil {
-			return fmt.Errorf("mailbox %d to %s: %w", id, rid, err)
+	if len(ids) == 1 { // the ack path's common case
+		if err := r.syncMailbox(ctx, rid, addr, ids[0], reset, fences[ids[0]]); err != nil {
+			return fmt.Errorf("mailbox %d to %s: %w", ids[0], rid, err)
 		}
+		return nil
 	}
-	return nil
+	// Mailboxes go in parallel (a catch-up of thousands, a commit that
+	// touched several): each sync is a few round trips and an fsync on the
+	// replica, mostly waiting. The first failure stops the rest.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		first error
+		next  int
+		wg    sync.WaitGroup
+	)
+	for range min(len(ids), syncParallelism) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				if first != nil || next == len(ids) {
+					mu.Unlock()
+					return
+				}
+				id := ids[next]
+				next++
+				mu.Unlock()
+				if err := r.syncMailbox(ctx, rid, addr, id, reset, fences[id]); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = fmt.Errorf("mailbox %d to %s: %w", id, rid, err)
+						cancel()
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
 }
+
+// syncParallelism bounds the mailboxes one syncAll sends at once.
+const syncParallelism = 8
 
 func (r *Replicator) apiAddr(rid string) (string, error) {
 	v, err := r.dir.Read(context.Background(), directory.Local)
@@ -234,7 +364,7 @@ const maxAttempts = 3
 // syncMailbox brings replica rid's copy of mailbox id up to this store's
 // state: state, reserve, apply. A copy whose history diverged is replaced
 // whole when reset is set, and is an error otherwise.
-func (r *Replicator) syncMailbox(ctx context.Context, rid, addr string, id uint64, reset bool) error {
+func (r *Replicator) syncMailbox(ctx context.Context, rid, addr string, id uint64, reset bool, fence *Fence) error {
 	unlock := r.lockMailbox(id)
 	defer unlock()
 	key := copyKey{rid, id}
@@ -255,7 +385,7 @@ func (r *Replicator) syncMailbox(ctx context.Context, rid, addr string, id uint6
 		if err != nil {
 			return err
 		}
-		err = r.send(ctx, addr, cb, attempt > 0)
+		err = r.send(ctx, addr, fence, cb, attempt > 0)
 		if err == nil {
 			r.setKnown(key, cb.HighestModSeq)
 			return nil
@@ -293,7 +423,7 @@ func (r *Replicator) startingPoint(ctx context.Context, addr string, key copyKey
 
 // send reserves the bodies of cb and applies it; all sends every body,
 // for a retry after the replica lost one.
-func (r *Replicator) send(ctx context.Context, addr string, cb spool.ChangeBatch, all bool) error {
+func (r *Replicator) send(ctx context.Context, addr string, fence *Fence, cb spool.ChangeBatch, all bool) error {
 	guids := uniqueGUIDs(cb.Records)
 	need := guids
 	if !all && len(guids) > 0 {
@@ -309,7 +439,7 @@ func (r *Replicator) send(ctx context.Context, addr string, cb spool.ChangeBatch
 		}
 	}
 	open := func(guid string) (io.ReadCloser, error) { return r.store.Body(guid) }
-	return r.client.Apply(ctx, addr, cb, need, open)
+	return r.client.Apply(ctx, addr, fence, cb, need, open)
 }
 
 func uniqueGUIDs(recs []spool.Message) []string {

@@ -43,6 +43,11 @@ type Config struct {
 	// mailbox name, best first: where a move goes when no target is
 	// given and no in-sync replica is up. Nil ranks none.
 	RankBackends func(name string) []string
+	// RestoreAfter is how long a replica's backend must have been down
+	// before this backend, as primary, gives the replica's mailboxes a
+	// copy elsewhere (restore.go); 0 means DefaultRestoreAfter, negative
+	// never.
+	RestoreAfter time.Duration
 	Logger       *slog.Logger
 }
 
@@ -66,6 +71,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DirectoryTimeout <= 0 {
 		c.DirectoryTimeout = 10 * time.Second
+	}
+	if c.RestoreAfter == 0 {
+		c.RestoreAfter = DefaultRestoreAfter
 	}
 	if c.RankBackends == nil {
 		c.RankBackends = func(string) []string { return nil }
@@ -125,6 +133,13 @@ type Replicator struct {
 
 	lag lagRing
 
+	// restoring: backends given copies by restoreOnce, until their pair
+	// is back in sync; floorRaised: mailboxes whose UID floor it raised.
+	restoring       map[string]bool
+	floorRaised     map[uint64]bool
+	restored        atomic.Int64 // copies restored since start
+	underReplicated atomic.Int64 // from the last restore round
+
 	closed atomic.Bool // see Close
 }
 
@@ -144,16 +159,18 @@ func New(cfg Config) (*Replicator, error) {
 	}
 	r := &Replicator{
 		cfg: cfg, id: cfg.BackendID, store: cfg.Store, dir: cfg.Directory,
-		client:    NewClient(cfg.ClusterSecret, cfg.HTTPClient, cfg.TLS),
-		timeout:   cfg.ReplicaTimeout,
-		log:       cfg.Logger.With("component", "Replicator", "backend", cfg.BackendID),
-		mailboxMu: make(map[uint64]*sync.Mutex),
-		joining:   make(map[string]bool),
-		dropped:   make(map[string]bool),
-		outSince:  make(map[string]time.Time),
-		known:     make(map[copyKey]uint64),
-		pairMu:    make(map[string]*sync.Mutex),
-		moves:     make(map[uint64]*moveState),
+		client:      NewClient(cfg.ClusterSecret, cfg.HTTPClient, cfg.TLS),
+		timeout:     cfg.ReplicaTimeout,
+		log:         cfg.Logger.With("component", "Replicator", "backend", cfg.BackendID),
+		mailboxMu:   make(map[uint64]*sync.Mutex),
+		joining:     make(map[string]bool),
+		dropped:     make(map[string]bool),
+		outSince:    make(map[string]time.Time),
+		known:       make(map[copyKey]uint64),
+		pairMu:      make(map[string]*sync.Mutex),
+		moves:       make(map[uint64]*moveState),
+		restoring:   make(map[string]bool),
+		floorRaised: make(map[uint64]bool),
 	}
 	r.runCtx, r.stopRun = context.WithCancel(context.Background())
 	var err error

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
@@ -154,6 +155,10 @@ func (s *Server) apply(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	if err := s.checkFence(r.Context(), h.Batch.Mailbox, h.Fence); err != nil {
+		writeError(w, err)
+		return
+	}
 	slot, err := s.slotOf(r.Context(), h.Batch.Mailbox)
 	if err != nil {
 		writeError(w, err)
@@ -196,6 +201,41 @@ func readHeader(r io.Reader) (applyHeader, error) {
 		}
 	}
 	return h, nil
+}
+
+// fenceWait bounds how long a replica waits for its directory copy to
+// reach a fence's index before it refuses the batch as unavailable.
+const fenceWait = 5 * time.Second
+
+// checkFence refuses a batch sent under a placement the directory has
+// left: the replica's copy, once it has applied the sender's index, must
+// still name the sender primary at the fence's epoch. The check and the
+// apply that follows are not one step: a placement that changes between
+// them finds the change on this copy, which is what the sender's
+// acknowledgement then rests on.
+func (s *Server) checkFence(ctx context.Context, id uint64, f *Fence) error {
+	if f == nil {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, fenceWait)
+	err := s.cfg.Directory.WaitApplied(wctx, f.Index)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("%w: directory at index %d: %v", ErrUnavailable, f.Index, err)
+	}
+	v, err := s.cfg.Directory.Read(ctx, directory.Local)
+	if err != nil {
+		return fmt.Errorf("%w: directory: %v", ErrUnavailable, err)
+	}
+	m, ok := v.MailboxByID(id)
+	switch {
+	case !ok:
+		return fmt.Errorf("%w: mailbox %d is gone", ErrStalePlacement, id)
+	case m.Primary.Backend != f.Primary || m.Epoch != f.Epoch:
+		return fmt.Errorf("%w: %s is on %s at epoch %d, not on %s at epoch %d",
+			ErrStalePlacement, m.Name, m.Primary.Backend, m.Epoch, f.Primary, f.Epoch)
+	}
+	return nil
 }
 
 // slotOf is this backend's UID slot in mailbox id, which it must hold as a

@@ -17,6 +17,12 @@ type Stats struct {
 	BytesSent int64         // bytes of apply streams (batch headers and bodies)
 	LagP50    time.Duration // time from local commit to every in-sync replica holding it
 	LagP99    time.Duration // (over the last lagWindow commits)
+	// Restored counts the copies this backend, as primary, has made again
+	// on another backend since start (restore.go); UnderReplicated is the
+	// number of its mailboxes with fewer live copies than the replication
+	// factor, as the last restore round found.
+	Restored        int64
+	UnderReplicated int64
 }
 
 const lagWindow = 4096
@@ -56,7 +62,8 @@ func (l *lagRing) quantiles() (n int64, p50, p99 time.Duration) {
 // Stats reports replication figures since Start.
 func (r *Replicator) Stats() Stats {
 	n, p50, p99 := r.lag.quantiles()
-	return Stats{Commits: n, BytesSent: r.client.BytesSent(), LagP50: p50, LagP99: p99}
+	return Stats{Commits: n, BytesSent: r.client.BytesSent(), LagP50: p50, LagP99: p99,
+		Restored: r.restored.Load(), UnderReplicated: r.underReplicated.Load()}
 }
 
 // ReplicaLag is one replica of this backend's mailboxes, for the metrics

@@ -190,3 +190,22 @@ func (s *Store) refForeign(w *txn, m Message) error {
 	}
 	return w.ref(m.GUID, m.Size, cache)
 }
+
+// RaiseUIDFloor makes every later UID of mailbox id, in any slot, lie
+// above floor, as if a message with that UID had been held: for a copy
+// about to be given a slot another copy used, whose last allocations may
+// never have reached this one. It changes no record and no modseq; a copy
+// made from this one afterwards carries the floor.
+func (s *Store) RaiseUIDFloor(id uint64, floor uint32) error {
+	return s.submit(func(w *txn) error {
+		mb, err := w.mailbox(id)
+		if err != nil {
+			return err
+		}
+		if floor <= mb.meta.MaxSeenUID {
+			return nil
+		}
+		mb.meta.MaxSeenUID = floor
+		return mb.save()
+	})
+}

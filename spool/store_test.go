@@ -541,3 +541,30 @@ func TestNoTempFilesLeft(t *testing.T) {
 	}
 	mustVerify(t, s)
 }
+
+// A raised floor puts the next UID above it, in the copy's slot, and
+// travels with a copy made afterwards; a lower floor changes nothing.
+func TestRaiseUIDFloor(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	mustCreate(t, s, 7, 2, 1)
+	if err := s.RaiseUIDFloor(7, 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RaiseUIDFloor(7, 50); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Append(context.Background(), AppendRequest{Mailbox: 7, Body: strings.NewReader(testBody(1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.UID != 101 {
+		t.Fatalf("uid %d after a floor of 100 in slot 1 of 2, want 101", res.UID)
+	}
+	cb, err := s.ChangesSince(7, 0, false)
+	if err != nil || cb.MaxSeenUID != 101 {
+		t.Fatalf("a copy made now carries max seen %d (%v), want 101", cb.MaxSeenUID, err)
+	}
+	if err := s.RaiseUIDFloor(8, 1); !errors.Is(err, ErrNoMailbox) {
+		t.Fatalf("floor of a missing mailbox: %v", err)
+	}
+}

@@ -172,7 +172,7 @@ func runOne(ctx context.Context, o runner.Options, stdout, stderr io.Writer) int
 var nemesisAliases = map[string]string{
 	"partition": "partition-one,partition-majority,partition-leader",
 	"all": "partition-one,partition-majority,partition-majorities-ring,partition-bridge,partition-leader," +
-		"partition-one-way,kill,kill-leader,pause,pause-leader",
+		"partition-one-way,kill,kill-leader,pause,pause-leader,failover-lagging",
 }
 
 // parseNemeses reads a comma-separated nemesis list, with its aliases;

@@ -24,8 +24,8 @@ func TestParseNemesesAliases(t *testing.T) {
 		}
 	}
 	all, err := parseNemeses("all")
-	if err != nil || len(all) != 10 {
-		t.Errorf("parseNemeses(all) = %v, %v; want the ten kinds", all, err)
+	if err != nil || len(all) != 11 {
+		t.Errorf("parseNemeses(all) = %v, %v; want the eleven kinds", all, err)
 	}
 	if _, err := parseNemeses("partition,flood"); err == nil {
 		t.Error("an unknown nemesis was accepted")

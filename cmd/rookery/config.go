@@ -82,6 +82,10 @@ type BackendConfig struct {
 	// primary and one replica) by default, 1 for none. Use one value
 	// across the cluster.
 	ReplicationFactor int `toml:"replication_factor"`
+	// RestoreAfter is how long a replica's backend stays down before its
+	// copies are made again on another backend ("2m" by default; a
+	// negative value such as "-1s" never).
+	RestoreAfter Duration `toml:"restore_after"`
 }
 
 type FrontendConfig struct {
@@ -225,6 +229,7 @@ func (c *Config) nodeConfig(t node.TLS, log *slog.Logger) node.Config {
 	nc.Backend.LMTPAdvertise = c.Backend.LMTPAdvertise
 	nc.Backend.MaxMessageBytes = c.Backend.MaxMessageBytes
 	nc.Backend.ReplicationFactor = c.Backend.ReplicationFactor
+	nc.Backend.RestoreAfter = c.Backend.RestoreAfter.Duration
 
 	f := &nc.Frontend
 	f.IMAPAddr = c.Frontend.IMAPAddr

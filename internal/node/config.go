@@ -73,6 +73,8 @@ type BackendConfig struct {
 	// keeps the backend's defaults.
 	ReplicaTimeout  time.Duration
 	CatchUpInterval time.Duration
+	// RestoreAfter: see backend.Config.
+	RestoreAfter time.Duration
 	// ReplicaTransport, when set, wraps the transport of the replication
 	// calls to other backends: a test cuts links with it.
 	ReplicaTransport func(http.RoundTripper) http.RoundTripper

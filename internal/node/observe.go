@@ -36,6 +36,8 @@ func (n *Node) withReplicationLag(h http.Handler) http.Handler {
 				}
 			}
 			seen = now
+			st := b.Replication().Stats()
+			n.metrics.ReplicationRestore(st.UnderReplicated, st.Restored)
 			mu.Unlock()
 		}
 		h.ServeHTTP(w, r)

@@ -47,6 +47,9 @@ type Options struct {
 	// encrypted gossip, and a certificate of that CA on the frontends'
 	// client ports, with STARTTLS and implicit TLS (Frontend.IMAPSAddr).
 	TLS bool
+	// RestoreAfter is the backends' replication.Config.RestoreAfter; 0
+	// keeps the default, which no test waits out.
+	RestoreAfter time.Duration
 }
 
 type Cluster struct {
@@ -164,6 +167,7 @@ func (c *Cluster) nodeConfig(id string, roles ...string) node.Config {
 	cfg.Backend.ReplicationFactor = c.opts.ReplicationFactor
 	cfg.Backend.ReplicaTimeout = time.Second
 	cfg.Backend.CatchUpInterval = 100 * time.Millisecond
+	cfg.Backend.RestoreAfter = c.opts.RestoreAfter
 
 	cfg.Frontend.IMAPAddr = "127.0.0.1:0"
 	cfg.Frontend.LMTPAddr = "127.0.0.1:0"

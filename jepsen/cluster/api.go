@@ -179,9 +179,14 @@ func (c *Cluster) AddUser(ctx context.Context, name, password string) error {
 
 // admin runs rookery admin against node 0's cluster API.
 func (c *Cluster) admin(ctx context.Context, stdin string, args ...string) (string, error) {
+	return c.adminAt(ctx, c.Nodes[0].Real.API, stdin, args...)
+}
+
+// adminAt runs rookery admin against the cluster API at addr.
+func (c *Cluster) adminAt(ctx context.Context, addr, stdin string, args ...string) (string, error) {
 	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(actx, c.cfg.Rookery, append([]string{"admin", "--addr", c.Nodes[0].Real.API}, args...)...)
+	cmd := exec.CommandContext(actx, c.cfg.Rookery, append([]string{"admin", "--addr", addr}, args...)...)
 	cmd.Env = append(os.Environ(), "ROOKERY_CLUSTER_SECRET="+c.secret)
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()

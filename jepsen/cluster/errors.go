@@ -13,4 +13,6 @@ var (
 	ErrNotRecovered = errors.New("cluster: not recovered")
 	// ErrAdmin: a rookery admin command failed.
 	ErrAdmin = errors.New("cluster: admin command failed")
+	// ErrUnsupported: a fault this cluster's network cannot inject.
+	ErrUnsupported = errors.New("cluster: fault not supported by this network")
 )

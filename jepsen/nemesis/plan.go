@@ -83,6 +83,8 @@ func shape(n int, k Kind, rng *rand.Rand) (Fault, error) {
 		f.Grudge, err = Bridge(n, rng)
 	case PartitionOneWay:
 		f.Grudge = OneWay(n, rng.IntN(n))
+	case FailoverLagging:
+		f.Nodes = []int{rng.IntN(n)}
 	case Kill, Pause:
 		size := 1 + rng.IntN(max(1, (n-1)/2))
 		f.Nodes = rng.Perm(n)[:size]

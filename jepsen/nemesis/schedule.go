@@ -20,6 +20,13 @@ const (
 	KillLeader              Kind = "kill-leader"
 	Pause                   Kind = "pause"
 	PauseLeader             Kind = "pause-leader"
+	// FailoverLagging slows every link into one node, so that its
+	// directory copy lags the leader by seconds while it keeps serving,
+	// then fails its mailboxes over to their replicas through another
+	// node: a deposed primary under write load that still believes it is
+	// primary. Stopping it takes the delays away; the node rejoins as a
+	// replica.
+	FailoverLagging Kind = "failover-lagging"
 )
 
 // family groups kinds that cannot overlap with each other: one grudge at a
@@ -32,6 +39,8 @@ func (k Kind) family() (string, bool) {
 		return "kill", true
 	case Pause, PauseLeader:
 		return "pause", true
+	case FailoverLagging:
+		return "failover", true
 	}
 	return "", false
 }

@@ -86,6 +86,10 @@ func (r *faultRunner) apply(ctx context.Context, f nemesis.Fault) error {
 		for _, n := range f.Nodes {
 			errs = append(errs, r.c.Pause(n))
 		}
+	case f.Kind == nemesis.FailoverLagging:
+		for _, n := range f.Nodes {
+			errs = append(errs, r.c.FailoverLagging(ctx, n))
+		}
 	default:
 		errs = append(errs, fmt.Errorf("%w: fault %d of kind %s has no targets", ErrBadOptions, f.ID, f.Kind))
 	}
@@ -117,6 +121,10 @@ func (r *faultRunner) stop(id int) {
 			if err := r.c.Resume(n); err != nil && !errors.Is(err, cluster.ErrNotRunning) {
 				errs = append(errs, err)
 			}
+		}
+	case f.Kind == nemesis.FailoverLagging:
+		for _, n := range f.Nodes {
+			errs = append(errs, r.c.Unlag(n))
 		}
 	}
 	r.mu.Lock()
