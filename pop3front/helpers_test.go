@@ -143,3 +143,9 @@ func inboxCount(t *testing.T, addr, user string) uint32 {
 	c.Logout().Wait()
 	return data.NumMessages
 }
+
+func seqSet(n uint32) imap.SeqSet { return imap.SeqSetNum(n) }
+
+func storeDeleted() *imap.StoreFlags {
+	return &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}
+}
