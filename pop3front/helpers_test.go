@@ -97,7 +97,7 @@ func uidls(t *testing.T, addr, user string) []string {
 	return out
 }
 
-func imapLogin(t *testing.T, addr, user string) *imapclient.Client {
+func imapLogin(t testing.TB, addr, user string) *imapclient.Client {
 	t.Helper()
 	c, err := imapclient.DialInsecure(addr, nil)
 	if err != nil {
