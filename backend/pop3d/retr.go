@@ -40,59 +40,57 @@ func (s *session) send(i, bodyLines int) bool {
 }
 
 // writeStuffed copies a message to w as a POP3 multi-line response (RFC
-// 1939 section 3): every line ends in CRLF, a line starting with "." gets
-// another in front, and ".\r\n" ends it. With bodyLines >= 0 it stops
-// after the header, the blank line and that many lines of the body.
+// 1939 section 3): every line ends in CRLF (a bare LF, or a last line
+// without one, gets it), a line starting with "." gets another in front,
+// and ".\r\n" ends it. With bodyLines >= 0 it stops after the header, the
+// blank line and that many lines of the body. Lines longer than r's
+// buffer are copied in pieces.
 func writeStuffed(w *bufio.Writer, r *bufio.Reader, bodyLines int) error {
-	inBody := false
-	for bodyLines != 0 || !inBody {
-		line, err := r.ReadSlice('\n')
+	lineStart, lineEmpty, inBody := true, true, false
+	cr := false // a CR ended the last piece: it belongs to the line ending, or not
+	for !inBody || bodyLines != 0 {
+		chunk, err := r.ReadSlice('\n')
+		if len(chunk) > 0 {
+			if lineStart && chunk[0] == '.' {
+				w.WriteByte('.')
+			}
+			if cr && chunk[0] != '\n' {
+				w.WriteByte('\r')
+			}
+			whole := chunk[len(chunk)-1] == '\n'
+			text := bytes.TrimSuffix(chunk, []byte("\n"))
+			cr = bytes.HasSuffix(text, []byte("\r"))
+			text = bytes.TrimSuffix(text, []byte("\r"))
+			w.Write(text)
+			lineEmpty = lineEmpty && len(text) == 0
+			lineStart = whole
+			if whole {
+				w.WriteString("\r\n")
+				switch {
+				case inBody:
+					bodyLines--
+				case lineEmpty:
+					inBody = true
+				}
+				cr, lineEmpty = false, true
+			}
+		}
 		if errors.Is(err, bufio.ErrBufferFull) {
-			// A line longer than the buffer: write it in pieces, stuffing
-			// only the first.
-			if err := writeLine(w, line, false); err != nil {
-				return err
-			}
-			for errors.Is(err, bufio.ErrBufferFull) {
-				line, err = r.ReadSlice('\n')
-				w.Write(line)
-			}
-			line = nil
-		}
-		if err != nil && !errors.Is(err, io.EOF) {
-			return err
-		}
-		if len(line) > 0 {
-			if err := writeLine(w, line, true); err != nil {
-				return err
-			}
-			if inBody && bodyLines > 0 {
-				bodyLines--
-			}
-			if !inBody && len(bytes.TrimRight(line, "\r\n")) == 0 {
-				inBody = true
-			}
+			continue
 		}
 		if errors.Is(err, io.EOF) {
+			if cr {
+				w.WriteByte('\r')
+			}
+			if !lineStart {
+				w.WriteString("\r\n")
+			}
 			break
+		}
+		if err != nil {
+			return err
 		}
 	}
 	_, err := w.WriteString(".\r\n")
-	return err
-}
-
-// writeLine writes one line, dot-stuffed, ending it in CRLF when whole is
-// set (a bare LF or a last line without one gets CRLF).
-func writeLine(w *bufio.Writer, line []byte, whole bool) error {
-	if len(line) > 0 && line[0] == '.' {
-		w.WriteByte('.')
-	}
-	if !whole {
-		_, err := w.Write(line)
-		return err
-	}
-	line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
-	w.Write(line)
-	_, err := w.WriteString("\r\n")
 	return err
 }
