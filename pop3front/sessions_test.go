@@ -7,8 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2/imapclient"
+
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/imapfront"
 	"github.com/rookery-mail/rookery/internal/testcluster"
 )
 
@@ -195,5 +198,32 @@ func TestUIDLAcrossFailover(t *testing.T) {
 	}
 	if after := uidls(t, f.POP3Addr, "alice"); !slices.Equal(after, before) {
 		t.Fatalf("UIDL after failover = %v, want %v", after, before)
+	}
+}
+
+// TestLoginThrottleShared: failed POP3 logins count with the IMAP ones of
+// the same address, so guessing over POP3 also locks IMAP out.
+func TestLoginThrottleShared(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Backends: 1, Frontends: 1})
+	c.AddUser("alice", 0)
+	f := c.Frontends[0]
+	p := dialPOP(t, f.POP3Addr)
+	for range imapfront.Default().MaxFailedLogins {
+		p.must("USER alice")
+		if st := p.cmd("PASS wrong"); !strings.HasPrefix(st, "-ERR [AUTH]") {
+			t.Fatalf("PASS with a wrong password: %q", st)
+		}
+	}
+	p.must("USER alice")
+	if st := p.cmd("PASS " + testcluster.Password); !strings.Contains(st, "too many failed logins") {
+		t.Fatalf("PASS after the limit of failures: %q", st)
+	}
+	im, err := imapclient.DialInsecure(f.IMAPAddr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer im.Close()
+	if err := im.Login("alice", testcluster.Password).Wait(); err == nil {
+		t.Fatal("IMAP login succeeded after the POP3 failures")
 	}
 }
