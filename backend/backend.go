@@ -19,6 +19,7 @@ import (
 
 	"github.com/rookery-mail/rookery/backend/imapd"
 	"github.com/rookery-mail/rookery/backend/lmtpd"
+	"github.com/rookery-mail/rookery/backend/pop3d"
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/batchconn"
@@ -37,6 +38,9 @@ type Config struct {
 	// the bound addresses are what the directory records.
 	IMAPAddr string
 	LMTPAddr string
+	// POP3Addr, when set, serves POP3 (package pop3d) there. Frontends
+	// find it in the node's gossip tags, not in the directory.
+	POP3Addr string
 	// IMAPAdvertise and LMTPAdvertise, when set, are what the directory
 	// records instead of the bound addresses: where frontends reach this
 	// backend through a proxy or NAT.
@@ -129,6 +133,7 @@ type Backend struct {
 	log  *slog.Logger
 	imap *imapd.Server
 	lmtp *lmtpd.Server
+	pop3 *pop3d.Server // nil without POP3Addr
 
 	repl *replication.Replicator
 	// stopSettle ends the settle loop (settle.go); set by Start.
@@ -139,6 +144,7 @@ type Backend struct {
 	closed    bool
 	imapLn    net.Listener
 	lmtpLn    net.Listener
+	pop3Ln    net.Listener
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 }
@@ -167,6 +173,11 @@ func New(cfg Config) (*Backend, error) {
 	b.imap = srv
 	if b.lmtp, err = newLMTP(cfg); err != nil {
 		srv.Close()
+		return nil, err
+	}
+	if b.pop3, err = newPOP3(cfg); err != nil {
+		srv.Close()
+		b.lmtp.Close()
 		return nil, err
 	}
 	b.repl, err = replication.New(replication.Config{
@@ -207,6 +218,11 @@ func (b *Backend) Start(ctx context.Context) error {
 	// The LMTP server's replies to a pipelined transaction leave together
 	// (beneath TLS, which needs its own connection type on top).
 	b.lmtpLn = batchconn.Listen(b.lmtpLn)
+	if err := b.listenPOP3(); err != nil {
+		b.imapLn.Close()
+		b.lmtpLn.Close()
+		return err
+	}
 	if b.cfg.NodeTLS != nil {
 		b.imapLn = tls.NewListener(b.imapLn, b.cfg.NodeTLS)
 		b.lmtpLn = tls.NewListener(b.lmtpLn, b.cfg.NodeTLS)
@@ -233,6 +249,9 @@ func (b *Backend) Start(ctx context.Context) error {
 	}()
 	b.serve("imap", func() error { return b.imap.Serve(b.imapLn) })
 	b.serve("lmtp", func() error { return b.lmtp.Serve(b.lmtpLn) })
+	if b.pop3 != nil {
+		b.serve("pop3", func() error { return b.pop3.Serve(b.pop3Ln) })
+	}
 	b.log.Info("backend serving", "imap_addr", b.imapLn.Addr().String(), "lmtp_addr", b.lmtpLn.Addr().String())
 	return nil
 }
@@ -302,6 +321,9 @@ func (b *Backend) isClosed() bool {
 func (b *Backend) closeListeners() {
 	b.imapLn.Close()
 	b.lmtpLn.Close()
+	if b.pop3Ln != nil {
+		b.pop3Ln.Close()
+	}
 }
 
 // IMAPAddr and LMTPAddr are the bound addresses once Start has returned.
@@ -322,7 +344,7 @@ func (b *Backend) Close() error {
 		// The hook stays, refusing: a write that reaches the store after
 		// this is never acknowledged unreplicated.
 		b.repl.Close()
-		err = errors.Join(b.imap.Close(), b.lmtp.Close())
+		err = errors.Join(b.imap.Close(), b.lmtp.Close(), b.closePOP3())
 		// A server whose Serve had not yet begun when it was closed would
 		// take the listener up afterwards and wait on it for ever.
 		b.mu.Lock()

@@ -21,11 +21,13 @@ const (
 
 // TagBackendID is the member tag naming the backend a backend-role node
 // serves; TagIMAPAddr and TagLMTPAddr are its listeners. The leader registers
-// the backend in the directory from them.
+// the backend in the directory from them. TagPOP3Addr, the backend's POP3
+// listener, stays in gossip only: frontends read it with BackendTag.
 const (
 	TagBackendID = "backend_id"
 	TagIMAPAddr  = "imap_addr"
 	TagLMTPAddr  = "lmtp_addr"
+	TagPOP3Addr  = "pop3_addr"
 )
 
 // Config configures a directory node.

@@ -23,6 +23,19 @@ func (n *Node) JoinMembers(addrs []string) (int, error) {
 	return k, nil
 }
 
+// BackendTag returns the gossip tag named tag of the alive member serving
+// backend backendID: a listener of the backend that the directory does
+// not record.
+func (n *Node) BackendTag(backendID, tag string) (string, bool) {
+	for _, m := range n.members.all() {
+		if m.state == memberAlive && m.meta.Tags[TagBackendID] == backendID {
+			v := m.meta.Tags[tag]
+			return v, v != ""
+		}
+	}
+	return "", false
+}
+
 // JoinRequest is the body of POST /v1/members/join.
 type JoinRequest struct {
 	Addrs []string `json:"addrs"`

@@ -250,14 +250,19 @@ type backendLoad struct {
 }
 
 // pickBackend chooses where a new mailbox goes: with its parent when the
-// parent's backend is up, else the up backend with the fewest mailboxes per
-// unit of weight.
+// parent's backend is up (a user's top-level folder, which has no parent,
+// with the user's INBOX, so that a user's folders stay together), else the
+// up backend with the fewest mailboxes per unit of weight.
 func (srv *Server) pickBackend(name string) (string, error) {
 	dir, err := srv.cfg.Directory.Read(context.Background(), directory.Local)
 	if err != nil {
 		return "", err
 	}
-	if p, ok := dir.Mailbox(fsm.Parent(name)); ok {
+	home := fsm.Parent(name)
+	if owner := fsm.Owner(name); home == "" && owner != "" {
+		home = fsm.Inbox(owner)
+	}
+	if p, ok := dir.Mailbox(home); ok {
 		if b, ok := dir.Backend(p.Primary.Backend); ok && b.State == fsm.BackendUp {
 			return b.ID, nil
 		}

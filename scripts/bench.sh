@@ -120,6 +120,13 @@ gobench imapd ./backend/imapd/ . 3s
 gobench imapfront-idle ./imapfront/ 'IdleConnMemory' 1x
 gobench imapfront-mixed ./imapfront/ 'MixedLoad' 200x
 gobench lmtp-proxy ./lmtp/ 'ProxyVsDirect' 2000x
+# POP3 RETR against Dovecot's POP3 server, which the benchmark starts on
+# loopback (as root, with dovecot-pop3d installed; it skips otherwise).
+if [ ! -x /usr/lib/dovecot/pop3 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq dovecot-pop3d >/dev/null \
+    || echo "could not install dovecot-pop3d; the POP3 comparison will skip"
+fi
+gobench pop3-retr ./pop3front/ 'RETRVsDovecot' 20x
 
 {
   echo "Rookery benchmarks, $(date -u +%Y-%m-%dT%H:%M:%SZ)"

@@ -148,6 +148,8 @@ func (a *adminCmd) run(ctx context.Context, args []string) error {
 		return a.userAdmin(ctx, arg(2), arg(3))
 	case "user import":
 		return a.userImport(ctx, args[2:])
+	case "user gather":
+		return a.userGather(ctx, arg(2))
 	case "user quota":
 		return a.userQuota(ctx, arg(2), arg(3))
 	case "user delete":

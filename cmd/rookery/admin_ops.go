@@ -32,6 +32,8 @@ var adminHelp = []struct{ cmd, args, about, example string }{
 		"echo 'new-pw' | rookery admin --config node.toml user passwd alice"},
 	{"user quota", "NAME SIZE", "set a user's storage quota (bytes, or with K, M, G, T; none removes it); delivery past it gets 552 5.2.2, APPEND and COPY get NO [OVERQUOTA]",
 		"rookery admin --config node.toml user quota alice 2G"},
+	{"user gather", "NAME", "move each of a user's mailboxes that is not on the backend of the user's INBOX there, one live move at a time (sessions stay); new top-level folders already go there while it is up",
+		"rookery admin --config node.toml user gather alice"},
 	{"user delete", "NAME", "delete a user (the mailboxes stay)",
 		"rookery admin --config node.toml user delete alice"},
 	{"user list", "", "list users", "rookery admin --config node.toml --json user list"},

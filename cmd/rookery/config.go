@@ -75,8 +75,13 @@ type BackendConfig struct {
 	LMTPAddr string `toml:"lmtp_addr"`
 	// IMAPAdvertise and LMTPAdvertise go into the backend's registration
 	// instead of the bound addresses when set.
-	IMAPAdvertise   string `toml:"imap_advertise"`
-	LMTPAdvertise   string `toml:"lmtp_advertise"`
+	IMAPAdvertise string `toml:"imap_advertise"`
+	LMTPAdvertise string `toml:"lmtp_advertise"`
+	// POP3Addr serves POP3 to the frontends (empty: none; a frontend's
+	// POP3 needs it on every backend); POP3Advertise goes into the node's
+	// gossip tags instead of it when set.
+	POP3Addr        string `toml:"pop3_addr"`
+	POP3Advertise   string `toml:"pop3_advertise"`
 	MaxMessageBytes int64  `toml:"max_message_bytes"`
 	// ReplicationFactor is how many backends hold each new mailbox: 2 (a
 	// primary and one replica) by default, 1 for none. Use one value
@@ -102,6 +107,10 @@ type FrontendConfig struct {
 	TLSCertFile string `toml:"tls_cert_file"`
 	TLSKeyFile  string `toml:"tls_key_file"`
 	IMAPSAddr   string `toml:"imaps_addr"`
+	// POP3Addr serves POP3 (with STLS once the certificate is set),
+	// POP3SAddr POP3 in implicit TLS (port 995); empty serves none.
+	POP3Addr  string `toml:"pop3_addr"`
+	POP3SAddr string `toml:"pop3s_addr"`
 }
 
 // Duration is a time.Duration written as "5s" in TOML.
@@ -177,6 +186,9 @@ func (c *Config) Validate() error {
 	if c.Frontend.IMAPSAddr != "" && c.Frontend.TLSCertFile == "" {
 		errs = append(errs, errors.New("frontend.imaps_addr needs frontend.tls_cert_file and tls_key_file"))
 	}
+	if c.Frontend.POP3SAddr != "" && c.Frontend.TLSCertFile == "" {
+		errs = append(errs, errors.New("frontend.pop3s_addr needs frontend.tls_cert_file and tls_key_file"))
+	}
 	switch c.LogFormat {
 	case "text", "json":
 	default:
@@ -227,6 +239,8 @@ func (c *Config) nodeConfig(t node.TLS, log *slog.Logger) node.Config {
 	nc.Backend.LMTPAddr = c.Backend.LMTPAddr
 	nc.Backend.IMAPAdvertise = c.Backend.IMAPAdvertise
 	nc.Backend.LMTPAdvertise = c.Backend.LMTPAdvertise
+	nc.Backend.POP3Addr = c.Backend.POP3Addr
+	nc.Backend.POP3Advertise = c.Backend.POP3Advertise
 	nc.Backend.MaxMessageBytes = c.Backend.MaxMessageBytes
 	nc.Backend.ReplicationFactor = c.Backend.ReplicationFactor
 	nc.Backend.RestoreAfter = c.Backend.RestoreAfter.Duration
@@ -234,6 +248,8 @@ func (c *Config) nodeConfig(t node.TLS, log *slog.Logger) node.Config {
 	f := &nc.Frontend
 	f.IMAPAddr = c.Frontend.IMAPAddr
 	f.IMAPSAddr = c.Frontend.IMAPSAddr
+	f.POP3Addr = c.Frontend.POP3Addr
+	f.POP3SAddr = c.Frontend.POP3SAddr
 	f.LMTPAddr = c.Frontend.LMTPAddr
 	f.LMTPSocket = c.Frontend.LMTPSocket
 	f.LMTPSocketMode, _ = c.socketMode() // checked by Validate

@@ -51,6 +51,8 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	imapPort := fs.Int("imap-port", 1143, "IMAP port of the first node's frontend (+1 per node)")
 	imapsPort := fs.Int("imaps-port", 1993, "IMAP implicit-TLS port of the first node's frontend (+1 per node)")
 	lmtpPort := fs.Int("lmtp-port", 2424, "LMTP port of the first node's frontend (+1 per node)")
+	pop3Port := fs.Int("pop3-port", 1110, "POP3 port of the first node's frontend (+1 per node)")
+	pop3sPort := fs.Int("pop3s-port", 1995, "POP3 implicit-TLS port of the first node's frontend (+1 per node)")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -86,6 +88,7 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	if err := devTLS(*dir, cfgs, *imapsPort); err != nil {
 		return fmt.Errorf("TLS material: %w", err)
 	}
+	devPOP3(cfgs, *basePort, *pop3Port, *pop3sPort)
 	var running []*node.Node
 	defer func() {
 		for i := len(running) - 1; i >= 0; i-- {
@@ -179,6 +182,19 @@ func devTLS(dir string, cfgs []Config, imapsPort int) error {
 	return nil
 }
 
+// devPOP3 gives every node's backend a POP3 listener (the seventh of its
+// ports) and its frontend POP3, with STLS, and POP3S.
+func devPOP3(cfgs []Config, base, pop3Port, pop3sPort int) {
+	for i := range cfgs {
+		c := &cfgs[i]
+		c.Backend.POP3Addr = fmt.Sprintf("127.0.0.1:%d", base+100*i+6)
+		c.Frontend.POP3Addr = fmt.Sprintf("127.0.0.1:%d", pop3Port+i)
+		if pop3sPort > 0 {
+			c.Frontend.POP3SAddr = fmt.Sprintf("127.0.0.1:%d", pop3sPort+i)
+		}
+	}
+}
+
 // devSecret reads the dev cluster's secret, or makes one on the first run.
 func devSecret(path string) (string, error) {
 	if b, err := os.ReadFile(path); err == nil {
@@ -208,13 +224,20 @@ func printDevBanner(w io.Writer, cfgs []Config, dir string) {
 	fmt.Fprintf(w, "\nRookery dev cluster: %d nodes, every node a directory voter, backend and frontend.\n\n", len(cfgs))
 	fmt.Fprintf(w, "  user %q, password %q (plaintext login allowed: dev only)\n\n", devUser, devPassword)
 	for _, c := range cfgs {
-		fmt.Fprintf(w, "  %s  IMAP %s (STARTTLS)  IMAPS %s  LMTP %s   status page http://%s/status\n",
-			c.NodeID, c.Frontend.IMAPAddr, c.Frontend.IMAPSAddr, c.Frontend.LMTPAddr, c.AdminAddr)
+		fmt.Fprintf(w, "  %s  IMAP %s (STARTTLS)  IMAPS %s  POP3 %s (STLS)  POP3S %s  LMTP %s   status page http://%s/status\n",
+			c.NodeID, c.Frontend.IMAPAddr, c.Frontend.IMAPSAddr, c.Frontend.POP3Addr, c.Frontend.POP3SAddr, c.Frontend.LMTPAddr, c.AdminAddr)
 	}
 	fmt.Fprintf(w, "\n  nodes speak mutual TLS; clients trust %s\n", filepath.Join(dir, "tls", "ca", tlsutil.CACertFile))
 	c := cfgs[0]
 	fmt.Fprintf(w, "\nTry:\n")
 	fmt.Fprintf(w, "  curl -s imap://%s/ -u %s:%s                      # list folders\n", c.Frontend.IMAPAddr, devUser, devPassword)
+	if c.Frontend.POP3Addr != "" {
+		fmt.Fprintf(w, "  curl -s pop3://%s/ -u %s:%s                      # list the INBOX over POP3 (STLS with --ssl-reqd)\n", c.Frontend.POP3Addr, devUser, devPassword)
+	}
+	if c.Frontend.POP3SAddr != "" {
+		fmt.Fprintf(w, "  curl -s --cacert %s pop3s://localhost:%s/1 -u %s:%s   # fetch message 1 over POP3S\n",
+			filepath.Join(dir, "tls", "ca", tlsutil.CACertFile), portOf(c.Frontend.POP3SAddr), devUser, devPassword)
+	}
 	fmt.Fprintf(w, "  swaks --protocol LMTP --server %s --to %s@localhost   # deliver a message\n", c.Frontend.LMTPAddr, devUser)
 	if c.Frontend.IMAPSAddr != "" {
 		fmt.Fprintf(w, "  curl -s --cacert %s imaps://localhost:%s/ -u %s:%s   # the same over TLS\n",

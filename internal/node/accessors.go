@@ -15,6 +15,8 @@ const (
 	ListenIMAP       = "imap"
 	ListenIMAPS      = "imaps"
 	ListenLMTP       = "lmtp"
+	ListenPOP3       = "pop3"
+	ListenPOP3S      = "pop3s"
 	ListenLMTPSocket = "lmtp_socket"
 	ListenAdmin      = "admin"
 )

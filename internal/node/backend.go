@@ -34,6 +34,7 @@ func (n *Node) startBackend(ctx context.Context, log *slog.Logger) error {
 		ClusterSecret:     n.cfg.ClusterSecret,
 		IMAPAddr:          bc.IMAPAddr,
 		LMTPAddr:          bc.LMTPAddr,
+		POP3Addr:          bc.POP3Addr,
 		IMAPAdvertise:     bc.IMAPAdvertise,
 		LMTPAdvertise:     bc.LMTPAdvertise,
 		APIAddr:           n.dir.APIAddr(),

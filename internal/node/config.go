@@ -65,8 +65,12 @@ type BackendConfig struct {
 	LMTPAddr string
 	// IMAPAdvertise and LMTPAdvertise go into the backend's registration
 	// instead of the bound addresses when set.
-	IMAPAdvertise     string
-	LMTPAdvertise     string
+	IMAPAdvertise string
+	LMTPAdvertise string
+	// POP3Addr, when set, serves POP3 for the frontends; POP3Advertise
+	// goes into the node's gossip tags instead of it when set.
+	POP3Addr          string
+	POP3Advertise     string
 	MaxMessageBytes   int64
 	ReplicationFactor int
 	// ReplicaTimeout and CatchUpInterval are the replication timings; 0
@@ -84,7 +88,11 @@ type BackendConfig struct {
 type FrontendConfig struct {
 	IMAPAddr string
 	// IMAPSAddr serves implicit TLS with TLS.Clients; empty serves none.
-	IMAPSAddr  string
+	IMAPSAddr string
+	// POP3Addr serves POP3 with STLS, POP3SAddr implicit TLS with
+	// TLS.Clients; empty serves none.
+	POP3Addr   string
+	POP3SAddr  string
 	LMTPAddr   string
 	LMTPSocket string // empty: no unix socket
 	// LMTPSocketMode is the socket's permission: an MTA's delivery agent
@@ -157,8 +165,8 @@ func (c *Config) Validate() error {
 // asks of it; Validate cannot, as a config is validated before its TLS is
 // loaded.
 func (c *Config) checkTLS() error {
-	if c.Has(RoleFrontend) && c.Frontend.IMAPSAddr != "" && c.TLS.Clients == nil {
-		return fmt.Errorf("%w: the IMAPS listener needs the client-port certificate", ErrInvalidConfig)
+	if c.Has(RoleFrontend) && (c.Frontend.IMAPSAddr != "" || c.Frontend.POP3SAddr != "") && c.TLS.Clients == nil {
+		return fmt.Errorf("%w: the IMAPS and POP3S listeners need the client-port certificate", ErrInvalidConfig)
 	}
 	if (c.TLS.Server == nil) != (c.TLS.Client == nil) {
 		return fmt.Errorf("%w: node TLS needs both the server and the client config", ErrInvalidConfig)

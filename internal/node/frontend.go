@@ -18,7 +18,10 @@ func (n *Node) startFrontend(log *slog.Logger) error {
 	if err := n.startIMAP(log.With("component", "imap")); err != nil {
 		return err
 	}
-	return n.startLMTP(log.With("component", "lmtp"))
+	if err := n.startLMTP(log.With("component", "lmtp")); err != nil {
+		return err
+	}
+	return n.startPOP3(log.With("component", "pop3"))
 }
 
 func (n *Node) startIMAP(log *slog.Logger) error {

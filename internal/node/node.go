@@ -85,6 +85,9 @@ func (n *Node) directoryConfig() directory.Config {
 			directory.TagIMAPAddr:  advertised(cfg.Backend.IMAPAdvertise, cfg.Backend.IMAPAddr),
 			directory.TagLMTPAddr:  advertised(cfg.Backend.LMTPAdvertise, cfg.Backend.LMTPAddr),
 		}
+		if cfg.Backend.POP3Addr != "" {
+			dcfg.Tags[directory.TagPOP3Addr] = advertised(cfg.Backend.POP3Advertise, cfg.Backend.POP3Addr)
+		}
 	}
 	return dcfg
 }

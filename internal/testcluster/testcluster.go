@@ -71,6 +71,7 @@ type Backend struct {
 	ID       string
 	IMAPAddr string
 	LMTPAddr string
+	POP3Addr string
 	Node     *directory.Node
 	Store    *spool.Store
 	Role     *backend.Backend
@@ -96,6 +97,10 @@ type Frontend struct {
 	Host *node.Node
 	// IMAPSAddr serves implicit TLS when Options.TLS is set.
 	IMAPSAddr string
+	// POP3Addr serves POP3 (with STLS when Options.TLS is set), POP3SAddr
+	// implicit TLS when Options.TLS is set.
+	POP3Addr  string
+	POP3SAddr string
 }
 
 // Logger discards logs unless ROOKERY_TEST_LOG is set.
@@ -132,11 +137,12 @@ func Start(t testing.TB, o Options) *Cluster {
 	}
 	for i := 1; i <= o.Backends; i++ {
 		b := &Backend{ID: fmt.Sprintf("b%d", i), c: c, IMAPAddr: FreeAddr(t), LMTPAddr: FreeAddr(t),
-			Replication: newLink()}
+			POP3Addr: FreeAddr(t), Replication: newLink()}
 		b.cfg = c.nodeConfig("node-"+b.ID, node.RoleBackend)
 		b.cfg.Directory.RaftAddr = FreeAddr(t) // fixed, so a restarted node keeps its address
 		b.cfg.Backend.ID = b.ID
 		b.cfg.Backend.IMAPAddr, b.cfg.Backend.LMTPAddr = b.IMAPAddr, b.LMTPAddr
+		b.cfg.Backend.POP3Addr = b.POP3Addr
 		b.cfg.Backend.ReplicaTransport = b.Replication.wrap
 		b.Start()
 		c.Backends = append(c.Backends, b)
@@ -171,10 +177,12 @@ func (c *Cluster) nodeConfig(id string, roles ...string) node.Config {
 
 	cfg.Frontend.IMAPAddr = "127.0.0.1:0"
 	cfg.Frontend.LMTPAddr = "127.0.0.1:0"
+	cfg.Frontend.POP3Addr = "127.0.0.1:0"
 	cfg.Frontend.AllowPlaintextLogin = true
 	if c.tls != nil {
 		cfg.TLS = c.tls.forNode(c.T, id)
 		cfg.Frontend.IMAPSAddr = "127.0.0.1:0"
+		cfg.Frontend.POP3SAddr = "127.0.0.1:0"
 	}
 	return cfg
 }
@@ -248,6 +256,8 @@ func (c *Cluster) startFrontend(id string, nBackends int) *Frontend {
 		LMTP:      h.LMTP(),
 		Host:      h,
 		IMAPSAddr: h.Addr(node.ListenIMAPS),
+		POP3Addr:  h.Addr(node.ListenPOP3),
+		POP3SAddr: h.Addr(node.ListenPOP3S),
 	}
 }
 
