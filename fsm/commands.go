@@ -34,6 +34,7 @@ const (
 	TypeUserQuota           CommandType = 23
 	TypeUserAdmin           CommandType = 24
 	TypeRemoveDeletions     CommandType = 26
+	TypeModifyACL           CommandType = 27
 )
 
 // Command is one change to the directory. Every time or random value a
