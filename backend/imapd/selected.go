@@ -51,9 +51,9 @@ func (s *session) Select(external string, options *imap.SelectOptions) (*imap.Se
 		s.unselect()
 		return nil, s.imapError(err)
 	}
-	permanent := append(keywords.mailboxFlags(), imap.FlagWildcard)
-	if options.ReadOnly {
-		permanent = nil
+	var permanent []imap.Flag
+	if !options.ReadOnly {
+		permanent = s.storable(m, append(keywords.mailboxFlags(), imap.FlagWildcard))
 	}
 	return &imap.SelectData{
 		Flags:          keywords.mailboxFlags(),
@@ -231,6 +231,18 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 		}
 	}
 	return nil
+}
+
+// storable is the flags the user may store in m: \Seen needs s, \Deleted
+// t, every other flag (and new keywords, \*) w (RFC 4314 section 4).
+func (s *session) storable(m *fsm.Mailbox, flags []imap.Flag) []imap.Flag {
+	out := make([]imap.Flag, 0, len(flags))
+	for _, f := range flags {
+		if s.allowed(m, flagRights([]imap.Flag{f})) == nil {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // flagRights is the rights a change of flags needs (RFC 4314 section 4).
