@@ -32,7 +32,7 @@ var adminHelp = []struct{ cmd, args, about, example string }{
 		"echo 'new-pw' | rookery admin --config node.toml user passwd alice"},
 	{"user quota", "NAME SIZE", "set a user's storage quota (bytes, or with K, M, G, T; none removes it); delivery past it gets 552 5.2.2, APPEND and COPY get NO [OVERQUOTA]",
 		"rookery admin --config node.toml user quota alice 2G"},
-	{"user delete", "NAME", "delete a user (the mailboxes stay)",
+	{"user delete", "NAME", "delete a user, every grant naming it and then its mailboxes (mail included) through their backends; the name cannot be added again until they are gone; run again to finish one that was interrupted",
 		"rookery admin --config node.toml user delete alice"},
 	{"user list", "", "list users", "rookery admin --config node.toml --json user list"},
 	{"failover", "BACKEND [--force]", "make replicas primary for every mailbox BACKEND holds as primary; --force also promotes replicas that are not in sync",
