@@ -98,6 +98,17 @@ func Rights(user string, m *Mailbox) string {
 	return string(out)
 }
 
+// PostmasterIdentifier is the identity an LMTP delivery has besides
+// "anyone" when it checks the post right.
+const PostmasterIdentifier = "postmaster"
+
+// MayPost reports whether mail addressed to a detail (user+detail) may be
+// filed into m: "anyone" or "postmaster" must hold the post right "p", as
+// Cyrus asks. Without it the mail goes to the INBOX.
+func MayPost(m *Mailbox) bool {
+	return HasRight(AnyoneIdentifier, m, 'p') || HasRight(PostmasterIdentifier, m, 'p')
+}
+
 // HasRight reports whether user holds right on m (see Rights).
 func HasRight(user string, m *Mailbox, right byte) bool {
 	return strings.IndexByte(Rights(user, m), right) >= 0

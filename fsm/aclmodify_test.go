@@ -96,3 +96,22 @@ func TestUserDeleteDropsGrantsAndHoldsName(t *testing.T) {
 		t.Fatalf("new bob's rights on alice's Team: %q, want l", rights)
 	}
 }
+
+// A detail delivers into a folder only when anyone or the postmaster may
+// post there (the Cyrus rule): a sender cannot file into Sent or Trash.
+func TestDetailNeedsPostRight(t *testing.T) {
+	f := newTestFSM(t)
+	f.create("user/alice/INBOX")
+	f.create("user/alice/Sent")
+	f.create("user/alice/lists")
+	f.ok(SetACL{Name: "user/alice/lists", Identifier: "anyone", Rights: "p"})
+	for detail, want := range map[string]string{"Sent": "user/alice/INBOX", "lists": "user/alice/lists"} {
+		if mb, err := f.DeliveryTarget("alice", detail); err != nil || mb.Name != want {
+			t.Errorf("alice+%s: %v, %v; want %s", detail, mb, err, want)
+		}
+	}
+	f.ok(SetACL{Name: "user/alice/lists", Identifier: "-anyone", Rights: "p"})
+	if mb, err := f.DeliveryTarget("alice", "lists"); err != nil || mb.Name != "user/alice/INBOX" {
+		t.Errorf("alice+lists with -anyone p: %v, %v", mb, err)
+	}
+}

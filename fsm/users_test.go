@@ -110,6 +110,8 @@ func TestDeliveryTarget(t *testing.T) {
 	f.create("user/bob/INBOX")
 	f.create("shared/news")
 	f.ok(Reserve{Name: "user/alice/pending", Backend: "b1", Reservation: "p"})
+	f.ok(SetACL{Name: "user/alice/lists", Identifier: "anyone", Rights: "p"})
+	f.ok(SetACL{Name: "user/alice/INBOX/work", Identifier: "postmaster", Rights: "p"})
 
 	tests := []struct {
 		user, detail, want string

@@ -89,6 +89,7 @@ func TestDeliverPerRecipient(t *testing.T) {
 	ann := e.addUser("ann", backendID)
 	bob := e.addUser("bob", backendID)
 	lists := e.addMailbox("user/bob/lists", backendID)
+	e.apply(fsm.SetACL{Name: lists.Name, Identifier: "anyone", Rights: "p"}) // a detail needs p (fsm.MayPost)
 	e.addUser("carol", "b2")
 	// dave has no INBOX to take mail (an INBOX is deleted only with its
 	// user, so here it was never made).
