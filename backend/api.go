@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
@@ -78,4 +80,15 @@ func CreateRemote(ctx context.Context, api *clusterapi.Client, apiAddr string, r
 		return nil, err
 	}
 	return &mb, nil
+}
+
+// DeleteRemote asks the backend whose node's cluster API is at apiAddr,
+// the mailbox's primary, to delete it (as IMAP DELETE does). A mailbox
+// already gone, or already being deleted, is fsm.ErrNoMailbox.
+func DeleteRemote(ctx context.Context, api *clusterapi.Client, apiAddr, name string) error {
+	segs := strings.Split(name, "/")
+	for i, seg := range segs {
+		segs[i] = url.PathEscape(seg)
+	}
+	return api.With(apiCodes).Call(ctx, http.MethodDelete, apiAddr, "/v1/backend/mailboxes/"+strings.Join(segs, "/"), nil, nil, nil)
 }

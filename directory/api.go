@@ -70,6 +70,7 @@ func (s *apiServer) routes() {
 	s.mux.HandleFunc("POST /v1/apply", s.apply)
 	s.mux.HandleFunc("GET /v1/readindex", s.readIndex)
 	s.mux.HandleFunc("GET /v1/status", s.status)
+	s.mux.HandleFunc("GET /v1/self", s.self)
 	s.mux.HandleFunc("GET /v1/cluster", s.cluster)
 	s.mux.HandleFunc("GET /v1/mailboxes", s.mailboxes)
 	s.mux.HandleFunc("GET /v1/mailboxes/{name...}", s.mailbox)

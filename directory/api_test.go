@@ -88,6 +88,10 @@ func TestClientAgainstFollower(t *testing.T) {
 	if _, err := cl.Apply(ctx, fsm.BackendRegister{ID: "b1", Weight: 1, At: 1}); err != nil {
 		t.Fatal(err)
 	}
+	// The user first: UserAdd refuses a name with mailboxes already under it.
+	if _, err := cl.Apply(ctx, fsm.UserAdd{Name: "alice", PasswordHash: "$2a$10$secret", At: 1}); err != nil {
+		t.Fatal(err)
+	}
 	res, err := cl.Apply(ctx, reserve("user/alice/INBOX", "b1", "r1"))
 	if err != nil || res.Err != nil || res.Mailbox == nil || res.Index == 0 {
 		t.Fatalf("reserve through client: %+v, %v", res, err)
@@ -95,9 +99,6 @@ func TestClientAgainstFollower(t *testing.T) {
 	again, err := cl.Apply(ctx, reserve("user/alice/INBOX", "b1", "r2"))
 	if err != nil || !errors.Is(again.Err, fsm.ErrNotActive) {
 		t.Fatalf("second reserve through client: %v, %v; want ErrNotActive (a create in progress)", again.Err, err)
-	}
-	if _, err := cl.Apply(ctx, fsm.UserAdd{Name: "alice", PasswordHash: "$2a$10$secret", At: 1}); err != nil {
-		t.Fatal(err)
 	}
 
 	mb, err := cl.Mailbox(ctx, "user/alice/INBOX")

@@ -118,7 +118,7 @@ func (n *Node) applyLeader(ctx context.Context, data []byte) (fsm.Result, error)
 	if d, ok := ctx.Deadline(); ok {
 		enqueue = max(time.Until(d), time.Millisecond)
 	}
-	f := n.raft.Apply(data, enqueue)
+	f := n.raft.Apply(leaderStamped(data, time.Now()), enqueue)
 	if err := n.awaitFuture(ctx, f); err != nil {
 		return fsm.Result{}, applyError(err)
 	}

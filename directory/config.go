@@ -75,7 +75,8 @@ type Config struct {
 	ServerTLS *tls.Config
 	ClientTLS *tls.Config
 	// GossipKey, when set (16, 24 or 32 bytes), encrypts and authenticates
-	// every memberlist message.
+	// every memberlist message. Required with node TLS; without it Open
+	// warns, since anyone who reaches the gossip port then joins.
 	GossipKey []byte
 
 	// Observer, when set, is told of every write and synced read this
@@ -181,6 +182,9 @@ func (c Config) Validate() error {
 	}
 	if c.ServerTLS != nil && c.ServerTLS.ClientAuth != tls.RequireAndVerifyClientCert {
 		return bad("server TLS must require and verify client certificates")
+	}
+	if c.ServerTLS != nil && len(c.GossipKey) == 0 {
+		return bad("node TLS needs a gossip key: without one anyone who reaches the gossip port joins")
 	}
 	switch len(c.GossipKey) {
 	case 0, 16, 24, 32:

@@ -29,6 +29,9 @@ var (
 	// ErrBootstrapped: the node already has Raft state.
 	ErrBootstrapped  = errors.New("directory: already bootstrapped")
 	ErrInvalidConfig = errors.New("directory: invalid config")
+	// ErrIdentity: a member could not show, over mutual TLS, that it is
+	// the node gossip names (see identity.go).
+	ErrIdentity = errors.New("directory: member identity not confirmed")
 	// ErrUnauthorized: the cluster API refused the credential.
 	ErrUnauthorized = errors.New("directory: unauthorized")
 	// ErrBadRequest: the cluster API could not parse a request.

@@ -166,7 +166,15 @@ func TestExpiredReservationsReleased(t *testing.T) {
 	registerBackend(t, leader, "b1")
 	old := reserve("shared/old", "b1", "r")
 	old.At = time.Now().Add(-time.Hour).UnixNano()
-	mustApply(t, leader, old)
+	// Straight into the log: Apply would time it by the leader's clock
+	// (stamp.go), and this reservation must be an hour old.
+	data, err := fsm.Encode(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := leader.raft.Apply(data, 5*time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
 	mustApply(t, leader, reserve("shared/new", "b1", "r"))
 	waitFor(t, 20*time.Second, "old reservation released", func() bool {
 		_, ok := leader.fsm.Mailbox("shared/old")

@@ -110,6 +110,11 @@ func Open(cfg Config) (*Node, error) {
 			n.log.Warn("gossip join failed", "join", cfg.Join, "error", err)
 		}
 	}
+	if len(cfg.GossipKey) == 0 {
+		n.log.Warn("GOSSIP IS NOT ENCRYPTED: anyone who reaches the gossip port can join the cluster, "+
+			"become a Raft voter and rewrite backends' addresses; set tls.gossip_key_file (rookery tls init writes one)",
+			"gossip_addr", n.GossipAddr())
+	}
 	n.log.Info("directory node open", "raft_addr", n.raftAddr, "api_addr", n.APIAddr(),
 		"gossip_addr", n.GossipAddr(), "voter", cfg.Voter())
 	return n, nil

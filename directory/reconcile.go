@@ -111,11 +111,20 @@ func (n *Node) reconcileServer(ctx context.Context, m member, servers map[string
 		if present && s.Suffrage == raft.Voter && s.Address == addr {
 			return
 		}
+		if !n.confirmed(ctx, m) {
+			return
+		}
 		f = n.raft.AddVoter(id, addr, 0, 0)
 	case present && s.Suffrage == raft.Voter:
+		if !n.confirmed(ctx, m) {
+			return
+		}
 		f = n.raft.DemoteVoter(id, 0, 0)
 	default:
 		if present && s.Address == addr {
+			return
+		}
+		if !n.confirmed(ctx, m) {
 			return
 		}
 		f = n.raft.AddNonvoter(id, addr, 0, 0)
@@ -126,6 +135,16 @@ func (n *Node) reconcileServer(ctx context.Context, m member, servers map[string
 	}
 	n.log.Info("raft configuration changed", "member", m.id, "state", m.state.String(),
 		"voter", m.meta.voter(), "raft_index", f.Index())
+}
+
+// confirmed is confirmIdentity, logging a refusal: the member is left as
+// it is in the configuration and the directory until it passes.
+func (n *Node) confirmed(ctx context.Context, m member) bool {
+	if err := n.confirmIdentity(ctx, m); err != nil {
+		n.log.Warn("member identity not confirmed; no change made for it", "member", m.id, "error", err)
+		return false
+	}
+	return true
 }
 
 // reconcileBackend keeps a backend's directory record in line with its
@@ -144,6 +163,9 @@ func (n *Node) reconcileBackend(ctx context.Context, id string, m member, handle
 			weight := uint32(1)
 			if known {
 				weight = b.Weight
+			}
+			if !n.confirmed(ctx, m) {
+				return
 			}
 			cmds = append(cmds, fsm.BackendRegister{ID: id, IMAPAddr: imap, LMTPAddr: lmtp,
 				APIAddr: m.meta.APIAddr, Weight: weight, At: now})

@@ -98,13 +98,23 @@ func Rights(user string, m *Mailbox) string {
 	return string(out)
 }
 
+// PostmasterIdentifier is the identity an LMTP delivery has besides
+// "anyone" when it checks the post right.
+const PostmasterIdentifier = "postmaster"
+
+// MayPost reports whether mail addressed to a detail (user+detail) may be
+// filed into m: "anyone" or "postmaster" must hold the post right "p", as
+// Cyrus asks. Without it the mail goes to the INBOX.
+func MayPost(m *Mailbox) bool {
+	return HasRight(AnyoneIdentifier, m, 'p') || HasRight(PostmasterIdentifier, m, 'p')
+}
+
 // HasRight reports whether user holds right on m (see Rights).
 func HasRight(user string, m *Mailbox, right byte) bool {
 	return strings.IndexByte(Rights(user, m), right) >= 0
 }
 
-// setACL replaces the ACL with a new slice: records are never changed in
-// place, and the old record may still be in a reader's hands.
+// setACL replaces Identifier's entry (see withEntry).
 func (f *FSM) setACL(c SetACL) Result {
 	old, ok := f.work.mailbox(c.Name)
 	if !ok {
@@ -118,23 +128,9 @@ func (f *FSM) setACL(c SetACL) Result {
 	if err != nil {
 		return failed(err)
 	}
-	acl := make([]ACE, 0, len(old.ACL)+1)
-	for _, ace := range old.ACL {
-		if ace.Identifier != id {
-			acl = append(acl, ace)
-		}
-	}
-	if rights != "" {
-		acl = append(acl, ACE{Identifier: id, Rights: rights})
-	}
-	sortACL(acl)
-	if len(acl) == 0 {
-		acl = nil
-	}
-	mb := *old
-	mb.ACL = acl
-	f.replaceMailbox(old, &mb)
-	return Result{Mailbox: &mb}
+	mb := withEntry(old, id, rights)
+	f.replaceMailbox(old, mb)
+	return Result{Mailbox: mb}
 }
 
 // sortACL orders entries by identifier, so that the record (and the

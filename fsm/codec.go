@@ -101,6 +101,7 @@ var decoders = [128]func(d *decoder) Command{
 	TypeUserQuota:           decodeUserQuota,
 	TypeUserAdmin:           decodeUserAdmin,
 	TypeRemoveDeletions:     decodeRemoveDeletions,
+	TypeModifyACL:           decodeModifyACL,
 	TypeRereplicate:         decodeRereplicate,
 }
 

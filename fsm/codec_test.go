@@ -17,6 +17,7 @@ func sampleCommands() []Command {
 		Remove{Name: "n", ID: 1 << 60},
 		Rename{From: "a", To: "b"},
 		SetACL{Name: "n", Identifier: "anyone", Rights: "lr"},
+		ModifyACL{Name: "n", Identifier: "-bob", Mode: ACLRemove, Rights: "w"},
 		UserAdd{Name: "u", PasswordHash: "$argon2id$x", QuotaBytes: 1 << 40, At: 3},
 		UserPasswd{Name: "u", PasswordHash: "h"},
 		UserDelete{Name: "u"},

@@ -34,6 +34,7 @@ const (
 	TypeUserQuota           CommandType = 23
 	TypeUserAdmin           CommandType = 24
 	TypeRemoveDeletions     CommandType = 26
+	TypeModifyACL           CommandType = 27
 	TypeRereplicate         CommandType = 28
 )
 
@@ -52,7 +53,7 @@ type Reserve struct {
 	Replicas    []string // backends that will hold replicas; slots 1.. in order
 	Stride      uint32   // 0 means the default, 2
 	Reservation string
-	At          int64 // unix nanoseconds
+	At          int64 // unix nanoseconds; the leader sets it by its own clock when it appends the entry
 	SpecialUse  string
 }
 

@@ -23,6 +23,7 @@ var (
 	ErrInvalidACL       = errors.New("fsm: invalid access-control entry")
 	ErrMailboxMoving    = errors.New("fsm: mailbox is moving")
 	ErrNoMove           = errors.New("fsm: no such move")
+	ErrInboxInUse       = errors.New("fsm: a user's INBOX is deleted only with the user")
 )
 
 // ErrInvalidState: a mailbox or backend state that has no name, on the
@@ -53,6 +54,7 @@ var errorCodes = []struct {
 	{"invalid_acl", ErrInvalidACL},
 	{"mailbox_moving", ErrMailboxMoving},
 	{"no_move", ErrNoMove},
+	{"inbox_in_use", ErrInboxInUse},
 }
 
 // NamedError is a broken rule's sentinel and the stable code it crosses

@@ -89,3 +89,14 @@ func (f *tfsm) names(prefix string) []string {
 	})
 	return out
 }
+
+// forceState puts name's record in state, as no command would: for a test
+// of what readers make of a state the rules no longer let a command reach.
+func (f *tfsm) forceState(name string, state MailboxState) {
+	f.t.Helper()
+	old := f.mustMailbox(name)
+	mb := *old
+	mb.State = state
+	f.replaceMailbox(old, &mb)
+	f.publishLocked(f.index)
+}

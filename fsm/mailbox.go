@@ -20,6 +20,7 @@ func (f *FSM) registerMailboxHandlers() {
 	on(f, (*FSM).remove)
 	on(f, (*FSM).rename)
 	on(f, (*FSM).setACL)
+	on(f, (*FSM).modifyACL)
 	on(f, (*FSM).releaseReservations)
 	on(f, (*FSM).removeDeletions)
 }
@@ -151,10 +152,27 @@ func (f *FSM) markDeleting(c MarkDeleting) Result {
 	if old.State != Active {
 		return failed(fmt.Errorf("%w: %s is %s", ErrNotActive, c.Name, old.State))
 	}
+	if err := f.inboxInUse(c.Name); err != nil {
+		return failed(err)
+	}
 	mb := *old
 	mb.State = Deleting
 	f.replaceMailbox(old, &mb)
 	return Result{Mailbox: &mb}
+}
+
+// inboxInUse refuses to delete a user's INBOX while the user exists:
+// deliveries need it, and whoever holds "x" on it is not its owner. The
+// INBOX goes with the account (UserDelete first).
+func (f *FSM) inboxInUse(name string) error {
+	owner := Owner(name)
+	if owner == "" || name != Inbox(owner) {
+		return nil
+	}
+	if _, ok := f.work.user(owner); ok {
+		return fmt.Errorf("%w: %s", ErrInboxInUse, name)
+	}
+	return nil
 }
 
 // remove keeps subscriptions to the name: IMAP lets a client stay

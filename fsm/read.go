@@ -118,9 +118,10 @@ func (v *View) DeliveryTarget(user, detail string) (*Mailbox, error) {
 	}
 	if detail != "" {
 		// Only the user's own folders: a detail never reaches another
-		// user's or a shared mailbox.
+		// user's or a shared mailbox; and only one that takes posts (the
+		// Cyrus rule, see MayPost), else a sender could file into Sent.
 		if folder, err := Internal(name, detail); err == nil && Owner(folder) == name {
-			if mb, ok := v.mailbox(folder); ok && takesMail(mb) {
+			if mb, ok := v.mailbox(folder); ok && takesMail(mb) && MayPost(mb) {
 				return deliverable(mb)
 			}
 		}

@@ -111,6 +111,13 @@ func (t *tables) ascendPrefix(prefix string, fn func(*Mailbox) bool) {
 	})
 }
 
+// hasMailboxes reports whether any mailbox's name starts with prefix.
+func (t *tables) hasMailboxes(prefix string) bool {
+	found := false
+	t.ascendPrefix(prefix, func(*Mailbox) bool { found = true; return false })
+	return found
+}
+
 func (t *tables) user(name string) (*User, bool) {
 	return t.users.Get(&User{Name: name})
 }

@@ -23,6 +23,9 @@ func (f *FSM) userAdd(c UserAdd) Result {
 	if _, ok := f.work.user(name); ok {
 		return failed(ErrUserExists)
 	}
+	if f.work.hasMailboxes(userRoot + string(Separator) + name + string(Separator)) {
+		return failed(fmt.Errorf("%w: mailboxes of a deleted account %s remain", ErrUserExists, name))
+	}
 	f.putUser(&User{
 		Name:         name,
 		PasswordHash: c.PasswordHash,
@@ -81,9 +84,12 @@ func (f *FSM) userAdmin(c UserAdmin) Result {
 	return Result{Count: 1}
 }
 
-// userDelete also drops the user's subscriptions, so that a new account of
-// the same name starts clean. The user's mailboxes stay: removing mail is
-// the backends' work, driven by MarkDeleting and Remove.
+// userDelete also drops the user's subscriptions and every ACL entry that
+// names the user, so that a new account of the same name starts clean.
+// The user's mailboxes stay: removing mail is the backends' work, driven by
+// MarkDeleting and Remove (rookery admin user delete does it next, and an
+// INBOX may be marked only once its user is gone). Until they are gone
+// UserAdd refuses the name.
 func (f *FSM) userDelete(c UserDelete) Result {
 	u, err := f.existingUser(c.Name)
 	if err != nil {
@@ -95,6 +101,7 @@ func (f *FSM) userDelete(c UserDelete) Result {
 		f.work.subs.Delete(subscription{user: u.Name, name: name})
 		f.dirty |= dirtySubs
 	}
+	f.dropGrants(u.Name)
 	return Result{Count: 1}
 }
 

@@ -9,6 +9,10 @@ import (
 
 // ACL commands (RFC 4314), answered from and written to the directory.
 
+// cmdSetACL answers SETACL and DELETEACL. The modification is checked
+// here (a bad right or identifier is BAD, with no directory round trip)
+// and applied by the directory to the rights it holds (fsm.ModifyACL), so
+// that two concurrent "+r" and "+w" both hold.
 func (s *session) cmdSetACL(cmd *Command) bool {
 	a := cmd.argReader()
 	name, err := s.mailboxArg(a)
@@ -22,10 +26,11 @@ func (s *session) cmdSetACL(cmd *Command) bool {
 	if err == nil {
 		err = a.done()
 	}
-	var m *fsm.Mailbox
+	var change fsm.ModifyACL
 	if err == nil {
-		ident, err = canonIdentifier(ident)
+		change, err = aclChange(name, ident, mod)
 	}
+	var m *fsm.Mailbox
 	if err == nil {
 		m, err = s.lookup(name)
 	}
@@ -33,7 +38,7 @@ func (s *session) cmdSetACL(cmd *Command) bool {
 		err = s.need(m, 'a')
 	}
 	if err == nil {
-		err = s.apply(fsm.SetACL{Name: name, Identifier: ident, Rights: applyRights(current(m, ident), mod)})
+		err = s.apply(change)
 	}
 	if err != nil {
 		s.fail(cmd.Tag, err)
@@ -43,43 +48,18 @@ func (s *session) cmdSetACL(cmd *Command) bool {
 	return true
 }
 
-func canonIdentifier(id string) (string, error) {
-	if strings.EqualFold(id, "anyone") {
-		return "anyone", nil
-	}
-	u, err := fsm.CanonicalUser(id)
+// aclChange is the directory command for SETACL's (or, with mod "",
+// DELETEACL's) arguments; a malformed one is ErrSyntax.
+func aclChange(name, ident, mod string) (fsm.ModifyACL, error) {
+	id, err := fsm.CanonicalIdentifier(ident)
 	if err != nil {
-		return "", fmt.Errorf("%w: bad identifier", ErrSyntax)
+		return fsm.ModifyACL{}, fmt.Errorf("%w: bad identifier", ErrSyntax)
 	}
-	return u, nil
-}
-
-func current(m *fsm.Mailbox, ident string) string {
-	for _, ace := range m.ACL {
-		if ace.Identifier == ident {
-			return ace.Rights
-		}
+	mode, rights, err := fsm.ParseRightsModification(mod)
+	if err != nil {
+		return fsm.ModifyACL{}, fmt.Errorf("%w: bad rights", ErrSyntax)
 	}
-	return ""
-}
-
-// applyRights applies a SETACL modification: "+r" adds, "-r" removes,
-// anything else replaces; "" (DELETEACL) removes the entry.
-func applyRights(cur, mod string) string {
-	switch {
-	case mod == "":
-		return ""
-	case mod[0] == '+':
-		return cur + mod[1:]
-	case mod[0] == '-':
-		return strings.Map(func(r rune) rune {
-			if strings.ContainsRune(mod[1:], r) {
-				return -1
-			}
-			return r
-		}, cur)
-	}
-	return mod
+	return fsm.ModifyACL{Name: name, Identifier: id, Mode: mode, Rights: rights}, nil
 }
 
 func (s *session) cmdGetACL(cmd *Command) bool {

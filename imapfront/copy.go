@@ -64,7 +64,36 @@ func (s *session) cmdCopy(cmd *Command, uid, move bool) bool {
 	if m.Primary.Backend == s.selected.id {
 		return s.passThrough(cmd)
 	}
+	if err := s.mayCopyOut(move); err != nil {
+		s.fail(cmd.Tag, err)
+		return true
+	}
 	return s.crossCopy(cmd, uid, set, m, move)
+}
+
+// mayCopyOut checks, before a cross-backend COPY or MOVE has any effect,
+// every right it needs on the selected mailbox: r to read the messages
+// and, for MOVE, t and e to expunge them, in a mailbox not opened with
+// EXAMINE. Checked after the copy, a refused expunge would leave the
+// copies behind, one more set at each retry.
+func (s *session) mayCopyOut(move bool) error {
+	src, err := s.lookup(s.selName)
+	if err != nil {
+		return err
+	}
+	want := "r"
+	if move {
+		want = "rte"
+		if s.view != nil && s.view.readOnly {
+			return fmt.Errorf("%w: %s is read-only", ErrNoRights, s.selName)
+		}
+	}
+	for i := 0; i < len(want); i++ {
+		if err := s.need(src, want[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *session) crossCopy(cmd *Command, uid bool, set string, dest *fsm.Mailbox, move bool) bool {

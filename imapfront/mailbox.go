@@ -49,21 +49,42 @@ func (s *session) cmdCreate(cmd *Command) bool {
 }
 
 // checkCreate: the name must be free in a synced read, and outside the
-// user's own namespace the parent must grant 'k'.
+// user's own namespace the parent must grant 'k'. A name the user may not
+// see answers as a missing one does without 'k' (NOPERM), never
+// ALREADYEXISTS: whether another user's hidden folder exists is not told.
 func (s *session) checkCreate(name string) error {
 	dir, err := s.read(directory.Synced)
 	if err != nil {
 		return err
 	}
-	if m, ok := dir.Mailbox(name); ok {
+	m, exists := dir.Mailbox(name)
+	if exists && fsm.HasRight(s.user, m, 'l') {
 		return fsm.NameTaken(m)
 	}
 	if fsm.Owner(name) == s.user {
 		return nil
 	}
 	p, ok := dir.Mailbox(fsm.Parent(name))
-	if !ok || !fsm.HasRight(s.user, p, 'k') {
+	if exists || !ok || !fsm.HasRight(s.user, p, 'k') {
 		return fmt.Errorf("%w: k on parent of %s", ErrNoRights, name)
+	}
+	return nil
+}
+
+// inboxInUse refuses DELETE of a user's INBOX while the user exists,
+// whoever asks and whatever rights they hold (fsm's rule, checked here
+// too so that nothing reaches the backend).
+func (s *session) inboxInUse(name string) error {
+	owner := fsm.Owner(name)
+	if owner == "" || name != fsm.Inbox(owner) {
+		return nil
+	}
+	v, err := s.local()
+	if err != nil {
+		return err
+	}
+	if _, ok := v.User(owner); ok {
+		return fmt.Errorf("%w: %s", fsm.ErrInboxInUse, name)
 	}
 	return nil
 }
@@ -102,6 +123,9 @@ func (s *session) cmdDelete(cmd *Command) bool {
 	}
 	if err == nil {
 		err = s.need(m, 'x')
+	}
+	if err == nil {
+		err = s.inboxInUse(name)
 	}
 	var bc *backendConn
 	if err == nil {

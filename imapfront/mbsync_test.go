@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/rookery-mail/rookery/directory"
+	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/testcluster"
 )
 
@@ -28,6 +29,9 @@ func TestMbsyncRoundTrip(t *testing.T) {
 	c.Create(1, "user/alice/Lists")
 	c.Create(0, "user/alice/Archive")
 	c.Create(1, "user/alice/Archive/2026")
+	for _, name := range []string{"user/alice/Lists", "user/alice/Archive/2026"} {
+		c.Apply(fsm.SetACL{Name: name, Identifier: "anyone", Rights: "p"}) // a detail needs p (fsm.MayPost)
+	}
 	for _, to := range []string{"alice", "alice+Lists", "alice+Archive/2026", "alice"} {
 		deliver(t, c.Frontends[0].LMTPAddr, to+"@example.org")
 	}

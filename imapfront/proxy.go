@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -229,6 +230,9 @@ func (s *session) cmdSelect(cmd *Command) bool {
 		s.deselect()
 	}
 	s.clearView()
+	if cmd.Name == "SELECT" && !mayChange(s.user, m) {
+		cmd = asExamine(cmd)
+	}
 	// The SELECT's own responses (EXISTS, UIDVALIDITY) start the view.
 	v := &mboxView{id: m.ID, readOnly: cmd.Name == "EXAMINE", uidValidity: m.UIDValidity}
 	bc.view = v
@@ -246,6 +250,32 @@ func (s *session) cmdSelect(cmd *Command) bool {
 	// The view must name every message while the backend that has them
 	// is there to ask; keepView does so before the next command.
 	return true
+}
+
+// mayChange reports whether user holds a right that changes a selected
+// mailbox (s, w, t or e): without one, a SELECT is read-only (RFC 4314
+// section 4), and the client is told READ-ONLY.
+func mayChange(user string, m *fsm.Mailbox) bool {
+	return strings.ContainsAny(fsm.Rights(user, m), "swte")
+}
+
+// asExamine is cmd, a SELECT, sent as EXAMINE: the backend then answers
+// READ-ONLY with no PERMANENTFLAGS and refuses every change.
+func asExamine(cmd *Command) *Command {
+	at := len(cmd.Tag) + 1
+	end := at + len("SELECT")
+	raw := make([]byte, 0, len(cmd.Raw)+1)
+	raw = append(append(append(raw, cmd.Raw[:at]...), "EXAMINE"...), cmd.Raw[end:]...)
+	shift := len(raw) - len(cmd.Raw)
+	ex := *cmd
+	ex.Name, ex.Raw, ex.args = "EXAMINE", raw, cmd.args+shift
+	ex.Lits = make([]literal, len(cmd.Lits))
+	for i, l := range cmd.Lits {
+		l.Marker += shift
+		l.Start += shift
+		ex.Lits[i] = l
+	}
+	return &ex
 }
 
 // deselect leaves the selected mailbox on its backend, so that the

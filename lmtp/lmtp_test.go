@@ -240,6 +240,7 @@ func TestDetailGoesToFolder(t *testing.T) {
 	c := testcluster.Start(t, testcluster.Options{Backends: 1, Frontends: 1})
 	c.AddUser("bob", 0)
 	c.Create(0, "user/bob/Lists")
+	c.Apply(fsm.SetACL{Name: "user/bob/Lists", Identifier: "anyone", Rights: "p"}) // a detail needs p (fsm.MayPost)
 	codes := send(t, c.Frontends[0].LMTPAddr, []string{"bob+Lists@example.org", "bob+nosuch@example.org"}, message("m4"))
 	if codes["bob+Lists@example.org"] != 250 || codes["bob+nosuch@example.org"] != 250 {
 		t.Fatalf("replies %v", codes)

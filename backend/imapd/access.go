@@ -68,13 +68,33 @@ func (s *session) openable(ctx context.Context, external string, want string) (*
 		return nil, err
 	}
 	if err := s.allowed(m, want); err != nil {
-		return nil, err
+		// A grant acknowledged on another node may not have reached this
+		// copy yet: refuse only what a synced read refuses too.
+		if m, err = s.syncedRecord(ctx, name); err != nil {
+			return nil, err
+		}
+		if err := s.allowed(m, want); err != nil {
+			return nil, err
+		}
 	}
 	if m.State != fsm.Active {
 		return nil, fmt.Errorf("%w: %s is %s", ErrUnavailable, m.Name, m.State)
 	}
 	if m.Primary.Backend != s.srv.cfg.BackendID {
 		return nil, fmt.Errorf("%w: %s is on %s", ErrNotHere, m.Name, m.Primary.Backend)
+	}
+	return m, nil
+}
+
+// syncedRecord is name's record in a synced read of the directory.
+func (s *session) syncedRecord(ctx context.Context, name string) (*fsm.Mailbox, error) {
+	v, err := s.srv.cfg.Directory.Read(ctx, directory.Synced)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDirectory, err)
+	}
+	m, ok := v.Mailbox(name)
+	if !ok {
+		return nil, fsm.ErrNoMailbox
 	}
 	return m, nil
 }

@@ -13,6 +13,9 @@ import (
 // Fetch is FETCH and UID FETCH. Envelopes and body structures come from
 // the store's cache; only body sections open the message file.
 func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
+	if err := s.stillReadable(); err != nil {
+		return s.imapError(err)
+	}
 	sel := s.sel
 	targets := s.resolve(numSet)
 	if len(targets) == 0 {

@@ -20,12 +20,14 @@ import (
 func TestThroughFrontend(t *testing.T) {
 	c := testcluster.Start(t, testcluster.Options{Backends: 1, Frontends: 1})
 	c.AddUser("alice", 0)
+	c.AddUser("bob", 0)
 	addr := c.Frontends[0].IMAPAddr
 	t.Run("Recent", func(t *testing.T) { testRecent(t, c, addr) })
 	t.Run("NewKeywords", func(t *testing.T) { testNewKeywords(t, c, addr) })
 	t.Run("EnvelopeGroups", func(t *testing.T) { testEnvelopeGroups(t, c, addr) })
 	t.Run("SearchAddresses", func(t *testing.T) { testSearchAddresses(t, c, addr) })
 	t.Run("CompactUIDSets", func(t *testing.T) { testCompactUIDSets(t, c, addr) })
+	t.Run("ReadOnlyRights", func(t *testing.T) { testReadOnlyRights(t, c, addr) })
 }
 
 // testCompactUIDSets: ESEARCH ALL and COPYUID span UIDs that do not exist

@@ -33,6 +33,9 @@ func (s *session) staticSearchRes(numSet imap.NumSet) imap.NumSet {
 // UIDs) come from the index; header and text criteria read the message
 // file, and only for messages the cheaper criteria left in.
 func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
+	if err := s.stillReadable(); err != nil {
+		return nil, s.imapError(err)
+	}
 	sel := s.sel
 	s.staticCriteria(criteria)
 	targets := sel.st.all(sel.tracker)

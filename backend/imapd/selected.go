@@ -2,11 +2,13 @@ package imapd
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/spool"
 )
@@ -51,9 +53,9 @@ func (s *session) Select(external string, options *imap.SelectOptions) (*imap.Se
 		s.unselect()
 		return nil, s.imapError(err)
 	}
-	permanent := append(keywords.mailboxFlags(), imap.FlagWildcard)
-	if options.ReadOnly {
-		permanent = nil
+	var permanent []imap.Flag
+	if !options.ReadOnly {
+		permanent = s.storable(m, append(keywords.mailboxFlags(), imap.FlagWildcard))
 	}
 	return &imap.SelectData{
 		Flags:          keywords.mailboxFlags(),
@@ -64,6 +66,23 @@ func (s *session) Select(external string, options *imap.SelectOptions) (*imap.Se
 		UIDValidity:    m.UIDValidity,
 		HighestModSeq:  status.HighestModSeq,
 	}, nil
+}
+
+// stillReadable brings the selected mailbox's record up to date from a
+// fresh read of the directory and checks that the user may still read it:
+// rights revoked after SELECT take hold within the directory's staleness
+// bound (StaleAfter), at the session's next command.
+func (s *session) stillReadable() error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	v, err := s.srv.cfg.Directory.Read(ctx, directory.Fresh)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrDirectory, err)
+	}
+	if m, ok := v.MailboxByID(s.sel.mbox.ID); ok {
+		s.sel.mbox = m
+	}
+	return s.allowed(s.sel.mbox, string(rightRead))
 }
 
 // Unselect is UNSELECT, and CLOSE after its silent expunge.
@@ -138,6 +157,9 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 // the client knows are removed; the EXPUNGE responses go out through the
 // tracker, in the numbering the client has.
 func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
+	if err := s.stillReadable(); err != nil {
+		return s.imapError(err)
+	}
 	sel := s.sel
 	if sel.readOnly {
 		if *w == (imapserver.ExpungeWriter{}) {
@@ -176,6 +198,9 @@ func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error 
 
 // Store is STORE and UID STORE.
 func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, options *imap.StoreOptions) error {
+	if err := s.stillReadable(); err != nil {
+		return s.imapError(err)
+	}
 	sel := s.sel
 	if sel.readOnly {
 		return s.imapError(ErrReadOnly)
@@ -233,6 +258,18 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	return nil
 }
 
+// storable is the flags the user may store in m: \Seen needs s, \Deleted
+// t, every other flag (and new keywords, \*) w (RFC 4314 section 4).
+func (s *session) storable(m *fsm.Mailbox, flags []imap.Flag) []imap.Flag {
+	out := make([]imap.Flag, 0, len(flags))
+	for _, f := range flags {
+		if s.allowed(m, flagRights([]imap.Flag{f})) == nil {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // flagRights is the rights a change of flags needs (RFC 4314 section 4).
 func flagRights(flags []imap.Flag) string {
 	var want strings.Builder
@@ -252,6 +289,9 @@ func flagRights(flags []imap.Flag) string {
 // Copy is COPY and UID COPY, with COPYUID. The store shares the message
 // files: nothing is copied but index records.
 func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) {
+	if err := s.stillReadable(); err != nil {
+		return nil, s.imapError(err)
+	}
 	ctx, cancel := s.ctx()
 	defer cancel()
 	dst, err := s.openable(ctx, dest, string(rightInsert))
@@ -276,6 +316,9 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 // Move is MOVE and UID MOVE: copy and expunge in one store commit. The
 // EXPUNGE responses follow the COPYUID through the tracker.
 func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) error {
+	if err := s.stillReadable(); err != nil {
+		return s.imapError(err)
+	}
 	sel := s.sel
 	if sel.readOnly {
 		return s.imapError(ErrReadOnly)

@@ -89,9 +89,11 @@ func TestDeliverPerRecipient(t *testing.T) {
 	ann := e.addUser("ann", backendID)
 	bob := e.addUser("bob", backendID)
 	lists := e.addMailbox("user/bob/lists", backendID)
+	e.apply(fsm.SetACL{Name: lists.Name, Identifier: "anyone", Rights: "p"}) // a detail needs p (fsm.MayPost)
 	e.addUser("carol", "b2")
-	gone := e.addUser("dave", backendID)
-	e.apply(fsm.MarkDeleting{Name: gone.Name})
+	// dave has no INBOX to take mail (an INBOX is deleted only with its
+	// user, so here it was never made).
+	e.apply(fsm.UserAdd{Name: "dave", PasswordHash: "x", At: time.Now().UnixNano()})
 
 	c := dial(t, e.addr)
 	rcpts := []string{"Ann@example.org", "bob+lists@example.org", "bob+nosuch@example.org",

@@ -153,7 +153,7 @@ func (a *adminCmd) run(ctx context.Context, args []string) error {
 	case "user quota":
 		return a.userQuota(ctx, arg(2), arg(3))
 	case "user delete":
-		return a.apply(ctx, fsm.UserDelete{Name: arg(2)}, "deleted user "+arg(2))
+		return a.userDelete(ctx, arg(2))
 	case "user list":
 		return a.userList(ctx)
 	}

@@ -34,7 +34,7 @@ var adminHelp = []struct{ cmd, args, about, example string }{
 		"rookery admin --config node.toml user quota alice 2G"},
 	{"user gather", "NAME", "move each of a user's mailboxes that is not on the backend of the user's INBOX there, one live move at a time (sessions stay); new top-level folders already go there while it is up",
 		"rookery admin --config node.toml user gather alice"},
-	{"user delete", "NAME", "delete a user (the mailboxes stay)",
+	{"user delete", "NAME", "delete a user, every grant naming it and then its mailboxes (mail included) through their backends; the name cannot be added again until they are gone; run again to finish one that was interrupted",
 		"rookery admin --config node.toml user delete alice"},
 	{"user list", "", "list users", "rookery admin --config node.toml --json user list"},
 	{"failover", "BACKEND [--force]", "make replicas primary for every mailbox BACKEND holds as primary; --force also promotes replicas that are not in sync",

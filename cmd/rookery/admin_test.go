@@ -112,6 +112,14 @@ func TestAdminAgainstTLSCluster(t *testing.T) {
 		}
 		return true
 	})
+	waitUntil(t, "the user's mailboxes deleted everywhere", func() bool {
+		for _, n := range c.nodes {
+			if _, ok := localView(t, n).Mailbox(fsm.Inbox(devUser)); ok {
+				return false
+			}
+		}
+		return true
+	})
 	if out, err := admin("snapshot", "restore", backup, "--yes"); err != nil {
 		t.Fatalf("snapshot restore: %v\n%s", err, out)
 	}

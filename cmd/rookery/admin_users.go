@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rookery-mail/rookery/auth"
+	"github.com/rookery-mail/rookery/backend"
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 )
@@ -121,4 +122,68 @@ func parseWithName(fs *flag.FlagSet, args []string) (string, error) {
 		return "", fmt.Errorf("unexpected %q", fs.Arg(0))
 	}
 	return name, nil
+}
+
+// userDelete is `user delete NAME`: the account goes first (with its
+// subscriptions and every ACL entry naming it, in one directory command),
+// so that it can no longer log in or receive mail and its INBOX may be
+// deleted; then each of its mailboxes is deleted by its primary backend,
+// the mail with it. Interrupted, it is run again: a user already gone is
+// no error while mailboxes of its name remain, and UserAdd refuses the
+// name until they are all gone.
+func (a *adminCmd) userDelete(ctx context.Context, name string) error {
+	user, err := fsm.CanonicalUser(name)
+	if err != nil {
+		return err
+	}
+	res, err := a.client.Apply(ctx, fsm.UserDelete{Name: user})
+	if err == nil {
+		err = res.Err
+	}
+	resumed := errors.Is(err, fsm.ErrNoUser)
+	if err != nil && !resumed {
+		return err
+	}
+	list, err := a.client.Mailboxes(ctx, "user/"+user+"/", 0)
+	if err != nil {
+		return fmt.Errorf("deleted user %s, but could not list its mailboxes (run again): %w", user, err)
+	}
+	if resumed && len(list.Mailboxes) == 0 {
+		return fmt.Errorf("%w: %s", fsm.ErrNoUser, user)
+	}
+	addrs, err := a.backendAddrs(ctx)
+	if err != nil {
+		return err
+	}
+	deleted := 0
+	for _, mb := range list.Mailboxes {
+		addr, ok := addrs[mb.Primary.Backend]
+		if !ok {
+			return fmt.Errorf("deleted user %s and %d mailboxes; %s is on %s, which has no healthy node (run again)", user, deleted, mb.Name, mb.Primary.Backend)
+		}
+		if err := backend.DeleteRemote(ctx, a.client.API(), addr, mb.Name); err != nil && !errors.Is(err, fsm.ErrNoMailbox) {
+			return fmt.Errorf("deleted user %s and %d mailboxes; %s: %w (run again)", user, deleted, mb.Name, err)
+		}
+		deleted++
+	}
+	if list.Truncated {
+		return fmt.Errorf("deleted user %s and %d mailboxes; more remain (run again)", user, deleted)
+	}
+	return a.done(fmt.Sprintf("deleted user %s and its %d mailboxes", user, deleted),
+		map[string]any{"mailboxes": deleted})
+}
+
+// backendAddrs maps each healthy backend node's id to its cluster API
+// address: a backend's id is its node's unless backend.id says otherwise,
+// and a mailbox on such a backend is reported, not deleted.
+func (a *adminCmd) backendAddrs(ctx context.Context) (map[string]string, error) {
+	nodes, err := a.backendNodes(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	addrs := make(map[string]string, len(nodes))
+	for _, n := range nodes {
+		addrs[n.NodeID] = n.APIAddr
+	}
+	return addrs, nil
 }

@@ -24,10 +24,13 @@ func loadNodeTLS(cfg Config, log *slog.Logger) (node.TLS, error) {
 	} else {
 		log.Warn("tls.node_dir is not set: traffic between nodes, including the cluster secret, travels in plaintext")
 	}
-	if path := cfg.TLS.GossipKeyFile; path != "" {
+	switch path := cfg.TLS.GossipKeyFile; {
+	case path != "":
 		if t.GossipKey, err = tlsutil.GossipKey(path); err != nil {
 			return t, fmt.Errorf("tls.gossip_key_file: %w", err)
 		}
+	case cfg.TLS.NodeDir != "":
+		return t, fmt.Errorf("tls.gossip_key_file is required with tls.node_dir: without it anyone who reaches the gossip port joins the cluster (rookery tls init writes %s beside the CA)", tlsutil.GossipKeyFile)
 	}
 	if fc := cfg.Frontend; cfg.Has(node.RoleFrontend) && fc.TLSCertFile != "" {
 		if t.Clients, err = tlsutil.ClientPortConfig(fc.TLSCertFile, fc.TLSKeyFile); err != nil {

@@ -300,6 +300,33 @@ func (c *Cluster) Create(i int, name string) *fsm.Mailbox {
 	return mb
 }
 
+// Apply commits cmd to the directory and waits until every backend and
+// frontend has applied it; a broken rule fails the test.
+func (c *Cluster) Apply(cmd fsm.Command) fsm.Result {
+	c.T.Helper()
+	ctx := Ctx(c.T)
+	res, err := c.Voters[0].Apply(ctx, cmd)
+	if err == nil {
+		err = res.Err
+	}
+	if err != nil {
+		c.T.Fatalf("apply %T: %v", cmd, err)
+	}
+	var nodes []*directory.Node
+	for _, b := range c.Backends {
+		nodes = append(nodes, b.Node)
+	}
+	for _, f := range c.Frontends {
+		nodes = append(nodes, f.Node)
+	}
+	for _, n := range nodes {
+		if err := n.WaitApplied(ctx, res.Index); err != nil {
+			c.T.Fatal(err)
+		}
+	}
+	return res
+}
+
 // Local is d's local copy as it is (directory.Local), for a test that
 // polls it; a read that fails fails the test.
 func Local(t testing.TB, d directory.Directory) *fsm.View {
