@@ -59,7 +59,7 @@ func (c ListStaleness) checkCreate(b *builder, h history.History, cr history.Op,
 	done := make(map[string]bool)
 	var lags []int64
 	for _, l := range lists[start:] {
-		if l.Node == cr.Node || done[l.Node] {
+		if l.Node == cr.Node || done[l.Node] || !listCovers(l.Key, cr.Key) {
 			continue
 		}
 		if slices.Contains(l.Value.Names, cr.Key) {
@@ -103,3 +103,30 @@ func lagStats(lags []int64) map[string]float64 {
 }
 
 func ms(ns int64) float64 { return float64(ns) / 1e6 }
+
+// listCovers says whether a LIST of pattern (its op's key; empty in
+// histories that did not record it: every name) could show name: another
+// workload's CREATE, of a name no LIST asked for, is not the LIST's to
+// show. The IMAP wildcards: * matches anything, % anything but the
+// hierarchy delimiter "/".
+func listCovers(pattern, name string) bool {
+	return pattern == "" || wildMatch(pattern, name)
+}
+
+func wildMatch(pattern, name string) bool {
+	if pattern == "" {
+		return name == ""
+	}
+	if pattern[0] == '*' || pattern[0] == '%' {
+		for i := 0; i <= len(name); i++ {
+			if pattern[0] == '%' && i > 0 && name[i-1] == '/' {
+				return false
+			}
+			if wildMatch(pattern[1:], name[i:]) {
+				return true
+			}
+		}
+		return false
+	}
+	return name != "" && name[0] == pattern[0] && wildMatch(pattern[1:], name[1:])
+}

@@ -16,6 +16,25 @@ func (b *hist) list(node string, inv, comp int64, names ...string) *hist {
 		Value: history.Value{Names: names}})
 }
 
+func (b *hist) listOf(node, pattern string, inv, comp int64, names ...string) *hist {
+	return b.add(history.Op{Process: 1, F: history.FList, Key: pattern, Node: node, Outcome: ok, Invoke: inv, Complete: comp,
+		Value: history.Value{Names: names}})
+}
+
+func TestListCovers(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, name string
+		want          bool
+	}{
+		{"", "anything", true}, {"ls-*", "ls-1-2", true}, {"ls-*", "own-0", false}, {"*", "a/b", true},
+		{"%", "a/b", false}, {"a/%", "a/b", true}, {"ls-%-1", "ls-3-1", true}, {"ls-*", "ls-", true}, {"ls-?", "ls-1", false},
+	} {
+		if got := listCovers(tc.pattern, tc.name); got != tc.want {
+			t.Errorf("listCovers(%q, %q) = %v, want %v", tc.pattern, tc.name, got, tc.want)
+		}
+	}
+}
+
 func TestListStaleness(t *testing.T) {
 	const bound = 1000
 	cases := []struct {
@@ -36,6 +55,10 @@ func TestListStaleness(t *testing.T) {
 			list("n3", 150, 160, "a").list("n2", 2000, 2010), nil, Valid},
 		{"nothing judged", new(hist).createVia("n1", "a", 0, 100).list("n2", 2000, 2010),
 			map[string][]Interval{"n2": {{Start: 1500, End: 1900}}}, Unknown},
+		{"a name outside the LIST's pattern is not judged", new(hist).createVia("n1", "own-0", 0, 100).
+			createVia("n1", "ls-1", 0, 100).listOf("n2", "ls-*", 2000, 2010, "ls-1"), nil, Valid},
+		{"a name inside the LIST's pattern is", new(hist).createVia("n1", "ls-1", 0, 100).
+			listOf("n2", "ls-*", 2000, 2010), nil, Invalid},
 		{"own frontend is not judged", new(hist).createVia("n1", "a", 0, 100).list("n1", 2000, 2010).
 			list("n2", 200, 210, "a"), nil, Valid},
 	}

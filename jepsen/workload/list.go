@@ -20,6 +20,10 @@ var _ Workload = (*List)(nil)
 
 const listUser, listPassword = "jlist", "jlist-password"
 
+// listPattern is what the lister asks for; a LIST op's key, so the
+// checker judges it only by the names it could show.
+const listPattern = "ls-*"
+
 func (w *List) Name() string { return "list" }
 
 func (w *List) Setup(ctx context.Context, env *Env) error {
@@ -62,10 +66,10 @@ func (w *List) pollUntilSeen(ctx context.Context, env *Env, s *session, name str
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) && env.wait(ctx) {
 		var seen bool
-		s.record(ctx, history.FList, "", func(ic *imapConn) (history.Value, error) {
+		s.record(ctx, history.FList, listPattern, func(ic *imapConn) (history.Value, error) {
 			var v history.Value
 			err := ic.do(ctx, func() error {
-				list, err := ic.c.List("", "ls-*", nil).Collect()
+				list, err := ic.c.List("", listPattern, nil).Collect()
 				for _, d := range list {
 					v.Names = append(v.Names, d.Mailbox)
 				}
