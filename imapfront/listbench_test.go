@@ -17,20 +17,23 @@ import (
 
 // BenchmarkListLargeDirectory measures LIST "" "*" through a frontend, for
 // a user with 10 folders and 5 folders granted by others, from 10 clients
-// at once, over directories of 10,000, 100,000 and 1,000,000 mailboxes:
-// users of 10 folders each, 1% of them granting a folder to 10 others,
-// and 50 shared folders readable by anyone. Run it with
+// at once (and from one, for the time of a LIST without queueing), over
+// directories of 10,000, 100,000 and 1,000,000 mailboxes: users of 10
+// folders each, 1% of them granting a folder to 10 others, and 50 shared
+// folders readable by anyone. Run it with
 //
 //	go test ./imapfront/ -run '^$' -bench ListLargeDirectory -benchtime 2000x
 //
-// CPU per LIST is the whole process's (frontend and the 10 clients), from
+// CPU per LIST is the whole process's (frontend and clients), from
 // getrusage. The directory is a local FSM filled by batched apply, as Raft
 // delivers a burst of committed entries; a LIST's synced read is answered
 // at once (in a cluster it also waits for one ReadIndex round, shared by
 // the reads in flight).
 func BenchmarkListLargeDirectory(b *testing.B) {
 	for _, n := range []int{10_000, 100_000, 1_000_000} {
-		b.Run(fmt.Sprintf("mailboxes=%d", n), func(b *testing.B) { benchList(b, n) })
+		for _, clients := range []int{10, 1} {
+			b.Run(fmt.Sprintf("mailboxes=%d/clients=%d", n, clients), func(b *testing.B) { benchList(b, n, clients) })
+		}
 	}
 }
 
@@ -103,7 +106,7 @@ var listDir struct {
 	perEntry float64
 }
 
-func benchList(b *testing.B, n int) {
+func benchList(b *testing.B, n, clients int) {
 	user := benchListUser(1)
 	if listDir.n != n {
 		listDir.dir = nil
@@ -119,7 +122,6 @@ func benchList(b *testing.B, n int) {
 	dir := listDir.dir
 
 	addr, _ := startFrontend(b, testConfig(b, dir))
-	const clients = 10
 	conns := make([]*benchListConn, clients)
 	for i := range conns {
 		conns[i] = dialBenchList(b, addr, user)
