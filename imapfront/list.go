@@ -122,11 +122,15 @@ func (o *listOptions) extended(e *listEntry) string {
 // something, and shared/: its cost follows what the user may see, not the
 // size of the directory.
 func (s *session) listEntries(dir *fsm.View, patterns []string) (map[string]*listEntry, []string) {
-	entries := make(map[string]*listEntry)
+	entries := make(map[string]*listEntry, 64)
+	var slab []listEntry // entries are allocated in runs, not one by one
 	entry := func(name string) *listEntry {
 		e := entries[name]
 		if e == nil {
-			e = &listEntry{}
+			if len(slab) == 0 {
+				slab = make([]listEntry, 32)
+			}
+			e, slab = &slab[0], slab[1:]
 			entries[name] = e
 		}
 		return e
@@ -213,7 +217,7 @@ func mayMatchPrefix(patterns []string, prefix string) bool {
 
 func matchAny(patterns []string, name string) bool {
 	for _, p := range patterns {
-		if matchPattern(p, name) {
+		if p == "*" || matchPattern(p, name) {
 			return true
 		}
 	}
