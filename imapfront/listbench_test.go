@@ -130,6 +130,7 @@ func benchList(b *testing.B, n, clients int) {
 	if want < 65 {
 		b.Fatalf("LIST returned %d lines, want at least 65", want)
 	}
+	b.Logf("LIST returns %d lines", want)
 
 	lat := make([][]time.Duration, clients)
 	b.ResetTimer()
