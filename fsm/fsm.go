@@ -166,6 +166,8 @@ func (f *FSM) publishLocked(applied uint64) {
 	next.unsettled = share(d&dirtyUnsettled != 0, f.work.unsettled, prev.unsettled)
 	next.users = share(d&dirtyUsers != 0, f.work.users, prev.users)
 	next.subs = share(d&dirtySubs != 0, f.work.subs, prev.subs)
+	next.grants = share(d&dirtyGrants != 0, f.work.grants, prev.grants)
+	next.perBackend = sharePerBackend(d&dirtyPerBackend != 0, f.work.perBackend, prev.perBackend)
 	f.dirty = 0
 	f.cur.Store(next)
 

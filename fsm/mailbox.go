@@ -278,8 +278,8 @@ func (f *FSM) removeDeletions(c RemoveDeletions) Result {
 	return Result{Count: len(stuck)}
 }
 
-// insertMailbox, replaceMailbox and deleteMailbox keep the name, id and
-// unsettled indexes in step.
+// insertMailbox, replaceMailbox and deleteMailbox keep the name, id,
+// unsettled, grants and per-backend indexes in step.
 
 // unsettled says whether a mailbox in state st is on its way in or out
 // (Reserved, Deleting): each such state must resolve by itself, and the
@@ -290,7 +290,7 @@ func (f *FSM) insertMailbox(mb *Mailbox) {
 	t := f.work
 	t.names.ReplaceOrInsert(nameEntry{name: mb.Name, mb: mb})
 	t.ids.ReplaceOrInsert(idEntry{id: mb.ID, mb: mb})
-	f.dirty |= dirtyNames | dirtyIDs
+	f.dirty |= dirtyNames | dirtyIDs | t.addToIndexes(mb)
 	if unsettled(mb.State) {
 		t.unsettled.ReplaceOrInsert(nameEntry{name: mb.Name, mb: mb})
 		f.dirty |= dirtyUnsettled
@@ -313,6 +313,7 @@ func (f *FSM) replaceMailbox(old, mb *Mailbox) {
 		f.work.unsettled.Delete(nameEntry{name: old.Name})
 		f.dirty |= dirtyUnsettled
 	}
+	f.dirty |= f.work.dropFromIndexes(old)
 	f.insertMailbox(mb)
 }
 
@@ -320,7 +321,7 @@ func (f *FSM) deleteMailbox(mb *Mailbox) {
 	t := f.work
 	t.names.Delete(nameEntry{name: mb.Name})
 	t.ids.Delete(idEntry{id: mb.ID})
-	f.dirty |= dirtyNames | dirtyIDs
+	f.dirty |= dirtyNames | dirtyIDs | t.dropFromIndexes(mb)
 	if unsettled(mb.State) {
 		t.unsettled.Delete(nameEntry{name: mb.Name})
 		f.dirty |= dirtyUnsettled

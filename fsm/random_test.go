@@ -4,24 +4,45 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/raft"
 )
 
 // randomCommand draws from a small universe of names, users, backends and
-// reservations, so that commands often collide and break rules.
-func randomCommand(rng *rand.Rand) Command {
+// reservations, so that commands often collide and break rules. Names
+// and ids are often those of mailboxes in st, the state the command goes
+// to, so that commands on a live mailbox (a move) get far enough.
+func randomCommand(rng *rand.Rand, st *View) Command {
 	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
+	var live []*Mailbox
+	st.Mailboxes("", func(mb *Mailbox) bool { live = append(live, mb); return true })
 	name := func() string {
+		if len(live) > 0 && rng.IntN(3) == 0 {
+			return live[rng.IntN(len(live))].Name
+		}
 		return pick("user/alice/INBOX", "user/alice/a", "user/alice/a/b", "user/alice/a/b/c", "user/alice/c",
 			"user/bob/INBOX", "shared/x", "shared/x/y", "shared/z", "bad")
 	}
+	id := func() uint64 {
+		if moves := st.Moves(); len(moves) > 0 && rng.IntN(2) == 0 {
+			return moves[rng.IntN(len(moves))].Mailbox
+		}
+		if len(live) == 0 || rng.IntN(5) == 0 {
+			return rng.Uint64N(20)
+		}
+		return live[rng.IntN(len(live))].ID
+	}
 	user := func() string { return pick("alice", "bob", "carol", "Bad User") }
+	ident := func() string { return pick("alice", "bob", "carol", "anyone", "-bob", "-anyone", "Bad User") }
 	backend := func() string { return pick("b1", "b2", "b3", "b9") }
 	res := func() string { return pick("r1", "r2", "") }
-	switch rng.IntN(16) {
+	moveID := func() string { return pick("m1", "m2", "m1", "m2", "") }
+	switch rng.IntN(30) {
 	case 0, 1:
 		return Reserve{Name: name(), Backend: backend(), Replicas: []string{backend()}, Reservation: res(), At: rng.Int64N(100)}
 	case 2, 3:
@@ -34,22 +55,55 @@ func randomCommand(rng *rand.Rand) Command {
 		return Remove{Name: name(), ID: rng.Uint64N(20)}
 	case 7:
 		return Rename{From: name(), To: name()}
-	case 8:
-		return SetACL{Name: name(), Identifier: user(), Rights: pick("lr", "", "lrswipkxtea", "z")}
-	case 9:
-		return UserAdd{Name: user(), PasswordHash: "h"}
+	case 8, 9:
+		return SetACL{Name: name(), Identifier: ident(), Rights: pick("lr", "", "lrswipkxtea", "z")}
 	case 10:
-		return UserDelete{Name: user()}
+		return UserAdd{Name: user(), PasswordHash: "h"}
 	case 11:
-		return Subscribe{User: user(), Name: name()}
+		return UserDelete{Name: user()}
 	case 12:
-		return Unsubscribe{User: user(), Name: name()}
+		return Subscribe{User: user(), Name: name()}
 	case 13:
-		return SetBackendState{ID: backend(), State: BackendState(rng.IntN(5))}
+		return Unsubscribe{User: user(), Name: name()}
 	case 14:
+		return SetBackendState{ID: backend(), State: BackendState(rng.IntN(5))}
+	case 15:
 		return RemoveDeletions{Backend: backend()}
-	default:
+	case 16:
 		return ReleaseReservations{Backend: pick("", "b1", "b2"), Before: rng.Int64N(100)}
+	case 17:
+		return SetInSync{Primary: backend(), Replica: backend(), InSync: rng.IntN(3) > 0, At: rng.Int64N(100)}
+	case 18:
+		return Failover{Backend: backend(), Force: rng.IntN(2) == 0, At: rng.Int64N(100)}
+	case 19, 20:
+		return MoveStart{Name: name(), MoveID: moveID(), Target: backend(), KeepSource: rng.IntN(2) == 0, At: rng.Int64N(100)}
+	case 21, 22:
+		return MoveMark{Mailbox: id(), MoveID: moveID()}
+	case 23, 24:
+		return MoveSwitch{Mailbox: id(), MoveID: moveID(), At: rng.Int64N(100)}
+	case 25:
+		return MoveAbort{Mailbox: id(), MoveID: moveID(), At: rng.Int64N(100)}
+	case 26:
+		return UserQuota{Name: user(), QuotaBytes: []int64{0, 100, -1}[rng.IntN(3)]}
+	case 27:
+		return UserAdmin{Name: user(), Admin: rng.IntN(2) == 0}
+	case 28:
+		return UserPasswd{Name: user(), PasswordHash: pick("h", "h2")}
+	default:
+		switch rng.IntN(4) {
+		case 0:
+			return Noop{}
+		case 1:
+			return ModifyACL{Name: name(), Identifier: ident(), Mode: ACLMode(rng.IntN(3)), Rights: pick("lr", "w", "lrswipkxtea", "z")}
+		case 2:
+			var epoch uint64
+			mid := id()
+			if mb, ok := st.MailboxByID(mid); ok && rng.IntN(4) > 0 {
+				epoch = mb.Epoch
+			}
+			return Rereplicate{Primary: backend(), Add: backend(), Items: []RereplicateItem{{Mailbox: mid, Epoch: epoch, Drop: pick("", "b1", "b2", "b3")}}, At: rng.Int64N(100)}
+		}
+		return BackendRegister{ID: pick("b1", "b2", "b3", "b4", "bad id"), IMAPAddr: "x:143", Weight: uint32(rng.IntN(3)), At: rng.Int64N(100)}
 	}
 }
 
@@ -82,6 +136,60 @@ func checkIndexes(t *testing.T, f *FSM) {
 	if unsettledN != st.unsettled.Len() {
 		t.Fatalf("%d reserved or deleting mailboxes, index has %d", unsettledN, st.unsettled.Len())
 	}
+	checkDerived(t, st)
+}
+
+// checkDerived verifies that the grants and per-backend indexes equal
+// what a full walk of the mailboxes finds.
+func checkDerived(t *testing.T, st *View) {
+	t.Helper()
+	wantGrants := map[string][]*Mailbox{}
+	wantCounts := map[string]int{}
+	st.Mailboxes("", func(mb *Mailbox) bool {
+		wantCounts[mb.Primary.Backend]++
+		for _, ace := range mb.ACL {
+			if ace.Rights != "" && !strings.HasPrefix(ace.Identifier, "-") {
+				wantGrants[ace.Identifier] = append(wantGrants[ace.Identifier], mb)
+			}
+		}
+		return true
+	})
+	entries := 0
+	for ident, want := range wantGrants {
+		var got []*Mailbox
+		st.Granted(ident, func(mb *Mailbox) bool { got = append(got, mb); return true })
+		if !slices.Equal(got, want) {
+			t.Fatalf("grants of %q: index %v, walk %v", ident, mailboxNames(got), mailboxNames(want))
+		}
+		entries += len(want)
+	}
+	if st.grants.Len() != entries {
+		t.Fatalf("grants index has %d entries, the walk finds %d", st.grants.Len(), entries)
+	}
+	for _, ident := range []string{"alice", "bob", "carol", "anyone"} {
+		if _, ok := wantGrants[ident]; !ok {
+			st.Granted(ident, func(mb *Mailbox) bool {
+				t.Fatalf("grants of %q: index has %s, the walk nothing", ident, mb.Name)
+				return false
+			})
+		}
+	}
+	if !maps.Equal(st.perBackend, wantCounts) {
+		t.Fatalf("per-backend counts: index %v, walk %v", st.perBackend, wantCounts)
+	}
+	for b, n := range wantCounts {
+		if got := st.MailboxesOn(b); got != n {
+			t.Fatalf("MailboxesOn(%q) = %d, walk %d", b, got, n)
+		}
+	}
+}
+
+func mailboxNames(mbs []*Mailbox) []string {
+	out := make([]string, len(mbs))
+	for i, mb := range mbs {
+		out[i] = mb.Name
+	}
+	return out
 }
 
 func TestRandomCommands(t *testing.T) {
@@ -92,7 +200,7 @@ func TestRandomCommands(t *testing.T) {
 			f := newTestFSM(t)
 			var logs []*raft.Log
 			for i := 0; i < 400; i++ {
-				cmd := randomCommand(rng)
+				cmd := randomCommand(rng, f.View())
 				before := f.Digest()
 				data, _ := Encode(cmd)
 				logs = append(logs, logAt(f.index+1, data))
@@ -133,9 +241,9 @@ func TestRandomCommands(t *testing.T) {
 		})
 	}
 	// The universe is small enough that every kind of change happens.
-	for typ := TypeReserve; typ <= TypeReleaseReservations; typ++ {
-		if typ == TypeUserPasswd || typ == TypeBackendRegister {
-			continue // not drawn
+	for typ := TypeReserve; typ <= TypeRereplicate; typ++ {
+		if New().handlers[typ] == nil {
+			continue // no such command
 		}
 		if succeeded[typ] == 0 {
 			t.Errorf("no command of type %d succeeded: %v", typ, succeeded)

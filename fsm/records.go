@@ -251,6 +251,7 @@ func (rr *restorer) mailbox(mb *Mailbox) error {
 		return fmt.Errorf("mailbox id %d twice", mb.ID)
 	}
 	rr.t.names.ReplaceOrInsert(nameEntry{name: mb.Name, mb: mb})
+	rr.t.addToIndexes(mb)
 	if unsettled(mb.State) {
 		rr.t.unsettled.ReplaceOrInsert(nameEntry{name: mb.Name, mb: mb})
 	}

@@ -54,6 +54,9 @@ type tables struct {
 	inSync    []Pair                      // sorted by (Primary, Replica); replaced whole
 	moves     []Move                      // sorted by mailbox id; replaced whole
 
+	grants     *btree.BTreeG[grantEntry] // by identifier, then name; see index.go
+	perBackend map[string]int            // mailboxes by primary backend; see index.go
+
 	nextID          uint64 // next mailbox id; ids start at 1
 	nextUIDValidity uint32 // next uidvalidity; strictly increasing, starts at 1
 }
@@ -65,6 +68,8 @@ func newTables() *tables {
 		unsettled:       btree.NewG(btreeDegree, lessName),
 		users:           btree.NewG(btreeDegree, lessUser),
 		subs:            btree.NewG(btreeDegree, lessSub),
+		grants:          newGrants(),
+		perBackend:      map[string]int{},
 		nextID:          1,
 		nextUIDValidity: 1,
 	}
@@ -78,7 +83,9 @@ const (
 	dirtyUnsettled
 	dirtyUsers
 	dirtySubs
-	dirtyAll = dirtyNames | dirtyIDs | dirtyUnsettled | dirtyUsers | dirtySubs
+	dirtyGrants
+	dirtyPerBackend
+	dirtyAll = dirtyNames | dirtyIDs | dirtyUnsettled | dirtyUsers | dirtySubs | dirtyGrants | dirtyPerBackend
 )
 
 // View is a published, immutable state of the tables, pinned at the

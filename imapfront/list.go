@@ -117,13 +117,20 @@ func (o *listOptions) extended(e *listEntry) string {
 
 // listEntries collects every name the user may see (existing mailboxes,
 // their implied parents, subscriptions), keyed by external name, with the
-// names in order. patterns prune the namespaces scanned.
+// names in order. patterns prune the namespaces scanned. It reads the
+// user's own subtree, the mailboxes that grant the user or "anyone"
+// something, and shared/: its cost follows what the user may see, not the
+// size of the directory.
 func (s *session) listEntries(dir *fsm.View, patterns []string) (map[string]*listEntry, []string) {
-	entries := make(map[string]*listEntry)
+	entries := make(map[string]*listEntry, 64)
+	var slab []listEntry // entries are allocated in runs, not one by one
 	entry := func(name string) *listEntry {
 		e := entries[name]
 		if e == nil {
-			e = &listEntry{}
+			if len(slab) == 0 {
+				slab = make([]listEntry, 32)
+			}
+			e, slab = &slab[0], slab[1:]
 			entries[name] = e
 		}
 		return e
@@ -141,12 +148,17 @@ func (s *session) listEntries(dir *fsm.View, patterns []string) (map[string]*lis
 	}
 	dir.Mailboxes("user/"+s.user+"/", add)
 	if mayMatchPrefix(patterns, fsm.OtherUsersPrefix+"/") {
-		dir.Mailboxes("user/", func(m *fsm.Mailbox) bool {
-			if fsm.Owner(m.Name) == s.user {
-				return true
+		// Another user's mailbox is visible only through an ACL entry
+		// for this user or "anyone": the directory's grants index finds
+		// those without a walk of every user's mailboxes.
+		other := func(m *fsm.Mailbox) bool {
+			if fsm.Owner(m.Name) == "" || fsm.Owner(m.Name) == s.user {
+				return true // shared/ is listed below, the user's own above
 			}
 			return add(m)
-		})
+		}
+		dir.Granted(s.user, other)
+		dir.Granted(fsm.AnyoneIdentifier, other)
 	}
 	if mayMatchPrefix(patterns, fsm.SharedPrefix+"/") {
 		dir.Mailboxes("shared/", add)
@@ -205,7 +217,7 @@ func mayMatchPrefix(patterns []string, prefix string) bool {
 
 func matchAny(patterns []string, name string) bool {
 	for _, p := range patterns {
-		if matchPattern(p, name) {
+		if p == "*" || matchPattern(p, name) {
 			return true
 		}
 	}

@@ -265,8 +265,10 @@ func (s *session) moveMailbox(name, server string) error {
 	return err
 }
 
-// backendLoad caches mailbox counts per backend: counting walks the whole
-// directory, too much to do on every CREATE.
+// backendLoad holds the directory's mailbox counts per backend, taken at
+// most once a second, plus the picks made since: a burst of creates
+// spreads before its Reserves apply. The directory keeps the counts as
+// it applies, so taking them costs one look-up per backend.
 type backendLoad struct {
 	mu     sync.Mutex
 	at     time.Time
@@ -297,32 +299,27 @@ func (srv *Server) pickBackend(name string) (string, error) {
 func (l *backendLoad) leastLoaded(dir *fsm.View) (string, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	counts := l.getLocked(dir)
+	backends := dir.Backends()
+	if l.counts == nil || time.Since(l.at) > time.Second {
+		l.counts = make(map[string]int, len(backends))
+		for _, b := range backends {
+			l.counts[b.ID] = dir.MailboxesOn(b.ID)
+		}
+		l.at = time.Now()
+	}
 	best, bestLoad := "", 0.0
-	for _, b := range dir.Backends() {
+	for _, b := range backends {
 		if b.State != fsm.BackendUp {
 			continue
 		}
 		w := float64(max(b.Weight, 1))
-		if load := float64(counts[b.ID]) / w; best == "" || load < bestLoad {
+		if load := float64(l.counts[b.ID]) / w; best == "" || load < bestLoad {
 			best, bestLoad = b.ID, load
 		}
 	}
 	if best == "" {
 		return "", fmt.Errorf("%w: no backend is up", ErrBackendDown)
 	}
-	counts[best]++ // spread a burst of creates before the next count
+	l.counts[best]++ // spread a burst of creates before the next count
 	return best, nil
-}
-
-func (l *backendLoad) getLocked(dir *fsm.View) map[string]int {
-	if l.counts == nil || time.Since(l.at) > time.Second {
-		l.counts = make(map[string]int)
-		dir.Mailboxes("", func(m *fsm.Mailbox) bool {
-			l.counts[m.Primary.Backend]++
-			return true
-		})
-		l.at = time.Now()
-	}
-	return l.counts
 }

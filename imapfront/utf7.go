@@ -111,6 +111,9 @@ func decodeUTF7Run(b *strings.Builder, run string) error {
 // encodeUTF7 encodes a UTF-8 name in modified UTF-7. Invalid UTF-8 bytes
 // are encoded as U+FFFD.
 func encodeUTF7(s string) string {
+	if plainASCII(s) {
+		return s // most names: nothing to encode, nothing to allocate
+	}
 	var b strings.Builder
 	b.Grow(len(s) + len(s)/2)
 	for i := 0; i < len(s); {
@@ -154,4 +157,15 @@ func encodeUTF7Run(b *strings.Builder, s string) {
 	if bits > 0 {
 		b.WriteByte(utf7Alphabet[acc<<(6-bits)&0x3f])
 	}
+}
+
+// plainASCII says whether s is printable ASCII without '&', which modified
+// UTF-7 spells as itself.
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '&' {
+			return false
+		}
+	}
+	return true
 }
