@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -55,17 +56,43 @@ type adminCmd struct {
 	errOut io.Writer // progress lines
 }
 
-func runAdmin(args []string, stdout, stderr io.Writer) error {
+// adminFlags are rookery admin's own flags, which go before or after the
+// command.
+type adminFlags struct {
+	fs                       *flag.FlagSet
+	configPath, addr, tlsDir *string
+	asJSON                   *bool
+	timeout                  *time.Duration
+}
+
+func newAdminFlags() adminFlags {
 	fs := flag.NewFlagSet("admin", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintf(stderr, adminUsage, adminCommandList()); fs.PrintDefaults() }
-	configPath := fs.String("config", "", "a node's TOML config `file` (cluster API address and secret)")
-	addr := fs.String("addr", "", "cluster API `host:port` of any node")
-	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
-	tlsDir := fs.String("tls-dir", "", "`directory` with node.crt, node.key and ca.crt for a cluster with node TLS")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	return adminFlags{
+		fs:         fs,
+		configPath: fs.String("config", "", "a node's TOML config `file` (cluster API address and secret)"),
+		addr:       fs.String("addr", "", "cluster API `host:port` of any node"),
+		asJSON:     fs.Bool("json", false, "print JSON instead of a table"),
+		timeout:    fs.Duration("timeout", 30*time.Second, "give up after this long"),
+		tlsDir:     fs.String("tls-dir", "", "`directory` with node.crt, node.key and ca.crt for a cluster with node TLS"),
+	}
+}
+
+func runAdmin(args []string, stdout, stderr io.Writer) error {
+	f := newAdminFlags()
+	fs, configPath, addr, asJSON, timeout, tlsDir := f.fs, f.configPath, f.addr, f.asJSON, f.timeout, f.tlsDir
+	if err := parseFlags(fs, "admin", fmt.Sprintf(adminUsage, adminCommandList()), hoistFlags(fs, args), stdout); err != nil {
+		return err
+	}
+	a := &adminCmd{json: *asJSON, stdin: os.Stdin, out: stdout, errOut: stderr}
+	cmdArgs := fs.Args()
+	if len(cmdArgs) == 0 {
+		return usageErrorf("admin", "name a command")
+	}
+	if asked, err := a.commandHelp(cmdArgs); asked || err != nil {
+		return cmp.Or(err, errHelp)
+	}
+	if err := checkAdminArgs(cmdArgs); err != nil {
+		return err
 	}
 	secret := os.Getenv("ROOKERY_CLUSTER_SECRET")
 	if *configPath != "" {
@@ -83,22 +110,37 @@ func runAdmin(args []string, stdout, stderr io.Writer) error {
 			*tlsDir = cfg.TLS.NodeDir
 		}
 	}
-	if *addr == "" || secret == "" || fs.NArg() == 0 {
-		fs.Usage()
-		return errUsage
+	if *addr == "" {
+		return usageErrorf("admin", "no node to talk to: give --config FILE (a node's config) or --addr HOST:PORT")
 	}
-	client := directory.NewClient(*addr, secret)
+	if secret == "" {
+		return usageErrorf("admin", "no cluster secret: give --config FILE or set $ROOKERY_CLUSTER_SECRET")
+	}
+	a.client = directory.NewClient(*addr, secret)
+	a.secret = secret
 	if *tlsDir != "" {
 		tc, err := tlsutil.MutualClientConfig(*tlsDir)
 		if err != nil {
 			return fmt.Errorf("--tls-dir: %w", err)
 		}
-		client.WithTLS(tc)
+		a.client.WithTLS(tc)
 	}
-	a := &adminCmd{client: client, secret: secret, json: *asJSON, stdin: os.Stdin, out: stdout, errOut: stderr}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	return a.run(ctx, fs.Args())
+	return a.reportError(a.run(ctx, cmdArgs))
+}
+
+// reportError prints a failed command's error as JSON with --json, and
+// returns errReported so it is not printed again; without --json it
+// returns err for main to print.
+func (a *adminCmd) reportError(err error) error {
+	if err == nil || !a.json || errors.Is(err, errUsage) {
+		return err
+	}
+	if perr := a.printJSON(map[string]any{"ok": false, "error": err.Error()}); perr != nil {
+		return err
+	}
+	return errReported
 }
 
 func (a *adminCmd) run(ctx context.Context, args []string) error {
@@ -107,9 +149,6 @@ func (a *adminCmd) run(ctx context.Context, args []string) error {
 			return args[i]
 		}
 		return ""
-	}
-	if a.commandHelp(args) {
-		return nil
 	}
 	switch strings.Join(args[:min(2, len(args))], " ") {
 	case "snapshot save":
@@ -173,7 +212,7 @@ func (a *adminCmd) run(ctx context.Context, args []string) error {
 		}
 		return a.done("removed "+args[1], nil)
 	}
-	return fmt.Errorf("unknown admin command %q (see rookery admin --help)", strings.Join(args, " "))
+	return usageErrorf("admin", "unknown command %q", strings.Join(args, " "))
 }
 
 func (a *adminCmd) apply(ctx context.Context, cmd fsm.Command, done string) error {

@@ -42,20 +42,21 @@ const devUser, devPassword = "demo", "demo"
 
 func runDev(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, devUsage); fs.PrintDefaults() }
 	dir := fs.String("dir", ".rookery-dev", "data `directory` for every node")
 	clean := fs.Bool("clean", false, "remove the data directory first")
-	nodes := fs.Int("nodes", 3, "number of nodes (3 or 5)")
+	nodes := fs.Int("nodes", 3, "number of nodes, 1 to 7 (3 or 5 keep a quorum through one or two failures)")
 	basePort := fs.Int("base-port", 17000, "first of the ports the nodes use (100 per node)")
 	imapPort := fs.Int("imap-port", 1143, "IMAP port of the first node's frontend (+1 per node)")
 	imapsPort := fs.Int("imaps-port", 1993, "IMAP implicit-TLS port of the first node's frontend (+1 per node)")
 	lmtpPort := fs.Int("lmtp-port", 2424, "LMTP port of the first node's frontend (+1 per node)")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	if err := parseFlags(fs, "dev", devUsage, args, stdout); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf("dev", "unexpected argument %q", fs.Arg(0))
 	}
 	if *nodes < 1 || *nodes > 7 {
-		return errors.New("--nodes must be 1 to 7")
+		return usageErrorf("dev", "--nodes %d: a dev cluster has 1 to 7 nodes", *nodes)
 	}
 	if *clean {
 		if err := os.RemoveAll(*dir); err != nil {
