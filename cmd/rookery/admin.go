@@ -294,48 +294,119 @@ func (a *adminCmd) table(header string, rows [][]string) {
 	tw.Flush()
 }
 
+// memberRow is one node of `admin status`, in the table and in --json.
+type memberRow struct {
+	NodeID       string    `json:"node_id"`
+	Roles        []string  `json:"roles"`
+	RaftState    string    `json:"raft_state"` // "" when the node could not be asked
+	LeaderID     string    `json:"leader_id"`
+	Voter        bool      `json:"voter"`
+	AppliedIndex uint64    `json:"applied_index"`
+	Lag          *int64    `json:"lag"`          // the leader's commit index minus this node's applied index; null unknown
+	LastContact  string    `json:"last_contact"` // "" on the leader or when unknown
+	Health       string    `json:"health"`       // ok, no leader, catching up, unreachable, down
+	Error        string    `json:"error,omitempty"`
+	DownSince    time.Time `json:"down_since,omitzero"`
+	// Quorum is the cluster's summary, the same on every row, so that the
+	// JSON is one list of nodes and each row stands on its own.
+	Quorum quorumSummary `json:"quorum"`
+}
+
+// quorumSummary is the last line of `admin status`.
+type quorumSummary struct {
+	Leader  string `json:"leader"`
+	Voters  int    `json:"voters"`
+	Healthy int    `json:"healthy_voters"`
+	Quorum  int    `json:"quorum"`
+	CanLose int    `json:"can_lose"`
+	Summary string `json:"summary"`
+}
+
+// catchingUpLag is how far behind the leader's commit index a node's
+// applied index may be and still count as serving.
+const catchingUpLag = 100
+
 func (a *adminCmd) status(ctx context.Context) error {
 	members, err := a.client.ClusterStatus(ctx)
 	if err != nil {
 		return err
 	}
+	rows, q := statusRows(members, time.Now())
 	if a.json {
-		return a.printJSON(members)
+		for i := range rows {
+			rows[i].Quorum = q
+		}
+		return a.printJSON(rows)
 	}
-	var rows [][]string
+	var table [][]string
+	for _, r := range rows {
+		applied, lag, raftState := fmt.Sprint(r.AppliedIndex), "-", r.RaftState
+		if r.Lag != nil {
+			lag = fmt.Sprint(*r.Lag)
+		}
+		health := r.Health
+		switch {
+		case !r.DownSince.IsZero():
+			health = "down for " + time.Since(r.DownSince).Round(time.Second).String()
+			applied, raftState = "-", "-"
+		case r.Error != "":
+			health = "unreachable: " + r.Error
+			applied, raftState = "-", "-"
+		}
+		table = append(table, []string{r.NodeID, strings.Join(r.Roles, ","), raftState, cmp.Or(r.LeaderID, "-"),
+			applied, lag, cmp.Or(r.LastContact, "-"), health})
+	}
+	a.table("NODE\tROLES\tRAFT\tLEADER\tAPPLIED\tLAG\tLAST CONTACT\tHEALTH", table)
+	fmt.Fprintln(a.out)
+	fmt.Fprintln(a.out, q.Summary)
+	return nil
+}
+
+// statusRows turns the members' statuses into the rows of `admin status`
+// and the quorum summary under them.
+func statusRows(members []directory.MemberStatus, now time.Time) ([]memberRow, quorumSummary) {
 	var leader *directory.MemberStatus
 	for i, m := range members {
 		if m.Error == "" && m.RaftState == "Leader" {
 			leader = &members[i]
 		}
 	}
+	var rows []memberRow
 	healthy := 0
 	for _, m := range members {
-		health := "ok"
-		switch {
-		case m.Error != "":
-			health = "unreachable: " + m.Error
-		case m.LeaderID == "":
-			health = "no leader"
+		r := memberRow{NodeID: m.NodeID, Roles: m.Roles, RaftState: m.RaftState, LeaderID: m.LeaderID, Voter: m.Voter,
+			AppliedIndex: m.AppliedIndex, Health: "ok", Error: m.Error, DownSince: m.DownSince}
+		if r.Roles == nil {
+			r.Roles = []string{}
 		}
-		if m.Voter && health == "ok" {
+		if leader != nil && m.Error == "" {
+			lag := max(0, int64(leader.CommitIndex)-int64(m.AppliedIndex))
+			r.Lag = &lag
+		}
+		switch {
+		case !m.DownSince.IsZero():
+			r.Health = "down"
+		case m.Error != "":
+			r.Health = "unreachable"
+		case m.LeaderID == "":
+			r.Health = "no leader"
+		case r.Lag != nil && *r.Lag > catchingUpLag, m.AppliedIndex == 0:
+			r.Health = "catching up"
+		}
+		if m.Voter && r.Health == "ok" {
 			healthy++
 		}
-		lag := "-"
-		if leader != nil && m.Error == "" {
-			lag = fmt.Sprint(int64(leader.CommitIndex) - int64(m.AppliedIndex))
-		}
-		contact := "-"
 		if !m.LastContact.IsZero() && m.RaftState != "Leader" {
-			contact = time.Since(m.LastContact).Round(time.Millisecond).String()
+			r.LastContact = now.Sub(m.LastContact).Round(time.Millisecond).String()
 		}
-		rows = append(rows, []string{m.NodeID, strings.Join(m.Roles, ","), m.RaftState, m.LeaderID,
-			fmt.Sprint(m.AppliedIndex), lag, contact, health})
+		rows = append(rows, r)
 	}
-	a.table("NODE\tROLES\tRAFT\tLEADER\tAPPLIED\tLAG\tLAST CONTACT\tHEALTH", rows)
-	fmt.Fprintln(a.out)
-	fmt.Fprintln(a.out, quorumLine(leader, healthy))
-	return nil
+	q := quorumSummary{Healthy: healthy, Summary: quorumLine(leader, healthy)}
+	if leader != nil {
+		q.Leader, q.Voters, q.Quorum = leader.NodeID, leader.Voters, leader.Voters/2+1
+		q.CanLose = max(0, healthy-q.Quorum)
+	}
+	return rows, q
 }
 
 // quorumLine says how many more directory voters the cluster can lose. The
