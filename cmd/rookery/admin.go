@@ -81,7 +81,7 @@ func runAdmin(args []string, stdout, stderr io.Writer) error {
 	f := newAdminFlags()
 	fs, configPath, addr, asJSON, timeout, tlsDir := f.fs, f.configPath, f.addr, f.asJSON, f.timeout, f.tlsDir
 	if err := parseFlags(fs, "admin", fmt.Sprintf(adminUsage, adminCommandList()), hoistFlags(fs, args), stdout); err != nil {
-		return err
+		return helpDone(err)
 	}
 	a := &adminCmd{json: *asJSON, stdin: os.Stdin, out: stdout, errOut: stderr}
 	cmdArgs := fs.Args()
@@ -89,7 +89,7 @@ func runAdmin(args []string, stdout, stderr io.Writer) error {
 		return usageErrorf("admin", "name a command")
 	}
 	if asked, err := a.commandHelp(cmdArgs); asked || err != nil {
-		return cmp.Or(err, errHelp)
+		return err
 	}
 	if err := checkAdminArgs(cmdArgs); err != nil {
 		return err

@@ -49,7 +49,7 @@ Flags:
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && isHelp(args[0]) {
 		printUsage(newBenchFlags("KIND").fs, benchUsage, stdout)
-		return errHelp
+		return nil
 	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		return usageErrorf("bench", "name a kind first: imap, lmtp or directory")
@@ -60,7 +60,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	f := newBenchFlags(kind)
 	if err := parseFlags(f.fs, "bench", benchUsage, args[1:], stdout); err != nil {
-		return err
+		return helpDone(err)
 	}
 	if f.fs.NArg() > 0 {
 		return usageErrorf("bench", "unexpected argument %q", f.fs.Arg(0))

@@ -50,7 +50,7 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	imapsPort := fs.Int("imaps-port", 1993, "IMAP implicit-TLS port of the first node's frontend (+1 per node)")
 	lmtpPort := fs.Int("lmtp-port", 2424, "LMTP port of the first node's frontend (+1 per node)")
 	if err := parseFlags(fs, "dev", devUsage, args, stdout); err != nil {
-		return err
+		return helpDone(err)
 	}
 	if fs.NArg() > 0 {
 		return usageErrorf("dev", "unexpected argument %q", fs.Arg(0))

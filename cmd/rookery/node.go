@@ -31,7 +31,7 @@ func runNode(args []string, stdout, stderr io.Writer) error {
 	join := fs.String("join", "", "override directory.join: comma-separated gossip addresses")
 	expect := fs.Int("bootstrap-expect", -1, "override directory.bootstrap_expect")
 	if err := parseFlags(fs, "node", nodeUsage, args, stdout); err != nil {
-		return err
+		return helpDone(err)
 	}
 	if fs.NArg() > 0 {
 		return usageErrorf("node", "unexpected argument %q", fs.Arg(0))

@@ -72,7 +72,7 @@ func runTLS(args []string, stdout, stderr io.Writer) error {
 	case "init":
 		dir := fs.String("dir", "rookery-ca", "CA `directory` to create")
 		if err := parseFlags(fs, cmd, tlsInitUsage, args[1:], stdout); err != nil {
-			return err
+			return helpDone(err)
 		}
 		if fs.NArg() != 0 {
 			return usageErrorf(cmd, "unexpected argument %q (the directory goes in --dir)", fs.Arg(0))
@@ -82,7 +82,7 @@ func runTLS(args []string, stdout, stderr io.Writer) error {
 		caDir := fs.String("ca", "rookery-ca", "CA `directory` made by rookery tls init")
 		out := fs.String("out", "", "output `directory` (default: NODE-tls beside the CA directory)")
 		if err := parseFlags(fs, cmd, tlsIssueUsage, args[1:], stdout); err != nil {
-			return err
+			return helpDone(err)
 		}
 		if fs.NArg() < 2 {
 			return usageErrorf(cmd, "name the node and at least one host name or address it is dialled by")
@@ -94,7 +94,7 @@ func runTLS(args []string, stdout, stderr io.Writer) error {
 		return tlsIssue(*caDir, node, fs.Args()[1:], *out, stdout)
 	case "show":
 		if err := parseFlags(fs, cmd, tlsShowUsage, args[1:], stdout); err != nil {
-			return err
+			return helpDone(err)
 		}
 		if fs.NArg() != 1 {
 			return usageErrorf(cmd, "name one certificate file")

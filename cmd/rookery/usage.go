@@ -12,9 +12,17 @@ import (
 // *usageError says what is wrong with it in one line.
 var errUsage = errors.New("usage")
 
-// errHelp is returned once a command has printed the help asked for; the
-// process exits 0.
+// errHelp is what parseFlags returns once it has printed the help asked
+// for: the command stops there and succeeds (helpDone).
 var errHelp = errors.New("help printed")
+
+// helpDone is err, or nil when err is errHelp.
+func helpDone(err error) error {
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	return err
+}
 
 // errReported is returned once a command has printed its own error (as
 // JSON, with --json); the process exits 1 without printing it again.
