@@ -428,7 +428,7 @@ func (a *adminCmd) mailboxList(ctx context.Context, prefix string) error {
 		return err
 	}
 	if a.json {
-		return a.printJSON(list)
+		return a.printJSON(mailboxListView(list))
 	}
 	var rows [][]string
 	for _, m := range list.Mailboxes {
@@ -446,7 +446,7 @@ func (a *adminCmd) mailboxShow(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	return a.printJSON(mb)
+	return a.printJSON(mailboxView(mb))
 }
 
 func (a *adminCmd) userList(ctx context.Context) error {
@@ -455,7 +455,7 @@ func (a *adminCmd) userList(ctx context.Context) error {
 		return err
 	}
 	if a.json {
-		return a.printJSON(users)
+		return a.printJSON(userViews(users))
 	}
 	var rows [][]string
 	for _, u := range users {
@@ -483,7 +483,7 @@ func (a *adminCmd) mailboxCreate(ctx context.Context, name, nodeID string) error
 	if err != nil {
 		return err
 	}
-	return a.done(fmt.Sprintf("created %s (id %d) on %s", mb.Name, mb.ID, mb.Primary.Backend), map[string]any{"mailbox": mb})
+	return a.done(fmt.Sprintf("created %s (id %d) on %s", mb.Name, mb.ID, mb.Primary.Backend), map[string]any{"mailbox": mailboxView(mb)})
 }
 
 // backendNodes are the healthy nodes with the backend role: all of them,
