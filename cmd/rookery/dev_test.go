@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -102,6 +103,11 @@ func TestDevNodeStopStart(t *testing.T) {
 		t.Fatalf("admin --config %s status: %v", cfgPath, err)
 	}
 
+	// Through the frontend's LMTP, the 250 after DATA says delivered.
+	if got := lmtpDeliver(t, fmt.Sprintf("127.0.0.1:%d", base+8), devUser+"@localhost"); got != "250 2.0.0 <demo@localhost> Delivered" {
+		t.Errorf("LMTP reply to DATA %q", got)
+	}
+
 	fmt.Fprintln(typed, "stop node1")
 	waitUntil(t, "node1 stopped", func() bool { return strings.Contains(out.String(), "stopped node1\n") })
 	if err := status(); err == nil {
@@ -112,4 +118,34 @@ func TestDevNodeStopStart(t *testing.T) {
 	fmt.Fprintln(typed, "start node1")
 	waitUntil(t, "node1 started", func() bool { return strings.Contains(out.String(), "started node1\n") })
 	waitUntil(t, "admin status through node1 again", func() bool { return status() == nil })
+}
+
+// lmtpDeliver delivers one message to rcpt over LMTP at addr and returns
+// the reply to DATA.
+func lmtpDeliver(t *testing.T, addr, rcpt string) string {
+	t.Helper()
+	c, err := textproto.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	step := func(want int, format string, args ...any) string {
+		t.Helper()
+		if format != "" {
+			if err := c.PrintfLine(format, args...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		code, msg, err := c.ReadResponse(want)
+		if err != nil {
+			t.Fatalf("%s: %v", fmt.Sprintf(format, args...), err)
+		}
+		return fmt.Sprintf("%d %s", code, msg)
+	}
+	step(220, "")
+	step(250, "LHLO test.example")
+	step(250, "MAIL FROM:<s@example.org>")
+	step(250, "RCPT TO:<%s>", rcpt)
+	step(354, "DATA")
+	return step(250, "Subject: hello\r\n\r\nhi\r\n.")
 }
