@@ -40,6 +40,7 @@ type member struct {
 	id    string
 	state memberState
 	meta  memberMeta
+	since time.Time // when gossip last changed state (alive, failed, left)
 }
 
 // memberTable remembers every member gossip has told us about, including
@@ -231,7 +232,11 @@ func (e *gossipEvents) record(m *memberlist.Node, state memberState) {
 	if state == memberFailed && meta.Leaving {
 		state = memberLeft
 	}
-	e.n.members.set(member{id: m.Name, state: state, meta: meta})
+	since := time.Now()
+	if old, ok := e.n.members.get(m.Name); ok && old.state == state {
+		since = old.since
+	}
+	e.n.members.set(member{id: m.Name, state: state, meta: meta, since: since})
 	e.n.log.Debug("member changed", "member", m.Name, "state", state.String())
 	select {
 	case e.n.events <- struct{}{}:

@@ -246,14 +246,24 @@ func (n *Node) Status() Status {
 type MemberStatus struct {
 	Status
 	Error string `json:"error,omitempty"`
+	// DownSince is when gossip found the member failed; zero for a member
+	// gossip has alive. A failed member is listed with Error set, so that
+	// a dead node shows as down rather than vanishing.
+	DownSince time.Time `json:"down_since,omitzero"`
 }
 
-// ClusterStatus asks every alive member for its Status, in parallel.
+// ClusterStatus asks every alive member for its Status, in parallel, and
+// lists each failed one (not one that left) as down.
 func (n *Node) ClusterStatus(ctx context.Context) []MemberStatus {
 	var alive []member
+	var down []MemberStatus
 	for _, m := range n.members.all() {
-		if m.state == memberAlive {
+		switch m.state {
+		case memberAlive:
 			alive = append(alive, m)
+		case memberFailed:
+			down = append(down, MemberStatus{Status: Status{NodeID: m.id, Roles: m.meta.Roles,
+				RaftAddr: m.meta.RaftAddr, APIAddr: m.meta.APIAddr}, Error: "down", DownSince: m.since})
 		}
 	}
 	out := make([]MemberStatus, len(alive))
@@ -277,5 +287,5 @@ func (n *Node) ClusterStatus(ctx context.Context) []MemberStatus {
 		}()
 	}
 	wg.Wait()
-	return out
+	return append(out, down...)
 }

@@ -6,6 +6,10 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
+// errDelivered is the reply to a recipient the backend stored the message
+// for (go-smtp's own text for success says "queued").
+var errDelivered error = &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Delivered"}
+
 // reply turns an error into the LMTP reply the client sees: the one place
 // where the proxy's errors meet the protocol. A reply a backend sent passes
 // through as it is; an error nobody expected becomes a temporary failure,

@@ -4,6 +4,7 @@
 package lmtp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -236,7 +237,7 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) (err error)
 		return reply(err)
 	}
 	for i, res := range replies(byBackend, rcpts) {
-		status.SetStatus(rcpts[i].addr, res)
+		status.SetStatus(rcpts[i].addr, cmp.Or(res, errDelivered))
 		s.observe("DATA", start, res)
 	}
 	return nil

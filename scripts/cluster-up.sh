@@ -209,11 +209,11 @@ voter_report() {
     /"node_id"/   { gsub(/[",]/, "", $2); id = $2 }
     /"raft_state"/ { if ($2 ~ /"Leader"/) leader = id }
     /"voter"/     { voter[id] = ($2 ~ /true/) }
-    /"num_peers"/ { gsub(/,/, "", $2); peers[id] = $2 }
+    /"voters"/    { gsub(/,/, "", $2); voters = $2 }
     /"error"/     { failed[id] = 1 }
     END {
       n = 0; for (i in voter) if (voter[i] && !failed[i]) { n++; list = list " " i }
-      print (leader == "" ? 0 : peers[leader] + 1), n list
+      print (leader == "" ? 0 : voters), n list
     }' <<<"$json")
   while read -r name pid; do
     grep -qw "$name" <<<"$answering" || missing+=" $name"

@@ -122,3 +122,22 @@ func countColours(img image.Image) map[color.RGBA]int {
 	}
 	return out
 }
+
+// TestPageInBrowserNodeDown renders the page with a voter down: the
+// header counts voters as the CLI does, the dead node stays in the table
+// marked down with how long, and replication to it is not "ok".
+func TestPageInBrowserNodeDown(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Skipf("headless browser test skipped: %s not installed", chromiumPath)
+	}
+	url := servePage(t, &fixedSource{c: oneDown(now)})
+	dom := string(chromium(t, url, "--dump-dom"))
+	for _, want := range []string{`id="voters">2 of 3<`, ">node3<", ">down for 1m30s<", ">replica down<"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("DOM after the script ran lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("DOM:\n%s", tail(dom, 4000))
+	}
+}

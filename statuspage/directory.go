@@ -41,7 +41,7 @@ func (s dirSource) ClusterStatus(ctx context.Context) (Cluster, error) {
 	for _, m := range s.d.ClusterStatus(ctx) {
 		c.Nodes = append(c.Nodes, Node{ID: m.NodeID, Roles: m.Roles, RaftState: m.RaftState, Voter: m.Voter,
 			LeaderID: m.LeaderID, Term: m.Term, CommitIndex: m.CommitIndex, AppliedIndex: m.AppliedIndex,
-			LastContact: m.LastContact, Error: m.Error})
+			LastContact: m.LastContact, Voters: m.Voters, Error: m.Error, DownSince: m.DownSince})
 	}
 	f, err := s.d.Read(ctx, directory.Local)
 	if err != nil {

@@ -34,7 +34,9 @@ type Node struct {
 	CommitIndex  uint64
 	AppliedIndex uint64
 	LastContact  time.Time // with the leader; zero on the leader or before any contact
+	Voters       int       // voters in the node's Raft configuration, itself included
 	Error        string    // why the node could not be asked, when it could not
+	DownSince    time.Time // when gossip found the node failed; zero while it is alive
 }
 
 // Backend is one backend in the directory and how many mailboxes it holds.
@@ -79,14 +81,16 @@ type nodeView struct {
 	AppliedIndex uint64   `json:"applied_index"`
 	Lag          int64    `json:"lag"`             // leader's commit index minus this node's applied index; -1 unknown
 	LastContact  string   `json:"last_contact"`    // "" on the leader or when unknown
-	Health       string   `json:"health"`          // ok, no leader, unreachable
-	Error        string   `json:"error,omitempty"` // when unreachable
+	Health       string   `json:"health"`          // ok, no leader, unreachable, down
+	Error        string   `json:"error,omitempty"` // when unreachable or down
+	DownFor      string   `json:"down_for,omitempty"`
 }
 
 type replicView struct {
 	Primary string   `json:"primary"`
 	Replica string   `json:"replica"`
 	InSync  bool     `json:"in_sync"`
+	State   string   `json:"state"`       // ok, behind, or "replica down" / "primary down" when that node is
 	LagSec  *float64 `json:"lag_seconds"` // null when unknown
 	Pending *int     `json:"pending"`
 }
@@ -95,17 +99,24 @@ type replicView struct {
 func summarize(c Cluster, now time.Time) view {
 	v := view{GeneratedAt: now.UTC().Format(time.RFC3339), Backends: slices.Clone(c.Backends)}
 	var leaderCommit uint64
+	leaderVoters := 0
 	for _, n := range c.Nodes {
 		if n.Error == "" && n.RaftState == "Leader" && n.Term >= v.Term {
-			v.Leader, v.Term, leaderCommit = n.ID, n.Term, n.CommitIndex
+			v.Leader, v.Term, leaderCommit, leaderVoters = n.ID, n.Term, n.CommitIndex, n.Voters
 		}
 	}
+	down := map[string]bool{}
 	for _, n := range c.Nodes {
 		nv := nodeView{ID: n.ID, Roles: n.Roles, RaftState: n.RaftState, Voter: n.Voter, Term: n.Term,
 			CommitIndex: n.CommitIndex, AppliedIndex: n.AppliedIndex, Lag: -1, Health: "ok", Error: n.Error}
 		switch {
+		case !n.DownSince.IsZero():
+			nv.Health, nv.RaftState = "down", "?"
+			nv.DownFor = now.Sub(n.DownSince).Round(time.Second).String()
+			down[n.ID] = true
 		case n.Error != "":
 			nv.Health, nv.RaftState = "unreachable", "?"
+			down[n.ID] = true
 		case n.LeaderID == "":
 			nv.Health = "no leader"
 		}
@@ -131,12 +142,25 @@ func summarize(c Cluster, now time.Time) view {
 	for _, b := range v.Backends {
 		v.Mailboxes += b.Primaries
 	}
+	// The leader's Raft configuration is the truth about how many voters
+	// there are: a dead voter still counts, though nobody can ask it.
+	if leaderVoters > 0 {
+		v.Voters = leaderVoters
+	}
 	if v.Voters > 0 {
 		v.Quorum = v.Voters/2 + 1
 		v.CanLose = max(0, v.Healthy-v.Quorum)
 	}
 	for _, r := range c.Replication {
-		rv := replicView{Primary: r.Primary, Replica: r.Replica, InSync: r.InSync}
+		rv := replicView{Primary: r.Primary, Replica: r.Replica, InSync: r.InSync, State: "ok"}
+		switch {
+		case down[r.Replica]:
+			rv.State = "replica down"
+		case down[r.Primary]:
+			rv.State = "primary down"
+		case !r.InSync:
+			rv.State = "behind"
+		}
 		if r.Lag >= 0 {
 			lag, pending := r.Lag.Seconds(), r.Pending
 			rv.LagSec, rv.Pending = &lag, &pending

@@ -172,3 +172,46 @@ func TestHandler(t *testing.T) {
 		t.Errorf("POST: %d", r.StatusCode)
 	}
 }
+
+// oneDown is a three-voter cluster whose node3 died 90 seconds before at:
+// gossip lists it failed, and the directory still has node1's mailboxes
+// in sync on it.
+func oneDown(at time.Time) Cluster {
+	return Cluster{
+		Nodes: []Node{
+			{ID: "node1", Roles: []string{"directory", "backend"}, RaftState: "Leader", Voter: true, LeaderID: "node1", Term: 2, CommitIndex: 50, AppliedIndex: 50, Voters: 3},
+			{ID: "node2", Roles: []string{"directory", "backend"}, RaftState: "Follower", Voter: true, LeaderID: "node1", Term: 2, CommitIndex: 50, AppliedIndex: 50, Voters: 3},
+			{ID: "node3", Roles: []string{"directory", "backend"}, Error: "down", DownSince: at.Add(-90 * time.Second)},
+		},
+		Backends: []Backend{{ID: "node1", State: "up", Primaries: 1}},
+		Replication: []Replica{
+			{Primary: "node1", Replica: "node2", InSync: true, Lag: 0},
+			{Primary: "node1", Replica: "node3", InSync: true, Lag: -1},
+		},
+	}
+}
+
+// TestSummarizeNodeDown checks the figures with a voter down: it is listed
+// as down with how long, the voters are those of the leader's Raft
+// configuration, and replication to it is not "ok".
+func TestSummarizeNodeDown(t *testing.T) {
+	v := summarize(oneDown(now), now)
+	if v.Voters != 3 || v.Healthy != 2 || v.Quorum != 2 || v.CanLose != 0 {
+		t.Errorf("voters %d healthy %d quorum %d can lose %d, want 3, 2, 2, 0", v.Voters, v.Healthy, v.Quorum, v.CanLose)
+	}
+	var dead *nodeView
+	for i := range v.Nodes {
+		if v.Nodes[i].ID == "node3" {
+			dead = &v.Nodes[i]
+		}
+	}
+	if dead == nil || dead.Health != "down" || dead.DownFor != "1m30s" || dead.Lag != -1 {
+		t.Fatalf("node3: %+v", dead)
+	}
+	for _, r := range v.Replication {
+		want := map[string]string{"node2": "ok", "node3": "replica down"}[r.Replica]
+		if r.State != want {
+			t.Errorf("replication %s to %s: %q, want %q", r.Primary, r.Replica, r.State, want)
+		}
+	}
+}

@@ -370,3 +370,34 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestDeliveredReply: the 250 after DATA says the message was delivered
+// (it is on disk), not go-smtp's "queued".
+func TestDeliveredReply(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not found: cannot test with smtplib.LMTP")
+	}
+	e := newEnv(t, 0)
+	e.addUser("ann", backendID)
+	host, port, _ := net.SplitHostPort(e.addr)
+	script := `
+import smtplib, sys
+c = smtplib.LMTP(sys.argv[1], int(sys.argv[2]), timeout=20)
+c.ehlo('py.example.org')
+c.mail('s@example.org')
+c.rcpt('ann@example.org')
+code, msg = c.data(b'Subject: reply text\r\n\r\nhi\r\n')
+print(code, msg.decode())
+c.quit()
+`
+	cmd := exec.Command(py, "-c", script, host, port)
+	cmd.WaitDelay = 30 * time.Second
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("python: %v\n%s", err, out)
+	}
+	if got := strings.TrimSpace(string(out)); got != "250 2.0.0 <ann@example.org> Delivered" {
+		t.Fatalf("reply to DATA %q, want 250 2.0.0 <ann@example.org> Delivered", got)
+	}
+}

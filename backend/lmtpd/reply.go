@@ -50,3 +50,16 @@ func replyErr(err error) error {
 	}
 	return nil
 }
+
+// deliveredReply is the reply to a recipient whose copy the store holds:
+// it is on disk (and on the mailbox's in-sync replicas), not queued.
+var deliveredReply = &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "Delivered"}
+
+// rcptStatus is a recipient's status after DATA: err's reply, or
+// deliveredReply (go-smtp's own text for success says "queued").
+func rcptStatus(err error) error {
+	if err == nil {
+		return deliveredReply
+	}
+	return reply(err)
+}

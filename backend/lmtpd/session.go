@@ -131,7 +131,7 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 		if d.Duplicate {
 			s.log.Info("lmtp delivery sent again; it was stored before", "rcpt", rc.addr, "mailbox", rc.mailbox, "delivery", delivery, "uid", d.Message.UID)
 		}
-		status.SetStatus(rc.addr, replyErr(d.Err))
+		status.SetStatus(rc.addr, rcptStatus(d.Err))
 	}
 	s.log.Debug("lmtp delivered", "from", from, "recipients", len(rcpts), "mailboxes", len(mailboxes))
 	return nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -55,17 +56,43 @@ type adminCmd struct {
 	errOut io.Writer // progress lines
 }
 
-func runAdmin(args []string, stdout, stderr io.Writer) error {
+// adminFlags are rookery admin's own flags, which go before or after the
+// command.
+type adminFlags struct {
+	fs                       *flag.FlagSet
+	configPath, addr, tlsDir *string
+	asJSON                   *bool
+	timeout                  *time.Duration
+}
+
+func newAdminFlags() adminFlags {
 	fs := flag.NewFlagSet("admin", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintf(stderr, adminUsage, adminCommandList()); fs.PrintDefaults() }
-	configPath := fs.String("config", "", "a node's TOML config `file` (cluster API address and secret)")
-	addr := fs.String("addr", "", "cluster API `host:port` of any node")
-	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
-	tlsDir := fs.String("tls-dir", "", "`directory` with node.crt, node.key and ca.crt for a cluster with node TLS")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	return adminFlags{
+		fs:         fs,
+		configPath: fs.String("config", "", "a node's TOML config `file` (cluster API address and secret)"),
+		addr:       fs.String("addr", "", "cluster API `host:port` of any node"),
+		asJSON:     fs.Bool("json", false, "print JSON instead of a table"),
+		timeout:    fs.Duration("timeout", 30*time.Second, "give up after this long"),
+		tlsDir:     fs.String("tls-dir", "", "`directory` with node.crt, node.key and ca.crt for a cluster with node TLS"),
+	}
+}
+
+func runAdmin(args []string, stdout, stderr io.Writer) error {
+	f := newAdminFlags()
+	fs, configPath, addr, asJSON, timeout, tlsDir := f.fs, f.configPath, f.addr, f.asJSON, f.timeout, f.tlsDir
+	if err := parseFlags(fs, "admin", fmt.Sprintf(adminUsage, adminCommandList()), hoistFlags(fs, args), stdout); err != nil {
+		return helpDone(err)
+	}
+	a := &adminCmd{json: *asJSON, stdin: os.Stdin, out: stdout, errOut: stderr}
+	cmdArgs := fs.Args()
+	if len(cmdArgs) == 0 {
+		return usageErrorf("admin", "name a command")
+	}
+	if asked, err := a.commandHelp(cmdArgs); asked || err != nil {
+		return err
+	}
+	if err := checkAdminArgs(cmdArgs); err != nil {
+		return err
 	}
 	secret := os.Getenv("ROOKERY_CLUSTER_SECRET")
 	if *configPath != "" {
@@ -83,22 +110,37 @@ func runAdmin(args []string, stdout, stderr io.Writer) error {
 			*tlsDir = cfg.TLS.NodeDir
 		}
 	}
-	if *addr == "" || secret == "" || fs.NArg() == 0 {
-		fs.Usage()
-		return errUsage
+	if *addr == "" {
+		return usageErrorf("admin", "no node to talk to: give --config FILE (a node's config) or --addr HOST:PORT")
 	}
-	client := directory.NewClient(*addr, secret)
+	if secret == "" {
+		return usageErrorf("admin", "no cluster secret: give --config FILE or set $ROOKERY_CLUSTER_SECRET")
+	}
+	a.client = directory.NewClient(*addr, secret)
+	a.secret = secret
 	if *tlsDir != "" {
 		tc, err := tlsutil.MutualClientConfig(*tlsDir)
 		if err != nil {
 			return fmt.Errorf("--tls-dir: %w", err)
 		}
-		client.WithTLS(tc)
+		a.client.WithTLS(tc)
 	}
-	a := &adminCmd{client: client, secret: secret, json: *asJSON, stdin: os.Stdin, out: stdout, errOut: stderr}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	return a.run(ctx, fs.Args())
+	return a.reportError(a.run(ctx, cmdArgs))
+}
+
+// reportError prints a failed command's error as JSON with --json, and
+// returns errReported so it is not printed again; without --json it
+// returns err for main to print.
+func (a *adminCmd) reportError(err error) error {
+	if err == nil || !a.json || errors.Is(err, errUsage) {
+		return err
+	}
+	if perr := a.printJSON(map[string]any{"ok": false, "error": err.Error()}); perr != nil {
+		return err
+	}
+	return errReported
 }
 
 func (a *adminCmd) run(ctx context.Context, args []string) error {
@@ -107,9 +149,6 @@ func (a *adminCmd) run(ctx context.Context, args []string) error {
 			return args[i]
 		}
 		return ""
-	}
-	if a.commandHelp(args) {
-		return nil
 	}
 	switch strings.Join(args[:min(2, len(args))], " ") {
 	case "snapshot save":
@@ -175,7 +214,7 @@ func (a *adminCmd) run(ctx context.Context, args []string) error {
 		}
 		return a.done("removed "+args[1], nil)
 	}
-	return fmt.Errorf("unknown admin command %q (see rookery admin --help)", strings.Join(args, " "))
+	return usageErrorf("admin", "unknown command %q", strings.Join(args, " "))
 }
 
 func (a *adminCmd) apply(ctx context.Context, cmd fsm.Command, done string) error {
@@ -257,48 +296,119 @@ func (a *adminCmd) table(header string, rows [][]string) {
 	tw.Flush()
 }
 
+// memberRow is one node of `admin status`, in the table and in --json.
+type memberRow struct {
+	NodeID       string    `json:"node_id"`
+	Roles        []string  `json:"roles"`
+	RaftState    string    `json:"raft_state"` // "" when the node could not be asked
+	LeaderID     string    `json:"leader_id"`
+	Voter        bool      `json:"voter"`
+	AppliedIndex uint64    `json:"applied_index"`
+	Lag          *int64    `json:"lag"`          // the leader's commit index minus this node's applied index; null unknown
+	LastContact  string    `json:"last_contact"` // "" on the leader or when unknown
+	Health       string    `json:"health"`       // ok, no leader, catching up, unreachable, down
+	Error        string    `json:"error,omitempty"`
+	DownSince    time.Time `json:"down_since,omitzero"`
+	// Quorum is the cluster's summary, the same on every row, so that the
+	// JSON is one list of nodes and each row stands on its own.
+	Quorum quorumSummary `json:"quorum"`
+}
+
+// quorumSummary is the last line of `admin status`.
+type quorumSummary struct {
+	Leader  string `json:"leader"`
+	Voters  int    `json:"voters"`
+	Healthy int    `json:"healthy_voters"`
+	Quorum  int    `json:"quorum"`
+	CanLose int    `json:"can_lose"`
+	Summary string `json:"summary"`
+}
+
+// catchingUpLag is how far behind the leader's commit index a node's
+// applied index may be and still count as serving.
+const catchingUpLag = 100
+
 func (a *adminCmd) status(ctx context.Context) error {
 	members, err := a.client.ClusterStatus(ctx)
 	if err != nil {
 		return err
 	}
+	rows, q := statusRows(members, time.Now())
 	if a.json {
-		return a.printJSON(members)
+		for i := range rows {
+			rows[i].Quorum = q
+		}
+		return a.printJSON(rows)
 	}
-	var rows [][]string
+	var table [][]string
+	for _, r := range rows {
+		applied, lag, raftState := fmt.Sprint(r.AppliedIndex), "-", r.RaftState
+		if r.Lag != nil {
+			lag = fmt.Sprint(*r.Lag)
+		}
+		health := r.Health
+		switch {
+		case !r.DownSince.IsZero():
+			health = "down for " + time.Since(r.DownSince).Round(time.Second).String()
+			applied, raftState = "-", "-"
+		case r.Error != "":
+			health = "unreachable: " + r.Error
+			applied, raftState = "-", "-"
+		}
+		table = append(table, []string{r.NodeID, strings.Join(r.Roles, ","), raftState, cmp.Or(r.LeaderID, "-"),
+			applied, lag, cmp.Or(r.LastContact, "-"), health})
+	}
+	a.table("NODE\tROLES\tRAFT\tLEADER\tAPPLIED\tLAG\tLAST CONTACT\tHEALTH", table)
+	fmt.Fprintln(a.out)
+	fmt.Fprintln(a.out, q.Summary)
+	return nil
+}
+
+// statusRows turns the members' statuses into the rows of `admin status`
+// and the quorum summary under them.
+func statusRows(members []directory.MemberStatus, now time.Time) ([]memberRow, quorumSummary) {
 	var leader *directory.MemberStatus
 	for i, m := range members {
 		if m.Error == "" && m.RaftState == "Leader" {
 			leader = &members[i]
 		}
 	}
+	var rows []memberRow
 	healthy := 0
 	for _, m := range members {
-		health := "ok"
-		switch {
-		case m.Error != "":
-			health = "unreachable: " + m.Error
-		case m.LeaderID == "":
-			health = "no leader"
+		r := memberRow{NodeID: m.NodeID, Roles: m.Roles, RaftState: m.RaftState, LeaderID: m.LeaderID, Voter: m.Voter,
+			AppliedIndex: m.AppliedIndex, Health: "ok", Error: m.Error, DownSince: m.DownSince}
+		if r.Roles == nil {
+			r.Roles = []string{}
 		}
-		if m.Voter && health == "ok" {
+		if leader != nil && m.Error == "" {
+			lag := max(0, int64(leader.CommitIndex)-int64(m.AppliedIndex))
+			r.Lag = &lag
+		}
+		switch {
+		case !m.DownSince.IsZero():
+			r.Health = "down"
+		case m.Error != "":
+			r.Health = "unreachable"
+		case m.LeaderID == "":
+			r.Health = "no leader"
+		case r.Lag != nil && *r.Lag > catchingUpLag, m.AppliedIndex == 0:
+			r.Health = "catching up"
+		}
+		if m.Voter && r.Health == "ok" {
 			healthy++
 		}
-		lag := "-"
-		if leader != nil && m.Error == "" {
-			lag = fmt.Sprint(int64(leader.CommitIndex) - int64(m.AppliedIndex))
-		}
-		contact := "-"
 		if !m.LastContact.IsZero() && m.RaftState != "Leader" {
-			contact = time.Since(m.LastContact).Round(time.Millisecond).String()
+			r.LastContact = now.Sub(m.LastContact).Round(time.Millisecond).String()
 		}
-		rows = append(rows, []string{m.NodeID, strings.Join(m.Roles, ","), m.RaftState, m.LeaderID,
-			fmt.Sprint(m.AppliedIndex), lag, contact, health})
+		rows = append(rows, r)
 	}
-	a.table("NODE\tROLES\tRAFT\tLEADER\tAPPLIED\tLAG\tLAST CONTACT\tHEALTH", rows)
-	fmt.Fprintln(a.out)
-	fmt.Fprintln(a.out, quorumLine(leader, healthy))
-	return nil
+	q := quorumSummary{Healthy: healthy, Summary: quorumLine(leader, healthy)}
+	if leader != nil {
+		q.Leader, q.Voters, q.Quorum = leader.NodeID, leader.Voters, leader.Voters/2+1
+		q.CanLose = max(0, healthy-q.Quorum)
+	}
+	return rows, q
 }
 
 // quorumLine says how many more directory voters the cluster can lose. The
@@ -320,7 +430,7 @@ func (a *adminCmd) mailboxList(ctx context.Context, prefix string) error {
 		return err
 	}
 	if a.json {
-		return a.printJSON(list)
+		return a.printJSON(mailboxListView(list))
 	}
 	var rows [][]string
 	for _, m := range list.Mailboxes {
@@ -338,7 +448,7 @@ func (a *adminCmd) mailboxShow(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	return a.printJSON(mb)
+	return a.printJSON(mailboxView(mb))
 }
 
 func (a *adminCmd) userList(ctx context.Context) error {
@@ -347,7 +457,7 @@ func (a *adminCmd) userList(ctx context.Context) error {
 		return err
 	}
 	if a.json {
-		return a.printJSON(users)
+		return a.printJSON(userViews(users))
 	}
 	var rows [][]string
 	for _, u := range users {
@@ -375,7 +485,7 @@ func (a *adminCmd) mailboxCreate(ctx context.Context, name, nodeID string) error
 	if err != nil {
 		return err
 	}
-	return a.done(fmt.Sprintf("created %s (id %d) on %s", mb.Name, mb.ID, mb.Primary.Backend), map[string]any{"mailbox": mb})
+	return a.done(fmt.Sprintf("created %s (id %d) on %s", mb.Name, mb.ID, mb.Primary.Backend), map[string]any{"mailbox": mailboxView(mb)})
 }
 
 // backendNodes are the healthy nodes with the backend role: all of them,

@@ -28,10 +28,17 @@ const moveProgressEvery = 3 * time.Second
 // mailboxMove moves one mailbox and prints its progress.
 func (a *adminCmd) mailboxMove(ctx context.Context, name, target string) error {
 	if name == "" || target == "" {
-		return fmt.Errorf("usage: rookery admin mailbox move NAME BACKEND")
+		return usageErrorf("admin mailbox move", "name the mailbox and the backend to move it to")
 	}
 	if err := fsm.ValidateName(name); err != nil {
 		return err
+	}
+	// The directory refuses a move to where the mailbox is already, as an
+	// invalid command; say what is the matter instead.
+	if mb, err := a.client.Mailbox(ctx, name); err != nil {
+		return err
+	} else if mb.Primary.Backend == target {
+		return fmt.Errorf("%s is already on %s: nothing to move", name, target)
 	}
 	addr, err := a.backendNode(ctx)
 	if err != nil {
@@ -47,7 +54,7 @@ func (a *adminCmd) mailboxMove(ctx context.Context, name, target string) error {
 // they wait their turn.)
 func (a *adminCmd) backendDrain(ctx context.Context, id string) error {
 	if id == "" {
-		return fmt.Errorf("usage: rookery admin backend drain BACKEND")
+		return usageErrorf("admin backend drain", "name the backend")
 	}
 	// Draining first: no new mailbox lands on the backend while its
 	// mailboxes leave, and frontends keep serving those still there.

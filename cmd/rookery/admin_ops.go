@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/rookery-mail/rookery/directory"
@@ -70,19 +72,62 @@ func adminCommandList() string {
 }
 
 // commandHelp prints the help of the commands args names, if args asks for
-// help; it reports whether it did.
-func (a *adminCmd) commandHelp(args []string) bool {
-	last := args[len(args)-1]
-	if last != "--help" && last != "-h" && last != "help" {
-		return false
+// help; it reports whether it did. Help for a command that does not exist
+// is a usage error.
+func (a *adminCmd) commandHelp(args []string) (bool, error) {
+	if !slices.ContainsFunc(args, isHelp) {
+		return false, nil
 	}
-	prefix := strings.Join(args[:len(args)-1], " ")
+	var words []string
+	for _, w := range args {
+		if isHelp(w) {
+			break
+		}
+		words = append(words, w)
+	}
+	prefix := strings.Join(words, " ")
+	found := false
 	for _, h := range adminHelp {
-		if prefix == "" || h.cmd == prefix || strings.HasPrefix(h.cmd, prefix+" ") {
+		if prefix == "" || h.cmd == prefix || strings.HasPrefix(h.cmd, prefix+" ") || strings.HasPrefix(prefix, h.cmd+" ") {
 			fmt.Fprintf(a.out, "rookery admin %s %s\n  %s\n  example: %s\n\n", h.cmd, h.args, h.about, h.example)
+			found = true
 		}
 	}
-	return true
+	if !found {
+		return true, usageErrorf("admin", "unknown command %q", prefix)
+	}
+	return true, nil
+}
+
+// optionalArgs are the bracketed parts of an adminHelp args line.
+var optionalArgs = regexp.MustCompile(`\[[^\]]*\]`)
+
+// checkAdminArgs refuses a command that does not exist, or that lacks an
+// argument its adminHelp line requires, naming what is missing.
+func checkAdminArgs(args []string) error {
+	line := strings.Join(args, " ")
+	for _, h := range adminHelp {
+		if line != h.cmd && !strings.HasPrefix(line, h.cmd+" ") {
+			continue
+		}
+		var required []string
+		for _, w := range strings.Fields(optionalArgs.ReplaceAllString(h.args, "")) {
+			if !strings.HasPrefix(w, "-") {
+				required = append(required, w)
+			}
+		}
+		var given int
+		for _, w := range args[len(strings.Fields(h.cmd)):] {
+			if !strings.HasPrefix(w, "-") {
+				given++
+			}
+		}
+		if given < len(required) {
+			return usageErrorf("admin "+h.cmd, "missing %s", strings.Join(required[given:], " "))
+		}
+		return nil
+	}
+	return usageErrorf("admin", "unknown command %q", line)
 }
 
 // done reports a command's success: a line, or with --json an object.

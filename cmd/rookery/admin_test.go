@@ -37,6 +37,12 @@ func TestAdminAgainstTLSCluster(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &members); err != nil || len(members) != 3 {
 		t.Fatalf("status --json: %d members, %v\n%s", len(members), err, out)
 	}
+	for _, m := range members {
+		q, _ := m["quorum"].(map[string]any)
+		if m["health"] != "ok" || m["lag"] == nil || q["voters"] != 3.0 || q["healthy_voters"] != 3.0 {
+			t.Fatalf("status --json lacks health, lag or the quorum summary: %v", m)
+		}
+	}
 	out, err = admin("snapshot", "--help")
 	if err != nil || !strings.Contains(out, "snapshot save FILE") || !strings.Contains(out, "example: rookery admin") {
 		t.Fatalf("snapshot --help: %v\n%s", err, out)
@@ -55,6 +61,19 @@ func TestAdminAgainstTLSCluster(t *testing.T) {
 		}
 	}
 	waitUntil(t, "the INBOX on node2", primaryIs(func(b string) bool { return b == "node2" }))
+	// A move to where the mailbox is says so, in words, not in Go type
+	// names; with --json the error is JSON too.
+	if out, err := admin("mailbox", "move", inbox, "node2"); err == nil || err.Error() != inbox+" is already on node2: nothing to move" {
+		t.Fatalf("move to the backend it is on: %v\n%s", err, out)
+	}
+	out, err = admin("--json", "mailbox", "move", inbox, "node2")
+	var refused struct {
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
+	}
+	if err == nil || json.Unmarshal([]byte(out), &refused) != nil || refused.OK || !strings.Contains(refused.Error, "already on node2") {
+		t.Fatalf("move --json to the backend it is on: %v\n%s", err, out)
+	}
 	if out, err := admin("backend", "drain", "node2"); err != nil {
 		t.Fatalf("backend drain: %v\n%s", err, out)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -48,21 +47,23 @@ Flags:
 `
 
 func runBench(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		printUsage(newBenchFlags("KIND").fs, benchUsage, stdout)
+		return nil
+	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprint(stderr, benchUsage)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			newBenchFlags("KIND", stderr).fs.PrintDefaults()
-			return nil
-		}
-		return errUsage
+		return usageErrorf("bench", "name a kind first: imap, lmtp or directory")
 	}
 	kind := args[0]
-	f := newBenchFlags(kind, stderr)
-	if err := f.fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
+	if kind != "imap" && kind != "lmtp" && kind != "directory" {
+		return usageErrorf("bench", "unknown kind %q: imap, lmtp or directory", kind)
+	}
+	f := newBenchFlags(kind)
+	if err := parseFlags(f.fs, "bench", benchUsage, args[1:], stdout); err != nil {
+		return helpDone(err)
+	}
+	if f.fs.NArg() > 0 {
+		return usageErrorf("bench", "unexpected argument %q", f.fs.Arg(0))
 	}
 	users, err := f.credentials()
 	if err != nil {
@@ -83,9 +84,6 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	case "directory":
 		res, err = bench.RunDirectory(ctx, bench.DirectoryConfig{Addrs: f.imapAddrs(), Users: users, Clients: f.clients,
 			Duration: f.duration, Seed: f.seed, LagBound: f.lagBound, Logger: log})
-	default:
-		fmt.Fprintf(stderr, "rookery bench: unknown kind %q\n\n%s", kind, benchUsage)
-		return errUsage
 	}
 	if err != nil {
 		return err
@@ -114,11 +112,9 @@ type benchFlags struct {
 	seed                               int64
 }
 
-func newBenchFlags(kind string, stderr io.Writer) *benchFlags {
+func newBenchFlags(kind string) *benchFlags {
 	f := &benchFlags{fs: flag.NewFlagSet("bench "+kind, flag.ContinueOnError)}
 	fs := f.fs
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, benchUsage); fs.PrintDefaults() }
 	fs.StringVar(&f.imap, "imap", "127.0.0.1:1143", "IMAP `host:port`; for directory, a comma-separated list of frontends")
 	fs.StringVar(&f.lmtp, "lmtp", "127.0.0.1:2424", "LMTP `host:port`")
 	fs.StringVar(&f.user, "user", "demo", "user to log in as and deliver to")

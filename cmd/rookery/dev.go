@@ -23,9 +23,13 @@ import (
 
 const devUsage = `Usage: rookery dev [flags]
 
-Runs a 3-node cluster on this machine, every node with every role, and a
-demo user; prints how to connect. Data stays in --dir between runs (use
---clean to start afresh). Ctrl-C stops every node cleanly.
+Runs a cluster of 1 to 7 nodes (3 by default) on this machine, every node
+with every role, and a demo user; prints how to connect. Data stays in --dir
+between runs (use --clean to start afresh). Each node's config is written to
+DIR/NODE.toml, for rookery admin --config. Ctrl-C stops every node cleanly.
+
+While it runs, type "stop node2" to stop a node as if it crashed (and watch
+the others fail over), and "start node2" to start it again from its data.
 
 The nodes speak mutual TLS to each other with a CA made for the cluster in
 DIR/tls, gossip is encrypted, and the frontends offer STARTTLS and implicit
@@ -41,23 +45,32 @@ Flags:
 const devUser, devPassword = "demo", "demo"
 
 func runDev(args []string, stdout, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runDevUntil(ctx, args, os.Stdin, stdout)
+}
+
+// runDevUntil runs the dev cluster until ctx ends, reading the terminal's
+// commands from stdin.
+func runDevUntil(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, devUsage); fs.PrintDefaults() }
 	dir := fs.String("dir", ".rookery-dev", "data `directory` for every node")
 	clean := fs.Bool("clean", false, "remove the data directory first")
-	nodes := fs.Int("nodes", 3, "number of nodes (3 or 5)")
+	nodes := fs.Int("nodes", 3, "number of nodes, 1 to 7 (3 or 5 keep a quorum through one or two failures)")
 	basePort := fs.Int("base-port", 17000, "first of the ports the nodes use (100 per node)")
 	imapPort := fs.Int("imap-port", 1143, "IMAP port of the first node's frontend (+1 per node)")
 	imapsPort := fs.Int("imaps-port", 1993, "IMAP implicit-TLS port of the first node's frontend (+1 per node)")
 	lmtpPort := fs.Int("lmtp-port", 2424, "LMTP port of the first node's frontend (+1 per node)")
 	pop3Port := fs.Int("pop3-port", 1110, "POP3 port of the first node's frontend (+1 per node)")
 	pop3sPort := fs.Int("pop3s-port", 1995, "POP3 implicit-TLS port of the first node's frontend (+1 per node)")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	if err := parseFlags(fs, "dev", devUsage, args, stdout); err != nil {
+		return helpDone(err)
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf("dev", "unexpected argument %q", fs.Arg(0))
 	}
 	if *nodes < 1 || *nodes > 7 {
-		return errors.New("--nodes must be 1 to 7")
+		return usageErrorf("dev", "--nodes %d: a dev cluster has 1 to 7 nodes", *nodes)
 	}
 	if *clean {
 		if err := os.RemoveAll(*dir); err != nil {
@@ -67,55 +80,63 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	} else if _, err := os.Stat(*dir); err == nil {
 		fmt.Fprintf(stdout, "reusing the data in %s (run with --clean to start afresh)\n", *dir)
 	}
-	if err := os.MkdirAll(*dir, 0o700); err != nil {
+	_, statErr := os.Stat(*dir)
+	fresh := errors.Is(statErr, os.ErrNotExist)
+	d := &devCluster{dir: *dir, stdout: stdout}
+	defer d.closeAll()
+	if err := d.setUp(ctx, *nodes, *basePort, *imapPort, *imapsPort, *lmtpPort, *pop3Port, *pop3sPort); err != nil {
+		if fresh {
+			// A first run that failed (a port taken) leaves nothing behind.
+			d.closeAll()
+			os.RemoveAll(*dir)
+		}
 		return err
 	}
-	secret, err := devSecret(filepath.Join(*dir, "cluster-secret"))
+	printDevBanner(stdout, d.cfgs, *dir)
+	go d.readCommands(ctx, stdin)
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "\nstopping the cluster...")
+	return nil
+}
+
+// setUp makes the data directory, the secret, the TLS material and each
+// node's config file, and starts the nodes and the demo user.
+func (d *devCluster) setUp(ctx context.Context, nodes, basePort, imapPort, imapsPort, lmtpPort, pop3Port, pop3sPort int) error {
+	if err := os.MkdirAll(d.dir, 0o700); err != nil {
+		return err
+	}
+	secret, err := devSecret(filepath.Join(d.dir, "cluster-secret"))
 	if err != nil {
 		return err
 	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	logFile, err := os.OpenFile(filepath.Join(*dir, "rookery.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logFile, err := os.OpenFile(filepath.Join(d.dir, "rookery.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
-	defer logFile.Close()
-	log := newLogger(logFile, "text", "info")
+	d.logFile = logFile
+	d.log = newLogger(logFile, "text", "info")
 
-	cfgs := devConfigs(*dir, secret, *nodes, *basePort, *imapPort, *lmtpPort)
-	if err := devTLS(*dir, cfgs, *imapsPort); err != nil {
+	d.cfgs = devConfigs(d.dir, secret, nodes, basePort, imapPort, lmtpPort)
+	if err := devTLS(d.dir, d.cfgs, imapsPort); err != nil {
 		return fmt.Errorf("TLS material: %w", err)
 	}
-	devPOP3(cfgs, *basePort, *pop3Port, *pop3sPort)
-	var running []*node.Node
-	defer func() {
-		for i := len(running) - 1; i >= 0; i-- {
-			running[i].Close()
+	devPOP3(d.cfgs, basePort, pop3Port, pop3sPort)
+	for _, cfg := range d.cfgs {
+		if err := writeConfig(devConfigPath(d.dir, cfg.NodeID), cfg); err != nil {
+			return err
 		}
-	}()
-	for _, cfg := range cfgs {
-		n, err := newNode(cfg, log.With("node_id", cfg.NodeID))
-		if err != nil {
-			return fmt.Errorf("start %s: %w", cfg.NodeID, err)
-		}
-		running = append(running, n)
 	}
-	fmt.Fprintf(stdout, "waiting for %d nodes to elect a leader...\n", len(running))
-	for _, n := range running {
-		if err := n.Start(ctx); err != nil {
-			return fmt.Errorf("start %s: %w", n.Config().NodeID, err)
+	fmt.Fprintf(d.stdout, "waiting for %d nodes to elect a leader...\n", len(d.cfgs))
+	for _, cfg := range d.cfgs {
+		if err := d.start(ctx, cfg.NodeID); err != nil {
+			return err
 		}
 	}
 	setupCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if err := devDemoUser(setupCtx, running[0]); err != nil {
+	if err := devDemoUser(setupCtx, d.running(d.cfgs[0].NodeID)); err != nil {
 		return fmt.Errorf("demo user: %w", err)
 	}
-	printDevBanner(stdout, cfgs, *dir)
-	<-ctx.Done()
-	fmt.Fprintln(stdout, "\nstopping the cluster...")
 	return nil
 }
 
@@ -243,9 +264,11 @@ func printDevBanner(w io.Writer, cfgs []Config, dir string) {
 		fmt.Fprintf(w, "  curl -s --cacert %s imaps://localhost:%s/ -u %s:%s   # the same over TLS\n",
 			filepath.Join(dir, "tls", "ca", tlsutil.CACertFile), portOf(c.Frontend.IMAPSAddr), devUser, devPassword)
 	}
-	fmt.Fprintf(w, "  ROOKERY_CLUSTER_SECRET=$(cat %s/cluster-secret) go run ./cmd/rookery admin --addr %s --tls-dir %s status\n",
-		dir, c.Directory.APIAddr, c.TLS.NodeDir)
-	fmt.Fprintf(w, "\nLogs: %s/rookery.log. Ctrl-C stops the cluster.\n", dir)
+	fmt.Fprintf(w, "  go run ./cmd/rookery admin --config %s status   # each node's config is %s\n",
+		devConfigPath(dir, c.NodeID), devConfigPath(dir, "NODE"))
+	fmt.Fprintf(w, "\nType \"stop %s\" to stop a node as if it crashed and watch the others take over, \"start %s\" to bring it back.\n",
+		cfgs[len(cfgs)-1].NodeID, cfgs[len(cfgs)-1].NodeID)
+	fmt.Fprintf(w, "Logs: %s/rookery.log. Ctrl-C stops the cluster.\n", dir)
 }
 
 func portOf(addr string) string {

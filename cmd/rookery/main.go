@@ -3,10 +3,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 
 	"github.com/rookery-mail/rookery/internal/faults"
@@ -25,8 +28,9 @@ Usage:
 Run "rookery COMMAND --help" for a command's flags and examples.
 `
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version is set at build time with -ldflags "-X main.version=..."; left
+// at "", the module version the binary was built from is printed.
+var version = ""
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -50,25 +54,70 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "tls":
 		err = runTLS(args[1:], stdout, stderr)
 	case "version", "--version":
-		if faults.Enabled {
-			fmt.Fprintln(stdout, "rookery", version, "(built with -tags faults: for the jepsen harness only)")
-		} else {
-			fmt.Fprintln(stdout, "rookery", version)
-		}
+		fmt.Fprintln(stdout, versionLine())
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
-		fmt.Fprintf(stderr, "rookery: unknown command %q\n\n%s", args[0], usage)
-		return 2
+		err = usageErrorf("", "unknown command %q", args[0])
 	}
-	if err != nil {
-		if err == errUsage {
-			return 2
-		}
+	return exitCode(err, stderr)
+}
+
+// exitCode prints err, if it is one to print, in one line and returns the
+// process's exit code: 0 for none or help printed, 2 for a command line
+// that cannot run, 1 for a command that failed.
+func exitCode(err error, stderr io.Writer) int {
+	var ue *usageError
+	switch {
+	case err == nil, errors.Is(err, errHelp):
+		return 0
+	case errors.Is(err, errReported):
+		return 1
+	case errors.As(err, &ue):
+		cmd := strings.TrimSpace("rookery " + ue.cmd)
+		fmt.Fprintf(stderr, "%s: %s (see %s --help)\n", cmd, ue.msg, cmd)
+		return 2
+	default:
 		fmt.Fprintln(stderr, "rookery:", err)
 		return 1
 	}
-	return 0
+}
+
+// versionLine is what `rookery version` prints: the version, the commit
+// it was built from and the Go version, from the build information.
+func versionLine() string {
+	v, commit, goVersion := version, "", runtime.Version()
+	if info, ok := debug.ReadBuildInfo(); ok {
+		if v == "" {
+			v = info.Main.Version
+		}
+		var modified bool
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				commit = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+		if len(commit) > 12 {
+			commit = commit[:12]
+		}
+		if commit != "" && modified {
+			commit += "+modified"
+		}
+	}
+	if v == "" {
+		v = "(devel)"
+	}
+	if commit == "" {
+		commit = "unknown"
+	}
+	line := fmt.Sprintf("rookery %s (commit %s, %s)", v, commit, goVersion)
+	if faults.Enabled {
+		line += " (built with -tags faults: for the jepsen harness only)"
+	}
+	return line
 }
 
 // newLogger builds the one *slog.Logger a process passes to every component.

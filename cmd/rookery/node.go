@@ -2,17 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 )
-
-var errUsage = errors.New("usage")
 
 const nodeUsage = `Usage: rookery node --config FILE [flags]
 
@@ -29,20 +25,22 @@ Flags:
 func runNode(args []string, stdout, stderr io.Writer) error {
 	cfg := Default()
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, nodeUsage); fs.PrintDefaults() }
 	configPath := fs.String("config", "", "TOML config `file`")
 	nodeID := fs.String("node-id", "", "override node_id")
 	dataDir := fs.String("data-dir", "", "override data_dir")
 	join := fs.String("join", "", "override directory.join: comma-separated gossip addresses")
 	expect := fs.Int("bootstrap-expect", -1, "override directory.bootstrap_expect")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	if err := parseFlags(fs, "node", nodeUsage, args, stdout); err != nil {
+		return helpDone(err)
 	}
-	if *configPath != "" {
-		if err := cfg.LoadFile(*configPath); err != nil {
-			return err
-		}
+	if fs.NArg() > 0 {
+		return usageErrorf("node", "unexpected argument %q", fs.Arg(0))
+	}
+	if *configPath == "" {
+		return usageErrorf("node", "name the node's config file with --config FILE")
+	}
+	if err := cfg.LoadFile(*configPath); err != nil {
+		return err
 	}
 	if *nodeID != "" {
 		cfg.NodeID = *nodeID

@@ -31,27 +31,61 @@ Example:
   scp -r ./mx1-tls mx1:/etc/rookery/tls && scp ./cluster-ca/gossip.key mx1:/etc/rookery/
 `
 
+const tlsInitUsage = `Usage: rookery tls init [--dir DIR]
+
+Makes a new cluster CA (ca.crt, ca.key) and gossip key (gossip.key) in DIR.
+Keep ca.key off the nodes.
+
+Example:
+  rookery tls init --dir ./cluster-ca
+
+Flags:
+`
+
+const tlsIssueUsage = `Usage: rookery tls issue [--ca DIR] [--out DIR] NODE HOST...
+
+Makes a certificate for node NODE signed by the cluster CA, valid for the
+host names and IP addresses HOST that other nodes dial it by, and writes
+node.crt, node.key (mode 0600) and ca.crt to --out. Run it again to renew.
+
+Example:
+  rookery tls issue --ca ./cluster-ca --out ./mx1-tls mx1 mx1.example.com 10.0.0.1
+
+Flags:
+`
+
+const tlsShowUsage = `Usage: rookery tls show FILE
+
+Prints a certificate's subject, names, validity, issuer and serial.
+
+Example:
+  rookery tls show /etc/rookery/tls/node.crt
+`
+
 func runTLS(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, tlsUsage)
-		return errUsage
+		return usageErrorf("tls", "name a command: init, issue or show")
 	}
 	fs := flag.NewFlagSet("tls "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, tlsUsage); fs.PrintDefaults() }
+	cmd := "tls " + args[0]
 	switch args[0] {
 	case "init":
 		dir := fs.String("dir", "rookery-ca", "CA `directory` to create")
-		if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 {
-			return errUsage
+		if err := parseFlags(fs, cmd, tlsInitUsage, args[1:], stdout); err != nil {
+			return helpDone(err)
+		}
+		if fs.NArg() != 0 {
+			return usageErrorf(cmd, "unexpected argument %q (the directory goes in --dir)", fs.Arg(0))
 		}
 		return tlsInit(*dir, stdout)
 	case "issue":
 		caDir := fs.String("ca", "rookery-ca", "CA `directory` made by rookery tls init")
 		out := fs.String("out", "", "output `directory` (default: NODE-tls beside the CA directory)")
-		if err := fs.Parse(args[1:]); err != nil || fs.NArg() < 2 {
-			fs.Usage()
-			return errUsage
+		if err := parseFlags(fs, cmd, tlsIssueUsage, args[1:], stdout); err != nil {
+			return helpDone(err)
+		}
+		if fs.NArg() < 2 {
+			return usageErrorf(cmd, "name the node and at least one host name or address it is dialled by")
 		}
 		node := fs.Arg(0)
 		if *out == "" {
@@ -59,9 +93,11 @@ func runTLS(args []string, stdout, stderr io.Writer) error {
 		}
 		return tlsIssue(*caDir, node, fs.Args()[1:], *out, stdout)
 	case "show":
-		if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 1 {
-			fs.Usage()
-			return errUsage
+		if err := parseFlags(fs, cmd, tlsShowUsage, args[1:], stdout); err != nil {
+			return helpDone(err)
+		}
+		if fs.NArg() != 1 {
+			return usageErrorf(cmd, "name one certificate file")
 		}
 		cert, err := tlsutil.LoadCert(fs.Arg(0))
 		if err != nil {
@@ -73,8 +109,7 @@ func runTLS(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, tlsUsage)
 		return nil
 	}
-	fmt.Fprint(stderr, tlsUsage)
-	return fmt.Errorf("unknown tls command %q", args[0])
+	return usageErrorf("tls", "unknown command %q: init, issue or show", args[0])
 }
 
 func tlsInit(dir string, stdout io.Writer) error {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,7 +46,7 @@ func TestTLSCommand(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "mx2-tls")); err == nil {
 		t.Error("a refused issue left a directory behind")
 	}
-	if err := runTLS([]string{"issue", "--ca", ca, "mx2"}, &out, &errOut); err != errUsage {
+	if err := runTLS([]string{"issue", "--ca", ca, "mx2"}, &out, &errOut); !errors.Is(err, errUsage) {
 		t.Errorf("issue without hosts: %v", err)
 	}
 	if err := runTLS([]string{"frobnicate"}, &out, &errOut); err == nil {

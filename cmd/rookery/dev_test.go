@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// lockedBuffer is a bytes.Buffer the dev cluster writes to while the test
+// reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// freePortRange finds n consecutive free loopback ports and returns the
+// first.
+func freePortRange(t *testing.T, n int) int {
+	t.Helper()
+	for try := 0; try < 50; try++ {
+		_, p, _ := net.SplitHostPort(freePort(t))
+		base, _ := strconv.Atoi(p)
+		ok := true
+		for i := 0; i < n && ok; i++ {
+			ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+i))
+			if ok = err == nil; ok {
+				ln.Close()
+			}
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no free port range")
+	return 0
+}
+
+// TestDevNodeStopStart runs `rookery dev` with one node: it writes the
+// node's config and its banner names it, `rookery admin --config` works
+// with that file, and the node can be stopped and started again from the
+// terminal.
+func TestDevNodeStopStart(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "dev")
+	base := freePortRange(t, 9)
+	args := []string{"--dir", dir, "--nodes", "1", "--base-port", fmt.Sprint(base), "--imap-port", fmt.Sprint(base + 6),
+		"--imaps-port", fmt.Sprint(base + 7), "--lmtp-port", fmt.Sprint(base + 8)}
+
+	// A first run that cannot start (a port taken) leaves no directory.
+	taken, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := runDevUntil(context.Background(), args, strings.NewReader(""), io.Discard); err == nil {
+		t.Fatal("dev started with its API port taken")
+	}
+	taken.Close()
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("a failed first run left %s behind: %v", dir, err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	stdin, typed := io.Pipe()
+	var out lockedBuffer
+	done := make(chan error, 1)
+	go func() { done <- runDevUntil(ctx, args, stdin, &out) }()
+	defer func() {
+		cancel()
+		typed.Close()
+		if err := <-done; err != nil {
+			t.Errorf("dev: %v", err)
+		}
+	}()
+	waitUntil(t, "the dev banner", func() bool { return strings.Contains(out.String(), `Type "stop node1"`) })
+	cfgPath := filepath.Join(dir, "node1.toml")
+	if !strings.Contains(out.String(), "admin --config "+cfgPath+" status") {
+		t.Fatalf("the banner does not name %s:\n%s", cfgPath, out.String())
+	}
+	status := func() error {
+		return runAdmin([]string{"--config", cfgPath, "--timeout", "5s", "status"}, io.Discard, io.Discard)
+	}
+	if err := status(); err != nil {
+		t.Fatalf("admin --config %s status: %v", cfgPath, err)
+	}
+
+	// Through the frontend's LMTP, the 250 after DATA says delivered.
+	if got := lmtpDeliver(t, fmt.Sprintf("127.0.0.1:%d", base+8), devUser+"@localhost"); got != "250 2.0.0 <demo@localhost> Delivered" {
+		t.Errorf("LMTP reply to DATA %q", got)
+	}
+
+	fmt.Fprintln(typed, "stop node1")
+	waitUntil(t, "node1 stopped", func() bool { return strings.Contains(out.String(), "stopped node1\n") })
+	if err := status(); err == nil {
+		t.Fatal("admin status answered with the only node stopped")
+	}
+	fmt.Fprintln(typed, "stop node1")
+	waitUntil(t, "a second stop refused", func() bool { return strings.Contains(out.String(), "node1 is not running\n") })
+	fmt.Fprintln(typed, "start node1")
+	waitUntil(t, "node1 started", func() bool { return strings.Contains(out.String(), "started node1\n") })
+	waitUntil(t, "admin status through node1 again", func() bool { return status() == nil })
+}
+
+// lmtpDeliver delivers one message to rcpt over LMTP at addr and returns
+// the reply to DATA.
+func lmtpDeliver(t *testing.T, addr, rcpt string) string {
+	t.Helper()
+	c, err := textproto.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	step := func(want int, format string, args ...any) string {
+		t.Helper()
+		if format != "" {
+			if err := c.PrintfLine(format, args...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		code, msg, err := c.ReadResponse(want)
+		if err != nil {
+			t.Fatalf("%s: %v", fmt.Sprintf(format, args...), err)
+		}
+		return fmt.Sprintf("%d %s", code, msg)
+	}
+	step(220, "")
+	step(250, "LHLO test.example")
+	step(250, "MAIL FROM:<s@example.org>")
+	step(250, "RCPT TO:<%s>", rcpt)
+	step(354, "DATA")
+	return step(250, "Subject: hello\r\n\r\nhi\r\n.")
+}
