@@ -39,6 +39,11 @@ func createFolders(ctx context.Context, addr string, rcpts []rcptBox) error {
 			return fmt.Errorf("%w: %v", ErrBenchSetup, err)
 		}
 		err = c.Create(r.folder, nil).Wait()
+		if err == nil && c.Caps().Has(imap.CapACL) {
+			// Delivery to user+folder needs the p right for the
+			// sender (RFC 4314 2.1.1), as a user grants it.
+			err = c.SetACL(r.folder, "anyone", imap.RightModificationAdd, imap.RightSet("p")).Wait()
+		}
 		done()
 		if err != nil {
 			return fmt.Errorf("%w: create %s for %s: %v", ErrBenchSetup, r.folder, r.cred.User, err)
