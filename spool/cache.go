@@ -1,14 +1,11 @@
 package spool
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-message/textproto"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -122,17 +119,8 @@ func (s *Store) parseBody(guid string) (*cacheEntry, error) {
 		return nil, err
 	}
 	defer f.Close()
-	h, err := textproto.ReadHeader(bufio.NewReader(f))
-	if err != nil {
-		h = textproto.Header{} // a message without a header still has a body structure
-	}
-	if _, err := f.Seek(0, 0); err != nil {
-		return nil, err
-	}
-	return &cacheEntry{
-		Envelope:      extractEnvelope(h),
-		BodyStructure: fromIMAP(imapserver.ExtractBodyStructure(bufio.NewReader(f))),
-	}, nil
+	env, bs := readBodyStructure(f)
+	return &cacheEntry{Envelope: env, BodyStructure: fromIMAP(bs)}, nil
 }
 
 // cached returns the cache entry of guid, parsing the body when the index
