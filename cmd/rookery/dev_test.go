@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // lockedBuffer is a bytes.Buffer the dev cluster writes to while the test
@@ -62,9 +63,10 @@ func freePortRange(t *testing.T, n int) int {
 // terminal.
 func TestDevNodeStopStart(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "dev")
-	base := freePortRange(t, 9)
-	args := []string{"--dir", dir, "--nodes", "1", "--base-port", fmt.Sprint(base), "--imap-port", fmt.Sprint(base + 6),
-		"--imaps-port", fmt.Sprint(base + 7), "--lmtp-port", fmt.Sprint(base + 8)}
+	base := freePortRange(t, 12)
+	args := []string{"--dir", dir, "--nodes", "1", "--base-port", fmt.Sprint(base), "--imap-port", fmt.Sprint(base + 7),
+		"--imaps-port", fmt.Sprint(base + 8), "--lmtp-port", fmt.Sprint(base + 9),
+		"--pop3-port", fmt.Sprint(base + 10), "--pop3s-port", fmt.Sprint(base + 11)}
 
 	// A first run that cannot start (a port taken) leaves no directory.
 	taken, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+1))
@@ -104,7 +106,7 @@ func TestDevNodeStopStart(t *testing.T) {
 	}
 
 	// Through the frontend's LMTP, the 250 after DATA says delivered.
-	if got := lmtpDeliver(t, fmt.Sprintf("127.0.0.1:%d", base+8), devUser+"@localhost"); got != "250 2.0.0 <demo@localhost> Delivered" {
+	if got := lmtpDeliver(t, fmt.Sprintf("127.0.0.1:%d", base+9), devUser+"@localhost"); got != "250 2.0.0 <demo@localhost> Delivered" {
 		t.Errorf("LMTP reply to DATA %q", got)
 	}
 
@@ -124,10 +126,12 @@ func TestDevNodeStopStart(t *testing.T) {
 // the reply to DATA.
 func lmtpDeliver(t *testing.T, addr, rcpt string) string {
 	t.Helper()
-	c, err := textproto.Dial("tcp", addr)
+	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
+	conn.SetDeadline(time.Now().Add(time.Minute)) // a wrong port fails, never hangs
+	c := textproto.NewConn(conn)
 	defer c.Close()
 	step := func(want int, format string, args ...any) string {
 		t.Helper()
