@@ -133,8 +133,13 @@ func TestReconcile(t *testing.T) {
 	}
 	env.StartBackend()
 	fsmNow := readLocal(t, env.Dir)
-	if m, ok := fsmNow.Mailbox("user/alice/Half"); !ok || m.State != fsm.Active || m.UIDValidity == 0 {
-		t.Errorf("reservation with a mailbox on disk: %+v, want active", m)
+	// Its create was never answered OK, and its client may have been told
+	// NO: released, and its files dropped.
+	if m, ok := fsmNow.Mailbox("user/alice/Half"); ok {
+		t.Errorf("reservation with a mailbox on disk kept: %+v", m)
+	}
+	if onDisk(t, env.Store, half.ID) {
+		t.Error("a released reservation's mailbox is still on disk")
 	}
 	if m, ok := fsmNow.Mailbox("user/alice/Never"); ok {
 		t.Errorf("reservation without a mailbox on disk kept: %+v", m)
@@ -160,7 +165,7 @@ func TestReconcile(t *testing.T) {
 	}
 	// A second pass finds nothing to do.
 	rep, err := env.Backend.Reconcile(ctx)
-	if err != nil || len(rep.Activated)+len(rep.Released)+len(rep.Deleted)+len(rep.Quarantined)+len(rep.Missing) != 0 {
+	if err != nil || len(rep.Released)+len(rep.Deleted)+len(rep.Quarantined)+len(rep.Missing) != 0 {
 		t.Errorf("second reconcile: %v %+v", err, rep)
 	}
 }

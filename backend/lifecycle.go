@@ -19,8 +19,8 @@ var _ imapd.Mailboxes = (*Backend)(nil)
 // Create makes mailbox name on this backend (DESIGN "Mailbox life cycle"):
 // Reserve in the directory, create in the spool, give the in-sync replicas
 // their (empty) copy, Activate. A crash at any point leaves either a
-// reservation Reconcile resolves (activate what is on disk, release what
-// is not) or an active mailbox; the name is never poisoned. The mailbox
+// reservation Reconcile releases (its create was never acknowledged) or an
+// active mailbox; the name is never poisoned. The mailbox
 // becomes visible, to this client and every other, only once every
 // in-sync replica holds it, so a failover never finds it missing on the
 // new primary. It returns once the local directory copy shows it.

@@ -12,8 +12,7 @@ import (
 
 // ReconcileReport says what Reconcile did.
 type ReconcileReport struct {
-	Activated   []string // reservations of ours whose mailbox was on disk
-	Released    []string // reservations of ours whose mailbox was not
+	Released    []string // reservations of ours, each released
 	Deleted     []string // deletes that a crash had interrupted
 	Quarantined []uint64 // mailboxes on disk the directory does not place here
 	Missing     []string // mailboxes the directory places here that are not on disk
@@ -21,8 +20,8 @@ type ReconcileReport struct {
 
 // Reconcile makes the directory and the spool agree at start-up, as Cyrus
 // does by hand (DESIGN "Mailbox life cycle"): every reservation this
-// backend holds is activated if its mailbox is on disk and released if
-// not; every interrupted delete is finished; every mailbox on disk that
+// backend holds is released, since its create was never acknowledged;
+// every interrupted delete is finished; every mailbox on disk that
 // the directory does not place here is quarantined, never deleted.
 func (b *Backend) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	var rep ReconcileReport
@@ -53,7 +52,7 @@ func (b *Backend) Reconcile(ctx context.Context) (ReconcileReport, error) {
 		return rep, err
 	}
 	b.log.Info("reconciled spool with directory",
-		"activated", len(rep.Activated), "released", len(rep.Released), "deleted", len(rep.Deleted),
+		"released", len(rep.Released), "deleted", len(rep.Deleted),
 		"quarantined", len(rep.Quarantined), "missing", len(rep.Missing))
 	return rep, nil
 }
@@ -71,27 +70,23 @@ func (b *Backend) resolveReservations(ctx context.Context, onDisk map[uint64]spo
 		return true
 	})
 	for _, m := range mine {
-		if _, ok := onDisk[m.ID]; ok {
-			// As in Create: the in-sync replicas hold the mailbox before
-			// it becomes visible. If that cannot be done now, the
-			// reservation stays, and its deadline releases it.
-			if failed := b.repl.Replicate(ctx, []uint64{m.ID}); failed[m.ID] != nil {
-				b.log.Warn("reserved mailbox not activated: its replicas could not take it", "mailbox", m.Name,
-					"mailbox_id", m.ID, "err", failed[m.ID])
-				continue
-			}
-			res, err := b.apply(ctx, fsm.Activate{Name: m.Name, Reservation: m.Reservation})
-			if err != nil && !isBrokenRule(err) {
-				return err
-			}
-			if err == nil {
-				b.stampUIDValidity(res.Mailbox)
-				rep.Activated = append(rep.Activated, m.Name)
-			}
+		// A reservation of ours found at start-up was never answered OK
+		// (the OK follows the Activate), and its client may have been
+		// told NO since: a CREATE answered NO never takes effect later,
+		// so every one is released, and what it left on disk dropped.
+		_, err := b.apply(ctx, fsm.Release{Name: m.Name, Reservation: m.Reservation})
+		if err != nil && !isBrokenRule(err) {
+			return err
+		}
+		if err != nil {
+			// Settled meanwhile: by the leader's sweep, or by an Activate
+			// the last process sent that committed after all. Its files
+			// stay for what the directory now says.
 			continue
 		}
-		if _, err := b.apply(ctx, fsm.Release{Name: m.Name, Reservation: m.Reservation}); err != nil && !isBrokenRule(err) {
-			return err
+		if _, ok := onDisk[m.ID]; ok {
+			b.dropUnactivated(m.ID)
+			b.repl.DropCopies(ctx, m)
 		}
 		rep.Released = append(rep.Released, m.Name)
 	}

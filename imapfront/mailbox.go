@@ -35,7 +35,7 @@ func (s *session) cmdCreate(cmd *Command) bool {
 	}
 	tagged, err := s.forwardHold(bc, cmd)
 	if err != nil {
-		return s.backendLost(cmd.Tag, bc, err)
+		return s.backendLost(cmd.Tag, bc, s.settleLostCreate(name, bc.id, err))
 	}
 	if status(tagged) == "OK" {
 		if err := s.awaitMailbox(name, true); err != nil {
