@@ -25,23 +25,34 @@ func (c ReadYourWrites) Check(h history.History) Result {
 	checked := 0
 	for _, ops := range h.ByProcess() {
 		lastWrite := make(map[string]history.Op)
+		// The instance (UIDVALIDITY) the connection last selected under a
+		// name, and whether its own DELETE of it came since.
+		seen := make(map[string]history.Op)
 		for _, op := range ops {
 			switch {
 			case (op.F == history.FCreate || op.F == history.FDelete) && op.Outcome == history.OK:
 				lastWrite[op.Key] = op
+				if op.F == history.FCreate {
+					delete(seen, op.Key)
+				}
 			case op.F == history.FRename && op.Outcome == history.OK && renameTarget(op) != "":
 				gone, made := op, op
 				gone.F = history.FDelete
 				made.F, made.Key = history.FCreate, renameTarget(op)
 				lastWrite[gone.Key], lastWrite[made.Key] = gone, made
+				if s, ok := seen[gone.Key]; ok {
+					seen[made.Key] = s // the instance keeps its UIDVALIDITY under its new name
+				}
 			case op.F == history.FSelect && (op.Outcome == history.OK || op.Error == history.ErrorNonexistent):
 				w, ok := lastWrite[op.Key]
-				if !ok {
-					continue
+				if ok {
+					checked++
+					if a, bad := readOwnWrite(h, w, op, seen[op.Key]); bad {
+						b.anomaly(a)
+					}
 				}
-				checked++
-				if a, bad := readOwnWrite(h, w, op); bad {
-					b.anomaly(a)
+				if op.Outcome == history.OK && op.Value.UIDValidity != 0 {
+					seen[op.Key] = op
 				}
 			}
 		}
@@ -51,12 +62,24 @@ func (c ReadYourWrites) Check(h history.History) Result {
 }
 
 // readOwnWrite reports whether select s contradicts write w of the same
-// connection.
-func readOwnWrite(h history.History, w, s history.Op) (Anomaly, bool) {
+// connection. before is the connection's last SELECT of the name before
+// s, if it saw an instance: after the connection's own DELETE, finding that
+// same instance again (its UIDVALIDITY, which no new mailbox is given) is
+// a resurrection whatever other clients did, while a new instance is
+// another client's CREATE, which must have been able to come in between.
+func readOwnWrite(h history.History, w, s, before history.Op) (Anomaly, bool) {
 	found := s.Outcome == history.OK
 	wantFound := w.F == history.FCreate
 	if found == wantFound {
 		return Anomaly{}, false
+	}
+	if w.F == history.FDelete && before.Value.UIDValidity != 0 && before.Index < w.Index &&
+		s.Value.UIDValidity == before.Value.UIDValidity {
+		return Anomaly{
+			Kind: "resurrected-after-own-delete", Key: s.Key, Ops: []int{before.Index, w.Index, s.Index},
+			Detail: fmt.Sprintf("process %d: select saw uidvalidity %d, delete ok via %s, then select found uidvalidity %d again via %s",
+				s.Process, before.Value.UIDValidity, w.Node, s.Value.UIDValidity, s.Node),
+		}, true
 	}
 	undo := history.FDelete
 	if w.F == history.FDelete {

@@ -1,6 +1,10 @@
 package checker
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/rookery-mail/rookery/jepsen/history"
+)
 
 func TestReadYourWrites(t *testing.T) {
 	cases := []struct {
@@ -32,6 +36,15 @@ func TestReadYourWrites(t *testing.T) {
 			rename(1, "a", "c", ok, "", 12, 18).dir(0, sel, "a", fail, absent, 20, 30), Valid, ""},
 		{"another client's rename onto the name in between", new(hist).dir(0, create, "a", ok, "", 0, 10).
 			dir(0, del, "a", ok, "", 20, 30).rename(1, "c", "a", info, "", 32, 38).dir(0, sel, "a", ok, "", 40, 50), Valid, ""},
+		{"the same instance after own delete, another's create in between", new(hist).dir(0, create, "a", ok, "", 0, 10).
+			selUV(0, "a", 5, 12, 14).dir(0, del, "a", ok, "", 20, 30).dir(1, create, "a", info, "", 32, 38).
+			selUV(0, "a", 5, 40, 50), Invalid, "resurrected-after-own-delete"},
+		{"a new instance after own delete, another's create in between", new(hist).dir(0, create, "a", ok, "", 0, 10).
+			selUV(0, "a", 5, 12, 14).dir(0, del, "a", ok, "", 20, 30).dir(1, create, "a", info, "", 32, 38).
+			selUV(0, "a", 7, 40, 50), Valid, ""},
+		{"an instance renamed in keeps its uidvalidity", new(hist).dir(0, create, "a", ok, "", 0, 10).
+			selUV(0, "a", 5, 12, 14).rename(0, "a", "b", ok, "", 20, 30).dir(0, del, "b", ok, "", 32, 34).
+			dir(1, create, "b", info, "", 35, 38).selUV(0, "b", 5, 40, 50), Invalid, "resurrected-after-own-delete"},
 		{"another connection's select does not count", new(hist).dir(0, create, "a", ok, "", 0, 10).
 			dir(1, sel, "a", fail, absent, 20, 30).dir(0, sel, "a", ok, "", 40, 50), Valid, ""},
 	}
@@ -44,6 +57,12 @@ func TestReadYourWrites(t *testing.T) {
 			}
 		})
 	}
+}
+
+// selUV adds a successful SELECT that saw uidvalidity uv.
+func (b *hist) selUV(p int, key string, uv uint32, inv, comp int64) *hist {
+	return b.add(history.Op{Process: p, F: sel, Key: key, Outcome: ok, Invoke: inv, Complete: comp, Node: "n1",
+		Value: history.Value{UIDValidity: uv}})
 }
 
 func TestReadYourWritesNothingToCheck(t *testing.T) {
