@@ -3,6 +3,7 @@ package replication
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/rookery-mail/rookery/directory"
@@ -57,9 +58,13 @@ func TestDeposedPrimaryDoesNotAcknowledge(t *testing.T) {
 	stale := e.f.View()
 	e.apply(fsm.Failover{Backend: "b1"})
 
-	failed := e.primaryWithLaggingCopy(t, stale).Replicate(ctx(t), []uint64{e.inbox})
+	r := e.primaryWithLaggingCopy(t, stale)
+	failed := r.Replicate(ctx(t), []uint64{e.inbox})
 	if !errors.Is(failed[e.inbox], ErrNotPrimary) {
 		t.Fatalf("write to a mailbox failed over away: %v, want not primary", failed[e.inbox])
+	}
+	if got := r.Acknowledged(); len(got) != 0 {
+		t.Fatalf("a refused write is in the acknowledgement record: %+v", got)
 	}
 	if !e.f.InSync("b1", "b2") {
 		t.Fatal("a refused fence dropped the replica from the in-sync set")
@@ -98,10 +103,35 @@ func TestFenceFollowsFailback(t *testing.T) {
 		t.Fatalf("after failback: primary %s at epoch %d", mb.Primary.Backend, mb.Epoch)
 	}
 
-	if failed := e.primaryWithLaggingCopy(t, stale).Replicate(ctx(t), []uint64{e.inbox}); failed[e.inbox] != nil {
+	r := e.primaryWithLaggingCopy(t, stale)
+	if failed := r.Replicate(ctx(t), []uint64{e.inbox}); failed[e.inbox] != nil {
 		t.Fatalf("write after failback: %v", failed[e.inbox])
+	}
+	// Acknowledged under the epoch the fence was sent with, not the
+	// stale copy's.
+	if got := r.Acknowledged(); len(got) != 1 || got[0].ID != e.inbox || !slices.Equal(got[0].Epochs, []uint64{2}) {
+		t.Fatalf("acknowledgement record %+v, want mailbox %d at epoch 2", got, e.inbox)
 	}
 	if msgs, err := e.replica.Messages(e.inbox); err != nil || len(msgs) != 1 {
 		t.Fatalf("replica holds %d messages (%v), want 1", len(msgs), err)
+	}
+}
+
+// The acknowledgement record keeps the last epochs of each mailbox and a
+// bounded number of mailboxes.
+func TestAckRecordBounds(t *testing.T) {
+	var a ackRecord
+	for e := uint64(1); e <= maxAckedEpochs+2; e++ {
+		a.add(7, e)
+		a.add(7, e)
+	}
+	if got := a.list(); len(got) != 1 || !slices.Equal(got[0].Epochs, []uint64{3, 4, 5, 6}) {
+		t.Fatalf("record of one mailbox: %+v", got)
+	}
+	for id := uint64(100); id < 100+maxAckedMailboxes+1; id++ {
+		a.add(id, 1)
+	}
+	if n := len(a.list()); n > maxAckedMailboxes {
+		t.Fatalf("record holds %d mailboxes, bound %d", n, maxAckedMailboxes)
 	}
 }

@@ -66,6 +66,13 @@ func (r *Replicator) replicateRound(ctx context.Context, mailboxes []uint64, lev
 	if failed == nil {
 		failed = make(map[uint64]error)
 	}
+	defer func() {
+		for id, f := range fences {
+			if failed[id] == nil {
+				r.acked.add(id, f.Epoch)
+			}
+		}
+	}()
 	// A move's target goes first: once it refuses (it has been made
 	// primary), nothing more of the change may reach anyone.
 	failed = r.replicateMoves(ctx, mailboxes, failed)

@@ -108,6 +108,8 @@ type Replicator struct {
 	stopRun context.CancelFunc
 	wg      sync.WaitGroup
 
+	acked ackRecord
+
 	mu sync.Mutex
 	// running: between Start and Close; moves begin only then.
 	running bool
@@ -230,6 +232,7 @@ func (r *Replicator) isRunning() bool {
 // handle, such as (*directory.Node).Handle.
 func (r *Replicator) Routes(handle func(pattern string, h http.Handler)) {
 	handle(routeMove, http.HandlerFunc(r.apiMove))
+	handle(routeAcked, http.HandlerFunc(r.apiAcked))
 	r.server.Routes(handle)
 }
 

@@ -23,6 +23,10 @@ var _ Checker = Ownership{}
 // Name implements Checker.
 func (Ownership) Name() string { return "ownership" }
 
+// mailboxKey is one mailbox: a name and the id it had (ids are never
+// reused).
+type mailboxKey struct{ Name, ID string }
+
 type span struct {
 	node       string
 	start, end int64
@@ -42,9 +46,46 @@ func (c Ownership) Check(h history.History) Result {
 	for _, name := range names {
 		checkName(b, name, points[name], certain[name])
 	}
+	acked := h.Filter(func(op history.Op) bool { return op.F == history.FAcked && op.Outcome == history.OK })
+	epochs := checkAcked(b, acked)
 	b.count("observations", len(obs))
 	b.count("names", len(names))
-	return b.result(len(obs), "no owners observations")
+	b.count("acked_observations", len(acked))
+	b.count("acked_epochs", epochs)
+	return b.result(len(obs)+len(acked), "no owners or acked observations")
+}
+
+// checkAcked judges the acked observations: one placement epoch of a
+// mailbox names one primary, so two backends that acknowledged writes to
+// the mailbox under the same epoch were two acknowledging primaries. A
+// failover and a failback give the mailbox new epochs, never an old one
+// again, so they raise no alarm. It returns how many (mailbox, epoch)
+// pairs it saw.
+func checkAcked(b *builder, acked history.History) int {
+	type key struct {
+		id    string
+		epoch uint64
+	}
+	first := make(map[key]history.Op)
+	reported := make(map[key]bool)
+	for _, op := range acked {
+		for _, m := range op.Value.Mailboxes {
+			for _, e := range m.Epochs {
+				k := key{m.ID, e}
+				f, seen := first[k]
+				if !seen {
+					first[k] = op
+					continue
+				}
+				if f.Node != op.Node && !reported[k] {
+					reported[k] = true
+					b.anomaly(Anomaly{Kind: "two-acknowledging-primaries", Key: "mailbox " + m.ID, Ops: []int{f.Index, op.Index},
+						Detail: fmt.Sprintf("mailbox %s: %s and %s both acknowledged writes as primary under epoch %d", m.ID, f.Node, op.Node, e)})
+				}
+			}
+		}
+	}
+	return len(first)
 }
 
 // ownershipSpans returns, per name, each observation as a point span and
@@ -58,10 +99,11 @@ func ownershipSpans(obs history.History) (points, certain map[string][]span) {
 	}
 	for node, ops := range byNode {
 		sort.Slice(ops, func(i, j int) bool { return ops[i].Invoke < ops[j].Invoke })
-		prev := make(map[history.Mailbox]history.Op)
+		prev := make(map[mailboxKey]history.Op)
 		for _, op := range ops {
-			cur := make(map[history.Mailbox]history.Op)
-			for _, m := range op.Value.Mailboxes {
+			cur := make(map[mailboxKey]history.Op)
+			for _, mb := range op.Value.Mailboxes {
+				m := mailboxKey{mb.Name, mb.ID}
 				points[m.Name] = append(points[m.Name], span{node: node, start: op.Invoke, end: op.Complete, ops: []int{op.Index}})
 				if p, ok := prev[m]; ok && p.Complete <= op.Invoke {
 					certain[m.Name] = append(certain[m.Name], span{node: node, start: p.Complete, end: op.Invoke, ops: []int{p.Index, op.Index}})

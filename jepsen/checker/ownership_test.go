@@ -46,3 +46,34 @@ func TestOwnership(t *testing.T) {
 	}
 	wantValidity(t, Ownership{}.Check(new(hist).dir(0, create, "a", ok, "", 0, 1).h), Unknown)
 }
+
+// acked adds one observation of the epochs node acknowledged writes under.
+func (b *hist) acked(node string, inv, comp int64, boxes ...history.Mailbox) *hist {
+	return b.add(history.Op{Process: 101, F: history.FAcked, Node: node, Outcome: ok, Invoke: inv, Complete: comp,
+		Value: history.Value{Mailboxes: boxes}})
+}
+
+func TestOwnershipAcknowledgingPrimaries(t *testing.T) {
+	at := func(id string, epochs ...uint64) history.Mailbox { return history.Mailbox{ID: id, Epochs: epochs} }
+	cases := []struct {
+		name string
+		h    *hist
+		want Validity
+	}{
+		{"failover and failback", new(hist).
+			acked("n1", 0, 10, at("7", 0)).acked("n2", 20, 30, at("7", 1)).acked("n1", 40, 50, at("7", 0, 2)), Valid},
+		{"two primaries under one epoch", new(hist).
+			acked("n1", 0, 10, at("7", 0)).acked("n2", 20, 30, at("7", 1, 0)), Invalid},
+		{"one epoch, one mailbox each", new(hist).
+			acked("n1", 0, 10, at("7", 3)).acked("n2", 0, 10, at("8", 3)), Valid},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Ownership{}.Check(tc.h.h)
+			wantValidity(t, r, tc.want)
+			if tc.want == Invalid {
+				wantAnomaly(t, r, "two-acknowledging-primaries")
+			}
+		})
+	}
+}

@@ -35,6 +35,7 @@ const (
 	FFetch   = "fetch"   // UID FETCH of key; Value.UIDValidity and Messages
 	FExpunge = "expunge" // UID EXPUNGE of key; Value.UIDValidity and UIDs
 	FOwners  = "owners"  // mailboxes a backend (Node) reports active; Value.Mailboxes
+	FAcked   = "acked"   // epochs a backend (Node) acknowledged writes under; Value.Mailboxes (id, epochs)
 	FRead    = "read"    // final read of key after healing; Value.Messages
 	FRename  = "rename"  // RENAME key to Value.Names[0]
 )
@@ -53,10 +54,12 @@ type Message struct {
 	MessageID string `json:"message_id"`
 }
 
-// Mailbox is one mailbox a backend reports holding as primary.
+// Mailbox is one mailbox a backend reports holding as primary, or, for
+// FAcked, the placement epochs it acknowledged writes to it under.
 type Mailbox struct {
-	Name string `json:"name"`
-	ID   string `json:"id,omitempty"`
+	Name   string   `json:"name,omitempty"`
+	ID     string   `json:"id,omitempty"`
+	Epochs []uint64 `json:"epochs,omitempty"`
 }
 
 // Value carries an operation's arguments and results. Each function uses

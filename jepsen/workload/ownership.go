@@ -14,11 +14,13 @@ import (
 )
 
 // Ownership CREATEs and DELETEs a few names while pollers ask each node's
-// cluster API which mailboxes the directory holds active and where. No
-// backend route lists a backend's own mailboxes, so the observations are
-// the directory's: for each poll, one owners operation per backend with the
-// mailboxes the directory names it primary for. The ownership checker
-// judges them (a name active on two backends at once).
+// cluster API which mailboxes the directory holds active and where: for
+// each poll, one owners operation per backend with the mailboxes the
+// directory names it primary for. Each poller also asks its node's backend
+// under which placement epochs it acknowledged writes as primary, for
+// every workload's mailboxes (an acked operation). The ownership checker
+// judges both: a name active on two backends at once, and two backends
+// that acknowledged writes to one mailbox under one epoch.
 type Ownership struct {
 	Clients int
 	Names   int
@@ -98,34 +100,61 @@ func (w *Ownership) poll(ctx context.Context, env *Env, node Node) {
 		if err != nil {
 			process = env.process()
 		}
+		w.pollAcked(ctx, env, process, node)
 	}
 }
 
+// pollAcked records one acked operation: the placement epochs under which
+// node's backend acknowledged writes, by mailbox (every workload's).
+func (w *Ownership) pollAcked(ctx context.Context, env *Env, process int, node Node) {
+	p := env.invoke(process, history.FAcked, "", node.Name, history.Value{})
+	var list struct {
+		Mailboxes []struct {
+			ID     uint64   `json:"id"`
+			Epochs []uint64 `json:"epochs"`
+		} `json:"mailboxes"`
+	}
+	if err := w.get(ctx, env, node, "/v1/backend/acknowledged", &list); err != nil {
+		env.complete(p, history.Fail, history.Value{}, err.Error())
+		return
+	}
+	out := make([]history.Mailbox, 0, len(list.Mailboxes))
+	for _, m := range list.Mailboxes {
+		out = append(out, history.Mailbox{ID: fmt.Sprint(m.ID), Epochs: m.Epochs})
+	}
+	env.complete(p, history.OK, history.Value{Mailboxes: out}, "")
+}
+
 func (w *Ownership) mailboxes(ctx context.Context, env *Env, node Node) ([]dirMailbox, error) {
+	var list struct {
+		Mailboxes []dirMailbox `json:"mailboxes"`
+	}
+	err := w.get(ctx, env, node, "/v1/mailboxes?limit=100000&prefix="+url.QueryEscape("user/"+ownUser+"/"), &list)
+	return list.Mailboxes, err
+}
+
+// get reads one JSON answer of node's cluster API into v.
+func (w *Ownership) get(ctx context.Context, env *Env, node Node, path string, v any) error {
 	rctx, cancel := context.WithTimeout(ctx, env.Timeout)
 	defer cancel()
-	u := "http://" + node.API + "/v1/mailboxes?limit=100000&prefix=" + url.QueryEscape("user/"+ownUser+"/")
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, "http://"+node.API+path, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	req.Header.Set("Authorization", clusterapi.Bearer(env.Secret))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /v1/mailboxes on %s: %s", node.Name, resp.Status)
+		return fmt.Errorf("GET %s on %s: %s", path, node.Name, resp.Status)
 	}
-	var list struct {
-		Mailboxes []dirMailbox `json:"mailboxes"`
-	}
-	return list.Mailboxes, json.Unmarshal(body, &list)
+	return json.Unmarshal(body, v)
 }
 
 func (w *Ownership) Final(context.Context, *Env) {}

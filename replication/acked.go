@@ -1,0 +1,79 @@
+package replication
+
+import (
+	"net/http"
+	"slices"
+	"sync"
+)
+
+// The epochs under which this backend acknowledged writes as a mailbox's
+// primary, for observers: one epoch is one placement, which names one
+// primary, so two backends that both acknowledged under the same
+// (mailbox, epoch) would be two acknowledging primaries. The jepsen
+// ownership checker polls it on every backend. The record is a sample,
+// bounded in memory: the last maxAckedEpochs epochs of each mailbox, and
+// at most maxAckedMailboxes mailboxes, past which it starts again empty.
+const (
+	routeAcked        = "GET /v1/backend/acknowledged"
+	maxAckedEpochs    = 4
+	maxAckedMailboxes = 10000
+)
+
+// AckedMailbox is one mailbox's entry in the record.
+type AckedMailbox struct {
+	ID     uint64   `json:"id"`
+	Epochs []uint64 `json:"epochs"`
+}
+
+type ackRecord struct {
+	mu     sync.Mutex
+	epochs map[uint64][]uint64
+}
+
+// add notes that writes to mailbox id were acknowledged under epoch.
+func (a *ackRecord) add(id, epoch uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.epochs == nil || len(a.epochs) >= maxAckedMailboxes {
+		a.epochs = make(map[uint64][]uint64)
+	}
+	es := a.epochs[id]
+	if slices.Contains(es, epoch) {
+		return
+	}
+	es = append(es, epoch)
+	if len(es) > maxAckedEpochs {
+		es = es[len(es)-maxAckedEpochs:]
+	}
+	a.epochs[id] = es
+}
+
+func (a *ackRecord) list() []AckedMailbox {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]AckedMailbox, 0, len(a.epochs))
+	for id, es := range a.epochs {
+		out = append(out, AckedMailbox{ID: id, Epochs: slices.Clone(es)})
+	}
+	slices.SortFunc(out, func(x, y AckedMailbox) int {
+		switch {
+		case x.ID < y.ID:
+			return -1
+		case x.ID > y.ID:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// Acknowledged returns the record of the epochs this backend acknowledged
+// writes under, by mailbox.
+func (r *Replicator) Acknowledged() []AckedMailbox { return r.acked.list() }
+
+func (r *Replicator) apiAcked(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, struct {
+		Backend   string         `json:"backend"`
+		Mailboxes []AckedMailbox `json:"mailboxes"`
+	}{r.id, r.acked.list()})
+}
