@@ -1,9 +1,12 @@
 package replication
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"sync"
+
+	"github.com/rookery-mail/rookery/internal/clusterapi"
 )
 
 // The epochs under which this backend acknowledged writes as a mailbox's
@@ -76,4 +79,31 @@ func (r *Replicator) apiAcked(w http.ResponseWriter, _ *http.Request) {
 		Backend   string         `json:"backend"`
 		Mailboxes []AckedMailbox `json:"mailboxes"`
 	}{r.id, r.acked.list()})
+}
+
+const routeStats = "GET /v1/backend/replication"
+
+// StatsView is Stats on the cluster API.
+type StatsView struct {
+	Backend         string  `json:"backend"`
+	Commits         int64   `json:"commits"`
+	LagP50Ms        float64 `json:"lag_p50_ms"`
+	LagP99Ms        float64 `json:"lag_p99_ms"`
+	Restored        int64   `json:"restored"`
+	UnderReplicated int64   `json:"under_replicated"`
+}
+
+func (r *Replicator) apiStats(w http.ResponseWriter, _ *http.Request) {
+	st := r.Stats()
+	writeJSON(w, StatsView{Backend: r.id, Commits: st.Commits,
+		LagP50Ms: float64(st.LagP50.Microseconds()) / 1000, LagP99Ms: float64(st.LagP99.Microseconds()) / 1000,
+		Restored: st.Restored, UnderReplicated: st.UnderReplicated})
+}
+
+// StatsRemote asks the backend whose node's cluster API is at apiAddr for
+// its replication figures as a primary.
+func StatsRemote(ctx context.Context, api *clusterapi.Client, apiAddr string) (StatsView, error) {
+	var v StatsView
+	err := api.With(apiCodes).Call(ctx, http.MethodGet, apiAddr, "/v1/backend/replication", nil, nil, &v)
+	return v, err
 }

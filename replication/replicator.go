@@ -233,6 +233,7 @@ func (r *Replicator) isRunning() bool {
 func (r *Replicator) Routes(handle func(pattern string, h http.Handler)) {
 	handle(routeMove, http.HandlerFunc(r.apiMove))
 	handle(routeAcked, http.HandlerFunc(r.apiAcked))
+	handle(routeStats, http.HandlerFunc(r.apiStats))
 	r.server.Routes(handle)
 }
 

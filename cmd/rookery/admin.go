@@ -23,6 +23,7 @@ import (
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/node"
+	"github.com/rookery-mail/rookery/replication"
 	"github.com/rookery-mail/rookery/tlsutil"
 )
 
@@ -309,6 +310,10 @@ type memberRow struct {
 	Health       string    `json:"health"`       // ok, no leader, catching up, unreachable, down
 	Error        string    `json:"error,omitempty"`
 	DownSince    time.Time `json:"down_since,omitzero"`
+	// UnderReplicated: of the mailboxes this backend is primary for, those
+	// with fewer copies than the replication factor; null on a node that
+	// is no backend or could not be asked.
+	UnderReplicated *int64 `json:"under_replicated"`
 	// Quorum is the cluster's summary, the same on every row, so that the
 	// JSON is one list of nodes and each row stands on its own.
 	Quorum quorumSummary `json:"quorum"`
@@ -334,6 +339,7 @@ func (a *adminCmd) status(ctx context.Context) error {
 		return err
 	}
 	rows, q := statusRows(members, time.Now())
+	a.underReplicated(ctx, members, rows)
 	if a.json {
 		for i := range rows {
 			rows[i].Quorum = q
@@ -361,7 +367,50 @@ func (a *adminCmd) status(ctx context.Context) error {
 	a.table("NODE\tROLES\tRAFT\tLEADER\tAPPLIED\tLAG\tLAST CONTACT\tHEALTH", table)
 	fmt.Fprintln(a.out)
 	fmt.Fprintln(a.out, q.Summary)
+	fmt.Fprintln(a.out, replicationLine(rows))
 	return nil
+}
+
+// underReplicated asks each reachable backend how many of its mailboxes
+// lack copies, into rows (which statusRows made from members, in order).
+func (a *adminCmd) underReplicated(ctx context.Context, members []directory.MemberStatus, rows []memberRow) {
+	for i, m := range members {
+		if m.Error != "" || !m.DownSince.IsZero() || !slices.Contains(m.Roles, node.RoleBackend) {
+			continue
+		}
+		st, err := replication.StatsRemote(ctx, a.client.API(), m.APIAddr)
+		if err != nil {
+			continue
+		}
+		rows[i].UnderReplicated = &st.UnderReplicated
+	}
+}
+
+// replicationLine says whether every mailbox has its copies: backends
+// restore them by themselves once a replica's backend has been down for
+// restore_after.
+func replicationLine(rows []memberRow) string {
+	var parts []string
+	total := int64(0)
+	asked := 0
+	for _, r := range rows {
+		if r.UnderReplicated == nil {
+			continue
+		}
+		asked++
+		if n := *r.UnderReplicated; n > 0 {
+			total += n
+			parts = append(parts, fmt.Sprintf("%s: %d", r.NodeID, n))
+		}
+	}
+	switch {
+	case asked == 0:
+		return "replication: no backend could be asked"
+	case total == 0:
+		return "replication: every mailbox has its copies"
+	}
+	return fmt.Sprintf("replication: %d mailboxes short of copies (%s); their primaries restore them after restore_after",
+		total, strings.Join(parts, ", "))
 }
 
 // statusRows turns the members' statuses into the rows of `admin status`

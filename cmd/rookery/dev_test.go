@@ -101,8 +101,12 @@ func TestDevNodeStopStart(t *testing.T) {
 	status := func() error {
 		return runAdmin([]string{"--config", cfgPath, "--timeout", "5s", "status"}, io.Discard, io.Discard)
 	}
-	if err := status(); err != nil {
+	var table bytes.Buffer
+	if err := runAdmin([]string{"--config", cfgPath, "--timeout", "5s", "status"}, &table, io.Discard); err != nil {
 		t.Fatalf("admin --config %s status: %v", cfgPath, err)
+	}
+	if !strings.Contains(table.String(), "replication: every mailbox has its copies") {
+		t.Errorf("admin status does not say how replication stands:\n%s", table.String())
 	}
 
 	// Through the frontend's LMTP, the 250 after DATA says delivered.

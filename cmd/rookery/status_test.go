@@ -36,3 +36,22 @@ func TestStatusRows(t *testing.T) {
 		t.Errorf("caught up: %+v, %+v", rows[1], q)
 	}
 }
+
+func TestReplicationLine(t *testing.T) {
+	n := func(v int64) *int64 { return &v }
+	cases := []struct {
+		rows []memberRow
+		want string
+	}{
+		{[]memberRow{{NodeID: "node1"}}, "replication: no backend could be asked"},
+		{[]memberRow{{NodeID: "node1", UnderReplicated: n(0)}, {NodeID: "node2", UnderReplicated: n(0)}},
+			"replication: every mailbox has its copies"},
+		{[]memberRow{{NodeID: "node1", UnderReplicated: n(3)}, {NodeID: "node2"}, {NodeID: "node3", UnderReplicated: n(2)}},
+			"replication: 5 mailboxes short of copies (node1: 3, node3: 2); their primaries restore them after restore_after"},
+	}
+	for _, c := range cases {
+		if got := replicationLine(c.rows); got != c.want {
+			t.Errorf("got %q\nwant %q", got, c.want)
+		}
+	}
+}
