@@ -13,8 +13,10 @@ import (
 // may be anywhere between its Reserve and its Activate, and the backend
 // may still be working on it. The frontend settles its fate before it
 // answers, so that a CREATE answered NO never takes effect later:
-//   - the name is active (or past it): the create took effect, or another
-//     did; the answer is NO [ALREADYEXISTS], which is true when it is sent;
+//   - the name is active (or past it): this create took effect, or
+//     another did, which the frontend cannot tell apart (OK could answer
+//     two CREATEs of one name, ALREADYEXISTS deny one that took effect);
+//     the answer is NO [UNAVAILABLE], saying the mailbox exists now;
 //   - the name is reserved by the lost backend: the frontend releases that
 //     reservation, after which no Activate of it can commit, and answers
 //     NO [UNAVAILABLE];
@@ -40,21 +42,21 @@ func (s *session) settleLostCreate(name, backend string, lost error) error {
 			switch {
 			case ok && m.State != fsm.Reserved:
 				s.log.Info("create lost with its backend found the mailbox made", "mailbox", name, "backend_id", backend)
-				return fsm.NameTaken(m)
+				return fmt.Errorf("%w: %w", ErrCreateLostMade, lost)
 			case ok && m.ReservedBy == backend:
 				res, err := s.cfg.Directory.Apply(ctx, fsm.Release{Name: name, Reservation: m.Reservation})
 				if err == nil && res.Err == nil {
 					s.cfg.Directory.WaitApplied(ctx, res.Index)
 					s.log.Info("create lost with its backend: its reservation released", "mailbox", name, "backend_id", backend)
-					return fmt.Errorf("%w; the mailbox was not created", lost)
+					return fmt.Errorf("%w: %w", ErrCreateLostNotMade, lost)
 				}
 				freeSince = time.Time{} // settled meanwhile, or not reached: read again
 			case ok:
-				return fmt.Errorf("%w; the mailbox was not created", lost) // another backend's create
+				return fmt.Errorf("%w: %w", ErrCreateLostNotMade, lost) // another backend's create
 			case freeSince.IsZero():
 				freeSince = time.Now()
 			case time.Since(freeSince) >= settleQuiet:
-				return fmt.Errorf("%w; the mailbox was not created", lost)
+				return fmt.Errorf("%w: %w", ErrCreateLostNotMade, lost)
 			}
 		}
 		select {

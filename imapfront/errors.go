@@ -22,4 +22,8 @@ var (
 	ErrUserDisabled    = errors.New("imapfront: user disabled")
 	ErrLoginsBlocked   = errors.New("imapfront: too many failed logins from this address")
 	errTryCreate       = errors.New("imapfront: no such mailbox; try CREATE")
+	// The fates of a CREATE whose backend was lost before it answered
+	// (createfate.go).
+	ErrCreateLostMade    = errors.New("imapfront: backend lost; the mailbox exists now, made by this CREATE or another")
+	ErrCreateLostNotMade = errors.New("imapfront: backend lost; the mailbox was not created")
 )

@@ -34,6 +34,10 @@ func classify(err error) (status, code, text string) {
 		return "NO", "ALREADYEXISTS", "mailbox exists"
 	case errors.Is(err, fsm.ErrNoMailbox), errors.Is(err, ErrNotVisible):
 		return "NO", "NONEXISTENT", "no such mailbox"
+	case errors.Is(err, ErrCreateLostMade):
+		return "NO", "UNAVAILABLE", "mail store lost mid-command; the mailbox exists now, made by this CREATE or another"
+	case errors.Is(err, ErrCreateLostNotMade):
+		return "NO", "UNAVAILABLE", "mail store lost mid-command; the mailbox was not created; try again"
 	case errors.Is(err, ErrNoRights):
 		return "NO", "NOPERM", "permission denied"
 	case errors.Is(err, fsm.ErrNotActive):
