@@ -145,16 +145,6 @@ func (b *Backend) dropUnactivated(id uint64) {
 	}
 }
 
-// stampUIDValidity records the directory's uidvalidity in the spool.
-func (b *Backend) stampUIDValidity(m *fsm.Mailbox) {
-	if m == nil {
-		return
-	}
-	if err := b.cfg.Store.SetUIDValidity(m.ID, m.UIDValidity); err != nil {
-		b.log.Warn("recording uidvalidity in spool failed", "mailbox_id", m.ID, "err", err)
-	}
-}
-
 // Delete removes mailbox name: mark it deleting (it takes no more mail),
 // remove it from the spool, remove the directory entry. A crash part way
 // leaves a Deleting entry that Reconcile finishes.
