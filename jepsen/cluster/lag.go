@@ -16,6 +16,13 @@ import (
 // promoting them.
 const LagDelay = 500 * time.Millisecond
 
+// failoverBudget bounds FailoverLagging's failover; failoverTry bounds one
+// node's attempt at it.
+const (
+	failoverBudget = 15 * time.Second
+	failoverTry    = 8 * time.Second
+)
+
 // FailoverLagging slows every link into node i by LagDelay, then fails
 // node i's mailboxes over to their replicas with `rookery admin failover`
 // through another running node. Node i keeps serving on its stale copy
@@ -31,12 +38,19 @@ func (c *Cluster) FailoverLagging(ctx context.Context, i int) error {
 			c.Faults.Delay(n.Name, target, LagDelay)
 		}
 	}
+	// The schedule waits for this fault to start, and every fault in force
+	// lasts as long: a failover that cannot commit (no quorum) is given up
+	// within failoverBudget, failoverTry for each node asked.
+	ctx, cancel := context.WithTimeout(ctx, failoverBudget)
+	defer cancel()
 	var errs []error
 	for j, n := range c.Nodes {
 		if j == i || !n.Running() || n.Paused() {
 			continue
 		}
-		_, err := c.adminAt(ctx, n.Real.API, "", "failover", target)
+		tctx, tcancel := context.WithTimeout(ctx, failoverTry)
+		_, err := c.adminAt(tctx, n.Real.API, "", "failover", target)
+		tcancel()
 		if err == nil {
 			return nil
 		}

@@ -42,12 +42,22 @@ func dialIMAP(ctx context.Context, node Node, user, password string, timeout tim
 	return ic, nil
 }
 
-// do runs one command within the timeout; ctx ending closes the connection.
+// do runs one command within the timeout. The client library sets its own
+// read and write deadlines (30 s and more) as it goes, so a deadline set
+// here would not hold: the connection is closed instead when the command
+// overruns or ctx ends, and the command fails as a broken connection.
 func (ic *imapConn) do(ctx context.Context, cmd func() error) error {
-	ic.conn.SetDeadline(time.Now().Add(ic.timeout))
-	stop := context.AfterFunc(ctx, func() { ic.conn.SetDeadline(time.Now()) })
+	return within(ctx, ic.timeout, ic.conn, cmd)
+}
+
+// within runs op, closing conn if op is still running when timeout has
+// passed or ctx has ended.
+func within(ctx context.Context, timeout time.Duration, conn net.Conn, op func() error) error {
+	octx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	stop := context.AfterFunc(octx, func() { conn.Close() })
 	defer stop()
-	return cmd()
+	return op()
 }
 
 func (ic *imapConn) close() {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"time"
 
 	"github.com/emersion/go-smtp"
 
@@ -54,9 +53,11 @@ func dialLMTP(ctx context.Context, env *Env, node Node) (*lmtpConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn.SetDeadline(time.Now().Add(env.Timeout))
 	c := smtp.NewClientLMTP(conn)
-	if err := c.Hello("jepsen.rookery.test"); err != nil {
+	// The client sets a deadline of its own at every command (minutes by
+	// default); within closes the connection at the operation's timeout.
+	c.CommandTimeout, c.SubmissionTimeout = env.Timeout, env.Timeout
+	if err := within(ctx, env.Timeout, conn, func() error { return c.Hello("jepsen.rookery.test") }); err != nil {
 		conn.Close()
 		return nil, err
 	}
@@ -93,10 +94,9 @@ func (w *LMTP) Run(ctx context.Context, env *Env) {
 // connection can no longer be used.
 func deliver(ctx context.Context, env *Env, lc *lmtpConn, user, messageID string) bool {
 	p := env.invoke(lc.process, history.FDeliver, inboxKey(user), lc.node, history.Value{MessageID: messageID})
-	lc.conn.SetDeadline(time.Now().Add(env.Timeout))
-	stop := context.AfterFunc(ctx, func() { lc.conn.SetDeadline(time.Now()) })
-	defer stop()
-	err := sendOne(lc.c, user+"@jepsen.rookery.test", message(messageID, "lmtp workload"))
+	err := within(ctx, env.Timeout, lc.conn, func() error {
+		return sendOne(lc.c, user+"@jepsen.rookery.test", message(messageID, "lmtp workload"))
+	})
 	var se *smtp.SMTPError
 	switch {
 	case err == nil:
@@ -136,15 +136,6 @@ func sendOne(c *smtp.Client, rcpt string, msg []byte) error {
 func (w *LMTP) Final(ctx context.Context, env *Env) {
 	for i := range w.Users {
 		user := w.user(i)
-		retry(ctx, 10, func() error {
-			s := &session{env: env, user: user, password: lmtpPassword(user), rng: env.rand(500 + i)}
-			defer s.close()
-			if s.record(ctx, history.FRead, inboxKey(user), func(ic *imapConn) (history.Value, error) {
-				return ic.readMailbox(ctx, "INBOX")
-			}, readOutcome) != history.OK {
-				return fmt.Errorf("final read of %s failed", inboxKey(user))
-			}
-			return nil
-		})
+		finalRead(ctx, env, 500+i, inboxKey(user), user, lmtpPassword(user), "INBOX")
 	}
 }

@@ -127,15 +127,6 @@ func (s *session) fetch(ctx context.Context, mailbox string) {
 func (w *UID) Final(ctx context.Context, env *Env) {
 	for i := range w.Mailboxes {
 		mb := w.mailbox(i)
-		retry(ctx, 10, func() error {
-			s := &session{env: env, user: uidUser, password: uidPassword, rng: env.rand(300 + i)}
-			defer s.close()
-			if s.record(ctx, history.FRead, mb, func(ic *imapConn) (history.Value, error) {
-				return ic.readMailbox(ctx, mb)
-			}, readOutcome) != history.OK {
-				return fmt.Errorf("final read of %s failed", mb)
-			}
-			return nil
-		})
+		finalRead(ctx, env, 300+i, mb, uidUser, uidPassword, mb)
 	}
 }
