@@ -53,13 +53,24 @@ type Config struct {
 	// tests and development only.
 	AllowPlaintextLogin bool
 
-	MaxLineBytes       int   // one line of a command
-	MaxLiteralBytes    int64 // APPENDLIMIT: largest literal
-	HardLiteralBytes   int64 // a non-synchronizing literal above this closes the connection
-	MaxConnsPerUser    int
-	MaxFailedLogins    int           // per client address within FailedLoginWindow
-	FailedLoginWindow  time.Duration //
-	PreAuthTimeout     time.Duration // idle time allowed before login
+	MaxLineBytes     int   // one line of a command
+	MaxLiteralBytes  int64 // APPENDLIMIT: largest literal
+	HardLiteralBytes int64 // a non-synchronizing literal above this closes the connection
+	// MaxCommandBytes bounds a whole command after login, literals
+	// included, except APPEND's streamed message.
+	MaxCommandBytes int64
+	// PreAuthMaxCommandBytes bounds a whole command before login; a
+	// non-synchronizing literal that would pass it closes the connection.
+	PreAuthMaxCommandBytes int
+	// MaxPreAuthConns and MaxPreAuthConnsPerAddr bound the connections
+	// not yet logged in, in all and from one client address.
+	MaxPreAuthConns        int
+	MaxPreAuthConnsPerAddr int
+	MaxConnsPerUser        int
+	MaxFailedLogins        int           // per client address within FailedLoginWindow
+	FailedLoginWindow      time.Duration //
+	// PreAuthTimeout bounds the time from connecting to logging in.
+	PreAuthTimeout     time.Duration
 	IdleTimeout        time.Duration // idle time allowed after login (and in IDLE)
 	BackendTimeout     time.Duration // dialing and proxy login to a backend
 	DirectoryTimeout   time.Duration // one directory read or write
@@ -70,18 +81,22 @@ type Config struct {
 // ClusterSecret must still be set.
 func Default() Config {
 	return Config{
-		MaxLineBytes:       64 * 1024,
-		MaxLiteralBytes:    50 << 20,
-		HardLiteralBytes:   64 << 20,
-		MaxConnsPerUser:    50,
-		MaxFailedLogins:    10,
-		FailedLoginWindow:  5 * time.Minute,
-		PreAuthTimeout:     time.Minute,
-		IdleTimeout:        30 * time.Minute,
-		BackendTimeout:     10 * time.Second,
-		DirectoryTimeout:   10 * time.Second,
-		BackendIdleTimeout: 5 * time.Minute,
-		MoveTimeout:        time.Hour,
+		MaxLineBytes:           64 * 1024,
+		MaxLiteralBytes:        50 << 20,
+		HardLiteralBytes:       64 << 20,
+		MaxCommandBytes:        2 << 20,
+		PreAuthMaxCommandBytes: 8 << 10,
+		MaxPreAuthConns:        1000,
+		MaxPreAuthConnsPerAddr: 20,
+		MaxConnsPerUser:        50,
+		MaxFailedLogins:        10,
+		FailedLoginWindow:      5 * time.Minute,
+		PreAuthTimeout:         30 * time.Second,
+		IdleTimeout:            30 * time.Minute,
+		BackendTimeout:         10 * time.Second,
+		DirectoryTimeout:       10 * time.Second,
+		BackendIdleTimeout:     5 * time.Minute,
+		MoveTimeout:            time.Hour,
 	}
 }
 
@@ -98,6 +113,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: MaxLineBytes must be at least 1024", ErrConfig)
 	case c.MaxLiteralBytes < 1024 || c.HardLiteralBytes < c.MaxLiteralBytes:
 		return fmt.Errorf("%w: need 1024 <= MaxLiteralBytes <= HardLiteralBytes", ErrConfig)
+	case c.MaxCommandBytes < int64(c.MaxLineBytes) || c.PreAuthMaxCommandBytes < 1024:
+		return fmt.Errorf("%w: need MaxCommandBytes >= MaxLineBytes and PreAuthMaxCommandBytes >= 1024", ErrConfig)
+	case c.MaxPreAuthConns < 1 || c.MaxPreAuthConnsPerAddr < 1:
+		return fmt.Errorf("%w: MaxPreAuthConns and MaxPreAuthConnsPerAddr must be positive", ErrConfig)
 	case c.MaxConnsPerUser < 1 || c.MaxFailedLogins < 1:
 		return fmt.Errorf("%w: MaxConnsPerUser and MaxFailedLogins must be positive", ErrConfig)
 	case c.FailedLoginWindow <= 0 || c.PreAuthTimeout <= 0 || c.IdleTimeout <= 0 ||
@@ -121,10 +140,24 @@ func (c *Config) dial(network, addr string) (net.Conn, error) {
 	return d.DialContext(ctx, network, addr)
 }
 
-func (c *Config) wireLimits() wireLimits {
+// wireLimits are the framing limits after login, or before it (preAuth):
+// then one command is at most PreAuthMaxCommandBytes, non-synchronizing
+// literals follow LITERAL- and one past the bound closes the connection.
+func (c *Config) wireLimits(preAuth bool) wireLimits {
+	if preAuth {
+		n := c.PreAuthMaxCommandBytes
+		return wireLimits{
+			MaxLine:      min(c.MaxLineBytes, n),
+			MaxCommand:   int64(n),
+			MaxBuffered:  int64(n),
+			HardLiteral:  int64(n),
+			LiteralMinus: true,
+		}
+	}
 	return wireLimits{
 		MaxLine:     c.MaxLineBytes,
 		MaxLiteral:  c.MaxLiteralBytes,
+		MaxCommand:  c.MaxCommandBytes,
 		MaxBuffered: min(c.MaxLiteralBytes, maxBufferedLiteral),
 		HardLiteral: c.HardLiteralBytes,
 	}

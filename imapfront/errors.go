@@ -8,6 +8,7 @@ var (
 	ErrInvalidUTF7     = errors.New("imapfront: invalid modified UTF-7")
 	ErrLineTooLong     = errors.New("imapfront: command line too long")
 	ErrLiteralTooBig   = errors.New("imapfront: literal too big")
+	ErrLiteralMinus    = errors.New("imapfront: non-synchronizing literal too big for LITERAL-")
 	ErrSyntax          = errors.New("imapfront: syntax error")
 	ErrNoArgument      = errors.New("imapfront: missing argument")
 	ErrBackendDown     = errors.New("imapfront: backend unavailable")

@@ -32,7 +32,7 @@ func FuzzReadCommand(f *testing.F) {
 	const sentinel = "zz9 NOOP\r\n"
 	f.Fuzz(func(t *testing.T, in []byte) {
 		input := append(append([]byte(nil), in...), "\r\n"+sentinel...)
-		w := newWireReader(bufio.NewReaderSize(bytes.NewReader(input), 16), wireLimits{MaxLine: 64, MaxLiteral: 128, MaxBuffered: 128, HardLiteral: 512})
+		w := newWireReader(bufio.NewReaderSize(bytes.NewReader(input), 16), wireLimits{MaxLine: 64, MaxLiteral: 128, MaxBuffered: 128, MaxCommand: 256, HardLiteral: 512})
 		for i := 0; i < 1000; i++ {
 			cmd, err := w.ReadCommand(func() error { return nil })
 			var we *wireError

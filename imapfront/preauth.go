@@ -16,8 +16,10 @@ import (
 // After login it is the part of the backends' extensions that passes
 // through a proxy intact, plus what the frontend answers itself.
 func (s *session) capabilities() string {
-	caps := []string{"IMAP4rev1", "LITERAL+", "SASL-IR", "ID"}
 	if s.user == "" {
+		// RFC 7888 section 5: before login only LITERAL-, so that an
+		// unauthenticated client cannot send large literals unasked.
+		caps := []string{"IMAP4rev1", "LITERAL-", "SASL-IR", "ID"}
 		if s.cfg.TLS != nil && !s.tls {
 			caps = append(caps, "STARTTLS")
 		}
@@ -28,10 +30,11 @@ func (s *session) capabilities() string {
 		}
 		return strings.Join(caps, " ")
 	}
-	caps = append(caps, "ENABLE", "UTF8=ACCEPT", "NAMESPACE", "UNSELECT", "IDLE",
+	caps := []string{"IMAP4rev1", "LITERAL+", "SASL-IR", "ID",
+		"ENABLE", "UTF8=ACCEPT", "NAMESPACE", "UNSELECT", "IDLE",
 		"UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "BINARY", "STATUS=SIZE",
 		"CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "ACL",
-		"RIGHTS=texk", fmt.Sprintf("APPENDLIMIT=%d", s.cfg.MaxLiteralBytes))
+		"RIGHTS=texk", fmt.Sprintf("APPENDLIMIT=%d", s.cfg.MaxLiteralBytes)}
 	return strings.Join(caps, " ")
 }
 
@@ -150,6 +153,9 @@ func (s *session) login(tag string, c credentials) bool {
 		return true
 	}
 	s.user = user
+	s.srv.leavePreAuth(s)
+	s.wr.lim = s.cfg.wireLimits(false)
+	s.wr.StopAt = isAppendMessage
 	s.log = s.log.With("user", user)
 	if user != authc.Name {
 		s.log = s.log.With("admin", authc.Name)

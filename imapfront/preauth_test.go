@@ -100,7 +100,7 @@ func TestMalformedCommandsKeepConnection(t *testing.T) {
 		"a LOGIN \"unterminated\r\n",
 		"a LOGIN {abc}\r\n",
 		"a SELECT INBOX\r\n",
-		"a " + strings.Repeat("X", 70000) + "\r\n",
+		"a " + strings.Repeat("X", 12000) + "\r\n",
 		"a LOGIN a\x00b c\r\n",
 		"a LOGIN {3+}\r\nabc\r\n",
 		"a UNKNOWN\r\n",

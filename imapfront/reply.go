@@ -61,10 +61,11 @@ func describe(err error) string {
 		return "missing argument"
 	case errors.Is(err, ErrSyntax):
 		msg := err.Error()
-		if i := strings.LastIndex(msg, ErrSyntax.Error()+": "); i >= 0 {
-			msg = msg[i+len(ErrSyntax.Error())+2:]
+		i := strings.LastIndex(msg, ErrSyntax.Error()+": ")
+		if i < 0 {
+			return "syntax error"
 		}
-		return "syntax error: " + msg
+		return "syntax error: " + msg[i+len(ErrSyntax.Error())+2:]
 	}
 	return "syntax error"
 }

@@ -17,9 +17,13 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	sessions  map[*session]struct{}
 	perUser   map[string]int
-	failures  map[string]*loginFailures
-	load      backendLoad
-	wg        sync.WaitGroup
+	// preAuth counts the sessions not yet logged in, by client address;
+	// preAuthAll is their sum.
+	preAuth    map[string]int
+	preAuthAll int
+	failures   map[string]*loginFailures
+	load       backendLoad
+	wg         sync.WaitGroup
 }
 
 type loginFailures struct {
@@ -37,6 +41,7 @@ func New(cfg Config) (*Server, error) {
 		listeners: make(map[net.Listener]struct{}),
 		sessions:  make(map[*session]struct{}),
 		perUser:   make(map[string]int),
+		preAuth:   make(map[string]int),
 		failures:  make(map[string]*loginFailures),
 	}, nil
 }
@@ -79,7 +84,8 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 }
 
-// start registers and runs a session, unless the server is closing.
+// start registers and runs a session, unless the server is closing. A
+// connection over the pre-authentication limits is told BYE and closed.
 func (s *Server) start(nc net.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -87,6 +93,17 @@ func (s *Server) start(nc net.Conn) bool {
 		return false
 	}
 	sess := newSession(s, nc)
+	if s.preAuthAll >= s.cfg.MaxPreAuthConns || s.preAuth[sess.addr] >= s.cfg.MaxPreAuthConnsPerAddr {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			sess.refuse("BYE too many connections not logged in; try later")
+		}()
+		return true
+	}
+	sess.preAuth = true
+	s.preAuth[sess.addr]++
+	s.preAuthAll++
 	s.sessions[sess] = struct{}{}
 	s.wg.Add(1)
 	go func() {
@@ -94,9 +111,28 @@ func (s *Server) start(nc net.Conn) bool {
 		sess.serve()
 		s.mu.Lock()
 		delete(s.sessions, sess)
+		s.leavePreAuthLocked(sess)
 		s.mu.Unlock()
 	}()
 	return true
+}
+
+// leavePreAuth stops counting sess as not logged in.
+func (s *Server) leavePreAuth(sess *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.leavePreAuthLocked(sess)
+}
+
+func (s *Server) leavePreAuthLocked(sess *session) {
+	if !sess.preAuth {
+		return
+	}
+	sess.preAuth = false
+	s.preAuthAll--
+	if s.preAuth[sess.addr]--; s.preAuth[sess.addr] <= 0 {
+		delete(s.preAuth, sess.addr)
+	}
 }
 
 func (s *Server) isClosed() bool {

@@ -27,6 +27,9 @@ type session struct {
 	bw   *bufio.Writer
 	wr   *wireReader
 	tls  bool
+	// preAuth is set while the Server counts the session as not logged
+	// in; guarded by the Server's mu.
+	preAuth bool
 
 	user     string // canonical user once authenticated
 	utf8     bool   // the client enabled UTF8=ACCEPT
@@ -53,12 +56,20 @@ func newSession(srv *Server, nc net.Conn) *session {
 	s.log = srv.cfg.Logger.With("client_addr", nc.RemoteAddr().String())
 	s.br = bufio.NewReaderSize(nc, 4096)
 	s.bw = bufio.NewWriterSize(nc, 4096)
-	s.wr = newWireReader(s.br, srv.cfg.wireLimits())
-	s.wr.StopAt = isAppendMessage
+	s.wr = newWireReader(s.br, srv.cfg.wireLimits(true))
 	if _, ok := nc.(*tls.Conn); ok {
 		s.tls = true
 	}
 	return s
+}
+
+// refuse greets a connection the server will not serve with BYE text and
+// closes it.
+func (s *session) refuse(text string) {
+	s.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	s.untagged("%s", text)
+	s.bw.Flush()
+	s.nc.Close()
 }
 
 // shutdown makes serve end soon: the client read fails at once.
@@ -82,12 +93,15 @@ func (s *session) serve() {
 	if s.flush() != nil {
 		return
 	}
+	// Before login the whole exchange has one deadline, so that a client
+	// cannot hold a connection by sending NOOPs.
+	preAuthEnd := time.Now().Add(s.cfg.PreAuthTimeout)
 	for !s.closing() {
-		timeout := s.cfg.PreAuthTimeout
+		deadline := preAuthEnd
 		if s.user != "" {
-			timeout = s.cfg.IdleTimeout
+			deadline = time.Now().Add(s.cfg.IdleTimeout)
 		}
-		s.nc.SetReadDeadline(time.Now().Add(timeout))
+		s.nc.SetReadDeadline(deadline)
 		cmd, err := s.wr.ReadCommand(s.continuation)
 		if err != nil {
 			if !s.readFailed(err) {
@@ -121,10 +135,15 @@ func (s *session) readFailed(err error) bool {
 		}
 		return false
 	}
-	if errors.Is(we.Err, ErrLiteralTooBig) {
+	switch {
+	case errors.Is(we.Err, ErrLiteralMinus):
+		// RFC 7888 section 4: a LITERAL- server refuses a larger
+		// non-synchronizing literal with BAD [TOOBIG].
+		s.tagged(we.Tag, "BAD", "[TOOBIG] non-synchronizing literal over %d bytes", literalMinusMax)
+	case errors.Is(we.Err, ErrLiteralTooBig):
 		s.tagged(we.Tag, "NO", "[TOOBIG] %s", "literal too big")
-	} else {
-		s.tagged(we.Tag, "BAD", "%s", describe(we.Err))
+	default:
+		s.tagged(we.Tag, "BAD", "%s", describe(we))
 	}
 	if we.Fatal {
 		s.untagged("BYE too much input")

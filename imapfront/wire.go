@@ -24,6 +24,7 @@ const literalMinusMax = 4096
 type wireLimits struct {
 	MaxLine      int   // bytes in one line (the text between literals)
 	MaxLiteral   int64 // largest streamed literal accepted (APPENDLIMIT)
+	MaxCommand   int64 // a whole command held in memory, literals included
 	MaxBuffered  int64 // largest literal held in memory (any other literal)
 	HardLiteral  int64 // a non-synchronizing literal above this closes the connection
 	LiteralMinus bool  // only advertise LITERAL-: non-synchronizing literals up to 4096 bytes
@@ -84,6 +85,14 @@ func (w *wireReader) ReadCommand(cont func() error) (*Command, error) {
 	cmd := &Command{}
 	line, err := w.readLine(nil)
 	if err != nil {
+		if errors.Is(err, ErrSyntax) {
+			// The line is whole but malformed (a NUL, a bare LF): answer
+			// its tag, so that the client is not left waiting.
+			cmd.Raw = line
+			if cmd.parseHead() != nil {
+				cmd.Tag = ""
+			}
+		}
 		return nil, w.resync(cmd, err)
 	}
 	cmd.Raw = line
@@ -120,7 +129,7 @@ func (w *wireReader) readLiterals(cmd *Command, lineStart int, cont func() error
 			return nil
 		}
 		stop := w.StopAt != nil && w.StopAt(cmd, lit)
-		if err := w.checkLiteral(lit, stop); err != nil {
+		if err := w.checkLiteral(cmd, lit, stop); err != nil {
 			return w.refuseLiteral(cmd, lit, err)
 		}
 		if stop {
@@ -148,8 +157,12 @@ func (w *wireReader) readLiterals(cmd *Command, lineStart int, cont func() error
 }
 
 // checkLiteral applies the limits: MaxLiteral for a literal that will be
-// streamed, MaxBuffered for one held in memory.
-func (w *wireReader) checkLiteral(lit *literal, streamed bool) error {
+// streamed, MaxBuffered for one held in memory, which must also leave the
+// whole command within MaxCommand.
+func (w *wireReader) checkLiteral(cmd *Command, lit *literal, streamed bool) error {
+	if !lit.Sync && w.lim.LiteralMinus && lit.Size > literalMinusMax {
+		return fmt.Errorf("%w: over %d bytes", ErrLiteralMinus, literalMinusMax)
+	}
 	limit := w.lim.MaxBuffered
 	if streamed {
 		limit = w.lim.MaxLiteral
@@ -157,8 +170,8 @@ func (w *wireReader) checkLiteral(lit *literal, streamed bool) error {
 	if lit.Size > limit {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrLiteralTooBig, lit.Size, limit)
 	}
-	if !lit.Sync && w.lim.LiteralMinus && lit.Size > literalMinusMax {
-		return fmt.Errorf("%w: non-synchronizing literal over %d bytes", ErrLiteralTooBig, literalMinusMax)
+	if !streamed && int64(len(cmd.Raw))+lit.Size > w.lim.MaxCommand {
+		return fmt.Errorf("%w: command over %d bytes", ErrLiteralTooBig, w.lim.MaxCommand)
 	}
 	return nil
 }
@@ -170,6 +183,9 @@ func (w *wireReader) checkLiteral(lit *literal, streamed bool) error {
 // is cheaper.
 func (w *wireReader) refuseLiteral(cmd *Command, lit *literal, err error) error {
 	we := &wireError{Tag: cmd.Tag, Err: ErrLiteralTooBig, Msg: err.Error()}
+	if errors.Is(err, ErrLiteralMinus) {
+		we.Err = ErrLiteralMinus
+	}
 	if lit.Sync {
 		return we
 	}
@@ -201,9 +217,21 @@ func (w *wireReader) resync(cmd *Command, err error) error {
 		we := &wireError{Tag: tag, Err: ErrLineTooLong, Msg: fmt.Sprintf("line longer than %d bytes", w.lim.MaxLine)}
 		return w.skipFrom(we, long.tail, w.lim.HardLiteral)
 	case errors.Is(err, ErrSyntax):
-		return &wireError{Tag: tag, Err: ErrSyntax, Msg: err.Error()}
+		// A literal the bad line announces is skipped with it, never run
+		// as commands.
+		we := &wireError{Tag: tag, Err: ErrSyntax, Msg: err.Error()}
+		return w.skipFrom(we, lastLine(cmd.Raw), w.lim.HardLiteral)
 	}
 	return err // I/O
+}
+
+// lastLine returns the end of raw from its last line on, at most 64 bytes:
+// enough to hold a literal announcement.
+func lastLine(raw []byte) []byte {
+	if len(raw) > 64 {
+		raw = raw[len(raw)-64:]
+	}
+	return raw
 }
 
 // skipFrom discards the rest of a refused command, given the end of the
@@ -307,7 +335,7 @@ func (w *wireReader) overlong(chunk []byte, err error) error {
 
 // parseHead reads the tag and command name from the first line.
 func (c *Command) parseHead() error {
-	line := c.Raw[:len(c.Raw)-2]
+	line := bytes.TrimRight(c.Raw, "\r\n")
 	sp := bytes.IndexByte(line, ' ')
 	if sp <= 0 {
 		return fmt.Errorf("%w: no command name", ErrSyntax)

@@ -9,7 +9,7 @@ import (
 )
 
 func testLimits() wireLimits {
-	return wireLimits{MaxLine: 256, MaxLiteral: 1024, MaxBuffered: 1024, HardLiteral: 4096}
+	return wireLimits{MaxLine: 256, MaxLiteral: 1024, MaxBuffered: 1024, MaxCommand: 8192, HardLiteral: 4096}
 }
 
 // readAll reads commands until EOF, recording each command or error.
@@ -80,9 +80,10 @@ func TestReadCommandErrorsResync(t *testing.T) {
 	}{
 		{"no name", "a\r\n", ErrSyntax, "*"},
 		{"bad tag", "a+b NOOP\r\n", ErrSyntax, "*"},
-		{"bare LF", "a NOOP\n", ErrSyntax, "*"},
+		{"bare LF", "a NOOP\n", ErrSyntax, "a"},
 		{"unterminated quote", "a SELECT \"abc\r\n", ErrSyntax, "a"},
-		{"NUL", "a SELECT a\x00b\r\n", ErrSyntax, "*"},
+		{"NUL", "a SELECT a\x00b\r\n", ErrSyntax, "a"},
+		{"NUL before a literal", "a LOGIN \"a\x00b\" {10+}\r\nc NOOP\r\n\r\n\r\n", ErrSyntax, "a"},
 		{"long line", "a SELECT " + strings.Repeat("x", 300) + "\r\n", ErrLineTooLong, "*"},
 		{"long line with literal", "a X " + strings.Repeat("x", 300) + " {3+}\r\nabc\r\n", ErrLineTooLong, "*"},
 		{"sync literal too big", "a APPEND INBOX {2000}\r\n", ErrLiteralTooBig, "a"},
@@ -110,8 +111,23 @@ func TestReadCommandFatal(t *testing.T) {
 	}
 	lim.LiteralMinus = true
 	cmds, errs, _ = readAll(t, "a LOGIN {5000+}\r\n"+strings.Repeat("z", 5000)+"\r\n", lim)
-	if len(errs) != 1 || !errors.Is(errs[0], ErrLiteralTooBig) || len(cmds) != 0 {
+	if len(errs) != 1 || !errors.Is(errs[0], ErrLiteralMinus) || len(cmds) != 0 {
 		t.Fatalf("LITERAL- over 4096: got %v %v", cmds, errs)
+	}
+}
+
+// A command's literals together may not pass MaxCommand: the literal that
+// would is refused before it is asked for, and the next command is read.
+func TestReadCommandCapped(t *testing.T) {
+	lim := testLimits()
+	lim.MaxCommand = 1500
+	in := "a X {1000}\r\n" + strings.Repeat("x", 1000) + " {1000}\r\nb NOOP\r\n"
+	cmds, errs, conts := readAll(t, in, lim)
+	if len(errs) != 1 || !errors.Is(errs[0], ErrLiteralTooBig) || errs[0].Tag != "a" || errs[0].Fatal || conts != 1 {
+		t.Fatalf("errors %v after %d continuations, want one ErrLiteralTooBig after 1", errs, conts)
+	}
+	if len(cmds) != 1 || cmds[0].Tag != "b" {
+		t.Fatalf("the next command was not read: %v", cmds)
 	}
 }
 
