@@ -67,8 +67,16 @@ type Config struct {
 	MaxPreAuthConns        int
 	MaxPreAuthConnsPerAddr int
 	MaxConnsPerUser        int
-	MaxFailedLogins        int           // per client address within FailedLoginWindow
-	FailedLoginWindow      time.Duration //
+	// A failed login delays the next ones from its address and for its
+	// user: LoginPenaltyBase after one failure, doubling up to
+	// LoginPenaltyMax; failures are forgotten FailedLoginWindow after
+	// the last one (penalty.go).
+	LoginPenaltyBase  time.Duration
+	LoginPenaltyMax   time.Duration
+	FailedLoginWindow time.Duration
+	// Penalties, when set, tells the cluster's other frontends of failed
+	// logins; they report theirs through Server.NotePenalty.
+	Penalties PenaltyPeers
 	// PreAuthTimeout bounds the time from connecting to logging in.
 	PreAuthTimeout     time.Duration
 	IdleTimeout        time.Duration // idle time allowed after login (and in IDLE)
@@ -89,8 +97,9 @@ func Default() Config {
 		MaxPreAuthConns:        1000,
 		MaxPreAuthConnsPerAddr: 20,
 		MaxConnsPerUser:        50,
-		MaxFailedLogins:        10,
-		FailedLoginWindow:      5 * time.Minute,
+		LoginPenaltyBase:       2 * time.Second,
+		LoginPenaltyMax:        15 * time.Second,
+		FailedLoginWindow:      15 * time.Minute,
 		PreAuthTimeout:         30 * time.Second,
 		IdleTimeout:            30 * time.Minute,
 		BackendTimeout:         10 * time.Second,
@@ -117,8 +126,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: need MaxCommandBytes >= MaxLineBytes and PreAuthMaxCommandBytes >= 1024", ErrConfig)
 	case c.MaxPreAuthConns < 1 || c.MaxPreAuthConnsPerAddr < 1:
 		return fmt.Errorf("%w: MaxPreAuthConns and MaxPreAuthConnsPerAddr must be positive", ErrConfig)
-	case c.MaxConnsPerUser < 1 || c.MaxFailedLogins < 1:
-		return fmt.Errorf("%w: MaxConnsPerUser and MaxFailedLogins must be positive", ErrConfig)
+	case c.MaxConnsPerUser < 1:
+		return fmt.Errorf("%w: MaxConnsPerUser must be positive", ErrConfig)
+	case c.LoginPenaltyBase < 0 || c.LoginPenaltyMax < c.LoginPenaltyBase:
+		return fmt.Errorf("%w: need 0 <= LoginPenaltyBase <= LoginPenaltyMax", ErrConfig)
 	case c.FailedLoginWindow <= 0 || c.PreAuthTimeout <= 0 || c.IdleTimeout <= 0 ||
 		c.BackendTimeout <= 0 || c.DirectoryTimeout <= 0 || c.BackendIdleTimeout <= 0:
 		return fmt.Errorf("%w: timeouts must be positive", ErrConfig)

@@ -21,7 +21,6 @@ var (
 	ErrBadCredentials  = errors.New("imapfront: bad password or disabled user")
 	ErrNotAdmin        = errors.New("imapfront: only an admin may act as another user")
 	ErrUserDisabled    = errors.New("imapfront: user disabled")
-	ErrLoginsBlocked   = errors.New("imapfront: too many failed logins from this address")
 	errTryCreate       = errors.New("imapfront: no such mailbox; try CREATE")
 	// The fates of a CREATE whose backend was lost before it answered
 	// (createfate.go).

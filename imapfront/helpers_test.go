@@ -113,6 +113,13 @@ func (c *countingConn) Read(p []byte) (int, error) {
 // startFrontend serves cfg on a loopback port until the test ends.
 func startFrontend(t testing.TB, cfg Config) (addr string, ln *countingListener) {
 	t.Helper()
+	addr, ln, _ = startServer(t, cfg)
+	return addr, ln
+}
+
+// startServer is startFrontend that also returns the Server.
+func startServer(t testing.TB, cfg Config) (addr string, ln *countingListener, srv *Server) {
+	t.Helper()
 	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +137,7 @@ func startFrontend(t testing.TB, cfg Config) (addr string, ln *countingListener)
 			t.Errorf("Serve returned %v", err)
 		}
 	})
-	return l.Addr().String(), ln
+	return l.Addr().String(), ln, srv
 }
 
 func testConfig(t testing.TB, dir directory.Directory) Config {
@@ -139,6 +146,8 @@ func testConfig(t testing.TB, dir directory.Directory) Config {
 	cfg.ClusterSecret = "cluster-secret"
 	cfg.Logger = testLogger(t)
 	cfg.AllowPlaintextLogin = true
+	// Failed logins still delay the next ones, by little.
+	cfg.LoginPenaltyBase, cfg.LoginPenaltyMax = time.Millisecond, 20*time.Millisecond
 	return cfg
 }
 

@@ -128,8 +128,8 @@ func (s *session) login(tag string, c credentials) bool {
 		s.tagged(tag, "NO", "[PRIVACYREQUIRED] LOGIN requires TLS")
 		return true
 	}
-	if s.srv.loginBlocked(s.addr) {
-		s.tagged(tag, "NO", "[AUTHENTICATIONFAILED] too many failed logins; try later")
+	if !s.srv.waitPenalty(s.addr, c.user, s.done) {
+		s.tagged(tag, "NO", "[UNAVAILABLE] server shutting down")
 		return true
 	}
 	authc, err := s.checkPassword(c.user, c.pw)
@@ -141,13 +141,14 @@ func (s *session) login(tag string, c credentials) bool {
 	if c.authz != "" {
 		target, err := s.authorize(authc, c.authz)
 		if err != nil {
-			s.srv.loginFailed(s.addr)
+			s.srv.loginResult(s.addr, c.user, false)
 			s.log.Warn("authorization refused", "login_user", authc.Name, "authz_user", c.authz, "err", err)
 			s.tagged(tag, "NO", "[AUTHORIZATIONFAILED] not authorized to act as that user")
 			return true
 		}
 		user = target.Name
 	}
+	s.srv.loginResult(s.addr, c.user, true)
 	if !s.srv.addUserConn(user) {
 		s.tagged(tag, "NO", "[LIMIT] too many connections for this user")
 		return true
@@ -220,7 +221,7 @@ func (s *session) lookupUser(user string) (*fsm.User, error) {
 }
 
 func (s *session) loginFailure(tag, user string, err error) {
-	s.srv.loginFailed(s.addr)
+	s.srv.loginResult(s.addr, user, false)
 	s.log.Info("login failed", "login_user", user, "err", err)
 	s.tagged(tag, "NO", "[AUTHENTICATIONFAILED] invalid credentials")
 }

@@ -2,6 +2,8 @@ package imapfront
 
 import (
 	"errors"
+
+	"github.com/rookery-mail/rookery/fsm"
 	"net"
 	"sync"
 	"time"
@@ -21,14 +23,10 @@ type Server struct {
 	// preAuthAll is their sum.
 	preAuth    map[string]int
 	preAuthAll int
-	failures   map[string]*loginFailures
+	penalty    *loginPenalty
+	stopping   chan struct{} // closed by Close: ends penalty waits
 	load       backendLoad
 	wg         sync.WaitGroup
-}
-
-type loginFailures struct {
-	count int
-	since time.Time
 }
 
 // New checks cfg and returns a server that is not yet listening.
@@ -42,7 +40,8 @@ func New(cfg Config) (*Server, error) {
 		sessions:  make(map[*session]struct{}),
 		perUser:   make(map[string]int),
 		preAuth:   make(map[string]int),
-		failures:  make(map[string]*loginFailures),
+		penalty:   newLoginPenalty(cfg.LoginPenaltyBase, cfg.LoginPenaltyMax, cfg.FailedLoginWindow),
+		stopping:  make(chan struct{}),
 	}, nil
 }
 
@@ -150,6 +149,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	close(s.stopping)
 	for l := range s.listeners {
 		l.Close()
 	}
@@ -181,39 +181,52 @@ func (s *Server) dropUserConn(user string) {
 	}
 }
 
-// loginBlocked reports whether addr has failed too many logins lately.
-func (s *Server) loginBlocked(addr string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f := s.failures[addr]
-	if f == nil {
-		return false
-	}
-	if time.Since(f.since) > s.cfg.FailedLoginWindow {
-		delete(s.failures, addr)
-		return false
-	}
-	return f.count >= s.cfg.MaxFailedLogins
+// NotePenalty records a failed or successful login another frontend
+// reported (Config.Penalties).
+func (s *Server) NotePenalty(h PenaltyHint) { s.penalty.note(h) }
+
+// LoginDelay is how long this frontend now waits before it checks a
+// password from addr (a client IP) for user.
+func (s *Server) LoginDelay(addr, user string) time.Duration {
+	return s.penalty.delay(addr, penaltyUser(user))
 }
 
-func (s *Server) loginFailed(addr string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f := s.failures[addr]
-	if f == nil || time.Since(f.since) > s.cfg.FailedLoginWindow {
-		f = &loginFailures{since: time.Now()}
-		s.failures[addr] = f
+// waitPenalty waits out the delay past failures impose on a login from
+// addr as user; false when the server or the session (done) stops first.
+func (s *Server) waitPenalty(addr, user string, done <-chan struct{}) bool {
+	d := s.penalty.delay(addr, penaltyUser(user))
+	if d <= 0 {
+		return true
 	}
-	f.count++
-	if len(s.failures) > 100000 {
-		s.pruneFailuresLocked()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.stopping:
+	case <-done:
+	}
+	return false
+}
+
+// loginResult records a login's outcome here and on the other frontends.
+func (s *Server) loginResult(addr, user string, ok bool) {
+	h := PenaltyHint{Addr: addr, User: penaltyUser(user), Failed: !ok}
+	if ok && s.penalty.delay(addr, h.User) == 0 {
+		return // nothing to clear anywhere
+	}
+	s.penalty.note(h)
+	if s.cfg.Penalties != nil {
+		s.cfg.Penalties.Publish(h)
 	}
 }
 
-func (s *Server) pruneFailuresLocked() {
-	for addr, f := range s.failures {
-		if time.Since(f.since) > s.cfg.FailedLoginWindow {
-			delete(s.failures, addr)
-		}
+// penaltyUser is the name failures count under: the canonical user, or
+// none for a name no user could have.
+func penaltyUser(name string) string {
+	u, err := fsm.CanonicalUser(name)
+	if err != nil {
+		return ""
 	}
+	return u
 }

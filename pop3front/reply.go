@@ -12,8 +12,6 @@ import (
 // what may pass is SYS/TEMP so that the client tries again.
 func (s *session) reply(err error) {
 	switch {
-	case errors.Is(err, imapfront.ErrLoginsBlocked):
-		s.err("[AUTH] too many failed logins; try later")
 	case errors.Is(err, imapfront.ErrBadCredentials), errors.Is(err, fsm.ErrNoUser),
 		errors.Is(err, fsm.ErrInvalidUser), errors.Is(err, imapfront.ErrNotAdmin),
 		errors.Is(err, imapfront.ErrUserDisabled):

@@ -111,6 +111,16 @@ type FrontendConfig struct {
 	// POP3SAddr POP3 in implicit TLS (port 995); empty serves none.
 	POP3Addr  string `toml:"pop3_addr"`
 	POP3SAddr string `toml:"pop3s_addr"`
+	// Client limits; zero or unset keeps the built-in default (see
+	// docs/operations.md).
+	MaxCommandBytes        int64    `toml:"max_command_bytes"`
+	PreAuthMaxCommandBytes int      `toml:"preauth_max_command_bytes"`
+	MaxPreAuthConns        int      `toml:"max_preauth_conns"`
+	MaxPreAuthConnsPerAddr int      `toml:"max_preauth_conns_per_addr"`
+	PreAuthTimeout         Duration `toml:"preauth_timeout"`
+	LoginPenaltyBase       Duration `toml:"login_penalty_base"`
+	LoginPenaltyMax        Duration `toml:"login_penalty_max"`
+	FailedLoginWindow      Duration `toml:"failed_login_window"`
 }
 
 // Duration is a time.Duration written as "5s" in TOML.
@@ -256,5 +266,13 @@ func (c *Config) nodeConfig(t node.TLS, log *slog.Logger) node.Config {
 	f.Domains = c.Frontend.Domains
 	f.AllowPlaintextLogin = c.Frontend.AllowPlaintextLogin
 	f.MaxMessageBytes = c.Frontend.MaxMessageBytes
+	f.MaxCommandBytes = c.Frontend.MaxCommandBytes
+	f.PreAuthMaxCommandBytes = c.Frontend.PreAuthMaxCommandBytes
+	f.MaxPreAuthConns = c.Frontend.MaxPreAuthConns
+	f.MaxPreAuthConnsPerAddr = c.Frontend.MaxPreAuthConnsPerAddr
+	f.PreAuthTimeout = c.Frontend.PreAuthTimeout.Duration
+	f.LoginPenaltyBase = c.Frontend.LoginPenaltyBase.Duration
+	f.LoginPenaltyMax = c.Frontend.LoginPenaltyMax.Duration
+	f.FailedLoginWindow = c.Frontend.FailedLoginWindow.Duration
 	return nc
 }

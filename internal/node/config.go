@@ -101,6 +101,16 @@ type FrontendConfig struct {
 	Domains             []string
 	AllowPlaintextLogin bool
 	MaxMessageBytes     int64
+	// Client input limits and the failed-login penalty (imapfront.Config);
+	// zero keeps imapfront's default.
+	MaxCommandBytes        int64
+	PreAuthMaxCommandBytes int
+	MaxPreAuthConns        int
+	MaxPreAuthConnsPerAddr int
+	PreAuthTimeout         time.Duration
+	LoginPenaltyBase       time.Duration
+	LoginPenaltyMax        time.Duration
+	FailedLoginWindow      time.Duration
 }
 
 // Default is every role with the production settings; identity, data

@@ -37,6 +37,7 @@ func (n *Node) startIMAP(log *slog.Logger) error {
 		&http.Client{Transport: clusterapi.Transport(n.cfg.dialer(), n.cfg.TLS.Client)}, n.cfg.TLS.Client != nil, nil)}
 	ic.AllowPlaintextLogin = fc.AllowPlaintextLogin
 	ic.MaxLiteralBytes = fc.MaxMessageBytes
+	fc.imapLimits(&ic)
 	ic.Logger = log
 	ic.Dial = n.nodeDial()
 	front, err := imapfront.New(ic)
@@ -91,4 +92,23 @@ func (n *Node) startLMTP(log *slog.Logger) error {
 		}
 	}
 	return nil
+}
+
+// imapLimits overrides imapfront's defaults with the limits fc sets.
+func (fc *FrontendConfig) imapLimits(ic *imapfront.Config) {
+	setNonZero(&ic.MaxCommandBytes, fc.MaxCommandBytes)
+	setNonZero(&ic.PreAuthMaxCommandBytes, fc.PreAuthMaxCommandBytes)
+	setNonZero(&ic.MaxPreAuthConns, fc.MaxPreAuthConns)
+	setNonZero(&ic.MaxPreAuthConnsPerAddr, fc.MaxPreAuthConnsPerAddr)
+	setNonZero(&ic.PreAuthTimeout, fc.PreAuthTimeout)
+	setNonZero(&ic.LoginPenaltyBase, fc.LoginPenaltyBase)
+	setNonZero(&ic.LoginPenaltyMax, fc.LoginPenaltyMax)
+	setNonZero(&ic.FailedLoginWindow, fc.FailedLoginWindow)
+}
+
+func setNonZero[T comparable](dst *T, v T) {
+	var zero T
+	if v != zero {
+		*dst = v
+	}
 }

@@ -179,6 +179,8 @@ func (c *Cluster) nodeConfig(id string, roles ...string) node.Config {
 	cfg.Frontend.LMTPAddr = "127.0.0.1:0"
 	cfg.Frontend.POP3Addr = "127.0.0.1:0"
 	cfg.Frontend.AllowPlaintextLogin = true
+	// Failed logins still delay the next ones, by little.
+	cfg.Frontend.LoginPenaltyBase, cfg.Frontend.LoginPenaltyMax = time.Millisecond, 50*time.Millisecond
 	if c.tls != nil {
 		cfg.TLS = c.tls.forNode(c.T, id)
 		cfg.Frontend.IMAPSAddr = "127.0.0.1:0"
