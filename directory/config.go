@@ -105,6 +105,9 @@ type Config struct {
 	GossipProfile string
 
 	Logger *slog.Logger
+
+	hintHandlers map[byte]func([]byte) // OnHint
+
 }
 
 // Observer receives the directory's operations as they finish. result is

@@ -121,7 +121,7 @@ func (n *Node) openGossip() error {
 		mc.AdvertiseAddr = ahost
 		mc.AdvertisePort, _ = strconv.Atoi(aport)
 	}
-	n.gossipMeta = &gossipDelegate{meta: meta}
+	n.gossipMeta = &gossipDelegate{meta: meta, handlers: n.cfg.hintHandlers}
 	mc.Delegate = n.gossipMeta
 	mc.Events = &gossipEvents{n: n}
 	ml, err := memberlist.Create(mc)
@@ -183,11 +183,13 @@ func lanGossipConfig() *memberlist.Config {
 	return mc
 }
 
-// gossipDelegate publishes this node's metadata. Rookery sends no other
-// gossip payload.
+// gossipDelegate publishes this node's metadata and takes hints: small
+// best-effort messages between nodes (Node.Hint), never directory state.
 type gossipDelegate struct {
 	mu   sync.Mutex
 	meta []byte
+	// handlers, by a hint's first byte; set before gossip starts.
+	handlers map[byte]func([]byte)
 }
 
 var _ memberlist.Delegate = (*gossipDelegate)(nil)
@@ -204,10 +206,61 @@ func (d *gossipDelegate) setMeta(meta []byte) {
 	d.mu.Unlock()
 }
 
-func (d *gossipDelegate) NotifyMsg([]byte)                           {}
+// NotifyMsg hands a hint to the handler of its kind; memberlist reuses
+// msg, so the handler gets a copy.
+func (d *gossipDelegate) NotifyMsg(msg []byte) {
+	if len(msg) < 2 {
+		return
+	}
+	if h := d.handlers[msg[0]]; h != nil {
+		h(append([]byte(nil), msg[1:]...))
+	}
+}
+
 func (d *gossipDelegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
 func (d *gossipDelegate) LocalState(join bool) []byte                { return nil }
 func (d *gossipDelegate) MergeRemoteState(buf []byte, join bool)     {}
+
+// Hint kinds, the first byte of a hint.
+const (
+	HintLoginPenalty byte = 'p' // imapfront.PenaltyHint, JSON
+)
+
+// maxHintBytes bounds one hint's payload, well inside a gossip packet.
+const maxHintBytes = 512
+
+// OnHint sets the handler for hints of kind from the other nodes. It must
+// be set before Open and must not block: memberlist calls it from its own
+// goroutines. A hint comes from a node that holds the gossip key; with no
+// key set (a warning at start) from anyone who reaches the gossip port, so
+// a handler treats it as advice, never as authority.
+func (c *Config) OnHint(kind byte, handle func(payload []byte)) {
+	if c.hintHandlers == nil {
+		c.hintHandlers = make(map[byte]func([]byte))
+	}
+	c.hintHandlers[kind] = handle
+}
+
+// Hint sends payload, as a hint of kind, to every other member gossip
+// holds alive: one datagram each (sealed with the gossip key when one is
+// set), not retried, so a hint may be lost. It does not wait for anyone.
+// memberlist's own broadcasts reach only a few random members per message
+// and are not passed on for user messages, which is why this is direct.
+func (n *Node) Hint(kind byte, payload []byte) {
+	if n.gossip == nil || len(payload) > maxHintBytes {
+		return
+	}
+	msg := append([]byte{kind}, payload...)
+	self := n.gossip.LocalNode().Name
+	for _, m := range n.gossip.Members() {
+		if m.Name == self {
+			continue
+		}
+		if err := n.gossip.SendBestEffort(m, msg); err != nil {
+			n.log.Debug("hint not sent", "to", m.Name, "error", err)
+		}
+	}
+}
 
 // gossipEvents records member changes and wakes the reconcile loop. It must
 // not block: memberlist calls it from its own goroutines.

@@ -40,10 +40,12 @@ func (n *Node) startIMAP(log *slog.Logger) error {
 	fc.imapLimits(&ic)
 	ic.Logger = log
 	ic.Dial = n.nodeDial()
+	ic.Penalties = penaltyGossip{n.dir}
 	front, err := imapfront.New(ic)
 	if err != nil {
 		return err
 	}
+	n.penaltyTo.Store(front)
 	if err := n.serve(ListenIMAP, fc.IMAPAddr, "tcp", n.counted(ListenIMAP, front.Serve), front.Close); err != nil {
 		front.Close()
 		return err

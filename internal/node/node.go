@@ -15,6 +15,7 @@ import (
 	"net"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rookery-mail/rookery/backend"
@@ -33,15 +34,18 @@ type Node struct {
 	dir     *directory.Node
 
 	// Set by Start, read-only afterwards.
-	store    *spool.Store
-	backend  *backend.Backend
-	imap     *imapfront.Server
-	lmtp     *lmtp.Server
-	bound    map[string]net.Addr // listener name -> bound address
-	started  bool
-	closers  []func() error
-	closing  sync.Once
-	closeErr error
+	store   *spool.Store
+	backend *backend.Backend
+	imap    *imapfront.Server
+	// penaltyTo is the IMAP frontend once it runs, for failed-login
+	// hints gossip delivers (penalty.go).
+	penaltyTo atomic.Pointer[imapfront.Server]
+	lmtp      *lmtp.Server
+	bound     map[string]net.Addr // listener name -> bound address
+	started   bool
+	closers   []func() error
+	closing   sync.Once
+	closeErr  error
 }
 
 // New validates cfg and opens the directory node. The other roles start
@@ -79,6 +83,9 @@ func (n *Node) directoryConfig() directory.Config {
 	dcfg.ServerTLS, dcfg.ClientTLS, dcfg.GossipKey = cfg.TLS.Server, cfg.TLS.Client, cfg.TLS.GossipKey
 	dcfg.Logger = n.log.With("role", "directory")
 	dcfg.Observer = n.metrics
+	if cfg.Has(RoleFrontend) {
+		dcfg.OnHint(directory.HintLoginPenalty, n.penaltyHint)
+	}
 	if cfg.Has(RoleBackend) {
 		dcfg.Tags = map[string]string{
 			directory.TagBackendID: cfg.Backend.ID,
