@@ -50,6 +50,19 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 	return runDevUntil(ctx, args, os.Stdin, stdout)
 }
 
+// The default ports: IMAP, IMAPS, LMTP, POP3 and POP3S of the first
+// node's frontend (+1 for each further node, up to 7 nodes without
+// overlapping), and the first of the nodes' own ports (100 per node).
+const (
+	devBasePort  = 17000
+	devIMAPPort  = 1143
+	devIMAPSPort = 1993
+	devLMTPPort  = 2424
+	devPOP3Port  = 1110
+	devPOP3SPort = 2995
+	devMaxNodes  = 7
+)
+
 // runDevUntil runs the dev cluster until ctx ends, reading the terminal's
 // commands from stdin.
 func runDevUntil(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
@@ -57,19 +70,19 @@ func runDevUntil(ctx context.Context, args []string, stdin io.Reader, stdout io.
 	dir := fs.String("dir", ".rookery-dev", "data `directory` for every node")
 	clean := fs.Bool("clean", false, "remove the data directory first")
 	nodes := fs.Int("nodes", 3, "number of nodes, 1 to 7 (3 or 5 keep a quorum through one or two failures)")
-	basePort := fs.Int("base-port", 17000, "first of the ports the nodes use (100 per node)")
-	imapPort := fs.Int("imap-port", 1143, "IMAP port of the first node's frontend (+1 per node)")
-	imapsPort := fs.Int("imaps-port", 1993, "IMAP implicit-TLS port of the first node's frontend (+1 per node)")
-	lmtpPort := fs.Int("lmtp-port", 2424, "LMTP port of the first node's frontend (+1 per node)")
-	pop3Port := fs.Int("pop3-port", 1110, "POP3 port of the first node's frontend (+1 per node)")
-	pop3sPort := fs.Int("pop3s-port", 1995, "POP3 implicit-TLS port of the first node's frontend (+1 per node)")
+	basePort := fs.Int("base-port", devBasePort, "first of the ports the nodes use (100 per node)")
+	imapPort := fs.Int("imap-port", devIMAPPort, "IMAP port of the first node's frontend (+1 per node)")
+	imapsPort := fs.Int("imaps-port", devIMAPSPort, "IMAP implicit-TLS port of the first node's frontend (+1 per node)")
+	lmtpPort := fs.Int("lmtp-port", devLMTPPort, "LMTP port of the first node's frontend (+1 per node)")
+	pop3Port := fs.Int("pop3-port", devPOP3Port, "POP3 port of the first node's frontend (+1 per node)")
+	pop3sPort := fs.Int("pop3s-port", devPOP3SPort, "POP3 implicit-TLS port of the first node's frontend (+1 per node)")
 	if err := parseFlags(fs, "dev", devUsage, args, stdout); err != nil {
 		return helpDone(err)
 	}
 	if fs.NArg() > 0 {
 		return usageErrorf("dev", "unexpected argument %q", fs.Arg(0))
 	}
-	if *nodes < 1 || *nodes > 7 {
+	if *nodes < 1 || *nodes > devMaxNodes {
 		return usageErrorf("dev", "--nodes %d: a dev cluster has 1 to 7 nodes", *nodes)
 	}
 	if *clean {
@@ -117,18 +130,27 @@ func (d *devCluster) setUp(ctx context.Context, nodes, basePort, imapPort, imaps
 	d.log = newLogger(logFile, "text", "info")
 
 	d.cfgs = devConfigs(d.dir, secret, nodes, basePort, imapPort, lmtpPort)
-	if err := devTLS(d.dir, d.cfgs, imapsPort); err != nil {
+	if err := devTLS(d.dir, d.cfgs); err != nil {
 		return fmt.Errorf("TLS material: %w", err)
 	}
-	devPOP3(d.cfgs, basePort, pop3Port, pop3sPort)
+	devClientPorts(d.cfgs, basePort, imapsPort, pop3Port, pop3sPort)
+	if err := devPortClash(d.cfgs); err != nil {
+		return err
+	}
 	for _, cfg := range d.cfgs {
 		if err := writeConfig(devConfigPath(d.dir, cfg.NodeID), cfg); err != nil {
 			return err
 		}
 	}
 	fmt.Fprintf(d.stdout, "waiting for %d nodes to elect a leader...\n", len(d.cfgs))
-	for _, cfg := range d.cfgs {
-		if err := d.start(ctx, cfg.NodeID); err != nil {
+	opened := make([]*node.Node, len(d.cfgs))
+	for i, cfg := range d.cfgs {
+		if opened[i], err = d.open(cfg.NodeID); err != nil {
+			return err
+		}
+	}
+	for i, cfg := range d.cfgs {
+		if err := d.run(ctx, cfg.NodeID, opened[i]); err != nil {
 			return err
 		}
 	}
@@ -136,6 +158,12 @@ func (d *devCluster) setUp(ctx context.Context, nodes, basePort, imapPort, imaps
 	defer cancel()
 	if err := devDemoUser(setupCtx, d.running(d.cfgs[0].NodeID)); err != nil {
 		return fmt.Errorf("demo user: %w", err)
+	}
+	// Every node has the demo user before the banner offers its ports.
+	for _, cfg := range d.cfgs {
+		if _, err := d.running(cfg.NodeID).Directory().Read(setupCtx, directory.Synced); err != nil {
+			return fmt.Errorf("%s catching up: %w", cfg.NodeID, err)
+		}
 	}
 	return nil
 }
@@ -169,11 +197,35 @@ func devConfigs(dir, secret string, n, base, imapPort, lmtpPort int) []Config {
 	return cfgs
 }
 
+// devPortClash says which address two listeners of the dev cluster would
+// share, as the per-node port ranges of the flags can overlap.
+func devPortClash(cfgs []Config) error {
+	seen := map[string]string{}
+	for _, c := range cfgs {
+		for what, addr := range map[string]string{
+			"raft": c.Directory.RaftAddr, "cluster API": c.Directory.APIAddr, "gossip": c.Directory.GossipAddr,
+			"backend IMAP": c.Backend.IMAPAddr, "backend LMTP": c.Backend.LMTPAddr, "backend POP3": c.Backend.POP3Addr,
+			"IMAP": c.Frontend.IMAPAddr, "IMAPS": c.Frontend.IMAPSAddr, "LMTP": c.Frontend.LMTPAddr,
+			"POP3": c.Frontend.POP3Addr, "POP3S": c.Frontend.POP3SAddr, "admin": c.AdminAddr,
+		} {
+			if addr == "" || strings.HasSuffix(addr, ":0") {
+				continue
+			}
+			name := c.NodeID + " " + what
+			if other, ok := seen[addr]; ok {
+				return fmt.Errorf("%s and %s would both listen on %s: choose port flags whose ranges (+1 per node) do not overlap", other, name, addr)
+			}
+			seen[addr] = name
+		}
+	}
+	return nil
+}
+
 // devTLS makes the dev cluster's CA, gossip key and node certificates in
 // dir/tls on the first run, reuses them afterwards, and points every
 // config at them: mutual TLS between nodes, encrypted gossip, and the node
 // certificate on the frontends' client ports.
-func devTLS(dir string, cfgs []Config, imapsPort int) error {
+func devTLS(dir string, cfgs []Config) error {
 	caDir := filepath.Join(dir, "tls", "ca")
 	if _, err := os.Stat(filepath.Join(caDir, tlsutil.CACertFile)); errors.Is(err, os.ErrNotExist) {
 		if _, err := tlsutil.InitCA(caDir); err != nil {
@@ -196,18 +248,18 @@ func devTLS(dir string, cfgs []Config, imapsPort int) error {
 		c.TLS.GossipKeyFile = keyFile
 		c.Frontend.TLSCertFile = filepath.Join(nodeDir, tlsutil.NodeCertFile)
 		c.Frontend.TLSKeyFile = filepath.Join(nodeDir, tlsutil.NodeKeyFile)
-		if imapsPort > 0 {
-			c.Frontend.IMAPSAddr = fmt.Sprintf("127.0.0.1:%d", imapsPort+i)
-		}
 	}
 	return nil
 }
 
-// devPOP3 gives every node's backend a POP3 listener (the seventh of its
-// ports) and its frontend POP3, with STLS, and POP3S.
-func devPOP3(cfgs []Config, base, pop3Port, pop3sPort int) {
+// devClientPorts gives every frontend IMAPS and its POP3 and POP3S
+// listeners, and every backend a POP3 listener (the seventh of its ports).
+func devClientPorts(cfgs []Config, base, imapsPort, pop3Port, pop3sPort int) {
 	for i := range cfgs {
 		c := &cfgs[i]
+		if imapsPort > 0 {
+			c.Frontend.IMAPSAddr = fmt.Sprintf("127.0.0.1:%d", imapsPort+i)
+		}
 		c.Backend.POP3Addr = fmt.Sprintf("127.0.0.1:%d", base+100*i+6)
 		c.Frontend.POP3Addr = fmt.Sprintf("127.0.0.1:%d", pop3Port+i)
 		if pop3sPort > 0 {

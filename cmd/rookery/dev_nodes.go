@@ -65,27 +65,47 @@ func (d *devCluster) running(id string) *node.Node {
 
 // start starts node id from its config and data directory.
 func (d *devCluster) start(ctx context.Context, id string) error {
+	n, err := d.open(id)
+	if err != nil {
+		return err
+	}
+	return d.run(ctx, id, n)
+}
+
+// open opens node id's directory node, which joins the others; its other
+// roles wait for run. A fresh cluster elects its first leader only once
+// every voter is open, so setUp opens them all before it runs any.
+func (d *devCluster) open(id string) (*node.Node, error) {
 	cfg, ok := d.config(id)
 	if !ok {
-		return fmt.Errorf("no node %q in this dev cluster", id)
+		return nil, fmt.Errorf("no node %q in this dev cluster", id)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.nodes[id] != nil {
-		return fmt.Errorf("%s is already running", id)
+		return nil, fmt.Errorf("%s is already running", id)
 	}
 	n, err := newNode(cfg, d.log.With("node_id", id))
 	if err != nil {
-		return fmt.Errorf("start %s: %w", id, err)
-	}
-	if err := n.Start(ctx); err != nil {
-		n.Close()
-		return fmt.Errorf("start %s: %w", id, err)
+		return nil, fmt.Errorf("start %s: %w", id, err)
 	}
 	if d.nodes == nil {
 		d.nodes = map[string]*node.Node{}
 	}
 	d.nodes[id] = n
+	return n, nil
+}
+
+// run starts the roles of node id, once its directory has a leader; a
+// node that cannot start is closed and forgotten.
+func (d *devCluster) run(ctx context.Context, id string, n *node.Node) error {
+	if err := n.Start(ctx); err != nil {
+		d.mu.Lock()
+		delete(d.nodes, id)
+		d.mu.Unlock()
+		n.Close()
+		return fmt.Errorf("start %s: %w", id, err)
+	}
 	return nil
 }
 

@@ -157,3 +157,61 @@ func lmtpDeliver(t *testing.T, addr, rcpt string) string {
 	step(354, "DATA")
 	return step(250, "Subject: hello\r\n\r\nhi\r\n.")
 }
+
+// TestDevDefaultPortsDoNotClash: with the default port flags, no two
+// listeners of a dev cluster of up to devMaxNodes nodes share an address
+// (the IMAPS range once ran into the POP3S port at three nodes).
+func TestDevDefaultPortsDoNotClash(t *testing.T) {
+	for n := 1; n <= devMaxNodes; n++ {
+		cfgs := devConfigs(t.TempDir(), "secret", n, devBasePort, devIMAPPort, devLMTPPort)
+		devClientPorts(cfgs, devBasePort, devIMAPSPort, devPOP3Port, devPOP3SPort)
+		if err := devPortClash(cfgs); err != nil {
+			t.Errorf("%d nodes: %v", n, err)
+		}
+	}
+	cfgs := devConfigs(t.TempDir(), "secret", 3, devBasePort, devIMAPPort, devLMTPPort)
+	devClientPorts(cfgs, devBasePort, devIMAPSPort, devPOP3Port, devIMAPSPort+2)
+	if err := devPortClash(cfgs); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("127.0.0.1:%d", devIMAPSPort+2)) {
+		t.Errorf("overlapping IMAPS and POP3S ranges: %v", err)
+	}
+}
+
+// TestDevThreeNodes runs `rookery dev` as the README does, with three
+// nodes: they elect a leader (a fresh cluster needs every voter open before
+// any can start), the banner lists all three, and a message delivered
+// through the third node's LMTP is acknowledged.
+func TestDevThreeNodes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "dev")
+	base := freePortRange(t, 270)
+	args := []string{"--dir", dir, "--nodes", "3", "--base-port", fmt.Sprint(base),
+		"--imap-port", fmt.Sprint(base + 210), "--imaps-port", fmt.Sprint(base + 220),
+		"--lmtp-port", fmt.Sprint(base + 230), "--pop3-port", fmt.Sprint(base + 240),
+		"--pop3s-port", fmt.Sprint(base + 250)}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out lockedBuffer
+	done := make(chan error, 1)
+	go func() { done <- runDevUntil(ctx, args, strings.NewReader(""), &out) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("dev: %v", err)
+		}
+	}()
+	waitUntil(t, "the dev banner", func() bool {
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("dev ended before its banner: %v\n%s", err, out.String())
+		default:
+		}
+		return strings.Contains(out.String(), `Type "stop node3"`)
+	})
+	for _, n := range []string{"node1", "node2", "node3"} {
+		if !strings.Contains(out.String(), "  "+n+"  IMAP ") {
+			t.Errorf("the banner does not list %s:\n%s", n, out.String())
+		}
+	}
+	if got := lmtpDeliver(t, fmt.Sprintf("127.0.0.1:%d", base+232), devUser+"@localhost"); !strings.HasPrefix(got, "250 ") {
+		t.Errorf("LMTP reply to DATA through node3 %q", got)
+	}
+}

@@ -53,7 +53,7 @@ func startTLSCluster(t *testing.T) *tlsCluster {
 	for i := range c.cfgs {
 		c.cfgs[i].Directory.Join = join
 	}
-	if err := devTLS(c.dir, c.cfgs, 0); err != nil {
+	if err := devTLS(c.dir, c.cfgs); err != nil {
 		t.Fatal(err)
 	}
 	c.cfgs[0].Frontend.IMAPSAddr = freePort(t)
