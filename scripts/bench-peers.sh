@@ -65,16 +65,16 @@ wait_port() {
     sleep 0.2
   done
 }
-# pick_base finds a block of ports nothing listens on: a dev cluster takes
-# base+100*i+0..4 for node i, IMAP base+900.., LMTP base+950.., and Dovecot
-# base+990 and base+991.
+# pick_base finds a block of ports nothing listens on, below the ephemeral
+# range (32768 and up, where an outgoing connection may hold one): a dev
+# cluster takes base+100*i+0..6 for node i, IMAP base+900.., LMTP
+# base+950.., and Dovecot base+990 and base+991.
 pick_base() {
   local b p
-  for b in 38000 42000 46000 50000 54000; do
+  for b in 21000 23000 25000 27000 29000; do
     local ok=1
-    for p in $b $((b+1)) $((b+2)) $((b+3)) $((b+4)) $((b+100)) $((b+101)) $((b+102)) $((b+103)) $((b+104)) \
-             $((b+200)) $((b+201)) $((b+202)) $((b+203)) $((b+204)) $((b+900)) $((b+901)) $((b+902)) \
-             $((b+950)) $((b+951)) $((b+952)) $((b+990)) $((b+991)); do
+    for p in $(seq $b $((b+6))) $(seq $((b+100)) $((b+106))) $(seq $((b+200)) $((b+206))) \
+             $((b+900)) $((b+901)) $((b+902)) $((b+950)) $((b+951)) $((b+952)) $((b+990)) $((b+991)); do
       port_free "$p" || { ok=0; break; }
     done
     if [ $ok = 1 ]; then base=$b; return 0; fi
