@@ -39,14 +39,15 @@ remaining() { echo $(( deadline - $(date +%s) > 1 ? deadline - $(date +%s) : 1 )
 # port_free says whether nothing listens on a loopback port.
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# pick_ports finds a block of ports no one listens on: the dev cluster uses
-# base+100*i+0..4 for node i, and the IMAP and LMTP ports +0..2.
+# pick_ports finds a block of ports no one listens on, below the ephemeral
+# range (32768 and up, where an outgoing connection may hold one): the dev
+# cluster uses base+100*i+0..6 for node i, and the IMAP and LMTP ports +0..2.
 pick_ports() {
   local b p
-  for b in ${BENCH_BASE_PORT:-} 37000 41000 45000 49000 53000; do
+  for b in ${BENCH_BASE_PORT:-} 22000 24000 26000 28000 30000; do
     local ok=1
-    for p in $b $((b+1)) $((b+2)) $((b+3)) $((b+4)) $((b+100)) $((b+101)) $((b+102)) $((b+103)) $((b+104)) \
-             $((b+200)) $((b+201)) $((b+202)) $((b+203)) $((b+204)) $((b+900)) $((b+901)) $((b+902)) $((b+950)) $((b+951)) $((b+952)); do
+    for p in $(seq $b $((b+6))) $(seq $((b+100)) $((b+106))) $(seq $((b+200)) $((b+206))) \
+             $((b+900)) $((b+901)) $((b+902)) $((b+950)) $((b+951)) $((b+952)); do
       port_free "$p" || { ok=0; break; }
     done
     if [ $ok = 1 ]; then base_port=$b; imap_port=$((b+900)); lmtp_port=$((b+950)); return 0; fi
