@@ -122,6 +122,7 @@ func (n *Node) applyLeader(ctx context.Context, data []byte) (fsm.Result, error)
 	if err := n.awaitFuture(ctx, f); err != nil {
 		return fsm.Result{}, applyError(err)
 	}
+	n.nudge()
 	switch r := f.Response().(type) {
 	case fsm.Result:
 		if r.Index == 0 {

@@ -43,6 +43,7 @@ type Node struct {
 	raftAddr string // advertised, after binding
 	members  *memberTable
 	events   chan struct{} // a member changed; the reconcile loop wakes
+	nudges   chan struct{} // a write was applied; nudge.go
 
 	// leaderReady is the term in which this node, as leader, has applied
 	// every entry of earlier terms (a barrier); ReadIndex is served only then.
@@ -84,6 +85,7 @@ func Open(cfg Config) (*Node, error) {
 		members: newMemberTable(),
 		events:  make(chan struct{}, 1),
 		closed:  make(chan struct{}),
+		nudges:  make(chan struct{}, 1),
 		peers:   cfg.peerClient(),
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
@@ -102,8 +104,9 @@ func Open(cfg Config) (*Node, error) {
 		n.cleanup()
 		return nil, err
 	}
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.reconcileLoop()
+	go n.nudgeLoop()
 	if len(cfg.Join) > 0 {
 		if _, err := n.gossip.Join(cfg.Join); err != nil {
 			// Not fatal: the others may start later and join us.
