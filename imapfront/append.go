@@ -3,6 +3,7 @@ package imapfront
 import (
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 
@@ -66,7 +67,18 @@ func (s *session) streamAppend(cmd *Command, bc *backendConn) bool {
 		}
 	}
 	s.nc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
-	if _, err := io.CopyN(bc.bw, s.br, lit.Size); err != nil {
+	// The message's last byte is held back until the rest of the command
+	// has been read: the backend stores a message once it has all of it,
+	// so a command that turns out to be one it must not run (a second
+	// message: MULTIAPPEND) is dropped with the backend connection before
+	// anything is stored.
+	held := min(lit.Size, 1)
+	var last [1]byte
+	_, err := io.CopyN(bc.bw, s.br, lit.Size-held)
+	if err == nil {
+		_, err = io.ReadFull(s.br, last[:held])
+	}
+	if err != nil {
 		// Either side failed mid-message; neither stream can be resynchronised.
 		s.dropBackend(bc.id)
 		s.untagged("BYE APPEND failed while streaming the message")
@@ -83,6 +95,19 @@ func (s *session) streamAppend(cmd *Command, bc *backendConn) bool {
 		return false
 	}
 	s.nc.SetReadDeadline(time.Time{})
+	if cmd.Pending != nil || slices.ContainsFunc(cmd.Lits, func(l literal) bool { return l.Marker >= from }) {
+		// A second message (the reader stops at it as at the first):
+		// RFC 3502 makes the messages of one APPEND all or none, and the
+		// server does not offer MULTIAPPEND, so it stores none.
+		s.dropBackend(bc.id)
+		s.tagged(cmd.Tag, "BAD", "one message per APPEND: MULTIAPPEND is not offered")
+		if s.wr.Discard(cmd) != nil {
+			s.untagged("BYE too much input")
+			return false
+		}
+		return true
+	}
+	bc.bw.Write(last[:held])
 	rejected, err := s.send(bc, cmd.Raw, cmd.Lits[1:], from, cmd.Tag)
 	if err == nil && rejected == nil {
 		bc.nc.SetDeadline(time.Now().Add(bc.timout))

@@ -47,7 +47,8 @@ func (s *session) send(bc *backendConn, raw []byte, lits []literal, from int, ta
 
 // awaitContinuation flushes what was written to bc and waits for its "+",
 // relaying any untagged responses meanwhile. A tagged response for tag
-// instead means the backend refused the command.
+// instead means the backend refused the command: it is returned, not
+// relayed, for the caller to answer with once.
 func (s *session) awaitContinuation(bc *backendConn, tag string) ([]byte, error) {
 	if err := bc.bw.Flush(); err != nil {
 		return nil, bc.fail(err)
@@ -67,15 +68,27 @@ func (s *session) awaitContinuation(bc *backendConn, tag string) ([]byte, error)
 		if bc.byeNext() {
 			return nil, bc.fail(errBackendBye)
 		}
-		head, err := bc.readResponse(s.bw)
+		var w io.Writer = s.bw
+		if bc.taggedNext(tag) {
+			w = io.Discard
+		}
+		head, err := bc.readResponse(w)
 		if err != nil {
-			s.torn = s.torn || bc.torn
+			s.torn = s.torn || (bc.torn && w != io.Discard)
 			return nil, bc.fail(err)
 		}
 		if isTagged(head, tag) {
 			return head, nil
 		}
 	}
+}
+
+// taggedNext reports whether bc's next response is the tagged one for
+// tag. Every response is longer than a tag and a space, and a tagged one
+// always follows, so the Peek cannot hang.
+func (bc *backendConn) taggedNext(tag string) bool {
+	b, _ := bc.br.Peek(len(tag) + 1)
+	return len(b) == len(tag)+1 && string(b[:len(tag)]) == tag && b[len(tag)] == ' '
 }
 
 // relay streams bc's responses to the client up to the tagged response
@@ -88,12 +101,8 @@ func (s *session) relay(bc *backendConn, tag string, hold bool) ([]byte, error) 
 		if bc.byeNext() {
 			return nil, bc.fail(errBackendBye)
 		}
-		if hold {
-			// Every response is longer than a tag and a space, and a
-			// tagged one always follows, so this Peek cannot hang.
-			if b, _ := bc.br.Peek(len(tag) + 1); len(b) == len(tag)+1 && string(b[:len(tag)]) == tag && b[len(tag)] == ' ' {
-				w = io.Discard
-			}
+		if hold && bc.taggedNext(tag) {
+			w = io.Discard
 		}
 		head, err := bc.readResponse(w)
 		if err != nil {
