@@ -25,7 +25,9 @@ func classify(err error) (status, code, text string) {
 	case errors.Is(err, ErrSyntax), errors.Is(err, ErrNoArgument), errors.Is(err, ErrLineTooLong):
 		return "BAD", "", describe(err)
 	case errors.Is(err, ErrInvalidUTF7):
-		return "BAD", "", "mailbox name is not valid modified UTF-7"
+		// A well-formed argument that names no mailbox can have: NO, as
+		// Dovecot answers (BAD is for what cannot be parsed).
+		return "NO", "CANNOT", "mailbox name is not valid modified UTF-7"
 	case errors.Is(err, ErrLiteralTooBig):
 		return "NO", "TOOBIG", "literal too big"
 	case errors.Is(err, fsm.ErrInvalidName):

@@ -50,3 +50,18 @@ func TestMultiAppendRefusedWhole(t *testing.T) {
 		t.Fatalf("STATUS after one APPEND: %q", n)
 	}
 }
+
+// TestInvalidUTF7NameIsNO: a mailbox name that is a valid astring but not
+// valid modified UTF-7 is answered NO (the command parsed), and so is a
+// name of unusual atom characters that does not exist; LIST with such a
+// pattern answers OK.
+func TestInvalidUTF7NameIsNO(t *testing.T) {
+	dir := newLocalDirectory()
+	dir.addUser(t, "alice", "secret")
+	addr, _ := startFrontend(t, testConfig(t, dir))
+	rc := loggedIn(t, addr, "alice")
+	rc.collect("b", "SELECT ~!#$&'^_`|", "NO [CANNOT]")
+	rc.collect("c", `SELECT "a]b{c"`, "NO [NONEXISTENT]")
+	rc.collect("d", `LIST "" ~!#%*`, "OK")
+	rc.collect("e", "NOOP", "OK")
+}
