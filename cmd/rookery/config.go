@@ -91,6 +91,10 @@ type BackendConfig struct {
 	// copies are made again on another backend ("2m" by default; a
 	// negative value such as "-1s" never).
 	RestoreAfter Duration `toml:"restore_after"`
+	// GatherInterval, when set (e.g. "10s"), has this backend move one of
+	// its users' mailboxes to the backend of the owner's INBOX each
+	// interval, with the live move: the rebalancer. Off by default.
+	GatherInterval Duration `toml:"gather_interval"`
 }
 
 type FrontendConfig struct {
@@ -254,6 +258,7 @@ func (c *Config) nodeConfig(t node.TLS, log *slog.Logger) node.Config {
 	nc.Backend.MaxMessageBytes = c.Backend.MaxMessageBytes
 	nc.Backend.ReplicationFactor = c.Backend.ReplicationFactor
 	nc.Backend.RestoreAfter = c.Backend.RestoreAfter.Duration
+	nc.Backend.GatherInterval = c.Backend.GatherInterval.Duration
 
 	f := &nc.Frontend
 	f.IMAPAddr = c.Frontend.IMAPAddr
