@@ -23,6 +23,7 @@ import (
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/batchconn"
+	"github.com/rookery-mail/rookery/internal/clusterapi"
 	"github.com/rookery-mail/rookery/replication"
 	"github.com/rookery-mail/rookery/spool"
 )
@@ -143,6 +144,8 @@ type Backend struct {
 	pop3 *pop3d.Server // nil without POP3Addr
 
 	repl *replication.Replicator
+	// api calls other backends' nodes (a create placed there).
+	api *clusterapi.Client
 	// stopSettle ends the settle loop (settle.go) and the rebalancer
 	// (gather.go); set by Start.
 	stopSettle context.CancelFunc
@@ -188,6 +191,11 @@ func New(cfg Config) (*Backend, error) {
 		b.lmtp.Close()
 		return nil, err
 	}
+	hc := cfg.ReplicaHTTPClient
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	b.api = clusterapi.NewClient(cfg.ClusterSecret, hc, cfg.NodeTLS != nil, apiCodes)
 	b.repl, err = replication.New(replication.Config{
 		BackendID: cfg.ID, Store: cfg.Store, Directory: cfg.Directory,
 		ClusterSecret: cfg.ClusterSecret, HTTPClient: cfg.ReplicaHTTPClient, TLS: cfg.NodeTLS != nil,
