@@ -213,6 +213,17 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// noLoginWarning says why no mail client could log in to this node's
+// frontend, or "" when one can: with plaintext login off and no client
+// certificate, IMAP and POP3 offer no way to log in (LOGINDISABLED).
+func (c *Config) noLoginWarning() string {
+	if !c.Has(node.RoleFrontend) || c.Frontend.AllowPlaintextLogin || c.Frontend.TLSCertFile != "" {
+		return ""
+	}
+	return "NO CLIENT CAN LOG IN to this frontend: allow_plaintext_login is off and [frontend] has no tls_cert_file, " +
+		"so IMAP and POP3 refuse every login; set tls_cert_file and tls_key_file, or allow_plaintext_login = true on a trusted network"
+}
+
 func (c *Config) socketMode() (os.FileMode, error) {
 	mode, err := strconv.ParseUint(c.Frontend.LMTPSocketMode, 8, 32)
 	return os.FileMode(mode), err
