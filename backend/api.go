@@ -24,6 +24,10 @@ const (
 type CreateRequest struct {
 	Name       string `json:"name"`
 	SpecialUse string `json:"special_use,omitempty"`
+	// Backend places the mailbox's primary on that backend, which must be
+	// up: the receiving backend passes the request on to it. Empty: the
+	// receiving backend.
+	Backend string `json:"backend,omitempty"`
 }
 
 // Codes is the backend's table of cluster API error codes: the fsm's
@@ -54,12 +58,38 @@ func (b *Backend) apiCreate(w http.ResponseWriter, r *http.Request) {
 		clusterapi.WriteError(w, apiCodes, fmt.Errorf("%w: %v", fsm.ErrInvalidCommand, err))
 		return
 	}
-	mb, err := b.Create(r.Context(), req.Name, req.SpecialUse)
+	var mb *fsm.Mailbox
+	var err error
+	if req.Backend != "" && req.Backend != b.cfg.ID {
+		mb, err = b.createOn(r.Context(), req)
+	} else {
+		mb, err = b.Create(r.Context(), req.Name, req.SpecialUse)
+	}
 	if err != nil {
 		clusterapi.WriteError(w, apiCodes, err)
 		return
 	}
 	clusterapi.WriteJSON(w, http.StatusOK, mb)
+}
+
+// createOn passes a create placed on another backend to that backend's
+// node, once: the request it sends names no backend.
+func (b *Backend) createOn(ctx context.Context, req CreateRequest) (*fsm.Mailbox, error) {
+	if err := fsm.ValidateName(req.Name); err != nil {
+		return nil, err
+	}
+	v, err := b.cfg.Directory.Read(ctx, directory.Local)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDirectory, err)
+	}
+	be, ok := v.Backend(req.Backend)
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("%w: %q", fsm.ErrNoBackend, req.Backend)
+	case be.State != fsm.BackendUp:
+		return nil, fmt.Errorf("%w: %s is %s, not up", fsm.ErrNoBackend, be.ID, be.State)
+	}
+	return CreateRemote(ctx, b.api, be.APIAddr, CreateRequest{Name: req.Name, SpecialUse: req.SpecialUse})
 }
 
 func (b *Backend) apiDelete(w http.ResponseWriter, r *http.Request) {

@@ -23,6 +23,7 @@ import (
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/batchconn"
+	"github.com/rookery-mail/rookery/internal/clusterapi"
 	"github.com/rookery-mail/rookery/replication"
 	"github.com/rookery-mail/rookery/spool"
 )
@@ -75,6 +76,10 @@ type Config struct {
 	// SettleInterval is how often the deletes this backend could not
 	// finish are finished; 0 means SettleInterval.
 	SettleInterval time.Duration
+	// GatherInterval, when positive, runs the rebalancer (gather.go): one
+	// of this backend's user mailboxes moved to its owner's INBOX's
+	// backend each interval. 0 leaves mailboxes where they are.
+	GatherInterval time.Duration
 	// ReplicaHTTPClient carries replication calls; nil means a client of
 	// the backend's own.
 	ReplicaHTTPClient *http.Client
@@ -124,6 +129,9 @@ func (c *Config) Validate() error {
 	if c.SettleInterval <= 0 {
 		c.SettleInterval = SettleInterval
 	}
+	if c.GatherInterval < 0 {
+		return fmt.Errorf("%w: GatherInterval %v", ErrInvalidConfig, c.GatherInterval)
+	}
 	return nil
 }
 
@@ -136,7 +144,10 @@ type Backend struct {
 	pop3 *pop3d.Server // nil without POP3Addr
 
 	repl *replication.Replicator
-	// stopSettle ends the settle loop (settle.go); set by Start.
+	// api calls other backends' nodes (a create placed there).
+	api *clusterapi.Client
+	// stopSettle ends the settle loop (settle.go) and the rebalancer
+	// (gather.go); set by Start.
 	stopSettle context.CancelFunc
 
 	mu        sync.Mutex
@@ -180,6 +191,11 @@ func New(cfg Config) (*Backend, error) {
 		b.lmtp.Close()
 		return nil, err
 	}
+	hc := cfg.ReplicaHTTPClient
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	b.api = clusterapi.NewClient(cfg.ClusterSecret, hc, cfg.NodeTLS != nil, apiCodes)
 	b.repl, err = replication.New(replication.Config{
 		BackendID: cfg.ID, Store: cfg.Store, Directory: cfg.Directory,
 		ClusterSecret: cfg.ClusterSecret, HTTPClient: cfg.ReplicaHTTPClient, TLS: cfg.NodeTLS != nil,
@@ -247,6 +263,13 @@ func (b *Backend) Start(ctx context.Context) error {
 		defer b.wg.Done()
 		b.settleLoop(settleCtx, b.cfg.SettleInterval)
 	}()
+	if b.cfg.GatherInterval > 0 {
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			b.gatherLoop(settleCtx, b.cfg.GatherInterval)
+		}()
+	}
 	b.serve("imap", func() error { return b.imap.Serve(b.imapLn) })
 	b.serve("lmtp", func() error { return b.lmtp.Serve(b.lmtpLn) })
 	if b.pop3 != nil {

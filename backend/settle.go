@@ -19,6 +19,11 @@ const SettleInterval = 2 * time.Second
 // settleLoop finishes this backend's unfinished deletes every interval
 // until ctx ends.
 func (b *Backend) settleLoop(ctx context.Context, interval time.Duration) {
+	every(ctx, interval, b.settleDeletes)
+}
+
+// every runs fn each interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func(context.Context)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -26,7 +31,7 @@ func (b *Backend) settleLoop(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			b.settleDeletes(ctx)
+			fn(ctx)
 		}
 	}
 }

@@ -91,13 +91,34 @@ type StatsView struct {
 	LagP99Ms        float64 `json:"lag_p99_ms"`
 	Restored        int64   `json:"restored"`
 	UnderReplicated int64   `json:"under_replicated"`
+	// Replicas are the replicas of this backend's mailboxes and how far
+	// each is behind, so that any node's status page can show them.
+	Replicas []ReplicaLagView `json:"replicas"`
+}
+
+// ReplicaLagView is a ReplicaLag on the cluster API.
+type ReplicaLagView struct {
+	Replica string `json:"replica"`
+	InSync  bool   `json:"in_sync"`
+	// BehindSeconds is how long it has been out of the in-sync set: 0 in
+	// sync, -1 when that predates the primary's process.
+	BehindSeconds float64 `json:"behind_seconds"`
+	Mailboxes     int     `json:"mailboxes"`
 }
 
 func (r *Replicator) apiStats(w http.ResponseWriter, _ *http.Request) {
 	st := r.Stats()
+	replicas := []ReplicaLagView{}
+	for _, l := range r.ReplicaLags() {
+		behind := -1.0
+		if l.Behind >= 0 {
+			behind = l.Behind.Seconds()
+		}
+		replicas = append(replicas, ReplicaLagView{Replica: l.Replica, InSync: l.InSync, BehindSeconds: behind, Mailboxes: l.Mailboxes})
+	}
 	writeJSON(w, StatsView{Backend: r.id, Commits: st.Commits,
 		LagP50Ms: float64(st.LagP50.Microseconds()) / 1000, LagP99Ms: float64(st.LagP99.Microseconds()) / 1000,
-		Restored: st.Restored, UnderReplicated: st.UnderReplicated})
+		Restored: st.Restored, UnderReplicated: st.UnderReplicated, Replicas: replicas})
 }
 
 // StatsRemote asks the backend whose node's cluster API is at apiAddr for

@@ -9,7 +9,8 @@
 #       and every voter, then prints how to connect.
 #   scripts/cluster-up.sh status [-d DIR]
 #   scripts/cluster-up.sh kill   [-d DIR] NODE...   SIGKILL the named nodes (a crash, for drills)
-#   scripts/cluster-up.sh down   [-d DIR]           stop every process `up` started, by PID
+#   scripts/cluster-up.sh start  [-d DIR] NODE...   start the named nodes again from their data
+#   scripts/cluster-up.sh down   [-d DIR]           stop every process `up` or `start` started, by PID
 #   scripts/cluster-up.sh hosts  [-d DIR] [-s SECRET_FILE] [NODE_ID=]HOST...
 #       Writes one config per host (HOST is a name or IP the other hosts reach
 #       it by; NODE_ID defaults to HOST) under DIR/NODE_ID/node.toml and prints
@@ -71,7 +72,10 @@ new_secret() {
   head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'
 }
 
-# write_config FILE NODE_ID DATA_DIR HOST RAFT API GOSSIP BIMAP BLMTP FIMAP FLMTP JOIN EXPECT SECRET PLAINTEXT ADMIN TLS_DIR GOSSIP_KEY
+# write_config FILE NODE_ID DATA_DIR HOST RAFT API GOSSIP BIMAP BLMTP FIMAP FLMTP JOIN EXPECT SECRET PLAINTEXT ADMIN_ADDR TLS_DIR GOSSIP_KEY [CLIENT_TLS_DIR]
+# CLIENT_TLS_DIR, when given, holds the node.crt and node.key the client
+# ports serve (STARTTLS and IMAPS); without it and without plaintext login
+# no client could log in.
 # Keys are exactly those of cmd/rookery/config.go: a misspelt key is an
 # error at start, never a silent default.
 write_config() {
@@ -84,7 +88,7 @@ roles = ["directory", "backend", "frontend"]
 cluster_secret = "${14}"
 log_format = "text"
 log_level = "info"
-admin_addr = "$4:${16}"
+admin_addr = "${16}"
 
 [directory]
 raft_addr = "$4:$5"
@@ -103,6 +107,15 @@ lmtp_addr = "$4:$9"
 imap_addr = "$4:${10}"
 lmtp_addr = "$4:${11}"
 allow_plaintext_login = ${15}
+EOF
+  if [ -n "${19:-}" ]; then
+    cat >>"$f" <<EOF
+tls_cert_file = "${19}/node.crt"
+tls_key_file = "${19}/node.key"
+imaps_addr = "$4:993"
+EOF
+  fi
+  cat >>"$f" <<EOF
 
 [tls]
 # Mutual TLS between nodes with the cluster CA, and encrypted gossip.
@@ -139,6 +152,47 @@ node_pid() {
   awk -v n="$1" '$1 == n { print $2 }' "$(pidfile)"
 }
 
+# start_node NAME: runs node NAME from its config and records its PID,
+# replacing the line of an earlier run of it.
+start_node() {
+  local name=$1 rest
+  "$bin" node --config "$dir/$name/node.toml" >>"$dir/$name/node.log" 2>&1 </dev/null &
+  rest=$(awk -v n="$name" '$1 != n' "$(pidfile)")
+  { [ -n "$rest" ] && echo "$rest"; echo "$name $!"; } >"$(pidfile)"
+}
+
+# other_pids NAME: processes running node NAME's config that this script
+# did not start (a node started by hand from the same data directory).
+other_pids() {
+  local name=$1 mine p
+  mine=$(node_pid "$name")
+  for p in /proc/[0-9]*; do
+    p=${p#/proc/}
+    [ "$p" = "$mine" ] && continue
+    alive "$name" "$p" 2>/dev/null && echo "$p"
+  done
+  return 0
+}
+
+cluster_start() {
+  [ $# -gt 0 ] || die "start: name the nodes, e.g. node2"
+  [ -f "$(pidfile)" ] || die "no $(pidfile): start a cluster with $0 up -d $dir"
+  recorded_binary
+  local name pid others
+  for name in "$@"; do
+    [ -f "$dir/$name/node.toml" ] || die "no node $name in $dir"
+    pid=$(node_pid "$name")
+    if [ -n "$pid" ] && alive "$name" "$pid"; then
+      echo "$name (pid $pid) is already running"
+      continue
+    fi
+    others=$(other_pids "$name")
+    [ -z "$others" ] || die "$name runs as pid $others, not started by $0: stop it first"
+    start_node "$name"
+    echo "started $name (pid $(node_pid "$name"))"
+  done
+}
+
 cluster_up() {
   case $nodes in 3|5) ;; *) die "-n must be 3 or 5" ;; esac
   if [ -f "$(pidfile)" ]; then
@@ -165,10 +219,9 @@ cluster_up() {
     mkdir -p "$dir/$name"
     issue_cert "$name" "$dir/$name/tls" 127.0.0.1 localhost
     write_config "$dir/$name/node.toml" "$name" "$(cd "$dir/$name" && pwd)/data" 127.0.0.1 \
-      "$p" $((p + 1)) $((p + 2)) $((p + 3)) $((p + 4)) $((p + 43)) $((p + 24)) "$join" "$nodes" "$secret" true $((p + 80)) \
+      "$p" $((p + 1)) $((p + 2)) $((p + 3)) $((p + 4)) $((p + 43)) $((p + 24)) "$join" "$nodes" "$secret" true "127.0.0.1:$((p + 80))" \
       "$dir/$name/tls" "$dir/tls/ca/gossip.key"
-    "$bin" node --config "$dir/$name/node.toml" >>"$dir/$name/node.log" 2>&1 </dev/null &
-    echo "$name $!" >>"$(pidfile)"
+    start_node "$name"
   done
   echo "started $nodes nodes (pids in $(pidfile)); waiting up to ${wait_secs}s for a leader and $nodes voters"
   if ! wait_healthy "$nodes"; then
@@ -280,12 +333,18 @@ cluster_kill() {
 
 cluster_down() {
   [ -f "$(pidfile)" ] || { echo "nothing to stop: no $(pidfile)"; return 0; }
-  local name pid left deadline
+  local name pid left deadline others
   while read -r name pid; do
     if alive "$name" "$pid"; then
       kill -TERM "$pid"
       echo "stopping $name (pid $pid)"
+    else
+      echo "$name (pid $pid) was not running"
     fi
+  done <"$(pidfile)"
+  while read -r name pid; do
+    others=$(other_pids "$name")
+    [ -z "$others" ] || echo "$name still runs as pid $others, which $0 did not start: not stopped"
   done <"$(pidfile)"
   deadline=$((SECONDS + 30))
   while ((SECONDS < deadline)); do
@@ -324,24 +383,30 @@ cluster_hosts() {
     h=${spec#*=} id=${spec%%=*}
     mkdir -p "$dir/$id"
     issue_cert "$id" "$dir/$id/tls" "$h"
-    write_config "$dir/$id/node.toml" "$id" /var/lib/rookery "$h" 7000 7001 7002 7143 7024 143 24 "$join" $# "$secret" false 7080 \
-      /etc/rookery/tls /etc/rookery/gossip.key
+    # The admin listener has no authentication: loopback only. The
+    # client ports serve the node certificate (of the cluster CA).
+    write_config "$dir/$id/node.toml" "$id" /var/lib/rookery "$h" 7000 7001 7002 7143 7024 143 24 "$join" $# "$secret" false 127.0.0.1:7080 \
+      /etc/rookery/tls /etc/rookery/gossip.key /etc/rookery/tls
   done
   echo "wrote a config and a node certificate for each host under $dir/ (mode 0600: they hold the"
   echo "cluster secret and the node key). The cluster CA is in $dir/tls/ca: keep ca.key off the nodes."
   echo
+  local root
+  root=$(cd "$(dirname "$0")/.." && pwd)
+  bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
   echo "On each host (as root), copy its config and TLS material and start the node:"
   for spec in "$@"; do
     h=${spec#*=} id=${spec%%=*}
     cat <<EOF
   # $id ($h)
   scp $dir/$id/node.toml $h:/tmp/node.toml && scp -r $dir/$id/tls $h:/tmp/rookery-tls &&
-    scp $dir/tls/ca/gossip.key rookery scripts/rookery.service $h:/tmp/
-  ssh $h 'install -o root -g rookery -m 0640 /tmp/node.toml /etc/rookery/node.toml &&
+    scp $dir/tls/ca/gossip.key $bin $root/scripts/rookery.service $h:/tmp/
+  ssh $h 'install -d -o root -g rookery -m 0750 /etc/rookery &&
+          install -o root -g rookery -m 0640 /tmp/node.toml /etc/rookery/node.toml &&
           install -d -o root -g rookery -m 0750 /etc/rookery/tls &&
           install -o root -g rookery -m 0640 -t /etc/rookery/tls /tmp/rookery-tls/* &&
           install -o root -g rookery -m 0640 /tmp/gossip.key /etc/rookery/gossip.key &&
-          install -m 0755 /tmp/rookery /usr/local/bin/rookery &&
+          install -m 0755 /tmp/$(basename "$bin") /usr/local/bin/rookery &&
           install -m 0644 /tmp/rookery.service /etc/systemd/system/rookery.service &&
           systemctl daemon-reload && systemctl enable --now rookery'
 EOF
@@ -351,8 +416,11 @@ EOF
 (Create the user first on each host: useradd --system --home /var/lib/rookery rookery.)
 The nodes bootstrap once all $# have met. Then, from any host:
   rookery admin --config /etc/rookery/node.toml status
-Client ports bind to each host's own address (IMAP 143, LMTP 24); plaintext
-login is off, so clients need TLS on the client ports (docs/operations.md).
+Client ports bind to each host's own address (IMAP 143 with STARTTLS, IMAPS
+993, LMTP 24) and serve the node certificate, signed by the cluster CA: give
+clients $dir/tls/ca/ca.crt to trust, or set tls_cert_file and tls_key_file to
+a certificate of a public CA (docs/operations.md). Plaintext login is off.
+The admin listener (metrics, status page) is on 127.0.0.1:7080 of each host.
 EOF
 }
 
@@ -360,8 +428,9 @@ case $cmd in
   up) cluster_up ;;
   status) recorded_binary; admin_status; voter_report ;;
   kill) cluster_kill "$@" ;;
+  start) cluster_start "$@" ;;
   down) cluster_down ;;
   hosts) cluster_hosts "$@" ;;
-  help|-h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' ;;
-  *) die "unknown command $cmd (up, status, kill, down, hosts)" ;;
+  help|-h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) die "unknown command $cmd (up, status, kill, start, down, hosts)" ;;
 esac

@@ -2,8 +2,14 @@
 # cluster-up_test.sh: runs scripts/cluster-up.sh for real on this machine.
 #  1. 3 nodes: up, a leader and 3 healthy voters, the cluster API refuses
 #     a client without a certificate of the cluster CA, down, every PID gone.
+#     Between: node2 killed and started again with `start node2` rejoins
+#     (3 of 3 healthy); node3 killed and run by hand from its config, so
+#     that `down` says it did not start it and leaves it running.
 #  2. 5 nodes: up, SIGKILL the leader and one follower; the 3 survivors
 #     elect a leader and status names the 2 missing voters; down.
+#  3. hosts: the configs bind the admin listener to loopback and give the
+#     client ports the node certificate; the printed steps make
+#     /etc/rookery before installing into it and copy files that exist.
 # Bounded: each wait has a deadline and the whole run stops at 5 minutes.
 # It signals only the PIDs cluster-up.sh recorded for its own clusters.
 #
@@ -75,8 +81,35 @@ ROOKERY_CLUSTER_SECRET=$(cat "$d3/cluster-secret") "$ROOKERY_BIN" admin --addr "
 ROOKERY_CLUSTER_SECRET=$(cat "$d3/cluster-secret") "$ROOKERY_BIN" admin --addr "$api" --tls-dir "$d3/node2/tls" --timeout 10s status >/dev/null ||
   fail "the cluster API refused a node certificate"
 echo "3-node cluster: cluster API refuses a client without a certificate: ok"
+
+wait_voters() { # DIR N: until status shows N of N voters healthy
+  local deadline=$((SECONDS + 90)) out
+  while ((SECONDS < deadline)); do
+    out=$("$up" status -d "$1" 2>&1 || true)
+    grep -q "^$2 of $2 directory voters healthy" <<<"$out" && return 0
+    sleep 1
+  done
+  echo "$out"
+  return 1
+}
+"$up" kill -d "$d3" node2 >/dev/null
+"$up" start -d "$d3" node2 | tee "$work/start.out"
+grep -q "^started node2 (pid [0-9]*)" "$work/start.out" || fail "start node2"
+wait_voters "$d3" 3 || fail "node2 started again did not rejoin"
+"$up" start -d "$d3" node2 | grep -q "node2 (pid [0-9]*) is already running" || fail "start of a running node"
+echo "3-node cluster: start NODE after kill: ok"
+
+"$up" kill -d "$d3" node3 >/dev/null
+"$ROOKERY_BIN" node --config "$d3/node3/node.toml" >>"$d3/node3/node.log" 2>&1 </dev/null &
+byhand=$!
+wait_voters "$d3" 3 || { kill -TERM $byhand; fail "node3 run by hand did not rejoin"; }
 p3=$(pids_of "$d3")
-"$up" down -d "$d3"
+"$up" down -d "$d3" | tee "$work/down.out"
+kill -TERM $byhand
+wait $byhand || true
+grep -q "^node3 (pid [0-9]*) was not running" "$work/down.out" || fail "down did not say node3 was not its own"
+grep -q "^node3 still runs as pid $byhand, which .* did not start: not stopped" "$work/down.out" ||
+  fail "down did not name the node3 it did not start"
 assert_all_stopped "$p3"
 echo "3-node cluster: up, healthy, down: ok"
 
@@ -112,4 +145,21 @@ echo "5-node cluster: new leader $new_leader after losing $leader and $follower;
 p5=$(pids_of "$d5")
 "$up" down -d "$d5"
 assert_all_stopped "$p5"
+
+echo "== hosts"
+dh=$work/hosts
+"$up" hosts -d "$dh" mx1=10.0.0.1 mx2=10.0.0.2 mx3=10.0.0.3 >"$work/hosts.out" || fail "hosts"
+for id in mx1 mx2 mx3; do
+  f=$dh/$id/node.toml
+  grep -q '^admin_addr = "127.0.0.1:7080"$' "$f" || fail "$id: admin_addr not on loopback"
+  grep -q '^tls_cert_file = "/etc/rookery/tls/node.crt"$' "$f" || fail "$id: no client TLS certificate"
+done
+awk '/install -d .* \/etc\/rookery &&/ { made = NR } /\/etc\/rookery\/node.toml/ && /install/ { if (!made || NR < made) bad = 1 } END { exit !(made && !bad) }' \
+  "$work/hosts.out" || fail "hosts: /etc/rookery is not made before the install into it"
+for f in $(awk '$1 == "scp" { for (i = 2; i <= NF; i++) if ($i !~ /:/ && $i != "-r" && $i != "&&" && $i != "scp") print $i }' "$work/hosts.out"); do
+  [ -e "$f" ] || fail "hosts: scp names $f, which does not exist"
+done
+grep -q "install -m 0755 /tmp/$(basename "$ROOKERY_BIN") /usr/local/bin/rookery" "$work/hosts.out" ||
+  fail "hosts: the binary installed is not the one copied"
+echo "hosts: admin on loopback, client TLS, /etc/rookery made first, every scp source exists: ok"
 echo "PASS"

@@ -158,6 +158,7 @@ func (s *Store) ApplyReplicated(cb ChangeBatch, slot uint32) error {
 		}
 	}
 	var dropped []string
+	var delta statsDelta
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
 	if s.closed {
@@ -172,7 +173,7 @@ func (s *Store) ApplyReplicated(cb ChangeBatch, slot uint32) error {
 		if err := s.applyBatch(w, mb, cb); err != nil {
 			return err
 		}
-		dropped = w.dropped
+		dropped, delta = w.dropped, w.stats
 		return nil
 	})
 	if err != nil {
@@ -181,6 +182,8 @@ func (s *Store) ApplyReplicated(cb ChangeBatch, slot uint32) error {
 		}
 		return err
 	}
+	// The batch bypassed the committer, which adds an op's counts.
+	s.stats.add(delta)
 	s.removeUnreferenced(dropped)
 	return nil
 }

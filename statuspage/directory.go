@@ -16,9 +16,10 @@ type DirectoryView interface {
 	ClusterStatus(ctx context.Context) []directory.MemberStatus
 }
 
-// LagFunc reports the lag of the replica pairs this node knows about (the
-// primaries' replication senders); nil when there are none.
-type LagFunc func() []Replica
+// LagFunc reports the lag of the replica pairs it can learn of (from the
+// primaries' replication senders, local or asked over the cluster API);
+// nil when there are none.
+type LagFunc func(ctx context.Context) []Replica
 
 // DirectorySource is the page's Source over a directory node: members from
 // ClusterStatus, backends and mailbox counts and replica pairs from the
@@ -41,7 +42,13 @@ func (s dirSource) ClusterStatus(ctx context.Context) (Cluster, error) {
 	for _, m := range s.d.ClusterStatus(ctx) {
 		c.Nodes = append(c.Nodes, Node{ID: m.NodeID, Roles: m.Roles, RaftState: m.RaftState, Voter: m.Voter,
 			LeaderID: m.LeaderID, Term: m.Term, CommitIndex: m.CommitIndex, AppliedIndex: m.AppliedIndex,
-			LastContact: m.LastContact, Voters: m.Voters, Error: m.Error, DownSince: m.DownSince})
+			LastContact: m.LastContact, Voters: m.Voters, Error: m.Error, DownSince: m.DownSince, APIAddr: m.APIAddr})
+	}
+	nodeAt := map[string]string{}
+	for _, n := range c.Nodes {
+		if n.APIAddr != "" {
+			nodeAt[n.APIAddr] = n.ID
+		}
 	}
 	f, err := s.d.Read(ctx, directory.Local)
 	if err != nil {
@@ -50,7 +57,7 @@ func (s dirSource) ClusterStatus(ctx context.Context) (Cluster, error) {
 	index := map[string]int{}
 	for _, b := range f.Backends() {
 		index[b.ID] = len(c.Backends)
-		c.Backends = append(c.Backends, Backend{ID: b.ID, State: b.State.String()})
+		c.Backends = append(c.Backends, Backend{ID: b.ID, State: b.State.String(), Node: nodeAt[b.APIAddr]})
 	}
 	pairs := map[fsm.Pair]bool{}
 	f.Mailboxes("", func(mb *fsm.Mailbox) bool {
@@ -65,16 +72,16 @@ func (s dirSource) ClusterStatus(ctx context.Context) (Cluster, error) {
 		}
 		return true
 	})
-	c.Replication = replicaPairs(f, pairs, s.lag)
+	c.Replication = replicaPairs(ctx, f, pairs, s.lag)
 	return c, ctx.Err()
 }
 
 // replicaPairs lists every primary to replica pair that some mailbox has,
 // with the directory's in-sync flag and, where known, the sender's lag.
-func replicaPairs(f *fsm.View, pairs map[fsm.Pair]bool, lag LagFunc) []Replica {
+func replicaPairs(ctx context.Context, f *fsm.View, pairs map[fsm.Pair]bool, lag LagFunc) []Replica {
 	known := map[fsm.Pair]Replica{}
 	if lag != nil {
-		for _, r := range lag() {
+		for _, r := range lag(ctx) {
 			known[fsm.Pair{Primary: r.Primary, Replica: r.Replica}] = r
 		}
 	}

@@ -56,7 +56,9 @@ func TestDirectorySource(t *testing.T) {
 		{Status: directory.Status{NodeID: "n2", RaftState: "Follower", LeaderID: "n1", LastContact: contact}},
 		{Status: directory.Status{NodeID: "n3"}, Error: "connection refused"},
 	}}
-	lag := func() []Replica { return []Replica{{Primary: "b2", Replica: "b1", Lag: 2 * time.Second, Pending: 7}} }
+	lag := func(context.Context) []Replica {
+		return []Replica{{Primary: "b2", Replica: "b1", Lag: 2 * time.Second, Pending: 7}}
+	}
 	c, err := DirectorySource(d, lag).ClusterStatus(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -37,14 +37,16 @@ type Node struct {
 	Voters       int       // voters in the node's Raft configuration, itself included
 	Error        string    // why the node could not be asked, when it could not
 	DownSince    time.Time // when gossip found the node failed; zero while it is alive
+	APIAddr      string    // the node's cluster API, which names the backend it runs
 }
 
 // Backend is one backend in the directory and how many mailboxes it holds.
 type Backend struct {
 	ID        string `json:"id"`
-	State     string `json:"state"`     // up, draining, down
-	Primaries int    `json:"primaries"` // mailboxes whose primary copy is here
-	Replicas  int    `json:"replicas"`  // mailboxes with a replica copy here
+	State     string `json:"state"`          // up, draining, down
+	Primaries int    `json:"primaries"`      // mailboxes whose primary copy is here
+	Replicas  int    `json:"replicas"`       // mailboxes with a replica copy here
+	Node      string `json:"node,omitempty"` // the node that runs it, where known
 }
 
 // Replica is one primary to replica backend pair.
@@ -150,6 +152,13 @@ func summarize(c Cluster, now time.Time) view {
 	if v.Voters > 0 {
 		v.Quorum = v.Voters/2 + 1
 		v.CanLose = max(0, v.Healthy-v.Quorum)
+	}
+	// Replication names backends, not nodes: a backend is down with the
+	// node that runs it, or when the directory says so.
+	for _, b := range c.Backends {
+		if down[b.Node] || b.State == "down" {
+			down[b.ID] = true
+		}
 	}
 	for _, r := range c.Replication {
 		rv := replicView{Primary: r.Primary, Replica: r.Replica, InSync: r.InSync, State: "ok"}

@@ -172,7 +172,7 @@ func (a *adminCmd) run(ctx context.Context, args []string) error {
 	case "mailbox show":
 		return a.mailboxShow(ctx, arg(2))
 	case "mailbox create":
-		return a.mailboxCreate(ctx, arg(2), arg(3))
+		return a.mailboxCreate(ctx, args[2:])
 	case "mailbox move":
 		return a.mailboxMove(ctx, arg(2), arg(3))
 	case "backend drain":
@@ -521,8 +521,31 @@ func (a *adminCmd) userList(ctx context.Context) error {
 }
 
 // mailboxCreate creates a mailbox through the cluster API of a backend
-// node: the one named, or a healthy one picked at random.
-func (a *adminCmd) mailboxCreate(ctx context.Context, name, nodeID string) error {
+// node: the one named, or a healthy one picked at random. With --backend
+// B the mailbox's primary is placed on backend B whichever node is asked.
+func (a *adminCmd) mailboxCreate(ctx context.Context, args []string) error {
+	var pos []string
+	target := ""
+	for i := 0; i < len(args); i++ {
+		switch v, ok := strings.CutPrefix(args[i], "--backend="); {
+		case ok:
+			target = v
+		case args[i] == "--backend" && i+1 < len(args):
+			target = args[i+1]
+			i++
+		case strings.HasPrefix(args[i], "-"):
+			return usageErrorf("admin mailbox create", "unknown flag %s", args[i])
+		default:
+			pos = append(pos, args[i])
+		}
+	}
+	if len(pos) == 0 || len(pos) > 2 {
+		return usageErrorf("admin mailbox create", "give NAME and at most one NODE")
+	}
+	name, nodeID := pos[0], ""
+	if len(pos) == 2 {
+		nodeID = pos[1]
+	}
 	if err := fsm.ValidateName(name); err != nil {
 		return err
 	}
@@ -530,7 +553,7 @@ func (a *adminCmd) mailboxCreate(ctx context.Context, name, nodeID string) error
 	if err != nil {
 		return err
 	}
-	mb, err := a.createOn(ctx, nodes, name)
+	mb, err := a.createPlaced(ctx, nodes, name, target)
 	if err != nil {
 		return err
 	}
@@ -558,6 +581,12 @@ func (a *adminCmd) backendNodes(ctx context.Context, nodeID string) ([]directory
 
 // createOn creates a mailbox on one of nodes, picked at random.
 func (a *adminCmd) createOn(ctx context.Context, nodes []directory.MemberStatus, name string) (*fsm.Mailbox, error) {
+	return a.createPlaced(ctx, nodes, name, "")
+}
+
+// createPlaced creates a mailbox through one of nodes, picked at random,
+// with its primary on backend target ("": that node's backend).
+func (a *adminCmd) createPlaced(ctx context.Context, nodes []directory.MemberStatus, name, target string) (*fsm.Mailbox, error) {
 	m := nodes[rand.IntN(len(nodes))]
-	return backend.CreateRemote(ctx, a.client.API(), m.APIAddr, backend.CreateRequest{Name: name})
+	return backend.CreateRemote(ctx, a.client.API(), m.APIAddr, backend.CreateRequest{Name: name, Backend: target})
 }

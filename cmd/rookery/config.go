@@ -91,6 +91,10 @@ type BackendConfig struct {
 	// copies are made again on another backend ("2m" by default; a
 	// negative value such as "-1s" never).
 	RestoreAfter Duration `toml:"restore_after"`
+	// GatherInterval, when set (e.g. "10s"), has this backend move one of
+	// its users' mailboxes to the backend of the owner's INBOX each
+	// interval, with the live move: the rebalancer. Off by default.
+	GatherInterval Duration `toml:"gather_interval"`
 }
 
 type FrontendConfig struct {
@@ -209,6 +213,17 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// noLoginWarning says why no mail client could log in to this node's
+// frontend, or "" when one can: with plaintext login off and no client
+// certificate, IMAP and POP3 offer no way to log in (LOGINDISABLED).
+func (c *Config) noLoginWarning() string {
+	if !c.Has(node.RoleFrontend) || c.Frontend.AllowPlaintextLogin || c.Frontend.TLSCertFile != "" {
+		return ""
+	}
+	return "NO CLIENT CAN LOG IN to this frontend: allow_plaintext_login is off and [frontend] has no tls_cert_file, " +
+		"so IMAP and POP3 refuse every login; set tls_cert_file and tls_key_file, or allow_plaintext_login = true on a trusted network"
+}
+
 func (c *Config) socketMode() (os.FileMode, error) {
 	mode, err := strconv.ParseUint(c.Frontend.LMTPSocketMode, 8, 32)
 	return os.FileMode(mode), err
@@ -254,6 +269,7 @@ func (c *Config) nodeConfig(t node.TLS, log *slog.Logger) node.Config {
 	nc.Backend.MaxMessageBytes = c.Backend.MaxMessageBytes
 	nc.Backend.ReplicationFactor = c.Backend.ReplicationFactor
 	nc.Backend.RestoreAfter = c.Backend.RestoreAfter.Duration
+	nc.Backend.GatherInterval = c.Backend.GatherInterval.Duration
 
 	f := &nc.Frontend
 	f.IMAPAddr = c.Frontend.IMAPAddr

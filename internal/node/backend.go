@@ -44,6 +44,7 @@ func (n *Node) startBackend(ctx context.Context, log *slog.Logger) error {
 		ReplicaTimeout:    bc.ReplicaTimeout,
 		CatchUpInterval:   bc.CatchUpInterval,
 		RestoreAfter:      bc.RestoreAfter,
+		GatherInterval:    bc.GatherInterval,
 		// Frontends log in to backends over the node network: in mutual
 		// TLS when the node has TLS, else in plaintext on a network the
 		// operator keeps private.

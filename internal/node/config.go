@@ -79,6 +79,8 @@ type BackendConfig struct {
 	CatchUpInterval time.Duration
 	// RestoreAfter: see backend.Config.
 	RestoreAfter time.Duration
+	// GatherInterval: see backend.Config; 0 is off.
+	GatherInterval time.Duration
 	// ReplicaTransport, when set, wraps the transport of the replication
 	// calls to other backends: a test cuts links with it.
 	ReplicaTransport func(http.RoundTripper) http.RoundTripper

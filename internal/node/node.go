@@ -21,6 +21,7 @@ import (
 	"github.com/rookery-mail/rookery/backend"
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/imapfront"
+	"github.com/rookery-mail/rookery/internal/clusterapi"
 	"github.com/rookery-mail/rookery/lmtp"
 	"github.com/rookery-mail/rookery/metrics"
 	"github.com/rookery-mail/rookery/spool"
@@ -32,6 +33,8 @@ type Node struct {
 	log     *slog.Logger
 	metrics *metrics.Metrics
 	dir     *directory.Node
+	// statusAPI asks other backends for the status page's figures.
+	statusAPI *clusterapi.Client
 
 	// Set by Start, read-only afterwards.
 	store   *spool.Store

@@ -8,7 +8,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rookery-mail/rookery/directory"
+	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/clusterapi"
 	"github.com/rookery-mail/rookery/metrics"
+	"github.com/rookery-mail/rookery/replication"
 	"github.com/rookery-mail/rookery/spool"
 	"github.com/rookery-mail/rookery/statuspage"
 )
@@ -44,21 +48,60 @@ func (n *Node) withReplicationLag(h http.Handler) http.Handler {
 	})
 }
 
-// replicaLags is the status page's view of this backend's replicas.
-func (n *Node) replicaLags() []statuspage.Replica {
-	b := n.backend
-	if b == nil {
-		return nil
-	}
+// replicaLags is the status page's view of the replicas of every backend
+// it can reach: this node's own from its replicator, the other up
+// backends' from their cluster API (GET /v1/backend/replication), asked at
+// once with a deadline so that one slow backend leaves only its own rows
+// unknown.
+func (n *Node) replicaLags(ctx context.Context) []statuspage.Replica {
 	var out []statuspage.Replica
-	for _, l := range b.Replication().ReplicaLags() {
-		r := statuspage.Replica{Primary: n.cfg.Backend.ID, Replica: l.Replica, InSync: l.InSync, Lag: l.Behind}
-		if !l.InSync {
-			r.Pending = l.Mailboxes
+	local := ""
+	if b := n.backend; b != nil {
+		local = n.cfg.Backend.ID
+		for _, l := range b.Replication().ReplicaLags() {
+			out = append(out, replicaRow(local, l.Replica, l.InSync, l.Behind, l.Mailboxes))
 		}
-		out = append(out, r)
 	}
+	f, err := n.dir.Read(ctx, directory.Local)
+	if err != nil {
+		return out
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, b := range f.Backends() {
+		if b.ID == local || b.State != fsm.BackendUp || b.APIAddr == "" {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := replication.StatsRemote(ctx, n.statusAPI, b.APIAddr)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, l := range st.Replicas {
+				behind := time.Duration(-1)
+				if l.BehindSeconds >= 0 {
+					behind = time.Duration(l.BehindSeconds * float64(time.Second))
+				}
+				out = append(out, replicaRow(b.ID, l.Replica, l.InSync, behind, l.Mailboxes))
+			}
+		}()
+	}
+	wg.Wait()
 	return out
+}
+
+func replicaRow(primary, replica string, inSync bool, behind time.Duration, mailboxes int) statuspage.Replica {
+	r := statuspage.Replica{Primary: primary, Replica: replica, InSync: inSync, Lag: behind}
+	if !inSync {
+		r.Pending = mailboxes
+	}
+	return r
 }
 
 // spoolStats reads the store's counters for the spool collector.
@@ -131,6 +174,8 @@ func (n *Node) startAdminHTTP(addr string, log *slog.Logger) error {
 	mux.Handle("GET /metrics", n.withReplicationLag(m.Handler()))
 	mux.Handle("GET /healthz", metrics.Healthz())
 	mux.Handle("GET /readyz", metrics.Readyz(checks...))
+	n.statusAPI = clusterapi.NewClient(n.cfg.ClusterSecret,
+		&http.Client{Transport: clusterapi.Transport(n.cfg.dialer(), n.cfg.TLS.Client)}, n.cfg.TLS.Client != nil, nil)
 	page := statuspage.New(statuspage.DirectorySource(n.dir, n.replicaLags), log)
 	mux.Handle("GET /status", page)
 	mux.Handle("GET /{$}", http.RedirectHandler("/status", http.StatusFound))
