@@ -192,11 +192,13 @@ func (s *session) authorize(authc *fsm.User, authz string) (*fsm.User, error) {
 	if name == authc.Name {
 		return authc, nil
 	}
-	if !authc.Admin {
-		return nil, ErrNotAdmin
-	}
 	u, err := s.lookupUser(name)
-	if err != nil {
+	switch {
+	case err == nil && u.Name == authc.Name:
+		return authc, nil // another name of the same user
+	case !authc.Admin:
+		return nil, ErrNotAdmin
+	case err != nil:
 		return nil, err
 	}
 	if u.State != fsm.UserActive {
@@ -207,12 +209,13 @@ func (s *session) authorize(authc *fsm.User, authz string) (*fsm.User, error) {
 
 // lookupUser reads a user from the local copy, fresh within the staleness
 // bound; a user unknown locally may just have been added, so a synced read
-// decides.
+// decides. The name is resolved under the directory's mail domains
+// (fsm.View.LoginUser: "alice" and "alice@default.example" are one user).
 func (s *session) lookupUser(user string) (*fsm.User, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	u, _, err := directory.Find(ctx, s.cfg.Directory, directory.Fresh, func(v *fsm.View) (*fsm.User, bool) {
-		return v.User(user)
+		return v.LoginUser(user)
 	})
 	if errors.Is(err, directory.ErrNotFound) {
 		return nil, fsm.ErrNoUser
