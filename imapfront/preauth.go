@@ -1,13 +1,13 @@
 package imapfront
 
 import (
+	"cmp"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/rookery-mail/rookery/auth"
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 )
@@ -173,11 +173,17 @@ func (s *session) checkPassword(name, pw string) (*fsm.User, error) {
 		return nil, err
 	}
 	u, err := s.lookupUser(user)
+	if errors.Is(err, fsm.ErrNoUser) {
+		u, err = s.provisionUser(user, pw)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if u.State != fsm.UserActive || !auth.CheckPassword(u.PasswordHash, pw) {
+	if u.State != fsm.UserActive {
 		return nil, ErrBadCredentials
+	}
+	if ok, err := s.userPassword(user, u, pw); !ok || err != nil {
+		return nil, cmp.Or(err, ErrBadCredentials)
 	}
 	return u, nil
 }
@@ -224,6 +230,11 @@ func (s *session) lookupUser(user string) (*fsm.User, error) {
 }
 
 func (s *session) loginFailure(tag, user string, err error) {
+	if errors.Is(err, ErrPasswordsUnavailable) {
+		s.log.Warn("login not checked", "login_user", user, "err", err)
+		s.tagged(tag, "NO", "[UNAVAILABLE] cannot check the password now, try again later")
+		return
+	}
 	s.srv.loginResult(s.addr, user, false)
 	s.log.Info("login failed", "login_user", user, "err", err)
 	s.tagged(tag, "NO", "[AUTHENTICATIONFAILED] invalid credentials")

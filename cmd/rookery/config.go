@@ -35,7 +35,17 @@ type Config struct {
 	Directory DirectoryConfig `toml:"directory"`
 	Backend   BackendConfig   `toml:"backend"`
 	Frontend  FrontendConfig  `toml:"frontend"`
+	Accounts  AccountsConfig  `toml:"accounts"`
 	TLS       TLSConfig       `toml:"tls"`
+}
+
+// AccountsConfig is how a frontend checks passwords (docs/operations.md,
+// "Verified-login cache" and "LDAP").
+type AccountsConfig struct {
+	// LoginCacheTTL: how long a verified login is remembered ("5m" by
+	// default; a negative value such as "-1s" turns the cache off).
+	LoginCacheTTL  Duration `toml:"login_cache_ttl"`
+	LoginCacheSize int      `toml:"login_cache_size"`
 }
 
 // TLSConfig is the TLS between nodes. With NodeDir set, every link from one
@@ -274,5 +284,7 @@ func (c *Config) nodeConfig(t node.TLS, log *slog.Logger) node.Config {
 	f.LoginPenaltyBase = c.Frontend.LoginPenaltyBase.Duration
 	f.LoginPenaltyMax = c.Frontend.LoginPenaltyMax.Duration
 	f.FailedLoginWindow = c.Frontend.FailedLoginWindow.Duration
+	nc.Accounts.LoginCacheTTL = c.Accounts.LoginCacheTTL.Duration
+	nc.Accounts.LoginCacheSize = c.Accounts.LoginCacheSize
 	return nc
 }
