@@ -39,15 +39,6 @@ type Config struct {
 	TLS       TLSConfig       `toml:"tls"`
 }
 
-// AccountsConfig is how a frontend checks passwords (docs/operations.md,
-// "Verified-login cache" and "LDAP").
-type AccountsConfig struct {
-	// LoginCacheTTL: how long a verified login is remembered ("5m" by
-	// default; a negative value such as "-1s" turns the cache off).
-	LoginCacheTTL  Duration `toml:"login_cache_ttl"`
-	LoginCacheSize int      `toml:"login_cache_size"`
-}
-
 // TLSConfig is the TLS between nodes. With NodeDir set, every link from one
 // node to another (Raft, the cluster API and replication over it, frontend
 // to backend IMAP and LMTP) is mutual TLS with the cluster CA, and a peer
@@ -214,6 +205,9 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log_format %q: text or json", c.LogFormat))
 	}
+	if _, err := c.accounts(); err != nil {
+		errs = append(errs, err)
+	}
 	nc := c.nodeConfig(node.TLS{}, nil)
 	errs = append(errs, nc.Validate())
 	return errors.Join(errs...)
@@ -284,7 +278,6 @@ func (c *Config) nodeConfig(t node.TLS, log *slog.Logger) node.Config {
 	f.LoginPenaltyBase = c.Frontend.LoginPenaltyBase.Duration
 	f.LoginPenaltyMax = c.Frontend.LoginPenaltyMax.Duration
 	f.FailedLoginWindow = c.Frontend.FailedLoginWindow.Duration
-	nc.Accounts.LoginCacheTTL = c.Accounts.LoginCacheTTL.Duration
-	nc.Accounts.LoginCacheSize = c.Accounts.LoginCacheSize
+	nc.Accounts, _ = c.accounts() // checked by Validate
 	return nc
 }

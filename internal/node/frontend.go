@@ -31,7 +31,11 @@ func (n *Node) startIMAP(log *slog.Logger) error {
 	ic.ClusterSecret = n.cfg.ClusterSecret
 	ic.TLS = n.cfg.TLS.Clients
 	ic.Observer = n.metrics
-	ic.Passwords = n.passwords()
+	pw, err := n.passwords()
+	if err != nil {
+		return err
+	}
+	ic.Passwords = pw
 	// RENAME a b SERVER asks the mailbox's primary to move it; a move
 	// streams its progress for as long as it takes, so no overall timeout.
 	ic.Mover = replication.RemoteMover{Directory: n.dir, API: clusterapi.NewClient(n.cfg.ClusterSecret,

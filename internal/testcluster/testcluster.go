@@ -50,6 +50,8 @@ type Options struct {
 	// RestoreAfter is the backends' replication.Config.RestoreAfter; 0
 	// keeps the default, which no test waits out.
 	RestoreAfter time.Duration
+	// Accounts is every node's password checking (LDAP, the login cache).
+	Accounts node.AccountsConfig
 }
 
 type Cluster struct {
@@ -174,6 +176,7 @@ func (c *Cluster) nodeConfig(id string, roles ...string) node.Config {
 	cfg.Backend.ReplicaTimeout = time.Second
 	cfg.Backend.CatchUpInterval = 100 * time.Millisecond
 	cfg.Backend.RestoreAfter = c.opts.RestoreAfter
+	cfg.Accounts = c.opts.Accounts
 
 	cfg.Frontend.IMAPAddr = "127.0.0.1:0"
 	cfg.Frontend.LMTPAddr = "127.0.0.1:0"

@@ -1,0 +1,94 @@
+package node_test
+
+import (
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/rookery-mail/rookery/auth"
+	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/node"
+	"github.com/rookery-mail/rookery/internal/slapdtest"
+	"github.com/rookery-mail/rookery/internal/testcluster"
+)
+
+// LDAP as the password source of users without a stored hash: alice,
+// whom LDAP knows and the directory does not, is created with her INBOX at
+// her first login (AutoCreate); a directory user with a hash keeps it;
+// with slapd stopped, a login LDAP must decide is NO [UNAVAILABLE], never
+// a refusal, and one the cache remembers still gets in.
+func TestLDAPLogins(t *testing.T) {
+	slapd := slapdtest.Start(t)
+	c := testcluster.Start(t, testcluster.Options{Backends: 1, Frontends: 1, Accounts: node.AccountsConfig{
+		LDAP: &auth.LDAPConfig{URL: slapd.URL, BindDN: slapdtest.ReaderDN, BindPassword: slapdtest.ReaderPW,
+			BaseDN: slapdtest.BaseDN, Filter: "(uid=%s)", UserAttribute: "uid", Timeout: 2 * time.Second},
+		LDAPCacheTTL: time.Hour,
+		AutoCreate:   true,
+	}})
+	c.AddUser("dora", 0) // a stored hash: LDAP is not asked
+	addr := c.Frontends[0].IMAPAddr
+	login := func(user, pw string) error {
+		cl, err := imapclient.DialInsecure(addr, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		if err := cl.Login(user, pw).Wait(); err != nil {
+			return err
+		}
+		_, err = cl.Select("INBOX", nil).Wait()
+		return err
+	}
+	if err := login("alice", "alice-pw"); err != nil {
+		t.Fatalf("first LDAP login: %v", err)
+	}
+	if _, ok := testcluster.Local(t, c.Voters[0]).Mailbox(fsm.Inbox("alice")); !ok {
+		t.Fatal("alice's INBOX was not created")
+	}
+	if u, _ := testcluster.Local(t, c.Voters[0]).User("alice"); u == nil || u.PasswordHash != "" {
+		t.Fatalf("alice's record %+v", u)
+	}
+	if err := login("alice", "bob-pw"); err == nil {
+		t.Fatal("a wrong LDAP password logged in")
+	}
+	if err := login("carol", "carol-pw"); err == nil {
+		t.Fatal("a user neither LDAP nor the directory knows logged in")
+	}
+	if err := login("dora", testcluster.Password); err != nil {
+		t.Fatalf("directory user: %v", err)
+	}
+	if py, err := exec.LookPath("python3"); err == nil {
+		host, port, _ := strings.Cut(addr, ":")
+		script := fmt.Sprintf("import imaplib\nc = imaplib.IMAP4(%q, %s)\nprint(c.login('bob', 'bob-pw')[0])\nprint(c.select('INBOX')[0])\n", host, port)
+		if out, err := exec.Command(py, "-c", script).CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "OK\nOK" {
+			t.Fatalf("imaplib as bob: %v\n%s", err, out)
+		}
+	}
+
+	slapd.Stop()
+	// alice's login is remembered for LDAPCacheTTL.
+	if err := login("alice", "alice-pw"); err != nil {
+		t.Fatalf("a remembered LDAP login with slapd down: %v", err)
+	}
+	for _, u := range []struct{ name, pw string }{{"alice", "other-pw"}, {"eve", "eve-pw"}} {
+		err := login(u.name, u.pw)
+		if err == nil || !strings.Contains(err.Error(), "UNAVAILABLE") {
+			t.Fatalf("%s with slapd down: %v, want NO [UNAVAILABLE]", u.name, err)
+		}
+	}
+	if curl, err := exec.LookPath("curl"); err == nil {
+		out, err := exec.Command(curl, "-s", "-v", "--max-time", "20", "imap://"+addr+"/", "-u", "bob:not-bobs-pw").CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || !strings.Contains(string(out), "NO [UNAVAILABLE]") {
+			t.Fatalf("curl with slapd down: %v\n%s", err, out)
+		}
+	}
+	if err := login("dora", testcluster.Password); err != nil {
+		t.Fatalf("directory user with slapd down: %v", err)
+	}
+}
