@@ -175,7 +175,7 @@ func (n *Node) createUser(ctx context.Context, user string) (*fsm.User, error) {
 		api := clusterapi.NewClient(n.cfg.ClusterSecret,
 			&http.Client{Transport: clusterapi.Transport(n.cfg.dialer(), n.cfg.TLS.Client)}, n.cfg.TLS.Client != nil, nil)
 		_, err := backend.CreateRemote(ctx, api, be.APIAddr, backend.CreateRequest{Name: fsm.Inbox(user)})
-		if err != nil && !errors.Is(err, fsm.ErrNameExists) {
+		if err != nil && !n.inboxMade(ctx, user) {
 			return nil, err
 		}
 	}
@@ -184,6 +184,17 @@ func (n *Node) createUser(ctx context.Context, user string) (*fsm.User, error) {
 		return nil, fsm.ErrNoUser
 	}
 	return u, nil
+}
+
+// inboxMade reports whether user's INBOX exists or is being made: a
+// client's connections that log in at once race to create it.
+func (n *Node) inboxMade(ctx context.Context, user string) bool {
+	v, err := n.dir.Read(ctx, directory.Synced)
+	if err != nil {
+		return false
+	}
+	_, ok := v.Mailbox(fsm.Inbox(user))
+	return ok
 }
 
 // leastLoaded is the up backend with the fewest mailboxes per weight.
