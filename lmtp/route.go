@@ -35,10 +35,23 @@ func (s *Server) resolve(ctx context.Context, addr string) (recipient, error) {
 	}
 	var mb *fsm.Mailbox
 	var terr error
-	_, v, err := directory.Find(ctx, s.cfg.Directory, directory.Fresh, func(v *fsm.View) (struct{}, bool) {
-		_, mb, terr = v.Deliver(rcpt)
-		return struct{}{}, !errors.Is(terr, fsm.ErrNoUser)
-	})
+	find := func() (*fsm.View, error) {
+		_, v, err := directory.Find(ctx, s.cfg.Directory, directory.Fresh, func(v *fsm.View) (struct{}, bool) {
+			_, mb, terr = v.Deliver(rcpt)
+			return struct{}{}, !errors.Is(terr, fsm.ErrNoUser)
+		})
+		return v, err
+	}
+	v, err := find()
+	if v != nil && errors.Is(terr, fsm.ErrNoUser) && s.cfg.Recipients != nil {
+		made, perr := s.cfg.Recipients.Provision(ctx, rcpt)
+		if perr != nil {
+			return recipient{}, fmt.Errorf("%w: %w", ErrUnavailable, perr)
+		}
+		if made {
+			v, err = find()
+		}
+	}
 	switch {
 	case v == nil:
 		return recipient{}, fmt.Errorf("%w: directory: %v", ErrUnavailable, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/imapfront"
 	"github.com/rookery-mail/rookery/internal/clusterapi"
+	"github.com/rookery-mail/rookery/lmtp"
 )
 
 // AccountsConfig is how a frontend checks passwords beyond the
@@ -57,7 +58,10 @@ type passwords struct {
 	ldapTTL time.Duration
 }
 
-var _ imapfront.Passwords = (*passwords)(nil)
+var (
+	_ imapfront.Passwords = (*passwords)(nil)
+	_ lmtp.Recipients     = recipients{}
+)
 
 // passwords makes the frontend's password checks from the node's config.
 func (n *Node) passwords() (*passwords, error) {
@@ -114,6 +118,46 @@ func (p *passwords) Provision(ctx context.Context, login, pw string) (*fsm.User,
 		return named, nil
 	}
 	return nil, fsm.ErrNoUser
+}
+
+// recipients is the LMTP proxy's lmtp.Recipients over the same LDAP.
+type recipients struct{ *passwords }
+
+// Provision of a recipient: with AutoCreate, a recipient the directory
+// lacks whose address (else, in the default domain, whose local part) LDAP
+// finds is added with its INBOX. A direct-bind source cannot look up.
+func (r recipients) Provision(ctx context.Context, rcpt fsm.Recipient) (bool, error) {
+	p := r.passwords
+	if p == nil || p.ldap == nil || !p.n.cfg.Accounts.AutoCreate {
+		return false, nil
+	}
+	v, err := p.n.dir.Read(ctx, directory.Local)
+	if err != nil {
+		return false, err
+	}
+	logins := []string{rcpt.User + "@" + rcpt.Domain}
+	if def := v.DefaultDomain(); def == "" || def == rcpt.Domain {
+		logins = append(logins, rcpt.User)
+	}
+	for _, login := range logins {
+		name, err := p.ldap.Lookup(ctx, login)
+		if errors.Is(err, auth.ErrLDAPNoUser) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		user, err := fsm.CanonicalUser(name)
+		if err != nil {
+			return false, nil
+		}
+		if _, err := p.n.createUser(ctx, user); err != nil {
+			return false, err
+		}
+		p.n.log.Info("created a user LDAP knows, for mail to it", "user", user)
+		return true, nil
+	}
+	return false, nil
 }
 
 // ldapUser checks login and pw with LDAP and returns the directory user

@@ -3,6 +3,8 @@ package node_test
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/textproto"
 	"os/exec"
 	"strings"
 	"sync"
@@ -132,5 +134,65 @@ func BenchmarkLDAPLogin(b *testing.B) {
 			wg.Wait()
 			b.ReportMetric(float64(b.N)/time.Since(began).Seconds(), "logins/s")
 		})
+	}
+}
+
+// With AutoCreate, mail for a user LDAP knows and the directory does not
+// creates the user and is delivered; with slapd down, such a recipient
+// gets 451 at RCPT (the MTA retries), never 550, and a directory user's
+// mail still goes through.
+func TestLDAPDelivery(t *testing.T) {
+	slapd := slapdtest.Start(t)
+	c := testcluster.Start(t, testcluster.Options{Backends: 1, Frontends: 1, Accounts: node.AccountsConfig{
+		LDAP: &auth.LDAPConfig{URL: slapd.URL, BindDN: slapdtest.ReaderDN, BindPassword: slapdtest.ReaderPW,
+			BaseDN: slapdtest.BaseDN, Filter: "(|(uid=%s)(mail=%s))", UserAttribute: "uid", Timeout: 2 * time.Second},
+		AutoCreate: true,
+	}})
+	c.AddUser("dora", 0)
+	lmtpAddr := c.Frontends[0].LMTPAddr
+	rcpt := func(to string) string {
+		t.Helper()
+		conn, err := net.DialTimeout("tcp", lmtpAddr, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(time.Minute))
+		tc := textproto.NewConn(conn)
+		defer tc.Close()
+		step := func(cmd string) string {
+			if cmd != "" {
+				tc.PrintfLine("%s", cmd)
+			}
+			code, msg, err := tc.ReadResponse(0)
+			if err != nil && code == 0 {
+				t.Fatalf("%s: %v", cmd, err)
+			}
+			return fmt.Sprintf("%d %s", code, msg)
+		}
+		step("")
+		step("LHLO test.example")
+		step("MAIL FROM:<s@example.org>")
+		got := step("RCPT TO:<" + to + ">")
+		if strings.HasPrefix(got, "250") {
+			step("DATA")
+			got = step("Subject: hi\r\n\r\nhello\r\n.")
+		}
+		return got
+	}
+	if got := rcpt("bob@example.org"); !strings.HasPrefix(got, "250") {
+		t.Fatalf("mail for bob, whom only LDAP knows: %q", got)
+	}
+	if n := c.MessageCount(fsm.Inbox("bob")); n != 1 {
+		t.Fatalf("bob's INBOX holds %d messages", n)
+	}
+	if got := rcpt("carol@example.org"); !strings.HasPrefix(got, "550") {
+		t.Fatalf("mail for carol, whom nobody knows: %q", got)
+	}
+	slapd.Stop()
+	if got := rcpt("alice@example.org"); !strings.HasPrefix(got, "451") {
+		t.Fatalf("mail for alice with slapd down: %q, want 451", got)
+	}
+	if got := rcpt("dora@example.org"); !strings.HasPrefix(got, "250") {
+		t.Fatalf("mail for a directory user with slapd down: %q", got)
 	}
 }

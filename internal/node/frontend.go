@@ -35,7 +35,7 @@ func (n *Node) startIMAP(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	ic.Passwords = pw
+	ic.Passwords, n.accounts = pw, pw
 	// RENAME a b SERVER asks the mailbox's primary to move it; a move
 	// streams its progress for as long as it takes, so no overall timeout.
 	ic.Mover = replication.RemoteMover{Directory: n.dir, API: clusterapi.NewClient(n.cfg.ClusterSecret,
@@ -76,6 +76,7 @@ func (n *Node) startLMTP(log *slog.Logger) error {
 	lc.Dial = n.nodeDial()
 	lc.TLS = n.cfg.TLS.Clients
 	lc.Observer = n.metrics
+	lc.Recipients = recipients{n.accounts}
 	proxy, err := lmtp.New(lc)
 	if err != nil {
 		return err

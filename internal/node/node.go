@@ -37,6 +37,7 @@ type Node struct {
 	backend  *backend.Backend
 	imap     *imapfront.Server
 	lmtp     *lmtp.Server
+	accounts *passwords          // the frontend's password checks (accounts.go)
 	bound    map[string]net.Addr // listener name -> bound address
 	started  bool
 	closers  []func() error
