@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"testing"
 	"time"
@@ -50,6 +51,28 @@ func TestLDAPAgainstSlapd(t *testing.T) {
 	}
 	if user, err := searchBind.Lookup(ctx, "alice@example.org"); err != nil || user != "alice@example.org" {
 		t.Errorf("lookup: %q %v", user, err)
+	}
+
+	// LDAPS and StartTLS, with the CA that signed slapd's certificate;
+	// StartTLS to a server whose certificate is not trusted fails.
+	for _, cfg := range []auth.LDAPConfig{
+		{URL: srv.LDAPSURL, TLS: &tls.Config{RootCAs: srv.Roots}},
+		{URL: srv.URL, StartTLS: true, TLS: &tls.Config{RootCAs: srv.Roots, ServerName: "127.0.0.1"}},
+	} {
+		cfg.DNTemplate, cfg.UserAttribute, cfg.Timeout = "uid=%s,"+slapdtest.BaseDN, "uid", 2*time.Second
+		src, err := auth.NewLDAP(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if user, err := src.Authenticate(ctx, "alice", "alice-pw"); err != nil || user != "alice" {
+			t.Errorf("%s (StartTLS %v): %q %v", cfg.URL, cfg.StartTLS, user, err)
+		}
+		src.Close()
+	}
+	untrusted, _ := auth.NewLDAP(auth.LDAPConfig{URL: srv.URL, StartTLS: true, DNTemplate: "uid=%s," + slapdtest.BaseDN,
+		TLS: &tls.Config{ServerName: "127.0.0.1"}, Timeout: 2 * time.Second})
+	if _, err := untrusted.Authenticate(ctx, "alice", "alice-pw"); !errors.Is(err, auth.ErrLDAPUnavailable) {
+		t.Errorf("StartTLS to an untrusted certificate: %v", err)
 	}
 
 	srv.Stop()

@@ -4,7 +4,14 @@
 package slapdtest
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -52,10 +59,14 @@ userPassword: %[1]s-pw
 
 // Server is a running slapd.
 type Server struct {
-	URL string
-	cmd *exec.Cmd
-	dir string
-	t   testing.TB
+	URL string // ldap://, which also takes StartTLS
+	// LDAPSURL is ldaps:// with a certificate for 127.0.0.1 that Roots
+	// signed.
+	LDAPSURL string
+	Roots    *x509.CertPool
+	cmd      *exec.Cmd
+	dir      string
+	t        testing.TB
 }
 
 // Start runs slapd with the people named (alice and bob when none).
@@ -88,9 +99,13 @@ suffix "dc=example,dc=org"
 rootdn "%[2]s"
 rootpw %[3]s
 directory %[4]s
+TLSCACertificateFile %[5]s
+TLSCertificateFile %[6]s
+TLSCertificateKeyFile %[7]s
 access to attrs=userPassword by self read by anonymous auth by * none
 access to * by * read
-`, dir, rootDN, rootPW, db)
+`, dir, rootDN, rootPW, db, filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
+	s := &Server{dir: dir, t: t, Roots: writeCerts(t, dir)}
 	confPath := filepath.Join(dir, "slapd.conf")
 	var persons strings.Builder
 	for _, p := range people {
@@ -106,7 +121,6 @@ access to * by * read
 	if out, err := exec.Command(slapadd, "-f", confPath, "-l", ldif).CombinedOutput(); err != nil {
 		t.Fatalf("slapadd: %v\n%s", err, out)
 	}
-	s := &Server{dir: dir, t: t}
 	s.start(slapd, confPath)
 	t.Cleanup(s.Stop)
 	return s
@@ -114,15 +128,10 @@ access to * by * read
 
 func (s *Server) start(slapd, confPath string) {
 	s.t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	s.URL = "ldap://" + addr
+	addr, tlsAddr := freeAddr(s.t), freeAddr(s.t)
+	s.URL, s.LDAPSURL = "ldap://"+addr, "ldaps://"+tlsAddr
 	// -d keeps slapd in the foreground, so the test owns the process.
-	s.cmd = exec.Command(slapd, "-f", confPath, "-h", s.URL+"/", "-d", "0")
+	s.cmd = exec.Command(slapd, "-f", confPath, "-h", s.URL+"/ "+s.LDAPSURL+"/", "-d", "0")
 	s.cmd.Stdout, s.cmd.Stderr = os.Stderr, os.Stderr
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("slapd: %v", err)
@@ -132,7 +141,10 @@ func (s *Server) start(slapd, confPath string) {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			c.Close()
-			return
+			if c, err = net.DialTimeout("tcp", tlsAddr, time.Second); err == nil {
+				c.Close()
+				return
+			}
 		}
 		if time.Now().After(deadline) {
 			s.Stop()
@@ -150,4 +162,49 @@ func (s *Server) Stop() {
 	s.cmd.Process.Kill()
 	s.cmd.Wait()
 	s.cmd = nil
+}
+
+func freeAddr(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// writeCerts makes a CA and a certificate for 127.0.0.1 it signed, in
+// dir as ca.pem, cert.pem and key.pem, and returns the CA as a pool.
+func writeCerts(t testing.TB, dir string) *x509.CertPool {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "slapdtest CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+	for name, block := range map[string]*pem.Block{
+		"ca.pem": {Type: "CERTIFICATE", Bytes: caDER}, "cert.pem": {Type: "CERTIFICATE", Bytes: der},
+		"key.pem": {Type: "PRIVATE KEY", Bytes: keyDER},
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(caCert)
+	return pool
 }
