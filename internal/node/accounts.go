@@ -222,6 +222,11 @@ func (n *Node) createUser(ctx context.Context, user string) (*fsm.User, error) {
 		if err != nil && !n.inboxMade(ctx, user) {
 			return nil, err
 		}
+		// The delivery that follows reads this node's copy: it must hold
+		// the INBOX the backend made.
+		if _, err := n.dir.Read(ctx, directory.Synced); err != nil {
+			return nil, err
+		}
 	}
 	u, ok := v.User(user)
 	if !ok {
