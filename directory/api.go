@@ -75,6 +75,8 @@ func (s *apiServer) routes() {
 	s.mux.HandleFunc("GET /v1/mailboxes", s.mailboxes)
 	s.mux.HandleFunc("GET /v1/mailboxes/{name...}", s.mailbox)
 	s.mux.HandleFunc("GET /v1/users", s.users)
+	s.mux.HandleFunc("GET /v1/domains", s.domains)
+	s.mux.HandleFunc("GET /v1/aliases", s.aliases)
 	s.mux.HandleFunc("POST /v1/bootstrap", s.bootstrap)
 	s.mux.HandleFunc("POST /v1/nodes/{id}/remove", s.removeNode)
 	s.mux.HandleFunc("GET /v1/snapshot", s.snapshotSave)

@@ -75,9 +75,10 @@ func FSMCodes() clusterapi.Table {
 	for _, c := range codes {
 		status := http.StatusConflict // a rule the state refused
 		switch c.Err {
-		case fsm.ErrInvalidName, fsm.ErrInvalidUser, fsm.ErrInvalidCommand, fsm.ErrUnknownCommand, fsm.ErrInvalidACL:
+		case fsm.ErrInvalidName, fsm.ErrInvalidUser, fsm.ErrInvalidCommand, fsm.ErrUnknownCommand, fsm.ErrInvalidACL,
+			fsm.ErrInvalidDomain, fsm.ErrInvalidAddress:
 			status = http.StatusBadRequest
-		case fsm.ErrNoMailbox, fsm.ErrNoUser, fsm.ErrNoBackend, fsm.ErrNoMove:
+		case fsm.ErrNoMailbox, fsm.ErrNoUser, fsm.ErrNoBackend, fsm.ErrNoMove, fsm.ErrNoDomain, fsm.ErrNoAlias:
 			status = http.StatusNotFound
 		}
 		t = append(t, clusterapi.Code{Name: c.Name, Err: c.Err, Status: status})

@@ -103,6 +103,10 @@ var decoders = [128]func(d *decoder) Command{
 	TypeRemoveDeletions:     decodeRemoveDeletions,
 	TypeModifyACL:           decodeModifyACL,
 	TypeRereplicate:         decodeRereplicate,
+	TypeDomainAdd:           decodeDomainAdd,
+	TypeDomainRemove:        decodeDomainRemove,
+	TypeAliasAdd:            decodeAliasAdd,
+	TypeAliasRemove:         decodeAliasRemove,
 }
 
 type encoder struct {

@@ -37,6 +37,10 @@ func sampleCommands() []Command {
 		MoveAbort{Mailbox: 3, MoveID: "m", At: 17},
 		UserQuota{Name: "alice", QuotaBytes: 1 << 30},
 		UserAdmin{Name: "alice", Admin: true},
+		DomainAdd{Name: "example.org", Default: true},
+		DomainRemove{Name: "example.org"},
+		AliasAdd{Address: "info@example.org", User: "alice"},
+		AliasRemove{Address: "info@example.org"},
 	}
 }
 

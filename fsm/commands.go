@@ -36,6 +36,10 @@ const (
 	TypeRemoveDeletions     CommandType = 26
 	TypeModifyACL           CommandType = 27
 	TypeRereplicate         CommandType = 28
+	TypeDomainAdd           CommandType = 29
+	TypeDomainRemove        CommandType = 30
+	TypeAliasAdd            CommandType = 31
+	TypeAliasRemove         CommandType = 32
 )
 
 // Command is one change to the directory. Every time or random value a

@@ -24,6 +24,12 @@ var (
 	ErrMailboxMoving    = errors.New("fsm: mailbox is moving")
 	ErrNoMove           = errors.New("fsm: no such move")
 	ErrInboxInUse       = errors.New("fsm: a user's INBOX is deleted only with the user")
+	ErrInvalidDomain    = errors.New("fsm: invalid mail domain")
+	ErrInvalidAddress   = errors.New("fsm: invalid alias address")
+	ErrNoDomain         = errors.New("fsm: domain not served")
+	ErrDomainInUse      = errors.New("fsm: domain in use")
+	ErrAddressTaken     = errors.New("fsm: address taken")
+	ErrNoAlias          = errors.New("fsm: no such alias")
 )
 
 // ErrInvalidState: a mailbox or backend state that has no name, on the
@@ -55,6 +61,12 @@ var errorCodes = []struct {
 	{"mailbox_moving", ErrMailboxMoving},
 	{"no_move", ErrNoMove},
 	{"inbox_in_use", ErrInboxInUse},
+	{"invalid_domain", ErrInvalidDomain},
+	{"invalid_address", ErrInvalidAddress},
+	{"no_domain", ErrNoDomain},
+	{"domain_in_use", ErrDomainInUse},
+	{"address_taken", ErrAddressTaken},
+	{"no_alias", ErrNoAlias},
 }
 
 // NamedError is a broken rule's sentinel and the stable code it crosses

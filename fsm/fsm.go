@@ -49,6 +49,7 @@ func New() *FSM {
 	f.registerReplicationHandlers()
 	f.registerRereplicateHandlers()
 	f.registerMoveHandlers()
+	f.registerDomainHandlers()
 	f.handlers[TypeNoop] = func(*FSM, Command) Result { return Result{} }
 	f.publishLocked(0)
 	return f
@@ -166,6 +167,7 @@ func (f *FSM) publishLocked(applied uint64) {
 	next.unsettled = share(d&dirtyUnsettled != 0, f.work.unsettled, prev.unsettled)
 	next.users = share(d&dirtyUsers != 0, f.work.users, prev.users)
 	next.subs = share(d&dirtySubs != 0, f.work.subs, prev.subs)
+	next.aliases = share(d&dirtyAliases != 0, f.work.aliases, prev.aliases)
 	next.grants = share(d&dirtyGrants != 0, f.work.grants, prev.grants)
 	next.perBackend = sharePerBackend(d&dirtyPerBackend != 0, f.work.perBackend, prev.perBackend)
 	f.dirty = 0

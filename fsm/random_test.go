@@ -107,6 +107,31 @@ func randomCommand(rng *rand.Rand, st *View) Command {
 	}
 }
 
+// randomAccountCommand draws a domain or alias command, or a user's
+// arrival or departure, from a universe that overlaps randomCommand's
+// users.
+func randomAccountCommand(rng *rand.Rand) Command {
+	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
+	domain := func() string { return pick("example.org", "Example.NET", "bad domain") }
+	address := func() string {
+		return pick("info@example.org", "Sales@example.net", "alice@example.org", "bob@example.net", "no-domain", "x@other.org")
+	}
+	user := func() string { return pick("alice", "bob", "carol", "info@example.org") }
+	switch rng.IntN(8) {
+	case 0:
+		return DomainRemove{Name: domain()}
+	case 1, 2:
+		return DomainAdd{Name: domain(), Default: rng.IntN(3) == 0}
+	case 3, 4:
+		return AliasAdd{Address: address(), User: user()}
+	case 5:
+		return AliasRemove{Address: address()}
+	case 6:
+		return UserAdd{Name: user(), PasswordHash: "h"}
+	}
+	return UserDelete{Name: user()}
+}
+
 // checkIndexes verifies that the name, id and reservation indexes agree.
 func checkIndexes(t *testing.T, f *FSM) {
 	t.Helper()
@@ -137,6 +162,33 @@ func checkIndexes(t *testing.T, f *FSM) {
 		t.Fatalf("%d reserved or deleting mailboxes, index has %d", unsettledN, st.unsettled.Len())
 	}
 	checkDerived(t, st)
+	checkAccounts(t, st)
+}
+
+// checkAccounts verifies the rules that tie aliases to users and domains:
+// every alias names a user, in a served domain; domains, when any, have
+// exactly one default.
+func checkAccounts(t *testing.T, st *View) {
+	t.Helper()
+	defaults := 0
+	for _, d := range st.Domains() {
+		if d.Default {
+			defaults++
+		}
+	}
+	if len(st.Domains()) > 0 && defaults != 1 {
+		t.Fatalf("domains %v have %d defaults", st.Domains(), defaults)
+	}
+	st.Aliases(func(a *Alias) bool {
+		_, domain, _ := strings.Cut(a.Address, "@")
+		if _, ok := st.user(a.User); !ok {
+			t.Fatalf("alias %s names no user %s", a.Address, a.User)
+		}
+		if _, ok := st.domainIndex(domain); !ok {
+			t.Fatalf("alias %s is in no served domain", a.Address)
+		}
+		return true
+	})
 }
 
 // checkDerived verifies that the grants and per-backend indexes equal
@@ -199,8 +251,10 @@ func TestRandomCommands(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 0))
 			f := newTestFSM(t)
 			var logs []*raft.Log
-			for i := 0; i < 400; i++ {
-				cmd := randomCommand(rng, f.View())
+			// Domains and aliases draw from a stream of their own, so
+			// that the rest of the history is the one each seed always made.
+			acc := rand.New(rand.NewPCG(seed, 1))
+			step := func(i int, cmd Command) {
 				before := f.Digest()
 				data, _ := Encode(cmd)
 				logs = append(logs, logAt(f.index+1, data))
@@ -212,6 +266,12 @@ func TestRandomCommands(t *testing.T) {
 					succeeded[cmd.Type()]++
 				}
 				checkIndexes(t, f.FSM)
+			}
+			for i := 0; i < 400; i++ {
+				step(i, randomCommand(rng, f.View()))
+				if acc.IntN(4) == 0 {
+					step(i, randomAccountCommand(acc))
+				}
 			}
 			// The same entries, replayed in batches on a replica that
 			// restored an early snapshot, reach the same state.
@@ -241,7 +301,7 @@ func TestRandomCommands(t *testing.T) {
 		})
 	}
 	// The universe is small enough that every kind of change happens.
-	for typ := TypeReserve; typ <= TypeRereplicate; typ++ {
+	for typ := TypeReserve; typ <= TypeAliasRemove; typ++ {
 		if New().handlers[typ] == nil {
 			continue // no such command
 		}

@@ -55,7 +55,8 @@ func ParseRecipient(addr string) (Recipient, error) {
 	return r, nil
 }
 
-// Users lists the user names the recipient may be, each canonical, most
+// Users lists the user names the recipient may be in a directory with no
+// mail domains (View.Deliver has the rule with them), each canonical, most
 // specific first: the whole address User@Domain (sites with a namespace
 // of users per domain), then User alone. Names that cannot be user names
 // are left out, so the list may be empty.

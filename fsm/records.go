@@ -3,6 +3,7 @@ package fsm
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Snapshot records: how each record kind is written and read back, and
@@ -148,7 +149,7 @@ type restorer struct {
 	hdr     snapshotHeader
 	gotHdr  bool
 	intern  map[string]string
-	counts  [8]uint64
+	counts  [10]uint64
 	lastKey string
 	lastKnd recordKind
 }
@@ -180,6 +181,10 @@ func (rr *restorer) add(kind recordKind, payload []byte) error {
 		err = rr.inSync(Pair{Primary: d.internedString(rr.intern), Replica: d.internedString(rr.intern)})
 	case recMove:
 		err = rr.move(decodeMove(&d, rr.intern))
+	case recDomain:
+		err = rr.domain(Domain{Name: d.string(), Default: d.bool()})
+	case recAlias:
+		err = rr.alias(&Alias{Address: d.string(), User: d.string()})
 	default:
 		return fmt.Errorf("unknown record kind %d", kind)
 	}
@@ -280,9 +285,44 @@ func (rr *restorer) inSync(p Pair) error {
 	return nil
 }
 
+func (rr *restorer) domain(d Domain) error {
+	if err := rr.ordered(d.Name); err != nil {
+		return err
+	}
+	if canon, err := CanonicalDomain(d.Name); err != nil || canon != d.Name {
+		return fmt.Errorf("domain %q is not canonical", d.Name)
+	}
+	if d.Default && rr.t.defaultDomain() != "" {
+		return fmt.Errorf("domain %q is a second default", d.Name)
+	}
+	rr.t.domains = append(rr.t.domains, d)
+	return nil
+}
+
+func (rr *restorer) alias(a *Alias) error {
+	if err := rr.ordered(a.Address); err != nil {
+		return err
+	}
+	if canon, err := CanonicalAddress(a.Address); err != nil || canon != a.Address {
+		return fmt.Errorf("alias %q is not canonical", a.Address)
+	}
+	_, domain, _ := strings.Cut(a.Address, "@")
+	if _, ok := rr.t.domainIndex(domain); !ok {
+		return fmt.Errorf("alias %q is in no served domain", a.Address)
+	}
+	if _, ok := rr.t.user(a.User); !ok {
+		return fmt.Errorf("alias %q names no user %q", a.Address, a.User)
+	}
+	rr.t.aliases.ReplaceOrInsert(a)
+	return nil
+}
+
 func (rr *restorer) complete() error {
 	if !rr.gotHdr {
 		return errors.New("snapshot has no header")
+	}
+	if len(rr.t.domains) > 0 && rr.t.defaultDomain() == "" {
+		return errors.New("domains without a default")
 	}
 	want := [...]uint64{recBackend: rr.hdr.backends, recUser: rr.hdr.users, recMailbox: rr.hdr.mailboxes, recSubscription: rr.hdr.subs}
 	for kind := recBackend; kind <= recSubscription; kind++ {

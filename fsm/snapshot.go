@@ -22,6 +22,8 @@ import (
 //	in-sync pair* sorted by primary, then replica (no count in the header:
 //	              the kind came later, and the end record still guards it)
 //	move*        sorted by mailbox id (no count in the header either)
+//	domain*      sorted by name (no count in the header either)
+//	alias*       sorted by address (likewise)
 //	end
 //
 // Each record is a kind byte, a uvarint length and the payload, encoded as
@@ -45,6 +47,8 @@ const (
 	recSubscription recordKind = 5
 	recInSync       recordKind = 6
 	recMove         recordKind = 7
+	recDomain       recordKind = 8
+	recAlias        recordKind = 9
 	recEnd          recordKind = 0xff
 )
 
@@ -168,6 +172,13 @@ func writeState(w *bufio.Writer, st *View, applied uint64) error {
 	for _, mv := range st.moves {
 		rw.record(recMove, func(e *encoder) { appendMove(e, mv) })
 	}
+	for _, d := range st.domains {
+		rw.record(recDomain, func(e *encoder) { e.string(d.Name); e.byte(boolByte(d.Default)) })
+	}
+	st.aliases.Ascend(func(a *Alias) bool {
+		rw.record(recAlias, func(e *encoder) { e.string(a.Address); e.string(a.User) })
+		return rw.err == nil
+	})
 	rw.record(recEnd, func(*encoder) {})
 	return rw.err
 }

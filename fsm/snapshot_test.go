@@ -56,6 +56,9 @@ func populated(t *testing.T) *tfsm {
 	f.ok(Subscribe{User: "alice", Name: "user/alice/Sent"})
 	f.ok(Subscribe{User: "bob", Name: "user/alice/Sent"})
 	f.ok(SetBackendState{ID: "b3", State: BackendDown, At: 5})
+	f.ok(DomainAdd{Name: "example.org"})
+	f.ok(DomainAdd{Name: "example.net"})
+	f.ok(AliasAdd{Address: "info@example.net", User: "alice"})
 	return f
 }
 

@@ -53,6 +53,8 @@ type tables struct {
 	backends  []*Backend                  // sorted by ID; replaced whole, never changed in place
 	inSync    []Pair                      // sorted by (Primary, Replica); replaced whole
 	moves     []Move                      // sorted by mailbox id; replaced whole
+	domains   []Domain                    // sorted by name; replaced whole
+	aliases   *btree.BTreeG[*Alias]       // by address
 
 	grants     *btree.BTreeG[grantEntry] // by identifier, then name; see index.go
 	perBackend map[string]int            // mailboxes by primary backend; see index.go
@@ -68,6 +70,7 @@ func newTables() *tables {
 		unsettled:       btree.NewG(btreeDegree, lessName),
 		users:           btree.NewG(btreeDegree, lessUser),
 		subs:            btree.NewG(btreeDegree, lessSub),
+		aliases:         btree.NewG(btreeDegree, lessAlias),
 		grants:          newGrants(),
 		perBackend:      map[string]int{},
 		nextID:          1,
@@ -85,7 +88,8 @@ const (
 	dirtySubs
 	dirtyGrants
 	dirtyPerBackend
-	dirtyAll = dirtyNames | dirtyIDs | dirtyUnsettled | dirtyUsers | dirtySubs | dirtyGrants | dirtyPerBackend
+	dirtyAliases
+	dirtyAll = dirtyNames | dirtyIDs | dirtyUnsettled | dirtyUsers | dirtySubs | dirtyGrants | dirtyPerBackend | dirtyAliases
 )
 
 // View is a published, immutable state of the tables, pinned at the

@@ -23,6 +23,9 @@ func (f *FSM) userAdd(c UserAdd) Result {
 	if _, ok := f.work.user(name); ok {
 		return failed(ErrUserExists)
 	}
+	if a, ok := f.work.aliasOfUserName(name); ok {
+		return failed(fmt.Errorf("%w: %s is an alias of %s", ErrAddressTaken, a.Address, a.User))
+	}
 	if f.work.hasMailboxes(userRoot + string(Separator) + name + string(Separator)) {
 		return failed(fmt.Errorf("%w: mailboxes of a deleted account %s remain", ErrUserExists, name))
 	}
@@ -102,6 +105,7 @@ func (f *FSM) userDelete(c UserDelete) Result {
 		f.dirty |= dirtySubs
 	}
 	f.dropGrants(u.Name)
+	f.dropAliases(u.Name)
 	return Result{Count: 1}
 }
 

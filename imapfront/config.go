@@ -44,6 +44,10 @@ type Config struct {
 	Mover       Mover
 	MoveTimeout time.Duration
 
+	// Passwords, when set, checks passwords beside the stored hashes
+	// (passwords.go): the verified-login cache, LDAP.
+	Passwords Passwords
+
 	// Observer, when set, is told of every command a client sends.
 	Observer Observer
 

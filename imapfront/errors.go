@@ -21,7 +21,10 @@ var (
 	ErrBadCredentials  = errors.New("imapfront: bad password or disabled user")
 	ErrNotAdmin        = errors.New("imapfront: only an admin may act as another user")
 	ErrUserDisabled    = errors.New("imapfront: user disabled")
-	errTryCreate       = errors.New("imapfront: no such mailbox; try CREATE")
+	// ErrPasswordsUnavailable: a password source could not tell (LDAP
+	// down); the client gets NO [UNAVAILABLE], never a wrong refusal.
+	ErrPasswordsUnavailable = errors.New("imapfront: password source unavailable")
+	errTryCreate            = errors.New("imapfront: no such mailbox; try CREATE")
 	// The fates of a CREATE whose backend was lost before it answered
 	// (createfate.go).
 	ErrCreateLostMade    = errors.New("imapfront: backend lost; the mailbox exists now, made by this CREATE or another")

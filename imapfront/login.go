@@ -1,5 +1,7 @@
 package imapfront
 
+import "errors"
+
 // Login authenticates a client of another protocol this node's frontend
 // serves (POP3) exactly as LOGIN and AUTHENTICATE PLAIN do here: the same
 // password check, admin authorization id, delay after failed logins per
@@ -13,7 +15,9 @@ func (s *Server) Login(addr, authz, user, password string) (string, func(), erro
 	sess := &session{srv: s, cfg: &s.cfg, log: s.cfg.Logger, addr: addr}
 	authc, err := sess.checkPassword(user, password)
 	if err != nil {
-		s.loginResult(addr, user, false)
+		if !errors.Is(err, ErrPasswordsUnavailable) {
+			s.loginResult(addr, user, false)
+		}
 		return "", nil, err
 	}
 	as := authc.Name

@@ -1,13 +1,13 @@
 package imapfront
 
 import (
+	"cmp"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/rookery-mail/rookery/auth"
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 )
@@ -173,11 +173,17 @@ func (s *session) checkPassword(name, pw string) (*fsm.User, error) {
 		return nil, err
 	}
 	u, err := s.lookupUser(user)
+	if errors.Is(err, fsm.ErrNoUser) {
+		u, err = s.provisionUser(user, pw)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if u.State != fsm.UserActive || !auth.CheckPassword(u.PasswordHash, pw) {
+	if u.State != fsm.UserActive {
 		return nil, ErrBadCredentials
+	}
+	if ok, err := s.userPassword(user, u, pw); !ok || err != nil {
+		return nil, cmp.Or(err, ErrBadCredentials)
 	}
 	return u, nil
 }
@@ -192,11 +198,13 @@ func (s *session) authorize(authc *fsm.User, authz string) (*fsm.User, error) {
 	if name == authc.Name {
 		return authc, nil
 	}
-	if !authc.Admin {
-		return nil, ErrNotAdmin
-	}
 	u, err := s.lookupUser(name)
-	if err != nil {
+	switch {
+	case err == nil && u.Name == authc.Name:
+		return authc, nil // another name of the same user
+	case !authc.Admin:
+		return nil, ErrNotAdmin
+	case err != nil:
 		return nil, err
 	}
 	if u.State != fsm.UserActive {
@@ -207,12 +215,13 @@ func (s *session) authorize(authc *fsm.User, authz string) (*fsm.User, error) {
 
 // lookupUser reads a user from the local copy, fresh within the staleness
 // bound; a user unknown locally may just have been added, so a synced read
-// decides.
+// decides. The name is resolved under the directory's mail domains
+// (fsm.View.LoginUser: "alice" and "alice@default.example" are one user).
 func (s *session) lookupUser(user string) (*fsm.User, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	u, _, err := directory.Find(ctx, s.cfg.Directory, directory.Fresh, func(v *fsm.View) (*fsm.User, bool) {
-		return v.User(user)
+		return v.LoginUser(user)
 	})
 	if errors.Is(err, directory.ErrNotFound) {
 		return nil, fsm.ErrNoUser
@@ -221,6 +230,11 @@ func (s *session) lookupUser(user string) (*fsm.User, error) {
 }
 
 func (s *session) loginFailure(tag, user string, err error) {
+	if errors.Is(err, ErrPasswordsUnavailable) {
+		s.log.Warn("login not checked", "login_user", user, "err", err)
+		s.tagged(tag, "NO", "[UNAVAILABLE] cannot check the password now, try again later")
+		return
+	}
 	s.srv.loginResult(s.addr, user, false)
 	s.log.Info("login failed", "login_user", user, "err", err)
 	s.tagged(tag, "NO", "[AUTHENTICATIONFAILED] invalid credentials")

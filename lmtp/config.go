@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rookery-mail/rookery/directory"
+	"github.com/rookery-mail/rookery/fsm"
 )
 
 // Config configures the LMTP proxy.
@@ -34,6 +35,9 @@ type Config struct {
 	// transaction without an idle connection pays a TCP handshake, a
 	// greeting and LHLO before its MAIL.
 	IdleBackendConns int
+	// Recipients, when set, is asked for a recipient the directory does
+	// not know, before it is refused.
+	Recipients Recipients
 	// Observer, when set, is told of every MAIL, RCPT and DATA (one DATA
 	// per recipient, with that recipient's reply).
 	Observer Observer
@@ -43,6 +47,14 @@ type Config struct {
 	// sets it to send from its own source address.
 	Dial   func(ctx context.Context, network, addr string) (net.Conn, error)
 	Logger *slog.Logger
+}
+
+// Recipients makes users that another source knows (LDAP) as mail for
+// them arrives. Provision reports whether it made the user the recipient
+// names; an error (the source down) makes the RCPT a temporary failure,
+// never a 550.
+type Recipients interface {
+	Provision(ctx context.Context, rcpt fsm.Recipient) (bool, error)
 }
 
 // Observer receives each command as it finishes: its name, the class of

@@ -87,7 +87,7 @@ func (t *backendTxn) open() {
 		if len(t.owed) >= maxOwed {
 			t.settle()
 		}
-		t.command("RCPT TO:<"+r.rcptTo+">", expected{cmd: "RCPT", mailbox: r.mailbox.ID})
+		t.command("RCPT TO:<"+r.addr+">", expected{cmd: "RCPT", mailbox: r.mailbox.ID})
 	}
 }
 

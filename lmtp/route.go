@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
@@ -14,8 +13,7 @@ import (
 // recipient is one accepted RCPT: the address as the client gave it and the
 // mailbox and backend it resolved to.
 type recipient struct {
-	addr    string
-	rcptTo  string // the address sent on to the backend: canonical user, detail, domain
+	addr    string // as the client gave it, and as it is sent on to the backend
 	mailbox *fsm.Mailbox
 	backend *fsm.Backend
 }
@@ -35,16 +33,34 @@ func (s *Server) resolve(ctx context.Context, addr string) (recipient, error) {
 	if !s.domainServed(rcpt.Domain) {
 		return recipient{}, fmt.Errorf("%w: %s", ErrUnknownDomain, rcpt.Domain)
 	}
-	var user string
 	var mb *fsm.Mailbox
 	var terr error
-	_, v, err := directory.Find(ctx, s.cfg.Directory, directory.Fresh, func(v *fsm.View) (struct{}, bool) {
-		user, mb, terr = target(v, rcpt)
-		return struct{}{}, !errors.Is(terr, ErrNoUser)
-	})
+	find := func() (*fsm.View, error) {
+		_, v, err := directory.Find(ctx, s.cfg.Directory, directory.Fresh, func(v *fsm.View) (struct{}, bool) {
+			_, mb, terr = v.Deliver(rcpt)
+			return struct{}{}, !errors.Is(terr, fsm.ErrNoUser)
+		})
+		return v, err
+	}
+	v, err := find()
+	if v != nil && errors.Is(terr, fsm.ErrNoUser) && s.cfg.Recipients != nil {
+		made, perr := s.cfg.Recipients.Provision(ctx, rcpt)
+		if perr != nil {
+			return recipient{}, fmt.Errorf("%w: %w", ErrUnavailable, perr)
+		}
+		if made {
+			v, err = find()
+		}
+	}
 	switch {
 	case v == nil:
 		return recipient{}, fmt.Errorf("%w: directory: %v", ErrUnavailable, err)
+	case errors.Is(terr, fsm.ErrNoDomain):
+		return recipient{}, fmt.Errorf("%w: %w", ErrUnknownDomain, terr)
+	case errors.Is(terr, fsm.ErrNoUser):
+		return recipient{}, fmt.Errorf("%w: %s@%s", ErrNoUser, rcpt.User, rcpt.Domain)
+	case errors.Is(terr, fsm.ErrNoMailbox):
+		return recipient{}, fmt.Errorf("%w: %w", ErrUnavailable, terr)
 	case terr != nil:
 		return recipient{}, terr
 	}
@@ -55,32 +71,7 @@ func (s *Server) resolve(ctx context.Context, addr string) (recipient, error) {
 	if !ok || be.State == fsm.BackendDown || be.LMTPAddr == "" {
 		return recipient{}, fmt.Errorf("%w: %s", ErrBackendDown, mb.Primary.Backend)
 	}
-	rcptTo := user
-	if !strings.Contains(user, "@") {
-		rcptTo = user + "@" + rcpt.Domain
-	}
-	if rcpt.Detail != "" {
-		u, d, _ := strings.Cut(rcptTo, "@")
-		rcptTo = u + "+" + rcpt.Detail + "@" + d
-	}
-	return recipient{addr: addr, rcptTo: rcptTo, mailbox: mb, backend: be}, nil
-}
-
-// target tries the recipient's user names in turn (fsm.Recipient.Users):
-// the whole address first, then the local part alone.
-func target(v *fsm.View, rcpt fsm.Recipient) (string, *fsm.Mailbox, error) {
-	for _, user := range rcpt.Users() {
-		mb, err := v.DeliveryTarget(user, rcpt.Detail)
-		switch {
-		case err == nil:
-			return user, mb, nil
-		case errors.Is(err, fsm.ErrNoUser):
-			continue
-		case errors.Is(err, fsm.ErrNoMailbox):
-			return "", nil, fmt.Errorf("%w: %s has no inbox", ErrUnavailable, user)
-		default:
-			return "", nil, err
-		}
-	}
-	return "", nil, fmt.Errorf("%w: %s@%s", ErrNoUser, rcpt.User, rcpt.Domain)
+	// The backend resolves the address as given with the same rule
+	// (fsm.View.Deliver), aliases and domains included.
+	return recipient{addr: addr, mailbox: mb, backend: be}, nil
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command: the one the README gives and .ci/run runs.
-# It installs the real clients some tests drive (python3, curl, swaks, isync),
-# Dovecot's IMAP server, the reference of a differential test, and Postfix,
-# which a test runs in a config directory of its own to deliver over LMTP,
+# It installs the real clients some tests drive (python3, curl, swaks, isync)
+# and the servers some tests run (OpenLDAP's slapd; Dovecot's IMAP server,
+# the reference of a differential test; Postfix, which a test runs in a
+# config directory of its own to deliver over LMTP),
 # when it can; a test whose client is still missing skips and says why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,7 @@ command -v swaks >/dev/null || want+=(swaks)
 command -v mbsync >/dev/null || want+=(isync)
 [ -x /usr/lib/dovecot/imap ] || want+=(dovecot-imapd)
 [ -x /usr/sbin/postfix ] || want+=(postfix)
+[ -x /usr/sbin/slapd ] || want+=(slapd ldap-utils)
 if [ ${#want[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing test clients: ${want[*]}"

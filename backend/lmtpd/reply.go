@@ -29,6 +29,8 @@ func reply(err error) *smtp.SMTPError {
 		return &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Line too long"}
 	case errors.Is(err, ErrBadAddress):
 		return &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Bad recipient address syntax"}
+	case errors.Is(err, fsm.ErrNoDomain):
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 2}, Message: "Domain not served here"}
 	case errors.Is(err, fsm.ErrNoUser):
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user"}
 	case errors.Is(err, ErrNotHere), errors.Is(err, fsm.ErrMailboxMoving),

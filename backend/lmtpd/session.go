@@ -169,17 +169,17 @@ func (srv *Server) ledger() (*quota.Ledger, error) {
 // directory does not know is looked up again after a synced read: it may
 // be newer than the copy.
 func (srv *Server) resolve(addr string) (*fsm.Mailbox, error) {
-	users, detail, err := parseRecipient(addr)
+	rcpt, err := fsm.ParseRecipient(addr)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrBadAddress, err)
 	}
 	ctx, cancel := context.WithTimeout(srv.ctx, srv.cfg.LookupTimeout)
 	defer cancel()
 	var terr error
 	mb, _, err := directory.Find(ctx, srv.cfg.Directory, directory.Local, func(v *fsm.View) (*fsm.Mailbox, bool) {
 		var mb *fsm.Mailbox
-		mb, terr = target(v, users, detail)
-		return mb, !errors.Is(terr, fsm.ErrNoUser) && !errors.Is(terr, fsm.ErrNoMailbox)
+		_, mb, terr = v.Deliver(rcpt)
+		return mb, !errors.Is(terr, fsm.ErrNoUser) && !errors.Is(terr, fsm.ErrNoMailbox) && !errors.Is(terr, fsm.ErrNoDomain)
 	})
 	if err != nil && !errors.Is(err, directory.ErrNotFound) {
 		return nil, fmt.Errorf("lmtpd: directory read for %q: %w", addr, err)
@@ -191,31 +191,4 @@ func (srv *Server) resolve(addr string) (*fsm.Mailbox, error) {
 		return nil, fmt.Errorf("%w: mailbox %d is on %q", ErrNotHere, mb.ID, mb.Primary.Backend)
 	}
 	return mb, nil
-}
-
-// target tries each candidate user name in turn.
-func target(v *fsm.View, users []string, detail string) (*fsm.Mailbox, error) {
-	var err error
-	for _, u := range users {
-		var mb *fsm.Mailbox
-		mb, err = v.DeliveryTarget(u, detail)
-		if !errors.Is(err, fsm.ErrNoUser) {
-			return mb, err
-		}
-	}
-	return nil, err
-}
-
-// parseRecipient reads a recipient (fsm.ParseRecipient) and lists the
-// user names it may be, the whole address first; a valid address that no
-// user name can match is no user, not bad syntax.
-func parseRecipient(addr string) (users []string, detail string, err error) {
-	rcpt, err := fsm.ParseRecipient(addr)
-	if err != nil {
-		return nil, "", fmt.Errorf("%w: %w", ErrBadAddress, err)
-	}
-	if users = rcpt.Users(); len(users) == 0 {
-		return nil, "", fmt.Errorf("%w: %q", fsm.ErrNoUser, addr)
-	}
-	return users, rcpt.Detail, nil
 }

@@ -196,6 +196,18 @@ func (a *adminCmd) run(ctx context.Context, args []string) error {
 		return a.userDelete(ctx, arg(2))
 	case "user list":
 		return a.userList(ctx)
+	case "domain add":
+		return a.domainAdd(ctx, args[2:])
+	case "domain remove":
+		return a.apply(ctx, fsm.DomainRemove{Name: arg(2)}, "stopped serving "+arg(2))
+	case "domain list":
+		return a.domainList(ctx)
+	case "alias add":
+		return a.aliasAdd(ctx, arg(2), arg(3))
+	case "alias remove":
+		return a.apply(ctx, fsm.AliasRemove{Address: arg(2)}, "removed alias "+arg(2))
+	case "alias list":
+		return a.aliasList(ctx, arg(2))
 	}
 	if args[0] == "failover" && (len(args) == 2 || len(args) == 3 && args[2] == "--force") {
 		cmd := fsm.Failover{Backend: args[1], Force: len(args) == 3, At: time.Now().UnixNano()}

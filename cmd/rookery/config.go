@@ -35,6 +35,7 @@ type Config struct {
 	Directory DirectoryConfig `toml:"directory"`
 	Backend   BackendConfig   `toml:"backend"`
 	Frontend  FrontendConfig  `toml:"frontend"`
+	Accounts  AccountsConfig  `toml:"accounts"`
 	TLS       TLSConfig       `toml:"tls"`
 }
 
@@ -208,6 +209,9 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("log_format %q: text or json", c.LogFormat))
 	}
+	if _, err := c.accounts(); err != nil {
+		errs = append(errs, err)
+	}
 	nc := c.nodeConfig(node.TLS{}, nil)
 	errs = append(errs, nc.Validate())
 	return errors.Join(errs...)
@@ -290,5 +294,6 @@ func (c *Config) nodeConfig(t node.TLS, log *slog.Logger) node.Config {
 	f.LoginPenaltyBase = c.Frontend.LoginPenaltyBase.Duration
 	f.LoginPenaltyMax = c.Frontend.LoginPenaltyMax.Duration
 	f.FailedLoginWindow = c.Frontend.FailedLoginWindow.Duration
+	nc.Accounts, _ = c.accounts() // checked by Validate
 	return nc
 }

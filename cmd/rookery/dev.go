@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rookery-mail/rookery/directory"
+	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/node"
 	"github.com/rookery-mail/rookery/tlsutil"
 )
@@ -42,7 +43,7 @@ Example:
 Flags:
 `
 
-const devUser, devPassword = "demo", "demo"
+const devUser, devPassword, devDomain = "demo", "demo", "localhost"
 
 func runDev(args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -279,11 +280,22 @@ func devSecret(path string) (string, error) {
 	return s, os.WriteFile(path, []byte(s+"\n"), 0o600)
 }
 
-// devDemoUser adds the demo user and its INBOX unless a previous run did.
+// devDemoUser adds the demo user and its INBOX unless a previous run did,
+// and on a fresh directory the mail domain localhost, the default: mail
+// to demo@localhost is delivered, to any other domain refused.
 func devDemoUser(ctx context.Context, n *node.Node) error {
 	v, err := n.Directory().Read(ctx, directory.Synced)
 	if err != nil {
 		return err
+	}
+	if len(v.Domains()) == 0 {
+		res, err := n.Directory().Apply(ctx, fsm.DomainAdd{Name: devDomain, Default: true})
+		if err == nil {
+			err = res.Err
+		}
+		if err != nil {
+			return err
+		}
 	}
 	if _, ok := v.User(devUser); !ok {
 		if err := n.AddUser(ctx, devUser, devPassword); err != nil {
@@ -311,7 +323,7 @@ func printDevBanner(w io.Writer, cfgs []Config, dir string) {
 		fmt.Fprintf(w, "  curl -s --cacert %s pop3s://localhost:%s/1 -u %s:%s   # fetch message 1 over POP3S\n",
 			filepath.Join(dir, "tls", "ca", tlsutil.CACertFile), portOf(c.Frontend.POP3SAddr), devUser, devPassword)
 	}
-	fmt.Fprintf(w, "  swaks --protocol LMTP --server %s --to %s@localhost   # deliver a message\n", c.Frontend.LMTPAddr, devUser)
+	fmt.Fprintf(w, "  swaks --protocol LMTP --server %s --to %s@%s   # deliver a message (other domains get 550 5.1.2)\n", c.Frontend.LMTPAddr, devUser, devDomain)
 	if c.Frontend.IMAPSAddr != "" {
 		fmt.Fprintf(w, "  curl -s --cacert %s imaps://localhost:%s/ -u %s:%s   # the same over TLS\n",
 			filepath.Join(dir, "tls", "ca", tlsutil.CACertFile), portOf(c.Frontend.IMAPSAddr), devUser, devPassword)

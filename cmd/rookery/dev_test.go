@@ -113,6 +113,11 @@ func TestDevNodeStopStart(t *testing.T) {
 	if got := lmtpDeliver(t, fmt.Sprintf("127.0.0.1:%d", base+9), devUser+"@localhost"); got != "250 2.0.0 <demo@localhost> Delivered" {
 		t.Errorf("LMTP reply to DATA %q", got)
 	}
+	var domains bytes.Buffer
+	if err := runAdmin([]string{"--config", cfgPath, "--timeout", "5s", "domain", "list"}, &domains, io.Discard); err != nil ||
+		!strings.Contains(domains.String(), "localhost  default") {
+		t.Errorf("admin domain list: %v\n%s", err, domains.String())
+	}
 
 	fmt.Fprintln(typed, "stop node1")
 	waitUntil(t, "node1 stopped", func() bool { return strings.Contains(out.String(), "stopped node1\n") })

@@ -47,6 +47,7 @@ type Config struct {
 	Directory directory.Config
 	Backend   BackendConfig
 	Frontend  FrontendConfig
+	Accounts  AccountsConfig
 }
 
 // TLS is the TLS material of a node, loaded by its caller. A nil field

@@ -31,6 +31,11 @@ func (n *Node) startIMAP(log *slog.Logger) error {
 	ic.ClusterSecret = n.cfg.ClusterSecret
 	ic.TLS = n.cfg.TLS.Clients
 	ic.Observer = n.metrics
+	pw, err := n.passwords()
+	if err != nil {
+		return err
+	}
+	ic.Passwords, n.accounts = pw, pw
 	// RENAME a b SERVER asks the mailbox's primary to move it; a move
 	// streams its progress for as long as it takes, so no overall timeout.
 	ic.Mover = replication.RemoteMover{Directory: n.dir, API: clusterapi.NewClient(n.cfg.ClusterSecret,
@@ -73,6 +78,7 @@ func (n *Node) startLMTP(log *slog.Logger) error {
 	lc.Dial = n.nodeDial()
 	lc.TLS = n.cfg.TLS.Clients
 	lc.Observer = n.metrics
+	lc.Recipients = recipients{n.accounts}
 	proxy, err := lmtp.New(lc)
 	if err != nil {
 		return err

@@ -44,6 +44,7 @@ type Node struct {
 	// hints gossip delivers (penalty.go).
 	penaltyTo atomic.Pointer[imapfront.Server]
 	lmtp      *lmtp.Server
+	accounts  *passwords          // the frontend's password checks (accounts.go)
 	bound     map[string]net.Addr // listener name -> bound address
 	started   bool
 	closers   []func() error

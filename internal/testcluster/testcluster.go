@@ -52,6 +52,8 @@ type Options struct {
 	RestoreAfter time.Duration
 	// GatherInterval is the backends' rebalancer interval; 0 is off.
 	GatherInterval time.Duration
+	// Accounts is every node's password checking (LDAP, the login cache).
+	Accounts node.AccountsConfig
 }
 
 type Cluster struct {
@@ -177,6 +179,7 @@ func (c *Cluster) nodeConfig(id string, roles ...string) node.Config {
 	cfg.Backend.CatchUpInterval = 100 * time.Millisecond
 	cfg.Backend.RestoreAfter = c.opts.RestoreAfter
 	cfg.Backend.GatherInterval = c.opts.GatherInterval
+	cfg.Accounts = c.opts.Accounts
 
 	cfg.Frontend.IMAPAddr = "127.0.0.1:0"
 	cfg.Frontend.LMTPAddr = "127.0.0.1:0"
