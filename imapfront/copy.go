@@ -132,7 +132,8 @@ func (s *session) crossCopy(cmd *Command, uid bool, set string, dest *fsm.Mailbo
 		return true
 	}
 	if len(metas) > 0 {
-		s.untagged("OK %s", strings.TrimSpace(code))
+		// resp-text-code is followed by text (RFC 3501 7.1, RFC 6851 4.3).
+		s.untagged("OK %sMoved", code)
 		if err := s.expungeSource(src, strings.Join(srcUIDs, ",")); err != nil {
 			return s.backendLost(cmd.Tag, src, err)
 		}
