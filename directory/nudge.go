@@ -41,8 +41,20 @@ func (n *Node) nudgeLoop() {
 		if n.raft.State() != raft.Leader {
 			continue
 		}
-		if err := n.awaitFuture(n.ctx, n.raft.Barrier(nudgeTimeout)); err != nil {
-			n.log.Debug("commit-index nudge failed", "error", err)
+		// Not awaitFuture, which Close waits for: a barrier that raft took
+		// just before it shut down may never be answered (raft sets no
+		// shutdown channel on it), so only this wait ends with the node,
+		// and the goroutine that asks for its answer may outlive it.
+		f := n.raft.Barrier(nudgeTimeout)
+		done := make(chan error, 1)
+		go func() { done <- f.Error() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				n.log.Debug("commit-index nudge failed", "error", err)
+			}
+		case <-n.closed:
+			return
 		}
 	}
 }
