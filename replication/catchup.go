@@ -191,7 +191,7 @@ func (r *Replicator) mergeFrom(ctx context.Context, addr string, id uint64) erro
 		return err
 	}
 	r.log.Info("merged diverged copy", "mailbox_id", id, "adopted", len(rep.Adopted),
-		"renumbered", len(rep.Renumbered), "expunged", len(rep.Expunged))
+		"renumbered", len(rep.Renumbered), "expunged", len(rep.Expunged), "duplicate_deliveries", len(rep.Duplicates))
 	return nil
 }
 

@@ -142,6 +142,7 @@ func (w *txn) deliverOnce(id uint64, name string, now time.Time, base Message, c
 	if refused != nil {
 		return Message{}, false, refused
 	}
+	base.Delivery = name
 	m, err := w.deliverOne(id, base, cache)
 	if err != nil {
 		return Message{}, false, err

@@ -50,6 +50,7 @@ func (w *txn) copyRecords(from, to *mailbox, msgs []Message, move bool) ([]UIDPa
 	pairs := make([]UIDPair, 0, len(msgs))
 	added := make([]uint32, 0, len(msgs))
 	for _, m := range msgs {
+		m.Delivery = "" // a copy was not delivered to its mailbox
 		c, err := to.appendCopy(m, modseq)
 		if err != nil {
 			return nil, err

@@ -45,9 +45,26 @@ func deliveryKey(id, guid string) []byte {
 // number a call, and returns the UID that delivery id of guid was given,
 // if it is remembered.
 func (mb *mailbox) priorDelivery(now time.Time, id, guid string) (uint32, bool, error) {
+	if err := mb.expireDeliveries(now); err != nil {
+		return 0, false, err
+	}
+	byKey := mb.b.Bucket(keyDeliveries)
+	if byKey == nil {
+		return 0, false, nil
+	}
+	v := byKey.Get(deliveryKey(id, guid))
+	if len(v) != 12 || binary.BigEndian.Uint64(v) < uint64(now.Add(-DedupWindow).Unix()) {
+		return 0, false, nil
+	}
+	return binary.BigEndian.Uint32(v[8:]), true, nil
+}
+
+// expireDeliveries forgets the records of mb's deliveries older than
+// DedupWindow, at most maxExpiredPerCall of them.
+func (mb *mailbox) expireDeliveries(now time.Time) error {
 	byKey, byTime := mb.b.Bucket(keyDeliveries), mb.b.Bucket(keyDeliveryTimes)
 	if byKey == nil || byTime == nil {
-		return 0, false, nil
+		return nil
 	}
 	oldest := uint64(now.Add(-DedupWindow).Unix())
 	var expired [][]byte
@@ -62,19 +79,15 @@ func (mb *mailbox) priorDelivery(now time.Time, id, guid string) (uint32, bool, 
 	// step over the next key.
 	for _, k := range expired {
 		if err := byTime.Delete(k); err != nil {
-			return 0, false, err
+			return err
 		}
 		if len(k) > 8 {
 			if err := byKey.Delete(k[8:]); err != nil {
-				return 0, false, err
+				return err
 			}
 		}
 	}
-	v := byKey.Get(deliveryKey(id, guid))
-	if len(v) != 12 || binary.BigEndian.Uint64(v) < oldest {
-		return 0, false, nil
-	}
-	return binary.BigEndian.Uint32(v[8:]), true, nil
+	return nil
 }
 
 // noteDelivery records that delivery id of guid gave uid.
@@ -96,4 +109,26 @@ func (mb *mailbox) noteDelivery(now time.Time, id, guid string, uid uint32) erro
 		return err
 	}
 	return byTime.Put(append(slices.Clone(v[:8]), k...), nil)
+}
+
+// deliveriesOf returns the delivery keys of records.
+func deliveriesOf(records []Message) map[string]bool {
+	keys := make(map[string]bool)
+	for _, m := range records {
+		if m.Delivery != "" {
+			keys[string(deliveryKey(m.Delivery, m.GUID))] = true
+		}
+	}
+	return keys
+}
+
+// madeDelivery reports whether mb holds or held the delivery that stored
+// m: ours (deliveriesOf its records) has the same delivery id and body,
+// or mb remembers that delivery (its message since expunged).
+func (mb *mailbox) madeDelivery(now time.Time, ours map[string]bool, m Message) (bool, error) {
+	if ours[string(deliveryKey(m.Delivery, m.GUID))] {
+		return true, nil
+	}
+	_, seen, err := mb.priorDelivery(now, m.Delivery, m.GUID)
+	return seen, err
 }

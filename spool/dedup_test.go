@@ -3,10 +3,12 @@ package spool
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -112,5 +114,146 @@ func TestDeliverOnceAsksTheReplicas(t *testing.T) {
 	}
 	if msgs, _ := s.Messages(1); len(msgs) != 1 {
 		t.Fatalf("%d messages, want 1", len(msgs))
+	}
+}
+
+// TestDeliveryIDInRecord: a record keeps the id of the delivery that
+// stored it, a record without one reads as before, and a record whose
+// trailing field is cut short is refused.
+func TestDeliveryIDInRecord(t *testing.T) {
+	m := Message{UID: 9, GUID: strings.Repeat("ab", 32), Flags: []imap.Flag{imap.FlagSeen}, ModSeq: 3,
+		InternalDate: time.Unix(1700000000, 0).UTC(), Size: 42}
+	for _, id := range []string{"", "rk-0123456789abcdef01234567"} {
+		m.Delivery = id
+		got, err := decodeRecord(encodeRecord(&m))
+		if err != nil || got.Delivery != id || got.UID != m.UID || got.GUID != m.GUID || !slices.Equal(got.Flags, m.Flags) {
+			t.Fatalf("delivery %q: decoded %+v, %v", id, got, err)
+		}
+	}
+	b := encodeRecord(&m)
+	if _, err := decodeRecord(b[:len(b)-1]); err == nil {
+		t.Fatal("a record whose delivery id is cut short was read")
+	}
+}
+
+// TestMergeTakesADeliveryOnce: a delivery made on both sides of a split
+// (a deposed primary stored it, then the proxy's second try stored it on
+// the new one) is one message after the merge; other deliveries and
+// appends of the other side are adopted.
+func TestMergeTakesADeliveryOnce(t *testing.T) {
+	n, p := openStore(t, t.TempDir()), openStore(t, t.TempDir())
+	mustCreate(t, n, 1, 2, 0)
+	mustCreate(t, p, 1, 2, 1)
+	deliverOnce(t, p, "rk-1", testBody(1), 1)
+	deliverOnce(t, p, "rk-2", testBody(2), 1)
+	mustAppend(t, p, 1, testBody(3))
+	deliverOnce(t, n, "rk-1", testBody(1), 1)
+	deliverOnce(t, n, "rk-3", testBody(1), 1) // the same body, another delivery
+	theirs, err := p.Messages(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	importAll(t, p, n, theirs)
+	st, _ := p.ReplicaState(1)
+	rep, err := n.MergeForeign(1, theirs, nil, st.MaxSeenUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Duplicates) != 1 || rep.Duplicates[0] != theirs[0].UID {
+		t.Fatalf("duplicates %v, want [%d]", rep.Duplicates, theirs[0].UID)
+	}
+	got, _ := n.Messages(1)
+	count := map[string]int{}
+	for _, m := range got {
+		count[m.Delivery]++
+	}
+	if len(got) != 4 || count["rk-1"] != 1 || count["rk-2"] != 1 || count["rk-3"] != 1 || count[""] != 1 {
+		t.Fatalf("after the merge: %d messages, by delivery %v", len(got), count)
+	}
+	// The adopted delivery is remembered: its second try is not stored.
+	if ds := deliverOnce(t, n, "rk-2", testBody(2), 1); !ds[0].Duplicate {
+		t.Fatalf("a delivery adopted by the merge was made again: %+v", ds[0])
+	}
+	mustVerify(t, n)
+}
+
+// TestMergeSkipsAnExpungedDelivery: a delivery made here and expunged since
+// does not come back from the other side's copy of it.
+func TestMergeSkipsAnExpungedDelivery(t *testing.T) {
+	n, p := openStore(t, t.TempDir()), openStore(t, t.TempDir())
+	mustCreate(t, n, 1, 2, 0)
+	mustCreate(t, p, 1, 2, 1)
+	deliverOnce(t, p, "rk-1", testBody(1), 1)
+	deliverOnce(t, n, "rk-1", testBody(1), 1)
+	if _, _, err := n.StoreFlags(1, nil, FlagsAdd, []imap.Flag{imap.FlagDeleted}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Expunge(1, nil); err != nil {
+		t.Fatal(err)
+	}
+	theirs, _ := p.Messages(1)
+	importAll(t, p, n, theirs)
+	st, _ := p.ReplicaState(1)
+	if _, err := n.MergeForeign(1, theirs, nil, st.MaxSeenUID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := n.Messages(1); len(got) != 0 {
+		t.Fatalf("an expunged delivery came back: %+v", got)
+	}
+}
+
+// TestReplicaRemembersDeliveries: a replica that becomes primary finds a
+// delivery its old primary made, when the proxy tries it again there.
+func TestReplicaRemembersDeliveries(t *testing.T) {
+	p, r := openStore(t, t.TempDir()), openStore(t, t.TempDir())
+	p.SetOrigin("b1")
+	mustCreate(t, p, 1, 2, 0)
+	first := deliverOnce(t, p, "rk-1", testBody(1), 1)
+	if err := ship(t, p, r, 1, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	r.SetOrigin("b2")
+	again := deliverOnce(t, r, "rk-1", testBody(1), 1)
+	if !again[0].Duplicate || again[0].Message.UID != first[0].Message.UID {
+		t.Fatalf("the new primary made the delivery again: %+v", again[0])
+	}
+	if got, _ := r.Messages(1); len(got) != 1 {
+		t.Fatalf("the new primary holds %d messages", len(got))
+	}
+}
+
+// TestCopyIsNotADelivery: a message copied to another mailbox does not
+// carry the delivery id, so a delivery to that mailbox under the id is
+// made.
+func TestCopyIsNotADelivery(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	mustCreate(t, s, 1, 1, 0)
+	mustCreate(t, s, 2, 1, 0)
+	ds := deliverOnce(t, s, "rk-1", testBody(1), 1)
+	if _, err := s.Copy(context.Background(), 1, []uint32{ds[0].Message.UID}, 2); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Messages(2); len(got) != 1 || got[0].Delivery != "" {
+		t.Fatalf("the copy: %+v", got)
+	}
+	if again := deliverOnce(t, s, "rk-1", testBody(1), 2); again[0].Duplicate {
+		t.Fatalf("a copy was taken for the delivery: %+v", again[0])
+	}
+}
+
+// importAll gives dst the bodies of records held by src.
+func importAll(t *testing.T, src, dst *Store, records []Message) {
+	t.Helper()
+	for _, m := range records {
+		f, err := src.Body(m.GUID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		release, err := dst.ImportBody(context.Background(), m.GUID, f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(release)
 	}
 }

@@ -127,8 +127,18 @@ func encodeRecord(m *Message) []byte {
 		b = binary.BigEndian.AppendUint16(b, uint16(len(f)))
 		b = append(b, f...)
 	}
+	if m.Delivery != "" {
+		b = append(b, recordDelivery)
+		b = binary.BigEndian.AppendUint16(b, uint16(len(m.Delivery)))
+		b = append(b, m.Delivery...)
+	}
 	return b
 }
+
+// recordDelivery starts the optional field after a record's flags that
+// holds its Delivery. A record without it ends at its flags, as records
+// written before the field existed do.
+const recordDelivery = 'd'
 
 const recordFixedLen = 1 + 4 + 8 + 8 + 4 + 4 + 8 + 32 + 2
 
@@ -155,6 +165,12 @@ func decodeRecord(b []byte) (Message, error) {
 		l := int(be.Uint16(rest))
 		m.Flags = append(m.Flags, imap.Flag(rest[2:2+l]))
 		rest = rest[2+l:]
+	}
+	if len(rest) > 0 {
+		if len(rest) < 3 || rest[0] != recordDelivery || len(rest) != 3+int(be.Uint16(rest[1:])) {
+			return Message{}, bad
+		}
+		m.Delivery = string(rest[3:])
 	}
 	return m, nil
 }

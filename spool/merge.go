@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"time"
 )
 
 // MergeReport says what MergeForeign did: records adopted under their own
@@ -14,6 +15,9 @@ type MergeReport struct {
 	Adopted    []uint32
 	Renumbered []UIDPair
 	Expunged   []uint32
+	// Duplicates are their UIDs of deliveries this copy had made too
+	// (Message.Delivery): not added.
+	Duplicates []uint32
 }
 
 // MergeForeign merges another copy of mailbox id into this one after the
@@ -76,10 +80,27 @@ func (s *Store) adoptForeign(w *txn, mb *mailbox, ours, theirs []Message, rep *M
 	}
 	gone := mb.b.Bucket(keyExpunged)
 	ourMax := mb.meta.MaxSeenUID
+	now := time.Now()
+	delivered := deliveriesOf(ours)
 	var modseq uint64
 	for _, m := range theirs {
 		if held[m.UID] || (gone != nil && gone.Get(uidKey(m.UID)) != nil) {
 			continue
+		}
+		if m.Delivery != "" {
+			// The same delivery made here too (a proxy that sent it again
+			// to this side after the other failed to answer) is made once.
+			made, err := mb.madeDelivery(now, delivered, m)
+			if err != nil {
+				return nil, nil, err
+			}
+			if made {
+				rep.Duplicates = append(rep.Duplicates, m.UID)
+				continue
+			}
+			if err := mb.noteDelivery(now, m.Delivery, m.GUID, m.UID); err != nil {
+				return nil, nil, err
+			}
 		}
 		if modseq == 0 {
 			modseq = mb.bump()

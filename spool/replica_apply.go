@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -303,6 +304,17 @@ func (s *Store) putReplicated(w *txn, mb *mailbox, r Message) error {
 	}
 	if err := w.ref(r.GUID, r.Size, cache); err != nil {
 		return err
+	}
+	if r.Delivery != "" {
+		// Should this copy become the primary, a proxy's second try of
+		// the delivery finds it made (DeliverOnce).
+		now := time.Now()
+		if err := mb.expireDeliveries(now); err != nil {
+			return err
+		}
+		if err := mb.noteDelivery(now, r.Delivery, r.GUID, r.UID); err != nil {
+			return err
+		}
 	}
 	return mb.add(&r)
 }

@@ -34,6 +34,11 @@ type Message struct {
 	ModSeq       uint64
 	InternalDate time.Time
 	Size         int64
+	// Delivery is the id of the LMTP delivery that stored the message in
+	// this mailbox (DeliverOnce), or "": copies of the mailbox that meet
+	// again (a merge after a partition) tell by it the same delivery made
+	// twice, once on each side, from two deliveries of one body.
+	Delivery string `json:",omitempty"`
 }
 
 // AppendRequest asks for Body to be stored in Mailbox.

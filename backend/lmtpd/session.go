@@ -23,6 +23,9 @@ import (
 // MAIL's ENVID (lmtp.newDeliveryID makes them).
 const DeliveryIDPrefix = "rk-"
 
+// maxDeliveryID bounds the delivery ids honoured.
+const maxDeliveryID = 64
+
 type session struct {
 	srv  *Server
 	conn *smtp.Conn
@@ -65,7 +68,8 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		s.size = opts.Size
 		// Only the proxies' own ids name a delivery: an MTA's ENVID is the
 		// original sender's, who may give two messages the same one.
-		if strings.HasPrefix(opts.EnvelopeID, DeliveryIDPrefix) {
+		// The id is kept with each message stored; a proxy's is 27 bytes.
+		if strings.HasPrefix(opts.EnvelopeID, DeliveryIDPrefix) && len(opts.EnvelopeID) <= maxDeliveryID {
 			s.delivery = opts.EnvelopeID
 		}
 	}
