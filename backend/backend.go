@@ -231,9 +231,12 @@ func (b *Backend) Start(ctx context.Context) error {
 		b.imapLn.Close()
 		return fmt.Errorf("listen lmtp: %w", err)
 	}
-	// The LMTP server's replies to a pipelined transaction leave together
-	// (beneath TLS, which needs its own connection type on top).
+	// The LMTP server's replies to a pipelined transaction leave together,
+	// and so does the IMAP server's answer to a command, which it writes
+	// a line at a time (beneath TLS, which needs its own connection type
+	// on top, and which the IMAP server looks for).
 	b.lmtpLn = batchconn.Listen(b.lmtpLn)
+	b.imapLn = batchconn.Listen(b.imapLn)
 	if err := b.listenPOP3(); err != nil {
 		b.imapLn.Close()
 		b.lmtpLn.Close()

@@ -84,7 +84,7 @@ func New(cfg Config) (*Server, error) {
 
 // Serve accepts IMAP connections on ln until Close.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.imap.Serve(batchedListener{Listener: ln, tlsStarts: s.cfg.TLS != nil, insecureAuth: s.cfg.AllowPlaintextAuth})
+	return s.imap.Serve(ln)
 }
 
 // Close stops the listeners and every connection, and waits for the
