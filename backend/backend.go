@@ -154,6 +154,7 @@ type Backend struct {
 	started   bool
 	closed    bool
 	imapLn    net.Listener
+	localSrv  *localServers // set by Start, under mu
 	lmtpLn    net.Listener
 	pop3Ln    net.Listener
 	wg        sync.WaitGroup
@@ -275,6 +276,13 @@ func (b *Backend) Start(ctx context.Context) error {
 	}
 	b.serve("imap", func() error { return b.imap.Serve(b.imapLn) })
 	b.serve("lmtp", func() error { return b.lmtp.Serve(b.lmtpLn) })
+	local := &localServers{
+		imap: newLocalListener(b.imapLn.Addr()), lmtp: newLocalListener(b.lmtpLn.Addr()),
+		imapAddr: orBound(b.cfg.IMAPAdvertise, b.imapLn), lmtpAddr: orBound(b.cfg.LMTPAdvertise, b.lmtpLn),
+	}
+	b.localSrv = local
+	b.serve("imap-local", func() error { return b.imap.Serve(local.imap) })
+	b.serve("lmtp-local", func() error { return b.lmtp.Serve(local.lmtp) })
 	if b.pop3 != nil {
 		b.serve("pop3", func() error { return b.pop3.Serve(b.pop3Ln) })
 	}
@@ -347,6 +355,10 @@ func (b *Backend) isClosed() bool {
 func (b *Backend) closeListeners() {
 	b.imapLn.Close()
 	b.lmtpLn.Close()
+	if b.localSrv != nil {
+		b.localSrv.imap.Close()
+		b.localSrv.lmtp.Close()
+	}
 	if b.pop3Ln != nil {
 		b.pop3Ln.Close()
 	}

@@ -54,6 +54,11 @@ type Options struct {
 	GatherInterval time.Duration
 	// Accounts is every node's password checking (LDAP, the login cache).
 	Accounts node.AccountsConfig
+	// Combined gives every backend's node the frontend role too, as a
+	// site that runs every role on each node (and `rookery dev`) does;
+	// Frontends are then those nodes' frontends, and Options.Frontends
+	// is ignored.
+	Combined bool
 }
 
 type Cluster struct {
@@ -142,7 +147,11 @@ func Start(t testing.TB, o Options) *Cluster {
 	for i := 1; i <= o.Backends; i++ {
 		b := &Backend{ID: fmt.Sprintf("b%d", i), c: c, IMAPAddr: FreeAddr(t), LMTPAddr: FreeAddr(t),
 			POP3Addr: FreeAddr(t), Replication: newLink()}
-		b.cfg = c.nodeConfig("node-"+b.ID, node.RoleBackend)
+		roles := []string{node.RoleBackend}
+		if o.Combined {
+			roles = append(roles, node.RoleFrontend)
+		}
+		b.cfg = c.nodeConfig("node-"+b.ID, roles...)
 		b.cfg.Directory.RaftAddr = FreeAddr(t) // fixed, so a restarted node keeps its address
 		b.cfg.Backend.ID = b.ID
 		b.cfg.Backend.IMAPAddr, b.cfg.Backend.LMTPAddr = b.IMAPAddr, b.LMTPAddr
@@ -151,8 +160,14 @@ func Start(t testing.TB, o Options) *Cluster {
 		b.Start()
 		c.Backends = append(c.Backends, b)
 	}
-	for i := 1; i <= o.Frontends; i++ {
+	for i := 1; i <= o.Frontends && !o.Combined; i++ {
 		c.Frontends = append(c.Frontends, c.startFrontend(fmt.Sprintf("f%d", i), o.Backends))
+	}
+	for _, b := range c.Backends {
+		if o.Combined {
+			WaitFor(t, b.ID+" sees every backend", func() bool { return len(Local(t, b.Node).Backends()) == o.Backends })
+			c.Frontends = append(c.Frontends, frontendOf(b.Host))
+		}
 	}
 	return c
 }
@@ -256,6 +271,11 @@ func (c *Cluster) startFrontend(id string, nBackends int) *Frontend {
 	h := c.open(c.nodeConfig(id, node.RoleFrontend))
 	WaitFor(t, id+" sees every backend", func() bool { return len(Local(t, h.Directory()).Backends()) == nBackends })
 	c.start(h)
+	return frontendOf(h)
+}
+
+// frontendOf is the frontend role of a started node.
+func frontendOf(h *node.Node) *Frontend {
 	return &Frontend{
 		Node:      h.Directory(),
 		IMAPAddr:  h.Addr(node.ListenIMAP),
