@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -77,6 +78,7 @@ func runDevUntil(ctx context.Context, args []string, stdin io.Reader, stdout io.
 	lmtpPort := fs.Int("lmtp-port", devLMTPPort, "LMTP port of the first node's frontend (+1 per node)")
 	pop3Port := fs.Int("pop3-port", devPOP3Port, "POP3 port of the first node's frontend (+1 per node)")
 	pop3sPort := fs.Int("pop3s-port", devPOP3SPort, "POP3 implicit-TLS port of the first node's frontend (+1 per node)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the cluster, from its start until it stops, to `file` (for go tool pprof)")
 	if err := parseFlags(fs, "dev", devUsage, args, stdout); err != nil {
 		return helpDone(err)
 	}
@@ -105,6 +107,13 @@ func runDevUntil(ctx context.Context, args []string, stdin io.Reader, stdout io.
 			os.RemoveAll(*dir)
 		}
 		return err
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	printDevBanner(stdout, d.cfgs, *dir)
 	go d.readCommands(ctx, stdin)
@@ -338,4 +347,20 @@ func printDevBanner(w io.Writer, cfgs []Config, dir string) {
 func portOf(addr string) string {
 	_, port, _ := net.SplitHostPort(addr)
 	return port
+}
+
+// startCPUProfile profiles the process into path until stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
