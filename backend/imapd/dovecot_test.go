@@ -79,7 +79,36 @@ func runDiffScript(t *testing.T, server, addr string) map[string]string {
 	lines = b.ok("SELECT Diff")
 	out["second SELECT RECENT"] = recentOf(lines)
 	out["second SEARCH OLD"] = find(b.ok("SEARCH OLD"), "* SEARCH")
+	b.ok("UNSELECT")
+
+	diffBinary(t, a, out)
 	return out
+}
+
+// diffBinary: partial BINARY, BINARY.PEEK and BINARY.SIZE (RFC 3516).
+func diffBinary(t *testing.T, a *wire, out map[string]string) {
+	a.ok("CREATE DiffBinary")
+	a.appendMessage("DiffBinary", "", binaryMessage)
+	a.ok("SELECT DiffBinary")
+	for _, cmd := range []string{
+		"FETCH 1 BINARY.PEEK[1]<2.5>",
+		"FETCH 1 BINARY.PEEK[1]<100.5>",
+		"FETCH 1 BINARY.PEEK[1]",
+		"FETCH 1 BINARY.SIZE[1]",
+		"FETCH 1 FLAGS",
+		"FETCH 1 BINARY[1]<0.5>",
+	} {
+		out[cmd] = fetchItems(find(a.ok(cmd), "* 1 FETCH"))
+	}
+	a.ok("UNSELECT")
+}
+
+var fetchUID = regexp.MustCompile(`^\* (\d+) FETCH \((UID \d+ )?`)
+
+// fetchItems is a FETCH response without the UID item that Rookery adds
+// unasked (RFC 3501 section 7.4.2 allows it).
+func fetchItems(l string) string {
+	return fetchUID.ReplaceAllString(l, "* $1 FETCH (")
 }
 
 var groupMarkers = regexp.MustCompile(`\(NIL NIL "[^"]*" NIL\)|\(NIL NIL NIL NIL\)`)

@@ -30,16 +30,31 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 			return s.imapError(err)
 		}
 	}
+	origins, oc := binaryOrigins(options), s.originConn()
 	for _, t := range targets {
 		rec, ok := recs[t.uid]
 		if !ok || t.seq == 0 {
 			continue
 		}
-		if err := s.fetchOne(w.CreateMessage(t.seq), rec, options); err != nil {
+		if origins != nil && oc != nil {
+			oc.arm(origins)
+		}
+		err := s.fetchOne(w.CreateMessage(t.seq), rec, options)
+		if origins != nil && oc != nil {
+			oc.disarm()
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// originConn is the session's connection if BINARY origins can be added
+// to what it writes: not after STARTTLS, whose records it would carry.
+func (s *session) originConn() *originConn {
+	oc, _ := s.conn.NetConn().(*originConn)
+	return oc
 }
 
 // fetchSetsSeen reports whether the FETCH reads a body without PEEK,

@@ -84,7 +84,7 @@ func New(cfg Config) (*Server, error) {
 
 // Serve accepts IMAP connections on ln until Close.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.imap.Serve(ln)
+	return s.imap.Serve(originListener{Listener: ln, wrapTLS: s.cfg.AllowPlaintextAuth && s.cfg.TLS == nil})
 }
 
 // Close stops the listeners and every connection, and waits for the
