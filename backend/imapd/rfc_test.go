@@ -1,6 +1,9 @@
 package imapd_test
 
 import (
+	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,6 +18,15 @@ func TestRFCThroughFrontend(t *testing.T) {
 	c.AddUser("alice", 0)
 	addr := c.Frontends[0].IMAPAddr
 	t.Run("PartialBinary", func(t *testing.T) { testPartialBinary(t, c, addr) })
+	t.Run("MoveSameMailbox", func(t *testing.T) { testMoveSameMailbox(t, c, addr, 0) })
+}
+
+// TestMoveSameMailboxOtherBackend: MOVE to the selected mailbox when it is
+// on another backend than the user's INBOX, the session's first.
+func TestMoveSameMailboxOtherBackend(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Backends: 2, Frontends: 1})
+	c.AddUser("alice", 0)
+	testMoveSameMailbox(t, c, c.Frontends[0].IMAPAddr, 1)
 }
 
 // binaryMessage has a base64 text part ("hello world" decoded).
@@ -58,4 +70,62 @@ func testPartialBinary(t *testing.T, c *testcluster.Cluster, addr string) {
 			t.Errorf("%s: %q, want it to end in %q", tc.cmd, l, tc.want)
 		}
 	}
+}
+
+// testMoveSameMailbox: MOVE and UID MOVE to the mailbox the messages are
+// in move them, as Dovecot does: new UIDs with COPYUID, the old ones
+// expunged, flags kept, the message count unchanged.
+func testMoveSameMailbox(t *testing.T, c *testcluster.Cluster, addr string, backend int) {
+	c.Create(backend, "user/alice/Same")
+	w := loginWire(t, addr, "alice")
+	w.ok("SELECT INBOX")
+	for i, flags := range []string{"", `\Flagged`, ""} {
+		w.appendMessage("Same", flags, message(fmt.Sprintf("same %d", i), "x"))
+	}
+	w.ok("SELECT Same")
+	uids := uidsOf(t, w.ok("UID FETCH 1:* (UID)"))
+	lines, tagged := w.do("MOVE 2 Same")
+	copyuid := regexp.MustCompile(`COPYUID \d+ (\d+) (\d+)\]`).FindStringSubmatch(strings.Join(append(lines, tagged), " "))
+	if !strings.HasPrefix(tagged, "OK") || copyuid == nil || copyuid[1] != uids[1] {
+		t.Fatalf("MOVE 2 Same: %q %s, want OK with COPYUID of UID %s", lines, tagged, uids[1])
+	}
+	want(t, "MOVE 2 Same", lines, "* 2 EXPUNGE")
+	want(t, "MOVE 2 Same", lines, "* 3 EXISTS")
+	got := uidsOf(t, w.ok("UID FETCH 1:* (UID)"))
+	if wantUIDs := []string{uids[0], uids[2], copyuid[2]}; !slices.Equal(got, wantUIDs) {
+		t.Fatalf("UIDs after MOVE: %v, want %v", got, wantUIDs)
+	}
+	if l := find(w.ok("FETCH 3 FLAGS"), "* 3 FETCH"); !strings.Contains(l, `\Flagged`) {
+		t.Fatalf("moved message lost its flags: %s", l)
+	}
+	lines = w.ok("UID MOVE 1:* Same")
+	expunges := 0
+	for _, l := range lines {
+		if strings.HasSuffix(l, " EXPUNGE") {
+			expunges++
+		}
+	}
+	if expunges != 3 {
+		t.Fatalf("UID MOVE 1:* Same: %q, want 3 EXPUNGEs and 3 EXISTS", lines)
+	}
+	want(t, "UID MOVE 1:* Same", lines, "* 3 EXISTS")
+	after := uidsOf(t, w.ok("UID FETCH 1:* (UID)"))
+	if len(after) != 3 || after[0] == got[0] {
+		t.Fatalf("UIDs after UID MOVE: %v (before %v)", after, got)
+	}
+	if n := c.MessageCount("user/alice/Same"); n != 3 {
+		t.Fatalf("%d messages after the moves, want 3", n)
+	}
+}
+
+// uidsOf is the UIDs of FETCH responses, in order.
+func uidsOf(t *testing.T, lines []string) []string {
+	t.Helper()
+	var out []string
+	for _, l := range lines {
+		if m := regexp.MustCompile(`^\* \d+ FETCH \(.*UID (\d+)`).FindStringSubmatch(l); m != nil {
+			out = append(out, m[1])
+		}
+	}
+	return out
 }

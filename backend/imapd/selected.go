@@ -314,7 +314,9 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 }
 
 // Move is MOVE and UID MOVE: copy and expunge in one store commit. The
-// EXPUNGE responses follow the COPYUID through the tracker.
+// EXPUNGE responses follow the COPYUID through the tracker. A move to the
+// mailbox the messages are in gives them new UIDs, as Dovecot does: the
+// client hears COPYUID, the old UIDs' EXPUNGE and the new EXISTS.
 func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) error {
 	if err := s.stillReadable(); err != nil {
 		return s.imapError(err)
@@ -331,9 +333,6 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	dst, err := s.openable(ctx, dest, string(rightInsert))
 	if err != nil {
 		return s.destError(err)
-	}
-	if dst.ID == sel.mbox.ID {
-		return s.imapError(ErrSameMailbox)
 	}
 	uids := s.targetUIDs(numSet)
 	if len(uids) == 0 {
