@@ -83,7 +83,32 @@ func runDiffScript(t *testing.T, server, addr string) map[string]string {
 
 	diffBinary(t, a, out)
 	diffMoveSame(t, a, out)
+	diffFetchExpunged(t, a, b, out)
 	return out
+}
+
+// diffFetchExpunged: a FETCH of a message another session expunged, before
+// the EXPUNGE reached this one. Both servers answer OK with the message's
+// FLAGS and send the EXPUNGE at the next command that may; Dovecot
+// answers NIL for a body section and adds [EXPUNGEISSUED], Rookery serves
+// the body it kept (not compared).
+func diffFetchExpunged(t *testing.T, a, b *wire, out map[string]string) {
+	a.ok("CREATE DiffGone")
+	for i := range 3 {
+		a.appendMessage("DiffGone", "", message(fmt.Sprintf("gone %d", i), "x"))
+	}
+	a.ok("SELECT DiffGone")
+	b.ok("SELECT DiffGone")
+	b.ok(`STORE 2 +FLAGS.SILENT (\Deleted)`)
+	b.ok("EXPUNGE")
+	lines, tagged := a.do("FETCH 2 (FLAGS)")
+	out["FETCH FLAGS of an expunged message"] = strings.Fields(tagged)[0] + " " + fmt.Sprint(strings.Contains(find(lines, "* 2 FETCH"), `\Deleted`))
+	lines, tagged = a.do("FETCH 2 (BODY.PEEK[TEXT])")
+	out["FETCH BODY of an expunged message"] = strings.Fields(tagged)[0] + " " + fmt.Sprint(find(lines, "* 2 FETCH") != "")
+	t.Logf("FETCH BODY of an expunged message: %q %s", lines, tagged)
+	out["UID FETCH after it"] = strings.Join(responseKinds(a.ok("UID FETCH 1:* (FLAGS)")), " ")
+	a.ok("UNSELECT")
+	b.ok("UNSELECT")
 }
 
 // diffMoveSame: MOVE to the selected mailbox is a move (new UIDs), whose

@@ -1,6 +1,7 @@
 package imapd_test
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"regexp"
 	"slices"
@@ -19,6 +20,7 @@ func TestRFCThroughFrontend(t *testing.T) {
 	addr := c.Frontends[0].IMAPAddr
 	t.Run("PartialBinary", func(t *testing.T) { testPartialBinary(t, c, addr) })
 	t.Run("MoveSameMailbox", func(t *testing.T) { testMoveSameMailbox(t, c, addr, 0) })
+	t.Run("FetchExpunged", func(t *testing.T) { testFetchExpunged(t, c, addr) })
 }
 
 // TestMoveSameMailboxOtherBackend: MOVE to the selected mailbox when it is
@@ -128,4 +130,55 @@ func uidsOf(t *testing.T, lines []string) []string {
 		}
 	}
 	return out
+}
+
+// testFetchExpunged: a message another session expunged is still served,
+// whole, to a session whose client has not been told (RFC 3501 section
+// 7.4.1, RFC 9051 section 7.5.1), until that session's client hears the
+// EXPUNGE; then its file goes.
+func testFetchExpunged(t *testing.T, c *testcluster.Cluster, addr string) {
+	c.Create(0, "user/alice/Gone")
+	a := loginWire(t, addr, "alice")
+	bodies := []string{message("gone 0", "zero"), message("gone 1", "one"), message("gone 2", "two")}
+	for _, b := range bodies {
+		a.appendMessage("Gone", "", b)
+	}
+	a.ok("SELECT Gone")
+	uids := uidsOf(t, a.ok("FETCH 1:3 (UID)"))
+	a.ok(`STORE 2 +FLAGS (\Flagged)`)
+
+	b := loginWire(t, addr, "alice")
+	b.ok("SELECT Gone")
+	b.ok(`STORE 2 +FLAGS.SILENT (\Deleted)`)
+	want(t, "EXPUNGE", b.ok("EXPUNGE"), "* 2 EXPUNGE")
+	guid := fmt.Sprintf("%x", sha256.Sum256([]byte(bodies[1])))
+
+	l := find(a.ok("FETCH 2 (FLAGS)"), "* 2 FETCH")
+	if !strings.Contains(l, `\Flagged`) {
+		t.Fatalf("FETCH 2 FLAGS of the expunged message: %q", l)
+	}
+	l = find(a.ok("FETCH 2 (BODY.PEEK[TEXT] RFC822.SIZE ENVELOPE)"), "* 2 FETCH")
+	for _, part := range []string{"BODY[TEXT] {5}one", fmt.Sprintf("RFC822.SIZE %d", len(bodies[1])), `"gone 1"`} {
+		if !strings.Contains(l, part) {
+			t.Fatalf("FETCH 2 of the expunged message: %q, want %s", l, part)
+		}
+	}
+	lines := a.ok("UID FETCH 1:* (UID BODY.PEEK[TEXT])")
+	if got := uidsOf(t, lines); !slices.Equal(got, uids) {
+		t.Fatalf("UID FETCH 1:*: UIDs %v, want %v (%q)", got, uids, lines)
+	}
+	want(t, "UID FETCH 1:*", lines, fmt.Sprintf("* 2 FETCH (UID %s BODY[TEXT] {5}one\r\n)", uids[1]))
+	// UID FETCH may send EXPUNGE (RFC 3501 section 7.4.1), after its data.
+	want(t, "UID FETCH 1:*", lines, "* 2 EXPUNGE")
+	l = find(a.ok("FETCH 2 (BODY.PEEK[TEXT])"), "* 2 FETCH")
+	if !strings.Contains(l, "two") {
+		t.Fatalf("FETCH 2 after the EXPUNGE: %q, want the third message", l)
+	}
+	testcluster.WaitFor(t, "the expunged body's file to go", func() bool {
+		f, err := c.Backends[0].Store.Body(guid)
+		if err == nil {
+			f.Close()
+		}
+		return err != nil
+	})
 }

@@ -98,6 +98,7 @@ func (s *session) unselect() {
 
 // release lets go of sel's tracker and open mailbox state.
 func (s *session) release(sel *selection) {
+	sel.st.forget(sel.tracker)
 	sel.tracker.Close()
 	s.srv.closeMailbox(sel.st)
 	s.selected.Store(0)
@@ -135,8 +136,13 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	if err != nil {
 		s.srv.log.Warn("claim of recent messages failed", "mailbox_id", s.sel.mbox.ID, "err", err)
 	}
+	gen := s.sel.st.expungeGen()
 	if err := s.sel.tracker.Poll(w, allowExpunge); err != nil {
 		return err
+	}
+	if allowExpunge {
+		// Every EXPUNGE queued by gen has been written.
+		s.sel.st.told(s.sel.tracker, gen)
 	}
 	if grew {
 		return w.WriteNumRecent(s.numRecent())
