@@ -84,7 +84,31 @@ func runDiffScript(t *testing.T, server, addr string) map[string]string {
 	diffBinary(t, a, out)
 	diffMoveSame(t, a, out)
 	diffFetchExpunged(t, a, b, out)
+	diffClientErrors(a, out)
 	return out
+}
+
+// diffClientErrors: what both servers answer BAD (the first word of the
+// tagged response is compared). Dovecot implements WITHIN and SAVEDATE,
+// Rookery does not offer them and answers their keys BAD (not compared).
+func diffClientErrors(a *wire, out map[string]string) {
+	a.ok("SELECT INBOX")
+	for _, cmd := range []string{
+		`APPEND INBOX "bogus" {3}`,
+		`APPEND INBOX (\Seen) "32-Foo-2020 99:00:00 +0000" {3}`,
+		"SEARCH FOOBAR",
+		"SEARCH (FOO)",
+		"UID SEARCH NOT",
+		"SEARCH LARGER x",
+		"CREATE Gr\xc3\xbcn",
+		"SELECT Gr\xc3\xbcn",
+		"LIST \"\" Gr\xc3\xbcn",
+		"SEARCH CHARSET UTF-8 SUBJECT \"Gr\xc3\xbcn\"",
+	} {
+		_, tagged := a.do(cmd)
+		out[cmd] = strings.Fields(tagged)[0]
+	}
+	a.ok("UNSELECT")
 }
 
 // diffFetchExpunged: a FETCH of a message another session expunged, before
