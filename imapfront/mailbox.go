@@ -18,7 +18,15 @@ import (
 
 func (s *session) cmdCreate(cmd *Command) bool {
 	a := cmd.argReader()
-	name, err := s.mailboxArg(a)
+	name, err := a.astring()
+	if n := len(name); n > 1 && name[n-1] == '/' {
+		// "foo/" declares that names will be created under foo: it
+		// creates foo (RFC 3501 section 6.3.3), here and on the backend.
+		name = name[:n-1]
+	}
+	if err == nil {
+		name, err = s.internalName(name)
+	}
 	if err == nil {
 		err = s.checkCreate(name)
 	}

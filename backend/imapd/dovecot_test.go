@@ -85,8 +85,54 @@ func runDiffScript(t *testing.T, server, addr string) map[string]string {
 	diffMoveSame(t, a, out)
 	diffFetchExpunged(t, a, b, out)
 	diffClientErrors(a, out)
+	diffHierarchy(a, out)
 	return out
 }
+
+// diffHierarchy: CREATE with a trailing separator, parents that are no
+// mailbox in LIST, LIST-EXTENDED, LSUB "%" and RECURSIVEMATCH. Names are
+// compared unquoted and sorted; \HasChildren, which RFC 5258 lets a server
+// send unasked, only where CHILDREN was asked for. A parent DELETEd with
+// children is left out: Dovecot's Maildir++ keeps listing it as a mailbox
+// that SELECT then does not find, Rookery lists it \Noselect.
+func diffHierarchy(a *wire, out map[string]string) {
+	a.ok("CREATE Hfoo/")
+	a.ok("CREATE Ha/b/c")
+	a.ok("SUBSCRIBE Ha/b/c")
+	for _, cmd := range []string{
+		`LIST "" Hfoo*`,
+		`LIST "" Ha*`,
+		`LIST "" H%`,
+		`LIST "" Ha* RETURN (CHILDREN)`,
+		`LSUB "" H%`,
+		`LSUB "" Ha/%`,
+		`LSUB "" Ha*`,
+		`LIST (SUBSCRIBED RECURSIVEMATCH) "" H%`,
+		`LIST (SUBSCRIBED) "" Ha* RETURN (CHILDREN)`,
+	} {
+		lines := a.ok(cmd)
+		for i, l := range lines {
+			l = strings.ReplaceAll(l, `"`, "")
+			if !strings.Contains(cmd, "CHILDREN") {
+				l = hasChildren.ReplaceAllString(l, "")
+			}
+			// Attributes in any order.
+			if loc := attrList.FindStringIndex(l); loc != nil {
+				attrs := strings.Fields(strings.Trim(l[loc[0]:loc[1]], "()"))
+				sort.Strings(attrs)
+				l = l[:loc[0]] + "(" + strings.Join(attrs, " ") + ")" + l[loc[1]:]
+			}
+			lines[i] = strings.Join(strings.Fields(strings.NewReplacer("(", " ( ", ")", " ) ").Replace(l)), " ")
+		}
+		sort.Strings(lines)
+		out[cmd] = strings.Join(lines, " | ")
+	}
+}
+
+var (
+	hasChildren = regexp.MustCompile(`\\Has(No)?Children`)
+	attrList    = regexp.MustCompile(`\([^)]*\)`)
+)
 
 // diffClientErrors: what both servers answer BAD (the first word of the
 // tagged response is compared). Dovecot implements WITHIN and SAVEDATE,
@@ -256,6 +302,10 @@ disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:%[1]s/mail/%%u
 first_valid_uid = 0
+namespace inbox {
+  inbox = yes
+  separator = /
+}
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%%u %[1]s/passwd
