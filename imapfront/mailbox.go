@@ -188,6 +188,11 @@ func (s *session) awaitGone(name string, id uint64) error {
 // means a move alone.
 func (s *session) cmdRename(cmd *Command) bool {
 	from, to, server, err := s.renameArgs(cmd)
+	if err == nil && from == fsm.Inbox(s.user) && to != from {
+		// RFC 3501 6.3.5 makes it a move of every message: not offered
+		// (imapfront/DESIGN.md, "RENAME INBOX").
+		err = ErrRenameInbox
+	}
 	var m *fsm.Mailbox
 	if err == nil {
 		m, err = s.lookup(from)

@@ -86,6 +86,8 @@ func runDiffScript(t *testing.T, server, addr string) map[string]string {
 	diffFetchExpunged(t, a, b, out)
 	diffClientErrors(a, out)
 	diffHierarchy(a, out)
+	_, tagged := a.do("RENAME INBOX Rinbox")
+	out["RENAME INBOX"] = strings.Join(strings.Fields(tagged)[:2], " ")
 	return out
 }
 
