@@ -131,6 +131,9 @@ func (s *session) appendTarget(cmd *Command) (*fsm.Mailbox, error) {
 		a.end = cmd.Pending.Marker
 	}
 	name, err := s.mailboxArg(a)
+	if err == nil {
+		err = checkAppendDate(a)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -89,6 +89,12 @@ func (a *argReader) next() (tokenKind, string, error) {
 		if c == ' ' || c == '(' || c == ')' || c == '"' || c < 0x20 || c == 0x7f {
 			break
 		}
+		if c >= 0x80 && a.cmd.ascii {
+			// ATOM-CHAR is 7-bit (RFC 3501 section 9); 8-bit text goes in
+			// a quoted string or literal, and unquoted only after ENABLE
+			// UTF8=ACCEPT.
+			return tokAtom, "", fmt.Errorf("%w: 8-bit characters outside a quoted string", ErrSyntax)
+		}
 		if c == '[' {
 			// A section such as BODY[HEADER.FIELDS (A B)] keeps its spaces.
 			if j := bytes.IndexByte(raw[a.pos:a.end], ']'); j > 0 {

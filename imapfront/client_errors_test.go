@@ -1,6 +1,7 @@
 package imapfront
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -64,4 +65,61 @@ func TestInvalidUTF7NameIsNO(t *testing.T) {
 	rc.collect("c", `SELECT "a]b{c"`, "NO [NONEXISTENT]")
 	rc.collect("d", `LIST "" ~!#%*`, "OK")
 	rc.collect("e", "NOOP", "OK")
+}
+
+// TestClientErrorsAreBAD: arguments the backends' IMAP library would
+// answer NO [SERVERBUG] (an APPEND date-time it cannot parse, an unknown
+// search key, a key of an extension not offered, a date out of range) and
+// an 8-bit mailbox name outside a quoted string without UTF8=ACCEPT are
+// client errors: BAD, and nothing changes. Valid criteria of every kind
+// still pass. CREATE of an unknown special use is NO [USEATTR].
+func TestClientErrorsAreBAD(t *testing.T) {
+	cl := startTestCluster(t, 1, 1)
+	cl.addUser("alice", 0)
+	rc := loggedIn(t, cl.frontends[0], "alice")
+	rc.send("a1 APPEND INBOX \"32-Foo-2020 99:00:00 +0000\" {3+}\r\nabc\r\n")
+	if l := rc.until("a1 "); !strings.HasPrefix(l, "a1 BAD") {
+		t.Fatalf("APPEND with an invalid date-time: %q", l)
+	}
+	rc.send("a2 APPEND INBOX (\\Seen) \"bogus\" {3}\r\n")
+	if l := rc.until("a2 "); !strings.HasPrefix(l, "a2 BAD") {
+		t.Fatalf("APPEND with an invalid date-time: %q", l)
+	}
+	rc.collect("a3", "NOOP", "OK")
+	if n := rc.collect("s", "STATUS INBOX (MESSAGES)", "OK"); len(n) != 1 || !strings.Contains(n[0], "MESSAGES 0") {
+		t.Fatalf("STATUS after the refused APPENDs: %q", n)
+	}
+	rc.send("a4 APPEND INBOX (\\Seen) \" 1-Jan-2020 10:00:00 +0000\" {3+}\r\nabc\r\n")
+	if l := rc.until("a4 "); !strings.HasPrefix(l, "a4 OK") {
+		t.Fatalf("APPEND with a valid date-time: %q", l)
+	}
+	rc.collect("sel", "SELECT INBOX", "OK")
+	for i, key := range []string{
+		"FOOBAR", "(FOO)", "YOUNGER 100", "OLDER 100", "SAVEDBEFORE 1-Jan-2020",
+		"SAVEDATESUPPORTED", "SINCE 32-Jan-2020", "NOT", "OR SEEN", "LARGER x", "UID x",
+		"()", "SUBJECT Gr\xc3\xbcn",
+	} {
+		rc.collect(fmt.Sprintf("b%d", i), "SEARCH "+key, "BAD")
+		rc.collect(fmt.Sprintf("u%d", i), "UID SEARCH "+key, "BAD")
+	}
+	for i, key := range []string{
+		"ALL", "RETURN (COUNT) CHARSET UTF-8 OR (SEEN FLAGGED) NOT 2:*",
+		`UID 1:* SINCE 1-Jan-2020 BEFORE "2-Feb-2030" HEADER X-A "b" LARGER 1 SMALLER 100000`,
+		"CHARSET UTF-8 SUBJECT \"Gr\xc3\xbcn\"", "KEYWORD $Junk UNKEYWORD foo NEW OLD RECENT 1,2:3 *",
+		"(FROM a TO b CC c BCC d BODY e TEXT f) SENTON 1-Jan-2020 SENTSINCE 1-Jan-2020 SENTBEFORE 1-Jan-2020 ON 1-Jan-2020",
+	} {
+		rc.collect(fmt.Sprintf("g%d", i), "SEARCH "+key, "OK")
+	}
+	for i, cmd := range []string{"CREATE Gr\xc3\xbcn", "SELECT Gr\xc3\xbcn", "COPY 1 Gr\xc3\xbcn", "LIST \"\" Gr\xc3\xbcn", "SUBSCRIBE Gr\xc3\xbcn"} {
+		rc.collect(fmt.Sprintf("n%d", i), cmd, "BAD")
+	}
+	// An unknown special use (RFC 6154 section 5.1).
+	rc.collect("u", `CREATE Bogus (USE (\Bogus))`, "NO [USEATTR]")
+	if l := rc.collect("l", `LIST "" *`, "OK"); len(l) != 1 {
+		t.Fatalf("LIST after the refused CREATEs: %q", l)
+	}
+	// Quoted, an 8-bit name is well formed but not modified UTF-7: NO.
+	rc.collect("q", "CREATE \"Gr\xc3\xbcn\"", "NO [CANNOT]")
+	rc.collect("e", "ENABLE UTF8=ACCEPT", "OK")
+	rc.collect("c", "CREATE Gr\xc3\xbcn", "OK")
 }

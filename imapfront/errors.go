@@ -25,6 +25,9 @@ var (
 	// down); the client gets NO [UNAVAILABLE], never a wrong refusal.
 	ErrPasswordsUnavailable = errors.New("imapfront: password source unavailable")
 	errTryCreate            = errors.New("imapfront: no such mailbox; try CREATE")
+	// ErrRenameInbox: RENAME INBOX x, a move of INBOX's messages that is
+	// not offered.
+	ErrRenameInbox = errors.New("imapfront: RENAME of INBOX is not supported")
 	// The fates of a CREATE whose backend was lost before it answered
 	// (createfate.go).
 	ErrCreateLostMade    = errors.New("imapfront: backend lost; the mailbox exists now, made by this CREATE or another")

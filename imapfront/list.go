@@ -20,6 +20,9 @@ type listOptions struct {
 	retSubscribed  bool
 	retChildren    bool
 	status         string // RETURN (STATUS (...)) items, raw
+	// extendedSyntax: the command had selection or return options (RFC
+	// 5258), so a name that is no mailbox is \NonExistent, not \Noselect.
+	extendedSyntax bool
 }
 
 // listEntry is one name LIST may show.
@@ -89,7 +92,7 @@ func (o *listOptions) wants(e *listEntry) bool {
 func (o *listOptions) attributes(e *listEntry) string {
 	var attrs []string
 	switch {
-	case e.mbox == nil && !e.children:
+	case e.mbox == nil && (!e.children || o.extendedSyntax):
 		attrs = append(attrs, `\NonExistent`)
 	case e.mbox == nil:
 		attrs = append(attrs, `\Noselect`)
@@ -274,14 +277,42 @@ func (s *session) cmdLsub(cmd *Command) bool {
 		s.fail(cmd.Tag, err)
 		return true
 	}
-	for _, sub := range v.Subscriptions(s.user) {
-		name := fsm.External(s.user, sub)
-		if matchPattern(pat, name) {
-			s.untagged(`LSUB () "/" %s`, s.quoteName(name))
-		}
+	for _, l := range lsubLines(pat, v.Subscriptions(s.user), s.user) {
+		s.untagged(`LSUB (%s) "/" %s`, l.attrs, s.quoteName(l.name))
 	}
 	s.ok(cmd.Tag, "LSUB completed")
 	return true
+}
+
+type lsubLine struct{ name, attrs string }
+
+// lsubLines is what LSUB pat answers, in name order: the subscriptions it
+// matches and, \Noselect, each parent that is not subscribed itself,
+// that pat matches, of a subscription that pat does not (RFC 3501 section
+// 6.3.9: "%" lists foo for a subscribed foo/bar).
+func lsubLines(pat string, subs []string, user string) []lsubLine {
+	subscribed := make(map[string]bool, len(subs))
+	for _, sub := range subs {
+		subscribed[fsm.External(user, sub)] = true
+	}
+	out := make(map[string]string)
+	for name := range subscribed {
+		if matchPattern(pat, name) {
+			out[name] = ""
+			continue
+		}
+		for p := parentOf(name); p != ""; p = parentOf(p) {
+			if !subscribed[p] && matchPattern(pat, p) {
+				out[p] = `\Noselect`
+			}
+		}
+	}
+	lines := make([]lsubLine, 0, len(out))
+	for name, attrs := range out {
+		lines = append(lines, lsubLine{name, attrs})
+	}
+	sort.Slice(lines, func(i, j int) bool { return lines[i].name < lines[j].name })
+	return lines
 }
 
 func (s *session) cmdNamespace(cmd *Command) bool {

@@ -94,7 +94,7 @@ func TestListFromDirectory(t *testing.T) {
 		t.Fatalf("LSUB: %q", got)
 	}
 	sub := rc.collect("h", `LIST (SUBSCRIBED RECURSIVEMATCH) "" % RETURN (CHILDREN)`, "OK")
-	if strings.Join(sub, "\n") != "* LIST (\\HasNoChildren \\Subscribed) \"/\" \"Sent\"\n* LIST (\\Noselect \\HasChildren) \"/\" \"a\" (\"CHILDINFO\" (\"SUBSCRIBED\"))" {
+	if strings.Join(sub, "\n") != "* LIST (\\HasNoChildren \\Subscribed) \"/\" \"Sent\"\n* LIST (\\NonExistent \\HasChildren) \"/\" \"a\" (\"CHILDINFO\" (\"SUBSCRIBED\"))" {
 		t.Fatalf("LIST SUBSCRIBED RECURSIVEMATCH: %q", sub)
 	}
 	rc.collect("i", `UNSUBSCRIBE Sent`, "OK")

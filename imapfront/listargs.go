@@ -11,6 +11,7 @@ func parseList(cmd *Command) (*listOptions, string, []string, error) {
 	opts := &listOptions{}
 	a := cmd.argReader()
 	if a.listNext() {
+		opts.extendedSyntax = true
 		sel, err := a.list(false)
 		if err != nil {
 			return nil, "", nil, err
@@ -34,6 +35,7 @@ func parseList(cmd *Command) (*listOptions, string, []string, error) {
 		if kw, err := a.atom(); err != nil || kw != "RETURN" {
 			return nil, "", nil, fmt.Errorf("%w: expected RETURN", ErrSyntax)
 		}
+		opts.extendedSyntax = true
 		if err := opts.returns(a); err != nil {
 			return nil, "", nil, err
 		}

@@ -18,7 +18,15 @@ import (
 
 func (s *session) cmdCreate(cmd *Command) bool {
 	a := cmd.argReader()
-	name, err := s.mailboxArg(a)
+	name, err := a.astring()
+	if n := len(name); n > 1 && name[n-1] == '/' {
+		// "foo/" declares that names will be created under foo: it
+		// creates foo (RFC 3501 section 6.3.3), here and on the backend.
+		name = name[:n-1]
+	}
+	if err == nil {
+		name, err = s.internalName(name)
+	}
 	if err == nil {
 		err = s.checkCreate(name)
 	}
@@ -180,6 +188,11 @@ func (s *session) awaitGone(name string, id uint64) error {
 // means a move alone.
 func (s *session) cmdRename(cmd *Command) bool {
 	from, to, server, err := s.renameArgs(cmd)
+	if err == nil && from == fsm.Inbox(s.user) && to != from {
+		// RFC 3501 6.3.5 makes it a move of every message: not offered
+		// (imapfront/DESIGN.md, "RENAME INBOX").
+		err = ErrRenameInbox
+	}
 	var m *fsm.Mailbox
 	if err == nil {
 		m, err = s.lookup(from)

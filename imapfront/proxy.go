@@ -204,11 +204,27 @@ func (s *session) selectedCommand(cmd *Command) bool {
 		return s.idle(cmd)
 	case "COPY", "MOVE":
 		return s.cmdCopy(cmd, false, cmd.Name == "MOVE")
+	case "SEARCH":
+		return s.checkedPassThrough(cmd, cmd.argReader())
 	case "UID":
 		a := cmd.argReader()
-		if sub, err := a.atom(); err == nil && (sub == "COPY" || sub == "MOVE") {
+		sub, err := a.atom()
+		if err == nil && (sub == "COPY" || sub == "MOVE") {
 			return s.cmdCopy(cmd, true, sub == "MOVE")
 		}
+		if err == nil && sub == "SEARCH" {
+			return s.checkedPassThrough(cmd, a)
+		}
+	}
+	return s.passThrough(cmd)
+}
+
+// checkedPassThrough passes SEARCH through once its criteria parse
+// (searchargs.go); a reads them.
+func (s *session) checkedPassThrough(cmd *Command, a *argReader) bool {
+	if err := checkSearch(a); err != nil {
+		s.fail(cmd.Tag, err)
+		return true
 	}
 	return s.passThrough(cmd)
 }

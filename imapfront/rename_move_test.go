@@ -89,3 +89,20 @@ func TestRenameToServer(t *testing.T) {
 		t.Fatalf("frontend without a mover: %q", l)
 	}
 }
+
+// TestRenameInboxRefused: RENAME INBOX x, which RFC 3501 section 6.3.5
+// makes a move of INBOX's messages, is refused with a clear NO [CANNOT],
+// as Dovecot answers, and changes nothing.
+func TestRenameInboxRefused(t *testing.T) {
+	cl := startTestCluster(t, 1, 1)
+	cl.addUser("alice", 0)
+	rc := loggedIn(t, cl.frontends[0], "alice")
+	rc.send("a APPEND INBOX {5+}\r\nhello\r\n")
+	rc.until("a OK")
+	rc.collect("r", "RENAME INBOX Old", "NO [CANNOT] RENAME of INBOX")
+	rc.collect("r2", "RENAME inbox Old", "NO [CANNOT] RENAME of INBOX")
+	if n := rc.collect("s", "STATUS INBOX (MESSAGES)", "OK"); len(n) != 1 || !strings.Contains(n[0], "MESSAGES 1") {
+		t.Fatalf("STATUS INBOX after the refused RENAME: %q", n)
+	}
+	rc.collect("o", "STATUS Old (MESSAGES)", "NO [NONEXISTENT]")
+}

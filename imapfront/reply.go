@@ -44,6 +44,8 @@ func classify(err error) (status, code, text string) {
 		return "NO", "NOPERM", "permission denied"
 	case errors.Is(err, fsm.ErrNotActive):
 		return "NO", "INUSE", "mailbox is busy; try again"
+	case errors.Is(err, ErrRenameInbox):
+		return "NO", "CANNOT", "RENAME of INBOX is not supported; MOVE its messages instead"
 	case errors.Is(err, fsm.ErrInboxInUse):
 		return "NO", "CANNOT", "INBOX cannot be deleted"
 	case errors.Is(err, fsm.ErrInvalidCommand):

@@ -217,6 +217,7 @@ func (s *session) dispatch(cmd *Command) bool {
 	if s.user == "" {
 		return s.dispatchPreAuth(cmd)
 	}
+	cmd.ascii = !s.utf8
 	return s.dispatchAuth(cmd)
 }
 

@@ -50,6 +50,9 @@ type Command struct {
 	// announcement line.
 	Pending *literal
 	args    int // offset in Raw where the arguments start
+	// ascii: an atom may not hold 8-bit bytes (the client has not enabled
+	// UTF8=ACCEPT); argReader refuses one as a syntax error.
+	ascii bool
 }
 
 // wireError is a command that cannot be run. Unless Fatal, the whole command

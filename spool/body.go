@@ -231,6 +231,24 @@ func (s *Store) unpin(guid string) {
 	s.pinMu.Unlock()
 }
 
+// Retain keeps the file of body guid, if it still has one, until release
+// is called, even if its last reference goes meanwhile: a session can
+// then still serve a message whose expunge its client has not yet been
+// told of. Called from a Watch callback for an expunge, it keeps the file
+// (bodies are removed after the callbacks). release removes a file that
+// has lost its last reference; a retained file outlives no restart
+// (Open removes files the index does not refer to).
+func (s *Store) Retain(guid string) (release func()) {
+	s.pin(guid)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.unpin(guid)
+			s.removeUnreferenced([]string{guid})
+		})
+	}
+}
+
 // removeUnreferenced deletes the files of guids that no record refers to
 // and no writer has pinned. It holds pinMu from the index read to the
 // removal: a writer pins a body before it looks for its file, so either the

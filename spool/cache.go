@@ -140,7 +140,12 @@ func (s *Store) cached(guid string) (*cacheEntry, error) {
 		return nil, err
 	}
 	if !known {
-		return nil, fmt.Errorf("%w: body %s", ErrNoMessage, guid)
+		// Expunged, but its file retained (Retain): parse it.
+		e, err := s.parseBody(guid)
+		if err != nil {
+			return nil, fmt.Errorf("%w: body %s", ErrNoMessage, guid)
+		}
+		return e, nil
 	}
 	if len(raw) > 0 {
 		var e cacheEntry

@@ -35,6 +35,9 @@ type txn struct {
 	confirmed []uint64
 	dropped   []string
 	stats     statsDelta
+	// expunged holds the records expungeOne removed, until changed
+	// reports their mailbox's expunge.
+	expunged []Message
 }
 
 // touched lists the mailboxes whose replication the op's answer depends on.
@@ -47,8 +50,12 @@ func (w *txn) touched() []uint64 {
 }
 
 func (w *txn) changed(mailbox uint64, kind ChangeKind, uids []uint32) {
+	c := Change{Mailbox: mailbox, Kind: kind, UIDs: uids}
+	if kind == Expunged {
+		c.Gone, w.expunged = w.expunged, nil
+	}
 	if len(uids) > 0 {
-		w.changes = append(w.changes, Change{Mailbox: mailbox, Kind: kind, UIDs: uids})
+		w.changes = append(w.changes, c)
 	}
 }
 

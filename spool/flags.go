@@ -195,5 +195,6 @@ func (w *txn) expungeOne(mb *mailbox, m *Message, modseq uint64) error {
 	if err := mb.tombstone(m.UID, modseq); err != nil {
 		return err
 	}
+	w.expunged = append(w.expunged, *m)
 	return w.unref(m.GUID)
 }

@@ -477,13 +477,18 @@ func TestWatch(t *testing.T) {
 	stop()
 	mustAppend(t, s, 1, testBody(2))
 	want := []Change{
-		{1, Appended, []uint32{1}},
-		{1, FlagsChanged, []uint32{1}},
-		{2, Appended, []uint32{1}},
-		{1, Expunged, []uint32{1}},
+		{Mailbox: 1, Kind: Appended, UIDs: []uint32{1}},
+		{Mailbox: 1, Kind: FlagsChanged, UIDs: []uint32{1}},
+		{Mailbox: 2, Kind: Appended, UIDs: []uint32{1}},
+		{Mailbox: 1, Kind: Expunged, UIDs: []uint32{1}},
 	}
 	mu.Lock()
 	defer mu.Unlock()
+	// An expunge carries the records as they were.
+	if n := len(got); n != len(want) || len(got[n-1].Gone) != 1 || got[n-1].Gone[0].UID != 1 || !hasFlag(got[n-1].Gone[0].Flags, imap.FlagSeen) {
+		t.Fatalf("changes %+v: the expunge does not carry UID 1's record", got)
+	}
+	got[len(got)-1].Gone = nil
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("changes %v, want %v", got, want)
 	}

@@ -103,4 +103,8 @@ type Change struct {
 	Mailbox uint64
 	Kind    ChangeKind
 	UIDs    []uint32
+	// Gone is, for an expunge, the records as they were, so that a
+	// watcher can still serve a message whose expunge it has not yet
+	// announced (see Retain).
+	Gone []Message
 }

@@ -42,8 +42,6 @@ func (s *session) imapError(err error) error {
 		return no(imap.ResponseCodeOverQuota, "Quota exceeded")
 	case errors.Is(err, ErrReadOnly):
 		return no(imap.ResponseCodeCannot, "Mailbox is read-only")
-	case errors.Is(err, ErrSameMailbox):
-		return no(imap.ResponseCodeCannot, "Source and destination are the same mailbox")
 	case errors.Is(err, ErrNotHere):
 		return no(imap.ResponseCodeUnavailable, "Mailbox is served by another backend")
 	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrDirectory), errors.Is(err, fsm.ErrNotActive), errors.Is(err, fsm.ErrWrongReservation):

@@ -16,8 +16,6 @@ var (
 	ErrUnavailable = errors.New("imapd: mailbox is unavailable")
 	// ErrReadOnly: a change was asked for in a mailbox opened with EXAMINE.
 	ErrReadOnly = errors.New("imapd: mailbox is read-only")
-	// ErrSameMailbox: COPY or MOVE to the mailbox the messages are in.
-	ErrSameMailbox = errors.New("imapd: source and destination are the same mailbox")
 	// ErrDirectory: the directory could not be read or written (no
 	// leader, a timeout); the client should try again.
 	ErrDirectory = errors.New("imapd: directory unavailable")

@@ -11,13 +11,19 @@ import (
 )
 
 // Fetch is FETCH and UID FETCH. Envelopes and body structures come from
-// the store's cache; only body sections open the message file.
+// the store's cache; only body sections open the message file. A message
+// expunged before the client was told is served from its last record and
+// retained file (expunged.go); if those are gone, it is left out and the
+// FETCH ends with OK [EXPUNGEISSUED], as Dovecot answers.
 func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
 	if err := s.stillReadable(); err != nil {
 		return s.imapError(err)
 	}
 	sel := s.sel
-	targets := s.resolve(numSet)
+	targets, ok := sel.st.resolveFetch(sel.tracker, s.staticSearchRes(numSet))
+	if !ok {
+		targets = s.resolve(numSet)
+	}
 	if len(targets) == 0 {
 		return nil
 	}
@@ -30,16 +36,58 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 			return s.imapError(err)
 		}
 	}
+	origins, oc := binaryOrigins(options), s.originConn()
+	missed := false
 	for _, t := range targets {
 		rec, ok := recs[t.uid]
+		if t.expunged {
+			rec, ok = s.expungedRecord(t, options)
+			missed = missed || !ok
+		}
 		if !ok || t.seq == 0 {
 			continue
 		}
-		if err := s.fetchOne(w.CreateMessage(t.seq), rec, options); err != nil {
+		if origins != nil && oc != nil {
+			oc.arm(origins)
+		}
+		err := s.fetchOne(w.CreateMessage(t.seq), rec, options)
+		if origins != nil && oc != nil {
+			oc.disarm()
+		}
+		if err != nil {
 			return err
 		}
 	}
+	if missed {
+		return &imap.Error{Type: imap.StatusResponseTypeOK, Code: "EXPUNGEISSUED", Text: "Some messages were expunged by another session"}
+	}
 	return nil
+}
+
+// expungedRecord is the last record of an expunged message the client
+// still has, if it and (when the FETCH needs more than the record) its
+// file were kept.
+func (s *session) expungedRecord(t target, options *imap.FetchOptions) (spool.Message, bool) {
+	if t.gone == nil {
+		return spool.Message{}, false
+	}
+	rec := t.gone.rec
+	if !options.Envelope && options.BodyStructure == nil && len(options.BodySection)+len(options.BinarySection)+len(options.BinarySectionSize) == 0 {
+		return rec, true
+	}
+	f, err := s.srv.cfg.Store.Body(rec.GUID)
+	if err != nil {
+		return spool.Message{}, false
+	}
+	f.Close()
+	return rec, true
+}
+
+// originConn is the session's connection if BINARY origins can be added
+// to what it writes: not after STARTTLS, whose records it would carry.
+func (s *session) originConn() *originConn {
+	oc, _ := s.conn.NetConn().(*originConn)
+	return oc
 }
 
 // fetchSetsSeen reports whether the FETCH reads a body without PEEK,

@@ -16,6 +16,11 @@ import (
 
 // Create is CREATE, through the backend's mailbox life cycle.
 func (s *session) Create(external string, options *imap.CreateOptions) error {
+	// "foo/" declares that names will be created under foo: it creates
+	// foo (RFC 3501 section 6.3.3).
+	if n := len(external); n > 1 && external[n-1] == '/' {
+		external = external[:n-1]
+	}
 	name, err := s.internalName(external)
 	if err != nil {
 		return s.imapError(err)

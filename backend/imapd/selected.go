@@ -98,6 +98,7 @@ func (s *session) unselect() {
 
 // release lets go of sel's tracker and open mailbox state.
 func (s *session) release(sel *selection) {
+	sel.st.forget(sel.tracker)
 	sel.tracker.Close()
 	s.srv.closeMailbox(sel.st)
 	s.selected.Store(0)
@@ -135,8 +136,13 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	if err != nil {
 		s.srv.log.Warn("claim of recent messages failed", "mailbox_id", s.sel.mbox.ID, "err", err)
 	}
+	gen := s.sel.st.expungeGen()
 	if err := s.sel.tracker.Poll(w, allowExpunge); err != nil {
 		return err
+	}
+	if allowExpunge {
+		// Every EXPUNGE queued by gen has been written.
+		s.sel.st.told(s.sel.tracker, gen)
 	}
 	if grew {
 		return w.WriteNumRecent(s.numRecent())
@@ -314,7 +320,9 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 }
 
 // Move is MOVE and UID MOVE: copy and expunge in one store commit. The
-// EXPUNGE responses follow the COPYUID through the tracker.
+// EXPUNGE responses follow the COPYUID through the tracker. A move to the
+// mailbox the messages are in gives them new UIDs, as Dovecot does: the
+// client hears COPYUID, the old UIDs' EXPUNGE and the new EXISTS.
 func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) error {
 	if err := s.stillReadable(); err != nil {
 		return s.imapError(err)
@@ -331,9 +339,6 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	dst, err := s.openable(ctx, dest, string(rightInsert))
 	if err != nil {
 		return s.destError(err)
-	}
-	if dst.ID == sel.mbox.ID {
-		return s.imapError(ErrSameMailbox)
 	}
 	uids := s.targetUIDs(numSet)
 	if len(uids) == 0 {

@@ -84,7 +84,7 @@ func New(cfg Config) (*Server, error) {
 
 // Serve accepts IMAP connections on ln until Close.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.imap.Serve(ln)
+	return s.imap.Serve(originListener{Listener: ln, wrapTLS: s.cfg.AllowPlaintextAuth && s.cfg.TLS == nil})
 }
 
 // Close stops the listeners and every connection, and waits for the
@@ -117,6 +117,9 @@ func (s *Server) storeChanged(c spool.Change) {
 	s.mu.Unlock()
 	if st == nil {
 		return
+	}
+	if c.Kind == spool.Expunged && len(c.Gone) > 0 {
+		st.retainGone(c.Gone)
 	}
 	select {
 	case s.wake <- struct{}{}:
@@ -170,11 +173,15 @@ func (s *Server) openMailbox(id uint64) (*mailboxState, error) {
 // closeMailbox drops one user of st, forgetting it after the last.
 func (s *Server) closeMailbox(st *mailboxState) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	st.users--
-	if st.users == 0 && s.open[st.id] == st {
+	last := st.users == 0 && s.open[st.id] == st
+	if last {
 		delete(s.open, st.id)
 		delete(s.stale, st.id)
+	}
+	s.mu.Unlock()
+	if last {
+		st.releaseAll()
 	}
 }
 

@@ -31,6 +31,13 @@ type mailboxState struct {
 	// keywords is every keyword a message of the view has had; each new
 	// one is announced with FLAGS before the updates that name it.
 	keywords keywordSet
+
+	// Expunged messages sessions may still fetch (expunged.go).
+	stash    map[uint32]*goneMsg // reported by the store, not yet merged
+	pending  map[*imapserver.SessionTracker][]pendingExpunge
+	gen      uint64   // counts the EXPUNGEs queued
+	released []func() // file releases to run outside mu
+	closed   bool     // no session has it open any more
 }
 
 type stateEntry struct {
@@ -75,11 +82,11 @@ func (st *mailboxState) refresh(source *imapserver.SessionTracker) error {
 		return err
 	}
 	st.mu.Lock()
-	defer st.mu.Unlock()
-	if !st.loaded {
-		return nil
+	if st.loaded {
+		st.mergeLocked(msgs, source)
 	}
-	st.mergeLocked(msgs, source)
+	st.mu.Unlock()
+	st.releaseFiles()
 	return nil
 }
 
@@ -98,7 +105,9 @@ func (st *mailboxState) mergeLocked(msgs []spool.Message, source *imapserver.Ses
 			j++
 		}
 		if j == len(msgs) || msgs[j].UID != e.uid {
-			st.tracker.QueueExpunge(uint32(len(kept)) + 1)
+			seq := uint32(len(kept)) + 1
+			st.notePendingLocked(e.uid, seq)
+			st.tracker.QueueExpunge(seq)
 			continue
 		}
 		m := msgs[j]
@@ -120,6 +129,7 @@ func (st *mailboxState) mergeLocked(msgs []spool.Message, source *imapserver.Ses
 		st.tracker.QueueNumMessages(uint32(len(kept)))
 	}
 	st.msgs = kept
+	st.sweepStashLocked()
 }
 
 // queueKeywordsLocked announces the keywords of flags that the mailbox
@@ -147,10 +157,14 @@ func (st *mailboxState) knownKeywords() keywordSet {
 }
 
 // target is one message a command addresses: its sequence number as the
-// session's client knows it, and its UID.
+// session's client knows it, and its UID. expunged: the store no longer
+// has it, but the client has not been told (gone is its last record, if
+// kept).
 type target struct {
-	seq uint32
-	uid uint32
+	seq      uint32
+	uid      uint32
+	expunged bool
+	gone     *goneMsg
 }
 
 // resolve turns a sequence or UID set from a client into the messages it
@@ -162,19 +176,24 @@ func (st *mailboxState) resolve(sess *imapserver.SessionTracker, numSet imap.Num
 	numSet = st.staticLocked(numSet)
 	var out []target
 	for i, e := range st.msgs {
-		seq := sess.EncodeSeqNum(uint32(i) + 1)
-		var ok bool
-		switch set := numSet.(type) {
-		case imap.SeqSet:
-			ok = seq != 0 && set.Contains(seq)
-		case imap.UIDSet:
-			ok = set.Contains(imap.UID(e.uid))
-		}
-		if ok {
-			out = append(out, target{seq: seq, uid: e.uid})
+		t := target{seq: sess.EncodeSeqNum(uint32(i) + 1), uid: e.uid}
+		if contains(numSet, t) {
+			out = append(out, t)
 		}
 	}
 	return out
+}
+
+// contains reports whether numSet names t (never a message the client
+// does not know, by sequence number).
+func contains(numSet imap.NumSet, t target) bool {
+	switch set := numSet.(type) {
+	case imap.SeqSet:
+		return t.seq != 0 && set.Contains(t.seq)
+	case imap.UIDSet:
+		return set.Contains(imap.UID(t.uid))
+	}
+	return false
 }
 
 // all is every message in the view with the client's sequence numbers
@@ -191,9 +210,18 @@ func (st *mailboxState) all(sess *imapserver.SessionTracker) []target {
 
 // staticLocked replaces "*" with the largest sequence number or UID.
 func (st *mailboxState) staticLocked(numSet imap.NumSet) imap.NumSet {
+	var maxUID uint32
+	if n := len(st.msgs); n > 0 {
+		maxUID = st.msgs[n-1].uid
+	}
+	return staticSet(numSet, uint32(len(st.msgs)), maxUID)
+}
+
+// staticSet replaces "*" with maxSeq or maxUID.
+func staticSet(numSet imap.NumSet, maxSeq, maxUID uint32) imap.NumSet {
 	switch set := numSet.(type) {
 	case imap.SeqSet:
-		max := uint32(len(st.msgs))
+		max := maxSeq
 		out := make(imap.SeqSet, len(set))
 		for i, r := range set {
 			out[i] = imap.SeqRange{Start: r.Start, Stop: r.Stop}
@@ -201,10 +229,7 @@ func (st *mailboxState) staticLocked(numSet imap.NumSet) imap.NumSet {
 		}
 		return out
 	case imap.UIDSet:
-		var max uint32
-		if n := len(st.msgs); n > 0 {
-			max = st.msgs[n-1].uid
-		}
+		max := maxUID
 		out := make(imap.UIDSet, len(set))
 		for i, r := range set {
 			start, stop := uint32(r.Start), uint32(r.Stop)
@@ -247,5 +272,10 @@ func (st *mailboxState) lastUID() uint32 {
 func (st *mailboxState) newSession() (*imapserver.SessionTracker, uint32, keywordSet) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return st.tracker.NewSession(), uint32(len(st.msgs)), st.keywords.clone()
+	sess := st.tracker.NewSession()
+	if st.pending == nil {
+		st.pending = make(map[*imapserver.SessionTracker][]pendingExpunge)
+	}
+	st.pending[sess] = nil
+	return sess, uint32(len(st.msgs)), st.keywords.clone()
 }

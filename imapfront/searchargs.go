@@ -1,0 +1,214 @@
+package imapfront
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The frontend checks the grammar of SEARCH criteria and of APPEND's
+// date-time before it relays the command: the backend's IMAP library
+// answers an unknown search key, a date it cannot parse or a key of an
+// extension it lacks (YOUNGER, SAVEDBEFORE) with NO [SERVERBUG], which
+// tells the client the server is broken. Here they are BAD, as RFC 3501
+// section 6.4.4 asks ("unknown search key"), and nothing reaches a
+// backend. The keys are those of RFC 3501 and 9051 that the backends
+// implement.
+
+// searchKeyArgs is what follows each search key: a for an astring, d a
+// date, n a number, f a flag, s a sequence set, k a search key.
+var searchKeyArgs = map[string]string{
+	"ALL": "", "ANSWERED": "", "DELETED": "", "DRAFT": "", "FLAGGED": "",
+	"RECENT": "", "SEEN": "", "NEW": "", "OLD": "",
+	"UNANSWERED": "", "UNDELETED": "", "UNDRAFT": "", "UNFLAGGED": "", "UNSEEN": "",
+	"KEYWORD": "f", "UNKEYWORD": "f",
+	"BCC": "a", "CC": "a", "FROM": "a", "SUBJECT": "a", "TO": "a", "BODY": "a", "TEXT": "a",
+	"HEADER": "aa",
+	"SINCE":  "d", "BEFORE": "d", "ON": "d", "SENTSINCE": "d", "SENTBEFORE": "d", "SENTON": "d",
+	"LARGER": "n", "SMALLER": "n",
+	"UID": "s",
+	"NOT": "k", "OR": "kk",
+}
+
+// checkSearch checks a SEARCH command's arguments (after UID, if any).
+func checkSearch(a *argReader) error {
+	first, err := a.searchToken()
+	if err != nil {
+		return err
+	}
+	if strings.EqualFold(first.text, "RETURN") && first.kind == tokAtom {
+		// The options' names are the backend's to check: they are
+		// answered BAD there already.
+		if _, err := a.list(false); err != nil {
+			return err
+		}
+		if first, err = a.searchToken(); err != nil {
+			return err
+		}
+	}
+	if strings.EqualFold(first.text, "CHARSET") && first.kind == tokAtom {
+		if _, err := a.astring(); err != nil {
+			return err
+		}
+		if first, err = a.searchToken(); err != nil {
+			return err
+		}
+	}
+	for t := first; ; {
+		if err := a.searchKey(t, 0); err != nil {
+			return err
+		}
+		if a.peekEnd() {
+			return nil
+		}
+		if t, err = a.searchToken(); err != nil {
+			return err
+		}
+	}
+}
+
+// maxSearchDepth bounds the nesting of NOT, OR and parentheses.
+const maxSearchDepth = 64
+
+type searchTok struct {
+	kind tokenKind
+	text string
+}
+
+// searchToken reads one token after its space.
+func (a *argReader) searchToken() (searchTok, error) {
+	if !a.sp() {
+		return searchTok{}, fmt.Errorf("%w: expected a search key", ErrNoArgument)
+	}
+	k, s, err := a.next()
+	return searchTok{k, s}, err
+}
+
+func (a *argReader) peekEnd() bool { return a.pos >= a.end }
+
+// searchKey checks one search key that begins with t.
+func (a *argReader) searchKey(t searchTok, depth int) error {
+	if depth > maxSearchDepth {
+		return fmt.Errorf("%w: search keys nested too deep", ErrSyntax)
+	}
+	switch t.kind {
+	case tokOpen:
+		for i := 0; ; i++ {
+			if a.peek() == tokClose && i > 0 {
+				a.pos++
+				return nil
+			}
+			if i > 0 && !a.sp() {
+				return fmt.Errorf("%w: expected a space between search keys", ErrSyntax)
+			}
+			k, s, err := a.next()
+			if err != nil {
+				return err
+			}
+			if err := a.searchKey(searchTok{k, s}, depth+1); err != nil {
+				return err
+			}
+		}
+	case tokAtom:
+	default:
+		return fmt.Errorf("%w: expected a search key", ErrSyntax)
+	}
+	key := strings.ToUpper(t.text)
+	args, known := searchKeyArgs[key]
+	if !known {
+		if key == "$" || isSeqSet(key) {
+			return nil
+		}
+		return fmt.Errorf("%w: unknown search key %s", ErrSyntax, t.text)
+	}
+	for _, arg := range args {
+		if arg == 'k' {
+			next, err := a.searchToken()
+			if err != nil {
+				return err
+			}
+			if err := a.searchKey(next, depth+1); err != nil {
+				return err
+			}
+			continue
+		}
+		v, err := a.searchToken()
+		if err != nil {
+			return err
+		}
+		if err := checkSearchArg(arg, v); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrSyntax, key, err)
+		}
+	}
+	return nil
+}
+
+func checkSearchArg(arg rune, v searchTok) error {
+	if v.kind != tokAtom && v.kind != tokString {
+		return fmt.Errorf("expected an argument")
+	}
+	switch arg {
+	case 'd':
+		if _, err := time.Parse("2-Jan-2006", v.text); err != nil {
+			return fmt.Errorf("invalid date %q", v.text)
+		}
+	case 'n':
+		if _, err := strconv.ParseUint(v.text, 10, 63); err != nil || v.kind != tokAtom {
+			return fmt.Errorf("invalid number %q", v.text)
+		}
+	case 's':
+		if v.kind != tokAtom || v.text != "$" && !isSeqSet(v.text) {
+			return fmt.Errorf("invalid set %q", v.text)
+		}
+	case 'f':
+		if v.kind != tokAtom {
+			return fmt.Errorf("invalid flag")
+		}
+	}
+	return nil
+}
+
+// isSeqSet reports whether s is a sequence set: numbers or * in ranges
+// and lists (RFC 3501 section 9, sequence-set).
+func isSeqSet(s string) bool {
+	for _, r := range strings.Split(s, ",") {
+		ends := strings.Split(r, ":")
+		if len(ends) > 2 {
+			return false
+		}
+		for _, e := range ends {
+			if e == "*" {
+				continue
+			}
+			if n, err := strconv.ParseUint(e, 10, 32); err != nil || n == 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// appendDateTimeLayout is APPEND's date-time (RFC 3501 section 9), as
+// the backends read it.
+const appendDateTimeLayout = "_2-Jan-2006 15:04:05 -0700"
+
+// checkAppendDate checks APPEND's optional flag list and date-time, after
+// the mailbox; a reads up to the message literal.
+func checkAppendDate(a *argReader) error {
+	if a.pos+1 < a.end && a.cmd.Raw[a.pos] == ' ' && a.cmd.Raw[a.pos+1] == '(' {
+		if _, err := a.list(false); err != nil {
+			return err
+		}
+	}
+	if a.pos+1 < a.end && a.cmd.Raw[a.pos] == ' ' && a.cmd.Raw[a.pos+1] == '"' {
+		d, err := a.astring()
+		if err != nil {
+			return err
+		}
+		if _, err := time.Parse(appendDateTimeLayout, d); err != nil {
+			return fmt.Errorf("%w: invalid date-time %q", ErrSyntax, d)
+		}
+	}
+	return nil
+}
