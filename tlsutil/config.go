@@ -48,8 +48,19 @@ func MutualClientConfig(nodeDir string) (*tls.Config, error) {
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			return kp.current(), nil
 		},
+		// A frontend opens a connection to a backend at each client login:
+		// resuming the session spares both ends the certificate checks and
+		// signatures of a full handshake. A resumed session carries the
+		// certificates first verified, and neither end resumes past their
+		// expiry; the trust is the same as a full handshake's, as no
+		// certificate is revoked before it expires.
+		ClientSessionCache: tls.NewLRUClientSessionCache(sessionCacheSize),
 	}, nil
 }
+
+// sessionCacheSize bounds the TLS sessions a node keeps for resuming, one
+// per peer address.
+const sessionCacheSize = 256
 
 // ClientPortConfig is the tls.Config of the IMAP and LMTP client ports
 // (implicit TLS on 993, STARTTLS elsewhere) with an operator's certificate,

@@ -323,3 +323,119 @@ func TestGossipKey(t *testing.T) {
 		t.Errorf("short passphrase: %v", err)
 	}
 }
+
+// A node's second connection to a peer resumes its TLS session, with the
+// client certificate still known to the server.
+func TestMutualTLSResumes(t *testing.T) {
+	caDir, serverDir := cluster(t, "node1")
+	clientDir := filepath.Join(t.TempDir(), "node2")
+	if _, err := IssueNode(caDir, "node2", []string{"127.0.0.2"}, clientDir); err != nil {
+		t.Fatal(err)
+	}
+	serverCfg, err := MutualServerConfig(serverDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientCfg, err := MutualClientConfig(clientDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	type seen struct {
+		resumed bool
+		peer    string
+		err     error
+	}
+	results := make(chan seen, 2)
+	go func() {
+		for i := 0; i < 2; i++ {
+			c, err := ln.Accept()
+			if err != nil {
+				results <- seen{err: err}
+				return
+			}
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			tc := tls.Server(c, serverCfg)
+			err = tc.Handshake()
+			st := tc.ConnectionState()
+			s := seen{resumed: st.DidResume, err: err}
+			if len(st.PeerCertificates) > 0 {
+				s.peer = st.PeerCertificates[0].Subject.CommonName
+			}
+			if err == nil {
+				_, err = tc.Write([]byte("ok"))
+			}
+			results <- s
+			tc.Close()
+		}
+	}()
+	for i, wantResumed := range []bool{false, true} {
+		if err := dial(ln.Addr().String(), clientCfg); err != nil {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		s := <-results
+		if s.err != nil || s.resumed != wantResumed || s.peer != "node2" {
+			t.Fatalf("connection %d: resumed %v (want %v), client certificate %q, %v", i, s.resumed, wantResumed, s.peer, s.err)
+		}
+	}
+}
+
+// BenchmarkMutualHandshake: one node's connection to another over
+// loopback, both ends in this process, with a full handshake each time and
+// with the session resumed.
+func BenchmarkMutualHandshake(b *testing.B) {
+	caDir := filepath.Join(b.TempDir(), "ca")
+	if _, err := InitCA(caDir); err != nil {
+		b.Fatal(err)
+	}
+	serverDir, clientDir := filepath.Join(b.TempDir(), "node1"), filepath.Join(b.TempDir(), "node2")
+	for dir, id := range map[string]string{serverDir: "node1", clientDir: "node2"} {
+		if _, err := IssueNode(caDir, id, []string{"127.0.0.1"}, dir); err != nil {
+			b.Fatal(err)
+		}
+	}
+	serverCfg, err := MutualServerConfig(serverDir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				s := tls.Server(c, serverCfg)
+				if s.Handshake() == nil {
+					s.Write([]byte("ok"))
+				}
+			}()
+		}
+	}()
+	for _, resume := range []bool{false, true} {
+		b.Run(map[bool]string{false: "full", true: "resumed"}[resume], func(b *testing.B) {
+			clientCfg, err := MutualClientConfig(clientDir)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if !resume {
+				clientCfg.ClientSessionCache = nil
+			}
+			for i := 0; i < b.N; i++ {
+				if err := dial(ln.Addr().String(), clientCfg); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
