@@ -154,7 +154,8 @@ type Backend struct {
 	started   bool
 	closed    bool
 	imapLn    net.Listener
-	localSrv  *localServers // set by Start, under mu
+	localSrv  *localServers  // set by Start, under mu
+	serving   sync.WaitGroup // the Serve calls of the servers
 	lmtpLn    net.Listener
 	pop3Ln    net.Listener
 	wg        sync.WaitGroup
@@ -338,8 +339,10 @@ func (b *Backend) register(ctx context.Context) error {
 
 func (b *Backend) serve(what string, fn func() error) {
 	b.wg.Add(1)
+	b.serving.Add(1)
 	go func() {
 		defer b.wg.Done()
+		defer b.serving.Done()
 		if err := fn(); err != nil && !b.isClosed() {
 			b.log.Error("server stopped", "server", what, "err", err)
 		}
@@ -382,16 +385,29 @@ func (b *Backend) Close() error {
 		// The hook stays, refusing: a write that reaches the store after
 		// this is never acknowledged unreplicated.
 		b.repl.Close()
-		err = errors.Join(b.imap.Close(), b.lmtp.Close(), b.closePOP3())
-		// A server whose Serve had not yet begun when it was closed would
-		// take the listener up afterwards and wait on it for ever.
+		// The listeners close first and every Serve returns before the
+		// servers close their connections: a Serve that had not yet begun
+		// would take a listener up afterwards and wait on it for ever,
+		// and go-imap's Close waits for its Serves without excluding one
+		// that is only starting.
 		b.mu.Lock()
 		if b.started {
 			b.closeListeners()
 		}
 		b.mu.Unlock()
+		b.serving.Wait()
+		err = errors.Join(closed(b.imap.Close()), closed(b.lmtp.Close()), closed(b.closePOP3()))
 		b.wg.Wait()
 	})
+	return err
+}
+
+// closed is a server's Close error, less the one for the listeners it
+// closes again.
+func closed(err error) error {
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
 	return err
 }
 
