@@ -25,6 +25,9 @@ var (
 	// down); the client gets NO [UNAVAILABLE], never a wrong refusal.
 	ErrPasswordsUnavailable = errors.New("imapfront: password source unavailable")
 	errTryCreate            = errors.New("imapfront: no such mailbox; try CREATE")
+	errNoQuotaRoot          = errors.New("imapfront: no such quota root")
+	errOverQuota            = errors.New("imapfront: over quota")
+	errQuotaByAdmin         = errors.New("imapfront: quotas are set by administrators")
 	// The fates of a CREATE whose backend was lost before it answered
 	// (createfate.go).
 	ErrCreateLostMade    = errors.New("imapfront: backend lost; the mailbox exists now, made by this CREATE or another")
