@@ -11,6 +11,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/testcluster"
 )
@@ -252,4 +253,96 @@ func TestQuotaCommands(t *testing.T) {
 	r := quotaLogin(t, f.IMAPAddr, "carol")
 	r.want("GETQUOTAROOT INBOX", "OK", `* QUOTAROOT "INBOX"`)
 	r.want(`GETQUOTA "User quota"`, "NO [NONEXISTENT]")
+}
+
+// Usage follows the directory's placement: after a failover the new
+// primary's share counts, and after a live move the target's, so the
+// quota holds through both.
+func TestQuotaAfterFailoverAndMove(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Backends: 3, Frontends: 1, ReplicationFactor: 2, QuotaCacheFor: -1})
+	c.AddUser("alice", 0)
+	c.Create(1, "user/alice/Archive")
+	c.Apply(fsm.UserQuota{Name: "alice", QuotaBytes: 3072})
+	f := c.Frontends[0]
+	q := quotaLogin(t, f.IMAPAddr, "alice")
+	for _, mb := range []string{"INBOX", "Archive"} {
+		if st := q.appendMessage(mb, 1100); !strings.HasPrefix(st, "OK") {
+			t.Fatalf("APPEND to %s: %s", mb, st)
+		}
+	}
+	q.want(`GETQUOTA "User quota"`, "OK", storage(3, 3))
+	inbox := readAt(t, c.Voters[0], directory.Synced)
+	mb, _ := inbox.Mailbox(fsm.Inbox("alice"))
+	if len(mb.Replicas) == 0 {
+		t.Fatalf("INBOX has no replica: %+v", mb)
+	}
+	testcluster.WaitFor(t, "INBOX's replica in sync", func() bool {
+		return readAt(t, c.Voters[0], directory.Synced).InSync(mb.Primary.Backend, mb.Replicas[0].Backend)
+	})
+
+	c.Backends[0].Stop()
+	res, err := c.Voters[0].Apply(testcluster.Ctx(t), fsm.SetBackendState{ID: c.Backends[0].ID, State: fsm.BackendDown, At: time.Now().UnixNano()})
+	if err == nil {
+		err = res.Err
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	testcluster.WaitFor(t, "INBOX failed over", func() bool {
+		m, ok := readAt(t, f.Node, directory.Synced).Mailbox(fsm.Inbox("alice"))
+		return ok && m.Primary.Backend != c.Backends[0].ID
+	})
+	q.want(`GETQUOTA "User quota"`, "OK", storage(3, 3))
+	for _, mb := range []string{"INBOX", "Archive"} {
+		if st := q.appendMessage(mb, 1100); !strings.HasPrefix(st, "NO [OVERQUOTA]") {
+			t.Fatalf("APPEND to %s past the quota after the failover: %s", mb, st)
+		}
+	}
+
+	// Move Archive to the backend that holds no copy of it.
+	arch, _ := readAt(t, c.Voters[0], directory.Synced).Mailbox("user/alice/Archive")
+	holders := map[string]bool{arch.Primary.Backend: true, c.Backends[0].ID: true}
+	for _, r := range arch.Replicas {
+		holders[r.Backend] = true
+	}
+	target := ""
+	for _, b := range c.Backends {
+		if !holders[b.ID] {
+			target = b.ID
+		}
+	}
+	if target == "" {
+		t.Skipf("every live backend holds Archive: %+v", arch)
+	}
+	q.status("RENAME Archive Archive "+target, "OK")
+	q.want(`GETQUOTA "User quota"`, "OK", storage(3, 3))
+	if st := q.appendMessage("Archive", 1100); !strings.HasPrefix(st, "NO [OVERQUOTA]") {
+		t.Fatalf("APPEND to Archive past the quota after the move: %s", st)
+	}
+}
+
+// A backend the admitting backend cannot reach, with no figure of the
+// user's share there: the write is a temporary failure, and succeeds once
+// the backend answers again.
+func TestQuotaBackendUnreachable(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Backends: 2, Frontends: 1})
+	c.AddUser("alice", 0)
+	c.Create(1, "user/alice/Archive")
+	c.Apply(fsm.UserQuota{Name: "alice", QuotaBytes: 10240})
+	f := c.Frontends[0]
+	q := quotaLogin(t, f.IMAPAddr, "alice")
+
+	testcluster.Cut(c.Backends[0], c.Backends[1], true)
+	if st := q.appendMessage("INBOX", 500); !strings.HasPrefix(st, "NO [UNAVAILABLE]") {
+		t.Fatalf("APPEND with the usage on b2 unknown: %s", st)
+	}
+	wantSMTPCode(t, "LMTP with the usage on b2 unknown", lmtpSend(t, f.LMTPAddr, "alice@example.org", 500), 451, smtp.EnhancedCode{4, 2, 0})
+	if n := c.MessageCount(fsm.Inbox("alice")); n != 0 {
+		t.Fatalf("INBOX holds %d messages", n)
+	}
+	testcluster.Cut(c.Backends[0], c.Backends[1], false)
+	if st := q.appendMessage("INBOX", 500); !strings.HasPrefix(st, "OK") {
+		t.Fatalf("APPEND with b2 reachable again: %s", st)
+	}
+	q.want(`GETQUOTA "User quota"`, "OK", storage(1, 10))
 }
