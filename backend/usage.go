@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/rookery-mail/rookery/backend/quota"
 	"github.com/rookery-mail/rookery/directory"
@@ -13,11 +14,22 @@ import (
 )
 
 // apiUsage answers a user's share on this backend, under its local copy
-// of the directory: the mailboxes it names this backend primary for.
+// of the directory once that has applied the caller's index (?index=):
+// the mailboxes it names this backend primary for. So a mailbox the
+// caller's view moved here (a failover, a move) is counted here.
 func (b *Backend) apiUsage(w http.ResponseWriter, r *http.Request) {
 	user := r.PathValue("user")
 	if u, err := fsm.CanonicalUser(user); err != nil || u != user {
 		clusterapi.WriteError(w, apiCodes, fmt.Errorf("%w: user %q", fsm.ErrInvalidCommand, user))
+		return
+	}
+	index, err := strconv.ParseUint(r.URL.Query().Get("index"), 10, 64)
+	if err != nil {
+		clusterapi.WriteError(w, apiCodes, fmt.Errorf("%w: index: %v", fsm.ErrInvalidCommand, err))
+		return
+	}
+	if err := b.cfg.Directory.WaitApplied(r.Context(), index); err != nil {
+		clusterapi.WriteError(w, apiCodes, fmt.Errorf("%w: %w", ErrDirectory, err))
 		return
 	}
 	v, err := b.cfg.Directory.Read(r.Context(), directory.Local)
@@ -40,8 +52,9 @@ type UsageRemote struct{ API *clusterapi.Client }
 
 var _ quota.Remote = UsageRemote{}
 
-func (r UsageRemote) Share(ctx context.Context, be fsm.Backend, user string) (quota.Usage, error) {
+func (r UsageRemote) Share(ctx context.Context, be fsm.Backend, user string, index uint64) (quota.Usage, error) {
 	var u quota.Usage
-	err := r.API.With(apiCodes).Call(ctx, http.MethodGet, be.APIAddr, "/v1/backend/usage/"+url.PathEscape(user), nil, nil, &u)
+	path := fmt.Sprintf("/v1/backend/usage/%s?index=%d", url.PathEscape(user), index)
+	err := r.API.With(apiCodes).Call(ctx, http.MethodGet, be.APIAddr, path, nil, nil, &u)
 	return u, err
 }

@@ -32,9 +32,11 @@ type Usage struct {
 func (u *Usage) add(o Usage) { u.Bytes += o.Bytes; u.Messages += o.Messages }
 
 // Remote reads a user's share on another backend: what its spool holds in
-// the user's mailboxes it is primary for (Meter.Share, on that backend).
+// the user's mailboxes it is primary for (Meter.Share, on that backend),
+// once its copy of the directory has applied index, so that both sides
+// place the mailboxes alike.
 type Remote interface {
-	Share(ctx context.Context, be fsm.Backend, user string) (Usage, error)
+	Share(ctx context.Context, be fsm.Backend, user string, index uint64) (Usage, error)
 }
 
 // MeterConfig is what NewMeter needs.
@@ -135,7 +137,7 @@ func (m *Meter) Usage(ctx context.Context, dir *fsm.View, user string) (Usage, e
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			shares[i], errs[i] = m.remoteShare(ctx, be, user)
+			shares[i], errs[i] = m.remoteShare(ctx, be, user, dir.Index())
 		}()
 	}
 	wg.Wait()
@@ -172,7 +174,7 @@ func (m *Meter) otherBackends(dir *fsm.View, user string) []fsm.Backend {
 // remoteShare is be's share of user: remembered if read within CacheFor,
 // else asked for; when be cannot answer, the last figure if it is at most
 // StaleFor old, else ErrUnavailable.
-func (m *Meter) remoteShare(ctx context.Context, be fsm.Backend, user string) (Usage, error) {
+func (m *Meter) remoteShare(ctx context.Context, be fsm.Backend, user string, index uint64) (Usage, error) {
 	key := shareKey{be.ID, user}
 	m.mu.Lock()
 	last, known := m.shares[key]
@@ -186,7 +188,7 @@ func (m *Meter) remoteShare(ctx context.Context, be fsm.Backend, user string) (U
 		err = fmt.Errorf("backend %s has no cluster API address", be.ID)
 	} else {
 		cctx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
-		u, err = m.cfg.Remote.Share(cctx, be, user)
+		u, err = m.cfg.Remote.Share(cctx, be, user, index)
 		cancel()
 	}
 	now := m.cfg.Now()

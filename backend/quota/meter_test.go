@@ -24,7 +24,7 @@ type remote struct {
 	calls  int
 }
 
-func (r *remote) Share(_ context.Context, be fsm.Backend, _ string) (Usage, error) {
+func (r *remote) Share(_ context.Context, be fsm.Backend, _ string, _ uint64) (Usage, error) {
 	r.calls++
 	if r.down {
 		return Usage{}, errors.New("connection refused")

@@ -6,8 +6,11 @@
 // The backend admitting a write (APPEND, COPY, MOVE, an LMTP delivery)
 // reads its own share from its spool and asks each other backend that is
 // primary for one of the user's mailboxes for its share, over the cluster
-// API (GET /v1/backend/usage/{user}). A user whose mailboxes all live on
-// one backend, the usual case, costs no remote call. Another backend's
+// API (GET /v1/backend/usage/{user}?index=N: that backend counts once its
+// copy of the directory has applied the asker's index N, so a mailbox
+// that a failover or a move placed there is counted there, once). A user
+// whose mailboxes all live on one backend, the usual case, costs no
+// remote call. Another backend's
 // figure is used for up to DefaultCacheFor (2 s) without asking again, so
 // a user can pass the limit by what they wrote on other backends in the
 // last 2 s. When a backend cannot be reached, its last figure is used if it
