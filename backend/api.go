@@ -18,6 +18,9 @@ import (
 const (
 	routeCreate = "POST /v1/backend/mailboxes"
 	routeDelete = "DELETE /v1/backend/mailboxes/{name...}"
+	// routeUsage answers a user's share on this backend (quota.Usage):
+	// what its spool holds in their mailboxes it is primary for.
+	routeUsage = "GET /v1/backend/usage/{user}"
 )
 
 // CreateRequest is the body of a create call: an internal mailbox name.
@@ -49,6 +52,7 @@ var apiCodes = Codes()
 func (b *Backend) Routes(handle func(pattern string, h http.Handler)) {
 	handle(routeCreate, http.HandlerFunc(b.apiCreate))
 	handle(routeDelete, http.HandlerFunc(b.apiDelete))
+	handle(routeUsage, http.HandlerFunc(b.apiUsage))
 	b.repl.Routes(handle)
 }
 

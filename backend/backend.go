@@ -20,6 +20,7 @@ import (
 	"github.com/rookery-mail/rookery/backend/imapd"
 	"github.com/rookery-mail/rookery/backend/lmtpd"
 	"github.com/rookery-mail/rookery/backend/pop3d"
+	"github.com/rookery-mail/rookery/backend/quota"
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/batchconn"
@@ -80,9 +81,13 @@ type Config struct {
 	// of this backend's user mailboxes moved to its owner's INBOX's
 	// backend each interval. 0 leaves mailboxes where they are.
 	GatherInterval time.Duration
-	// ReplicaHTTPClient carries replication calls; nil means a client of
-	// the backend's own.
+	// ReplicaHTTPClient carries replication calls (and those for other
+	// backends' quota usage); nil means a client of the backend's own.
 	ReplicaHTTPClient *http.Client
+	// QuotaCacheFor is how long another backend's figure of a user's
+	// usage is used without asking again; 0 means quota.DefaultCacheFor,
+	// negative asks at every write.
+	QuotaCacheFor time.Duration
 }
 
 // DefaultReplicationFactor: a primary and one replica.
@@ -144,8 +149,11 @@ type Backend struct {
 	pop3 *pop3d.Server // nil without POP3Addr
 
 	repl *replication.Replicator
-	// api calls other backends' nodes (a create placed there).
+	// api calls other backends' nodes (a create placed there, a user's
+	// usage there).
 	api *clusterapi.Client
+	// quota counts users' usage across backends for IMAP and LMTP.
+	quota *quota.Meter
 	// stopSettle ends the settle loop (settle.go) and the rebalancer
 	// (gather.go); set by Start.
 	stopSettle context.CancelFunc
@@ -168,6 +176,12 @@ func New(cfg Config) (*Backend, error) {
 		return nil, err
 	}
 	b := &Backend{cfg: cfg, log: cfg.Logger.With("component", "backend", "backend", cfg.ID)}
+	hc := cfg.ReplicaHTTPClient
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	b.api = clusterapi.NewClient(cfg.ClusterSecret, hc, cfg.NodeTLS != nil, apiCodes)
+	b.quota = quota.NewMeter(quota.MeterConfig{Backend: cfg.ID, Store: cfg.Store, Remote: UsageRemote{b.api}, CacheFor: cfg.QuotaCacheFor})
 	srv, err := imapd.New(imapd.Config{
 		BackendID:          cfg.ID,
 		Store:              cfg.Store,
@@ -179,12 +193,13 @@ func New(cfg Config) (*Backend, error) {
 		AllowPlaintextAuth: cfg.AllowPlaintextAuth,
 		DirectoryTimeout:   cfg.DirectoryTimeout,
 		Logger:             cfg.Logger,
+		Quota:              b.quota,
 	})
 	if err != nil {
 		return nil, err
 	}
 	b.imap = srv
-	if b.lmtp, err = newLMTP(cfg); err != nil {
+	if b.lmtp, err = newLMTP(cfg, b.quota); err != nil {
 		srv.Close()
 		return nil, err
 	}
@@ -193,11 +208,6 @@ func New(cfg Config) (*Backend, error) {
 		b.lmtp.Close()
 		return nil, err
 	}
-	hc := cfg.ReplicaHTTPClient
-	if hc == nil {
-		hc = &http.Client{}
-	}
-	b.api = clusterapi.NewClient(cfg.ClusterSecret, hc, cfg.NodeTLS != nil, apiCodes)
 	b.repl, err = replication.New(replication.Config{
 		BackendID: cfg.ID, Store: cfg.Store, Directory: cfg.Directory,
 		ClusterSecret: cfg.ClusterSecret, HTTPClient: cfg.ReplicaHTTPClient, TLS: cfg.NodeTLS != nil,

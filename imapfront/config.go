@@ -44,6 +44,10 @@ type Config struct {
 	Mover       Mover
 	MoveTimeout time.Duration
 
+	// Quotas, when set, answers GETQUOTA and GETQUOTAROOT with users'
+	// usage across backends; nil offers no QUOTA.
+	Quotas Quotas
+
 	// Passwords, when set, checks passwords beside the stored hashes
 	// (passwords.go): the verified-login cache, LDAP.
 	Passwords Passwords

@@ -238,7 +238,7 @@ func (s *session) appendFrom(src, dst *backendConn, meta copyMeta, destName stri
 			src.fail(cerr)
 		}
 		if err == nil {
-			err = fmt.Errorf("%w: append for copy: %q", ErrBackendProtocol, rejected)
+			err = copyRefused(rejected)
 		}
 		return 0, err
 	}
@@ -260,11 +260,21 @@ func (s *session) appendFrom(src, dst *backendConn, meta copyMeta, destName stri
 		}
 		m := reAppendUID.FindSubmatch(head)
 		if status(head) != "OK" || m == nil {
-			return 0, fmt.Errorf("%w: append for copy: %q", ErrBackendProtocol, head)
+			return 0, copyRefused(head)
 		}
 		n, _ := strconv.ParseUint(string(m[2]), 10, 32)
 		return uint32(n), nil
 	}
+}
+
+// copyRefused is the error for the destination's answer to a copy's
+// APPEND: over quota is the client's to hear (RFC 9208 section 4.3), any
+// other refusal a failure of the mail store.
+func copyRefused(head []byte) error {
+	if bytes.Contains(head, []byte("[OVERQUOTA]")) {
+		return fmt.Errorf("%w: append for copy: %q", errOverQuota, head)
+	}
+	return fmt.Errorf("%w: append for copy: %q", ErrBackendProtocol, head)
 }
 
 // expungeSource ends a cross-backend MOVE: the originals are flagged

@@ -27,7 +27,10 @@ var (
 	errTryCreate            = errors.New("imapfront: no such mailbox; try CREATE")
 	// ErrRenameInbox: RENAME INBOX x, a move of INBOX's messages that is
 	// not offered.
-	ErrRenameInbox = errors.New("imapfront: RENAME of INBOX is not supported")
+	ErrRenameInbox  = errors.New("imapfront: RENAME of INBOX is not supported")
+	errNoQuotaRoot  = errors.New("imapfront: no such quota root")
+	errOverQuota    = errors.New("imapfront: over quota")
+	errQuotaByAdmin = errors.New("imapfront: quotas are set by administrators")
 	// The fates of a CREATE whose backend was lost before it answered
 	// (createfate.go).
 	ErrCreateLostMade    = errors.New("imapfront: backend lost; the mailbox exists now, made by this CREATE or another")

@@ -35,6 +35,7 @@ func (s *session) capabilities() string {
 		"UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "BINARY", "STATUS=SIZE",
 		"CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "ACL",
 		"RIGHTS=texk", fmt.Sprintf("APPENDLIMIT=%d", s.cfg.MaxLiteralBytes)}
+	caps = append(caps, s.quotaCapabilities()...)
 	return strings.Join(caps, " ")
 }
 

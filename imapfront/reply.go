@@ -50,6 +50,12 @@ func classify(err error) (status, code, text string) {
 		return "NO", "CANNOT", "INBOX cannot be deleted"
 	case errors.Is(err, fsm.ErrInvalidCommand):
 		return "NO", "CANNOT", "operation not allowed"
+	case errors.Is(err, errOverQuota):
+		return "NO", "OVERQUOTA", "quota exceeded"
+	case errors.Is(err, errNoQuotaRoot):
+		return "NO", "NONEXISTENT", "no such quota root"
+	case errors.Is(err, errQuotaByAdmin):
+		return "NO", "NOPERM", "quotas are set by administrators"
 	case errors.Is(err, ErrBackendDown):
 		return "NO", "UNAVAILABLE", "mail store unavailable; try again"
 	}

@@ -262,6 +262,10 @@ func (s *session) dispatchAuth(cmd *Command) bool {
 		return s.cmdStatus(cmd)
 	case "APPEND":
 		return s.cmdAppend(cmd)
+	case "GETQUOTAROOT", "GETQUOTA", "SETQUOTA":
+		if s.cfg.Quotas != nil {
+			return s.quotaCommand(cmd)
+		}
 	case "LOGIN", "AUTHENTICATE":
 		s.tagged(cmd.Tag, "BAD", "already authenticated")
 		return true

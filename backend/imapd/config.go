@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/rookery-mail/rookery/backend/quota"
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/spool"
@@ -51,6 +52,9 @@ type Config struct {
 	// DirectoryTimeout bounds each directory call a command makes.
 	DirectoryTimeout time.Duration
 	Logger           *slog.Logger
+	// Quota counts users' usage against their quotas, across backends;
+	// nil counts this backend's share alone.
+	Quota *quota.Meter
 }
 
 // Validate checks c and fills in defaults.

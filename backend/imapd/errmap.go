@@ -40,6 +40,9 @@ func (s *session) imapError(err error) error {
 		return no(imap.ResponseCodeNoPerm, "Permission denied")
 	case errors.Is(err, quota.ErrOver):
 		return no(imap.ResponseCodeOverQuota, "Quota exceeded")
+	case errors.Is(err, quota.ErrUnavailable):
+		s.srv.log.Warn("quota usage unavailable", "user", s.user, "err", err)
+		return no(imap.ResponseCodeUnavailable, "Quota usage cannot be checked now; try again")
 	case errors.Is(err, ErrReadOnly):
 		return no(imap.ResponseCodeCannot, "Mailbox is read-only")
 	case errors.Is(err, ErrNotHere):

@@ -245,7 +245,7 @@ func (s *session) Append(external string, r imap.LiteralReader, options *imap.Ap
 }
 
 // checkQuota refuses a message of n bytes that would take the mailbox
-// owner's mail on this backend past their quota.
+// owner's mail on every backend past their quota.
 func (s *session) checkQuota(m *fsm.Mailbox, n int64) error {
 	l, err := s.ledger()
 	if err != nil {
@@ -270,5 +270,5 @@ func (s *session) ledger() (*quota.Ledger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDirectory, err)
 	}
-	return quota.NewLedger(v, s.srv.cfg.Store, s.srv.cfg.BackendID), nil
+	return quota.NewLedger(context.Background(), v, s.srv.cfg.Quota), nil
 }

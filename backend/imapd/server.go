@@ -9,6 +9,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
+	"github.com/rookery-mail/rookery/backend/quota"
 	"github.com/rookery-mail/rookery/spool"
 )
 
@@ -58,6 +59,9 @@ var capabilities = imap.CapSet{
 func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Quota == nil {
+		cfg.Quota = quota.NewMeter(quota.MeterConfig{Backend: cfg.BackendID, Store: cfg.Store})
 	}
 	s := &Server{
 		cfg:      cfg,

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/rookery-mail/rookery/backend/quota"
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/spool"
 )
@@ -27,6 +28,9 @@ type Config struct {
 	DeliveryTimeout time.Duration // reading DATA into the store and committing it
 
 	Logger *slog.Logger
+	// Quota counts users' usage against their quotas, across backends;
+	// nil counts this backend's share alone.
+	Quota *quota.Meter
 }
 
 // Default returns a Config with every limit and timeout set.

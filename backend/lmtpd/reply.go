@@ -25,6 +25,8 @@ func reply(err error) *smtp.SMTPError {
 		return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message too big"}
 	case errors.Is(err, quota.ErrOver):
 		return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 2, 2}, Message: "Mailbox full"}
+	case errors.Is(err, quota.ErrUnavailable):
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 2, 0}, Message: "Mailbox usage cannot be checked now, try again later"}
 	case errors.Is(err, smtp.ErrTooLongLine):
 		return &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Line too long"}
 	case errors.Is(err, ErrBadAddress):

@@ -9,6 +9,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/rookery-mail/rookery/backend/quota"
 	"github.com/rookery-mail/rookery/internal/readend"
 )
 
@@ -32,6 +33,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if max := cfg.Store.MaxMessageBytes(); cfg.MaxMessageBytes == 0 || cfg.MaxMessageBytes > max {
 		cfg.MaxMessageBytes = max
+	}
+	if cfg.Quota == nil {
+		cfg.Quota = quota.NewMeter(quota.MeterConfig{Backend: cfg.BackendID, Store: cfg.Store})
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("backend_id", cfg.BackendID)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())

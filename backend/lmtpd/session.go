@@ -165,7 +165,7 @@ func (srv *Server) ledger() (*quota.Ledger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lmtpd: quota: %w", err)
 	}
-	return quota.NewLedger(v, srv.cfg.Store, srv.cfg.BackendID), nil
+	return quota.NewLedger(srv.ctx, v, srv.cfg.Quota), nil
 }
 
 // resolve finds the mailbox a recipient address delivers to and checks

@@ -1,8 +1,25 @@
-// Package quota enforces users' storage quotas on a backend. A user's
-// limit is in the directory (fsm.User.QuotaBytes, 0 for none); what they
-// use is what this backend's spool holds in the mailboxes of their
-// namespace that it is primary for. A user's mailboxes normally live on one
-// backend, so each backend counting its own share is the whole count.
+// Package quota enforces users' storage quotas. A user's limit is in the
+// directory (fsm.User.QuotaBytes, 0 for none); what they use is what the
+// spools of every backend hold in the mailboxes of their namespace, each
+// mailbox counted on the backend the directory names its primary.
+//
+// The backend admitting a write (APPEND, COPY, MOVE, an LMTP delivery)
+// reads its own share from its spool and asks each other backend that is
+// primary for one of the user's mailboxes for its share, over the cluster
+// API (GET /v1/backend/usage/{user}?index=N: that backend counts once its
+// copy of the directory has applied the asker's index N, so a mailbox
+// that a failover or a move placed there is counted there, once). A user
+// whose mailboxes all live on one backend, the usual case, costs no
+// remote call. Another backend's
+// figure is used for up to DefaultCacheFor (2 s) without asking again, so
+// a user can pass the limit by what they wrote on other backends in the
+// last 2 s. When a backend cannot be reached, its last figure is used if it
+// is at most DefaultStaleFor (30 s) old, else the write is refused as a
+// temporary failure (ErrUnavailable: NO [UNAVAILABLE], LMTP 451): the mail
+// waits rather than pass a limit nobody can check, and a failover or a
+// down backend's brief absence does not bounce anything. What a backend
+// out of reach takes in meanwhile (across a partition) is all a user can
+// gain that way, for at most 30 s.
 //
 // The check comes before the write and is not serialised with other
 // writers: two deliveries racing past it can leave a user one message over,
@@ -10,17 +27,14 @@
 package quota
 
 import (
-	"errors"
+	"context"
 	"fmt"
 
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/spool"
 )
 
-// ErrOver: the message would take its mailbox's owner past their quota.
-var ErrOver = errors.New("quota: over quota")
-
-// Store is the part of the spool a ledger reads.
+// Store is the part of the spool a meter reads.
 type Store interface {
 	Status(id uint64) (spool.Status, error)
 }
@@ -30,20 +44,21 @@ type Store interface {
 // and adds what it has admitted, so recipients of one user in one delivery
 // are counted together.
 type Ledger struct {
-	dir     *fsm.View
-	store   Store
-	backend string
-	owners  map[string]*account
+	ctx    context.Context
+	dir    *fsm.View
+	meter  *Meter
+	owners map[string]*account
 }
 
 type account struct {
 	used, limit int64
 }
 
-// NewLedger is a ledger for backend's share of store, under the quotas of
-// dir, one view of the directory for the whole transaction.
-func NewLedger(dir *fsm.View, store Store, backend string) *Ledger {
-	return &Ledger{dir: dir, store: store, backend: backend}
+// NewLedger is a ledger for one transaction that ctx bounds, counting
+// with meter under the quotas of dir, one view of the directory for the
+// whole transaction.
+func NewLedger(ctx context.Context, dir *fsm.View, meter *Meter) *Ledger {
+	return &Ledger{ctx: ctx, dir: dir, meter: meter}
 }
 
 // Admit takes n more bytes into mailbox, or refuses them with ErrOver
@@ -98,35 +113,15 @@ func (l *Ledger) account(owner string) (*account, error) {
 		a.limit = u.QuotaBytes
 	}
 	if a.limit > 0 {
-		used, err := l.usage(owner)
+		u, err := l.meter.Usage(l.ctx, l.dir, owner)
 		if err != nil {
 			return nil, err
 		}
-		a.used = used
+		a.used = u.Bytes
 	}
 	if l.owners == nil {
 		l.owners = make(map[string]*account)
 	}
 	l.owners[owner] = a
 	return a, nil
-}
-
-// usage adds up what owner's mailboxes hold on this backend.
-func (l *Ledger) usage(owner string) (int64, error) {
-	var used int64
-	var err error
-	prefix := "user" + string(fsm.Separator) + owner + string(fsm.Separator)
-	l.dir.Mailboxes(prefix, func(mb *fsm.Mailbox) bool {
-		if mb.Primary.Backend != l.backend {
-			return true
-		}
-		st, serr := l.store.Status(mb.ID)
-		if serr != nil && !errors.Is(serr, spool.ErrNoMailbox) {
-			err = fmt.Errorf("quota: usage of %s: %w", owner, serr)
-			return false
-		}
-		used += st.Size
-		return true
-	})
-	return used, err
 }

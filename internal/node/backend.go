@@ -45,6 +45,7 @@ func (n *Node) startBackend(ctx context.Context, log *slog.Logger) error {
 		CatchUpInterval:   bc.CatchUpInterval,
 		RestoreAfter:      bc.RestoreAfter,
 		GatherInterval:    bc.GatherInterval,
+		QuotaCacheFor:     bc.QuotaCacheFor,
 		// Frontends log in to backends over the node network: in mutual
 		// TLS when the node has TLS, else in plaintext on a network the
 		// operator keeps private.

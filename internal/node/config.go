@@ -82,6 +82,8 @@ type BackendConfig struct {
 	RestoreAfter time.Duration
 	// GatherInterval: see backend.Config; 0 is off.
 	GatherInterval time.Duration
+	// QuotaCacheFor: see backend.Config.
+	QuotaCacheFor time.Duration
 	// ReplicaTransport, when set, wraps the transport of the replication
 	// calls to other backends: a test cuts links with it.
 	ReplicaTransport func(http.RoundTripper) http.RoundTripper

@@ -1,12 +1,16 @@
 package node
 
 import (
+	"context"
 	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 
+	"github.com/rookery-mail/rookery/backend"
+	"github.com/rookery-mail/rookery/backend/quota"
+	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/imapfront"
 	"github.com/rookery-mail/rookery/internal/clusterapi"
 	"github.com/rookery-mail/rookery/internal/faults"
@@ -40,6 +44,12 @@ func (n *Node) startIMAP(log *slog.Logger) error {
 	// streams its progress for as long as it takes, so no overall timeout.
 	ic.Mover = replication.RemoteMover{Directory: n.dir, API: clusterapi.NewClient(n.cfg.ClusterSecret,
 		&http.Client{Transport: clusterapi.Transport(n.cfg.dialer(), n.cfg.TLS.Client)}, n.cfg.TLS.Client != nil, nil)}
+	ic.Quotas = frontQuotas{quota.NewMeter(quota.MeterConfig{
+		Remote: backend.UsageRemote{API: clusterapi.NewClient(n.cfg.ClusterSecret,
+			&http.Client{Transport: clusterapi.Transport(n.cfg.dialer(), n.cfg.TLS.Client)}, n.cfg.TLS.Client != nil, nil)},
+		// GETQUOTA shows every write acknowledged before it.
+		CacheFor: -1,
+	})}
 	ic.AllowPlaintextLogin = fc.AllowPlaintextLogin
 	ic.MaxLiteralBytes = fc.MaxMessageBytes
 	fc.imapLimits(&ic)
@@ -65,6 +75,14 @@ func (n *Node) startIMAP(log *slog.Logger) error {
 		}
 	}
 	return nil
+}
+
+// frontQuotas reads users' usage on every backend, for GETQUOTA.
+type frontQuotas struct{ m *quota.Meter }
+
+func (q frontQuotas) Usage(ctx context.Context, dir *fsm.View, user string) (int64, int64, error) {
+	u, err := q.m.Usage(ctx, dir, user)
+	return u.Bytes, u.Messages, err
 }
 
 func (n *Node) startLMTP(log *slog.Logger) error {

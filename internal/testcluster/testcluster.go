@@ -52,6 +52,10 @@ type Options struct {
 	RestoreAfter time.Duration
 	// GatherInterval is the backends' rebalancer interval; 0 is off.
 	GatherInterval time.Duration
+	// QuotaCacheFor is the backends' backend.Config.QuotaCacheFor: 0
+	// keeps the default (2 s), negative asks other backends at every
+	// write, for a test that needs exact quota refusals.
+	QuotaCacheFor time.Duration
 	// Accounts is every node's password checking (LDAP, the login cache).
 	Accounts node.AccountsConfig
 	// Combined gives every backend's node the frontend role too, as a
@@ -194,6 +198,7 @@ func (c *Cluster) nodeConfig(id string, roles ...string) node.Config {
 	cfg.Backend.CatchUpInterval = 100 * time.Millisecond
 	cfg.Backend.RestoreAfter = c.opts.RestoreAfter
 	cfg.Backend.GatherInterval = c.opts.GatherInterval
+	cfg.Backend.QuotaCacheFor = c.opts.QuotaCacheFor
 	cfg.Accounts = c.opts.Accounts
 
 	cfg.Frontend.IMAPAddr = "127.0.0.1:0"
