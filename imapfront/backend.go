@@ -169,13 +169,31 @@ func (bc *backendConn) simple(text string) error {
 // run sends an internal command and hands each untagged response, read
 // whole, to untagged. It returns the tagged response line.
 func (bc *backendConn) run(text string, untagged func([]byte) error) ([]byte, error) {
-	tag := bc.nextTag()
+	tag, err := bc.start(text)
+	if err != nil {
+		return nil, err
+	}
+	return bc.collect(tag, untagged)
+}
+
+// start sends an internal command and returns its tag, for collect.
+func (bc *backendConn) start(text string) (tag string, err error) {
+	tag = bc.nextTag()
 	bc.nc.SetDeadline(time.Now().Add(bc.timout))
 	defer bc.nc.SetDeadline(time.Time{})
 	bc.bw.WriteString(tag + " " + text + "\r\n")
 	if err := bc.bw.Flush(); err != nil {
-		return nil, bc.fail(err)
+		return "", bc.fail(err)
 	}
+	return tag, nil
+}
+
+// collect reads the responses to the internal command tagged tag, which
+// has been sent, handing each untagged one, read whole, to untagged. It
+// returns the tagged response line.
+func (bc *backendConn) collect(tag string, untagged func([]byte) error) ([]byte, error) {
+	bc.nc.SetDeadline(time.Now().Add(bc.timout))
+	defer bc.nc.SetDeadline(time.Time{})
 	if bc.watch != nil {
 		stop := bc.watch()
 		defer stop()
