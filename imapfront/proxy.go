@@ -181,7 +181,7 @@ func (s *session) passThroughOnce(cmd *Command, retry bool) bool {
 			s.dropBackend(bc.id)
 			return s.byeLost(err)
 		}
-		return s.selectedLost(cmd, bc, err)
+		return s.selectedLost(cmd, bc, err, func() bool { return s.passThroughOnce(cmd, false) })
 	}
 	if (cmd.Name == "CLOSE" || cmd.Name == "UNSELECT") && status(tagged) == "OK" {
 		s.clearView()

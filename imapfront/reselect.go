@@ -542,9 +542,10 @@ func (s *session) keepView() {
 
 // selectedLost handles the loss of the selected backend while cmd was in
 // flight on it: the mailbox is selected again where the directory now
-// places it, and cmd is run again there if that cannot change anything;
-// otherwise its outcome is unknown and it fails, never reporting OK.
-func (s *session) selectedLost(cmd *Command, bc *backendConn, err error) bool {
+// places it, and cmd is run again there (by again, which must not retry)
+// if that cannot change anything; otherwise its outcome is unknown and it
+// fails, never reporting OK.
+func (s *session) selectedLost(cmd *Command, bc *backendConn, err error, again func() bool) bool {
 	s.log.Warn("selected backend lost", "backend_id", bc.id, "err", err)
 	s.dropBackend(bc.id)
 	if s.torn {
@@ -558,7 +559,7 @@ func (s *session) selectedLost(cmd *Command, bc *backendConn, err error) bool {
 		s.changed(cmd.Tag)
 		return true
 	}
-	return s.passThroughOnce(cmd, false)
+	return again()
 }
 
 // changed answers a command whose backend went away under it.
