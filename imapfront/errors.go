@@ -11,6 +11,7 @@ var (
 	ErrLiteralMinus    = errors.New("imapfront: non-synchronizing literal too big for LITERAL-")
 	ErrSyntax          = errors.New("imapfront: syntax error")
 	ErrNoArgument      = errors.New("imapfront: missing argument")
+	ErrBadCharset      = errors.New("imapfront: charset not supported")
 	ErrBackendDown     = errors.New("imapfront: backend unavailable")
 	ErrBackendProtocol = errors.New("imapfront: backend protocol error")
 	ErrClosed          = errors.New("imapfront: server closed")

@@ -206,14 +206,18 @@ func (s *session) selectedCommand(cmd *Command) bool {
 		return s.cmdCopy(cmd, false, cmd.Name == "MOVE")
 	case "SEARCH":
 		return s.checkedPassThrough(cmd, cmd.argReader())
+	case "SORT", "THREAD":
+		return s.cmdSort(cmd)
 	case "UID":
 		a := cmd.argReader()
 		sub, err := a.atom()
-		if err == nil && (sub == "COPY" || sub == "MOVE") {
+		switch {
+		case err == nil && (sub == "COPY" || sub == "MOVE"):
 			return s.cmdCopy(cmd, true, sub == "MOVE")
-		}
-		if err == nil && sub == "SEARCH" {
+		case err == nil && sub == "SEARCH":
 			return s.checkedPassThrough(cmd, a)
+		case err == nil && (sub == "SORT" || sub == "THREAD"):
+			return s.cmdSort(cmd)
 		}
 	}
 	return s.passThrough(cmd)

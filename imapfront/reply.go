@@ -28,6 +28,10 @@ func classify(err error) (status, code, text string) {
 		// A well-formed argument that names no mailbox can have: NO, as
 		// Dovecot answers (BAD is for what cannot be parsed).
 		return "NO", "CANNOT", "mailbox name is not valid modified UTF-7"
+	case errors.Is(err, ErrBadCharset):
+		// RFC 5256 section 3 requires these two, and RFC 3501 section
+		// 7.1 lists what is supported in the code.
+		return "NO", "BADCHARSET (US-ASCII UTF-8)", "charset not supported"
 	case errors.Is(err, ErrLiteralTooBig):
 		return "NO", "TOOBIG", "literal too big"
 	case errors.Is(err, fsm.ErrInvalidName):

@@ -604,7 +604,8 @@ func subcommand(cmd *Command) string {
 // backend cannot do twice what was done once.
 func rerunnable(cmd *Command) bool {
 	switch subcommand(cmd) {
-	case "NOOP", "CHECK", "FETCH", "SEARCH", "UID FETCH", "UID SEARCH":
+	case "NOOP", "CHECK", "FETCH", "SEARCH", "UID FETCH", "UID SEARCH",
+		"SORT", "THREAD", "UID SORT", "UID THREAD":
 		return true
 	}
 	return false
@@ -614,7 +615,7 @@ func rerunnable(cmd *Command) bool {
 // EXPUNGE responses sent before it ran would have shifted.
 func usesSeqNumbers(cmd *Command) bool {
 	switch subcommand(cmd) {
-	case "FETCH", "STORE", "SEARCH", "COPY", "MOVE":
+	case "FETCH", "STORE", "SEARCH", "COPY", "MOVE", "SORT", "THREAD":
 		return true
 	}
 	return false
