@@ -55,6 +55,12 @@ func checkSearch(a *argReader) error {
 			return err
 		}
 	}
+	return a.searchKeys(first)
+}
+
+// searchKeys checks the search keys from first, already read, to the end
+// of the command.
+func (a *argReader) searchKeys(first searchTok) error {
 	for t := first; ; {
 		if err := a.searchKey(t, 0); err != nil {
 			return err
@@ -62,6 +68,7 @@ func checkSearch(a *argReader) error {
 		if a.peekEnd() {
 			return nil
 		}
+		var err error
 		if t, err = a.searchToken(); err != nil {
 			return err
 		}
