@@ -390,10 +390,8 @@ func TestSortRefusesBadInput(t *testing.T) {
 		{"SORT (SUBJECT) KOI8-R ALL", "NO [BADCHARSET (US-ASCII UTF-8)]"},
 		{"SORT RETURN (SAVE) (SUBJECT) KOI8-R ALL", "NO [BADCHARSET (US-ASCII UTF-8)]"},
 		{"SORT RETURN (PARTIAL 1:2) (SUBJECT) UTF-8 ALL", "BAD"},
-		// The backend's answer to the keys, relayed. go-imap's server
-		// answers an unknown search key NO [SERVERBUG] (so does a plain
-		// SEARCH BOGUSKEY); Dovecot says BAD.
-		{"SORT (SUBJECT) UTF-8 BOGUSKEY", "NO"},
+		{"SORT (SUBJECT) UTF-8 BOGUSKEY", "BAD"}, // checked as SEARCH's keys are
+		{"UID THREAD REFERENCES UTF-8 NOT", "BAD"},
 		{"SORT (SUBJECT) UTF-8 SUBJECT", "BAD"},
 		{"THREAD BOGUS UTF-8 ALL", "BAD"},
 		{"THREAD REFERENCES UTF-8", "BAD"},

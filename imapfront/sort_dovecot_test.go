@@ -148,11 +148,12 @@ var sortScript = []string{
 	"THREAD BOGUS UTF-8 ALL",
 	"THREAD REFERENCES UTF-8",
 	"SORT (SUBJECT) UTF-8 SUBJECT",
+	"SORT (SUBJECT) UTF-8 BOGUSKEY",
+	"THREAD REFERENCES UTF-8 NOT",
 	// Answered otherwise by Rookery on purpose (sortDifferences).
 	"SORT (SUBJECT) KOI8-R ALL",
 	"SORT (DISPLAYFROM) UTF-8 ALL",
 	"SORT RETURN (PARTIAL 1:5) (SUBJECT) UTF-8 ALL",
-	"SORT (SUBJECT) UTF-8 BOGUSKEY",
 	"SEARCH RETURN (SAVE) 4:6",
 }
 
@@ -164,10 +165,7 @@ var sortScript = []string{
 //   - SORT=DISPLAY (RFC 5957) and CONTEXT=SORT (PARTIAL, RFC 5267 section
 //     4) are not offered, so their keys and options are BAD.
 //
-// and two that are the backend's, not the frontend's:
-//   - an unknown search key is the backend's answer, relayed: go-imap's
-//     server says NO [SERVERBUG] to it (as to SEARCH BOGUSKEY), Dovecot
-//     BAD. Either way nothing happens and the client is told no.
+// and one that is the backend's, not the frontend's:
 //   - SEARCH RETURN (SAVE) alone passes through, and go-imap's server
 //     answers it with an ESEARCH ALL that RFC 5182's example does not
 //     have. (SORT RETURN (SAVE) alone answers nothing, as Dovecot.)
@@ -175,7 +173,6 @@ var sortDifferences = map[string]string{
 	"SORT (SUBJECT) KOI8-R ALL":                     "NO",
 	"SORT (DISPLAYFROM) UTF-8 ALL":                  "BAD",
 	"SORT RETURN (PARTIAL 1:5) (SUBJECT) UTF-8 ALL": "BAD",
-	"SORT (SUBJECT) UTF-8 BOGUSKEY":                 "NO",
 	"SEARCH RETURN (SAVE) 1:3":                      `* ESEARCH (TAG "t%d") ALL 1:3 | OK`,
 	"SEARCH RETURN (SAVE) 4:6":                      `* ESEARCH (TAG "t%d") ALL 4:6 | OK`,
 }

@@ -38,8 +38,8 @@ func (q *sortRequest) name() string {
 }
 
 // parseSort reads a SORT or THREAD command (cmd.Name or, with UID, its
-// subcommand). Errors are ErrSyntax (BAD) and ErrBadCharset
-// (NO [BADCHARSET]).
+// subcommand), search keys included. Errors are ErrSyntax (BAD) and
+// ErrBadCharset (NO [BADCHARSET]).
 func parseSort(cmd *Command) (*sortRequest, error) {
 	a := cmd.argReader()
 	q := &sortRequest{}
@@ -61,10 +61,19 @@ func parseSort(cmd *Command) (*sortRequest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: charset missing", ErrSyntax)
 	}
-	if !a.sp() || a.pos >= a.end {
+	if a.pos+1 >= a.end || a.cmd.Raw[a.pos] != ' ' {
 		return nil, fmt.Errorf("%w: search criteria missing", ErrSyntax)
 	}
-	q.keysAt = a.pos
+	q.keysAt = a.pos + 1
+	// The keys are checked as SEARCH's are (searchargs.go): the backend's
+	// library would answer an unknown one NO [SERVERBUG].
+	first, err := a.searchToken()
+	if err == nil {
+		err = a.searchKeys(first)
+	}
+	if err != nil {
+		return nil, err
+	}
 	// RFC 5256 section 3: US-ASCII and UTF-8 must be taken, others may.
 	// Both reach the backend as UTF-8, of which US-ASCII is a part.
 	switch strings.ToUpper(charset) {

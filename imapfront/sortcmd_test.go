@@ -53,7 +53,7 @@ func TestParseSort(t *testing.T) {
 }
 
 // Bad input is BAD (NO [BADCHARSET] for a charset), as Dovecot answers
-// each of these.
+// each of these but the charsets it converts.
 func TestParseSortRefusals(t *testing.T) {
 	for _, tc := range []struct {
 		line string
@@ -71,6 +71,11 @@ func TestParseSortRefusals(t *testing.T) {
 		{"a SORT (SUBJECT) ALL", ErrSyntax}, // "ALL" read as the charset, no criteria after it
 		{"a SORT (SUBJECT) UTF-8", ErrSyntax},
 		{"a SORT (SUBJECT) UTF-8 ", ErrSyntax},
+		{"a SORT (SUBJECT) UTF-8 BOGUSKEY", ErrSyntax}, // checked as SEARCH's keys are
+		{"a SORT (SUBJECT) UTF-8 SUBJECT", ErrNoArgument},
+		{"a SORT (SUBJECT) UTF-8 ALL)", ErrNoArgument},
+		{"a SORT (SUBJECT) KOI8-R BOGUSKEY", ErrSyntax}, // what does not parse is BAD first
+		{"a THREAD REFERENCES UTF-8 SINCE 32-Jan-2006", ErrSyntax},
 		{"a SORT (SUBJECT) KOI8-R ALL", ErrBadCharset},
 		{"a SORT (SUBJECT) ISO-8859-1 SUBJECT x", ErrBadCharset},
 		{"a SORT RETURN (PARTIAL 1:2) (SUBJECT) UTF-8 ALL", ErrSyntax}, // CONTEXT=SORT is not offered
@@ -90,7 +95,8 @@ func TestParseSortRefusals(t *testing.T) {
 		}
 		status, code, text := classify(err)
 		if tc.want == ErrBadCharset && (status != "NO" || code != "BADCHARSET (US-ASCII UTF-8)") ||
-			tc.want == ErrSyntax && (status != "BAD" || !strings.HasPrefix(text, "syntax error: ")) {
+			tc.want == ErrSyntax && (status != "BAD" || !strings.HasPrefix(text, "syntax error: ")) ||
+			tc.want == ErrNoArgument && status != "BAD" {
 			t.Errorf("%q: answered %s [%s] %s", tc.line, status, code, text)
 		}
 	}
