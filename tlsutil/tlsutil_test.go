@@ -367,7 +367,7 @@ func TestMutualTLSResumes(t *testing.T) {
 				s.peer = st.PeerCertificates[0].Subject.CommonName
 			}
 			if err == nil {
-				_, err = tc.Write([]byte("ok"))
+				_, s.err = tc.Write([]byte("ok"))
 			}
 			results <- s
 			tc.Close()
