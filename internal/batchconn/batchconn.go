@@ -48,9 +48,33 @@ func Wrap(c net.Conn) net.Conn { return &conn{Conn: c} }
 type conn struct {
 	net.Conn
 	reading atomic.Int32 // goroutines in Read
-	mu      sync.Mutex   // held, err, and the order of writes
+	mu      sync.Mutex   // held, err, deadline, and the order of writes
 	held    []byte
 	err     error // a failed send: every later write fails with it
+	// deadline is the write deadline the server set last. A server
+	// that bounds each reply's write and lifts the bound after it (as
+	// go-imap does) has lifted it by the time what it wrote is sent, so
+	// that send is bounded by heldWriteTimeout instead.
+	deadline time.Time
+}
+
+// heldWriteTimeout bounds the send of what is held when the server set
+// no write deadline, so that a peer that stops reading cannot hold the
+// session, and Close, for ever.
+const heldWriteTimeout = 30 * time.Second
+
+func (c *conn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline = t
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *conn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline = t
+	return c.Conn.SetDeadline(t)
 }
 
 // Write holds p unless a goroutine is reading, which may be waiting for it.
@@ -82,7 +106,16 @@ func (c *conn) Read(p []byte) (int, error) {
 	c.reading.Add(1)
 	defer c.reading.Add(-1)
 	c.mu.Lock()
-	err := c.flushLocked()
+	if len(c.held) > 0 && c.err == nil {
+		d := c.deadline
+		if d.IsZero() {
+			d = time.Now().Add(heldWriteTimeout)
+		}
+		c.Conn.SetWriteDeadline(d)
+		c.flushLocked()
+		c.Conn.SetWriteDeadline(c.deadline)
+	}
+	err := c.err
 	c.mu.Unlock()
 	if err != nil {
 		return 0, err
@@ -91,9 +124,11 @@ func (c *conn) Read(p []byte) (int, error) {
 }
 
 func (c *conn) Close() error {
+	// Set before the lock: a send stuck on a peer that stopped reading
+	// (holding the lock) ends by it too.
+	c.Conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
 	c.mu.Lock()
 	if len(c.held) > 0 && c.err == nil {
-		c.Conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
 		c.flushLocked()
 	}
 	c.mu.Unlock()

@@ -3,11 +3,14 @@ package batchconn
 import (
 	"bytes"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
+	"os"
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 )
 
 // recorder is a connection that notes each write that reaches it.
@@ -165,5 +168,44 @@ func TestTLSPassesThrough(t *testing.T) {
 	defer c.Close()
 	if _, ok := c.(*tls.Conn); !ok {
 		t.Fatalf("accepted %T, want *tls.Conn", c)
+	}
+}
+
+// TestHeldSendKeepsTheServersDeadline: what is held goes out under the
+// write deadline the server set, even when the send happens at its next
+// read; a peer that does not read makes that read fail with the timeout,
+// not wait for ever.
+func TestHeldSendKeepsTheServersDeadline(t *testing.T) {
+	server, _, _ := pair(t) // the peer never reads
+	server.SetWriteDeadline(time.Now().Add(20 * time.Millisecond))
+	if _, err := server.Write([]byte("* 1 EXISTS\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := server.Read(make([]byte, 16))
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read after a send the peer never took: %v, want the write deadline's timeout", err)
+	}
+	if _, err := server.Write([]byte("x")); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a write after the failed send: %v", err)
+	}
+}
+
+// TestCloseEndsAStuckSend: a send stuck on a peer that stopped reading
+// does not hold Close.
+func TestCloseEndsAStuckSend(t *testing.T) {
+	server, _, _ := pair(t) // the peer never reads
+	server.Write([]byte("* BYE\r\n"))
+	readDone := make(chan error, 1)
+	go func() {
+		_, err := server.Read(make([]byte, 16)) // sends what is held, and sticks
+		readDone <- err
+	}()
+	// Close returns once the stuck send has given up, whether Read or
+	// Close itself made it; the read then fails.
+	if err := server.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-readDone; err == nil {
+		t.Fatal("the stuck read ended without an error")
 	}
 }
