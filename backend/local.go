@@ -32,6 +32,11 @@ func newLocalListener(addr net.Addr) *localListener {
 
 func (l *localListener) Accept() (net.Conn, error) {
 	select {
+	case <-l.done: // first, so that a closed listener hands out nothing more
+		return nil, net.ErrClosed
+	default:
+	}
+	select {
 	case c := <-l.conns:
 		return c, nil
 	case <-l.done:
@@ -48,6 +53,11 @@ func (l *localListener) Addr() net.Addr { return l.addr }
 
 // dial makes a connected pair and hands one end to the server.
 func (l *localListener) dial(ctx context.Context) (net.Conn, error) {
+	select {
+	case <-l.done:
+		return nil, net.ErrClosed
+	default:
+	}
 	client, server, err := socketPair()
 	if err != nil {
 		return nil, err

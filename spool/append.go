@@ -60,6 +60,9 @@ func (s *Store) deliverNamed(ctx context.Context, id string, mailboxes []uint64,
 	if s.isClosed() {
 		return nil, ErrClosed
 	}
+	if len(id) > MaxDeliveryID {
+		return nil, fmt.Errorf("%w: delivery id of %d bytes", ErrInvalidMeta, len(id))
+	}
 	if date.IsZero() {
 		date = time.Now()
 	}

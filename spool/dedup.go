@@ -19,6 +19,9 @@ import (
 // DedupWindow is how long a delivery id is remembered.
 const DedupWindow = 10 * time.Minute
 
+// MaxDeliveryID bounds a delivery id, which each message it stored keeps.
+const MaxDeliveryID = 64
+
 // A mailbox's delivery records: by delivery (id and body guid, for the
 // lookup) and by the second they were made (for the expiry, oldest first).
 var (
@@ -123,12 +126,13 @@ func deliveriesOf(records []Message) map[string]bool {
 }
 
 // madeDelivery reports whether mb holds or held the delivery that stored
-// m: ours (deliveriesOf its records) has the same delivery id and body,
-// or mb remembers that delivery (its message since expunged).
-func (mb *mailbox) madeDelivery(now time.Time, ours map[string]bool, m Message) (bool, error) {
+// m, and keeps it: ours (deliveriesOf the records that stay) has the
+// same delivery id and body, or mb remembers that delivery at a UID other
+// than those in going (expunged since, by this copy's clients).
+func (mb *mailbox) madeDelivery(now time.Time, ours map[string]bool, going map[uint32]bool, m Message) (bool, error) {
 	if ours[string(deliveryKey(m.Delivery, m.GUID))] {
 		return true, nil
 	}
-	_, seen, err := mb.priorDelivery(now, m.Delivery, m.GUID)
-	return seen, err
+	uid, seen, err := mb.priorDelivery(now, m.Delivery, m.GUID)
+	return seen && !going[uid], err
 }

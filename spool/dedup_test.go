@@ -2,6 +2,8 @@ package spool
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"slices"
 	"strings"
@@ -255,5 +257,91 @@ func importAll(t *testing.T, src, dst *Store, records []Message) {
 			t.Fatal(err)
 		}
 		t.Cleanup(release)
+	}
+}
+
+// TestRecordSkipsUnknownFields: an optional field this version does not
+// know is stepped over.
+func TestRecordSkipsUnknownFields(t *testing.T) {
+	m := Message{UID: 3, GUID: strings.Repeat("cd", 32), InternalDate: time.Unix(1700000000, 0).UTC(), Size: 7, Delivery: "rk-1"}
+	b := append(encodeRecord(&m), 'z', 0, 2, 'h', 'i')
+	got, err := decodeRecord(b)
+	if err != nil || got.Delivery != "rk-1" || got.UID != 3 {
+		t.Fatalf("decoded %+v, %v", got, err)
+	}
+}
+
+// TestMergeKeepsADeliveryTheyExpunged: a delivery made on both sides whose
+// copy here the other side expunged is taken from theirs, not lost with
+// the expunge.
+func TestMergeKeepsADeliveryTheyExpunged(t *testing.T) {
+	x, y := openStore(t, t.TempDir()), openStore(t, t.TempDir())
+	x.SetOrigin("x")
+	mustCreate(t, x, 1, 2, 0)
+	v := deliverOnce(t, x, "rk-1", testBody(1), 1)[0].Message
+	if err := ship(t, x, y, 1, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	// y, cut off and promoted, stores the delivery again past its
+	// memory of it, and its user expunges the copy x also holds.
+	y.SetOrigin("y")
+	forgetDeliveries(t, y, 1)
+	deliverOnce(t, y, "rk-1", testBody(1), 1)
+	if _, _, err := y.StoreFlags(1, []uint32{v.UID}, FlagsAdd, []imap.Flag{imap.FlagDeleted}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := y.Expunge(1, nil); err != nil {
+		t.Fatal(err)
+	}
+	theirs, _ := y.Messages(1)
+	importAll(t, y, x, theirs)
+	st, _ := y.ReplicaState(1)
+	if _, err := x.MergeForeign(1, theirs, []uint32{v.UID}, st.MaxSeenUID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := x.Messages(1); len(got) != 1 || got[0].UID == v.UID {
+		t.Fatalf("after the merge: %+v, want their copy alone", got)
+	}
+}
+
+// TestReplicaNotesOnlyRecentDeliveries: a whole copy sent to a new replica
+// does not fill its delivery records with deliveries past any second try.
+func TestReplicaNotesOnlyRecentDeliveries(t *testing.T) {
+	p, r := openStore(t, t.TempDir()), openStore(t, t.TempDir())
+	p.SetOrigin("b1")
+	mustCreate(t, p, 1, 2, 0)
+	old := time.Now().Add(-DedupWindow - time.Minute)
+	if _, err := p.DeliverOnce(context.Background(), "rk-old", []uint64{1}, strings.NewReader(testBody(1)), old, nil); err != nil {
+		t.Fatal(err)
+	}
+	deliverOnce(t, p, "rk-new", testBody(2), 1)
+	if err := ship(t, p, r, 1, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	r.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketMailboxes).Bucket(idKey(1)).Bucket(keyDeliveries)
+		sum := sha256.Sum256([]byte(testBody(2)))
+		if b == nil || b.Stats().KeyN != 1 || b.Get(deliveryKey("rk-new", hex.EncodeToString(sum[:]))) == nil {
+			t.Errorf("the replica's delivery records are not the recent delivery alone")
+		}
+		return nil
+	})
+}
+
+// forgetDeliveries drops mailbox id's delivery records, as their expiry
+// would.
+func forgetDeliveries(t *testing.T, s *Store, id uint64) {
+	t.Helper()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketMailboxes).Bucket(idKey(id))
+		for _, k := range [][]byte{keyDeliveries, keyDeliveryTimes} {
+			if err := b.DeleteBucket(k); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

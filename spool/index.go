@@ -135,7 +135,7 @@ func encodeRecord(m *Message) []byte {
 	return b
 }
 
-// recordDelivery starts the optional field after a record's flags that
+// recordDelivery tags the optional field after a record's flags that
 // holds its Delivery. A record without it ends at its flags, as records
 // written before the field existed do.
 const recordDelivery = 'd'
@@ -166,11 +166,18 @@ func decodeRecord(b []byte) (Message, error) {
 		m.Flags = append(m.Flags, imap.Flag(rest[2:2+l]))
 		rest = rest[2+l:]
 	}
-	if len(rest) > 0 {
-		if len(rest) < 3 || rest[0] != recordDelivery || len(rest) != 3+int(be.Uint16(rest[1:])) {
+	// Optional fields: a tag, a 16-bit length, the value. A tag this
+	// version does not know is stepped over, so a record written by a
+	// later one still reads.
+	for len(rest) > 0 {
+		if len(rest) < 3 || len(rest) < 3+int(be.Uint16(rest[1:])) {
 			return Message{}, bad
 		}
-		m.Delivery = string(rest[3:])
+		l := int(be.Uint16(rest[1:]))
+		if rest[0] == recordDelivery {
+			m.Delivery = string(rest[3 : 3+l])
+		}
+		rest = rest[3+l:]
 	}
 	return m, nil
 }

@@ -34,7 +34,7 @@ type MergeReport struct {
 func (s *Store) MergeForeign(id uint64, theirs []Message, theirGone []uint32, theirMaxSeen uint32) (MergeReport, error) {
 	var rep MergeReport
 	for _, m := range theirs {
-		if !validGUID(m.GUID) || m.UID == 0 {
+		if !validGUID(m.GUID) || m.UID == 0 || len(m.Delivery) > MaxDeliveryID {
 			return rep, fmt.Errorf("%w: foreign record uid %d guid %q", ErrInvalidMeta, m.UID, m.GUID)
 		}
 		if _, err := canonicalFlags(m.Flags); err != nil {
@@ -51,7 +51,7 @@ func (s *Store) MergeForeign(id uint64, theirs []Message, theirGone []uint32, th
 		if err != nil {
 			return err
 		}
-		low, lowOurs, err := s.adoptForeign(w, mb, ours, theirs, &rep)
+		low, lowOurs, err := s.adoptForeign(w, mb, ours, theirs, theirGone, &rep)
 		if err != nil {
 			return err
 		}
@@ -69,7 +69,7 @@ func (s *Store) MergeForeign(id uint64, theirs []Message, theirGone []uint32, th
 
 // adoptForeign adds their records above our highest UID as they are, and
 // returns theirs below it, and ours they lack, for renumbering.
-func (s *Store) adoptForeign(w *txn, mb *mailbox, ours, theirs []Message, rep *MergeReport) (low, lowOurs []Message, err error) {
+func (s *Store) adoptForeign(w *txn, mb *mailbox, ours, theirs []Message, theirGone []uint32, rep *MergeReport) (low, lowOurs []Message, err error) {
 	held := make(map[uint32]bool, len(ours))
 	for _, m := range ours {
 		held[m.UID] = true
@@ -81,7 +81,19 @@ func (s *Store) adoptForeign(w *txn, mb *mailbox, ours, theirs []Message, rep *M
 	gone := mb.b.Bucket(keyExpunged)
 	ourMax := mb.meta.MaxSeenUID
 	now := time.Now()
-	delivered := deliveriesOf(ours)
+	// Ours that they expunged are about to go: a delivery of theirs is
+	// a duplicate only of one of ours that stays.
+	going := make(map[uint32]bool, len(theirGone))
+	for _, u := range theirGone {
+		going[u] = true
+	}
+	var staying []Message
+	for _, m := range ours {
+		if !going[m.UID] {
+			staying = append(staying, m)
+		}
+	}
+	delivered := deliveriesOf(staying)
 	var modseq uint64
 	for _, m := range theirs {
 		if held[m.UID] || (gone != nil && gone.Get(uidKey(m.UID)) != nil) {
@@ -90,7 +102,7 @@ func (s *Store) adoptForeign(w *txn, mb *mailbox, ours, theirs []Message, rep *M
 		if m.Delivery != "" {
 			// The same delivery made here too (a proxy that sent it again
 			// to this side after the other failed to answer) is made once.
-			made, err := mb.madeDelivery(now, delivered, m)
+			made, err := mb.madeDelivery(now, delivered, going, m)
 			if err != nil {
 				return nil, nil, err
 			}

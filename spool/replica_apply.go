@@ -151,7 +151,7 @@ func (s *Store) ApplyReplicated(cb ChangeBatch, slot uint32) error {
 		return fmt.Errorf("%w: batch uidvalidity %d, stride %d, slot %d", ErrInvalidMeta, cb.UIDValidity, cb.Stride, slot)
 	}
 	for _, r := range cb.Records {
-		if !validGUID(r.GUID) || r.UID == 0 || r.ModSeq > cb.HighestModSeq {
+		if !validGUID(r.GUID) || r.UID == 0 || r.ModSeq > cb.HighestModSeq || len(r.Delivery) > MaxDeliveryID {
 			return fmt.Errorf("%w: record uid %d guid %q modseq %d", ErrInvalidMeta, r.UID, r.GUID, r.ModSeq)
 		}
 		if _, err := canonicalFlags(r.Flags); err != nil {
@@ -305,10 +305,11 @@ func (s *Store) putReplicated(w *txn, mb *mailbox, r Message) error {
 	if err := w.ref(r.GUID, r.Size, cache); err != nil {
 		return err
 	}
-	if r.Delivery != "" {
+	if now := time.Now(); r.Delivery != "" && now.Sub(r.InternalDate) < DedupWindow {
 		// Should this copy become the primary, a proxy's second try of
-		// the delivery finds it made (DeliverOnce).
-		now := time.Now()
+		// the delivery finds it made (DeliverOnce). A delivery's
+		// internal date is when it was made: older ones (a whole copy
+		// sent to a new replica) are past any second try.
 		if err := mb.expireDeliveries(now); err != nil {
 			return err
 		}

@@ -59,7 +59,8 @@ func MutualClientConfig(nodeDir string) (*tls.Config, error) {
 }
 
 // sessionCacheSize bounds the TLS sessions a node keeps for resuming, one
-// per peer address.
+// per peer host name (the name dialled, without its port: peers that share
+// a host, as on a test machine, take each other's place).
 const sessionCacheSize = 256
 
 // ClientPortConfig is the tls.Config of the IMAP and LMTP client ports

@@ -16,15 +16,13 @@ import (
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/readend"
+	"github.com/rookery-mail/rookery/spool"
 )
 
 // session is one LMTP transaction after another on one connection.
 // DeliveryIDPrefix starts the delivery ids that the LMTP proxies send as
 // MAIL's ENVID (lmtp.newDeliveryID makes them).
 const DeliveryIDPrefix = "rk-"
-
-// maxDeliveryID bounds the delivery ids honoured.
-const maxDeliveryID = 64
 
 type session struct {
 	srv  *Server
@@ -69,7 +67,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		// Only the proxies' own ids name a delivery: an MTA's ENVID is the
 		// original sender's, who may give two messages the same one.
 		// The id is kept with each message stored; a proxy's is 27 bytes.
-		if strings.HasPrefix(opts.EnvelopeID, DeliveryIDPrefix) && len(opts.EnvelopeID) <= maxDeliveryID {
+		if strings.HasPrefix(opts.EnvelopeID, DeliveryIDPrefix) && len(opts.EnvelopeID) <= spool.MaxDeliveryID {
 			s.delivery = opts.EnvelopeID
 		}
 	}
