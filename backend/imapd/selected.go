@@ -55,7 +55,15 @@ func (s *session) Select(external string, options *imap.SelectOptions) (*imap.Se
 	}
 	var permanent []imap.Flag
 	if !options.ReadOnly {
-		permanent = s.storable(m, append(keywords.mailboxFlags(), imap.FlagWildcard))
+		all := append(keywords.mailboxFlags(), imap.FlagWildcard)
+		permanent = s.storable(m, all)
+		if len(permanent) < len(all) {
+			// A grant acknowledged elsewhere may not have reached this
+			// copy: offer what a synced read allows, as STORE checks.
+			if synced, err := s.syncedRecord(ctx, m.Name); err == nil && synced.ID == m.ID {
+				permanent = s.storable(synced, all)
+			}
+		}
 	}
 	return &imap.SelectData{
 		Flags:          keywords.mailboxFlags(),
