@@ -25,6 +25,9 @@ func (c ReadYourWrites) Check(h history.History) Result {
 	checked := 0
 	for _, ops := range h.ByProcess() {
 		lastWrite := make(map[string]history.Op)
+		// renamedAway: the name's last write was the connection's RENAME
+		// of it to another name, under which the instance lives on.
+		renamedAway := make(map[string]bool)
 		// The instance (UIDVALIDITY) the connection last selected under a
 		// name, and whether its own DELETE of it came since.
 		seen := make(map[string]history.Op)
@@ -32,6 +35,7 @@ func (c ReadYourWrites) Check(h history.History) Result {
 			switch {
 			case (op.F == history.FCreate || op.F == history.FDelete) && op.Outcome == history.OK:
 				lastWrite[op.Key] = op
+				renamedAway[op.Key] = false
 				if op.F == history.FCreate {
 					delete(seen, op.Key)
 				}
@@ -40,6 +44,7 @@ func (c ReadYourWrites) Check(h history.History) Result {
 				gone.F = history.FDelete
 				made.F, made.Key = history.FCreate, renameTarget(op)
 				lastWrite[gone.Key], lastWrite[made.Key] = gone, made
+				renamedAway[gone.Key], renamedAway[made.Key] = true, false
 				if s, ok := seen[gone.Key]; ok {
 					seen[made.Key] = s // the instance keeps its UIDVALIDITY under its new name
 				}
@@ -47,7 +52,7 @@ func (c ReadYourWrites) Check(h history.History) Result {
 				w, ok := lastWrite[op.Key]
 				if ok {
 					checked++
-					if a, bad := readOwnWrite(h, w, op, seen[op.Key]); bad {
+					if a, bad := readOwnWrite(h, w, op, seen[op.Key], renamedAway[op.Key]); bad {
 						b.anomaly(a)
 					}
 				}
@@ -67,14 +72,18 @@ func (c ReadYourWrites) Check(h history.History) Result {
 // same instance again (its UIDVALIDITY, which no new mailbox is given) is
 // a resurrection whatever other clients did, while a new instance is
 // another client's CREATE, which must have been able to come in between.
-func readOwnWrite(h history.History, w, s, before history.Op) (Anomaly, bool) {
+// When the connection's "delete" was its RENAME of the name away, the
+// instance lives on under the new name, and another client's RENAME of it
+// back (which must have been able to come in between) brings it here
+// again: that is no resurrection.
+func readOwnWrite(h history.History, w, s, before history.Op, renamedAway bool) (Anomaly, bool) {
 	found := s.Outcome == history.OK
 	wantFound := w.F == history.FCreate
 	if found == wantFound {
 		return Anomaly{}, false
 	}
 	if w.F == history.FDelete && before.Value.UIDValidity != 0 && before.Index < w.Index &&
-		s.Value.UIDValidity == before.Value.UIDValidity {
+		s.Value.UIDValidity == before.Value.UIDValidity && !(renamedAway && mayRenameOnto(h, w, s)) {
 		return Anomaly{
 			Kind: "resurrected-after-own-delete", Key: s.Key, Ops: []int{before.Index, w.Index, s.Index},
 			Detail: fmt.Sprintf("process %d: select saw uidvalidity %d, delete ok via %s, then select found uidvalidity %d again via %s",
@@ -96,6 +105,20 @@ func readOwnWrite(h history.History, w, s, before history.Op) (Anomaly, bool) {
 		Kind: kind, Key: s.Key, Ops: []int{w.Index, s.Index},
 		Detail: fmt.Sprintf("process %d: %s ok via %s, then select %s via %s", s.Process, w.F, w.Node, s.Outcome, s.Node),
 	}, true
+}
+
+// mayRenameOnto reports whether another RENAME onto the key of from could
+// take effect after from took effect and before to did.
+func mayRenameOnto(h history.History, from, to history.Op) bool {
+	for _, op := range h {
+		if op.Index == from.Index || op.Outcome == history.Fail || op.F != history.FRename || renameTarget(op) != from.Key {
+			continue
+		}
+		if op.Complete >= from.Invoke && op.Invoke <= to.Complete {
+			return true
+		}
+	}
+	return false
 }
 
 // mayHappenBetween reports whether some operation f on the key of from could

@@ -45,6 +45,12 @@ func TestReadYourWrites(t *testing.T) {
 		{"an instance renamed in keeps its uidvalidity", new(hist).dir(0, create, "a", ok, "", 0, 10).
 			selUV(0, "a", 5, 12, 14).rename(0, "a", "b", ok, "", 20, 30).dir(0, del, "b", ok, "", 32, 34).
 			dir(1, create, "b", info, "", 35, 38).selUV(0, "b", 5, 40, 50), Invalid, "resurrected-after-own-delete"},
+		{"the same instance renamed away and back by another client", new(hist).dir(0, create, "a", ok, "", 0, 10).
+			selUV(0, "a", 5, 12, 14).rename(0, "a", "b", ok, "", 20, 30).rename(1, "b", "a", ok, "", 32, 38).
+			selUV(0, "a", 5, 40, 50), Valid, ""},
+		{"the same instance after own rename away, nothing renamed back", new(hist).dir(0, create, "a", ok, "", 0, 10).
+			selUV(0, "a", 5, 12, 14).rename(0, "a", "b", ok, "", 20, 30).dir(1, create, "a", info, "", 32, 38).
+			selUV(0, "a", 5, 40, 50), Invalid, "resurrected-after-own-delete"},
 		{"another connection's select does not count", new(hist).dir(0, create, "a", ok, "", 0, 10).
 			dir(1, sel, "a", fail, absent, 20, 30).dir(0, sel, "a", ok, "", 40, 50), Valid, ""},
 	}
