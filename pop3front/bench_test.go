@@ -172,27 +172,6 @@ service pop3-login {
   }
 }
 `, dir, port)
-	confPath := filepath.Join(dir, "dovecot.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "passwd"), []byte("alice:{PLAIN}"+testcluster.Password+"\n"), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-F", "-c", confPath)
-	if err := cmd.Start(); err != nil {
-		b.Fatalf("start dovecot: %v", err)
-	}
-	b.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	testcluster.WaitFor(b, "dovecot listening", func() bool {
-		conn, err := net.Dial("tcp", addr)
-		if err == nil {
-			conn.Close()
-		}
-		return err == nil
-	})
+	testcluster.RunDovecot(b, bin, dir, addr, conf)
 	return addr
 }

@@ -77,6 +77,16 @@ service imap-login {
   }
 }
 `, dir, port)
+	RunDovecot(t, bin, dir, addr, conf)
+	return addr
+}
+
+// RunDovecot writes conf (whose listener is addr) to dir with a
+// passwd-file for alice with Password, runs Dovecot's binary bin on it in
+// the foreground until the test ends, and waits until addr takes
+// connections.
+func RunDovecot(t testing.TB, bin, dir, addr, conf string) {
+	t.Helper()
 	confPath := filepath.Join(dir, "dovecot.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -99,5 +109,4 @@ service imap-login {
 		}
 		return err == nil
 	})
-	return addr
 }
