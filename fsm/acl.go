@@ -111,7 +111,24 @@ func MayPost(m *Mailbox) bool {
 
 // HasRight reports whether user holds right on m (see Rights).
 func HasRight(user string, m *Mailbox, right byte) bool {
-	return strings.IndexByte(Rights(user, m), right) >= 0
+	if strings.IndexByte(rightsOrder, right) < 0 {
+		return false
+	}
+	if Owner(m.Name) == user {
+		return strings.IndexByte(AllRights, right) >= 0
+	}
+	granted := false
+	for _, ace := range m.ACL {
+		id, negative := strings.CutPrefix(ace.Identifier, "-")
+		if id != user && id != AnyoneIdentifier || strings.IndexByte(ace.Rights, right) < 0 {
+			continue
+		}
+		if negative {
+			return false
+		}
+		granted = true
+	}
+	return granted
 }
 
 // setACL replaces Identifier's entry (see withEntry).

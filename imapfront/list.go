@@ -1,8 +1,10 @@
 package imapfront
 
 import (
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
@@ -59,13 +61,19 @@ func (s *session) cmdList(cmd *Command) bool {
 		return true
 	}
 	var stat []*fsm.Mailbox
-	entries, names := s.listEntries(v, patterns)
-	for _, name := range names {
-		e := entries[name]
+	l := s.listEntries(v, patterns)
+	defer l.release()
+	for _, name := range l.names {
+		e := l.entries[name]
 		if !matchAny(patterns, name) || !opts.wants(e) {
 			continue
 		}
-		s.untagged("LIST (%s) \"/\" %s%s", opts.attributes(e), s.quoteName(name), opts.extended(e))
+		b := append(s.bw.AvailableBuffer(), "* LIST ("...)
+		b = opts.appendAttributes(b, e)
+		b = append(b, `) "/" `...)
+		b = s.appendName(b, name)
+		b = append(b, opts.extended(e)...)
+		s.bw.Write(append(b, "\r\n"...))
 		if e.mbox != nil && opts.status != "" {
 			stat = append(stat, e.mbox)
 		}
@@ -89,26 +97,33 @@ func (o *listOptions) wants(e *listEntry) bool {
 	return e.mbox != nil || e.children
 }
 
-func (o *listOptions) attributes(e *listEntry) string {
-	var attrs []string
+// appendAttributes appends e's name attributes, separated by spaces.
+func (o *listOptions) appendAttributes(b []byte, e *listEntry) []byte {
+	n := len(b)
+	attr := func(a string) {
+		if len(b) > n {
+			b = append(b, ' ')
+		}
+		b = append(b, a...)
+	}
 	switch {
 	case e.mbox == nil && (!e.children || o.extendedSyntax):
-		attrs = append(attrs, `\NonExistent`)
+		attr(`\NonExistent`)
 	case e.mbox == nil:
-		attrs = append(attrs, `\Noselect`)
+		attr(`\Noselect`)
 	}
 	if e.children {
-		attrs = append(attrs, `\HasChildren`)
+		attr(`\HasChildren`)
 	} else if e.mbox != nil {
-		attrs = append(attrs, `\HasNoChildren`)
+		attr(`\HasNoChildren`)
 	}
 	if e.subscribed && (o.retSubscribed || o.subscribedOnly) {
-		attrs = append(attrs, `\Subscribed`)
+		attr(`\Subscribed`)
 	}
 	if e.mbox != nil && e.mbox.SpecialUse != "" {
-		attrs = append(attrs, e.mbox.SpecialUse)
+		attr(e.mbox.SpecialUse)
 	}
-	return strings.Join(attrs, " ")
+	return b
 }
 
 func (o *listOptions) extended(e *listEntry) string {
@@ -124,20 +139,9 @@ func (o *listOptions) extended(e *listEntry) string {
 // user's own subtree, the mailboxes that grant the user or "anyone"
 // something, and shared/: its cost follows what the user may see, not the
 // size of the directory.
-func (s *session) listEntries(dir *fsm.View, patterns []string) (map[string]*listEntry, []string) {
-	entries := make(map[string]*listEntry, 64)
-	var slab []listEntry // entries are allocated in runs, not one by one
-	entry := func(name string) *listEntry {
-		e := entries[name]
-		if e == nil {
-			if len(slab) == 0 {
-				slab = make([]listEntry, 32)
-			}
-			e, slab = &slab[0], slab[1:]
-			entries[name] = e
-		}
-		return e
-	}
+func (s *session) listEntries(dir *fsm.View, patterns []string) *listing {
+	l := listings.Get().(*listing)
+	entry := l.entry
 	add := func(m *fsm.Mailbox) bool {
 		if !visible(s.user, m) {
 			return true
@@ -173,12 +177,49 @@ func (s *session) listEntries(dir *fsm.View, patterns []string) (map[string]*lis
 			entry(p).subChildren = true
 		}
 	}
-	names := make([]string, 0, len(entries))
-	for name := range entries {
-		names = append(names, name)
+	// The names went in mostly in order (a walk of the user's subtree
+	// first), which the sort is quick to finish.
+	slices.Sort(l.names)
+	return l
+}
+
+// listing is what one LIST may show: entries keyed by external name, and
+// the names in order. Listings are pooled, so that a LIST allocates little.
+type listing struct {
+	entries map[string]*listEntry
+	names   []string
+	slab    []listEntry // entries are taken from it, not allocated one by one
+	used    int
+}
+
+var listings = sync.Pool{New: func() any { return &listing{entries: make(map[string]*listEntry, 128)} }}
+
+func (l *listing) entry(name string) *listEntry {
+	if e := l.entries[name]; e != nil {
+		return e
 	}
-	sort.Strings(names)
-	return entries, names
+	if l.used == len(l.slab) {
+		l.slab, l.used = make([]listEntry, max(64, 2*len(l.slab))), 0
+	}
+	e := &l.slab[l.used]
+	l.used++
+	l.entries[name] = e
+	l.names = append(l.names, name)
+	return e
+}
+
+// release returns l to the pool, emptied, unless it grew past what a
+// LIST commonly shows.
+func (l *listing) release() {
+	if len(l.entries) > 1024 {
+		return
+	}
+	clear(l.entries)
+	clear(l.names)
+	l.names = l.names[:0]
+	clear(l.slab[:l.used])
+	l.used = 0
+	listings.Put(l)
 }
 
 func parentOf(name string) string {

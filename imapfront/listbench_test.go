@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -158,7 +159,12 @@ func benchList(b *testing.B, n, clients int) {
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(all[len(all)*9/10].Microseconds()), "p90-µs")
 	b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
+	b.ReportMetric(float64(all[len(all)*999/1000].Microseconds()), "p999-µs")
+	b.ReportMetric(float64(all[len(all)*9/10].Microseconds()), "p90-µs")
+	b.ReportMetric(float64(all[len(all)*999/1000].Microseconds()), "p999-µs")
+	b.ReportMetric(float64(all[len(all)-1].Microseconds()), "max-µs")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(len(all)), "cpu-µs/list")
 	b.ReportMetric(listDir.perEntry, "B/mailbox")
 }
@@ -227,4 +233,47 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkMachineStalls is the reference for the LIST benchmark's tail:
+// one goroutine per core reads the clock in a loop, doing nothing else,
+// and counts the gaps of 1 ms or more, when the machine ran something
+// else. Every LIST in flight on a stalled core waits for the stall too.
+//
+//	go test ./imapfront/ -run '^$' -bench MachineStalls -benchtime 5x
+func BenchmarkMachineStalls(b *testing.B) {
+	const span = time.Second
+	procs := runtime.GOMAXPROCS(0)
+	gaps := make([][]time.Duration, procs)
+	for range b.N {
+		var wg sync.WaitGroup
+		for p := range procs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				last := time.Now()
+				for end := last.Add(span); last.Before(end); {
+					now := time.Now()
+					if d := now.Sub(last); d >= time.Millisecond {
+						gaps[p] = append(gaps[p], d)
+					}
+					last = now
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	all := slices.Concat(gaps...)
+	slices.Sort(all)
+	var stalled time.Duration
+	for _, g := range all {
+		stalled += g
+	}
+	seconds := float64(b.N) * span.Seconds() * float64(procs)
+	b.ReportMetric(float64(len(all))/seconds, "stalls/core-s")
+	b.ReportMetric(100*stalled.Seconds()/seconds, "%stalled")
+	if len(all) > 0 {
+		b.ReportMetric(float64(all[len(all)/2].Microseconds()), "stall-p50-µs")
+		b.ReportMetric(float64(all[len(all)-1].Microseconds()), "stall-max-µs")
+	}
 }

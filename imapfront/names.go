@@ -39,29 +39,37 @@ func (s *session) externalName(internal string) string {
 }
 
 func (s *session) quoteName(name string) string {
+	return string(s.appendName(nil, name))
+}
+
+// appendName appends name as the client sees it: quoted, in modified
+// UTF-7 unless the client enabled UTF8=ACCEPT.
+func (s *session) appendName(b []byte, name string) []byte {
 	if !s.utf8 {
 		name = encodeUTF7(name)
 	}
-	return quote(name)
+	return appendQuoted(b, name)
 }
 
 // quote renders s as an IMAP quoted string, or a literal when it holds CR
 // or LF (which a valid name never does).
-func quote(s string) string {
-	if strings.ContainsAny(s, "\r\n") {
-		return "{" + strconv.Itoa(len(s)) + "}\r\n" + s
+func quote(s string) string { return string(appendQuoted(nil, s)) }
+
+func appendQuoted(b []byte, s string) []byte {
+	if strings.IndexByte(s, '\r') >= 0 || strings.IndexByte(s, '\n') >= 0 {
+		b = append(b, '{')
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, "}\r\n"...)
+		return append(b, s...)
 	}
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	b.WriteByte('"')
+	b = append(b, '"')
 	for i := 0; i < len(s); i++ {
-		if s[i] == '"' || s[i] == '\\' {
-			b.WriteByte('\\')
+		if c := s[i]; c == '"' || c == '\\' {
+			b = append(b, '\\')
 		}
-		b.WriteByte(s[i])
+		b = append(b, s[i])
 	}
-	b.WriteByte('"')
-	return b.String()
+	return append(b, '"')
 }
 
 // visible: the user may see m in LIST.
