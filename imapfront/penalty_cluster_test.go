@@ -16,6 +16,16 @@ func TestLoginPenaltyAcrossFrontends(t *testing.T) {
 	c := testcluster.Start(t, testcluster.Options{Backends: 1, Frontends: 2})
 	c.AddUser("alice", 0)
 	a, b := c.Frontends[0], c.Frontends[1]
+	// Hints go to the members gossip knows: a frontend that has not yet
+	// heard of the other would tell no one.
+	testcluster.WaitFor(t, "the first frontend to know the second by gossip", func() bool {
+		for _, m := range a.Node.ClusterStatus(testcluster.Ctx(t)) {
+			if m.NodeID == b.Node.ID() && m.Error == "" {
+				return true
+			}
+		}
+		return false
+	})
 	ca, err := imapclient.DialInsecure(a.IMAPAddr, nil)
 	if err != nil {
 		t.Fatal(err)
