@@ -35,7 +35,7 @@ func (s *session) capabilities() string {
 		"UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "BINARY", "STATUS=SIZE",
 		"SORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "ESORT",
 		"CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "ACL",
-		"RIGHTS=texk", fmt.Sprintf("APPENDLIMIT=%d", s.cfg.MaxLiteralBytes)}
+		"RIGHTS=texk", "COMPRESS=DEFLATE", fmt.Sprintf("APPENDLIMIT=%d", s.cfg.MaxLiteralBytes)}
 	caps = append(caps, s.quotaCapabilities()...)
 	return strings.Join(caps, " ")
 }

@@ -31,14 +31,15 @@ type session struct {
 	// in; guarded by the Server's mu.
 	preAuth bool
 
-	user     string // canonical user once authenticated
-	utf8     bool   // the client enabled UTF8=ACCEPT
-	backends map[string]*backendConn
-	selected *backendConn // the backend connection with a mailbox selected
-	selName  string       // internal name of the selected mailbox
-	view     *mboxView    // the client's view of it; non-nil while one is selected
-	torn     bool         // a backend response was cut off part way to the client
-	status   string       // the last tagged status sent (OK, NO, BAD), for the Observer
+	user       string // canonical user once authenticated
+	utf8       bool   // the client enabled UTF8=ACCEPT
+	compressed bool   // COMPRESS=DEFLATE is on
+	backends   map[string]*backendConn
+	selected   *backendConn // the backend connection with a mailbox selected
+	selName    string       // internal name of the selected mailbox
+	view       *mboxView    // the client's view of it; non-nil while one is selected
+	torn       bool         // a backend response was cut off part way to the client
+	status     string       // the last tagged status sent (OK, NO, BAD), for the Observer
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -262,6 +263,8 @@ func (s *session) dispatchAuth(cmd *Command) bool {
 		return s.cmdStatus(cmd)
 	case "APPEND":
 		return s.cmdAppend(cmd)
+	case "COMPRESS":
+		return s.cmdCompress(cmd)
 	case "GETQUOTAROOT", "GETQUOTA", "SETQUOTA":
 		if s.cfg.Quotas != nil {
 			return s.quotaCommand(cmd)

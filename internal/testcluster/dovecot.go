@@ -45,6 +45,11 @@ func StartDovecot(t testing.TB) string {
 	}
 	addr := FreeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
+	// COMPRESS=DEFLATE is Dovecot's imap_zlib plugin, in dovecot-core.
+	plugins := ""
+	if _, err := os.Stat("/usr/lib/dovecot/modules/lib30_imap_zlib_plugin.so"); err == nil {
+		plugins = "protocol imap {\n  mail_plugins = $mail_plugins imap_zlib\n}\n"
+	}
 	conf := fmt.Sprintf(`base_dir = %[1]s/run
 state_dir = %[1]s/state
 log_path = %[1]s/dovecot.log
@@ -76,7 +81,7 @@ service imap-login {
     port = 0
   }
 }
-`, dir, port)
+`, dir, port) + plugins
 	RunDovecot(t, bin, dir, addr, conf)
 	return addr
 }

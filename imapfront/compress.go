@@ -1,0 +1,89 @@
+package imapfront
+
+import (
+	"compress/flate"
+	"io"
+	"strings"
+	"sync"
+)
+
+// COMPRESS=DEFLATE (RFC 4978) compresses the client's connection only: the
+// frontend inflates the client's commands and deflates its responses, and
+// its links to backends stay as they were. After the tagged OK both
+// directions are raw DEFLATE (RFC 1951, no zlib header).
+//
+// Each time the session's buffered responses go out (a flush, or a full
+// 4 KiB buffer), they are deflated and sync-flushed (section 4: a
+// response is never held back in the compressor), by a compressor taken
+// from a pool for that write and given back after it. A deflate stream may
+// go on after a sync flush with blocks that refer to nothing before them,
+// so a compressed connection holds no compressor while it waits: Go's
+// deflate state is over 700 KiB, and a client in IDLE may wait for hours.
+// The cost is history: a write refers back only within itself. What a
+// compressed connection does hold is the inflate state of the client's
+// stream (about 40 KiB: the client's compressor may refer back 32 KiB).
+
+// compressLevel is the deflate level of compressed sessions: IMAP's text
+// compresses well at any level, and a core serves more at the fastest.
+const compressLevel = flate.BestSpeed
+
+var deflaters = sync.Pool{New: func() any {
+	zw, err := flate.NewWriter(io.Discard, compressLevel)
+	if err != nil {
+		panic(err) // only for a level out of range
+	}
+	return zw
+}}
+
+// deflatingWriter deflates each write to dst on its own, sync-flushed.
+type deflatingWriter struct{ dst io.Writer }
+
+func (w deflatingWriter) Write(p []byte) (int, error) {
+	zw := deflaters.Get().(*flate.Writer)
+	zw.Reset(w.dst)
+	n, err := zw.Write(p)
+	if err == nil {
+		err = zw.Flush()
+	}
+	zw.Reset(io.Discard) // keeps no connection alive in the pool
+	deflaters.Put(zw)
+	return n, err
+}
+
+func (s *session) cmdCompress(cmd *Command) bool {
+	a := cmd.argReader()
+	mech, err := a.atom()
+	if err == nil {
+		err = a.done()
+	}
+	switch {
+	case err != nil:
+		s.fail(cmd.Tag, err)
+		return true
+	case s.compressed:
+		s.tagged(cmd.Tag, "NO", "[COMPRESSIONACTIVE] DEFLATE active already")
+		return true
+	case !strings.EqualFold(mech, "DEFLATE"):
+		// A well-formed name of a mechanism not offered: NO, as Dovecot
+		// and Cyrus answer (RFC 4978 keeps BAD for invalid arguments).
+		s.tagged(cmd.Tag, "NO", "unknown compression mechanism %s", mech)
+		return true
+	case s.br.Buffered() > 0:
+		// The client must wait for the OK before it compresses: what it
+		// sent after COMPRESS is neither plain nor compressed for sure.
+		s.tagged(cmd.Tag, "BAD", "data after COMPRESS")
+		s.flush()
+		return false
+	}
+	s.ok(cmd.Tag, "DEFLATE active")
+	if s.flush() != nil {
+		return false
+	}
+	s.compressed = true
+	// The inflater reads ahead of what it needs (it buffers the
+	// connection itself): the compressed stream lasts as long as the
+	// connection does, so nothing after it can be lost.
+	s.br.Reset(flate.NewReader(s.nc))
+	s.bw.Reset(deflatingWriter{s.nc})
+	return true
+}
