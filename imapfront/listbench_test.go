@@ -137,7 +137,7 @@ func benchList(b *testing.B, n, clients int) {
 
 	lat := make([][]time.Duration, clients)
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0, preempt0 := cpuTime(), preemptions()
 	var wg sync.WaitGroup
 	for i := range conns {
 		wg.Add(1)
@@ -154,7 +154,7 @@ func benchList(b *testing.B, n, clients int) {
 		}()
 	}
 	wg.Wait()
-	cpu := cpuTime() - cpu0
+	cpu, preempted := cpuTime()-cpu0, preemptions()-preempt0
 	b.StopTimer()
 	all := slices.Concat(lat...)
 	slices.Sort(all)
@@ -167,6 +167,10 @@ func benchList(b *testing.B, n, clients int) {
 	b.ReportMetric(float64(all[len(all)-1].Microseconds()), "max-µs")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(len(all)), "cpu-µs/list")
 	b.ReportMetric(listDir.perEntry, "B/mailbox")
+	// A thread the kernel takes off a core for another stops every
+	// goroutine it was running for a time slice: the slow LISTs come in
+	// groups of the clients in flight, each as long as a slice.
+	b.ReportMetric(float64(preempted)/b.Elapsed().Seconds(), "preempted/s")
 }
 
 // benchListConn is a bare IMAP connection, so that the client side
@@ -224,6 +228,17 @@ func (bc *benchListConn) until(b *testing.B, prefix string) string {
 			return l
 		}
 	}
+}
+
+// preemptions counts the times the kernel took one of the process's
+// threads off a core while it could still run (involuntary context
+// switches).
+func preemptions() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Nivcsw
 }
 
 // cpuTime is the user and system CPU time the process has used.
