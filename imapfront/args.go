@@ -14,6 +14,9 @@ type argReader struct {
 	pos int
 	lit int // index in cmd.Lits of the next literal
 	end int // offset of the final CRLF
+	// within: the WITHIN search keys read (searchargs.go), which the
+	// frontend answers.
+	within []withinKey
 }
 
 func (c *Command) argReader() *argReader {

@@ -95,7 +95,7 @@ func TestClientErrorsAreBAD(t *testing.T) {
 	}
 	rc.collect("sel", "SELECT INBOX", "OK")
 	for i, key := range []string{
-		"FOOBAR", "(FOO)", "YOUNGER 100", "OLDER 100", "SAVEDBEFORE 1-Jan-2020",
+		"FOOBAR", "(FOO)", "YOUNGER 0", "OLDER x", "YOUNGER", "SAVEDBEFORE 1-Jan-2020",
 		"SAVEDATESUPPORTED", "SINCE 32-Jan-2020", "NOT", "OR SEEN", "LARGER x", "UID x",
 		"()", "SUBJECT Gr\xc3\xbcn",
 	} {
@@ -107,6 +107,7 @@ func TestClientErrorsAreBAD(t *testing.T) {
 		`UID 1:* SINCE 1-Jan-2020 BEFORE "2-Feb-2030" HEADER X-A "b" LARGER 1 SMALLER 100000`,
 		"CHARSET UTF-8 SUBJECT \"Gr\xc3\xbcn\"", "KEYWORD $Junk UNKEYWORD foo NEW OLD RECENT 1,2:3 *",
 		"(FROM a TO b CC c BCC d BODY e TEXT f) SENTON 1-Jan-2020 SENTSINCE 1-Jan-2020 SENTBEFORE 1-Jan-2020 ON 1-Jan-2020",
+		"OR YOUNGER 100 (OLDER 5 NOT YOUNGER 7)",
 	} {
 		rc.collect(fmt.Sprintf("g%d", i), "SEARCH "+key, "OK")
 	}

@@ -33,7 +33,7 @@ func (s *session) capabilities() string {
 	caps := []string{"IMAP4rev1", "LITERAL+", "SASL-IR", "ID",
 		"ENABLE", "UTF8=ACCEPT", "NAMESPACE", "UNSELECT", "IDLE",
 		"UIDPLUS", "MOVE", "ESEARCH", "SEARCHRES", "BINARY", "STATUS=SIZE",
-		"SORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "ESORT",
+		"WITHIN", "SORT", "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "ESORT",
 		"CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "ACL",
 		"RIGHTS=texk", "COMPRESS=DEFLATE", fmt.Sprintf("APPENDLIMIT=%d", s.cfg.MaxLiteralBytes)}
 	caps = append(caps, s.quotaCapabilities()...)

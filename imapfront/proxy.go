@@ -230,7 +230,32 @@ func (s *session) checkedPassThrough(cmd *Command, a *argReader) bool {
 		s.fail(cmd.Tag, err)
 		return true
 	}
+	if len(a.within) > 0 {
+		return s.withinOnce(cmd, a.within, true, func(cmd *Command, retry bool) bool {
+			return s.passThroughOnce(cmd, retry)
+		})
+	}
 	return s.passThrough(cmd)
+}
+
+// withinOnce runs cmd with its WITHIN keys expanded (within.go) through
+// run; retry allows one more attempt where the mailbox is selected again
+// if the backend is lost.
+func (s *session) withinOnce(cmd *Command, keys []withinKey, retry bool, run func(*Command, bool) bool) bool {
+	bc := s.selected
+	expanded, err := s.expandWithin(bc, cmd, keys)
+	switch {
+	case err != nil && bc.broken && retry:
+		return s.selectedLost(cmd, bc, err, func() bool { return s.withinOnce(cmd, keys, false, run) })
+	case err != nil && bc.broken:
+		s.dropBackend(bc.id)
+		return s.byeLost(err)
+	case err != nil:
+		s.log.Warn("WITHIN search failed", "backend_id", bc.id, "err", err)
+		s.fail(cmd.Tag, err)
+		return true
+	}
+	return run(expanded, retry)
 }
 
 func (s *session) cmdSelect(cmd *Command) bool {

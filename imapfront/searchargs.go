@@ -10,14 +10,15 @@ import (
 // The frontend checks the grammar of SEARCH criteria and of APPEND's
 // date-time before it relays the command: the backend's IMAP library
 // answers an unknown search key, a date it cannot parse or a key of an
-// extension it lacks (YOUNGER, SAVEDBEFORE) with NO [SERVERBUG], which
+// extension it lacks (SAVEDBEFORE) with NO [SERVERBUG], which
 // tells the client the server is broken. Here they are BAD, as RFC 3501
 // section 6.4.4 asks ("unknown search key"), and nothing reaches a
 // backend. The keys are those of RFC 3501 and 9051 that the backends
-// implement.
+// implement, and RFC 5032's, which the frontend answers (within.go).
 
 // searchKeyArgs is what follows each search key: a for an astring, d a
-// date, n a number, f a flag, s a sequence set, k a search key.
+// date, n a number, z a number not 0, f a flag, s a sequence set, k a
+// search key.
 var searchKeyArgs = map[string]string{
 	"ALL": "", "ANSWERED": "", "DELETED": "", "DRAFT": "", "FLAGGED": "",
 	"RECENT": "", "SEEN": "", "NEW": "", "OLD": "",
@@ -29,9 +30,11 @@ var searchKeyArgs = map[string]string{
 	"LARGER": "n", "SMALLER": "n",
 	"UID": "s",
 	"NOT": "k", "OR": "kk",
+	"OLDER": "z", "YOUNGER": "z", // RFC 5032, answered by the frontend (within.go)
 }
 
-// checkSearch checks a SEARCH command's arguments (after UID, if any).
+// checkSearch checks a SEARCH command's arguments (after UID, if any);
+// a.within has its WITHIN keys after.
 func checkSearch(a *argReader) error {
 	first, err := a.searchToken()
 	if err != nil {
@@ -81,6 +84,7 @@ const maxSearchDepth = 64
 type searchTok struct {
 	kind tokenKind
 	text string
+	at   int // offset in the command of its first byte
 }
 
 // searchToken reads one token after its space.
@@ -88,8 +92,9 @@ func (a *argReader) searchToken() (searchTok, error) {
 	if !a.sp() {
 		return searchTok{}, fmt.Errorf("%w: expected a search key", ErrNoArgument)
 	}
+	at := a.pos
 	k, s, err := a.next()
-	return searchTok{k, s}, err
+	return searchTok{k, s, at}, err
 }
 
 func (a *argReader) peekEnd() bool { return a.pos >= a.end }
@@ -109,11 +114,12 @@ func (a *argReader) searchKey(t searchTok, depth int) error {
 			if i > 0 && !a.sp() {
 				return fmt.Errorf("%w: expected a space between search keys", ErrSyntax)
 			}
+			at := a.pos
 			k, s, err := a.next()
 			if err != nil {
 				return err
 			}
-			if err := a.searchKey(searchTok{k, s}, depth+1); err != nil {
+			if err := a.searchKey(searchTok{k, s, at}, depth+1); err != nil {
 				return err
 			}
 		}
@@ -147,6 +153,10 @@ func (a *argReader) searchKey(t searchTok, depth int) error {
 		if err := checkSearchArg(arg, v); err != nil {
 			return fmt.Errorf("%w: %s: %w", ErrSyntax, key, err)
 		}
+		if arg == 'z' {
+			n, _ := strconv.ParseUint(v.text, 10, 63)
+			a.within = append(a.within, withinKey{from: t.at, to: a.pos, older: key == "OLDER", secs: n})
+		}
 	}
 	return nil
 }
@@ -163,6 +173,10 @@ func checkSearchArg(arg rune, v searchTok) error {
 	case 'n':
 		if _, err := strconv.ParseUint(v.text, 10, 63); err != nil || v.kind != tokAtom {
 			return fmt.Errorf("invalid number %q", v.text)
+		}
+	case 'z':
+		if n, err := strconv.ParseUint(v.text, 10, 63); err != nil || n == 0 || v.kind != tokAtom {
+			return fmt.Errorf("invalid interval %q", v.text)
 		}
 	case 's':
 		if v.kind != tokAtom || v.text != "$" && !isSeqSet(v.text) {

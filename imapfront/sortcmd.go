@@ -23,6 +23,7 @@ type sortRequest struct {
 	criteria []sortCriterion
 	ret      *esortReturn // RETURN's options; nil without RETURN
 	keysAt   int          // offset in the command's Raw of the search keys
+	within   []withinKey  // the keys' WITHIN keys, which the frontend expands
 }
 
 // name is the command as the client would call it in its tagged OK.
@@ -74,6 +75,7 @@ func parseSort(cmd *Command) (*sortRequest, error) {
 	if err != nil {
 		return nil, err
 	}
+	q.within = a.within
 	// RFC 5256 section 3: US-ASCII and UTF-8 must be taken, others may.
 	// Both reach the backend as UTF-8, of which US-ASCII is a part.
 	switch strings.ToUpper(charset) {

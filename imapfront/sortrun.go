@@ -30,6 +30,11 @@ func (s *session) cmdSort(cmd *Command) bool {
 		s.fail(cmd.Tag, err)
 		return true
 	}
+	if len(q.within) > 0 {
+		return s.withinOnce(cmd, q.within, true, func(cmd *Command, retry bool) bool {
+			return s.sortOnce(cmd, q, retry)
+		})
+	}
 	return s.sortOnce(cmd, q, true)
 }
 

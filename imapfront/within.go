@@ -1,0 +1,205 @@
+package imapfront
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// WITHIN (RFC 5032): the search keys OLDER n and YOUNGER n match messages
+// whose internal date is more than n seconds before the command, or at
+// most n seconds. The backends' IMAP library has no such keys, so the
+// frontend puts in each one's place the UIDs of the messages it matches,
+// found on the selected backend with two internal commands read to their
+// end: a SEARCH by day (a superset: one day more on either side of the
+// cut-off than any zone could move the internal date's day) and a FETCH
+// of UID and INTERNALDATE of what it found, judged to the second here.
+// Both are the non-UID forms, during which the backend sends no EXPUNGE:
+// sequence numbers stay as they were, so messages next to each other by
+// number are next to each other by UID, with none between them, and each
+// run of them is written as one range of UIDs. A key that matches
+// nothing becomes NOT ALL. Then the command, with its other keys, goes
+// on as the client wrote it (SEARCH to the backend, SORT and THREAD as
+// sortrun.go runs them). A message that arrives after the internal
+// commands is judged by the keys as they stand: as if it had arrived
+// after the command.
+//
+// Rookery's choice where RFC 5032 leaves it open: YOUNGER n includes a
+// message exactly n seconds old, OLDER n does not.
+
+// withinKey is one OLDER or YOUNGER key of a command: Raw[from:to].
+type withinKey struct {
+	from, to int
+	older    bool
+	secs     uint64
+}
+
+// expandWithin returns cmd with each of its WITHIN keys replaced by the
+// messages of the mailbox selected on bc that it matches now.
+func (s *session) expandWithin(bc *backendConn, cmd *Command, keys []withinKey) (*Command, error) {
+	// Internal dates have whole seconds, and so has the cut-off.
+	now := time.Now().Truncate(time.Second)
+	sets := make(map[withinKey]string)
+	var raw []byte
+	var lits []literal
+	last, shift, lit := 0, 0, 0
+	for _, k := range keys {
+		id := withinKey{older: k.older, secs: k.secs}
+		set, ok := sets[id]
+		if !ok {
+			var err error
+			if set, err = s.withinSet(bc, k.older, now.Add(-time.Duration(min(k.secs, maxWithinSecs))*time.Second)); err != nil {
+				return nil, err
+			}
+			sets[id] = set
+		}
+		raw = append(append(raw, cmd.Raw[last:k.from]...), set...)
+		for ; lit < len(cmd.Lits) && cmd.Lits[lit].Marker < k.from; lit++ {
+			l := cmd.Lits[lit]
+			l.Marker += shift
+			l.Start += shift
+			lits = append(lits, l)
+		}
+		shift += len(set) - (k.to - k.from)
+		last = k.to
+	}
+	raw = append(raw, cmd.Raw[last:]...)
+	for ; lit < len(cmd.Lits); lit++ {
+		l := cmd.Lits[lit]
+		l.Marker += shift
+		l.Start += shift
+		lits = append(lits, l)
+	}
+	out := *cmd
+	out.Raw, out.Lits = raw, lits
+	return &out, nil
+}
+
+// maxWithinSecs bounds an interval to about 300 years: a larger one
+// reaches before any internal date and would overflow time.Duration.
+const maxWithinSecs = 300 * 366 * 24 * 3600
+
+// withinSet is the search key for the messages whose internal date is
+// before cutoff (older) or not before it.
+func (s *session) withinSet(bc *backendConn, older bool, cutoff time.Time) (string, error) {
+	day := time.Date(cutoff.UTC().Year(), cutoff.UTC().Month(), cutoff.UTC().Day(), 0, 0, 0, 0, time.UTC)
+	key := "SINCE " + day.AddDate(0, 0, -1).Format("2-Jan-2006")
+	if older {
+		key = "BEFORE " + day.AddDate(0, 0, 2).Format("2-Jan-2006")
+	}
+	tag, err := bc.start("SEARCH RETURN (ALL) " + key)
+	if err != nil {
+		return "", err
+	}
+	var found sortFound
+	var seen bool
+	var bad error
+	tagged, err := bc.collect(tag, func(resp []byte) error {
+		if f, ok, err := parseESearch(resp, tag); ok {
+			found, seen, bad = f, true, err
+		} else {
+			s.pass(resp)
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return "", err
+	case status(tagged) != "OK":
+		return "", fmt.Errorf("%w: search for WITHIN: %q", ErrBackendProtocol, tagged)
+	case bad != nil:
+		return "", bad
+	case !seen:
+		return "", fmt.Errorf("%w: search for WITHIN: no ESEARCH before %q", ErrBackendProtocol, tagged)
+	}
+	var match []uidAt
+	for _, part := range splitSet(found.set, maxFetchSet) {
+		if part == "" {
+			continue
+		}
+		got, err := s.fetchDates(bc, part)
+		if err != nil {
+			return "", err
+		}
+		for _, m := range got {
+			if m.date.Before(cutoff) == older {
+				match = append(match, m)
+			}
+		}
+	}
+	return uidRuns(match), nil
+}
+
+// uidAt is a message's sequence number, UID and internal date.
+type uidAt struct {
+	seq, uid uint32
+	date     time.Time
+}
+
+// fetchDates fetches the UID and internal date of the messages of set.
+func (s *session) fetchDates(bc *backendConn, set string) ([]uidAt, error) {
+	var msgs []uidAt
+	var bad error
+	tagged, err := bc.run("FETCH "+set+" (UID INTERNALDATE)", func(resp []byte) error {
+		f, ok, perr := parseFetch(resp)
+		if !ok || perr != nil {
+			if perr != nil && bad == nil {
+				bad = perr
+			}
+			s.pass(resp)
+			return nil
+		}
+		d, hasDate := f.items["INTERNALDATE"]
+		if !hasDate {
+			s.pass(resp) // another session's flags, say
+			return nil
+		}
+		uid, err := strconv.ParseUint(f.items["UID"].str(), 10, 32)
+		date, derr := time.Parse("_2-Jan-2006 15:04:05 -0700", d.str())
+		if err != nil || uid == 0 || derr != nil {
+			bad = fmt.Errorf("%w: FETCH for WITHIN: %q", ErrBackendProtocol, resp)
+			return nil
+		}
+		msgs = append(msgs, uidAt{seq: f.seq, uid: uint32(uid), date: date})
+		s.relayFlags(f, uint32(uid))
+		return nil
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case status(tagged) != "OK":
+		return nil, fmt.Errorf("%w: fetch for WITHIN: %q", ErrBackendProtocol, tagged)
+	case bad != nil:
+		return nil, bad
+	}
+	return msgs, nil
+}
+
+// uidRuns is the search key for msgs: UID and a range of UIDs per run
+// of consecutive sequence numbers, or NOT ALL when there is none.
+func uidRuns(msgs []uidAt) string {
+	if len(msgs) == 0 {
+		return "NOT ALL"
+	}
+	slices.SortFunc(msgs, func(a, b uidAt) int { return int(a.seq) - int(b.seq) })
+	var b strings.Builder
+	b.WriteString("UID ")
+	for i := 0; i < len(msgs); {
+		j := i
+		for j+1 < len(msgs) && msgs[j+1].seq == msgs[j].seq+1 {
+			j++
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatUint(uint64(msgs[i].uid), 10))
+		if j > i {
+			b.WriteByte(':')
+			b.WriteString(strconv.FormatUint(uint64(msgs[j].uid), 10))
+		}
+		i = j + 1
+	}
+	return b.String()
+}
