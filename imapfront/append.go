@@ -66,7 +66,7 @@ func (s *session) streamAppend(cmd *Command, bc *backendConn) bool {
 			return false
 		}
 	}
-	s.nc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+	s.setReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
 	// The message's last byte is held back until the rest of the command
 	// has been read: the backend stores a message once it has all of it,
 	// so a command that turns out to be one it must not run (a second
@@ -94,7 +94,7 @@ func (s *session) streamAppend(cmd *Command, bc *backendConn) bool {
 		}
 		return false
 	}
-	s.nc.SetReadDeadline(time.Time{})
+	s.setReadDeadline(time.Time{})
 	if cmd.Pending != nil || slices.ContainsFunc(cmd.Lits, func(l literal) bool { return l.Marker >= from }) {
 		// A second message (the reader stops at it as at the first):
 		// RFC 3502 makes the messages of one APPEND all or none, and the

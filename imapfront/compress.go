@@ -1,6 +1,7 @@
 package imapfront
 
 import (
+	"bytes"
 	"compress/flate"
 	"io"
 	"strings"
@@ -13,41 +14,57 @@ import (
 // directions are raw DEFLATE (RFC 1951, no zlib header).
 //
 // Each time the session's buffered responses go out (a flush, or a full
-// 4 KiB buffer), they are deflated and sync-flushed (section 4: a
-// response is never held back in the compressor), by a compressor taken
-// from a pool for that write and given back after it. A deflate stream may
-// go on after a sync flush with blocks that refer to nothing before them,
-// so a compressed connection holds no compressor while it waits: Go's
-// deflate state is over 700 KiB, and a client in IDLE may wait for hours.
-// The cost is history: a write refers back only within itself. What a
-// compressed connection does hold is the inflate state of the client's
-// stream (about 40 KiB: the client's compressor may refer back 32 KiB).
+// 4 KiB buffer), they are deflated on their own and sync-flushed (section
+// 4: a response is never held back in the compressor) into a buffer, which
+// goes to the connection in one write. A deflate stream may go on after a
+// sync flush with blocks that refer to nothing before them, so the
+// compressor comes from a pool for the deflating only: a session holds
+// none while it waits for the client, in IDLE or behind a client that
+// stopped reading (Go's deflate state is over 1 MiB at level 1). The cost
+// is history: a write refers back only within itself. What a compressed
+// connection does hold is the inflate state of the client's stream (about
+// 45 KiB: the client's compressor may refer back 32 KiB).
+//
+// The wire limits (MaxCommandBytes, the literal bounds) count inflated
+// bytes, so a compressed client reaches them with less sent; they bound
+// what a session holds either way.
 
 // compressLevel is the deflate level of compressed sessions: IMAP's text
 // compresses well at any level, and a core serves more at the fastest.
 const compressLevel = flate.BestSpeed
 
-var deflaters = sync.Pool{New: func() any {
-	zw, err := flate.NewWriter(io.Discard, compressLevel)
-	if err != nil {
-		panic(err) // only for a level out of range
-	}
-	return zw
-}}
+var (
+	deflaters = sync.Pool{New: func() any {
+		zw, err := flate.NewWriter(io.Discard, compressLevel)
+		if err != nil {
+			panic(err) // only for a level out of range
+		}
+		return zw
+	}}
+	deflated = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+)
 
-// deflatingWriter deflates each write to dst on its own, sync-flushed.
+// deflatingWriter deflates each write to dst on its own, sync-flushed,
+// and sends it in one write.
 type deflatingWriter struct{ dst io.Writer }
 
 func (w deflatingWriter) Write(p []byte) (int, error) {
+	buf := deflated.Get().(*bytes.Buffer)
+	buf.Reset()
 	zw := deflaters.Get().(*flate.Writer)
-	zw.Reset(w.dst)
-	n, err := zw.Write(p)
-	if err == nil {
-		err = zw.Flush()
-	}
-	zw.Reset(io.Discard) // keeps no connection alive in the pool
+	zw.Reset(buf)
+	zw.Write(p) // into a bytes.Buffer: no error
+	zw.Flush()
+	zw.Reset(io.Discard)
 	deflaters.Put(zw)
-	return n, err
+	_, err := w.dst.Write(buf.Bytes())
+	if buf.Cap() <= 64<<10 {
+		deflated.Put(buf)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 func (s *session) cmdCompress(cmd *Command) bool {
@@ -60,17 +77,19 @@ func (s *session) cmdCompress(cmd *Command) bool {
 	case err != nil:
 		s.fail(cmd.Tag, err)
 		return true
-	case s.compressed:
-		s.tagged(cmd.Tag, "NO", "[COMPRESSIONACTIVE] DEFLATE active already")
-		return true
 	case !strings.EqualFold(mech, "DEFLATE"):
 		// A well-formed name of a mechanism not offered: NO, as Dovecot
 		// and Cyrus answer (RFC 4978 keeps BAD for invalid arguments).
 		s.tagged(cmd.Tag, "NO", "unknown compression mechanism %s", mech)
 		return true
+	case s.compressed:
+		s.tagged(cmd.Tag, "NO", "[COMPRESSIONACTIVE] DEFLATE active already")
+		return true
 	case s.br.Buffered() > 0:
 		// The client must wait for the OK before it compresses: what it
 		// sent after COMPRESS is neither plain nor compressed for sure.
+		// Only what has been read is seen here; bytes still on their way
+		// are taken as compressed, as the client must have meant.
 		s.tagged(cmd.Tag, "BAD", "data after COMPRESS")
 		s.flush()
 		return false

@@ -84,6 +84,10 @@ func TestCompressDeflate(t *testing.T) {
 	if l := raw.until("e "); !strings.HasPrefix(l, "e NO [COMPRESSIONACTIVE]") {
 		t.Fatalf("a second COMPRESS: %q", l)
 	}
+	raw.send("e2 COMPRESS LZ4\r\n")
+	if l := raw.until("e2 "); !strings.HasPrefix(l, "e2 NO ") || strings.Contains(l, "COMPRESSIONACTIVE") {
+		t.Fatalf("COMPRESS of another mechanism while DEFLATE is on: %q", l)
+	}
 	var body strings.Builder
 	body.WriteString("From: a@example.org\r\nSubject: big\r\n\r\n")
 	for i := 0; body.Len() < 300_000; i++ {

@@ -519,7 +519,7 @@ type idleWait struct {
 
 func (s *session) awaitDone(w *idleWait) {
 	defer close(w.done)
-	s.nc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+	s.setReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
 	line, err := s.wr.readLine(nil)
 	if err == nil && !bytes.EqualFold(bytes.TrimSpace(line), []byte("DONE")) {
 		err = fmt.Errorf("%w: expected DONE", ErrSyntax)

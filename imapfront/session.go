@@ -79,6 +79,16 @@ func (s *session) shutdown() {
 	s.raw.SetReadDeadline(time.Now())
 }
 
+// setReadDeadline sets the deadline of reads from the client; once the
+// session is shutting down, reads fail at once whatever it is asked,
+// since shutdown's own deadline may have come before this one.
+func (s *session) setReadDeadline(t time.Time) {
+	s.nc.SetReadDeadline(t)
+	if s.closing() {
+		s.raw.SetReadDeadline(time.Now())
+	}
+}
+
 func (s *session) closing() bool {
 	select {
 	case <-s.done:
@@ -102,7 +112,7 @@ func (s *session) serve() {
 		if s.user != "" {
 			deadline = time.Now().Add(s.cfg.IdleTimeout)
 		}
-		s.nc.SetReadDeadline(deadline)
+		s.setReadDeadline(deadline)
 		cmd, err := s.wr.ReadCommand(s.continuation)
 		if err != nil {
 			if !s.readFailed(err) {
@@ -110,7 +120,7 @@ func (s *session) serve() {
 			}
 			continue
 		}
-		s.nc.SetReadDeadline(time.Time{})
+		s.setReadDeadline(time.Time{})
 		if !s.observed(cmd) {
 			return
 		}
