@@ -16,11 +16,41 @@ func (n *Node) JoinMembers(addrs []string) (int, error) {
 	if len(addrs) == 0 {
 		return 0, fmt.Errorf("%w: no addresses to join", ErrBadRequest)
 	}
-	k, err := n.gossip.Join(addrs)
+	k, err := n.join(addrs)
 	if err != nil && k == 0 {
 		return 0, fmt.Errorf("directory: join %v: %w", addrs, err)
 	}
 	return k, nil
+}
+
+// join gossips with the nodes at addrs and then with every member they
+// told of. memberlist spreads a newcomer by gossip that each node sends on
+// a few times only, which in a small cluster can die out before it
+// reaches the leader; the leader, which adds a node to Raft only once it
+// hears of it, would then wait for its next full state exchange, 15 to
+// 30 s away. A state exchange with each member tells every one at once.
+func (n *Node) join(addrs []string) (int, error) {
+	k, err := n.gossip.Join(addrs)
+	if k == 0 {
+		return 0, err
+	}
+	asked := make(map[string]bool, len(addrs))
+	for _, a := range addrs {
+		asked[a] = true
+	}
+	self := n.gossip.LocalNode().Name
+	var rest []string
+	for _, m := range n.gossip.Members() {
+		if a := m.Address(); m.Name != self && !asked[a] {
+			rest = append(rest, a)
+		}
+	}
+	if len(rest) > 0 {
+		if _, err := n.gossip.Join(rest); err != nil {
+			n.log.Debug("gossip with the members the seeds told of failed", "members", rest, "error", err)
+		}
+	}
+	return k, err
 }
 
 // BackendTag returns the gossip tag named tag of the alive member serving

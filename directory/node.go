@@ -108,7 +108,7 @@ func Open(cfg Config) (*Node, error) {
 	go n.reconcileLoop()
 	go n.nudgeLoop()
 	if len(cfg.Join) > 0 {
-		if _, err := n.gossip.Join(cfg.Join); err != nil {
+		if _, err := n.join(cfg.Join); err != nil {
 			// Not fatal: the others may start later and join us.
 			n.log.Warn("gossip join failed", "join", cfg.Join, "error", err)
 		}
