@@ -32,6 +32,8 @@ var (
 	errNoQuotaRoot  = errors.New("imapfront: no such quota root")
 	errOverQuota    = errors.New("imapfront: over quota")
 	errQuotaByAdmin = errors.New("imapfront: quotas are set by administrators")
+	// ErrLimit: a command would pass a limit of the server (RFC 5530 LIMIT).
+	ErrLimit = errors.New("imapfront: over a limit")
 	// The fates of a CREATE whose backend was lost before it answered
 	// (createfate.go).
 	ErrCreateLostMade    = errors.New("imapfront: backend lost; the mailbox exists now, made by this CREATE or another")

@@ -2,6 +2,7 @@ package imapfront
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -242,6 +243,10 @@ func (s *session) checkedPassThrough(cmd *Command, a *argReader) bool {
 // run; retry allows one more attempt where the mailbox is selected again
 // if the backend is lost.
 func (s *session) withinOnce(cmd *Command, keys []withinKey, retry bool, run func(*Command, bool) bool) bool {
+	if len(keys) > maxWithinKeys {
+		s.tagged(cmd.Tag, "NO", "[LIMIT] at most %d OLDER and YOUNGER keys a command", maxWithinKeys)
+		return true
+	}
 	bc := s.selected
 	expanded, err := s.expandWithin(bc, cmd, keys)
 	switch {
@@ -251,12 +256,18 @@ func (s *session) withinOnce(cmd *Command, keys []withinKey, retry bool, run fun
 		s.dropBackend(bc.id)
 		return s.byeLost(err)
 	case err != nil:
-		s.log.Warn("WITHIN search failed", "backend_id", bc.id, "err", err)
+		if !errors.Is(err, ErrLimit) {
+			s.log.Warn("WITHIN search failed", "backend_id", bc.id, "err", err)
+		}
 		s.fail(cmd.Tag, err)
 		return true
 	}
 	return run(expanded, retry)
 }
+
+// maxWithinKeys bounds the OLDER and YOUNGER keys of one command: each
+// costs a search and a FETCH on the backend.
+const maxWithinKeys = 8
 
 func (s *session) cmdSelect(cmd *Command) bool {
 	a := cmd.argReader()

@@ -34,6 +34,8 @@ func classify(err error) (status, code, text string) {
 		return "NO", "BADCHARSET (US-ASCII UTF-8)", "charset not supported"
 	case errors.Is(err, ErrLiteralTooBig):
 		return "NO", "TOOBIG", "literal too big"
+	case errors.Is(err, ErrLimit):
+		return "NO", "LIMIT", strings.TrimPrefix(err.Error(), ErrLimit.Error()+": ")
 	case errors.Is(err, fsm.ErrInvalidName):
 		return "NO", "CANNOT", "invalid mailbox name"
 	case errors.Is(err, fsm.ErrNameExists):

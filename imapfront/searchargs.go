@@ -154,7 +154,7 @@ func (a *argReader) searchKey(t searchTok, depth int) error {
 			return fmt.Errorf("%w: %s: %w", ErrSyntax, key, err)
 		}
 		if arg == 'z' {
-			n, _ := strconv.ParseUint(v.text, 10, 63)
+			n, _ := strconv.ParseUint(v.text, 10, 32)
 			a.within = append(a.within, withinKey{from: t.at, to: a.pos, older: key == "OLDER", secs: n})
 		}
 	}
@@ -175,7 +175,7 @@ func checkSearchArg(arg rune, v searchTok) error {
 			return fmt.Errorf("invalid number %q", v.text)
 		}
 	case 'z':
-		if n, err := strconv.ParseUint(v.text, 10, 63); err != nil || n == 0 || v.kind != tokAtom {
+		if n, err := strconv.ParseUint(v.text, 10, 32); err != nil || n == 0 || v.kind != tokAtom {
 			return fmt.Errorf("invalid interval %q", v.text)
 		}
 	case 's':

@@ -228,8 +228,29 @@ func (s *session) dispatch(cmd *Command) bool {
 	if s.user == "" {
 		return s.dispatchPreAuth(cmd)
 	}
+	if commandText(cmd) > maxRelayedText {
+		s.tagged(cmd.Tag, "BAD", "command too long: over %d bytes outside literals", maxRelayedText)
+		return true
+	}
 	cmd.ascii = !s.utf8
 	return s.dispatchAuth(cmd)
+}
+
+// maxRelayedText bounds a command's bytes outside its literals, over all
+// its lines. The backends' IMAP library stops reading a command at 50 KiB
+// of them and reads what follows as a new command: a longer one relayed
+// would let a client run a command of its own choosing behind the
+// frontend. The margin leaves room for what the frontend adds to the
+// commands it builds (internal tags, SEARCH RETURN options).
+const maxRelayedText = 48 << 10
+
+// commandText is the number of bytes of cmd outside its literals' data.
+func commandText(cmd *Command) int {
+	n := len(cmd.Raw)
+	for _, l := range cmd.Lits {
+		n -= int(l.Size)
+	}
+	return n
 }
 
 func (s *session) dispatchPreAuth(cmd *Command) bool {

@@ -2,6 +2,7 @@ package imapfront
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,9 +14,10 @@ import (
 // most n seconds. The backends' IMAP library has no such keys, so the
 // frontend puts in each one's place the UIDs of the messages it matches,
 // found on the selected backend with two internal commands read to their
-// end: a SEARCH by day (a superset: one day more on either side of the
-// cut-off than any zone could move the internal date's day) and a FETCH
-// of UID and INTERNALDATE of what it found, judged to the second here.
+// end: a SEARCH by day (a superset: two days more on either side of the
+// cut-off, as an internal date's day is in its own zone, up to 24:59 hours
+// off) with the last message, and a FETCH of UID and INTERNALDATE of what
+// it found, judged to the second here.
 // Both are the non-UID forms, during which the backend sends no EXPUNGE:
 // sequence numbers stay as they were, so messages next to each other by
 // number are next to each other by UID, with none between them, and each
@@ -23,8 +25,9 @@ import (
 // nothing becomes NOT ALL. Then the command, with its other keys, goes
 // on as the client wrote it (SEARCH to the backend, SORT and THREAD as
 // sortrun.go runs them). A message that arrives after the internal
-// commands is judged by the keys as they stand: as if it had arrived
-// after the command.
+// commands is taken as younger: YOUNGER's set ends with every UID above
+// the highest there was. At most maxWithinKeys keys a command, and an
+// expansion past what a backend reads (maxRelayedText) is NO [LIMIT].
 //
 // Rookery's choice where RFC 5032 leaves it open: YOUNGER n includes a
 // message exactly n seconds old, OLDER n does not.
@@ -50,7 +53,7 @@ func (s *session) expandWithin(bc *backendConn, cmd *Command, keys []withinKey) 
 		set, ok := sets[id]
 		if !ok {
 			var err error
-			if set, err = s.withinSet(bc, k.older, now.Add(-time.Duration(min(k.secs, maxWithinSecs))*time.Second)); err != nil {
+			if set, err = s.withinSet(bc, k.older, time.Unix(now.Unix()-int64(k.secs), 0)); err != nil {
 				return nil, err
 			}
 			sets[id] = set
@@ -66,6 +69,9 @@ func (s *session) expandWithin(bc *backendConn, cmd *Command, keys []withinKey) 
 		last = k.to
 	}
 	raw = append(raw, cmd.Raw[last:]...)
+	if len(raw)-(len(cmd.Raw)-commandText(cmd)) > maxRelayedText {
+		return nil, errWithinTooLong
+	}
 	for ; lit < len(cmd.Lits); lit++ {
 		l := cmd.Lits[lit]
 		l.Marker += shift
@@ -77,19 +83,18 @@ func (s *session) expandWithin(bc *backendConn, cmd *Command, keys []withinKey) 
 	return &out, nil
 }
 
-// maxWithinSecs bounds an interval to about 300 years: a larger one
-// reaches before any internal date and would overflow time.Duration.
-const maxWithinSecs = 300 * 366 * 24 * 3600
-
 // withinSet is the search key for the messages whose internal date is
 // before cutoff (older) or not before it.
 func (s *session) withinSet(bc *backendConn, older bool, cutoff time.Time) (string, error) {
+	// An internal date's day is in its own zone, whose offset APPEND
+	// takes up to 24:59 hours: two days either side cover any.
 	day := time.Date(cutoff.UTC().Year(), cutoff.UTC().Month(), cutoff.UTC().Day(), 0, 0, 0, 0, time.UTC)
-	key := "SINCE " + day.AddDate(0, 0, -1).Format("2-Jan-2006")
+	key := "SINCE " + day.AddDate(0, 0, -2).Format("2-Jan-2006")
 	if older {
-		key = "BEFORE " + day.AddDate(0, 0, 2).Format("2-Jan-2006")
+		key = "BEFORE " + day.AddDate(0, 0, 3).Format("2-Jan-2006")
 	}
-	tag, err := bc.start("SEARCH RETURN (ALL) " + key)
+	// And the last message, whose UID is the highest there is.
+	tag, err := bc.start("SEARCH RETURN (ALL) OR " + key + " *")
 	if err != nil {
 		return "", err
 	}
@@ -115,6 +120,7 @@ func (s *session) withinSet(bc *backendConn, older bool, cutoff time.Time) (stri
 		return "", fmt.Errorf("%w: search for WITHIN: no ESEARCH before %q", ErrBackendProtocol, tagged)
 	}
 	var match []uidAt
+	var highest uint32
 	for _, part := range splitSet(found.set, maxFetchSet) {
 		if part == "" {
 			continue
@@ -124,13 +130,27 @@ func (s *session) withinSet(bc *backendConn, older bool, cutoff time.Time) (stri
 			return "", err
 		}
 		for _, m := range got {
+			highest = max(highest, m.uid)
 			if m.date.Before(cutoff) == older {
 				match = append(match, m)
 			}
 		}
 	}
-	return uidRuns(match), nil
+	set := uidRuns(match)
+	if !older && highest < math.MaxUint32 {
+		// A message that comes after these commands is younger, also
+		// under NOT: every UID above the highest there was.
+		more := strconv.FormatUint(uint64(highest)+1, 10) + ":" + strconv.FormatUint(math.MaxUint32, 10)
+		if len(match) == 0 {
+			return "UID " + more, nil
+		}
+		set += "," + more
+	}
+	return set, nil
 }
+
+// errWithinTooLong: the WITHIN keys expand past what a backend reads.
+var errWithinTooLong = fmt.Errorf("%w: OLDER and YOUNGER match too many separate runs of messages", ErrLimit)
 
 // uidAt is a message's sequence number, UID and internal date.
 type uidAt struct {
