@@ -1,6 +1,7 @@
 package imapfront
 
 import (
+	"bufio"
 	"bytes"
 	"compress/flate"
 	"io"
@@ -99,10 +100,11 @@ func (s *session) cmdCompress(cmd *Command) bool {
 		return false
 	}
 	s.compressed = true
-	// The inflater reads ahead of what it needs (it buffers the
-	// connection itself): the compressed stream lasts as long as the
-	// connection does, so nothing after it can be lost.
-	s.br.Reset(flate.NewReader(s.nc))
+	// The inflater (inflate.go) hands out each block as it ends, as
+	// compress/flate does not. It reads the connection through a buffer
+	// of its own: the compressed stream lasts as long as the connection,
+	// so nothing after it can be lost in that buffer.
+	s.br.Reset(newInflater(bufio.NewReaderSize(s.nc, 4096)))
 	s.bw.Reset(deflatingWriter{s.nc})
 	return true
 }
