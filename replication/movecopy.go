@@ -24,7 +24,26 @@ const catchUpRounds = 4
 
 // bulkCopy sends the mailbox to the target in chunks by modseq, each one
 // apply conditional on the last: a snapshot of the records, read once.
+// The target's copy may change between its state and an apply (the
+// target may be becoming a replica of the mailbox at the same time, its
+// copy made by the replication stream): a conflict starts the copy again
+// from the target's state then, a few times.
 func (r *Replicator) bulkCopy(ctx context.Context, target, addr string, id uint64, p *MoveProgress, report func(MoveProgress)) error {
+	for attempt := 1; ; attempt++ {
+		err := r.bulkCopyOnce(ctx, target, addr, id, p, report)
+		if !errors.Is(err, ErrConflict) || attempt == bulkCopyAttempts {
+			return err
+		}
+		r.log.Info("the target's copy changed during the move's copy; starting again from its state",
+			"mailbox_id", id, "target", target, "attempt", attempt, "err", err)
+	}
+}
+
+// bulkCopyAttempts bounds the copies bulkCopy starts after conflicts.
+const bulkCopyAttempts = 4
+
+func (r *Replicator) bulkCopyOnce(ctx context.Context, target, addr string, id uint64, p *MoveProgress, report func(MoveProgress)) error {
+	p.Copied = 0
 	mine, err := r.store.ReplicaState(id)
 	if err != nil {
 		return err
