@@ -3,8 +3,6 @@ package imapfront
 import (
 	"bufio"
 	"errors"
-	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -200,41 +198,5 @@ func TestESearchAnswer(t *testing.T) {
 	}
 	if got, want := esearchAnswer("c", false, all, nil, 0), `ESEARCH (TAG "c") COUNT 0`; got != want {
 		t.Errorf("no match: got %s, want %s", got, want)
-	}
-}
-
-// A Date with an obsolete zone name (RFC 5322 section 4.3) is read at that
-// zone's offset, whatever the local zone calls the name: the test runs
-// itself again under TZ set to zones that name EST differently.
-func TestParseSentDateZoneNames(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"Mon, 02 Jan 2006 15:04:05 EST", "2006-01-02T20:04:05Z"},
-		{"Mon, 02 Jan 2006 15:04:05 PDT", "2006-01-02T22:04:05Z"},
-		{"Mon, 02 Jan 2006 15:04:05 GMT", "2006-01-02T15:04:05Z"},
-		{"Mon, 02 Jan 2006 15:04:05 UT", "2006-01-02T15:04:05Z"},
-		{"Mon, 02 Jan 2006 15:04:05 -0500 (EST)", "2006-01-02T20:04:05Z"},
-		{"Mon, 02 Jan 2006 15:04:05 +0100", "2006-01-02T14:04:05Z"},
-	} {
-		d, ok := parseSentDate(tc.in)
-		if !ok || d.UTC().Format(time.RFC3339) != tc.want {
-			t.Errorf("TZ=%s: parseSentDate(%q) = %v %v, want %s", os.Getenv("TZ"), tc.in, d.UTC(), ok, tc.want)
-		}
-	}
-	if _, ok := parseSentDate("garbage"); ok {
-		t.Error("garbage parsed as a date")
-	}
-	if os.Getenv("ROOKERY_TZ_CHILD") != "" {
-		return
-	}
-	for _, zone := range []string{"Australia/Sydney", "America/New_York", "UTC"} {
-		if _, err := time.LoadLocation(zone); err != nil {
-			t.Logf("no zone data for %s (tzdata): not tried", zone)
-			continue
-		}
-		cmd := exec.Command(os.Args[0], "-test.run=^TestParseSentDateZoneNames$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "TZ="+zone, "ROOKERY_TZ_CHILD=1")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Errorf("TZ=%s: %v\n%s", zone, err, out)
-		}
 	}
 }

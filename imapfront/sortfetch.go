@@ -186,7 +186,7 @@ func (m *sortMsg) readEnvelope(v respValue) error {
 	env := v.list
 	// RFC 5256 section 2.2: a Date that is missing or does not parse
 	// leaves the internal date.
-	if d, ok := parseSentDate(env[0].str()); ok {
+	if d, err := mail.ParseDate(env[0].str()); err == nil {
 		m.sent = d
 	}
 	base, reply := baseSubject(env[1].str())
@@ -195,34 +195,6 @@ func (m *sortMsg) readEnvelope(v respValue) error {
 	m.to = casemapKey(firstMailbox(env[5]))
 	m.cc = casemapKey(firstMailbox(env[6]))
 	return nil
-}
-
-// obsoleteZones are the zone names of RFC 5322 section 4.3 with their
-// offsets in hours. net/mail reads a zone name as the local zone names it,
-// or as +0000 when it does not; the military zones stay +0000, as section
-// 4.3 says they should be taken.
-var obsoleteZones = map[string]int{
-	"UT": 0, "GMT": 0,
-	"EST": -5, "EDT": -4, "CST": -6, "CDT": -5,
-	"MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
-}
-
-// parseSentDate reads a Date header's value, zone names included.
-func parseSentDate(v string) (time.Time, bool) {
-	d, err := mail.ParseDate(v)
-	if err != nil {
-		return time.Time{}, false
-	}
-	// Whatever the local zone calls the name (Sydney's EST is +1000),
-	// RFC 5322's meaning is the one.
-	if name, _ := d.Zone(); name != "" {
-		if hours, ok := obsoleteZones[strings.ToUpper(name)]; ok {
-			y, mo, day := d.Date()
-			h, mi, sec := d.Clock()
-			d = time.Date(y, mo, day, h, mi, sec, d.Nanosecond(), time.FixedZone(name, hours*3600))
-		}
-	}
-	return d, true
 }
 
 // firstMailbox is the addr-mailbox of an address list's first address
