@@ -2,7 +2,9 @@ package spool
 
 import (
 	"mime"
+	netmail "net/mail"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -30,7 +32,44 @@ func extractEnvelope(h textproto.Header) *imap.Envelope {
 			*f.list = groupedAddresses(raw)
 		}
 	}
+	env.Date = withZoneName(h.Get("Date"), env.Date)
 	return env
+}
+
+// obsoleteZones are the zone names of RFC 5322 section 4.3 with their
+// offsets in hours.
+var obsoleteZones = map[string]int{
+	"UT": 0, "GMT": 0,
+	"EST": -5, "EDT": -4, "CST": -6, "CDT": -5,
+	"MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
+}
+
+// withZoneName is d, a Date header's value as net/mail read it, at the
+// offset RFC 5322 gives a zone name the header ends with: net/mail takes
+// a name from the local zone (Sydney's EST is +1000) or as +0000 when the
+// local zone has no such name. A numeric offset is left as it is, whatever
+// the local zone calls it.
+func withZoneName(raw string, d time.Time) time.Time {
+	raw = strings.TrimSpace(raw)
+	head, zone := "", raw
+	if i := strings.LastIndexByte(raw, ' '); i >= 0 {
+		head, zone = raw[:i+1], raw[i+1:]
+	}
+	zone = strings.ToUpper(zone)
+	hours, ok := obsoleteZones[zone]
+	if !ok {
+		return d
+	}
+	if d.IsZero() {
+		// net/mail knows the names in capitals only ("est" fails).
+		var err error
+		if d, err = netmail.ParseDate(head + zone); err != nil {
+			return d
+		}
+	}
+	y, mo, day := d.Date()
+	h, mi, sec := d.Clock()
+	return time.Date(y, mo, day, h, mi, sec, d.Nanosecond(), time.FixedZone(zone, hours*3600))
 }
 
 // addressItem is one top-level piece of an address list: a run of plain
