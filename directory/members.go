@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/hashicorp/memberlist"
 )
 
 // JoinMembers makes this node gossip with the nodes at addrs (their gossip
@@ -41,14 +43,20 @@ func (n *Node) join(addrs []string) (int, error) {
 	self := n.gossip.LocalNode().Name
 	var rest []string
 	for _, m := range n.gossip.Members() {
-		if a := m.Address(); m.Name != self && !asked[a] {
+		if a := m.Address(); m.Name != self && m.State == memberlist.StateAlive && !asked[a] {
 			rest = append(rest, a)
 		}
 	}
 	if len(rest) > 0 {
-		if _, err := n.gossip.Join(rest); err != nil {
-			n.log.Debug("gossip with the members the seeds told of failed", "members", rest, "error", err)
-		}
+		// In the background: a member that does not answer costs a TCP
+		// timeout, which the node's start need not wait for. After Close
+		// memberlist refuses at once.
+		gossip, log := n.gossip, n.log
+		go func() {
+			if _, err := gossip.Join(rest); err != nil {
+				log.Debug("gossip with the members the seeds told of failed", "members", rest, "error", err)
+			}
+		}()
 	}
 	return k, err
 }
