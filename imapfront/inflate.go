@@ -21,43 +21,51 @@ type inflater struct {
 
 	win   [1 << 15]byte // the last 32 KiB written
 	total int64         // bytes written since the start
-	out   []byte        // decoded and not yet read
-	buf   []byte        // out's storage
+	out   []byte        // where decoded bytes go: the caller's buffer
 
 	inBlock bool // a block has begun and not ended
 	final   bool // the block is the stream's last
 	stored  int  // bytes left of a stored block; -1 in a coded block
+	copyLen int  // bytes left of a back-reference the caller's buffer cut
+	copyAt  int64
 	lit     huffman
 	dist    huffman
 	err     error
 }
 
-func newInflater(r io.ByteReader) *inflater {
-	return &inflater{r: r, buf: make([]byte, 0, inflateChunk)}
-}
-
-// inflateChunk bounds what one step decodes before handing it out.
-const inflateChunk = 16 << 10
+func newInflater(r io.ByteReader) *inflater { return &inflater{r: r} }
 
 var errCorrupt = errors.New("imapfront: corrupt DEFLATE stream")
 
+// Read decodes into p, up to the end of the block that is being decoded
+// or a full p, whichever comes first; it waits for input only when it has
+// nothing for p.
 func (z *inflater) Read(p []byte) (int, error) {
-	for len(z.out) == 0 {
-		if z.err != nil {
-			return 0, z.err
-		}
-		z.out = z.buf[:0]
-		z.err = z.step()
-		z.buf = z.out[:0]
+	if len(p) == 0 {
+		return 0, nil
 	}
-	n := copy(p, z.out)
-	z.out = z.out[n:]
-	return n, nil
+	z.out = p[:0:len(p)] // cap is where step stops
+	for len(z.out) == 0 && z.err == nil {
+		z.err = z.step()
+	}
+	n := len(z.out)
+	z.out = nil
+	if n > 0 {
+		return n, nil
+	}
+	return 0, z.err
 }
 
-// step decodes until the block ends or a chunk is out; it reads no input
-// past a block's end.
+// step decodes until the block ends or the caller's buffer is full; it
+// reads no input past a block's end.
 func (z *inflater) step() error {
+	for ; z.copyLen > 0 && len(z.out) < cap(z.out); z.copyLen-- {
+		z.put(z.win[z.copyAt&(int64(len(z.win))-1)])
+		z.copyAt++
+	}
+	if len(z.out) == cap(z.out) {
+		return nil
+	}
 	if !z.inBlock {
 		if z.final {
 			return io.EOF
@@ -67,7 +75,7 @@ func (z *inflater) step() error {
 		}
 	}
 	if z.stored >= 0 {
-		for z.stored > 0 && len(z.out) < inflateChunk {
+		for z.stored > 0 && len(z.out) < cap(z.out) {
 			b, err := z.r.ReadByte()
 			if err != nil {
 				return unexpected(err)
@@ -80,7 +88,7 @@ func (z *inflater) step() error {
 		}
 		return nil
 	}
-	for len(z.out) < inflateChunk {
+	for len(z.out) < cap(z.out) {
 		sym, err := z.decode(&z.lit)
 		if err != nil {
 			return err
@@ -115,8 +123,10 @@ func (z *inflater) step() error {
 			if d > z.total {
 				return errCorrupt // farther back than the stream
 			}
-			for range length {
-				z.put(z.win[(z.total-d)&(int64(len(z.win))-1)])
+			z.copyLen, z.copyAt = length, z.total-d
+			for ; z.copyLen > 0 && len(z.out) < cap(z.out); z.copyLen-- {
+				z.put(z.win[z.copyAt&(int64(len(z.win))-1)])
+				z.copyAt++
 			}
 		}
 	}

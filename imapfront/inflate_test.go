@@ -41,6 +41,28 @@ func TestInflaterRoundTrip(t *testing.T) {
 			if err != nil || !bytes.Equal(got, in) {
 				t.Fatalf("level %d, %d bytes: read back %d bytes, %v", level, len(in), len(got), err)
 			}
+			// In reads of a few bytes, into buffers with room past
+			// their length: back-references cut between reads.
+			zr := newInflater(bytes.NewReader(z.Bytes()))
+			got = got[:0]
+			for {
+				k := 1 + rng.IntN(9)
+				p := make([]byte, k, 2*k)
+				n, err := zr.Read(p)
+				if n > k {
+					t.Fatalf("Read returned %d bytes into %d", n, k)
+				}
+				got = append(got, p[:n]...)
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(got, in) {
+				t.Fatalf("level %d, %d bytes in small reads: read back %d bytes", level, len(in), len(got))
+			}
 		}
 	}
 }
