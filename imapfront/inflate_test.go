@@ -189,3 +189,30 @@ func TestInflaterCorrupt(t *testing.T) {
 		}
 	}
 }
+
+// FuzzInflater: any input, the inflater ends without a panic, and where
+// compress/flate reads a whole stream without an error, the inflater reads
+// the same bytes from it.
+//
+//	go test ./imapfront -run '^$' -fuzz FuzzInflater -fuzztime 60s
+func FuzzInflater(f *testing.F) {
+	for _, level := range []int{flate.HuffmanOnly, flate.NoCompression, flate.BestSpeed, flate.BestCompression} {
+		var z bytes.Buffer
+		w, _ := flate.NewWriter(&z, level)
+		w.Write([]byte("a1 LOGIN alice secret\r\na2 SELECT INBOX\r\n"))
+		w.Flush()
+		w.Write(bytes.Repeat([]byte("a3 NOOP\r\n"), 20))
+		w.Close()
+		f.Add(z.Bytes())
+	}
+	var b bitWriter
+	partialFlush(&b, "3 NAMESPACE\r\n")
+	f.Add(b.out)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		got, err := io.ReadAll(io.LimitReader(newInflater(bytes.NewReader(in)), 1<<20))
+		want, werr := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(in)), 1<<20))
+		if werr == nil && (err != nil || !bytes.Equal(got, want)) {
+			t.Fatalf("compress/flate read %d bytes, the inflater %d bytes and %v", len(want), len(got), err)
+		}
+	})
+}
