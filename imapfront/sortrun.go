@@ -129,7 +129,13 @@ func (s *session) sortSearch(bc *backendConn, cmd *Command, q *sortRequest) (sor
 		bc.nc.SetDeadline(time.Time{})
 		return sortFound{}, rejected, err
 	}
-	var found sortFound
+	return s.collectESearch(bc, tag, "search for sort")
+}
+
+// collectESearch reads the answer to the internal search tagged tag (what
+// names it in errors): its ESEARCH, with every other response passed on to
+// the client. A tagged NO or BAD is returned as refused.
+func (s *session) collectESearch(bc *backendConn, tag, what string) (found sortFound, refused []byte, err error) {
 	var seen bool
 	var bad error
 	tagged, err := bc.collect(tag, func(resp []byte) error {
@@ -148,7 +154,7 @@ func (s *session) sortSearch(bc *backendConn, cmd *Command, q *sortRequest) (sor
 	case bad != nil:
 		return sortFound{}, nil, bad
 	case !seen:
-		return sortFound{}, nil, fmt.Errorf("%w: search for sort: no ESEARCH before %q", ErrBackendProtocol, tagged)
+		return sortFound{}, nil, fmt.Errorf("%w: %s: no ESEARCH before %q", ErrBackendProtocol, what, tagged)
 	}
 	return found, nil, nil
 }

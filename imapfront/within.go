@@ -98,26 +98,12 @@ func (s *session) withinSet(bc *backendConn, older bool, cutoff time.Time) (stri
 	if err != nil {
 		return "", err
 	}
-	var found sortFound
-	var seen bool
-	var bad error
-	tagged, err := bc.collect(tag, func(resp []byte) error {
-		if f, ok, err := parseESearch(resp, tag); ok {
-			found, seen, bad = f, true, err
-		} else {
-			s.pass(resp)
-		}
-		return nil
-	})
+	found, refused, err := s.collectESearch(bc, tag, "search for WITHIN")
 	switch {
 	case err != nil:
 		return "", err
-	case status(tagged) != "OK":
-		return "", fmt.Errorf("%w: search for WITHIN: %q", ErrBackendProtocol, tagged)
-	case bad != nil:
-		return "", bad
-	case !seen:
-		return "", fmt.Errorf("%w: search for WITHIN: no ESEARCH before %q", ErrBackendProtocol, tagged)
+	case refused != nil:
+		return "", fmt.Errorf("%w: search for WITHIN: %q", ErrBackendProtocol, refused)
 	}
 	var match []uidAt
 	var highest uint32
