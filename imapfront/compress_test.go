@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-imap/v2"
 )
 
 // countedConn counts the bytes read from the connection.
@@ -189,5 +191,47 @@ func TestCompressCorruptStream(t *testing.T) {
 	c := login(t, cl.frontends[0], "alice", nil)
 	if mboxes, err := c.List("", "Corrupt", nil).Collect(); err != nil || len(mboxes) != 0 {
 		t.Fatalf("LIST Corrupt after the corrupt stream: %v, %v", mboxes, err)
+	}
+}
+
+// TestCompressCutOffAppend: a compressed client that goes away part way
+// through an APPEND's literal stores nothing, as a plain one does; the
+// whole message, sent the same way, is stored.
+func TestCompressCutOffAppend(t *testing.T) {
+	cl := startTestCluster(t, 1, 1)
+	cl.addUser("alice", 0)
+	msg := "From: a@example.org\r\nSubject: cut\r\n\r\n" + strings.Repeat("body ", 40)
+	appendCompressed := func(data string) (wire *countedConn, raw *rawClient) {
+		raw = dialRaw(t, cl.frontends[0])
+		raw.send("a LOGIN alice secret\r\n")
+		raw.until("a OK")
+		raw.send("b COMPRESS DEFLATE\r\n")
+		raw.until("b OK")
+		wire = raw.compress()
+		raw.send(fmt.Sprintf("c APPEND INBOX {%d}\r\n", len(msg)))
+		if l := raw.line(); !strings.HasPrefix(l, "+") {
+			t.Fatalf("APPEND continuation: %q", l)
+		}
+		raw.send(data)
+		return wire, raw
+	}
+	wire, raw := appendCompressed(msg[:len(msg)/2])
+	wire.Conn.(*net.TCPConn).CloseWrite()
+	rest, _ := io.ReadAll(raw.br) // until the frontend ends the session
+	if strings.Contains(string(rest), "c OK") {
+		t.Fatalf("a cut-off APPEND was answered OK: %q", rest)
+	}
+	c := login(t, cl.frontends[0], "alice", nil)
+	st, err := c.Status("INBOX", &imap.StatusOptions{NumMessages: true}).Wait()
+	if err != nil || *st.NumMessages != 0 {
+		t.Fatalf("INBOX after a cut-off compressed APPEND: %v, %d messages", err, *st.NumMessages)
+	}
+	_, raw = appendCompressed(msg + "\r\n")
+	if l := raw.until("c "); !strings.HasPrefix(l, "c OK") {
+		t.Fatalf("the whole APPEND: %q", l)
+	}
+	st, err = c.Status("INBOX", &imap.StatusOptions{NumMessages: true}).Wait()
+	if err != nil || *st.NumMessages != 1 {
+		t.Fatalf("INBOX after the whole compressed APPEND: %v, %d messages", err, *st.NumMessages)
 	}
 }
