@@ -18,6 +18,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/rookery-mail/rookery/internal/batchconn"
 	"github.com/rookery-mail/rookery/internal/readend"
+	"github.com/rookery-mail/rookery/internal/smtpstop"
 	"github.com/rookery-mail/rookery/logging"
 )
 
@@ -26,6 +27,7 @@ type Server struct {
 	cfg      Config
 	smtp     *smtp.Server
 	backends *backendPool
+	stop     *smtpstop.Stopper
 
 	ctx    context.Context // cancelled by Close: ends directory reads and deliveries
 	cancel context.CancelFunc
@@ -37,7 +39,7 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, backends: newBackendPool(cfg)}
+	s := &Server{cfg: cfg, backends: newBackendPool(cfg), stop: smtpstop.New()}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	srv := smtp.NewServer(s)
 	srv.LMTP = true
@@ -58,18 +60,18 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Serve(l net.Listener) error {
 	// readend beneath go-smtp's STARTTLS: a BDAT chunk cut off by the
 	// client's going away must not pass for the end of the message.
-	err := s.smtp.Serve(readend.Listen(batchconn.Listen(l)))
+	err := s.smtp.Serve(readend.Listen(batchconn.Listen(s.stop.Listen(l))))
 	if errors.Is(err, smtp.ErrServerClosed) {
 		return nil
 	}
 	return err
 }
 
-// Close stops every listener, ends open sessions and drops idle backend
-// connections.
+// Close stops every listener, ends open sessions, waits for the
+// deliveries in flight to end and drops idle backend connections.
 func (s *Server) Close() error {
 	s.cancel()
-	err := s.smtp.Close()
+	err := s.stop.Stop(s.smtp)
 	s.backends.close()
 	return err
 }
@@ -208,6 +210,10 @@ func (s *session) Data(r io.Reader) error {
 // every recipient and never ended towards a backend, so nothing is
 // delivered.
 func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) (err error) {
+	if !s.srv.stop.Enter() {
+		return reply(ErrClosed)
+	}
+	defer s.srv.stop.Leave()
 	start := time.Now()
 	defer func() {
 		if err != nil {

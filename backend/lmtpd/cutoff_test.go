@@ -1,8 +1,13 @@
 package lmtpd
 
 import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rookery-mail/rookery/internal/lmtpraw"
 )
@@ -31,5 +36,47 @@ func TestBDATCutOff(t *testing.T) {
 	}
 	if ms := e.messages(inbox); len(ms) != 1 || ms[0].Size != int64(len(body)) {
 		t.Fatalf("a whole BDAT: %+v", ms)
+	}
+}
+
+// TestCloseDuringBDATChunk: a server that stops while a BDAT chunk is
+// arriving stores nothing of it, and Close returns only when the session
+// has let go of the store (go-smtp's own Close would write the chunk's
+// pipe under the session's goroutine).
+func TestCloseDuringBDATChunk(t *testing.T) {
+	e := newEnv(t, 1<<20)
+	inbox := e.addUser("alice", backendID)
+	body := testMessage(1)
+
+	conn, err := net.DialTimeout("tcp", e.addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	r := bufio.NewReader(conn)
+	for _, cmd := range []string{"", "LHLO client.example.org", "MAIL FROM:<sender@example.org>", "RCPT TO:<alice@example.org>"} {
+		if cmd != "" {
+			fmt.Fprintf(conn, "%s\r\n", cmd)
+		}
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil || line[0] != '2' {
+				t.Fatalf("%q: %q %v", cmd, line, err)
+			}
+			if line[3] == ' ' {
+				break
+			}
+		}
+	}
+	fmt.Fprintf(conn, "BDAT %d LAST\r\n%s", len(body), body[:len(body)/2])
+	if err := e.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if rest, _ := io.ReadAll(r); strings.Contains(string(rest), "250") {
+		t.Fatalf("half a BDAT chunk acknowledged: %q", rest)
+	}
+	if ms := e.messages(inbox); len(ms) != 0 {
+		t.Fatalf("half a BDAT chunk stored %d messages", len(ms))
 	}
 }

@@ -9,4 +9,6 @@ var (
 	ErrNotHere = errors.New("lmtpd: mailbox is not served by this backend")
 	// ErrBadAddress: a recipient address that names no possible user.
 	ErrBadAddress = errors.New("lmtpd: bad recipient address")
+	// ErrClosing: a delivery that began as the server was stopping.
+	ErrClosing = errors.New("lmtpd: server is stopping")
 )

@@ -40,6 +40,8 @@ func reply(err error) *smtp.SMTPError {
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 2, 0}, Message: "Mailbox not available here now, try again later"}
 	case errors.Is(err, spool.ErrDiskFull):
 		return &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Insufficient system storage, try again later"}
+	case errors.Is(err, ErrClosing):
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Server stopping, try again later"}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "Timed out, try again later"}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rookery-mail/rookery/backend/quota"
 	"github.com/rookery-mail/rookery/internal/readend"
+	"github.com/rookery-mail/rookery/internal/smtpstop"
 )
 
 // Server is a backend's LMTP server: it delivers into the local spool the
@@ -19,6 +20,7 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	smtp   *smtp.Server
+	stop   *smtpstop.Stopper
 	ctx    context.Context // ends at Close, and with it every lookup
 	cancel context.CancelFunc
 }
@@ -37,7 +39,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Quota == nil {
 		cfg.Quota = quota.NewMeter(quota.MeterConfig{Backend: cfg.BackendID, Store: cfg.Store})
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With("backend_id", cfg.BackendID)}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("backend_id", cfg.BackendID), stop: smtpstop.New()}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	srv := smtp.NewServer(smtp.BackendFunc(s.newSession))
 	srv.LMTP = true
@@ -59,19 +61,20 @@ func (s *Server) Serve(l net.Listener) error {
 	s.log.Info("lmtp server listening", "addr", l.Addr().String())
 	// A BDAT chunk cut off by the client's going away must not pass for
 	// the end of the message (see readend).
-	err := s.smtp.Serve(readend.Listen(l))
+	err := s.smtp.Serve(readend.Listen(s.stop.Listen(l)))
 	if errors.Is(err, smtp.ErrServerClosed) {
 		return nil
 	}
 	return err
 }
 
-// Close stops the listeners and closes every connection. A delivery that
-// is committing finishes first in the store; its client just loses the
-// reply and retries, and a retried delivery can only duplicate, never lose.
+// Close stops the listeners, closes every connection and returns when no
+// session works on the store any more. A delivery that is committing
+// finishes first in the store; its client just loses the reply and
+// retries, and a retried delivery can only duplicate, never lose.
 func (s *Server) Close() error {
 	s.cancel()
-	return s.smtp.Close()
+	return s.stop.Stop(s.smtp)
 }
 
 func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {

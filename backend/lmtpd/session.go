@@ -100,6 +100,10 @@ func (s *session) Data(r io.Reader) error {
 // mailbox of the transaction, and gives each recipient the outcome for its
 // mailbox. No 250 is given before the store has made the message durable.
 func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
+	if !s.srv.stop.Enter() {
+		return replyErr(ErrClosing)
+	}
+	defer s.srv.stop.Leave()
 	s.mu.Lock()
 	from, rcpts, delivery := s.from, slices.Clone(s.rcpts), s.delivery
 	s.mu.Unlock()
