@@ -195,7 +195,7 @@ func (s *Store) cacheFor(wb writtenBody) (func() []byte, error) {
 	var cache []byte
 	compute := func() []byte {
 		if cache == nil {
-			cache = s.computeCache(wb.guid)
+			cache = s.computeCache(nil, wb.guid)
 		}
 		return cache
 	}

@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -74,15 +75,16 @@ func makeBodyDirs(dir string) error {
 	return syncPaths([]string{root})
 }
 
-// Body opens the message file of guid for reading.
-func (s *Store) Body(guid string) (*os.File, error) {
+// Body opens the body of guid for reading: its file, or its copy out of
+// the index for a small one (inline.go).
+func (s *Store) Body(guid string) (BodyReader, error) {
 	if !validGUID(guid) {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidGUID, guid)
 	}
 	if s.isClosed() {
 		return nil, ErrClosed
 	}
-	f, err := os.Open(s.bodyPath(guid))
+	f, err := s.openBody(nil, guid)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: body %s", ErrNoMessage, guid)
 	}
@@ -92,19 +94,37 @@ func (s *Store) Body(guid string) (*os.File, error) {
 	return f, nil
 }
 
-// writtenBody is a durable message file, pinned against removal until its
-// index records are committed (see unpin).
+// writtenBody is a durable message file, or a small body staged for the
+// commit (inline.go), pinned against removal until its index records are
+// committed (see unpin).
 type writtenBody struct {
 	guid string
 	size int64
 }
 
-// writeBody stores r as a message file: it streams r into a temp file
-// while hashing it and, unless a file with that GUID already exists,
-// renames it into place; then it makes the file and its name durable. The
-// GUID is pinned on return; the caller unpins it once the index commit is
+// writeBody stores r: a body of up to inlineMax bytes is staged for the
+// commit that refers to it, a larger one becomes a message file. The GUID
+// is pinned on return; the caller unpins it once the index commit is
 // done.
 func (s *Store) writeBody(ctx context.Context, r io.Reader) (writtenBody, error) {
+	limit := min(s.maxSize, inlineMax)
+	head, err := io.ReadAll(io.LimitReader(ctxReader{ctx, r}, limit+1))
+	if err != nil {
+		return writtenBody{}, fmt.Errorf("spool: reading message body: %w", err)
+	}
+	if int64(len(head)) <= limit {
+		sum := sha256.Sum256(head)
+		wb := writtenBody{guid: hex.EncodeToString(sum[:]), size: int64(len(head))}
+		s.stage(wb.guid, head)
+		return wb, nil
+	}
+	return s.writeBodyFile(ctx, io.MultiReader(bytes.NewReader(head), r))
+}
+
+// writeBodyFile stores r as a message file: it streams r into a temp file
+// while hashing it and, unless a file with that GUID already exists,
+// renames it into place; then it makes the file and its name durable.
+func (s *Store) writeBodyFile(ctx context.Context, r io.Reader) (writtenBody, error) {
 	tmp, err := os.CreateTemp(filepath.Join(s.dir, tmpDir), "body-*")
 	if err != nil {
 		return writtenBody{}, fsError("create temp body", err)
@@ -227,6 +247,7 @@ func (s *Store) unpin(guid string) {
 	s.pinMu.Lock()
 	if s.pins[guid]--; s.pins[guid] <= 0 {
 		delete(s.pins, guid)
+		delete(s.staged, guid)
 	}
 	s.pinMu.Unlock()
 }
@@ -276,6 +297,8 @@ func (s *Store) removeUnreferenced(guids []string) {
 		s.log.Error("spool: checking unreferenced bodies", "err", err)
 		return
 	}
+	// An inline body goes at the next commit; a file now.
+	s.queueGarbageLocked(gone)
 	for _, g := range gone {
 		if err := os.Remove(s.bodyPath(g)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			s.log.Warn("spool: removing unreferenced body", "guid", g, "err", err)

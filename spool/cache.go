@@ -3,7 +3,6 @@ package spool
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 
 	"github.com/emersion/go-imap/v2"
 	bolt "go.etcd.io/bbolt"
@@ -99,8 +98,8 @@ func (p *bodyPart) toIMAP(extended bool) imap.BodyStructure {
 // computeCache parses body guid. A body that cannot be read yields a nil
 // cache, and the record is still stored: the message is durable, and
 // Envelope and BodyStructure parse the file when asked.
-func (s *Store) computeCache(guid string) []byte {
-	e, err := s.parseBody(guid)
+func (s *Store) computeCache(tx *bolt.Tx, guid string) []byte {
+	e, err := s.parseBody(tx, guid)
 	if err != nil {
 		s.log.Warn("spool: computing envelope and body structure", "guid", guid, "err", err)
 		return nil
@@ -113,8 +112,8 @@ func (s *Store) computeCache(guid string) []byte {
 	return b
 }
 
-func (s *Store) parseBody(guid string) (*cacheEntry, error) {
-	f, err := os.Open(s.bodyPath(guid))
+func (s *Store) parseBody(tx *bolt.Tx, guid string) (*cacheEntry, error) {
+	f, err := s.openBody(tx, guid)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +140,7 @@ func (s *Store) cached(guid string) (*cacheEntry, error) {
 	}
 	if !known {
 		// Expunged, but its file retained (Retain): parse it.
-		e, err := s.parseBody(guid)
+		e, err := s.parseBody(nil, guid)
 		if err != nil {
 			return nil, fmt.Errorf("%w: body %s", ErrNoMessage, guid)
 		}
@@ -153,7 +152,7 @@ func (s *Store) cached(guid string) (*cacheEntry, error) {
 			return &e, nil
 		}
 	}
-	e, err := s.parseBody(guid)
+	e, err := s.parseBody(nil, guid)
 	if err != nil {
 		return nil, fsError("parse body", err)
 	}

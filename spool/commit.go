@@ -3,6 +3,7 @@ package spool
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -27,6 +28,7 @@ type op struct {
 // Watch and the bodies whose last reference it dropped.
 type txn struct {
 	*bolt.Tx
+	s       *Store
 	origin  string // Store.origin when the op ran
 	changes []Change
 	// confirmed: mailboxes the op changed nothing in but whose replicas
@@ -80,10 +82,17 @@ func (s *Store) submit(apply func(w *txn) error) error {
 func (s *Store) commitLoop() {
 	defer close(s.done)
 	batch := make([]*op, 0, maxBatch)
+	// Unreferenced inline bodies go with the next commit; when none comes,
+	// a tick removes them by themselves.
+	gc := time.NewTicker(garbageInterval)
+	defer gc.Stop()
 	for {
 		select {
 		case o := <-s.ops:
 			batch = append(batch[:0], o)
+		case <-gc.C:
+			s.commitGarbage()
+			continue
 		case <-s.quit:
 			// Close has stopped new submits; finish what is queued.
 			for {
@@ -108,14 +117,36 @@ func (s *Store) commitLoop() {
 	}
 }
 
+// garbageInterval is how long unreferenced inline bodies may wait for a
+// commit to remove them.
+const garbageInterval = 500 * time.Millisecond
+
+// commitGarbage removes the queued unreferenced inline bodies in a
+// transaction of their own.
+func (s *Store) commitGarbage() {
+	garbage := s.takeGarbage()
+	if len(garbage) == 0 {
+		return
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error { return s.collectGarbage(tx, garbage) })
+	if err != nil {
+		s.log.Warn("spool: removing unreferenced inline bodies", "err", err)
+		s.requeueGarbage(garbage)
+	}
+}
+
 // commit runs ops in one transaction. An op that fails for a reason of
 // its own is answered alone; the others are retried in a new transaction,
 // as bbolt's Batch does.
 func (s *Store) commit(ops []*op) {
 	pending := ops
+	garbage := s.takeGarbage()
 	for len(pending) > 0 {
-		failed, err := s.tryCommit(pending)
+		failed, err := s.tryCommit(pending, garbage)
 		if failed < 0 {
+			if err != nil {
+				s.requeueGarbage(garbage)
+			}
 			for _, o := range pending {
 				if err == nil {
 					err := o.replErr
@@ -134,13 +165,17 @@ func (s *Store) commit(ops []*op) {
 
 // tryCommit returns the index of the op that failed by itself and its
 // error, or -1 and the outcome of the whole transaction.
-func (s *Store) tryCommit(ops []*op) (int, error) {
+func (s *Store) tryCommit(ops []*op, garbage []string) (int, error) {
 	tx, err := s.db.Begin(true)
 	if err != nil {
 		return -1, fsError("begin index transaction", err)
 	}
+	if err := s.collectGarbage(tx, garbage); err != nil {
+		tx.Rollback()
+		return -1, fsError("remove unreferenced inline bodies", err)
+	}
 	for i, o := range ops {
-		o.w = txn{Tx: tx, origin: s.Origin()}
+		o.w = txn{Tx: tx, s: s, origin: s.Origin()}
 		if err := o.apply(&o.w); err != nil {
 			tx.Rollback()
 			if !isSpoolError(err) {

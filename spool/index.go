@@ -18,11 +18,13 @@ import (
 //	quarantine/<id be64><unix ns be64>/...  a mailbox set aside, as above, plus "reason"
 //	bodies/<sha256 32 bytes>          refcount be32, size be64
 //	cache/<sha256 32 bytes>           envelope and body structure, JSON
+//	inline/<sha256 32 bytes>          the body itself, when small (inline.go)
 var (
 	bucketCache      = []byte("cache")
 	bucketMailboxes  = []byte("mailboxes")
 	bucketQuarantine = []byte("quarantine")
 	bucketBodies     = []byte("bodies")
+	bucketInline     = []byte("inline")
 	keyMeta          = []byte("meta")
 	keyUIDs          = []byte("uids")
 	keyReason        = []byte("reason")

@@ -2,7 +2,6 @@ package spool
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"time"
 )
@@ -215,11 +214,10 @@ func (s *Store) renumber(w *txn, mb *mailbox, low, lowOurs []Message, theirMaxSe
 func (s *Store) refForeign(w *txn, m Message) error {
 	var cache []byte
 	if !hasBody(w.Tx, m.GUID) {
-		fi, err := os.Stat(s.bodyPath(m.GUID))
-		if err != nil || fi.Size() != m.Size {
+		if !s.bodyPresent(w.Tx, m.GUID, m.Size) {
 			return fmt.Errorf("%w: uid %d body %s", ErrMissingBody, m.UID, m.GUID)
 		}
-		cache = s.computeCache(m.GUID)
+		cache = s.computeCache(w.Tx, m.GUID)
 	}
 	return w.ref(m.GUID, m.Size, cache)
 }

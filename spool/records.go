@@ -22,6 +22,9 @@ func (w *txn) ref(guid string, size int64, cache []byte) error {
 	if v := bodies.Get(key); len(v) == 12 {
 		refs = binary.BigEndian.Uint32(v)
 	} else {
+		if err := w.putStaged(guid); err != nil {
+			return err
+		}
 		w.stats.bytes += size
 		if cache != nil {
 			if err := w.Bucket(bucketCache).Put(key, cache); err != nil {
@@ -35,7 +38,7 @@ func (w *txn) ref(guid string, size int64, cache []byte) error {
 }
 
 // unref drops a reference to body guid; at zero the body leaves the index
-// and its file is removed after the commit.
+// and its file (or inline copy) is removed after the commit.
 func (w *txn) unref(guid string) error {
 	bodies := w.Bucket(bucketBodies)
 	key := guidKey(guid)

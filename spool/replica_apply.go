@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
@@ -166,7 +165,7 @@ func (s *Store) ApplyReplicated(cb ChangeBatch, slot uint32) error {
 		return ErrClosed
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		w := &txn{Tx: tx}
+		w := &txn{Tx: tx, s: s}
 		mb, err := w.replicaMailbox(cb, slot)
 		if err != nil {
 			return err
@@ -296,11 +295,10 @@ func (s *Store) putReplicated(w *txn, mb *mailbox, r Message) error {
 	}
 	var cache []byte
 	if !hasBody(w.Tx, r.GUID) {
-		fi, err := os.Stat(s.bodyPath(r.GUID))
-		if err != nil || fi.Size() != r.Size {
+		if !s.bodyPresent(w.Tx, r.GUID, r.Size) {
 			return fmt.Errorf("%w: uid %d body %s", ErrMissingBody, r.UID, r.GUID)
 		}
-		cache = s.computeCache(r.GUID)
+		cache = s.computeCache(w.Tx, r.GUID)
 	}
 	if err := w.ref(r.GUID, r.Size, cache); err != nil {
 		return err

@@ -5,13 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
+	bolt "go.etcd.io/bbolt"
 )
 
 // ship copies what dst lacks of src's mailbox id, as the replication
@@ -218,14 +217,21 @@ func TestBodyImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, b := range bodies {
-		fi, err := os.Stat(s.bodyPath(guidOf(b)))
-		if err != nil || fi.Size() != int64(len(b)) {
-			t.Fatalf("imported body %s: %v", guidOf(b)[:8], err)
+		var present bool
+		s.view(func(tx *bolt.Tx) error { present = s.bodyPresent(tx, guidOf(b), int64(len(b))); return nil })
+		if !present {
+			t.Fatalf("imported body %s is not there", guidOf(b)[:8])
 		}
 	}
 	bi.Release() // no record names them: all removed
-	if n := countFiles(t, filepath.Join(dir, messagesDir)); n != 0 {
+	if n := storedBodies(t, s); n != 0 {
 		t.Fatalf("%d bodies left after release", n)
+	}
+	s.pinMu.Lock()
+	staged := len(s.staged)
+	s.pinMu.Unlock()
+	if staged != 0 {
+		t.Fatalf("%d bodies still staged after release", staged)
 	}
 
 	bi = s.NewBodyImport()

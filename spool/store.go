@@ -44,6 +44,11 @@ type Store struct {
 
 	pinMu sync.Mutex
 	pins  map[string]int // guid -> writers between file and index commit
+	// staged holds the small bodies written and not yet committed, for
+	// as long as they are pinned; garbage, the inline bodies that lost
+	// their last reference, for the next commit to delete (inline.go).
+	staged  map[string][]byte
+	garbage []string
 
 	watchMu  sync.RWMutex
 	watchers map[int]func(Change)
@@ -103,6 +108,7 @@ func Open(o Options) (*Store, error) {
 		quit:     make(chan struct{}),
 		done:     make(chan struct{}),
 		pins:     make(map[string]int),
+		staged:   make(map[string][]byte),
 		watchers: make(map[int]func(Change)),
 	}
 	s.hookCtx, s.hookCancel = context.WithCancel(context.Background())
@@ -119,12 +125,16 @@ func Open(o Options) (*Store, error) {
 // temp files are gone, and no message file is left without a reference.
 func (s *Store) recover() error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMailboxes, bucketQuarantine, bucketBodies, bucketCache} {
+		for _, b := range [][]byte{bucketMailboxes, bucketQuarantine, bucketBodies, bucketCache, bucketInline} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		return nil
+		n, err := removeOrphanInline(tx)
+		if n > 0 {
+			s.log.Info("spool: removed unreferenced inline bodies", "count", n)
+		}
+		return err
 	})
 	if err != nil {
 		return fsError("initialise index", err)

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	bolt "go.etcd.io/bbolt"
 )
 
 func openStore(t testing.TB, dir string) *Store {
@@ -218,9 +220,7 @@ func TestAppendFlagsExpunge(t *testing.T) {
 	if _, err := s.Message(1, 2); !errors.Is(err, ErrNoMessage) {
 		t.Fatalf("expunged message still there: %v", err)
 	}
-	if _, err := os.Stat(s.bodyPath(b.GUID)); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("body of expunged message kept: %v", err)
-	}
+	waitFor(t, "the body of the expunged message to go", func() bool { return !bodyKept(t, s, b.GUID) })
 	if gone, _ := s.Expunge(1, []uint32{1}); len(gone) != 0 {
 		t.Fatalf("expunged a message without \\Deleted: %v", gone)
 	}
@@ -280,28 +280,74 @@ func TestSingleInstance(t *testing.T) {
 	if m.GUID != ds[0].Message.GUID {
 		t.Fatalf("same body, different guid")
 	}
-	if n := countFiles(t, filepath.Join(dir, messagesDir)); n != 1 {
-		t.Fatalf("%d message files, want 1", n)
+	if n := storedBodies(t, s); n != 1 {
+		t.Fatalf("%d bodies stored, want 1", n)
 	}
 	s.StoreFlags(1, []uint32{1}, FlagsAdd, []imap.Flag{imap.FlagDeleted}, 0)
 	s.Expunge(1, nil)
 	if err := s.DeleteMailbox(2); err != nil {
 		t.Fatal(err)
 	}
-	if n := countFiles(t, filepath.Join(dir, messagesDir)); n != 1 {
+	if n := storedBodies(t, s); n != 1 {
 		t.Fatalf("body removed while mailbox 3 holds it")
 	}
 	mustVerify(t, s)
 	if err := s.DeleteMailbox(3); err != nil {
 		t.Fatal(err)
 	}
-	if n := countFiles(t, filepath.Join(dir, messagesDir)); n != 0 {
-		t.Fatalf("%d message files left after last reference went", n)
-	}
+	waitStoredBodies(t, s, 0) // the last reference went
 	if _, err := s.Messages(3); !errors.Is(err, ErrNoMailbox) {
 		t.Fatalf("deleted mailbox: %v", err)
 	}
 	mustVerify(t, s)
+}
+
+// largeBody is a body too large to be kept inline: it has a file.
+func largeBody(n int) string {
+	return testBody(n) + strings.Repeat("a line of a large body\r\n", inlineMax/20)
+}
+
+// storedBodies counts the bodies the store keeps: message files and
+// inline bodies.
+func storedBodies(t testing.TB, s *Store) int {
+	t.Helper()
+	n := countFiles(t, filepath.Join(s.dir, messagesDir))
+	if err := s.view(func(tx *bolt.Tx) error { n += tx.Bucket(bucketInline).Stats().KeyN; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// waitStoredBodies waits until the store keeps n bodies: an inline body
+// whose last reference went is removed by a later commit.
+func waitStoredBodies(t testing.TB, s *Store, n int) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%d bodies stored", n), func() bool { return storedBodies(t, s) == n })
+}
+
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// bodyKept reports whether the store still keeps body guid, as a file or
+// inline.
+func bodyKept(t testing.TB, s *Store, guid string) bool {
+	t.Helper()
+	if _, err := os.Stat(s.bodyPath(guid)); err == nil {
+		return true
+	}
+	var kept bool
+	if err := s.view(func(tx *bolt.Tx) error { kept = inlineSize(tx, guid) >= 0; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return kept
 }
 
 func countFiles(t testing.TB, root string) int {
@@ -340,12 +386,12 @@ func TestTooBig(t *testing.T) {
 func TestMissingMessageDirectory(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	mustCreate(t, s, 1, 1, 0)
-	sum := sha256.Sum256([]byte(testBody(1)))
+	sum := sha256.Sum256([]byte(largeBody(1)))
 	guid := hex.EncodeToString(sum[:])
 	if err := os.Remove(filepath.Dir(s.bodyPath(guid))); err != nil {
 		t.Fatal(err)
 	}
-	if m := mustAppend(t, s, 1, testBody(1)); m.GUID != guid {
+	if m := mustAppend(t, s, 1, largeBody(1)); m.GUID != guid {
 		t.Fatalf("GUID %s, want %s", m.GUID, guid)
 	}
 	mustVerify(t, s)
@@ -354,13 +400,20 @@ func TestMissingMessageDirectory(t *testing.T) {
 func TestVerifyFindsMissingBody(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	mustCreate(t, s, 1, 1, 0)
-	m := mustAppend(t, s, 1, testBody(1))
+	m := mustAppend(t, s, 1, largeBody(1))
+	small := mustAppend(t, s, 1, testBody(1))
 	mustVerify(t, s)
 	if err := os.Remove(s.bodyPath(m.GUID)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Verify(); err == nil || !strings.Contains(err.Error(), m.GUID) {
-		t.Fatalf("verify missed a missing body: %v", err)
+		t.Fatalf("verify missed a missing body file: %v", err)
+	}
+	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketInline).Delete(guidKey(small.GUID)) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Verify(); err == nil || !strings.Contains(err.Error(), small.GUID) {
+		t.Fatalf("verify missed a missing inline body: %v", err)
 	}
 }
 
@@ -372,7 +425,7 @@ func TestReopen(t *testing.T) {
 	}
 	mustCreate(t, s, 1, 2, 1)
 	mustCreate(t, s, 2, 2, 1)
-	a := mustAppend(t, s, 1, testBody(1), imap.FlagAnswered)
+	a := mustAppend(t, s, 1, largeBody(1), imap.FlagAnswered)
 	mustAppend(t, s, 2, testBody(2))
 	if err := s.Quarantine(2, "not in directory"); err != nil {
 		t.Fatal(err)
@@ -386,6 +439,11 @@ func TestReopen(t *testing.T) {
 	old := filepath.Join(dir, messagesDir, a.GUID[0:2], a.GUID[2:4], a.GUID)
 	os.MkdirAll(filepath.Dir(old), 0o700)
 	if err := os.Rename(s.bodyPath(a.GUID), old); err != nil {
+		t.Fatal(err)
+	}
+	// An inline body whose last reference went just before a crash.
+	orphanInline := bytes.Repeat([]byte{7}, 32)
+	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketInline).Put(orphanInline, []byte("x")) }); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -409,6 +467,9 @@ func TestReopen(t *testing.T) {
 	}
 	if _, err := os.Stat(orphan); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("orphan survived open: %v", err)
+	}
+	if bodyKept(t, s, hex.EncodeToString(orphanInline)) {
+		t.Fatal("orphan inline body survived open")
 	}
 	mustVerify(t, s) // a's body was moved to where it belongs
 	if b := mustAppend(t, s, 1, testBody(3)); b.UID != a.UID+2 {
@@ -454,8 +515,8 @@ func TestEnvelopeAndBodyStructure(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if fi, _ := f.Stat(); fi.Size() != int64(len(body)) {
-		t.Fatalf("body size %d", fi.Size())
+	if got, err := io.ReadAll(f); err != nil || string(got) != string(body) {
+		t.Fatalf("body read back: %d bytes, %v; stored %d", len(got), err, len(body))
 	}
 }
 

@@ -2,7 +2,6 @@ package imapd
 
 import (
 	"io"
-	"os"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -218,7 +217,7 @@ func wholeMessage(bs *imap.FetchItemBodySection) bool {
 }
 
 // writeWhole streams BODY[] or BODY[]<offset.count> from the file.
-func writeWhole(w *imapserver.FetchResponseWriter, f *os.File, bs *imap.FetchItemBodySection, size int64) error {
+func writeWhole(w *imapserver.FetchResponseWriter, f io.ReadSeeker, bs *imap.FetchItemBodySection, size int64) error {
 	offset, n := int64(0), size
 	if p := bs.Partial; p != nil {
 		offset = min(p.Offset, size)

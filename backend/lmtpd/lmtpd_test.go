@@ -3,6 +3,7 @@ package lmtpd
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os/exec"
 	"strings"
@@ -126,8 +127,8 @@ func TestDeliverPerRecipient(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if fi, _ := f.Stat(); fi.Size() != int64(len(testMessage(1))) {
-		t.Fatalf("stored body is %d bytes, sent %d", fi.Size(), len(testMessage(1)))
+	if got, err := io.ReadAll(f); err != nil || string(got) != testMessage(1) {
+		t.Fatalf("stored body is %d bytes (%v), sent %d", len(got), err, len(testMessage(1)))
 	}
 	if err := e.store.Verify(); err != nil {
 		t.Fatal(err)
