@@ -22,6 +22,10 @@ type op struct {
 	// replErr is set when the op committed but its changes could not be
 	// replicated (see Replicator): it is not acknowledged.
 	replErr error
+	// replica: the op applies a primary's changes to this store's copy
+	// (ApplyReplicated). It is neither replicated nor told to watchers,
+	// and its changes carry no origin.
+	replica bool
 }
 
 // txn is an op's view of the shared transaction: the changes it made for
@@ -65,13 +69,24 @@ func (w *txn) changed(mailbox uint64, kind ChangeKind, uids []uint32) {
 // failed). Once queued, an op is never abandoned: its outcome is what the
 // caller reports, so a stored message is never reported as failed.
 func (s *Store) submit(apply func(w *txn) error) error {
-	o := &op{apply: apply, done: make(chan error, 1)}
+	return s.submitTo(s.ops, &op{apply: apply, done: make(chan error, 1)})
+}
+
+// submitReplica is submit for a replica's apply, which has a committer of
+// its own (replicaLoop): the main one waits for the replicas of what it
+// commits, and a replica's apply queued behind it would wait for the
+// primary it serves, which may be waiting for this store in turn.
+func (s *Store) submitReplica(apply func(w *txn) error) error {
+	return s.submitTo(s.replicaOps, &op{apply: apply, done: make(chan error, 1), replica: true})
+}
+
+func (s *Store) submitTo(ops chan *op, o *op) error {
 	s.closeMu.RLock()
 	if s.closed {
 		s.closeMu.RUnlock()
 		return ErrClosed
 	}
-	s.ops <- o
+	ops <- o
 	s.closeMu.RUnlock()
 	return <-o.done
 }
@@ -81,23 +96,36 @@ func (s *Store) submit(apply func(w *txn) error) error {
 // new writes queue up for the next round, so the batch grows with load.
 func (s *Store) commitLoop() {
 	defer close(s.done)
-	batch := make([]*op, 0, maxBatch)
 	// Unreferenced inline bodies go with the next commit; when none comes,
 	// a tick removes them by themselves.
 	gc := time.NewTicker(garbageInterval)
 	defer gc.Stop()
+	s.runCommitter(s.ops, gc.C)
+}
+
+// replicaLoop is the committer of replicas' applies, as commitLoop is of
+// the store's own writes.
+func (s *Store) replicaLoop() {
+	defer close(s.replicaDone)
+	s.runCommitter(s.replicaOps, nil)
+}
+
+// runCommitter commits what is queued on ops until Close, in batches, and
+// the garbage at each tick.
+func (s *Store) runCommitter(ops chan *op, tick <-chan time.Time) {
+	batch := make([]*op, 0, maxBatch)
 	for {
 		select {
-		case o := <-s.ops:
+		case o := <-ops:
 			batch = append(batch[:0], o)
-		case <-gc.C:
+		case <-tick:
 			s.commitGarbage()
 			continue
 		case <-s.quit:
 			// Close has stopped new submits; finish what is queued.
 			for {
 				select {
-				case o := <-s.ops:
+				case o := <-ops:
 					s.commit([]*op{o})
 				default:
 					return
@@ -107,7 +135,7 @@ func (s *Store) commitLoop() {
 	fill:
 		for len(batch) < maxBatch {
 			select {
-			case o := <-s.ops:
+			case o := <-ops:
 				batch = append(batch, o)
 			default:
 				break fill
@@ -175,7 +203,10 @@ func (s *Store) tryCommit(ops []*op, garbage []string) (int, error) {
 		return -1, fsError("remove unreferenced inline bodies", err)
 	}
 	for i, o := range ops {
-		o.w = txn{Tx: tx, s: s, origin: s.Origin()}
+		o.w = txn{Tx: tx, s: s}
+		if !o.replica {
+			o.w.origin = s.Origin()
+		}
 		if err := o.apply(&o.w); err != nil {
 			tx.Rollback()
 			if !isSpoolError(err) {
@@ -220,6 +251,9 @@ func (s *Store) published(ops []*op) {
 	s.watchMu.RLock()
 	for _, o := range ops {
 		for _, c := range o.w.changes {
+			if o.replica {
+				break
+			}
 			for _, fn := range s.watchers {
 				fn(c)
 			}

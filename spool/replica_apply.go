@@ -7,8 +7,6 @@ import (
 	"io"
 	"sync"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // The replica's side: bodies arrive by GUID, then a batch applies in one
@@ -157,35 +155,14 @@ func (s *Store) ApplyReplicated(cb ChangeBatch, slot uint32) error {
 			return err
 		}
 	}
-	var dropped []string
-	var delta statsDelta
-	s.closeMu.RLock()
-	defer s.closeMu.RUnlock()
-	if s.closed {
-		return ErrClosed
-	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		w := &txn{Tx: tx, s: s}
+	// Concurrent applies (of different mailboxes) share a commit.
+	return s.submitReplica(func(w *txn) error {
 		mb, err := w.replicaMailbox(cb, slot)
 		if err != nil {
 			return err
 		}
-		if err := s.applyBatch(w, mb, cb); err != nil {
-			return err
-		}
-		dropped, delta = w.dropped, w.stats
-		return nil
+		return s.applyBatch(w, mb, cb)
 	})
-	if err != nil {
-		if !isSpoolError(err) {
-			err = fsError("apply replicated batch", err)
-		}
-		return err
-	}
-	// The batch bypassed the committer, which adds an op's counts.
-	s.stats.add(delta)
-	s.removeUnreferenced(dropped)
-	return nil
 }
 
 // replicaMailbox opens (or creates) the copy cb applies to and checks that

@@ -68,7 +68,9 @@ func (s *Store) replicationOf(ops []*op) (Replicator, []uint64) {
 	}
 	var ids []uint64
 	for _, o := range ops {
-		ids = append(ids, o.w.touched()...)
+		if !o.replica {
+			ids = append(ids, o.w.touched()...)
+		}
 	}
 	if len(ids) == 0 {
 		return nil, nil

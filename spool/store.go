@@ -41,6 +41,9 @@ type Store struct {
 	ops     chan *op
 	quit    chan struct{}
 	done    chan struct{}
+	// replicaOps and replicaDone: the same for replicas' applies.
+	replicaOps  chan *op
+	replicaDone chan struct{}
 
 	pinMu sync.Mutex
 	pins  map[string]int // guid -> writers between file and index commit
@@ -100,16 +103,18 @@ func Open(o Options) (*Store, error) {
 		return nil, fsError("open index", err)
 	}
 	s := &Store{
-		dir:      o.Dir,
-		maxSize:  o.MaxMessageBytes,
-		log:      o.Logger,
-		db:       db,
-		ops:      make(chan *op, maxBatch),
-		quit:     make(chan struct{}),
-		done:     make(chan struct{}),
-		pins:     make(map[string]int),
-		staged:   make(map[string][]byte),
-		watchers: make(map[int]func(Change)),
+		dir:         o.Dir,
+		maxSize:     o.MaxMessageBytes,
+		log:         o.Logger,
+		db:          db,
+		ops:         make(chan *op, maxBatch),
+		replicaOps:  make(chan *op, maxBatch),
+		replicaDone: make(chan struct{}),
+		quit:        make(chan struct{}),
+		done:        make(chan struct{}),
+		pins:        make(map[string]int),
+		staged:      make(map[string][]byte),
+		watchers:    make(map[int]func(Change)),
 	}
 	s.hookCtx, s.hookCancel = context.WithCancel(context.Background())
 	if err := s.recover(); err != nil {
@@ -118,6 +123,7 @@ func Open(o Options) (*Store, error) {
 		return nil, err
 	}
 	go s.commitLoop()
+	go s.replicaLoop()
 	return s, nil
 }
 
@@ -161,6 +167,7 @@ func (s *Store) Close() error {
 	s.hookCancel()
 	close(s.quit)
 	<-s.done
+	<-s.replicaDone
 	if err := s.db.Close(); err != nil {
 		return fsError("close index", err)
 	}
