@@ -115,8 +115,9 @@ func (s *Store) writeBody(ctx context.Context, r io.Reader) (writtenBody, error)
 	if int64(len(head)) <= limit {
 		sum := sha256.Sum256(head)
 		wb := writtenBody{guid: hex.EncodeToString(sum[:]), size: int64(len(head))}
-		s.stage(wb.guid, head)
-		return wb, nil
+		if s.stage(wb.guid, head) {
+			return wb, nil
+		}
 	}
 	return s.writeBodyFile(ctx, io.MultiReader(bytes.NewReader(head), r))
 }
@@ -243,22 +244,32 @@ func (s *Store) pin(guid string) {
 	s.pinMu.Unlock()
 }
 
+// unpin drops a pin; at the last one, a staged body is let go, and a body
+// that removeUnreferenced found unreferenced but pinned is removed now.
 func (s *Store) unpin(guid string) {
 	s.pinMu.Lock()
+	recheck := false
 	if s.pins[guid]--; s.pins[guid] <= 0 {
 		delete(s.pins, guid)
+		s.stagedBytes -= int64(len(s.staged[guid]))
 		delete(s.staged, guid)
+		recheck = s.recheck[guid]
+		delete(s.recheck, guid)
 	}
 	s.pinMu.Unlock()
+	if recheck {
+		s.removeUnreferenced([]string{guid})
+	}
 }
 
-// Retain keeps the file of body guid, if it still has one, until release
-// is called, even if its last reference goes meanwhile: a session can
-// then still serve a message whose expunge its client has not yet been
-// told of. Called from a Watch callback for an expunge, it keeps the file
-// (bodies are removed after the callbacks). release removes a file that
-// has lost its last reference; a retained file outlives no restart
-// (Open removes files the index does not refer to).
+// Retain keeps body guid (its file or inline copy), if it is still kept,
+// until release is called, even if its last reference goes meanwhile: a
+// session can then still serve a message whose expunge its client has not
+// yet been told of. Called from a Watch callback for an expunge, it keeps
+// the body (a commit keeps the bodies it dropped pinned until after the
+// callbacks). release removes a body that has lost its last reference; a
+// retained body outlives no restart (Open removes bodies the index does
+// not refer to).
 func (s *Store) Retain(guid string) (release func()) {
 	s.pin(guid)
 	var once sync.Once
@@ -271,7 +282,9 @@ func (s *Store) Retain(guid string) (release func()) {
 }
 
 // removeUnreferenced deletes the files of guids that no record refers to
-// and no writer has pinned. It holds pinMu from the index read to the
+// and no writer has pinned, and queues their inline copies for the next
+// commit (collectGarbage); a pinned one is looked at again at its last
+// unpin. It holds pinMu from the index read to the
 // removal: a writer pins a body before it looks for its file, so either the
 // writer pinned first and the file stays, or it finds the file gone and
 // writes it again.
@@ -282,9 +295,13 @@ func (s *Store) removeUnreferenced(guids []string) {
 	s.pinMu.Lock()
 	defer s.pinMu.Unlock()
 	var gone []string
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.viewIndex(func(tx *bolt.Tx) error {
 		for _, g := range guids {
-			if s.pins[g] == 0 && !hasBody(tx, g) {
+			switch {
+			case hasBody(tx, g):
+			case s.pins[g] > 0:
+				s.recheck[g] = true
+			default:
 				gone = append(gone, g)
 			}
 		}

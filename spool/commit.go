@@ -209,6 +209,7 @@ func (s *Store) tryCommit(ops []*op, garbage []string) (int, error) {
 		}
 		if err := o.apply(&o.w); err != nil {
 			tx.Rollback()
+			s.unpinDropped(ops[:i+1])
 			if !isSpoolError(err) {
 				err = fsError("index write", err)
 			}
@@ -223,6 +224,7 @@ func (s *Store) tryCommit(ops []*op, garbage []string) (int, error) {
 		rc = s.beginReplicating(tx.ID(), mailboxes)
 	}
 	if err := tx.Commit(); err != nil {
+		s.unpinDropped(ops)
 		if rc != nil {
 			s.endReplicating(rc)
 		}
@@ -262,7 +264,22 @@ func (s *Store) published(ops []*op) {
 		s.stats.add(o.w.stats)
 	}
 	s.watchMu.RUnlock()
+	// unref pinned them until now (see Retain).
+	for _, g := range dropped {
+		s.unpin(g)
+	}
 	s.removeUnreferenced(dropped)
+}
+
+// unpinDropped undoes unref's pins of ops that ran in a transaction rolled
+// back.
+func (s *Store) unpinDropped(ops []*op) {
+	for _, o := range ops {
+		for _, g := range o.w.dropped {
+			s.unpin(g)
+		}
+		o.w.dropped = nil
+	}
 }
 
 // Watch calls fn after each durable commit with each change it made, in

@@ -3,7 +3,10 @@ package spool
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -47,6 +50,9 @@ func TestCrashChild(t *testing.T) {
 				body := fmt.Sprintf("Subject: crash %d %d %d\r\n\r\nbody\r\n", os.Getpid(), w, n)
 				if n%5 == 0 {
 					body = fmt.Sprintf("Subject: shared %d\r\n\r\nsame body everywhere\r\n", n%3)
+				}
+				if n%7 == 3 {
+					body += strings.Repeat("a body too large to be inline\r\n", inlineMax/30) // a file
 				}
 				var flags []imap.Flag
 				if n%2 == 0 {
@@ -150,6 +156,16 @@ func checkAcked(t *testing.T, dir string, acks []ack) {
 		}
 		if m.GUID != a.guid || flagString(m.Flags) != a.flags {
 			t.Fatalf("acknowledged message %+v came back as %+v", a, m)
+		}
+		f, err := s.Body(m.GUID)
+		if err != nil {
+			t.Fatalf("body of acknowledged message %+v: %v", a, err)
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil || hex.EncodeToString(h.Sum(nil)) != m.GUID {
+			t.Fatalf("body of acknowledged message %+v does not hash to its guid (%v)", a, err)
 		}
 	}
 	for id := uint64(1); id <= 4; id++ {

@@ -2,6 +2,7 @@ package spool
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -22,7 +23,14 @@ import (
 // is removed after the commit, as a file is, and only when no reader has
 // retained it: removeUnreferenced queues it as garbage, and the next
 // commit deletes it if it is still unreferenced and unpinned.
-const inlineMax = 32 << 10
+//
+// Staged bodies are bounded by maxStaged all told: past it (a replica
+// taking a whole mailbox at once, say), a small body is written as a file,
+// as a large one is. Readers find either.
+const (
+	inlineMax = 32 << 10
+	maxStaged = 64 << 20
+)
 
 // BodyReader is what Body returns: a message file or an inline body.
 type BodyReader interface {
@@ -37,14 +45,21 @@ type inlineBody struct{ *bytes.Reader }
 
 func (inlineBody) Close() error { return nil }
 
-// stage pins guid and holds data as its body until the last unpin.
-func (s *Store) stage(guid string, data []byte) {
+// stage pins guid and holds data as its body until the last unpin; it
+// reports false, and does nothing, when the staged bodies would pass
+// maxStaged.
+func (s *Store) stage(guid string, data []byte) bool {
 	s.pinMu.Lock()
 	defer s.pinMu.Unlock()
-	s.pins[guid]++
 	if _, ok := s.staged[guid]; !ok {
+		if s.stagedBytes+int64(len(data)) > maxStaged {
+			return false
+		}
 		s.staged[guid] = data
+		s.stagedBytes += int64(len(data))
 	}
+	s.pins[guid]++
+	return true
 }
 
 // stagedBody is the staged body of guid, or nil.
@@ -54,14 +69,20 @@ func (s *Store) stagedBody(guid string) []byte {
 	return s.staged[guid]
 }
 
-// putStaged stores the staged body of guid in the transaction, if there
-// is one: ref calls it when guid is new to the index.
-func (w *txn) putStaged(guid string) error {
-	data := w.s.stagedBody(guid)
-	if data == nil {
-		return nil
+// placeNewBody makes sure the body of guid, new to the index, is kept
+// with the commit: a staged body is put in the inline bucket; an inline
+// body not yet removed, or a file, is already there. ref calls it, and a
+// body found nowhere fails the op (ErrMissingBody): a replica's check that
+// the body is present may have seen it staged by another import, since
+// released.
+func (w *txn) placeNewBody(guid string, size int64) error {
+	if data := w.s.stagedBody(guid); data != nil {
+		return w.Bucket(bucketInline).Put(guidKey(guid), data)
 	}
-	return w.Bucket(bucketInline).Put(guidKey(guid), data)
+	if !w.s.bodyDurable(w.Tx, guid, size) {
+		return fmt.Errorf("%w: body %s", ErrMissingBody, guid)
+	}
+	return nil
 }
 
 // inlineSize is the size of guid's inline body in tx, or -1.
@@ -80,11 +101,29 @@ func (s *Store) bodyPresent(tx *bolt.Tx, guid string, size int64) bool {
 	if d := s.stagedBody(guid); d != nil {
 		return int64(len(d)) == size
 	}
+	return s.bodyDurable(tx, guid, size)
+}
+
+// bodyDurable reports whether the body guid of size bytes is kept, inline
+// in tx or in its file. It takes no lock: Verify calls it inside a read
+// transaction, and removeUnreferenced holds pinMu while it opens one.
+func (s *Store) bodyDurable(tx *bolt.Tx, guid string, size int64) bool {
 	if n := inlineSize(tx, guid); n >= 0 {
 		return n == size
 	}
 	fi, err := os.Stat(s.bodyPath(guid))
 	return err == nil && fi.Size() == size
+}
+
+// viewIndex is view without closeMu, for the committer (which Close
+// waits for while it holds closeMu) and the calls it makes: after Close it
+// fails with ErrClosed.
+func (s *Store) viewIndex(fn func(tx *bolt.Tx) error) error {
+	err := s.db.View(fn)
+	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
 }
 
 // openBody opens the body of guid: staged, inline, or its file. tx is the
@@ -102,7 +141,7 @@ func (s *Store) openBody(tx *bolt.Tx, guid string) (BodyReader, error) {
 	}
 	if tx != nil {
 		read(tx)
-	} else if err := s.view(read); err != nil {
+	} else if err := s.viewIndex(read); err != nil {
 		return nil, err
 	}
 	if data != nil {

@@ -22,7 +22,7 @@ func (w *txn) ref(guid string, size int64, cache []byte) error {
 	if v := bodies.Get(key); len(v) == 12 {
 		refs = binary.BigEndian.Uint32(v)
 	} else {
-		if err := w.putStaged(guid); err != nil {
+		if err := w.placeNewBody(guid, size); err != nil {
 			return err
 		}
 		w.stats.bytes += size
@@ -58,6 +58,9 @@ func (w *txn) unref(guid string) error {
 	if err := w.Bucket(bucketCache).Delete(key); err != nil {
 		return err
 	}
+	// Pinned until the watchers of the commit have been told: one may
+	// retain the body (Retain) for a client that still sees the message.
+	w.s.pin(guid)
 	w.dropped = append(w.dropped, guid)
 	return nil
 }

@@ -17,12 +17,14 @@ import (
 // time, and no committer transaction spans a network call.
 
 // BodyImport receives the bodies a primary sends with a batch, each stored
-// durably as writeBody stores one. A small body is read off the stream
-// into memory and stored by a writer of its own, several at once, while
-// the stream goes on: storing a file costs more in the kernel than reading
-// it off the wire, and a batch holds many. A large body is stored straight
-// from the stream. They stay pinned against removal until Release, which
-// comes after the batch that names them is applied (or has failed).
+// as writeBody stores one: an inline-sized body is staged for the batch's
+// commit, a larger one written as a file. A body of up to smallBody bytes
+// is read off the stream into memory and stored by a writer of its own,
+// several at once, while the stream goes on: storing a file costs more in
+// the kernel than reading it off the wire, and a batch holds many. A
+// larger body is stored straight from the stream. They stay pinned against
+// removal until Release, which comes after the batch that names them is
+// applied (or has failed).
 type BodyImport struct {
 	s       *Store
 	writers sync.WaitGroup
@@ -106,7 +108,8 @@ func (bi *BodyImport) failure() error {
 	return bi.err
 }
 
-// Sync waits until every body added so far is durable, or one failed.
+// Sync waits until every body added so far is stored (a file durable, a
+// small body staged for the batch's commit), or one failed.
 func (bi *BodyImport) Sync() error {
 	bi.writers.Wait()
 	return bi.failure()

@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
@@ -10,11 +11,17 @@ import (
 // keeps its file (and its envelope) after its last reference goes, until
 // released.
 func TestRetain(t *testing.T) {
+	for _, body := range []string{testBody(1), largeBody(1)} {
+		t.Run(fmt.Sprint(len(body)), func(t *testing.T) { testRetain(t, body) })
+	}
+}
+
+func testRetain(t *testing.T, body string) {
 	s := openStore(t, t.TempDir())
 	if err := s.CreateMailbox(MailboxMeta{ID: 1, UIDValidity: 1, Stride: 1}); err != nil {
 		t.Fatal(err)
 	}
-	m := mustAppend(t, s, 1, testBody(1), imap.FlagDeleted)
+	m := mustAppend(t, s, 1, body, imap.FlagDeleted)
 	var release func()
 	stop := s.Watch(func(c Change) {
 		if c.Kind == Expunged && len(c.Gone) == 1 {

@@ -3,6 +3,7 @@ package spool
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"strings"
 	"sync"
@@ -39,15 +40,18 @@ func TestFailedDeliveryLeavesNothing(t *testing.T) {
 		t.Fatal("append of a failing body succeeded")
 	}
 	// Every mailbox refuses: the written body must not stay behind.
-	ds, err := s.Deliver(context.Background(), []uint64{7, 8}, strings.NewReader(testBody(1)), time.Time{})
-	if err != nil || !errors.Is(ds[0].Err, ErrNoMailbox) || !errors.Is(ds[1].Err, ErrNoMailbox) {
-		t.Fatalf("deliver to missing mailboxes: %+v %v", ds, err)
+	for _, body := range []string{testBody(1), largeBody(1)} {
+		ds, err := s.Deliver(context.Background(), []uint64{7, 8}, strings.NewReader(body), time.Time{})
+		if err != nil || !errors.Is(ds[0].Err, ErrNoMailbox) || !errors.Is(ds[1].Err, ErrNoMailbox) {
+			t.Fatalf("deliver to missing mailboxes: %+v %v", ds, err)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := s.Append(ctx, AppendRequest{Mailbox: 1, Body: strings.NewReader(testBody(2))}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("append with a cancelled context: %v", err)
 	}
+	keepsNothing(t, s)
 	if st, _ := s.Status(1); st.Messages != 0 || st.HighestModSeq != 1 {
 		t.Fatalf("failed deliveries changed the mailbox: %+v", st)
 	}
@@ -59,10 +63,15 @@ func TestFailedDeliveryLeavesNothing(t *testing.T) {
 // Expunging the last copy of a body while it is appended again elsewhere
 // must never leave a record without its file.
 func TestExpungeRacesAppendOfSameBody(t *testing.T) {
+	for _, body := range []string{testBody(42), largeBody(42)} {
+		t.Run(fmt.Sprint(len(body)), func(t *testing.T) { testExpungeRacesAppend(t, body) })
+	}
+}
+
+func testExpungeRacesAppend(t *testing.T, body string) {
 	s := openStore(t, t.TempDir())
 	mustCreate(t, s, 1, 1, 0)
 	mustCreate(t, s, 2, 1, 0)
-	body := testBody(42)
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -99,6 +108,7 @@ func TestExpungeRacesAppendOfSameBody(t *testing.T) {
 	}()
 	wg.Wait()
 	mustVerify(t, s)
+	waitStoredBodies(t, s, 0) // every copy was expunged
 }
 
 func TestFsErrorClassifies(t *testing.T) {

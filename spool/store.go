@@ -50,8 +50,12 @@ type Store struct {
 	// staged holds the small bodies written and not yet committed, for
 	// as long as they are pinned; garbage, the inline bodies that lost
 	// their last reference, for the next commit to delete (inline.go).
-	staged  map[string][]byte
-	garbage []string
+	staged      map[string][]byte
+	stagedBytes int64
+	garbage     []string
+	// recheck: unreferenced bodies a pin kept, to remove at their last
+	// unpin.
+	recheck map[string]bool
 
 	watchMu  sync.RWMutex
 	watchers map[int]func(Change)
@@ -114,6 +118,7 @@ func Open(o Options) (*Store, error) {
 		done:        make(chan struct{}),
 		pins:        make(map[string]int),
 		staged:      make(map[string][]byte),
+		recheck:     make(map[string]bool),
 		watchers:    make(map[int]func(Change)),
 	}
 	s.hookCtx, s.hookCancel = context.WithCancel(context.Background())

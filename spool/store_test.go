@@ -336,6 +336,17 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
+// keepsNothing fails t unless the store keeps no body and stages none.
+func keepsNothing(t testing.TB, s *Store) {
+	t.Helper()
+	s.pinMu.Lock()
+	staged, bytes, pins := len(s.staged), s.stagedBytes, len(s.pins)
+	s.pinMu.Unlock()
+	if n := storedBodies(t, s); n != 0 || staged != 0 || bytes != 0 || pins != 0 {
+		t.Fatalf("%d bodies kept, %d staged (%d bytes), %d pinned; want none", n, staged, bytes, pins)
+	}
+}
+
 // bodyKept reports whether the store still keeps body guid, as a file or
 // inline.
 func bodyKept(t testing.TB, s *Store, guid string) bool {

@@ -72,7 +72,7 @@ func (s *Store) verifyMailbox(id uint64, b *bolt.Bucket, refs map[string]uint32)
 		if !hasFlag(m.Flags, imap.FlagSeen) {
 			got.Unseen++
 		}
-		if !s.bodyPresent(b.Tx(), m.GUID, m.Size) {
+		if !s.bodyDurable(b.Tx(), m.GUID, m.Size) {
 			errs = append(errs, fmt.Errorf("mailbox %d: uid %d: body %s missing or not %d bytes", id, m.UID, m.GUID, m.Size))
 		}
 		return nil

@@ -1,0 +1,89 @@
+package spool
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// A small body is kept in the index and a large one in a file; both read
+// back whole, and both survive a reopen.
+func TestInlineAndFileBodies(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	mustCreate(t, s, 1, 1, 0)
+	small := mustAppend(t, s, 1, testBody(1))
+	large := mustAppend(t, s, 1, largeBody(2))
+	inFile := func(m Message) bool { _, err := os.Stat(s.bodyPath(m.GUID)); return err == nil }
+	if inFile(small) || !inFile(large) {
+		t.Fatalf("small body in a file: %v, large body in a file: %v; want false, true", inFile(small), inFile(large))
+	}
+	s.Close()
+	s = openStore(t, dir)
+	for _, c := range []struct {
+		m    Message
+		body string
+	}{{small, testBody(1)}, {large, largeBody(2)}} {
+		f, err := s.Body(c.m.GUID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(f)
+		f.Close()
+		if err != nil || string(got) != c.body {
+			t.Fatalf("body of %d bytes read back as %d bytes (%v)", len(c.body), len(got), err)
+		}
+	}
+	mustVerify(t, s)
+}
+
+// Past maxStaged, a small body is written as a file rather than held in
+// memory until its commit; it reads back the same.
+func TestStagedBodiesAreBounded(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	mustCreate(t, s, 1, 1, 0)
+	s.pinMu.Lock()
+	s.stagedBytes = maxStaged // as if other writers held that much
+	s.pinMu.Unlock()
+	m := mustAppend(t, s, 1, testBody(1))
+	s.pinMu.Lock()
+	s.stagedBytes = 0
+	s.pinMu.Unlock()
+	if _, err := os.Stat(s.bodyPath(m.GUID)); err != nil {
+		t.Fatalf("a small body past the staging bound has no file: %v", err)
+	}
+	mustVerify(t, s)
+	mustAppend(t, s, 1, testBody(2))
+	keptInline := false
+	s.view(func(tx *bolt.Tx) error { keptInline = inlineSize(tx, guidOfBody(testBody(2))) > 0; return nil })
+	if !keptInline {
+		t.Fatal("below the bound, a small body is not inline")
+	}
+}
+
+// A first reference to a body that is neither staged, inline nor a file
+// fails its op, whatever a check before it saw: a record is never
+// committed without its body.
+func TestFirstReferenceNeedsTheBody(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	guid := guidOfBody("never stored")
+	err := s.submit(func(w *txn) error { return w.ref(guid, 12, nil) })
+	if !errors.Is(err, ErrMissingBody) {
+		t.Fatalf("reference to a body kept nowhere: %v, want ErrMissingBody", err)
+	}
+	var refs bool
+	s.view(func(tx *bolt.Tx) error { refs = hasBody(tx, guid); return nil })
+	if refs {
+		t.Fatal("the failed reference was committed")
+	}
+}
+
+func guidOfBody(body string) string {
+	sum := sha256.Sum256([]byte(body))
+	return hex.EncodeToString(sum[:])
+}
