@@ -8,6 +8,7 @@ import (
 	"os"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Bodies of up to inlineMax bytes, most mail, are kept in the index itself
@@ -120,7 +121,7 @@ func (s *Store) bodyDurable(tx *bolt.Tx, guid string, size int64) bool {
 // fails with ErrClosed.
 func (s *Store) viewIndex(fn func(tx *bolt.Tx) error) error {
 	err := s.db.View(fn)
-	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 		return ErrClosed
 	}
 	return err
