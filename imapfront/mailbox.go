@@ -56,20 +56,36 @@ func (s *session) cmdCreate(cmd *Command) bool {
 	return true
 }
 
-// checkCreate: the name must be free in a synced read, and outside the
-// user's own namespace the parent must grant 'k'. A name the user may not
-// see answers as a missing one does without 'k' (NOPERM), never
+// checkCreate: the name must be free, and outside the user's own
+// namespace the parent must grant 'k' in a synced read. A name the user
+// may not see answers as a missing one does without 'k' (NOPERM), never
 // ALREADYEXISTS: whether another user's hidden folder exists is not told.
+// In the user's own namespace the local copy decides, read again synced
+// only when it shows the name taken: a name it shows free may have been
+// taken since, and the backend's Reserve, which the directory checks
+// against the name, says so (ALREADYEXISTS) and makes nothing.
 func (s *session) checkCreate(name string) error {
-	dir, err := s.read(directory.Synced)
+	own := fsm.Owner(name) == s.user
+	level := directory.Synced
+	if own {
+		level = directory.Local
+	}
+	dir, err := s.read(level)
 	if err != nil {
 		return err
 	}
 	m, exists := dir.Mailbox(name)
+	if exists && own && level == directory.Local {
+		// Perhaps deleted since: read again, synced.
+		if dir, err = s.read(directory.Synced); err != nil {
+			return err
+		}
+		m, exists = dir.Mailbox(name)
+	}
 	if exists && fsm.HasRight(s.user, m, 'l') {
 		return fsm.NameTaken(m)
 	}
-	if fsm.Owner(name) == s.user {
+	if own {
 		return nil
 	}
 	p, ok := dir.Mailbox(fsm.Parent(name))
@@ -99,13 +115,17 @@ func (s *session) inboxInUse(name string) error {
 
 // awaitMailbox waits until the local copy has name active (present) or
 // gone (!present). The backend answered only after its directory write was
-// committed, so one synced read normally suffices.
+// committed: a copy on the backend's own node already has it, and another
+// learns of it at once (the leader's nudge after each write), so the local
+// copy is watched first and read synced only if it has not caught up
+// within localCatchUp.
 func (s *session) awaitMailbox(name string, present bool) error {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	dir := s.cfg.Directory
+	level := directory.Local
 	for {
-		v, err := dir.Read(ctx, directory.Synced)
+		v, err := dir.Read(ctx, level)
 		if err != nil {
 			return err
 		}
@@ -113,11 +133,25 @@ func (s *session) awaitMailbox(name string, present bool) error {
 		if present == (ok && m.State == fsm.Active) {
 			return nil
 		}
-		if err := dir.WaitApplied(ctx, v.Index()+1); err != nil {
+		wait, waitCancel := ctx, context.CancelFunc(func() {})
+		if level == directory.Local {
+			wait, waitCancel = context.WithTimeout(ctx, localCatchUp)
+		}
+		err = dir.WaitApplied(wait, v.Index()+1)
+		waitCancel()
+		if err != nil && level == directory.Local && ctx.Err() == nil {
+			level = directory.Synced
+			continue
+		}
+		if err != nil {
 			return err
 		}
 	}
 }
+
+// localCatchUp bounds awaitMailbox's wait for the local copy to learn of
+// a commit before it reads synced.
+const localCatchUp = 200 * time.Millisecond
 
 func (s *session) cmdDelete(cmd *Command) bool {
 	a := cmd.argReader()
