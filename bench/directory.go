@@ -24,7 +24,11 @@ type DirectoryConfig struct {
 	Seed     int64
 	// LagBound is the longest list lag that is not a violation: a
 	// connected frontend lags the leader by at most its staleness bound.
-	LagBound      time.Duration
+	LagBound time.Duration
+	// Strict: a LIST on another frontend begun after a change's OK must
+	// show it (Rookery's LIST reads the directory synced); a miss is a
+	// violation. Either way misses are counted (list_misses).
+	Strict        bool
 	MailboxPrefix string
 	Logger        *slog.Logger
 }
@@ -63,12 +67,14 @@ func RunDirectory(ctx context.Context, cfg DirectoryConfig) (*Result, error) {
 	end := start.Add(cfg.Duration)
 	chk := &checker{}
 	recs := make([]*recorder, cfg.Clients)
+	clients := make([]*dirClient, cfg.Clients)
 	errs := make([]error, cfg.Clients)
 	var wg sync.WaitGroup
 	for i := range cfg.Clients {
 		recs[i] = newRecorder(start)
 		d := &dirClient{cfg: &cfg, id: i, cred: cfg.Users[i%len(cfg.Users)], rec: recs[i], chk: chk,
 			prefix: fmt.Sprintf("%s-%s-%d", cfg.MailboxPrefix, runID, i)}
+		clients[i] = d
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -97,6 +103,13 @@ func RunDirectory(ctx context.Context, cfg DirectoryConfig) (*Result, error) {
 			"frontends": strconv.Itoa(len(cfg.Addrs)), "users": strconv.Itoa(len(cfg.Users)),
 		}}
 	r.finish(rec, directoryOps, elapsed, chk)
+	var tries, misses int
+	for _, c := range clients {
+		tries += c.tries
+		misses += c.misses
+	}
+	r.Figures = append(r.Figures, Figure{Name: "list_tries", Value: float64(tries)},
+		Figure{Name: "list_misses", Value: float64(misses)})
 	return r, nil
 }
 
@@ -110,6 +123,9 @@ type dirClient struct {
 	rec           *recorder
 	chk           *checker
 	writer, watch *imapclient.Client
+	// tries and misses count the first LISTs on the watching connection
+	// after a change, and those that did not show it.
+	tries, misses int
 }
 
 func (d *dirClient) run(ctx context.Context, end time.Time) error {
@@ -180,12 +196,21 @@ func (d *dirClient) change(op, name string, present bool) error {
 	if listed != present {
 		d.chk.fail("client %d: after %s OK, LIST on the same connection shows %s: %v", d.id, strings.ToUpper(op), name, listed)
 	}
-	for {
+	for first := true; ; first = false {
 		listed, err := d.listed(d.watch, name)
 		if err != nil {
 			return err
 		}
 		lag := time.Since(ok)
+		if first {
+			d.tries++
+			if listed != present {
+				d.misses++
+				if d.cfg.Strict {
+					d.chk.fail("client %d: a LIST on another frontend begun after %s OK of %s does not show it", d.id, strings.ToUpper(op), name)
+				}
+			}
+		}
 		if listed == present {
 			d.rec.observeTook("list_lag_"+op, ok, lag)
 			return nil
