@@ -8,8 +8,14 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// maxBatch bounds how many queued writes share one index transaction.
-const maxBatch = 256
+// maxBatch bounds how many queued writes share one index transaction;
+// maxReplicaBatch, how many of a replica's applies do. Those fail more
+// often (a batch that does not follow from the copy, ErrReplicaConflict),
+// and every failure runs the ops before it again.
+const (
+	maxBatch        = 256
+	maxReplicaBatch = 16
+)
 
 // op is one write to the index, run by the committer inside a shared
 // transaction. When apply fails, the committer rolls the transaction back
@@ -26,6 +32,9 @@ type op struct {
 	// (ApplyReplicated). It is neither replicated nor told to watchers,
 	// and its changes carry no origin.
 	replica bool
+	// alone: the op is committed in a transaction of its own (a whole
+	// mailbox copied to a replica, too big to run again).
+	alone bool
 }
 
 // txn is an op's view of the shared transaction: the changes it made for
@@ -40,7 +49,9 @@ type txn struct {
 	// it is acknowledged.
 	confirmed []uint64
 	dropped   []string
-	stats     statsDelta
+	// held: bodies pinned by placeNewBody until the commit is durable.
+	held  []string
+	stats statsDelta
 	// expunged holds the records expungeOne removed, until changed
 	// reports their mailbox's expunge.
 	expunged []Message
@@ -76,18 +87,24 @@ func (s *Store) submit(apply func(w *txn) error) error {
 // its own (replicaLoop): the main one waits for the replicas of what it
 // commits, and a replica's apply queued behind it would wait for the
 // primary it serves, which may be waiting for this store in turn.
-func (s *Store) submitReplica(apply func(w *txn) error) error {
-	return s.submitTo(s.replicaOps, &op{apply: apply, done: make(chan error, 1), replica: true})
+func (s *Store) submitReplica(apply func(w *txn) error, alone bool) error {
+	return s.submitTo(s.replicaOps, &op{apply: apply, done: make(chan error, 1), replica: true, alone: alone})
 }
 
+// submitTo queues o on ops. It does not hold closeMu while it waits for
+// room in the queue: the committer, which makes the room, may need closeMu
+// itself (a replicator's read), and a Close waiting for the lock would
+// hold that read up for ever. Close waits for the sends in flight instead.
 func (s *Store) submitTo(ops chan *op, o *op) error {
 	s.closeMu.RLock()
 	if s.closed {
 		s.closeMu.RUnlock()
 		return ErrClosed
 	}
-	ops <- o
+	s.sending.Add(1)
 	s.closeMu.RUnlock()
+	ops <- o
+	s.sending.Done()
 	return <-o.done
 }
 
@@ -100,20 +117,21 @@ func (s *Store) commitLoop() {
 	// a tick removes them by themselves.
 	gc := time.NewTicker(garbageInterval)
 	defer gc.Stop()
-	s.runCommitter(s.ops, gc.C)
+	s.runCommitter(s.ops, maxBatch, gc.C)
 }
 
 // replicaLoop is the committer of replicas' applies, as commitLoop is of
 // the store's own writes.
 func (s *Store) replicaLoop() {
 	defer close(s.replicaDone)
-	s.runCommitter(s.replicaOps, nil)
+	s.runCommitter(s.replicaOps, maxReplicaBatch, nil)
 }
 
-// runCommitter commits what is queued on ops until Close, in batches, and
-// the garbage at each tick.
-func (s *Store) runCommitter(ops chan *op, tick <-chan time.Time) {
-	batch := make([]*op, 0, maxBatch)
+// runCommitter commits what is queued on ops until Close, in batches of
+// up to size ops, and the garbage at each tick. An op marked alone is
+// committed by itself.
+func (s *Store) runCommitter(ops chan *op, size int, tick <-chan time.Time) {
+	batch := make([]*op, 0, size)
 	for {
 		select {
 		case o := <-ops:
@@ -133,9 +151,14 @@ func (s *Store) runCommitter(ops chan *op, tick <-chan time.Time) {
 			}
 		}
 	fill:
-		for len(batch) < maxBatch {
+		for len(batch) < size && !batch[0].alone {
 			select {
 			case o := <-ops:
+				if o.alone {
+					s.commit(batch)
+					batch = append(batch[:0], o)
+					break fill
+				}
 				batch = append(batch, o)
 			default:
 				break fill
@@ -168,12 +191,19 @@ func (s *Store) commitGarbage() {
 // as bbolt's Batch does.
 func (s *Store) commit(ops []*op) {
 	pending := ops
-	garbage := s.takeGarbage()
+	var garbage []string
+	if !ops[0].replica {
+		// The replicas' committer leaves garbage to this one: its batches
+		// fail more often, and each failure rolls the removals back.
+		garbage = s.takeGarbage()
+	}
+	// Put back unless a transaction that removed them commits.
+	defer func() { s.requeueGarbage(garbage) }()
 	for len(pending) > 0 {
 		failed, err := s.tryCommit(pending, garbage)
 		if failed < 0 {
-			if err != nil {
-				s.requeueGarbage(garbage)
+			if err == nil {
+				garbage = nil
 			}
 			for _, o := range pending {
 				if err == nil {
@@ -209,7 +239,7 @@ func (s *Store) tryCommit(ops []*op, garbage []string) (int, error) {
 		}
 		if err := o.apply(&o.w); err != nil {
 			tx.Rollback()
-			s.unpinDropped(ops[:i+1])
+			s.unpinHeld(ops[:i+1])
 			if !isSpoolError(err) {
 				err = fsError("index write", err)
 			}
@@ -224,7 +254,7 @@ func (s *Store) tryCommit(ops []*op, garbage []string) (int, error) {
 		rc = s.beginReplicating(tx.ID(), mailboxes)
 	}
 	if err := tx.Commit(); err != nil {
-		s.unpinDropped(ops)
+		s.unpinHeld(ops)
 		if rc != nil {
 			s.endReplicating(rc)
 		}
@@ -249,7 +279,7 @@ func (s *Store) tryCommit(ops []*op, garbage []string) (int, error) {
 // published tells watchers about a durable commit, in commit order, then
 // removes bodies that lost their last reference.
 func (s *Store) published(ops []*op) {
-	var dropped []string
+	var dropped, held []string
 	s.watchMu.RLock()
 	for _, o := range ops {
 		for _, c := range o.w.changes {
@@ -261,9 +291,13 @@ func (s *Store) published(ops []*op) {
 			}
 		}
 		dropped = append(dropped, o.w.dropped...)
+		held = append(held, o.w.held...)
 		s.stats.add(o.w.stats)
 	}
 	s.watchMu.RUnlock()
+	for _, g := range held {
+		s.unpin(g) // the index refers to it now
+	}
 	// unref pinned them until now (see Retain).
 	for _, g := range dropped {
 		s.unpin(g)
@@ -271,14 +305,17 @@ func (s *Store) published(ops []*op) {
 	s.removeUnreferenced(dropped)
 }
 
-// unpinDropped undoes unref's pins of ops that ran in a transaction rolled
-// back.
-func (s *Store) unpinDropped(ops []*op) {
+// unpinHeld undoes the pins unref and placeNewBody took for ops that ran
+// in a transaction rolled back.
+func (s *Store) unpinHeld(ops []*op) {
 	for _, o := range ops {
 		for _, g := range o.w.dropped {
 			s.unpin(g)
 		}
-		o.w.dropped = nil
+		for _, g := range o.w.held {
+			s.unpin(g)
+		}
+		o.w.dropped, o.w.held = nil, nil
 	}
 }
 

@@ -80,6 +80,11 @@ func (w *txn) placeNewBody(guid string, size int64) error {
 	if data := w.s.stagedBody(guid); data != nil {
 		return w.Bucket(bucketInline).Put(guidKey(guid), data)
 	}
+	// A file no reference names may be being removed (removeUnreferenced
+	// reads the index without this transaction's reference): pinned first,
+	// it is either gone before the check or kept until the commit.
+	w.s.pin(guid)
+	w.held = append(w.held, guid)
 	if !w.s.bodyDurable(w.Tx, guid, size) {
 		return fmt.Errorf("%w: body %s", ErrMissingBody, guid)
 	}

@@ -87,3 +87,24 @@ func guidOfBody(body string) string {
 	sum := sha256.Sum256([]byte(body))
 	return hex.EncodeToString(sum[:])
 }
+
+// An inline body queued for removal is removed even when the batch that
+// took it from the queue failed as a whole: the rolled-back removal is
+// queued again.
+func TestGarbageOutlivesAFailedBatch(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	guid := guidOfBody("an unreferenced body")
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketInline).Put(guidKey(guid), []byte("an unreferenced body"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.pinMu.Lock()
+	s.queueGarbageLocked([]string{guid})
+	s.pinMu.Unlock()
+	refused := errors.New("refused")
+	if err := s.submit(func(w *txn) error { return refused }); !errors.Is(err, refused) {
+		t.Fatalf("failing op: %v", err)
+	}
+	waitFor(t, "the unreferenced inline body to go", func() bool { return !bodyKept(t, s, guid) })
+}

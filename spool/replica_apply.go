@@ -10,11 +10,12 @@ import (
 )
 
 // The replica's side: bodies arrive by GUID, then a batch applies in one
-// transaction. Batches bypass the committer and its Replicator: a replica
-// that is itself replicating a commit to its sender must still be able to
-// apply the sender's batch, or two backends that replicate to each other
-// would wait for each other for ever. bbolt still runs one writer at a
-// time, and no committer transaction spans a network call.
+// transaction. Batches go to a committer of their own, not to the store's,
+// which waits for its Replicator: a replica that is itself replicating a
+// commit to its sender must still be able to apply the sender's batch, or
+// two backends that replicate to each other would wait for each other for
+// ever. Concurrent batches share a commit; bbolt runs one writer at a
+// time, and no transaction spans a network call.
 
 // BodyImport receives the bodies a primary sends with a batch, each stored
 // as writeBody stores one: an inline-sized body is staged for the batch's
@@ -158,14 +159,15 @@ func (s *Store) ApplyReplicated(cb ChangeBatch, slot uint32) error {
 			return err
 		}
 	}
-	// Concurrent applies (of different mailboxes) share a commit.
+	// Concurrent applies (of different mailboxes) share a commit; a
+	// whole copy has one of its own.
 	return s.submitReplica(func(w *txn) error {
 		mb, err := w.replicaMailbox(cb, slot)
 		if err != nil {
 			return err
 		}
 		return s.applyBatch(w, mb, cb)
-	})
+	}, cb.Reset)
 }
 
 // replicaMailbox opens (or creates) the copy cb applies to and checks that

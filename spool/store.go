@@ -34,10 +34,12 @@ type Store struct {
 	log     *slog.Logger
 	db      *bolt.DB
 
-	// closeMu guards closed; submit holds it shared while it queues an op,
-	// so that Close knows no op arrives after it has begun.
+	// closeMu guards closed; submit holds it shared while it checks closed
+	// and counts itself in sending, so that Close knows no op arrives
+	// after the sends in flight.
 	closeMu sync.RWMutex
 	closed  bool
+	sending sync.WaitGroup
 	ops     chan *op
 	quit    chan struct{}
 	done    chan struct{}
@@ -170,6 +172,7 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.closeMu.Unlock()
 	s.hookCancel()
+	s.sending.Wait() // the committers are running: the queues have room
 	close(s.quit)
 	<-s.done
 	<-s.replicaDone
