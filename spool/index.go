@@ -19,15 +19,20 @@ import (
 //	bodies/<sha256 32 bytes>          refcount be32, size be64
 //	cache/<sha256 32 bytes>           envelope and body structure, JSON
 //	inline/<sha256 32 bytes>          the body itself, when small (inline.go)
+//	unreferenced/<sha256 32 bytes>    empty: an inline body whose last reference went, until removed
 var (
 	bucketCache      = []byte("cache")
 	bucketMailboxes  = []byte("mailboxes")
 	bucketQuarantine = []byte("quarantine")
 	bucketBodies     = []byte("bodies")
 	bucketInline     = []byte("inline")
-	keyMeta          = []byte("meta")
-	keyUIDs          = []byte("uids")
-	keyReason        = []byte("reason")
+	// bucketUnreferenced lists the inline bodies whose last reference
+	// went and that are not yet removed, so that Open finds what a crash
+	// left without reading every inline body.
+	bucketUnreferenced = []byte("unreferenced")
+	keyMeta            = []byte("meta")
+	keyUIDs            = []byte("uids")
+	keyReason          = []byte("reason")
 )
 
 const encodingVersion = 1

@@ -77,6 +77,10 @@ func (s *Store) stagedBody(guid string) []byte {
 // the body is present may have seen it staged by another import, since
 // released.
 func (w *txn) placeNewBody(guid string, size int64) error {
+	// Referred to again: no longer to be removed.
+	if err := w.Bucket(bucketUnreferenced).Delete(guidKey(guid)); err != nil {
+		return err
+	}
 	if data := w.s.stagedBody(guid); data != nil {
 		return w.Bucket(bucketInline).Put(guidKey(guid), data)
 	}
@@ -198,23 +202,36 @@ func (s *Store) collectGarbage(tx *bolt.Tx, guids []string) error {
 		if err := inline.Delete(guidKey(g)); err != nil {
 			return err
 		}
+		if err := tx.Bucket(bucketUnreferenced).Delete(guidKey(g)); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
 // removeOrphanInline deletes inline bodies no record refers to: a crash
-// between a body's last reference going and its removal leaves one.
-func removeOrphanInline(tx *bolt.Tx) (int, error) {
-	var orphans [][]byte
+// between a body's last reference going and its removal leaves one. With
+// listed, it looks only at those the unreferenced list names (unref lists
+// each in the commit that drops its last reference); without, at every
+// inline body.
+func removeOrphanInline(tx *bolt.Tx, listed bool) (int, error) {
+	var candidates, orphans [][]byte
+	from := bucketInline
+	if listed {
+		from = bucketUnreferenced
+	}
+	c := tx.Bucket(from).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		candidates = append(candidates, bytes.Clone(k))
+	}
 	bodies := tx.Bucket(bucketBodies)
-	err := tx.Bucket(bucketInline).ForEach(func(k, _ []byte) error {
+	for _, k := range candidates {
 		if bodies.Get(k) == nil {
-			orphans = append(orphans, bytes.Clone(k))
+			orphans = append(orphans, k)
 		}
-		return nil
-	})
-	if err != nil {
-		return 0, err
+		if err := tx.Bucket(bucketUnreferenced).Delete(k); err != nil {
+			return 0, err
+		}
 	}
 	for _, k := range orphans {
 		if err := tx.Bucket(bucketInline).Delete(k); err != nil {

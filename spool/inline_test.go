@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/emersion/go-imap/v2"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -107,4 +109,46 @@ func TestGarbageOutlivesAFailedBatch(t *testing.T) {
 		t.Fatalf("failing op: %v", err)
 	}
 	waitFor(t, "the unreferenced inline body to go", func() bool { return !bodyKept(t, s, guid) })
+}
+
+// A body whose last reference goes is listed as unreferenced in that
+// commit and unlisted when removed, so that Open finds what a crash left
+// between the two without reading every inline body; a store written
+// before the list existed is searched whole, once.
+func TestUnreferencedList(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	mustCreate(t, s, 1, 1, 0)
+	m := mustAppend(t, s, 1, testBody(1), imap.FlagDeleted)
+	listed := func() int {
+		n := 0
+		s.view(func(tx *bolt.Tx) error { n = tx.Bucket(bucketUnreferenced).Stats().KeyN; return nil })
+		return n
+	}
+	if _, err := s.Expunge(1, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the expunged body to go", func() bool { return !bodyKept(t, s, m.GUID) })
+	if n := listed(); n != 0 {
+		t.Fatalf("%d bodies still listed unreferenced after their removal", n)
+	}
+	// An older store: no list, and an inline body no record names.
+	orphan := bytes.Repeat([]byte{9}, 32)
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketUnreferenced); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketInline).Put(orphan, []byte("y"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openStore(t, dir)
+	if bodyKept(t, s, hex.EncodeToString(orphan)) {
+		t.Fatal("an orphan inline body of a store without the list survived Open")
+	}
+	if n := listed(); n != 0 {
+		t.Fatalf("%d bodies listed after Open", n)
+	}
+	mustVerify(t, s)
 }

@@ -58,6 +58,11 @@ func (w *txn) unref(guid string) error {
 	if err := w.Bucket(bucketCache).Delete(key); err != nil {
 		return err
 	}
+	if inlineSize(w.Tx, guid) >= 0 {
+		if err := w.Bucket(bucketUnreferenced).Put(key, []byte{}); err != nil {
+			return err
+		}
+	}
 	// Pinned until the watchers of the commit have been told: one may
 	// retain the body (Retain) for a client that still sees the message.
 	w.s.pin(guid)

@@ -138,12 +138,15 @@ func Open(o Options) (*Store, error) {
 // temp files are gone, and no message file is left without a reference.
 func (s *Store) recover() error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMailboxes, bucketQuarantine, bucketBodies, bucketCache, bucketInline} {
+		// A store without the list of unreferenced inline bodies (written
+		// before it) is searched whole, once.
+		listed := tx.Bucket(bucketUnreferenced) != nil
+		for _, b := range [][]byte{bucketMailboxes, bucketQuarantine, bucketBodies, bucketCache, bucketInline, bucketUnreferenced} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		n, err := removeOrphanInline(tx)
+		n, err := removeOrphanInline(tx, listed)
 		if n > 0 {
 			s.log.Info("spool: removed unreferenced inline bodies", "count", n)
 		}

@@ -452,9 +452,15 @@ func TestReopen(t *testing.T) {
 	if err := os.Rename(s.bodyPath(a.GUID), old); err != nil {
 		t.Fatal(err)
 	}
-	// An inline body whose last reference went just before a crash.
+	// An inline body whose last reference went just before a crash: the
+	// commit that dropped it listed it as unreferenced.
 	orphanInline := bytes.Repeat([]byte{7}, 32)
-	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketInline).Put(orphanInline, []byte("x")) }); err != nil {
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketInline).Put(orphanInline, []byte("x")); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketUnreferenced).Put(orphanInline, []byte{})
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
