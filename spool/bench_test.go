@@ -110,3 +110,44 @@ func BenchmarkIndexCommit(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkChangesSince reads what changed in a mailbox of 20,000
+// messages since the modseq before its last change, as a primary does for
+// each batch it sends a replica: through the changes index, and by the
+// scan of every record that a mailbox without the index falls back to.
+func BenchmarkChangesSince(b *testing.B) {
+	s := openStore(b, b.TempDir())
+	mustCreate(b, s, 1, 2, 0)
+	const n = 20000
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 16 {
+				mustAppend(b, s, 1, testBody(i))
+			}
+		}()
+	}
+	wg.Wait()
+	st, _ := s.Status(1)
+	for _, c := range []struct {
+		name string
+		drop bool
+	}{{"index", false}, {"scan", true}} {
+		if c.drop {
+			s.db.Update(func(tx *bolt.Tx) error {
+				mb, _ := mailboxBucket(tx, 1)
+				return mb.DeleteBucket(keyChanges)
+			})
+		}
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				cb, err := s.ChangesSince(1, st.HighestModSeq-1, false)
+				if err != nil || len(cb.Records) != 1 {
+					b.Fatalf("%d records, %v", len(cb.Records), err)
+				}
+			}
+		})
+	}
+}

@@ -134,7 +134,7 @@ func (s *Store) StoreFlags(id uint64, uids []uint32, op FlagOp, flags []imap.Fla
 				if modseq == 0 {
 					modseq = mb.bump()
 				}
-				old := m.Flags
+				old := m
 				m.Flags, m.ModSeq = next, modseq
 				if err := mb.replace(&m, old); err != nil {
 					return err

@@ -79,6 +79,7 @@ func hasBody(tx *bolt.Tx, guid string) bool {
 // written back by save.
 type mailbox struct {
 	b, uids *bolt.Bucket
+	changes *bolt.Bucket // by modseq (changes.go)
 	meta    mailboxMeta
 	loaded  uint64 // HighestModSeq when the op opened it
 	origin  string // this backend's id, for the lineage (see noteWriter)
@@ -90,7 +91,11 @@ func (w *txn) mailbox(id uint64) (*mailbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &mailbox{b: b, uids: uids, meta: meta, loaded: meta.HighestModSeq, origin: w.origin, stats: &w.stats}, nil
+	changes, err := changesOf(b)
+	if err != nil {
+		return nil, err
+	}
+	return &mailbox{b: b, uids: uids, changes: changes, meta: meta, loaded: meta.HighestModSeq, origin: w.origin, stats: &w.stats}, nil
 }
 
 // bump gives the mailbox a new modseq for the change being made.
@@ -114,6 +119,9 @@ func (mb *mailbox) add(m *Message) error {
 	if err := mb.uids.Put(uidKey(m.UID), encodeRecord(m)); err != nil {
 		return err
 	}
+	if err := mb.changes.Put(changeKey(m.ModSeq, m.UID), []byte{changeRecord}); err != nil {
+		return err
+	}
 	mb.meta.Messages++
 	mb.stats.messages++
 	mb.meta.Size += m.Size
@@ -131,6 +139,9 @@ func (mb *mailbox) remove(m *Message) error {
 	if err := mb.uids.Delete(uidKey(m.UID)); err != nil {
 		return err
 	}
+	if err := mb.changes.Delete(changeKey(m.ModSeq, m.UID)); err != nil {
+		return err
+	}
 	mb.meta.Messages--
 	mb.stats.messages--
 	mb.meta.Size -= m.Size
@@ -140,14 +151,21 @@ func (mb *mailbox) remove(m *Message) error {
 	return nil
 }
 
-// replace rewrites m's record after a flag change from old flags.
-func (mb *mailbox) replace(m *Message, old []imap.Flag) error {
-	wasSeen, isSeen := hasFlag(old, imap.FlagSeen), hasFlag(m.Flags, imap.FlagSeen)
+// replace rewrites m's record after a flag change from old, the record
+// as it was.
+func (mb *mailbox) replace(m *Message, old Message) error {
+	wasSeen, isSeen := hasFlag(old.Flags, imap.FlagSeen), hasFlag(m.Flags, imap.FlagSeen)
 	switch {
 	case wasSeen && !isSeen:
 		mb.meta.Unseen++
 	case !wasSeen && isSeen:
 		mb.meta.Unseen--
+	}
+	if err := mb.changes.Delete(changeKey(old.ModSeq, old.UID)); err != nil {
+		return err
+	}
+	if err := mb.changes.Put(changeKey(m.ModSeq, m.UID), []byte{changeRecord}); err != nil {
+		return err
 	}
 	return mb.uids.Put(uidKey(m.UID), encodeRecord(m))
 }

@@ -265,7 +265,7 @@ func (s *Store) putReplicated(w *txn, mb *mailbox, r Message) error {
 		return err
 	}
 	if ok && old.GUID == r.GUID && old.Size == r.Size {
-		return mb.replace(&r, old.Flags)
+		return mb.replace(&r, old)
 	}
 	if ok {
 		if err := mb.remove(&old); err != nil {

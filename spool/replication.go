@@ -239,9 +239,13 @@ func (s *Store) ChangesSince(id uint64, since uint64, reset bool) (ChangeBatch, 
 		if cb.Lineage, err = readLineage(b); err != nil {
 			return err
 		}
-		// Records are keyed by UID, not modseq: a scan is the price of
-		// not keeping a second index, and a mailbox's records are few
-		// enough next to the bodies that cross the wire.
+		if !reset {
+			// What changed since, by the changes index (changes.go).
+			if indexed, err := changesSince(b, uids, since, &cb); indexed || err != nil {
+				return err
+			}
+		}
+		// A whole copy, or a mailbox not written since the index came.
 		err = uids.ForEach(func(_, v []byte) error {
 			r, err := decodeRecord(v)
 			if err == nil && (reset || r.ModSeq > since) {
@@ -287,6 +291,14 @@ var keyLineage = []byte("lineage")
 func (mb *mailbox) tombstone(uid uint32, modseq uint64) error {
 	t, err := mb.b.CreateBucketIfNotExists(keyExpunged)
 	if err != nil {
+		return err
+	}
+	if v := t.Get(uidKey(uid)); len(v) == 8 {
+		if err := mb.changes.Delete(changeKey(binary.BigEndian.Uint64(v), uid)); err != nil {
+			return err
+		}
+	}
+	if err := mb.changes.Put(changeKey(modseq, uid), []byte{changeTombstone}); err != nil {
 		return err
 	}
 	return t.Put(uidKey(uid), binary.BigEndian.AppendUint64(nil, modseq))

@@ -77,6 +77,9 @@ func (s *Store) verifyMailbox(id uint64, b *bolt.Bucket, refs map[string]uint32)
 		}
 		return nil
 	})
+	if err := verifyChanges(id, b); err != nil {
+		errs = append(errs, err)
+	}
 	if got.Messages != meta.Messages || got.Unseen != meta.Unseen || got.Size != meta.Size {
 		errs = append(errs, fmt.Errorf("mailbox %d: counters %d/%d/%d, records say %d/%d/%d",
 			id, meta.Messages, meta.Unseen, meta.Size, got.Messages, got.Unseen, got.Size))
