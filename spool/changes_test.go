@@ -41,7 +41,9 @@ func scanChanges(t *testing.T, s *Store, id, since uint64) ChangeBatch {
 	return cb
 }
 
-func uidOf(k []byte) uint32    { return uint32(k[0])<<24 | uint32(k[1])<<16 | uint32(k[2])<<8 | uint32(k[3]) }
+func uidOf(k []byte) uint32 {
+	return uint32(k[0])<<24 | uint32(k[1])<<16 | uint32(k[2])<<8 | uint32(k[3])
+}
 func modseqOf(v []byte) uint64 { return uint64(uidOf(v[:4]))<<32 | uint64(uidOf(v[4:])) }
 
 // After random appends, flag changes, expunges, copies and moves, the
@@ -91,6 +93,26 @@ func TestChangesIndex(t *testing.T) {
 			}
 		}
 	}
+	// As a binary without the index leaves one: records changed and
+	// appended behind its back, so its note of where it is complete to is
+	// behind the mailbox's modseq. It is not read, and the next write
+	// builds it again.
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		b, _ := mailboxBucket(tx, 1)
+		if err := b.Bucket(keyChanges).Put(changeKey(1<<40, 77, changeRecord), []byte{changeRecord}); err != nil {
+			return err
+		}
+		return b.Put(keyChangesUpTo, []byte{0, 0, 0, 0, 0, 0, 0, 1})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := s.Status(1)
+	got, err := s.ChangesSince(1, st.HighestModSeq-3, false)
+	if want := scanChanges(t, s, 1, st.HighestModSeq-3); err != nil || !reflect.DeepEqual(got.Records, want.Records) {
+		t.Fatalf("a stale index was read: %d records (%v), a scan finds %d", len(got.Records), err, len(want.Records))
+	}
+	mustAppend(t, s, 1, testBody(999))
+	mustVerify(t, s) // rebuilt: the stray entry is gone
 	// As a store written before the index: the next write builds it.
 	if err := s.db.Update(func(tx *bolt.Tx) error {
 		b, _ := mailboxBucket(tx, 1)

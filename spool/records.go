@@ -91,7 +91,7 @@ func (w *txn) mailbox(id uint64) (*mailbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	changes, err := changesOf(b)
+	changes, err := changesOf(b, meta.HighestModSeq)
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +111,11 @@ func (mb *mailbox) save() error {
 			return err
 		}
 	}
+	if mb.changes != nil {
+		if err := mb.b.Put(keyChangesUpTo, binary.BigEndian.AppendUint64(nil, mb.meta.HighestModSeq)); err != nil {
+			return err
+		}
+	}
 	return writeMeta(mb.b, &mb.meta)
 }
 
@@ -119,7 +124,7 @@ func (mb *mailbox) add(m *Message) error {
 	if err := mb.uids.Put(uidKey(m.UID), encodeRecord(m)); err != nil {
 		return err
 	}
-	if err := mb.changes.Put(changeKey(m.ModSeq, m.UID), []byte{changeRecord}); err != nil {
+	if err := mb.noteChange(m.ModSeq, m.UID, changeRecord, true); err != nil {
 		return err
 	}
 	mb.meta.Messages++
@@ -139,7 +144,7 @@ func (mb *mailbox) remove(m *Message) error {
 	if err := mb.uids.Delete(uidKey(m.UID)); err != nil {
 		return err
 	}
-	if err := mb.changes.Delete(changeKey(m.ModSeq, m.UID)); err != nil {
+	if err := mb.noteChange(m.ModSeq, m.UID, changeRecord, false); err != nil {
 		return err
 	}
 	mb.meta.Messages--
@@ -161,13 +166,25 @@ func (mb *mailbox) replace(m *Message, old Message) error {
 	case !wasSeen && isSeen:
 		mb.meta.Unseen--
 	}
-	if err := mb.changes.Delete(changeKey(old.ModSeq, old.UID)); err != nil {
+	if err := mb.noteChange(old.ModSeq, old.UID, changeRecord, false); err != nil {
 		return err
 	}
-	if err := mb.changes.Put(changeKey(m.ModSeq, m.UID), []byte{changeRecord}); err != nil {
+	if err := mb.noteChange(m.ModSeq, m.UID, changeRecord, true); err != nil {
 		return err
 	}
 	return mb.uids.Put(uidKey(m.UID), encodeRecord(m))
+}
+
+// noteChange adds (or, with !add, removes) an entry of the changes index,
+// when the mailbox has one.
+func (mb *mailbox) noteChange(modseq uint64, uid uint32, kind byte, add bool) error {
+	if mb.changes == nil {
+		return nil
+	}
+	if add {
+		return mb.changes.Put(changeKey(modseq, uid, kind), []byte{kind})
+	}
+	return mb.changes.Delete(changeKey(modseq, uid, kind))
 }
 
 // appendCopy adds a new record for body guid under the next UID of this

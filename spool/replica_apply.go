@@ -160,14 +160,15 @@ func (s *Store) ApplyReplicated(cb ChangeBatch, slot uint32) error {
 		}
 	}
 	// Concurrent applies (of different mailboxes) share a commit; a
-	// whole copy has one of its own.
+	// whole copy (a Reset, or the first batch of a new copy) has one of
+	// its own.
 	return s.submitReplica(func(w *txn) error {
 		mb, err := w.replicaMailbox(cb, slot)
 		if err != nil {
 			return err
 		}
 		return s.applyBatch(w, mb, cb)
-	}, cb.Reset)
+	}, cb.Reset || cb.Since == 0)
 }
 
 // replicaMailbox opens (or creates) the copy cb applies to and checks that

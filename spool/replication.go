@@ -241,7 +241,7 @@ func (s *Store) ChangesSince(id uint64, since uint64, reset bool) (ChangeBatch, 
 		}
 		if !reset {
 			// What changed since, by the changes index (changes.go).
-			if indexed, err := changesSince(b, uids, since, &cb); indexed || err != nil {
+			if indexed, err := changesSince(b, uids, since, m.HighestModSeq, &cb); indexed || err != nil {
 				return err
 			}
 		}
@@ -294,11 +294,11 @@ func (mb *mailbox) tombstone(uid uint32, modseq uint64) error {
 		return err
 	}
 	if v := t.Get(uidKey(uid)); len(v) == 8 {
-		if err := mb.changes.Delete(changeKey(binary.BigEndian.Uint64(v), uid)); err != nil {
+		if err := mb.noteChange(binary.BigEndian.Uint64(v), uid, changeTombstone, false); err != nil {
 			return err
 		}
 	}
-	if err := mb.changes.Put(changeKey(modseq, uid), []byte{changeTombstone}); err != nil {
+	if err := mb.noteChange(modseq, uid, changeTombstone, true); err != nil {
 		return err
 	}
 	return t.Put(uidKey(uid), binary.BigEndian.AppendUint64(nil, modseq))

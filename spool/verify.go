@@ -77,7 +77,7 @@ func (s *Store) verifyMailbox(id uint64, b *bolt.Bucket, refs map[string]uint32)
 		}
 		return nil
 	})
-	if err := verifyChanges(id, b); err != nil {
+	if err := verifyChanges(id, b, meta.HighestModSeq); err != nil {
 		errs = append(errs, err)
 	}
 	if got.Messages != meta.Messages || got.Unseen != meta.Unseen || got.Size != meta.Size {
