@@ -15,7 +15,8 @@ import (
 //	mailboxes/<id be64>/meta          mailboxMeta
 //	mailboxes/<id be64>/recent        be32, the recent mark (recent.go)
 //	mailboxes/<id be64>/uids/<uid be32> record
-//	mailboxes/<id be64>/changes/<modseq be64><uid be32>  'r' or 't' (changes.go)
+//	mailboxes/<id be64>/changes/<modseq be64><uid be32><kind>  kind, 'r' or 't' (changes.go)
+//	mailboxes/<id be64>/changes-upto  be64, the modseq the index is complete to
 //	quarantine/<id be64><unix ns be64>/...  a mailbox set aside, as above, plus "reason"
 //	bodies/<sha256 32 bytes>          refcount be32, size be64
 //	cache/<sha256 32 bytes>           envelope and body structure, JSON
