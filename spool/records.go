@@ -111,6 +111,12 @@ func (mb *mailbox) save() error {
 			return err
 		}
 	}
+	return mb.writeMeta()
+}
+
+// writeMeta writes the meta back as it is, and notes the changes index
+// complete to its modseq.
+func (mb *mailbox) writeMeta() error {
 	if mb.changes != nil {
 		if err := mb.b.Put(keyChangesUpTo, binary.BigEndian.AppendUint64(nil, mb.meta.HighestModSeq)); err != nil {
 			return err

@@ -233,7 +233,7 @@ func (s *Store) applyBatch(w *txn, mb *mailbox, cb ChangeBatch) error {
 	if err := writeLineage(mb.b, cb.Lineage); err != nil {
 		return err
 	}
-	return writeMeta(mb.b, &mb.meta)
+	return mb.writeMeta()
 }
 
 // dropUnlisted removes, for a Reset, every record the batch does not hold

@@ -81,6 +81,17 @@ func TestReplicateChangesSince(t *testing.T) {
 	}
 	sameCopies(t, p, r, 1)
 	mustVerify(t, r)
+	// Both copies' changes indexes are current (not rebuilt at each
+	// write, nor read by a scan).
+	for _, s := range []*Store{p, r} {
+		s.view(func(tx *bolt.Tx) error {
+			b, _, m, err := loadMailbox(tx, 1)
+			if err != nil || !changesCurrent(b, m.HighestModSeq) {
+				t.Errorf("changes index not current after replicated writes (%v)", err)
+			}
+			return nil
+		})
+	}
 
 	// A batch that does not follow from the replica's modseq is refused
 	// and changes nothing.
