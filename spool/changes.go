@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -117,19 +118,9 @@ func changesSince(b, uids *bolt.Bucket, since, highest uint64, cb *ChangeBatch) 
 			return true, fmt.Errorf("%w: mailbox %d: change entry of kind %q", ErrIO, cb.Mailbox, k[12])
 		}
 	}
-	slices.SortFunc(cb.Records, func(a, b Message) int { return cmpUID(a.UID, b.UID) })
-	slices.SortFunc(cb.Expunged, func(a, b Tombstone) int { return cmpUID(a.UID, b.UID) })
+	slices.SortFunc(cb.Records, func(a, b Message) int { return cmp.Compare(a.UID, b.UID) })
+	slices.SortFunc(cb.Expunged, func(a, b Tombstone) int { return cmp.Compare(a.UID, b.UID) })
 	return true, nil
-}
-
-func cmpUID(a, b uint32) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // verifyChanges checks that b's changes index, if it has a current one,
