@@ -160,7 +160,7 @@ func (s *Store) openBody(tx *bolt.Tx, guid string) (BodyReader, error) {
 	return os.Open(s.bodyPath(guid))
 }
 
-// queueGarbage notes inline bodies that lost their last reference; pinMu
+// queueGarbageLocked queues inline bodies that lost their last reference; pinMu
 // is held.
 func (s *Store) queueGarbageLocked(guids []string) {
 	s.garbage = append(s.garbage, guids...)
