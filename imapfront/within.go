@@ -45,9 +45,7 @@ func (s *session) expandWithin(bc *backendConn, cmd *Command, keys []withinKey) 
 	// Internal dates have whole seconds, and so has the cut-off.
 	now := time.Now().Truncate(time.Second)
 	sets := make(map[withinKey]string)
-	var raw []byte
-	var lits []literal
-	last, shift, lit := 0, 0, 0
+	edits := make([]textEdit, 0, len(keys))
 	for _, k := range keys {
 		id := withinKey{older: k.older, secs: k.secs}
 		set, ok := sets[id]
@@ -58,29 +56,13 @@ func (s *session) expandWithin(bc *backendConn, cmd *Command, keys []withinKey) 
 			}
 			sets[id] = set
 		}
-		raw = append(append(raw, cmd.Raw[last:k.from]...), set...)
-		for ; lit < len(cmd.Lits) && cmd.Lits[lit].Marker < k.from; lit++ {
-			l := cmd.Lits[lit]
-			l.Marker += shift
-			l.Start += shift
-			lits = append(lits, l)
-		}
-		shift += len(set) - (k.to - k.from)
-		last = k.to
+		edits = append(edits, textEdit{from: k.from, to: k.to, text: set})
 	}
-	raw = append(raw, cmd.Raw[last:]...)
-	if len(raw)-(len(cmd.Raw)-commandText(cmd)) > maxRelayedText {
+	out := splice(cmd, edits)
+	if commandText(out) > maxRelayedText {
 		return nil, errWithinTooLong
 	}
-	for ; lit < len(cmd.Lits); lit++ {
-		l := cmd.Lits[lit]
-		l.Marker += shift
-		l.Start += shift
-		lits = append(lits, l)
-	}
-	out := *cmd
-	out.Raw, out.Lits = raw, lits
-	return &out, nil
+	return out, nil
 }
 
 // withinSet is the search key for the messages whose internal date is
