@@ -10,6 +10,7 @@ import (
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/clusterapi"
+	"github.com/rookery-mail/rookery/internal/condstore"
 )
 
 // The backend's routes on its node's cluster API, which authenticates
@@ -53,6 +54,8 @@ func (b *Backend) Routes(handle func(pattern string, h http.Handler)) {
 	handle(routeCreate, http.HandlerFunc(b.apiCreate))
 	handle(routeDelete, http.HandlerFunc(b.apiDelete))
 	handle(routeUsage, http.HandlerFunc(b.apiUsage))
+	handle(condstore.RouteRead, http.HandlerFunc(b.apiCondstoreRead))
+	handle(condstore.RouteStore, http.HandlerFunc(b.apiCondstoreStore))
 	b.repl.Routes(handle)
 }
 

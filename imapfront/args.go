@@ -17,6 +17,10 @@ type argReader struct {
 	// within: the WITHIN search keys read (searchargs.go), which the
 	// frontend answers.
 	within []withinKey
+	// condstore: the MODSEQ search key is known (CONDSTORE is offered);
+	// modseqs are those read, which the frontend answers too.
+	condstore bool
+	modseqs   []modseqKey
 }
 
 func (c *Command) argReader() *argReader {

@@ -36,6 +36,9 @@ type backendConn struct {
 	// watch, when set, watches the directory while run waits for an
 	// answer (see session.watchPlacement).
 	watch func() (stop func())
+	// edit, when set, rewrites the first line of each response read, if
+	// it is whole, before it is passed on (CONDSTORE's MODSEQ).
+	edit func(line []byte) []byte
 }
 
 // errBackendBye: the backend ended the connection with BYE.
@@ -283,6 +286,9 @@ func (bc *backendConn) copyLine(w io.Writer, keepHead bool) (tail, head []byte, 
 			out = held
 		}
 		if rerr == nil || len(held) >= maxHeldLine {
+			if keepHead && rerr == nil && !sent && bc.edit != nil {
+				out = bc.edit(out)
+			}
 			if _, err := w.Write(out); err != nil {
 				bc.torn = true
 				return nil, nil, err

@@ -10,6 +10,8 @@ import (
 	"github.com/rookery-mail/rookery/backend"
 	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/clusterapi"
+	"github.com/rookery-mail/rookery/internal/condstore"
 	"github.com/rookery-mail/rookery/internal/freeport"
 	"github.com/rookery-mail/rookery/spool"
 	"golang.org/x/crypto/bcrypt"
@@ -74,6 +76,7 @@ func startTestCluster(t testing.TB, nBackends, nFrontends int) *testCluster {
 		waitFor(t, "frontend caught up", func() bool { return len(readAt(t, node, directory.Local).Backends()) == nBackends })
 		cfg := testConfig(t, node)
 		cfg.ClusterSecret = clusterSecret
+		cfg.ModSeqs = condstore.Remote{API: clusterapi.NewClient(clusterSecret, nil, false, nil)}
 		addr, _ := startFrontend(t, cfg)
 		c.frontends = append(c.frontends, addr)
 	}

@@ -48,6 +48,10 @@ type Config struct {
 	// usage across backends; nil offers no QUOTA.
 	Quotas Quotas
 
+	// ModSeqs, when set, reads and changes flags with their modseqs on
+	// the backends (condstore.Remote); nil offers no CONDSTORE.
+	ModSeqs ModSeqs
+
 	// Passwords, when set, checks passwords beside the stored hashes
 	// (passwords.go): the verified-login cache, LDAP.
 	Passwords Passwords

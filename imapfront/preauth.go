@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +38,9 @@ func (s *session) capabilities() string {
 		"CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "ACL",
 		"RIGHTS=texk", "COMPRESS=DEFLATE", fmt.Sprintf("APPENDLIMIT=%d", s.cfg.MaxLiteralBytes)}
 	caps = append(caps, s.quotaCapabilities()...)
+	if s.condstoreOffered() {
+		caps = append(caps, "CONDSTORE")
+	}
 	return strings.Join(caps, " ")
 }
 
@@ -253,19 +257,30 @@ func (s *session) cmdEnable(cmd *Command) bool {
 			s.fail(cmd.Tag, err)
 			return true
 		}
-		if ext == "UTF8=ACCEPT" && !s.utf8 {
+		switch {
+		case ext == "UTF8=ACCEPT" && !s.utf8:
 			s.utf8 = true
+			enabled = append(enabled, ext)
+		case ext == "CONDSTORE" && s.condstoreOffered() && !s.cs.on && !slices.Contains(enabled, ext):
 			enabled = append(enabled, ext)
 		}
 	}
-	if len(enabled) > 0 {
+	if slices.Contains(enabled, "UTF8=ACCEPT") {
 		if err := s.enableOnBackends(); err != nil {
 			s.fail(cmd.Tag, err)
 			return true
 		}
+	}
+	if len(enabled) > 0 {
 		s.untagged("ENABLED %s", strings.Join(enabled, " "))
 	} else {
 		s.untagged("ENABLED")
+	}
+	if slices.Contains(enabled, "CONDSTORE") {
+		if err := s.enableCondstore(); err != nil {
+			s.fail(cmd.Tag, err)
+			return true
+		}
 	}
 	s.ok(cmd.Tag, "ENABLE completed")
 	return true

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/condstore"
 )
 
 // Proxying: commands that concern one mailbox go to its primary backend
@@ -51,6 +52,7 @@ func (s *session) send(bc *backendConn, raw []byte, lits []literal, from int, ta
 // instead means the backend refused the command: it is returned, not
 // relayed, for the caller to answer with once.
 func (s *session) awaitContinuation(bc *backendConn, tag string) ([]byte, error) {
+	defer s.editing(bc)()
 	if err := bc.bw.Flush(); err != nil {
 		return nil, bc.fail(err)
 	}
@@ -97,6 +99,7 @@ func (bc *backendConn) taggedNext(tag string) bool {
 // BYE from the backend is not passed on: the session decides what the
 // client hears.
 func (s *session) relay(bc *backendConn, tag string, hold bool) ([]byte, error) {
+	defer s.editing(bc)()
 	for {
 		var w io.Writer = s.bw
 		if bc.byeNext() {
@@ -206,17 +209,30 @@ func (s *session) selectedCommand(cmd *Command) bool {
 	case "COPY", "MOVE":
 		return s.cmdCopy(cmd, false, cmd.Name == "MOVE")
 	case "SEARCH":
-		return s.checkedPassThrough(cmd, cmd.argReader())
+		return s.checkedPassThrough(cmd, false, true)
 	case "SORT", "THREAD":
 		return s.cmdSort(cmd)
+	case "FETCH":
+		if s.condstoreOffered() && len(cmd.Lits) == 0 {
+			return s.cmdFetch(cmd, false, true)
+		}
+	case "STORE":
+		if s.condstoreOffered() && len(cmd.Lits) == 0 {
+			return s.cmdStore(cmd, false)
+		}
 	case "UID":
 		a := cmd.argReader()
 		sub, err := a.atom()
+		condstore := s.condstoreOffered() && len(cmd.Lits) == 0
 		switch {
+		case err == nil && sub == "FETCH" && condstore:
+			return s.cmdFetch(cmd, true, true)
+		case err == nil && sub == "STORE" && condstore:
+			return s.cmdStore(cmd, true)
 		case err == nil && (sub == "COPY" || sub == "MOVE"):
 			return s.cmdCopy(cmd, true, sub == "MOVE")
 		case err == nil && sub == "SEARCH":
-			return s.checkedPassThrough(cmd, a)
+			return s.checkedPassThrough(cmd, true, true)
 		case err == nil && (sub == "SORT" || sub == "THREAD"):
 			return s.cmdSort(cmd)
 		}
@@ -226,10 +242,30 @@ func (s *session) selectedCommand(cmd *Command) bool {
 
 // checkedPassThrough passes SEARCH through once its criteria parse
 // (searchargs.go); a reads them.
-func (s *session) checkedPassThrough(cmd *Command, a *argReader) bool {
+func (s *session) checkedPassThrough(cmd *Command, byUID, retry bool) bool {
+	a := argsAfter(cmd, byUID)
+	a.condstore = s.condstoreOffered()
 	if err := checkSearch(a); err != nil {
 		s.fail(cmd.Tag, err)
 		return true
+	}
+	if len(a.modseqs) > 0 {
+		expanded, edits, err := s.expandModSeq(cmd, a.modseqs, byUID)
+		if err != nil {
+			return s.condstoreFailed(cmd, err, retry, func() bool { return s.checkedPassThrough(cmd, byUID, false) })
+		}
+		// The WITHIN keys' places move with the text before them.
+		for i := range a.within {
+			shift := 0
+			for _, e := range edits {
+				if e.to <= a.within[i].from {
+					shift += len(e.text) - (e.to - e.from)
+				}
+			}
+			a.within[i].from += shift
+			a.within[i].to += shift
+		}
+		cmd = expanded
 	}
 	if len(a.within) > 0 {
 		return s.withinOnce(cmd, a.within, true, func(cmd *Command, retry bool) bool {
@@ -276,7 +312,11 @@ func (s *session) cmdSelect(cmd *Command) bool {
 		s.fail(cmd.Tag, err)
 		return true
 	}
-	m, err := s.lookup(name)
+	cmd, condstoreAsked, err := s.selectParams(cmd, a)
+	var m *fsm.Mailbox
+	if err == nil {
+		m, err = s.lookup(name)
+	}
 	if err == nil {
 		err = s.need(m, 'r')
 	}
@@ -298,20 +338,40 @@ func (s *session) cmdSelect(cmd *Command) bool {
 	if cmd.Name == "SELECT" && !mayChange(s.user, m) {
 		cmd = asExamine(cmd)
 	}
+	// HIGHESTMODSEQ is read before the SELECT: what it shows changed at
+	// or below it (a lower bound is safe, a higher one is not).
+	condstoreOn := condstoreAsked || s.cs.on
+	var highest uint64
+	if condstoreOn {
+		r, err := s.readModSeqsOf(bc.id, m.ID, condstore.ReadRequest{})
+		if err != nil {
+			s.fail(cmd.Tag, err)
+			return true
+		}
+		highest = r.HighestModSeq
+	}
 	// The SELECT's own responses (EXISTS, UIDVALIDITY) start the view.
 	v := &mboxView{id: m.ID, readOnly: cmd.Name == "EXAMINE", uidValidity: m.UIDValidity}
 	bc.view = v
-	tagged, err := s.forward(bc, cmd)
+	tagged, err := s.forwardHold(bc, cmd)
 	if err != nil {
 		s.dropBackend(bc.id)
 		s.fail(cmd.Tag, err)
 		return true
 	}
+	if status(tagged) == "OK" && condstoreOn {
+		s.cs.on = true
+		s.untagged("OK [HIGHESTMODSEQ %d] Highest", highest)
+	}
+	s.status = status(tagged)
+	s.bw.Write(tagged)
+	s.bw.WriteString("\r\n")
 	if status(tagged) != "OK" {
 		bc.view = nil
 		return true
 	}
 	s.setSelected(bc, name, v)
+	s.cs.highest, s.cs.read, s.cs.shown = highest, nil, nil
 	// The view must name every message while the backend that has them
 	// is there to ask; keepView does so before the next command.
 	return true
@@ -371,9 +431,15 @@ func (s *session) cmdStatus(cmd *Command) bool {
 	if err == nil {
 		bc, err = s.backend(m.Primary.Backend)
 	}
+	if err == nil && s.condstoreOffered() {
+		cmd, err = s.statusModSeq(cmd, a, bc, m)
+	}
 	if err != nil {
 		s.fail(cmd.Tag, err)
 		return true
+	}
+	if cmd == nil {
+		return true // answered
 	}
 	if _, err := s.forward(bc, cmd); err != nil {
 		return s.backendLost(cmd.Tag, bc, err)

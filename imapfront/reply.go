@@ -64,6 +64,10 @@ func classify(err error) (status, code, text string) {
 		return "NO", "NOPERM", "quotas are set by administrators"
 	case errors.Is(err, ErrBackendDown):
 		return "NO", "UNAVAILABLE", "mail store unavailable; try again"
+	case errors.Is(err, errMailStoreChanged):
+		return "NO", "UNAVAILABLE", "mail store changed; try again"
+	case errors.Is(err, errNotOffered):
+		return "NO", "CANNOT", strings.TrimPrefix(err.Error(), errNotOffered.Error()+": ") + " is not supported"
 	}
 	return "NO", "UNAVAILABLE", "temporary failure; try again"
 }

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rookery-mail/rookery/directory"
@@ -47,6 +48,8 @@ type mboxView struct {
 	// newest, so their UIDs are above every known one.
 	unknown int
 	top     uint32 // the highest UID the session has known, expunged or not
+	// flags is the mailbox's flags as the last FLAGS response named them.
+	flags []string
 	// broken says which response did not fit the view, which then cannot
 	// be carried over to another backend; "" while it fits.
 	broken string
@@ -73,6 +76,12 @@ func (v *mboxView) track(head []byte) {
 	}
 	if n, ok := uidValidityCode(rest); ok {
 		v.uidValidity = n
+	}
+	if list, ok := bytes.CutPrefix(rest, []byte("FLAGS (")); ok {
+		// The flags the client has been told the mailbox has (CONDSTORE
+		// announces any other before it shows one; condstore.go).
+		list, _, _ = bytes.Cut(list, []byte(")"))
+		v.flags = strings.Fields(string(list))
 	}
 }
 

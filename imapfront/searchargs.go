@@ -2,6 +2,7 @@ package imapfront
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -128,6 +129,9 @@ func (a *argReader) searchKey(t searchTok, depth int) error {
 		return fmt.Errorf("%w: expected a search key", ErrSyntax)
 	}
 	key := strings.ToUpper(t.text)
+	if key == "MODSEQ" && a.condstore {
+		return a.modseqKey(t)
+	}
 	args, known := searchKeyArgs[key]
 	if !known {
 		if key == "$" || isSeqSet(key) {
@@ -231,5 +235,37 @@ func checkAppendDate(a *argReader) error {
 			return fmt.Errorf("%w: invalid date-time %q", ErrSyntax, d)
 		}
 	}
+	return nil
+}
+
+// modseqKey reads the arguments of the MODSEQ search key t (RFC 7162
+// section 3.1.5): an optional metadata entry and its type, which Rookery
+// takes as the message's modseq (it keeps one per message, as the RFC
+// allows), and the mod-sequence.
+func (a *argReader) modseqKey(t searchTok) error {
+	v, err := a.searchToken()
+	if err != nil {
+		return err
+	}
+	if v.kind == tokString {
+		if !strings.HasPrefix(strings.ToLower(v.text), "/flags/") {
+			return fmt.Errorf("%w: MODSEQ: unknown entry %q", ErrSyntax, v.text)
+		}
+		typ, err := a.searchToken()
+		if err != nil {
+			return err
+		}
+		if typ.kind != tokAtom || !slices.Contains([]string{"priv", "shared", "all"}, strings.ToLower(typ.text)) {
+			return fmt.Errorf("%w: MODSEQ: entry type must be priv, shared or all", ErrSyntax)
+		}
+		if v, err = a.searchToken(); err != nil {
+			return err
+		}
+	}
+	n, err := strconv.ParseUint(v.text, 10, 63)
+	if err != nil || v.kind != tokAtom {
+		return fmt.Errorf("%w: MODSEQ: invalid mod-sequence %q", ErrSyntax, v.text)
+	}
+	a.modseqs = append(a.modseqs, modseqKey{from: t.at, to: a.pos, modseq: n})
 	return nil
 }

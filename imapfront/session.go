@@ -40,6 +40,10 @@ type session struct {
 	view       *mboxView    // the client's view of it; non-nil while one is selected
 	torn       bool         // a backend response was cut off part way to the client
 	status     string       // the last tagged status sent (OK, NO, BAD), for the Observer
+	cs         condState    // CONDSTORE (condstore.go)
+	// cmdEdit, when set, rewrites the first line of each response the
+	// command in progress relays (condstore.go).
+	cmdEdit func(line []byte) []byte
 
 	closeOnce sync.Once
 	done      chan struct{}
@@ -124,6 +128,8 @@ func (s *session) serve() {
 		if !s.observed(cmd) {
 			return
 		}
+		s.forgetReads()
+		s.cmdEdit = nil
 		s.keepView()
 		if s.flush() != nil {
 			return

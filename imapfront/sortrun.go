@@ -221,6 +221,12 @@ func parseESearch(resp []byte, tag string) (f sortFound, ok bool, err error) {
 // session at the next flush; the callback must not stop reading the
 // backend's responses part way.
 func (s *session) pass(resp []byte) {
+	if edit := s.responseEdit(s.selected); edit != nil {
+		if i := bytes.IndexByte(resp, '\n'); i >= 0 {
+			s.bw.Write(edit(resp[:i+1]))
+			resp = resp[i+1:]
+		}
+	}
 	s.bw.Write(resp)
 }
 

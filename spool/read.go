@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -61,4 +62,68 @@ func (s *Store) Size(id uint64, uids []uint32) (int64, error) {
 		return nil
 	})
 	return n, err
+}
+
+// UIDRange is the UIDs from First to Last, both included.
+type UIDRange struct{ First, Last uint32 }
+
+// Changed reads, from one snapshot of mailbox id, its highest modseq and
+// the records within ranges (ascending, not overlapping) whose modseq is
+// above since (0: every one), in UID order: what CONDSTORE shows of a
+// message, its flags and the modseq they were set at, read together.
+func (s *Store) Changed(id uint64, ranges []UIDRange, since uint64) (highest uint64, msgs []Message, err error) {
+	err = s.visibleView(id, func(tx *bolt.Tx) error {
+		b, uids, m, err := loadMailbox(tx, id)
+		if err != nil {
+			return err
+		}
+		highest = m.HighestModSeq
+		if since >= highest {
+			return nil
+		}
+		if since > 0 {
+			// What changed since, by the changes index (changes.go).
+			cb := ChangeBatch{Mailbox: id}
+			indexed, err := changesSince(b, uids, since, m.HighestModSeq, &cb)
+			if err != nil {
+				return err
+			}
+			if indexed {
+				msgs = inRanges(cb.Records, ranges)
+				return nil
+			}
+		}
+		cur := uids.Cursor()
+		for _, r := range ranges {
+			for k, v := cur.Seek(uidKey(r.First)); k != nil && binary.BigEndian.Uint32(k) <= r.Last; k, v = cur.Next() {
+				rec, err := decodeRecord(v)
+				if err != nil {
+					return err
+				}
+				if rec.ModSeq > since {
+					msgs = append(msgs, rec)
+				}
+			}
+		}
+		return nil
+	})
+	return highest, msgs, err
+}
+
+// inRanges is the messages of msgs (in UID order) within ranges.
+func inRanges(msgs []Message, ranges []UIDRange) []Message {
+	var out []Message
+	i := 0
+	for _, m := range msgs {
+		for i < len(ranges) && ranges[i].Last < m.UID {
+			i++
+		}
+		if i == len(ranges) {
+			break
+		}
+		if m.UID >= ranges[i].First {
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/imapfront"
 	"github.com/rookery-mail/rookery/internal/clusterapi"
+	"github.com/rookery-mail/rookery/internal/condstore"
 	"github.com/rookery-mail/rookery/internal/faults"
 	"github.com/rookery-mail/rookery/lmtp"
 	"github.com/rookery-mail/rookery/replication"
@@ -50,6 +51,9 @@ func (n *Node) startIMAP(log *slog.Logger) error {
 		// GETQUOTA shows every write acknowledged before it.
 		CacheFor: -1,
 	})}
+	// CONDSTORE reads and changes flags with their modseqs on the backends.
+	ic.ModSeqs = condstore.Remote{API: clusterapi.NewClient(n.cfg.ClusterSecret,
+		&http.Client{Transport: clusterapi.Transport(n.cfg.dialer(), n.cfg.TLS.Client)}, n.cfg.TLS.Client != nil, nil)}
 	ic.AllowPlaintextLogin = fc.AllowPlaintextLogin
 	ic.MaxLiteralBytes = fc.MaxMessageBytes
 	fc.imapLimits(&ic)

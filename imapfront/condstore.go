@@ -1,0 +1,597 @@
+package imapfront
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/condstore"
+)
+
+// CONDSTORE (RFC 7162 section 3.1), answered by the frontend: the
+// backends' IMAP library has no modseqs, so the frontend reads a message's
+// flags and modseq together from the backend's spool (Config.ModSeqs, one
+// spool read each) and writes them into the responses the backend sends.
+// The pairing is the point: a MODSEQ is only true of the flags it was set
+// with, and a client that keeps a newer modseq beside older flags never
+// hears of the change between. So every FETCH response with FLAGS that
+// reaches a CONDSTORE client has its FLAGS and its MODSEQ from one read:
+// the read the command made first if its flags are those the backend
+// shows, else a read made then. The flags shown may so be newer than the
+// backend's session has told of; a keyword it has not is announced in a
+// FLAGS response first, as RFC 3501 section 7.2.6 asks.
+
+// ModSeqs reads and changes messages' flags with their modseqs on the
+// backend whose node's cluster API is at apiAddr (condstore.Remote).
+type ModSeqs interface {
+	Read(ctx context.Context, apiAddr string, mailbox uint64, q condstore.ReadRequest) (condstore.ReadReply, error)
+	Store(ctx context.Context, apiAddr string, mailbox uint64, q condstore.StoreRequest) (condstore.StoreReply, error)
+}
+
+// condState is a session's CONDSTORE state.
+type condState struct {
+	on bool // CONDSTORE is enabled (RFC 7162 section 3.1)
+	// highest is the selected mailbox's highest modseq as last read: all
+	// that changed since is above it.
+	highest uint64
+	// read holds what the command in progress read, by UID.
+	read map[uint32]condstore.Message
+	// shown holds the modseq each message was last shown with (up to
+	// maxShown of them): a FETCH of flags that shows the same again,
+	// unasked, is left out. The backend's session hears of a STORE made
+	// through the API as of another session's and sends its flags again.
+	shown map[uint32]uint64
+	// answer holds the messages the command in progress must show, even
+	// as they were last shown.
+	answer map[uint32]bool
+}
+
+// maxShown bounds the messages whose last modseq shown a session keeps.
+const maxShown = 4096
+
+// condstoreOffered reports whether the frontend offers CONDSTORE.
+func (s *session) condstoreOffered() bool { return s.cfg.ModSeqs != nil }
+
+// enableCondstore turns CONDSTORE on for the session, as ENABLE or the
+// first command that uses it does; a mailbox selected meanwhile gets its
+// HIGHESTMODSEQ (RFC 7162 section 3.1).
+func (s *session) enableCondstore() error {
+	if s.cs.on {
+		return nil
+	}
+	s.cs.on = true
+	if !s.isSelected() {
+		return nil
+	}
+	r, err := s.readModSeqs(condstore.ReadRequest{})
+	if err != nil {
+		return err
+	}
+	s.untagged("OK [HIGHESTMODSEQ %d] Highest", r.HighestModSeq)
+	return nil
+}
+
+// apiAddr is the cluster API address of backend id.
+func (s *session) apiAddr(id string) (string, error) {
+	v, err := s.local()
+	if err != nil {
+		return "", err
+	}
+	b, ok := v.Backend(id)
+	if !ok || b.APIAddr == "" {
+		return "", fmt.Errorf("%w: backend %s has no API address", ErrBackendDown, id)
+	}
+	return b.APIAddr, nil
+}
+
+// readModSeqsOf reads messages of mailbox on backend id.
+func (s *session) readModSeqsOf(id string, mailbox uint64, q condstore.ReadRequest) (condstore.ReadReply, error) {
+	addr, err := s.apiAddr(id)
+	if err != nil {
+		return condstore.ReadReply{}, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.BackendIdleTimeout)
+	defer cancel()
+	r, err := s.cfg.ModSeqs.Read(ctx, addr, mailbox, q)
+	if err != nil {
+		return r, modseqError(err)
+	}
+	return r, nil
+}
+
+// readModSeqs reads messages of the selected mailbox and keeps what it
+// found for the command in progress.
+func (s *session) readModSeqs(q condstore.ReadRequest) (condstore.ReadReply, error) {
+	r, err := s.readModSeqsOf(s.selected.id, s.view.id, q)
+	if err != nil {
+		return r, err
+	}
+	s.cs.highest = max(s.cs.highest, r.HighestModSeq)
+	s.remember(r.Messages)
+	return r, nil
+}
+
+func (s *session) remember(msgs []condstore.Message) {
+	if len(msgs) == 0 {
+		return
+	}
+	if s.cs.read == nil {
+		s.cs.read = make(map[uint32]condstore.Message, len(msgs))
+	}
+	for _, m := range msgs {
+		if old, ok := s.cs.read[m.UID]; !ok || old.ModSeq <= m.ModSeq {
+			s.cs.read[m.UID] = m
+		}
+	}
+}
+
+// forgetReads ends the command's reads: the next command reads afresh.
+func (s *session) forgetReads() { s.cs.read, s.cs.answer = nil, nil }
+
+// mustShow marks ts as messages the command in progress shows.
+func (s *session) mustShow(ts []target) {
+	s.cs.answer = make(map[uint32]bool, len(ts))
+	for _, t := range ts {
+		s.cs.answer[t.uid] = true
+	}
+}
+
+func modseqError(err error) error {
+	switch {
+	case errors.Is(err, condstore.ErrInvalid):
+		return fmt.Errorf("%w: %v", ErrSyntax, err)
+	case errors.Is(err, condstore.ErrNoMailbox), errors.Is(err, condstore.ErrNotPrimary):
+		return fmt.Errorf("%w: %v", errMailStoreChanged, err)
+	}
+	return fmt.Errorf("%w: %v", ErrBackendDown, err)
+}
+
+// errMailStoreChanged: the mailbox is no longer where the session has it
+// selected (a failover or a move under way).
+var errMailStoreChanged = errors.New("imapfront: mailbox moved under the session")
+
+// errNotOffered: a form of a command the frontend does not run.
+var errNotOffered = errors.New("imapfront: not offered")
+
+// allUIDs is every UID.
+var allUIDs = []condstore.Range{{First: 1, Last: math.MaxUint32}}
+
+// fetchFlags finds, in line (the first line of a response), a FETCH
+// response's UID and FLAGS as the backends write them, UID first: flags
+// is the list's contents, line[open:end] the list with its parentheses.
+func fetchFlags(line []byte) (seq, uid uint32, flags []byte, open, end int, ok bool) {
+	rest, found := bytes.CutPrefix(line, []byte("* "))
+	if !found {
+		return
+	}
+	n, word, found := numbered(rest)
+	if !found || !equalFoldASCII(string(word), "FETCH") || n <= 0 || n > math.MaxUint32 {
+		return
+	}
+	at := len(line) - len(rest) + bytes.IndexByte(rest, ' ') + 1 + len("FETCH")
+	if !bytes.HasPrefix(line[at:], []byte(" (")) {
+		return
+	}
+	at += 2
+	if u, isUID := bytes.CutPrefix(line[at:], []byte("UID ")); isUID {
+		i := 0
+		for i < len(u) && u[i] >= '0' && u[i] <= '9' {
+			i++
+		}
+		v, err := strconv.ParseUint(string(u[:i]), 10, 32)
+		if err != nil || i == len(u) || u[i] != ' ' {
+			return
+		}
+		uid = uint32(v)
+		at += len("UID ") + i + 1
+	}
+	if !bytes.HasPrefix(line[at:], []byte("FLAGS (")) {
+		return
+	}
+	open = at + len("FLAGS ")
+	closeAt := bytes.IndexByte(line[open:], ')')
+	if closeAt < 0 {
+		return
+	}
+	end = open + closeAt + 1
+	return uint32(n), uid, line[open+1 : end-1], open, end, true
+}
+
+// withModSeq rewrites line, the first line of a response on its way to a
+// CONDSTORE client, when it is a FETCH response with FLAGS: flags and
+// MODSEQ from one read of the spool, after a FLAGS response for any
+// keyword the client has not been told of.
+func (s *session) withModSeq(line []byte) []byte {
+	if !s.cs.on || !s.isSelected() {
+		return line
+	}
+	seq, uid, shown, open, end, ok := fetchFlags(line)
+	if !ok {
+		return line
+	}
+	if uid == 0 {
+		if int(seq) > len(s.view.uids) {
+			return line
+		}
+		uid = s.view.uids[seq-1]
+	}
+	m, found := s.modseqFor(uid, strings.Fields(string(shown)))
+	if !found {
+		// Gone from the spool: the client will hear of its expunge. Its
+		// flags were last set at or below the modseq read before it went.
+		m = condstore.Message{UID: uid, ModSeq: s.goneModSeq(uid), Flags: withoutRecent(strings.Fields(string(shown)))}
+	}
+	if found {
+		last, seen := s.cs.shown[uid]
+		switch {
+		case s.cs.answer[uid]:
+			delete(s.cs.answer, uid)
+		case seen && last == m.ModSeq && string(line[end:]) == ")\r\n":
+			return nil // the client has it
+		}
+		if seen || len(s.cs.shown) < maxShown {
+			if s.cs.shown == nil {
+				s.cs.shown = make(map[uint32]uint64)
+			}
+			s.cs.shown[uid] = m.ModSeq
+		}
+	}
+	var out bytes.Buffer
+	if fresh := s.view.unknownKeywords(m.Flags); len(fresh) > 0 {
+		s.view.flags = append(s.view.flags, fresh...)
+		fmt.Fprintf(&out, "* FLAGS (%s)\r\n", strings.Join(s.view.flags, " "))
+	}
+	flags := m.Flags
+	if hasRecent(strings.Fields(string(shown))) {
+		flags = append(slices.Clip(flags), `\Recent`)
+	}
+	out.Write(line[:open])
+	fmt.Fprintf(&out, "(%s) MODSEQ (%d)", strings.Join(flags, " "), m.ModSeq)
+	out.Write(line[end:])
+	return out.Bytes()
+}
+
+// modseqFor is uid's flags and modseq from one read: the command's read,
+// if the flags the backend shows are those, else a read now.
+func (s *session) modseqFor(uid uint32, shown []string) (condstore.Message, bool) {
+	if m, ok := s.cs.read[uid]; ok && s.view.sameFlags(shown, m.Flags) {
+		return m, true
+	}
+	// What changed since the last read, which is often this message and
+	// the next ones the backend will show (another session's STORE).
+	if s.cs.highest > 0 {
+		if _, err := s.readModSeqs(condstore.ReadRequest{UIDs: allUIDs, Since: s.cs.highest}); err != nil {
+			s.log.Warn("reading modseqs failed", "backend_id", s.selected.id, "err", err)
+		}
+		if m, ok := s.cs.read[uid]; ok && s.view.sameFlags(shown, m.Flags) {
+			return m, true
+		}
+	}
+	r, err := s.readModSeqs(condstore.ReadRequest{UIDs: []condstore.Range{{First: uid, Last: uid}}})
+	if err != nil {
+		s.log.Warn("reading modseqs failed", "backend_id", s.selected.id, "err", err)
+	}
+	if len(r.Messages) == 1 {
+		return r.Messages[0], true
+	}
+	return condstore.Message{}, false
+}
+
+// goneModSeq is a modseq to show beside the last flags of uid, a message
+// no longer in the spool: the highest read before, which its flags
+// were set at or before.
+func (s *session) goneModSeq(uid uint32) uint64 {
+	if m, ok := s.cs.read[uid]; ok {
+		return m.ModSeq
+	}
+	return max(s.cs.highest, 1)
+}
+
+func hasRecent(flags []string) bool {
+	return slices.ContainsFunc(flags, func(f string) bool { return strings.EqualFold(f, `\Recent`) })
+}
+
+func withoutRecent(flags []string) []string {
+	return slices.DeleteFunc(flags, func(f string) bool { return strings.EqualFold(f, `\Recent`) })
+}
+
+// sameFlags reports whether shown, the flags a backend wrote, are those
+// of read, less \Recent and less keywords the client has not been told of
+// (which the backend leaves out until it has).
+func (v *mboxView) sameFlags(shown, read []string) bool {
+	shown = withoutRecent(slices.Clone(shown))
+	for _, f := range shown {
+		if !containsFold(read, f) {
+			return false
+		}
+	}
+	for _, f := range read {
+		if !containsFold(shown, f) && (strings.HasPrefix(f, `\`) || v.knowsFlag(f)) {
+			return false
+		}
+	}
+	return true
+}
+
+func (v *mboxView) knowsFlag(f string) bool { return containsFold(v.flags, f) }
+
+// unknownKeywords is those of flags the client has not had in a FLAGS
+// response.
+func (v *mboxView) unknownKeywords(flags []string) []string {
+	var out []string
+	for _, f := range flags {
+		if !strings.HasPrefix(f, `\`) && !v.knowsFlag(f) && !containsFold(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func containsFold(list []string, s string) bool {
+	return slices.ContainsFunc(list, func(x string) bool { return strings.EqualFold(x, s) })
+}
+
+// editing sets bc's response edit for the responses the session relays
+// from it to the client; the returned func takes it away.
+func (s *session) editing(bc *backendConn) (done func()) {
+	bc.edit = s.responseEdit(bc)
+	return func() { bc.edit = nil }
+}
+
+// responseEdit is what to rewrite in the responses bc sends the client:
+// nil when nothing.
+func (s *session) responseEdit(bc *backendConn) func([]byte) []byte {
+	if s.cmdEdit == nil && (!s.cs.on || bc == nil || bc != s.selected) {
+		return nil
+	}
+	return func(line []byte) []byte {
+		if s.cmdEdit != nil {
+			line = s.cmdEdit(line)
+		}
+		if bc == s.selected {
+			line = s.withModSeq(line)
+		}
+		return line
+	}
+}
+
+// selectParams reads SELECT's and EXAMINE's parameters after the mailbox
+// name (RFC 4466 section 2.1): CONDSTORE is the one known. The command
+// goes to the backend without them.
+func (s *session) selectParams(cmd *Command, a *argReader) (*Command, bool, error) {
+	if a.pos >= a.end {
+		return cmd, false, nil
+	}
+	at := a.pos
+	params, err := a.list(false)
+	if err == nil {
+		err = a.done()
+	}
+	if err != nil {
+		return cmd, false, err
+	}
+	asked := false
+	for _, p := range params {
+		if !strings.EqualFold(p, "CONDSTORE") || !s.condstoreOffered() {
+			return cmd, false, fmt.Errorf("%w: unknown %s parameter %s", ErrSyntax, cmd.Name, p)
+		}
+		asked = true
+	}
+	return cutCommand(cmd, at), asked, nil
+}
+
+// cutCommand is cmd ended at Raw[at], which is outside any literal.
+func cutCommand(cmd *Command, at int) *Command {
+	out := *cmd
+	out.Raw = append(slices.Clip(cmd.Raw[:at]), "\r\n"...)
+	out.Lits = nil
+	for _, l := range cmd.Lits {
+		if l.Marker < at {
+			out.Lits = append(out.Lits, l)
+		}
+	}
+	return &out
+}
+
+// statusModSeq answers STATUS's HIGHESTMODSEQ item (RFC 7162 section
+// 3.1.2.2), which the backend does not know, for mailbox m on bc: the
+// item is read here before the STATUS, and the rest goes to the backend,
+// whose STATUS response gets it added. A STATUS of that item alone is
+// answered here (cmd nil).
+func (s *session) statusModSeq(cmd *Command, a *argReader, bc *backendConn, m *fsm.Mailbox) (*Command, error) {
+	at := a.pos
+	items, err := a.list(false)
+	if err != nil || !slices.ContainsFunc(items, func(it string) bool { return strings.EqualFold(it, "HIGHESTMODSEQ") }) {
+		return cmd, nil // the backend's to answer
+	}
+	if err := a.done(); err != nil {
+		return cmd, err
+	}
+	if err := s.enableCondstore(); err != nil {
+		return cmd, err
+	}
+	r, err := s.readModSeqsOf(bc.id, m.ID, condstore.ReadRequest{})
+	if err != nil {
+		return cmd, err
+	}
+	rest := slices.DeleteFunc(items, func(it string) bool { return strings.EqualFold(it, "HIGHESTMODSEQ") })
+	item := fmt.Sprintf("HIGHESTMODSEQ %d", r.HighestModSeq)
+	if len(rest) == 0 {
+		s.untagged("STATUS %s (%s)", s.externalName(m.Name), item)
+		s.ok(cmd.Tag, "STATUS completed")
+		return nil, nil
+	}
+	out := cutCommand(cmd, at)
+	out.Raw = append(out.Raw[:len(out.Raw)-2], " ("+strings.Join(rest, " ")+")\r\n"...)
+	s.cmdEdit = func(line []byte) []byte {
+		if !bytes.HasPrefix(line, []byte("* STATUS ")) || !bytes.HasSuffix(line, []byte(")\r\n")) {
+			return line
+		}
+		return append(slices.Clip(line[:len(line)-3]), " "+item+")\r\n"...)
+	}
+	return out, nil
+}
+
+// modseqKey is one MODSEQ search key of a command, Raw[from:to]: it
+// matches the messages whose modseq is at least modseq.
+type modseqKey struct {
+	from, to int
+	modseq   uint64
+}
+
+// expandModSeq returns cmd, a SEARCH, with each MODSEQ key replaced by
+// the UIDs of the messages of the view it matches now, as WITHIN's keys
+// are (within.go); the command's SEARCH response then gets the highest
+// modseq of what it found (RFC 7162 section 3.1.5).
+func (s *session) expandModSeq(cmd *Command, keys []modseqKey, byUID bool) (*Command, []textEdit, error) {
+	if err := s.enableCondstore(); err != nil {
+		return nil, nil, err
+	}
+	edits := make([]textEdit, 0, len(keys))
+	for _, k := range keys {
+		r, err := s.readModSeqs(condstore.ReadRequest{UIDs: allUIDs, Since: max(k.modseq, 1) - 1})
+		if err != nil {
+			return nil, nil, err
+		}
+		key := "NOT ALL"
+		if ts := s.view.messages(r.Messages); len(ts) > 0 {
+			key = "UID " + targetSet(ts, true)
+		}
+		edits = append(edits, textEdit{from: k.from, to: k.to, text: key})
+	}
+	out := splice(cmd, edits)
+	if commandText(out) > maxRelayedText {
+		return nil, nil, fmt.Errorf("%w: MODSEQ matches too many separate runs of messages", ErrLimit)
+	}
+	s.cmdEdit = func(line []byte) []byte { return s.searchWithModSeq(line, byUID) }
+	return out, edits, nil
+}
+
+// messages is those of msgs (in UID order) that the view holds.
+func (v *mboxView) messages(msgs []condstore.Message) []target {
+	var out []target
+	for _, m := range msgs {
+		if i, ok := slices.BinarySearch(v.uids, m.UID); ok {
+			out = append(out, target{uint32(i + 1), m.UID})
+		}
+	}
+	return out
+}
+
+// searchWithModSeq adds to a SEARCH or ESEARCH response the highest
+// modseq of the messages it names (RFC 7162 sections 3.1.5 and 3.1.10),
+// none when it names none.
+func (s *session) searchWithModSeq(line []byte, byUID bool) []byte {
+	body, crlf := bytes.CutSuffix(line, []byte("\r\n"))
+	if !crlf {
+		return line
+	}
+	var uids []uint32
+	switch {
+	case bytes.HasPrefix(body, []byte("* SEARCH")):
+		for _, f := range strings.Fields(string(body[len("* SEARCH"):])) {
+			uids = s.view.namedUIDs(uids, f, byUID)
+		}
+	case bytes.HasPrefix(body, []byte("* ESEARCH")):
+		fields := strings.Fields(string(body))
+		for i := 0; i+1 < len(fields); i++ {
+			switch strings.ToUpper(fields[i]) {
+			case "ALL", "MIN", "MAX":
+				uids = s.view.namedUIDs(uids, fields[i+1], byUID)
+			}
+		}
+	default:
+		return line
+	}
+	if len(uids) == 0 {
+		return line
+	}
+	highest, err := s.highestOf(uids)
+	if err != nil {
+		s.log.Warn("reading modseqs failed", "backend_id", s.selected.id, "err", err)
+		return line
+	}
+	if bytes.HasPrefix(body, []byte("* ESEARCH")) {
+		return fmt.Appendf(slices.Clip(body), " MODSEQ %d\r\n", highest)
+	}
+	return fmt.Appendf(slices.Clip(body), " (MODSEQ %d)\r\n", highest)
+}
+
+// namedUIDs adds to uids those of the view that set (sequence numbers, or
+// UIDs when byUID) names.
+func (v *mboxView) namedUIDs(uids []uint32, set string, byUID bool) []uint32 {
+	ts, err := v.targets(set, byUID)
+	if err != nil {
+		return uids
+	}
+	for _, t := range ts {
+		uids = append(uids, t.uid)
+	}
+	return uids
+}
+
+// highestOf is the highest modseq of the messages uids, from the
+// command's reads and, for the others, one more.
+func (s *session) highestOf(uids []uint32) (uint64, error) {
+	var highest uint64
+	var missing []condstore.Range
+	for _, u := range uids {
+		if m, ok := s.cs.read[u]; ok {
+			highest = max(highest, m.ModSeq)
+		} else {
+			missing = append(missing, condstore.Range{First: u, Last: u})
+		}
+	}
+	if len(missing) == 0 {
+		return highest, nil
+	}
+	slices.SortFunc(missing, func(a, b condstore.Range) int { return int64Cmp(a.First, b.First) })
+	missing = slices.Compact(missing)
+	r, err := s.readModSeqs(condstore.ReadRequest{UIDs: missing})
+	if err != nil {
+		return 0, err
+	}
+	for _, m := range r.Messages {
+		highest = max(highest, m.ModSeq)
+	}
+	return highest, nil
+}
+
+// fetchWithModSeq gives MODSEQ, from the command's read, to the FETCH
+// responses without FLAGS of a FETCH that asked for MODSEQ (or
+// CHANGEDSINCE) and not for flags: "* n FETCH (UID u" as the backends
+// write them, UID first.
+func (s *session) fetchWithModSeq(line []byte) []byte {
+	rest, ok := bytes.CutPrefix(line, []byte("* "))
+	if !ok {
+		return line
+	}
+	_, word, ok := numbered(rest)
+	if !ok || !equalFoldASCII(string(word), "FETCH") {
+		return line
+	}
+	i := bytes.Index(line, []byte(" FETCH (UID "))
+	if i < 0 {
+		return line
+	}
+	at := i + len(" FETCH (UID ")
+	j := at
+	for j < len(line) && line[j] >= '0' && line[j] <= '9' {
+		j++
+	}
+	uid, err := strconv.ParseUint(string(line[at:j]), 10, 32)
+	if err != nil || bytes.HasPrefix(line[j:], []byte(" FLAGS (")) {
+		return line
+	}
+	m, ok := s.cs.read[uint32(uid)]
+	if !ok {
+		return line
+	}
+	return append(append(slices.Clip(line[:j]), fmt.Sprintf(" MODSEQ (%d)", m.ModSeq)...), line[j:]...)
+}

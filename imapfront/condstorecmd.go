@@ -1,0 +1,528 @@
+package imapfront
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/condstore"
+)
+
+// The CONDSTORE forms of FETCH and STORE (RFC 7162 sections 3.1.3 and
+// 3.1.4), which the frontend runs: the backend gets FETCH without MODSEQ
+// and CHANGEDSINCE, and a STORE of a CONDSTORE session is one transaction
+// of the spool through the cluster API, compare included.
+
+// numRange is the numbers from lo to hi, both included.
+type numRange struct{ lo, hi uint32 }
+
+// parseSet reads a sequence set (RFC 3501 section 9) in which * is star,
+// as ascending ranges that do not overlap.
+func parseSet(set string, star uint32) ([]numRange, error) {
+	if !isSeqSet(set) || set == "" {
+		return nil, fmt.Errorf("%w: invalid set %q", ErrSyntax, set)
+	}
+	num := func(s string) uint32 {
+		if s == "*" {
+			return star
+		}
+		n, _ := strconv.ParseUint(s, 10, 32)
+		return uint32(n)
+	}
+	var out []numRange
+	for _, part := range strings.Split(set, ",") {
+		lo, hi, isRange := strings.Cut(part, ":")
+		r := numRange{num(lo), num(lo)}
+		if isRange {
+			r.hi = num(hi)
+		}
+		if r.lo > r.hi {
+			r.lo, r.hi = r.hi, r.lo
+		}
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b numRange) int { return int64Cmp(a.lo, b.lo) })
+	merged := out[:1]
+	for _, r := range out[1:] {
+		last := &merged[len(merged)-1]
+		if uint64(r.lo) <= uint64(last.hi)+1 {
+			last.hi = max(last.hi, r.hi)
+			continue
+		}
+		merged = append(merged, r)
+	}
+	return merged, nil
+}
+
+func int64Cmp(a, b uint32) int { return int(int64(a) - int64(b)) }
+
+// target is a message of the view a command names: its sequence number
+// and UID.
+type target struct{ seq, uid uint32 }
+
+// targets is the messages of the view that set names, by UID when byUID.
+func (v *mboxView) targets(set string, byUID bool) ([]target, error) {
+	var star uint32
+	if byUID {
+		star = max(v.top, 1)
+		if len(v.uids) > 0 {
+			star = v.uids[len(v.uids)-1]
+		}
+	} else {
+		star = uint32(len(v.uids))
+	}
+	ranges, err := parseSet(set, star)
+	if err != nil {
+		return nil, err
+	}
+	var out []target
+	for _, r := range ranges {
+		if byUID {
+			i, _ := slices.BinarySearch(v.uids, r.lo)
+			for ; i < len(v.uids) && v.uids[i] <= r.hi; i++ {
+				out = append(out, target{uint32(i + 1), v.uids[i]})
+			}
+			continue
+		}
+		for seq := max(r.lo, 1); seq <= r.hi && int(seq) <= len(v.uids); seq++ {
+			out = append(out, target{seq, v.uids[seq-1]})
+		}
+	}
+	return out, nil
+}
+
+// uidRanges is the UIDs from the first target to the last of each run of
+// consecutive sequence numbers: with no message between them in the
+// view, the range names no other message.
+func uidRanges(ts []target) []condstore.Range {
+	var out []condstore.Range
+	for i := 0; i < len(ts); {
+		j := i
+		for j+1 < len(ts) && ts[j+1].seq == ts[j].seq+1 {
+			j++
+		}
+		out = append(out, condstore.Range{First: ts[i].uid, Last: ts[j].uid})
+		i = j + 1
+	}
+	return out
+}
+
+// targetSet writes ts (in order) as a set of UIDs or of sequence numbers,
+// a range for each run of consecutive sequence numbers.
+func targetSet(ts []target, byUID bool) string {
+	var b strings.Builder
+	for i := 0; i < len(ts); {
+		j := i
+		for j+1 < len(ts) && ts[j+1].seq == ts[j].seq+1 {
+			j++
+		}
+		lo, hi := ts[i].seq, ts[j].seq
+		if byUID {
+			lo, hi = ts[i].uid, ts[j].uid
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatUint(uint64(lo), 10))
+		if j > i {
+			b.WriteString(":" + strconv.FormatUint(uint64(hi), 10))
+		}
+		i = j + 1
+	}
+	return b.String()
+}
+
+// fetchItemsSetSeen reports whether items (a FETCH's, upper-cased) may
+// set \Seen, so that the response carries FLAGS.
+func fetchItemsShowFlags(items []string) bool {
+	for _, it := range items {
+		switch {
+		case it == "FLAGS", it == "ALL", it == "FAST", it == "FULL", it == "RFC822", it == "RFC822.TEXT",
+			strings.HasPrefix(it, "BODY["), strings.HasPrefix(it, "BINARY["):
+			return true
+		}
+	}
+	return false
+}
+
+// cmdFetch is FETCH and UID FETCH (a after UID FETCH's name) in a session
+// that offers CONDSTORE.
+func (s *session) cmdFetch(cmd *Command, byUID, retry bool) bool {
+	a := argsAfter(cmd, byUID)
+	set, err := a.atom()
+	var items []string
+	if err == nil {
+		items, err = a.list(true)
+	}
+	var since uint64
+	changedSince := false
+	if err == nil && a.pos < a.end {
+		var mods []string
+		if mods, err = a.list(false); err == nil {
+			since, err = fetchModifiers(mods)
+			changedSince = true
+		}
+	}
+	if err == nil {
+		err = a.done()
+	}
+	if err != nil && !s.cs.on {
+		return s.passThrough(cmd) // the backend's to answer, as before
+	}
+	if err != nil {
+		s.fail(cmd.Tag, err)
+		return true
+	}
+	// The items go on as the client wrote them (a section's header names
+	// come back as written); upper is for looking at them.
+	var upper, keep []string
+	wantModSeq := false
+	for _, it := range items {
+		if strings.EqualFold(it, "MODSEQ") {
+			wantModSeq = true
+			continue
+		}
+		upper = append(upper, strings.ToUpper(it))
+		keep = append(keep, it)
+	}
+	if !wantModSeq && !changedSince && !s.cs.on {
+		return s.passThrough(cmd)
+	}
+	if err := s.enableCondstore(); err != nil {
+		s.fail(cmd.Tag, err)
+		return true
+	}
+	// CHANGEDSINCE implies MODSEQ. A response with FLAGS gets MODSEQ
+	// from withModSeq; one without, from the read below.
+	bareModSeq := (wantModSeq || changedSince) && !fetchItemsShowFlags(upper)
+	if len(upper) == 0 {
+		upper, keep = append(upper, "UID"), append(keep, "UID")
+	}
+	itemText := "(" + strings.Join(keep, " ") + ")"
+	if len(upper) == 1 && (upper[0] == "ALL" || upper[0] == "FAST" || upper[0] == "FULL") {
+		itemText = keep[0] // a macro stands alone
+	}
+	name := "FETCH"
+	if byUID {
+		name = "UID FETCH"
+	}
+	if set == "$" {
+		// The saved search result (RFC 5182) is the backend's: the
+		// command goes as it is, and each response's flags are read as
+		// it comes.
+		if changedSince {
+			s.tagged(cmd.Tag, "NO", "[CANNOT] CHANGEDSINCE with $ is not supported")
+			return true
+		}
+		s.cs.shown = nil // each message it names is shown
+		text := fmt.Sprintf("%s %s $ %s\r\n", cmd.Tag, name, itemText)
+		return s.passThrough(&Command{Tag: cmd.Tag, Name: cmd.Name, Raw: []byte(text)})
+	}
+	ts, err := s.view.targets(set, byUID)
+	if err != nil {
+		s.fail(cmd.Tag, err)
+		return true
+	}
+	outSet := set
+	s.mustShow(ts)
+	if bareModSeq {
+		s.cmdEdit = s.fetchWithModSeq
+	}
+	if len(ts) > 0 && (changedSince || bareModSeq || fetchItemsShowFlags(upper)) {
+		r, err := s.readModSeqs(condstore.ReadRequest{UIDs: uidRanges(ts), Since: since})
+		if err != nil {
+			return s.condstoreFailed(cmd, err, retry, func() bool { return s.cmdFetch(cmd, byUID, false) })
+		}
+		if changedSince {
+			if ts = changedTargets(ts, r.Messages); len(ts) == 0 {
+				s.ok(cmd.Tag, "FETCH completed")
+				return true
+			}
+			outSet = targetSet(ts, byUID)
+		}
+	}
+	// Without CHANGEDSINCE the set goes as the client wrote it, and the
+	// backend judges it (a number past the last message, say).
+	text := fmt.Sprintf("%s %s %s %s\r\n", cmd.Tag, name, outSet, itemText)
+	return s.passThrough(&Command{Tag: cmd.Tag, Name: cmd.Name, Raw: []byte(text)})
+}
+
+// fetchModifiers reads FETCH's modifiers (RFC 4466): CHANGEDSINCE is the
+// one known.
+func fetchModifiers(mods []string) (since uint64, err error) {
+	if len(mods) != 2 || !strings.EqualFold(mods[0], "CHANGEDSINCE") {
+		return 0, fmt.Errorf("%w: unknown FETCH modifier", ErrSyntax)
+	}
+	n, err := strconv.ParseUint(mods[1], 10, 63)
+	if err != nil {
+		return 0, fmt.Errorf("%w: CHANGEDSINCE: invalid mod-sequence %q", ErrSyntax, mods[1])
+	}
+	return n, nil
+}
+
+// changedTargets is those of ts that msgs (a read, in UID order) names.
+func changedTargets(ts []target, msgs []condstore.Message) []target {
+	var out []target
+	j := 0
+	for _, t := range ts {
+		for j < len(msgs) && msgs[j].UID < t.uid {
+			j++
+		}
+		if j < len(msgs) && msgs[j].UID == t.uid {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// argsAfter reads cmd's arguments after its name, and after UID's
+// subcommand when byUID.
+func argsAfter(cmd *Command, byUID bool) *argReader {
+	a := cmd.argReader()
+	if byUID {
+		a.atom()
+	}
+	return a
+}
+
+// condstoreFailed answers cmd, whose read or store through the selected
+// backend's API failed: when the backend is away or no longer holds the
+// mailbox, as a command whose backend was lost (the mailbox is selected
+// again where it is now, and again, when set, runs the command there if
+// it changes nothing); else with err.
+func (s *session) condstoreFailed(cmd *Command, err error, retry bool, again func() bool) bool {
+	lost := errors.Is(err, ErrBackendDown) || errors.Is(err, errMailStoreChanged)
+	if !lost || !s.isSelected() {
+		s.fail(cmd.Tag, err)
+		return true
+	}
+	if !retry || again == nil {
+		again = func() bool {
+			s.changed(cmd.Tag)
+			return true
+		}
+	}
+	return s.selectedLost(cmd, s.selected, err, again)
+}
+
+// storeRequest is a STORE's arguments.
+type storeRequest struct {
+	set            string
+	op             string
+	silent         bool
+	flags          []string
+	unchangedSince uint64
+	conditional    bool
+}
+
+func readStore(a *argReader) (storeRequest, error) {
+	var q storeRequest
+	var err error
+	if q.set, err = a.atom(); err != nil {
+		return q, err
+	}
+	if a.pos+1 < a.end && a.cmd.Raw[a.pos+1] == '(' {
+		mods, err := a.list(false)
+		if err != nil {
+			return q, err
+		}
+		if len(mods) != 2 || !strings.EqualFold(mods[0], "UNCHANGEDSINCE") {
+			return q, fmt.Errorf("%w: unknown STORE modifier", ErrSyntax)
+		}
+		if q.unchangedSince, err = strconv.ParseUint(mods[1], 10, 63); err != nil {
+			return q, fmt.Errorf("%w: UNCHANGEDSINCE: invalid mod-sequence %q", ErrSyntax, mods[1])
+		}
+		q.conditional = true
+	}
+	item, err := a.atom()
+	if err != nil {
+		return q, err
+	}
+	item, q.silent = strings.CutSuffix(item, ".SILENT")
+	switch item {
+	case "FLAGS":
+		q.op = condstore.OpSet
+	case "+FLAGS":
+		q.op = condstore.OpAdd
+	case "-FLAGS":
+		q.op = condstore.OpDel
+	default:
+		return q, fmt.Errorf("%w: unknown STORE item %s", ErrSyntax, item)
+	}
+	if a.pos+1 < a.end && a.cmd.Raw[a.pos+1] == '(' {
+		q.flags, err = a.list(false)
+	} else {
+		for err == nil && a.pos < a.end {
+			var f string
+			if f, err = a.astring(); err == nil {
+				q.flags = append(q.flags, f)
+			}
+		}
+	}
+	if err == nil {
+		err = a.done()
+	}
+	return q, err
+}
+
+// cmdStore is STORE and UID STORE (a after UID STORE's name) in a
+// session that offers CONDSTORE: for a CONDSTORE session, one
+// transaction of the spool, with UNCHANGEDSINCE's compare.
+func (s *session) cmdStore(cmd *Command, byUID bool) bool {
+	q, err := readStore(argsAfter(cmd, byUID))
+	if err != nil && !s.cs.on {
+		return s.passThrough(cmd) // the backend's to answer, as before
+	}
+	if err != nil {
+		s.fail(cmd.Tag, err)
+		return true
+	}
+	if !q.conditional && !s.cs.on {
+		return s.passThrough(cmd)
+	}
+	if err := s.enableCondstore(); err != nil {
+		s.fail(cmd.Tag, err)
+		return true
+	}
+	if s.view.readOnly {
+		s.tagged(cmd.Tag, "NO", "[CANNOT] Mailbox is read-only")
+		return true
+	}
+	m, err := s.selectedMailbox(s.view)
+	if err == nil {
+		err = s.needFlagRights(m, q.flags)
+	}
+	var ts []target
+	if err == nil && q.set == "$" {
+		err = fmt.Errorf("%w: STORE of $ in a CONDSTORE session", errNotOffered)
+	}
+	if err == nil {
+		ts, err = s.view.targets(q.set, byUID)
+	}
+	if err != nil {
+		s.fail(cmd.Tag, err)
+		return true
+	}
+	uids := make([]uint32, len(ts))
+	for i, t := range ts {
+		uids[i] = t.uid
+	}
+	flags := withoutRecent(slices.Clone(q.flags))
+	var reply condstore.StoreReply
+	switch {
+	case q.conditional && q.unchangedSince == 0:
+		// Every message has a modseq above 0: each fails, and nothing
+		// changes (RFC 7162 section 3.1.3).
+		reply.Failed = uids
+	case len(uids) > 0:
+		if reply, err = s.storeFlags(condstore.StoreRequest{UIDs: uids, Op: q.op, Flags: flags, UnchangedSince: q.unchangedSince}); err != nil {
+			// Not run again: it may have been done.
+			return s.condstoreFailed(cmd, err, false, nil)
+		}
+	}
+	if err := s.storeResponses(ts, reply, q.silent); err != nil {
+		return s.backendLost(cmd.Tag, s.selected, err)
+	}
+	if len(reply.Failed) == 0 {
+		s.ok(cmd.Tag, "STORE completed")
+		return true
+	}
+	var failed []target
+	for _, t := range ts {
+		if slices.Contains(reply.Failed, t.uid) {
+			failed = append(failed, t)
+		}
+	}
+	s.tagged(cmd.Tag, "OK", "[MODIFIED %s] Conditional STORE failed", targetSet(failed, byUID))
+	return true
+}
+
+// needFlagRights checks the rights a change of flags needs (RFC 4314
+// section 4): s for \Seen, t for \Deleted, w for any other.
+func (s *session) needFlagRights(m *fsm.Mailbox, flags []string) error {
+	have := fsm.Rights(s.user, m)
+	for _, f := range flags {
+		want := byte('w')
+		switch {
+		case strings.EqualFold(f, `\Seen`):
+			want = 's'
+		case strings.EqualFold(f, `\Deleted`):
+			want = 't'
+		case strings.EqualFold(f, `\Recent`):
+			continue
+		}
+		if !strings.ContainsRune(have, rune(want)) {
+			return fmt.Errorf("%w: %c", ErrNoRights, want)
+		}
+	}
+	return nil
+}
+
+// storeFlags runs q on the selected mailbox's primary.
+func (s *session) storeFlags(q condstore.StoreRequest) (condstore.StoreReply, error) {
+	addr, err := s.apiAddr(s.selected.id)
+	if err != nil {
+		return condstore.StoreReply{}, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.BackendIdleTimeout)
+	defer cancel()
+	r, err := s.cfg.ModSeqs.Store(ctx, addr, s.view.id, q)
+	if err != nil {
+		return r, modseqError(err)
+	}
+	s.remember(r.Messages)
+	for _, m := range r.Messages {
+		s.cs.highest = max(s.cs.highest, m.ModSeq)
+	}
+	return r, nil
+}
+
+// storeResponses tells the client of the messages a STORE changed, each
+// with its MODSEQ, also under .SILENT (RFC 7162 section 3.1.3); without
+// it with FLAGS, through a FETCH of the backend so that the flags are
+// those its session shows (\Recent, and keywords it announces).
+func (s *session) storeResponses(ts []target, reply condstore.StoreReply, silent bool) error {
+	stored := make(map[uint32]condstore.Message, len(reply.Messages))
+	for _, m := range reply.Messages {
+		stored[m.UID] = m
+	}
+	var shown []target
+	for _, t := range ts {
+		if _, ok := stored[t.uid]; ok {
+			shown = append(shown, t)
+		}
+	}
+	if len(shown) == 0 {
+		return nil
+	}
+	if silent {
+		for _, t := range shown {
+			s.untagged("%d FETCH (UID %d MODSEQ (%d))", t.seq, t.uid, stored[t.uid].ModSeq)
+			if len(s.cs.shown) < maxShown {
+				if s.cs.shown == nil {
+					s.cs.shown = make(map[uint32]uint64)
+				}
+				s.cs.shown[t.uid] = stored[t.uid].ModSeq
+			}
+		}
+		return nil
+	}
+	s.mustShow(shown)
+	for _, part := range splitSet(targetSet(shown, false), maxFetchSet) {
+		tagged, err := s.selected.run("FETCH "+part+" (UID FLAGS)", func(resp []byte) error {
+			s.pass(resp)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if status(tagged) != "OK" {
+			return fmt.Errorf("%w: FETCH after STORE: %q", ErrBackendProtocol, tagged)
+		}
+	}
+	return nil
+}
