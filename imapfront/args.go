@@ -21,6 +21,9 @@ type argReader struct {
 	// modseqs are those read, which the frontend answers too.
 	condstore bool
 	modseqs   []modseqKey
+	// returnOpts is where a SEARCH's RETURN options are, Raw[from:to]
+	// (the list, its parentheses included), and their names.
+	returnOpts *textEdit
 }
 
 func (c *Command) argReader() *argReader {

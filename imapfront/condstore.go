@@ -449,11 +449,24 @@ type modseqKey struct {
 // the UIDs of the messages of the view it matches now, as WITHIN's keys
 // are (within.go); the command's SEARCH response then gets the highest
 // modseq of what it found (RFC 7162 section 3.1.5).
-func (s *session) expandModSeq(cmd *Command, keys []modseqKey, byUID bool) (*Command, []textEdit, error) {
+func (s *session) expandModSeq(cmd *Command, keys []modseqKey, ret *textEdit, byUID bool) (*Command, []textEdit, error) {
 	if err := s.enableCondstore(); err != nil {
 		return nil, nil, err
 	}
-	edits := make([]textEdit, 0, len(keys))
+	edits := make([]textEdit, 0, len(keys)+1)
+	// RETURN (COUNT) answers with the highest modseq of every message it
+	// counts, as Dovecot does: the backend is asked for ALL too, which
+	// the client did not ask for and does not get.
+	opts := []string{}
+	if ret != nil {
+		opts = strings.Fields(ret.text)
+	}
+	addAll := slices.Contains(opts, "COUNT") && !slices.Contains(opts, "ALL")
+	if addAll {
+		inner := string(cmd.Raw[ret.from+1 : ret.to-1])
+		edits = append(edits, textEdit{from: ret.from, to: ret.to, text: "(" + inner + " ALL)"})
+	}
+	allAsked := len(opts) == 0 || slices.Contains(opts, "ALL") || addAll
 	for _, k := range keys {
 		r, err := s.readModSeqs(condstore.ReadRequest{UIDs: allUIDs, Since: max(k.modseq, 1) - 1})
 		if err != nil {
@@ -469,7 +482,7 @@ func (s *session) expandModSeq(cmd *Command, keys []modseqKey, byUID bool) (*Com
 	if commandText(out) > maxRelayedText {
 		return nil, nil, fmt.Errorf("%w: MODSEQ matches too many separate runs of messages", ErrLimit)
 	}
-	s.cmdEdit = func(line []byte) []byte { return s.searchWithModSeq(line, byUID) }
+	s.cmdEdit = func(line []byte) []byte { return s.searchWithModSeq(line, byUID, allAsked, addAll) }
 	return out, edits, nil
 }
 
@@ -485,9 +498,10 @@ func (v *mboxView) messages(msgs []condstore.Message) []target {
 }
 
 // searchWithModSeq adds to a SEARCH or ESEARCH response the highest
-// modseq of the messages it names (RFC 7162 sections 3.1.5 and 3.1.10),
-// none when it names none.
-func (s *session) searchWithModSeq(line []byte, byUID bool) []byte {
+// modseq of the messages it returns (RFC 7162 sections 3.1.5 and
+// 3.1.10), none when it returns none: those of ALL when byAll, else of
+// MIN and MAX. dropAll leaves out ALL, which only the frontend asked for.
+func (s *session) searchWithModSeq(line []byte, byUID, byAll, dropAll bool) []byte {
 	body, crlf := bytes.CutSuffix(line, []byte("\r\n"))
 	if !crlf {
 		return line
@@ -500,22 +514,29 @@ func (s *session) searchWithModSeq(line []byte, byUID bool) []byte {
 		}
 	case bytes.HasPrefix(body, []byte("* ESEARCH")):
 		fields := strings.Fields(string(body))
-		for i := 0; i+1 < len(fields); i++ {
-			switch strings.ToUpper(fields[i]) {
-			case "ALL", "MIN", "MAX":
+		kept := fields[:0:0]
+		for i := 0; i < len(fields); i++ {
+			item := strings.ToUpper(fields[i])
+			if i+1 < len(fields) && (item == "ALL" && byAll || (item == "MIN" || item == "MAX") && !byAll) {
 				uids = s.view.namedUIDs(uids, fields[i+1], byUID)
 			}
+			if item == "ALL" && dropAll && i+1 < len(fields) {
+				i++
+				continue
+			}
+			kept = append(kept, fields[i])
 		}
+		body = []byte(strings.Join(kept, " "))
 	default:
 		return line
 	}
 	if len(uids) == 0 {
-		return line
+		return append(body, "\r\n"...)
 	}
 	highest, err := s.highestOf(uids)
 	if err != nil {
 		s.log.Warn("reading modseqs failed", "backend_id", s.selected.id, "err", err)
-		return line
+		return append(body, "\r\n"...)
 	}
 	if bytes.HasPrefix(body, []byte("* ESEARCH")) {
 		return fmt.Appendf(slices.Clip(body), " MODSEQ %d\r\n", highest)

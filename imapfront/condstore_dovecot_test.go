@@ -57,6 +57,10 @@ var condstoreScript = []string{
 	"SEARCH MODSEQ 99999999",
 	`SEARCH MODSEQ "/flags/\\Seen" all $H0 SEEN`,
 	"UID SEARCH MODSEQ $H0",
+	"UID SEARCH RETURN (COUNT) MODSEQ 1",
+	"SEARCH RETURN (MIN) MODSEQ 1",
+	"UID SEARCH RETURN (ALL MAX) MODSEQ $H0",
+	"SEARCH RETURN (COUNT) MODSEQ 99999999",
 	"FETCH 2 (MODSEQ)",
 	"FETCH 1:* (UID) (CHANGEDSINCE $H0)",
 	"STATUS INBOX (HIGHESTMODSEQ MESSAGES)",
@@ -191,6 +195,10 @@ func normalizeCondstore(lines []string, tagged string, seqOf map[string]string, 
 			}
 			l = strings.Join(fields, " ")
 		}
+		if strings.HasPrefix(l, "* ESEARCH") {
+			parts = append(parts, normalizeESearch(l, seqOf))
+			continue
+		}
 		if strings.HasPrefix(l, "* OK [") || strings.HasPrefix(l, "* SEARCH") || strings.HasPrefix(l, "* STATUS") {
 			l = reModSeqPlain.ReplaceAllString(l, "$1 N")
 			if strings.HasPrefix(l, "* OK [") {
@@ -221,4 +229,45 @@ func normalizeCondstore(lines []string, tagged string, seqOf map[string]string, 
 	}
 	parts = append(parts, p)
 	return strings.Join(parts, "; ")
+}
+
+// normalizeESearch writes an ESEARCH response as its items in name order,
+// sets of UIDs as the message numbers they name, modseqs as N.
+func normalizeESearch(l string, seqOf map[string]string) string {
+	fields := strings.Fields(reEsearchNo.ReplaceAllString(l, ""))[2:]
+	byUID := len(fields) > 0 && fields[0] == "UID"
+	if byUID {
+		fields = fields[1:]
+	}
+	var items []string
+	for i := 0; i+1 < len(fields); i += 2 {
+		name, val := fields[i], fields[i+1]
+		switch {
+		case name == "MODSEQ":
+			val = "N"
+		case byUID && (name == "ALL" || name == "MIN" || name == "MAX"):
+			var seqs []int
+			for uid, seq := range seqOf {
+				u, _ := strconv.Atoi(uid)
+				for _, r := range strings.Split(val, ",") {
+					lo, hi, isRange := strings.Cut(r, ":")
+					a, _ := strconv.Atoi(lo)
+					b := a
+					if isRange {
+						b, _ = strconv.Atoi(hi)
+					}
+					if u >= a && u <= b {
+						n, _ := strconv.Atoi(seq)
+						seqs = append(seqs, n)
+						break
+					}
+				}
+			}
+			slices.Sort(seqs)
+			val = strings.Trim(strings.Join(strings.Fields(fmt.Sprint(seqs)), ","), "[]")
+		}
+		items = append(items, name+" "+val)
+	}
+	slices.Sort(items)
+	return "ESEARCH " + strings.Join(items, " ")
 }

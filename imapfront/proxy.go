@@ -250,7 +250,7 @@ func (s *session) checkedPassThrough(cmd *Command, byUID, retry bool) bool {
 		return true
 	}
 	if len(a.modseqs) > 0 {
-		expanded, edits, err := s.expandModSeq(cmd, a.modseqs, byUID)
+		expanded, edits, err := s.expandModSeq(cmd, a.modseqs, a.returnOpts, byUID)
 		if err != nil {
 			return s.condstoreFailed(cmd, err, retry, func() bool { return s.checkedPassThrough(cmd, byUID, false) })
 		}

@@ -44,9 +44,12 @@ func checkSearch(a *argReader) error {
 	if strings.EqualFold(first.text, "RETURN") && first.kind == tokAtom {
 		// The options' names are the backend's to check: they are
 		// answered BAD there already.
-		if _, err := a.list(false); err != nil {
+		at := a.pos
+		opts, err := a.list(false)
+		if err != nil {
 			return err
 		}
+		a.returnOpts = &textEdit{from: at + 1, to: a.pos, text: strings.ToUpper(strings.Join(opts, " "))}
 		if first, err = a.searchToken(); err != nil {
 			return err
 		}
