@@ -508,8 +508,9 @@ func (s *session) searchWithModSeq(line []byte, byUID, byAll, dropAll bool) []by
 	}
 	var uids []uint32
 	switch {
-	case bytes.HasPrefix(body, []byte("* SEARCH")):
-		for _, f := range strings.Fields(string(body[len("* SEARCH"):])) {
+	case bytes.HasPrefix(body, []byte("* SEARCH")), bytes.HasPrefix(body, []byte("* SORT")):
+		_, list, _ := bytes.Cut(body[2:], []byte(" "))
+		for _, f := range strings.Fields(string(list)) {
 			uids = s.view.namedUIDs(uids, f, byUID)
 		}
 	case bytes.HasPrefix(body, []byte("* ESEARCH")):

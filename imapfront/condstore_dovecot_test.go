@@ -61,6 +61,10 @@ var condstoreScript = []string{
 	"SEARCH RETURN (MIN) MODSEQ 1",
 	"UID SEARCH RETURN (ALL MAX) MODSEQ $H0",
 	"SEARCH RETURN (COUNT) MODSEQ 99999999",
+	"SORT (REVERSE ARRIVAL) UTF-8 MODSEQ $H0",
+	"UID SORT (SUBJECT) UTF-8 MODSEQ 1 NOT SEEN",
+	"SORT (ARRIVAL) UTF-8 MODSEQ 99999999",
+	"THREAD ORDEREDSUBJECT UTF-8 MODSEQ $H0",
 	"FETCH 2 (MODSEQ)",
 	"FETCH 1:* (UID) (CHANGEDSINCE $H0)",
 	"STATUS INBOX (HIGHESTMODSEQ MESSAGES)",
@@ -186,7 +190,7 @@ func normalizeCondstore(lines []string, tagged string, seqOf map[string]string, 
 		if strings.HasPrefix(l, "* OK [UIDVALIDITY") || strings.HasPrefix(l, "* OK [UIDNEXT") || strings.HasPrefix(l, "* OK [UNSEEN") {
 			continue // not CONDSTORE's, and each server's own
 		}
-		if strings.HasPrefix(l, "* SEARCH") && byUID {
+		if (strings.HasPrefix(l, "* SEARCH") || strings.HasPrefix(l, "* SORT")) && byUID {
 			fields := strings.Fields(l)
 			for i, f := range fields {
 				if s, ok := seqOf[f]; ok && i >= 2 && !strings.HasPrefix(fields[i-1], "(MODSEQ") {
@@ -199,7 +203,8 @@ func normalizeCondstore(lines []string, tagged string, seqOf map[string]string, 
 			parts = append(parts, normalizeESearch(l, seqOf))
 			continue
 		}
-		if strings.HasPrefix(l, "* OK [") || strings.HasPrefix(l, "* SEARCH") || strings.HasPrefix(l, "* STATUS") {
+		if strings.HasPrefix(l, "* OK [") || strings.HasPrefix(l, "* SEARCH") || strings.HasPrefix(l, "* SORT") ||
+			strings.HasPrefix(l, "* THREAD") || strings.HasPrefix(l, "* STATUS") {
 			l = reModSeqPlain.ReplaceAllString(l, "$1 N")
 			if strings.HasPrefix(l, "* OK [") {
 				l = l[:strings.IndexByte(l, ']')+1] // the text is each server's

@@ -254,17 +254,7 @@ func (s *session) checkedPassThrough(cmd *Command, byUID, retry bool) bool {
 		if err != nil {
 			return s.condstoreFailed(cmd, err, retry, func() bool { return s.checkedPassThrough(cmd, byUID, false) })
 		}
-		// The WITHIN keys' places move with the text before them.
-		for i := range a.within {
-			shift := 0
-			for _, e := range edits {
-				if e.to <= a.within[i].from {
-					shift += len(e.text) - (e.to - e.from)
-				}
-			}
-			a.within[i].from += shift
-			a.within[i].to += shift
-		}
+		shiftKeys(a.within, edits)
 		cmd = expanded
 	}
 	if len(a.within) > 0 {

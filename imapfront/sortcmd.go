@@ -24,6 +24,7 @@ type sortRequest struct {
 	ret      *esortReturn // RETURN's options; nil without RETURN
 	keysAt   int          // offset in the command's Raw of the search keys
 	within   []withinKey  // the keys' WITHIN keys, which the frontend expands
+	modseqs  []modseqKey  // and their MODSEQ keys (condstore.go)
 }
 
 // name is the command as the client would call it in its tagged OK.
@@ -41,8 +42,9 @@ func (q *sortRequest) name() string {
 // parseSort reads a SORT or THREAD command (cmd.Name or, with UID, its
 // subcommand), search keys included. Errors are ErrSyntax (BAD) and
 // ErrBadCharset (NO [BADCHARSET]).
-func parseSort(cmd *Command) (*sortRequest, error) {
+func parseSort(cmd *Command, condstore bool) (*sortRequest, error) {
 	a := cmd.argReader()
+	a.condstore = condstore
 	q := &sortRequest{}
 	name := cmd.Name
 	if name == "UID" {
@@ -75,7 +77,7 @@ func parseSort(cmd *Command) (*sortRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	q.within = a.within
+	q.within, q.modseqs = a.within, a.modseqs
 	// RFC 5256 section 3: US-ASCII and UTF-8 must be taken, others may.
 	// Both reach the backend as UTF-8, of which US-ASCII is a part.
 	switch strings.ToUpper(charset) {

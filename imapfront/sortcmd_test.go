@@ -39,7 +39,7 @@ func TestParseSort(t *testing.T) {
 		{line: "a THREAD REFERENCES UTF-8 ALL", keys: "ALL", want: sortRequest{thread: "REFERENCES"}},
 		{line: "a UID THREAD orderedsubject UTF-8 UNSEEN", keys: "UNSEEN", want: sortRequest{uid: true, thread: "ORDEREDSUBJECT"}},
 	} {
-		q, err := parseSort(readTestCommand(t, tc.line))
+		q, err := parseSort(readTestCommand(t, tc.line), false)
 		if err != nil {
 			t.Errorf("%q: %v", tc.line, err)
 			continue
@@ -88,7 +88,7 @@ func TestParseSortRefusals(t *testing.T) {
 		{"a THREAD REFERENCES KOI8-R ALL", ErrBadCharset},
 		{"a THREAD", ErrSyntax},
 	} {
-		_, err := parseSort(readTestCommand(t, tc.line))
+		_, err := parseSort(readTestCommand(t, tc.line), false)
 		if !errors.Is(err, tc.want) {
 			t.Errorf("%q: %v, want %v", tc.line, err, tc.want)
 			continue

@@ -25,10 +25,19 @@ import (
 
 // cmdSort answers SORT, THREAD and their UID forms.
 func (s *session) cmdSort(cmd *Command) bool {
-	q, err := parseSort(cmd)
+	q, err := parseSort(cmd, s.condstoreOffered())
 	if err != nil {
 		s.fail(cmd.Tag, err)
 		return true
+	}
+	if len(q.modseqs) > 0 {
+		expanded, edits, err := s.expandModSeq(cmd, q.modseqs, nil, q.uid)
+		if err != nil {
+			return s.condstoreFailed(cmd, err, false, nil)
+		}
+		s.cmdEdit = nil // the answer is the frontend's own (sortOnce)
+		shiftKeys(q.within, edits)
+		cmd = expanded
 	}
 	if len(q.within) > 0 {
 		return s.withinOnce(cmd, q.within, true, func(cmd *Command, retry bool) bool {
@@ -57,6 +66,12 @@ func (s *session) sortOnce(cmd *Command, q *sortRequest, retry bool) bool {
 		st, text := refusal(refused)
 		s.tagged(cmd.Tag, st, "%s", text)
 	default:
+		if len(q.modseqs) > 0 && q.thread == "" && answer != "" {
+			// RFC 7162 section 3.1.9: SORT's answer ends with the highest
+			// modseq of what it returns, as SEARCH's does.
+			byAll := q.ret == nil || q.ret.all
+			answer = strings.TrimSuffix(strings.TrimPrefix(string(s.searchWithModSeq([]byte("* "+answer+"\r\n"), q.uid, byAll, false)), "* "), "\r\n")
+		}
 		if answer != "" {
 			s.untagged("%s", answer)
 		}

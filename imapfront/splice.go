@@ -35,3 +35,18 @@ func splice(cmd *Command, edits []textEdit) *Command {
 	out.Raw, out.Lits = raw, lits
 	return &out
 }
+
+// shiftKeys moves the WITHIN keys of a command to their places after
+// edits made before them.
+func shiftKeys(keys []withinKey, edits []textEdit) {
+	for i := range keys {
+		shift := 0
+		for _, e := range edits {
+			if e.to <= keys[i].from {
+				shift += len(e.text) - (e.to - e.from)
+			}
+		}
+		keys[i].from += shift
+		keys[i].to += shift
+	}
+}
