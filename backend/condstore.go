@@ -45,7 +45,13 @@ func (b *Backend) apiCondstoreRead(w http.ResponseWriter, r *http.Request) {
 		clusterapi.WriteError(w, condstore.Codes, condstoreError(err))
 		return
 	}
-	clusterapi.WriteJSON(w, http.StatusOK, condstore.ReadReply{HighestModSeq: highest, Messages: condstoreMessages(msgs)})
+	out := condstoreMessages(msgs)
+	if q.GUIDs {
+		for i, m := range msgs {
+			out[i].GUID = m.GUID
+		}
+	}
+	clusterapi.WriteJSON(w, http.StatusOK, condstore.ReadReply{HighestModSeq: highest, Messages: out})
 }
 
 func (b *Backend) apiCondstoreStore(w http.ResponseWriter, r *http.Request) {

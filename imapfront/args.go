@@ -17,10 +17,11 @@ type argReader struct {
 	// within: the WITHIN search keys read (searchargs.go), which the
 	// frontend answers.
 	within []withinKey
-	// condstore: the MODSEQ search key is known (CONDSTORE is offered);
-	// modseqs are those read, which the frontend answers too.
+	// condstore: the MODSEQ, EMAILID and THREADID search keys are known
+	// (CONDSTORE and OBJECTID are offered); spoolKeys are those read,
+	// which the frontend answers from the backend's spool.
 	condstore bool
-	modseqs   []modseqKey
+	spoolKeys []spoolKey
 	// returnOpts is where a SEARCH's RETURN options are, Raw[from:to]
 	// (the list, its parentheses included), and their names.
 	returnOpts *textEdit

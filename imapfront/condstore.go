@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/condstore"
 )
 
@@ -351,13 +350,18 @@ func (s *session) responseEdit(bc *backendConn) func([]byte) []byte {
 		return nil
 	}
 	return func(line []byte) []byte {
-		if s.cmdEdit != nil {
-			line = s.cmdEdit(line)
-		}
 		if bc == s.selected {
 			line = s.withModSeq(line)
 		}
-		return line
+		if s.cmdEdit == nil || len(line) < 2 {
+			return line
+		}
+		// withModSeq may have put a FLAGS response before the line.
+		k := 0
+		if i := bytes.LastIndex(line[:len(line)-2], []byte("\r\n")); i >= 0 {
+			k = i + 2
+		}
+		return append(slices.Clip(line[:k]), s.cmdEdit(line[k:])...)
 	}
 }
 
@@ -399,59 +403,33 @@ func cutCommand(cmd *Command, at int) *Command {
 	return &out
 }
 
-// statusModSeq answers STATUS's HIGHESTMODSEQ item (RFC 7162 section
-// 3.1.2.2), which the backend does not know, for mailbox m on bc: the
-// item is read here before the STATUS, and the rest goes to the backend,
-// whose STATUS response gets it added. A STATUS of that item alone is
-// answered here (cmd nil).
-func (s *session) statusModSeq(cmd *Command, a *argReader, bc *backendConn, m *fsm.Mailbox) (*Command, error) {
-	at := a.pos
-	items, err := a.list(false)
-	if err != nil || !slices.ContainsFunc(items, func(it string) bool { return strings.EqualFold(it, "HIGHESTMODSEQ") }) {
-		return cmd, nil // the backend's to answer
-	}
-	if err := a.done(); err != nil {
-		return cmd, err
-	}
-	if err := s.enableCondstore(); err != nil {
-		return cmd, err
-	}
-	r, err := s.readModSeqsOf(bc.id, m.ID, condstore.ReadRequest{})
-	if err != nil {
-		return cmd, err
-	}
-	rest := slices.DeleteFunc(items, func(it string) bool { return strings.EqualFold(it, "HIGHESTMODSEQ") })
-	item := fmt.Sprintf("HIGHESTMODSEQ %d", r.HighestModSeq)
-	if len(rest) == 0 {
-		s.untagged("STATUS %s (%s)", s.externalName(m.Name), item)
-		s.ok(cmd.Tag, "STATUS completed")
-		return nil, nil
-	}
-	out := cutCommand(cmd, at)
-	out.Raw = append(out.Raw[:len(out.Raw)-2], " ("+strings.Join(rest, " ")+")\r\n"...)
-	s.cmdEdit = func(line []byte) []byte {
-		if !bytes.HasPrefix(line, []byte("* STATUS ")) || !bytes.HasSuffix(line, []byte(")\r\n")) {
-			return line
-		}
-		return append(slices.Clip(line[:len(line)-3]), " "+item+")\r\n"...)
-	}
-	return out, nil
-}
-
-// modseqKey is one MODSEQ search key of a command, Raw[from:to]: it
-// matches the messages whose modseq is at least modseq.
-type modseqKey struct {
+// spoolKey is one search key of a command that the frontend answers
+// from the backend's spool, Raw[from:to]: MODSEQ (kind "") matches the
+// messages whose modseq is at least modseq; EMAILID and THREADID (RFC
+// 8474 section 6) those with that id.
+type spoolKey struct {
 	from, to int
 	modseq   uint64
+	kind     string
+	id       string
 }
 
-// expandModSeq returns cmd, a SEARCH, with each MODSEQ key replaced by
-// the UIDs of the messages of the view it matches now, as WITHIN's keys
-// are (within.go); the command's SEARCH response then gets the highest
-// modseq of what it found (RFC 7162 section 3.1.5).
-func (s *session) expandModSeq(cmd *Command, keys []modseqKey, ret *textEdit, byUID bool) (*Command, []textEdit, error) {
-	if err := s.enableCondstore(); err != nil {
-		return nil, nil, err
+// hasModSeq reports whether keys hold a MODSEQ key.
+func hasModSeq(keys []spoolKey) bool {
+	return slices.ContainsFunc(keys, func(k spoolKey) bool { return k.kind == "" })
+}
+
+// expandSpoolKeys returns cmd, a SEARCH, with each key of keys replaced
+// by the UIDs of the messages of the view it matches now, as WITHIN's
+// keys are (within.go); a MODSEQ key makes the command's SEARCH
+// response end with the highest modseq of what it found (RFC 7162
+// section 3.1.5).
+func (s *session) expandSpoolKeys(cmd *Command, keys []spoolKey, ret *textEdit, byUID bool) (*Command, []textEdit, error) {
+	modseq := hasModSeq(keys)
+	if modseq {
+		if err := s.enableCondstore(); err != nil {
+			return nil, nil, err
+		}
 	}
 	edits := make([]textEdit, 0, len(keys)+1)
 	// RETURN (COUNT) answers with the highest modseq of every message it
@@ -461,28 +439,52 @@ func (s *session) expandModSeq(cmd *Command, keys []modseqKey, ret *textEdit, by
 	if ret != nil {
 		opts = strings.Fields(ret.text)
 	}
-	addAll := slices.Contains(opts, "COUNT") && !slices.Contains(opts, "ALL")
+	addAll := modseq && slices.Contains(opts, "COUNT") && !slices.Contains(opts, "ALL")
 	if addAll {
 		inner := string(cmd.Raw[ret.from+1 : ret.to-1])
 		edits = append(edits, textEdit{from: ret.from, to: ret.to, text: "(" + inner + " ALL)"})
 	}
 	allAsked := len(opts) == 0 || slices.Contains(opts, "ALL") || addAll
+	var withGUIDs []condstore.Message // read once for every EMAILID key
+	readGUIDs := false
 	for _, k := range keys {
-		r, err := s.readModSeqs(condstore.ReadRequest{UIDs: allUIDs, Since: max(k.modseq, 1) - 1})
-		if err != nil {
-			return nil, nil, err
+		var ts []target
+		switch k.kind {
+		case "":
+			r, err := s.readModSeqs(condstore.ReadRequest{UIDs: allUIDs, Since: max(k.modseq, 1) - 1})
+			if err != nil {
+				return nil, nil, err
+			}
+			ts = s.view.messages(r.Messages)
+		case "EMAILID":
+			if !readGUIDs {
+				r, err := s.readModSeqs(condstore.ReadRequest{UIDs: allUIDs, GUIDs: true})
+				if err != nil {
+					return nil, nil, err
+				}
+				withGUIDs, readGUIDs = r.Messages, true
+			}
+			var same []condstore.Message
+			for _, m := range withGUIDs {
+				if m.GUID != "" && emailID(m.GUID) == k.id {
+					same = append(same, m)
+				}
+			}
+			ts = s.view.messages(same)
 		}
-		key := "NOT ALL"
-		if ts := s.view.messages(r.Messages); len(ts) > 0 {
+		key := "NOT ALL" // and THREADID's: Rookery keeps no threads
+		if len(ts) > 0 {
 			key = "UID " + targetSet(ts, true)
 		}
 		edits = append(edits, textEdit{from: k.from, to: k.to, text: key})
 	}
 	out := splice(cmd, edits)
 	if commandText(out) > maxRelayedText {
-		return nil, nil, fmt.Errorf("%w: MODSEQ matches too many separate runs of messages", ErrLimit)
+		return nil, nil, fmt.Errorf("%w: the search matches too many separate runs of messages", ErrLimit)
 	}
-	s.cmdEdit = func(line []byte) []byte { return s.searchWithModSeq(line, byUID, allAsked, addAll) }
+	if modseq {
+		s.cmdEdit = func(line []byte) []byte { return s.searchWithModSeq(line, byUID, allAsked, addAll) }
+	}
 	return out, edits, nil
 }
 
@@ -585,11 +587,11 @@ func (s *session) highestOf(uids []uint32) (uint64, error) {
 	return highest, nil
 }
 
-// fetchWithModSeq gives MODSEQ, from the command's read, to the FETCH
-// responses without FLAGS of a FETCH that asked for MODSEQ (or
-// CHANGEDSINCE) and not for flags: "* n FETCH (UID u" as the backends
-// write them, UID first.
-func (s *session) fetchWithModSeq(line []byte) []byte {
+// withFetchExtras adds to the FETCH responses of the command's messages,
+// "* n FETCH (UID u" as the backends write them (UID first), the items
+// the frontend answers from the command's read: MODSEQ when the response
+// has no FLAGS (withModSeq gives it to those), EMAILID, THREADID.
+func (s *session) withFetchExtras(line []byte, e fetchExtras) []byte {
 	rest, ok := bytes.CutPrefix(line, []byte("* "))
 	if !ok {
 		return line
@@ -608,12 +610,22 @@ func (s *session) fetchWithModSeq(line []byte) []byte {
 		j++
 	}
 	uid, err := strconv.ParseUint(string(line[at:j]), 10, 32)
-	if err != nil || bytes.HasPrefix(line[j:], []byte(" FLAGS (")) {
+	if err != nil {
 		return line
 	}
 	m, ok := s.cs.read[uint32(uid)]
 	if !ok {
 		return line
 	}
-	return append(append(slices.Clip(line[:j]), fmt.Sprintf(" MODSEQ (%d)", m.ModSeq)...), line[j:]...)
+	var add []byte
+	if e.modseq && !bytes.HasPrefix(line[j:], []byte(" FLAGS (")) {
+		add = fmt.Appendf(add, " MODSEQ (%d)", m.ModSeq)
+	}
+	if e.emailID && m.GUID != "" {
+		add = fmt.Appendf(add, " EMAILID (%s)", emailID(m.GUID))
+	}
+	if e.threadID {
+		add = append(add, " THREADID NIL"...)
+	}
+	return append(append(slices.Clip(line[:j]), add...), line[j:]...)
 }

@@ -187,8 +187,9 @@ func normalizeCondstore(lines []string, tagged string, seqOf map[string]string, 
 		if strings.HasPrefix(l, "* FLAGS") || strings.HasPrefix(l, "* OK [PERMANENTFLAGS") {
 			continue // the keywords each server lists
 		}
-		if strings.HasPrefix(l, "* OK [UIDVALIDITY") || strings.HasPrefix(l, "* OK [UIDNEXT") || strings.HasPrefix(l, "* OK [UNSEEN") {
-			continue // not CONDSTORE's, and each server's own
+		if strings.HasPrefix(l, "* OK [UIDVALIDITY") || strings.HasPrefix(l, "* OK [UIDNEXT") || strings.HasPrefix(l, "* OK [UNSEEN") ||
+			strings.HasPrefix(l, "* OK [MAILBOXID") {
+			continue // not CONDSTORE's, and each server's own (Dovecot 2.3 has no OBJECTID)
 		}
 		if (strings.HasPrefix(l, "* SEARCH") || strings.HasPrefix(l, "* SORT")) && byUID {
 			fields := strings.Fields(l)

@@ -178,27 +178,35 @@ func (s *session) cmdFetch(cmd *Command, byUID, retry bool) bool {
 		return true
 	}
 	// The items go on as the client wrote them (a section's header names
-	// come back as written); upper is for looking at them.
+	// come back as written); upper is for looking at them. MODSEQ,
+	// EMAILID and THREADID are the frontend's.
 	var upper, keep []string
-	wantModSeq := false
+	var extra fetchExtras
 	for _, it := range items {
-		if strings.EqualFold(it, "MODSEQ") {
-			wantModSeq = true
-			continue
+		switch strings.ToUpper(it) {
+		case "MODSEQ":
+			extra.modseq = true
+		case "EMAILID":
+			extra.emailID = true
+		case "THREADID":
+			extra.threadID = true
+		default:
+			upper = append(upper, strings.ToUpper(it))
+			keep = append(keep, it)
 		}
-		upper = append(upper, strings.ToUpper(it))
-		keep = append(keep, it)
 	}
-	if !wantModSeq && !changedSince && !s.cs.on {
+	if !extra.modseq && !changedSince && !s.cs.on && !extra.emailID && !extra.threadID {
 		return s.passThrough(cmd)
 	}
-	if err := s.enableCondstore(); err != nil {
-		s.fail(cmd.Tag, err)
-		return true
+	if extra.modseq || changedSince {
+		if err := s.enableCondstore(); err != nil {
+			s.fail(cmd.Tag, err)
+			return true
+		}
 	}
 	// CHANGEDSINCE implies MODSEQ. A response with FLAGS gets MODSEQ
 	// from withModSeq; one without, from the read below.
-	bareModSeq := (wantModSeq || changedSince) && !fetchItemsShowFlags(upper)
+	extra.modseq = (extra.modseq || changedSince) && !fetchItemsShowFlags(upper)
 	if len(upper) == 0 {
 		upper, keep = append(upper, "UID"), append(keep, "UID")
 	}
@@ -210,6 +218,12 @@ func (s *session) cmdFetch(cmd *Command, byUID, retry bool) bool {
 	if byUID {
 		name = "UID FETCH"
 	}
+	if extra.any() {
+		s.cmdEdit = func(line []byte) []byte { return s.withFetchExtras(line, extra) }
+	}
+	read := func(ranges []condstore.Range, since uint64) (condstore.ReadReply, error) {
+		return s.readModSeqs(condstore.ReadRequest{UIDs: ranges, Since: since, GUIDs: extra.emailID})
+	}
 	if set == "$" {
 		// The saved search result (RFC 5182) is the backend's: the
 		// command goes as it is, and each response's flags are read as
@@ -219,6 +233,11 @@ func (s *session) cmdFetch(cmd *Command, byUID, retry bool) bool {
 			return true
 		}
 		s.cs.shown = nil // each message it names is shown
+		if extra.modseq || extra.emailID {
+			if _, err := read(allUIDs, 0); err != nil {
+				return s.condstoreFailed(cmd, err, retry, func() bool { return s.cmdFetch(cmd, byUID, false) })
+			}
+		}
 		text := fmt.Sprintf("%s %s $ %s\r\n", cmd.Tag, name, itemText)
 		return s.passThrough(&Command{Tag: cmd.Tag, Name: cmd.Name, Raw: []byte(text)})
 	}
@@ -229,11 +248,8 @@ func (s *session) cmdFetch(cmd *Command, byUID, retry bool) bool {
 	}
 	outSet := set
 	s.mustShow(ts)
-	if bareModSeq {
-		s.cmdEdit = s.fetchWithModSeq
-	}
-	if len(ts) > 0 && (changedSince || bareModSeq || fetchItemsShowFlags(upper)) {
-		r, err := s.readModSeqs(condstore.ReadRequest{UIDs: uidRanges(ts), Since: since})
+	if len(ts) > 0 && (changedSince || extra.modseq || extra.emailID || s.cs.on && fetchItemsShowFlags(upper)) {
+		r, err := read(uidRanges(ts), since)
 		if err != nil {
 			return s.condstoreFailed(cmd, err, retry, func() bool { return s.cmdFetch(cmd, byUID, false) })
 		}
@@ -250,6 +266,12 @@ func (s *session) cmdFetch(cmd *Command, byUID, retry bool) bool {
 	text := fmt.Sprintf("%s %s %s %s\r\n", cmd.Tag, name, outSet, itemText)
 	return s.passThrough(&Command{Tag: cmd.Tag, Name: cmd.Name, Raw: []byte(text)})
 }
+
+// fetchExtras are the FETCH items the frontend adds to the backend's
+// responses: MODSEQ where they have no FLAGS, EMAILID and THREADID.
+type fetchExtras struct{ modseq, emailID, threadID bool }
+
+func (e fetchExtras) any() bool { return e.modseq || e.emailID || e.threadID }
 
 // fetchModifiers reads FETCH's modifiers (RFC 4466): CHANGEDSINCE is the
 // one known.

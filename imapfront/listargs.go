@@ -119,7 +119,7 @@ func checkStatusItems(items []string) error {
 	}
 	for _, it := range items {
 		switch strings.ToUpper(it) {
-		case "MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE", "DELETED", "HIGHESTMODSEQ", "APPENDLIMIT":
+		case "MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "SIZE", "DELETED", "HIGHESTMODSEQ", "APPENDLIMIT", "MAILBOXID":
 		default:
 			return fmt.Errorf("%w: unknown STATUS item %s", ErrSyntax, it)
 		}

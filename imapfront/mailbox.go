@@ -50,6 +50,11 @@ func (s *session) cmdCreate(cmd *Command) bool {
 			s.fail(cmd.Tag, err)
 			return true
 		}
+		if v, err := s.local(); err == nil && s.objectIDOffered() {
+			if m, ok := v.Mailbox(name); ok {
+				tagged = withMailboxID(tagged, m)
+			}
+		}
 	}
 	s.bw.Write(tagged)
 	s.bw.WriteString("\r\n")

@@ -41,6 +41,9 @@ func (s *session) capabilities() string {
 	if s.condstoreOffered() {
 		caps = append(caps, "CONDSTORE")
 	}
+	if s.objectIDOffered() {
+		caps = append(caps, "OBJECTID")
+	}
 	return strings.Join(caps, " ")
 }
 

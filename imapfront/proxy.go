@@ -249,8 +249,8 @@ func (s *session) checkedPassThrough(cmd *Command, byUID, retry bool) bool {
 		s.fail(cmd.Tag, err)
 		return true
 	}
-	if len(a.modseqs) > 0 {
-		expanded, edits, err := s.expandModSeq(cmd, a.modseqs, a.returnOpts, byUID)
+	if len(a.spoolKeys) > 0 {
+		expanded, edits, err := s.expandSpoolKeys(cmd, a.spoolKeys, a.returnOpts, byUID)
 		if err != nil {
 			return s.condstoreFailed(cmd, err, retry, func() bool { return s.checkedPassThrough(cmd, byUID, false) })
 		}
@@ -353,6 +353,9 @@ func (s *session) cmdSelect(cmd *Command) bool {
 		s.cs.on = true
 		s.untagged("OK [HIGHESTMODSEQ %d] Highest", highest)
 	}
+	if status(tagged) == "OK" && s.objectIDOffered() {
+		s.untagged("OK [MAILBOXID (%s)] Ok", mailboxID(m.ID))
+	}
 	s.status = status(tagged)
 	s.bw.Write(tagged)
 	s.bw.WriteString("\r\n")
@@ -422,7 +425,7 @@ func (s *session) cmdStatus(cmd *Command) bool {
 		bc, err = s.backend(m.Primary.Backend)
 	}
 	if err == nil && s.condstoreOffered() {
-		cmd, err = s.statusModSeq(cmd, a, bc, m)
+		cmd, err = s.statusExtras(cmd, a, bc, m)
 	}
 	if err != nil {
 		s.fail(cmd.Tag, err)
@@ -444,7 +447,24 @@ func (s *session) relayStatus(m *fsm.Mailbox, items string) error {
 	if err != nil {
 		return err
 	}
+	extra := ""
+	if s.condstoreOffered() {
+		var rest []string
+		if rest, extra, err = s.statusItems(strings.Fields(items), bc.id, m); err != nil {
+			return err
+		}
+		if len(rest) == 0 {
+			s.untagged("STATUS %s (%s)", s.externalName(m.Name), extra)
+			return nil
+		}
+		items = strings.Join(rest, " ")
+	}
 	_, err = bc.run("STATUS "+s.externalName(m.Name)+" ("+items+")", func(resp []byte) error {
+		if extra != "" {
+			if i := bytes.IndexByte(resp, '\n'); i == len(resp)-1 {
+				resp = withStatusItems(resp, extra)
+			}
+		}
 		_, err := s.bw.Write(resp)
 		return err
 	})

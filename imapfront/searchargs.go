@@ -135,6 +135,17 @@ func (a *argReader) searchKey(t searchTok, depth int) error {
 	if key == "MODSEQ" && a.condstore {
 		return a.modseqKey(t)
 	}
+	if (key == "EMAILID" || key == "THREADID") && a.condstore {
+		v, err := a.searchToken()
+		if err != nil {
+			return err
+		}
+		if v.kind != tokAtom || !isObjectID(v.text) {
+			return fmt.Errorf("%w: %s: invalid object id %q", ErrSyntax, key, v.text)
+		}
+		a.spoolKeys = append(a.spoolKeys, spoolKey{from: t.at, to: a.pos, kind: key, id: v.text})
+		return nil
+	}
 	args, known := searchKeyArgs[key]
 	if !known {
 		if key == "$" || isSeqSet(key) {
@@ -269,6 +280,20 @@ func (a *argReader) modseqKey(t searchTok) error {
 	if err != nil || v.kind != tokAtom {
 		return fmt.Errorf("%w: MODSEQ: invalid mod-sequence %q", ErrSyntax, v.text)
 	}
-	a.modseqs = append(a.modseqs, modseqKey{from: t.at, to: a.pos, modseq: n})
+	a.spoolKeys = append(a.spoolKeys, spoolKey{from: t.at, to: a.pos, modseq: n})
 	return nil
+}
+
+// isObjectID reports whether s is an objectid (RFC 8474 section 7): 1 to
+// 255 letters, digits, "_" and "-".
+func isObjectID(s string) bool {
+	if len(s) == 0 || len(s) > 255 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -18,13 +18,13 @@ import (
 
 // sortRequest is a SORT or THREAD command as read.
 type sortRequest struct {
-	uid      bool
-	thread   string // "ORDEREDSUBJECT" or "REFERENCES"; "" for SORT
-	criteria []sortCriterion
-	ret      *esortReturn // RETURN's options; nil without RETURN
-	keysAt   int          // offset in the command's Raw of the search keys
-	within   []withinKey  // the keys' WITHIN keys, which the frontend expands
-	modseqs  []modseqKey  // and their MODSEQ keys (condstore.go)
+	uid       bool
+	thread    string // "ORDEREDSUBJECT" or "REFERENCES"; "" for SORT
+	criteria  []sortCriterion
+	ret       *esortReturn // RETURN's options; nil without RETURN
+	keysAt    int          // offset in the command's Raw of the search keys
+	within    []withinKey  // the keys' WITHIN keys, which the frontend expands
+	spoolKeys []spoolKey   // and their MODSEQ, EMAILID and THREADID keys (condstore.go)
 }
 
 // name is the command as the client would call it in its tagged OK.
@@ -77,7 +77,7 @@ func parseSort(cmd *Command, condstore bool) (*sortRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	q.within, q.modseqs = a.within, a.modseqs
+	q.within, q.spoolKeys = a.within, a.spoolKeys
 	// RFC 5256 section 3: US-ASCII and UTF-8 must be taken, others may.
 	// Both reach the backend as UTF-8, of which US-ASCII is a part.
 	switch strings.ToUpper(charset) {

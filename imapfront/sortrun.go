@@ -30,8 +30,8 @@ func (s *session) cmdSort(cmd *Command) bool {
 		s.fail(cmd.Tag, err)
 		return true
 	}
-	if len(q.modseqs) > 0 {
-		expanded, edits, err := s.expandModSeq(cmd, q.modseqs, nil, q.uid)
+	if len(q.spoolKeys) > 0 {
+		expanded, edits, err := s.expandSpoolKeys(cmd, q.spoolKeys, nil, q.uid)
 		if err != nil {
 			return s.condstoreFailed(cmd, err, false, nil)
 		}
@@ -66,7 +66,7 @@ func (s *session) sortOnce(cmd *Command, q *sortRequest, retry bool) bool {
 		st, text := refusal(refused)
 		s.tagged(cmd.Tag, st, "%s", text)
 	default:
-		if len(q.modseqs) > 0 && q.thread == "" && answer != "" {
+		if hasModSeq(q.spoolKeys) && q.thread == "" && answer != "" {
 			// RFC 7162 section 3.1.9: SORT's answer ends with the highest
 			// modseq of what it returns, as SEARCH's does.
 			byAll := q.ret == nil || q.ret.all

@@ -44,11 +44,13 @@ type Range struct {
 	Last  uint32 `json:"last"`
 }
 
-// Message is a message's flags and the modseq they were set at.
+// Message is a message's flags and the modseq they were set at, and its
+// body's GUID (the hex SHA-256 of its content) when asked for.
 type Message struct {
 	UID    uint32   `json:"uid"`
 	ModSeq uint64   `json:"modseq"`
 	Flags  []string `json:"flags"`
+	GUID   string   `json:"guid,omitempty"`
 }
 
 // ReadRequest asks for the messages within UIDs (ascending ranges, not
@@ -56,6 +58,8 @@ type Message struct {
 type ReadRequest struct {
 	UIDs  []Range `json:"uids"`
 	Since uint64  `json:"since,omitempty"`
+	// GUIDs asks for each message's GUID (OBJECTID's EMAILID).
+	GUIDs bool `json:"guids,omitempty"`
 }
 
 // ReadReply is what a read found, in UID order, and the mailbox's highest

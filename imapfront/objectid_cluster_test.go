@@ -1,0 +1,90 @@
+package imapfront_test
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/rookery-mail/rookery/internal/testcluster"
+)
+
+var (
+	reMailboxID = regexp.MustCompile(`MAILBOXID \(([A-Za-z0-9_-]+)\)`)
+	reEmailID   = regexp.MustCompile(`EMAILID \(([A-Za-z0-9_-]+)\)`)
+)
+
+// idIn is the object id re finds in lines, failing without one.
+func idIn(t *testing.T, re *regexp.Regexp, lines ...string) string {
+	t.Helper()
+	for _, l := range lines {
+		if m := re.FindStringSubmatch(l); m != nil {
+			return m[1]
+		}
+	}
+	t.Fatalf("no %s in %q", re, lines)
+	return ""
+}
+
+// OBJECTID (RFC 8474) through the frontend: a MAILBOXID that RENAME keeps
+// and a new mailbox of the same name does not; an EMAILID that a COPY to
+// a mailbox on another backend keeps; THREADID NIL; the SEARCH keys.
+func TestObjectID(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Backends: 2, Frontends: 1})
+	c.AddUser("alice", 0)
+	c.Create(1, "user/alice/Elsewhere")
+	s := loginSort(t, c.Frontends[0].IMAPAddr)
+	if caps := s.answer("CAPABILITY", "* CAPABILITY"); !strings.Contains(caps, " OBJECTID") {
+		t.Fatalf("OBJECTID not offered: %q", caps)
+	}
+	_, tagged := s.do("CREATE Projects")
+	id := idIn(t, reMailboxID, tagged)
+	if got := idIn(t, reMailboxID, s.ok("SELECT Projects")...); got != id {
+		t.Fatalf("SELECT's MAILBOXID %s, CREATE's %s", got, id)
+	}
+	s.ok("UNSELECT")
+	s.ok("RENAME Projects Work")
+	if got := idIn(t, reMailboxID, s.answer("STATUS Work (MAILBOXID MESSAGES)", "* STATUS")); got != id {
+		t.Fatalf("MAILBOXID after RENAME: %s, was %s", got, id)
+	}
+	if l := s.answer("STATUS Work (MAILBOXID)", "* STATUS"); !strings.HasSuffix(l, "(MAILBOXID ("+id+"))") {
+		t.Fatalf("STATUS MAILBOXID alone: %q", l)
+	}
+	s.ok("DELETE Work")
+	_, tagged = s.do("CREATE Work")
+	if again := idIn(t, reMailboxID, tagged); again == id {
+		t.Fatalf("a new mailbox of the same name has the old one's MAILBOXID %s", id)
+	}
+	var listed bool
+	for _, l := range s.ok(`LIST "" "Work" RETURN (STATUS (MAILBOXID MESSAGES))`) {
+		listed = listed || strings.HasPrefix(l, "* STATUS") && reMailboxID.MatchString(l) && strings.Contains(l, "MESSAGES 0")
+	}
+	if !listed {
+		t.Fatal("LIST-STATUS gave no MAILBOXID")
+	}
+
+	s.appendAt("INBOX", "01-Jan-2024 10:00:00 +0000", "Subject: one\r\n\r\nbody\r\n")
+	s.appendAt("INBOX", "01-Jan-2024 10:00:00 +0000", "Subject: two\r\n\r\nbody\r\n")
+	s.ok("SELECT INBOX")
+	lines := s.ok("FETCH 1:2 (EMAILID THREADID FLAGS)")
+	if len(lines) != 2 || !strings.Contains(lines[0], "THREADID NIL") || !strings.Contains(lines[0], "FLAGS (") {
+		t.Fatalf("FETCH EMAILID THREADID: %q", lines)
+	}
+	first, second := idIn(t, reEmailID, lines[0]), idIn(t, reEmailID, lines[1])
+	if first == second {
+		t.Fatalf("two messages of different content share EMAILID %s", first)
+	}
+	if got := s.answer("SEARCH EMAILID "+second, "* SEARCH"); got != "* SEARCH 2" {
+		t.Fatalf("SEARCH EMAILID: %q", got)
+	}
+	if got := s.answer("SEARCH OR THREADID T1 EMAILID "+first, "* SEARCH"); got != "* SEARCH 1" {
+		t.Fatalf("SEARCH THREADID: %q", got)
+	}
+	s.ok("COPY 2 Elsewhere")
+	s.ok("SELECT Elsewhere")
+	if got := idIn(t, reEmailID, s.answer("FETCH 1 (EMAILID)", "* 1 FETCH")); got != second {
+		t.Fatalf("EMAILID after a COPY to another backend: %s, was %s", got, second)
+	}
+	if _, tagged := s.do("SEARCH EMAILID bad!id"); !strings.HasPrefix(tagged, "BAD") {
+		t.Fatalf("SEARCH EMAILID of a bad id: %q", tagged)
+	}
+}
