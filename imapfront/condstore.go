@@ -95,7 +95,9 @@ func (s *session) readModSeqsOf(id string, mailbox uint64, q condstore.ReadReque
 	if err != nil {
 		return condstore.ReadReply{}, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.BackendIdleTimeout)
+	// A read is quick: one spool transaction. A backend that takes long
+	// is as good as lost for it.
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.BackendTimeout)
 	defer cancel()
 	r, err := s.cfg.ModSeqs.Read(ctx, addr, mailbox, q)
 	if err != nil {
@@ -220,7 +222,14 @@ func (s *session) withModSeq(line []byte) []byte {
 		}
 		uid = s.view.uids[seq-1]
 	}
-	m, found := s.modseqFor(uid, strings.Fields(string(shown)))
+	m, found, err := s.modseqFor(uid, strings.Fields(string(shown)))
+	if err != nil {
+		// No MODSEQ can be told for these flags: the backend is left as
+		// lost, and the command fails or runs again where the mailbox is.
+		s.log.Warn("reading modseqs failed", "backend_id", s.selected.id, "err", err)
+		s.selected.close()
+		return nil
+	}
 	if !found {
 		// Gone from the spool: the client will hear of its expunge. Its
 		// flags were last set at or below the modseq read before it went.
@@ -257,29 +266,27 @@ func (s *session) withModSeq(line []byte) []byte {
 }
 
 // modseqFor is uid's flags and modseq from one read: the command's read,
-// if the flags the backend shows are those, else a read now.
-func (s *session) modseqFor(uid uint32, shown []string) (condstore.Message, bool) {
+// if the flags the backend shows are those, else a read now. found is
+// false for a message the spool no longer has.
+func (s *session) modseqFor(uid uint32, shown []string) (m condstore.Message, found bool, err error) {
 	if m, ok := s.cs.read[uid]; ok && s.view.sameFlags(shown, m.Flags) {
-		return m, true
+		return m, true, nil
 	}
 	// What changed since the last read, which is often this message and
 	// the next ones the backend will show (another session's STORE).
 	if s.cs.highest > 0 {
 		if _, err := s.readModSeqs(condstore.ReadRequest{UIDs: allUIDs, Since: s.cs.highest}); err != nil {
-			s.log.Warn("reading modseqs failed", "backend_id", s.selected.id, "err", err)
+			return m, false, err
 		}
 		if m, ok := s.cs.read[uid]; ok && s.view.sameFlags(shown, m.Flags) {
-			return m, true
+			return m, true, nil
 		}
 	}
 	r, err := s.readModSeqs(condstore.ReadRequest{UIDs: []condstore.Range{{First: uid, Last: uid}}})
-	if err != nil {
-		s.log.Warn("reading modseqs failed", "backend_id", s.selected.id, "err", err)
+	if err != nil || len(r.Messages) != 1 {
+		return m, false, err
 	}
-	if len(r.Messages) == 1 {
-		return r.Messages[0], true
-	}
-	return condstore.Message{}, false
+	return r.Messages[0], true, nil
 }
 
 // goneModSeq is a modseq to show beside the last flags of uid, a message
@@ -414,6 +421,19 @@ type spoolKey struct {
 	id       string
 }
 
+// maxSpoolKeys bounds the MODSEQ, EMAILID and THREADID keys of one
+// command.
+const maxSpoolKeys = 16
+
+// highestUID is the highest UID the client has been told of, expunged
+// or not.
+func (v *mboxView) highestUID() uint32 {
+	if n := len(v.uids); n > 0 {
+		return max(v.top, v.uids[n-1])
+	}
+	return v.top
+}
+
 // hasModSeq reports whether keys hold a MODSEQ key.
 func hasModSeq(keys []spoolKey) bool {
 	return slices.ContainsFunc(keys, func(k spoolKey) bool { return k.kind == "" })
@@ -445,17 +465,41 @@ func (s *session) expandSpoolKeys(cmd *Command, keys []spoolKey, ret *textEdit, 
 		edits = append(edits, textEdit{from: ret.from, to: ret.to, text: "(" + inner + " ALL)"})
 	}
 	allAsked := len(opts) == 0 || slices.Contains(opts, "ALL") || addAll
-	var withGUIDs []condstore.Message // read once for every EMAILID key
+	if len(keys) > maxSpoolKeys {
+		return nil, nil, fmt.Errorf("%w: at most %d MODSEQ, EMAILID and THREADID keys a command", ErrLimit, maxSpoolKeys)
+	}
+	// One read for every MODSEQ key, from the lowest, and one for every
+	// EMAILID key.
+	var changed []condstore.Message
+	if modseq {
+		lowest := uint64(math.MaxUint64)
+		for _, k := range keys {
+			if k.kind == "" {
+				lowest = min(lowest, k.modseq)
+			}
+		}
+		r, err := s.readModSeqs(condstore.ReadRequest{UIDs: allUIDs, Since: max(lowest, 1) - 1})
+		if err != nil {
+			return nil, nil, err
+		}
+		changed = r.Messages
+	}
+	var withGUIDs []condstore.Message
 	readGUIDs := false
 	for _, k := range keys {
 		var ts []target
+		// A message that comes after the read has a modseq above every
+		// one there was: it matches MODSEQ, also under NOT.
+		newer := k.kind == ""
 		switch k.kind {
 		case "":
-			r, err := s.readModSeqs(condstore.ReadRequest{UIDs: allUIDs, Since: max(k.modseq, 1) - 1})
-			if err != nil {
-				return nil, nil, err
+			var match []condstore.Message
+			for _, m := range changed {
+				if m.ModSeq >= k.modseq {
+					match = append(match, m)
+				}
 			}
-			ts = s.view.messages(r.Messages)
+			ts = s.view.messages(match)
 		case "EMAILID":
 			if !readGUIDs {
 				r, err := s.readModSeqs(condstore.ReadRequest{UIDs: allUIDs, GUIDs: true})
@@ -472,9 +516,13 @@ func (s *session) expandSpoolKeys(cmd *Command, keys []spoolKey, ret *textEdit, 
 			}
 			ts = s.view.messages(same)
 		}
+		set := targetSet(ts, true)
+		if top := s.view.highestUID(); newer && top < math.MaxUint32 {
+			set = strings.TrimPrefix(set+","+strconv.FormatUint(uint64(top)+1, 10)+":"+strconv.FormatUint(math.MaxUint32, 10), ",")
+		}
 		key := "NOT ALL" // and THREADID's: Rookery keeps no threads
-		if len(ts) > 0 {
-			key = "UID " + targetSet(ts, true)
+		if set != "" {
+			key = "UID " + set
 		}
 		edits = append(edits, textEdit{from: k.from, to: k.to, text: key})
 	}
@@ -575,9 +623,14 @@ func (s *session) highestOf(uids []uint32) (uint64, error) {
 	if len(missing) == 0 {
 		return highest, nil
 	}
+	// As ranges of the view's messages, which name no other message.
 	slices.SortFunc(missing, func(a, b condstore.Range) int { return int64Cmp(a.First, b.First) })
 	missing = slices.Compact(missing)
-	r, err := s.readModSeqs(condstore.ReadRequest{UIDs: missing})
+	msgs := make([]condstore.Message, len(missing))
+	for i, r := range missing {
+		msgs[i].UID = r.First
+	}
+	r, err := s.readModSeqs(condstore.ReadRequest{UIDs: uidRanges(s.view.messages(msgs))})
 	if err != nil {
 		return 0, err
 	}

@@ -78,6 +78,11 @@ var condstoreDiffers = map[string]string{
 	// it names "as if a FETCH of those flags was done", changed or not;
 	// Dovecot leaves out a message whose flags did not change.
 	`STORE 4 -FLAGS (\Draft)`: "FETCH 4 FLAGS($Junk) MODSEQ; OK",
+	// A STORE .SILENT of a CONDSTORE session tells each message's FLAGS
+	// with its MODSEQ: the flags after it may hold another session's
+	// change of the same moment, which MODSEQ alone (Dovecot's answer)
+	// would hide from the client for good.
+	`STORE 2 (UNCHANGEDSINCE $M2) +FLAGS.SILENT (\Flagged)`: "FETCH 2 FLAGS(\\Flagged) MODSEQ; OK",
 }
 
 var (

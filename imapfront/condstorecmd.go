@@ -7,7 +7,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/rookery-mail/rookery/directory"
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/condstore"
 )
@@ -233,7 +235,7 @@ func (s *session) cmdFetch(cmd *Command, byUID, retry bool) bool {
 			return true
 		}
 		s.cs.shown = nil // each message it names is shown
-		if extra.modseq || extra.emailID {
+		if extra.modseq || extra.emailID || s.cs.on && fetchItemsShowFlags(upper) {
 			if _, err := read(allUIDs, 0); err != nil {
 				return s.condstoreFailed(cmd, err, retry, func() bool { return s.cmdFetch(cmd, byUID, false) })
 			}
@@ -312,13 +314,25 @@ func argsAfter(cmd *Command, byUID bool) *argReader {
 }
 
 // condstoreFailed answers cmd, whose read or store through the selected
-// backend's API failed: when the backend is away or no longer holds the
-// mailbox, as a command whose backend was lost (the mailbox is selected
-// again where it is now, and again, when set, runs the command there if
-// it changes nothing); else with err.
+// backend's API failed: when the backend no longer holds the mailbox, or
+// the directory says it is down or the mailbox moved, as a command whose
+// backend was lost (the mailbox is selected again where it is now, and
+// again, when set, runs the command there if it changes nothing); else
+// with err, the session staying where it is. A STORE whose call failed
+// may have been done: it is NO [UNAVAILABLE] either way, never OK.
 func (s *session) condstoreFailed(cmd *Command, err error, retry bool, again func() bool) bool {
-	lost := errors.Is(err, ErrBackendDown) || errors.Is(err, errMailStoreChanged)
+	lost := errors.Is(err, errMailStoreChanged)
+	if errors.Is(err, ErrBackendDown) && s.isSelected() {
+		// A backend that died is marked down soon: wait that long for the
+		// directory to say so, rather than leave a live one for a slow call.
+		deadline := time.Now().Add(s.cfg.BackendTimeout)
+		for !s.placementChanged() && time.Now().Before(deadline) {
+			s.awaitDirectory(deadline)
+		}
+		lost = s.placementChanged()
+	}
 	if !lost || !s.isSelected() {
+		s.log.Warn("backend API call failed", "err", err)
 		s.fail(cmd.Tag, err)
 		return true
 	}
@@ -335,7 +349,6 @@ func (s *session) condstoreFailed(cmd *Command, err error, retry bool, again fun
 type storeRequest struct {
 	set            string
 	op             string
-	silent         bool
 	flags          []string
 	unchangedSince uint64
 	conditional    bool
@@ -364,7 +377,7 @@ func readStore(a *argReader) (storeRequest, error) {
 	if err != nil {
 		return q, err
 	}
-	item, q.silent = strings.CutSuffix(item, ".SILENT")
+	item, _ = strings.CutSuffix(item, ".SILENT") // told all the same (storeResponses)
 	switch item {
 	case "FLAGS":
 		q.op = condstore.OpSet
@@ -414,13 +427,18 @@ func (s *session) cmdStore(cmd *Command, byUID bool) bool {
 		s.tagged(cmd.Tag, "NO", "[CANNOT] Mailbox is read-only")
 		return true
 	}
-	m, err := s.selectedMailbox(s.view)
+	// The rights as the backend checks them before a STORE: from a synced
+	// read, so that a revoked grant is seen.
+	m, err := s.syncedSelected()
 	if err == nil {
-		err = s.needFlagRights(m, q.flags)
+		err = s.needFlagRights(m, q.op, q.flags)
 	}
 	var ts []target
 	if err == nil && q.set == "$" {
 		err = fmt.Errorf("%w: STORE of $ in a CONDSTORE session", errNotOffered)
+	}
+	if err == nil && !byUID && seqBeyond(q.set, s.view.count()) {
+		err = fmt.Errorf("%w: no message has a sequence number in %s", ErrSyntax, q.set)
 	}
 	if err == nil {
 		ts, err = s.view.targets(q.set, byUID)
@@ -446,16 +464,20 @@ func (s *session) cmdStore(cmd *Command, byUID bool) bool {
 			return s.condstoreFailed(cmd, err, false, nil)
 		}
 	}
-	if err := s.storeResponses(ts, reply, q.silent); err != nil {
+	if err := s.storeResponses(ts, reply); err != nil {
 		return s.backendLost(cmd.Tag, s.selected, err)
 	}
 	if len(reply.Failed) == 0 {
 		s.ok(cmd.Tag, "STORE completed")
 		return true
 	}
+	failedUID := make(map[uint32]bool, len(reply.Failed))
+	for _, u := range reply.Failed {
+		failedUID[u] = true
+	}
 	var failed []target
 	for _, t := range ts {
-		if slices.Contains(reply.Failed, t.uid) {
+		if failedUID[t.uid] {
 			failed = append(failed, t)
 		}
 	}
@@ -463,10 +485,31 @@ func (s *session) cmdStore(cmd *Command, byUID bool) bool {
 	return true
 }
 
+// syncedSelected is the selected mailbox's record in a synced read of the
+// directory, if the user may still read it.
+func (s *session) syncedSelected() (*fsm.Mailbox, error) {
+	v, err := s.read(directory.Synced)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := v.MailboxByID(s.view.id)
+	if !ok || !fsm.HasRight(s.user, m, 'l') && !fsm.HasRight(s.user, m, 'r') {
+		return nil, fmt.Errorf("%w: mailbox %d", fsm.ErrNoMailbox, s.view.id)
+	}
+	if !fsm.HasRight(s.user, m, 'r') {
+		return nil, fmt.Errorf("%w: r on %s", ErrNoRights, m.Name)
+	}
+	return m, nil
+}
+
 // needFlagRights checks the rights a change of flags needs (RFC 4314
-// section 4): s for \Seen, t for \Deleted, w for any other.
-func (s *session) needFlagRights(m *fsm.Mailbox, flags []string) error {
+// section 4): s for \Seen, t for \Deleted, w for any other. FLAGS, which
+// replaces them all, may take away any flag: it needs all three.
+func (s *session) needFlagRights(m *fsm.Mailbox, op string, flags []string) error {
 	have := fsm.Rights(s.user, m)
+	if op == condstore.OpSet {
+		flags = append(slices.Clip(flags), `\Seen`, `\Deleted`, "$any")
+	}
 	for _, f := range flags {
 		want := byte('w')
 		switch {
@@ -484,17 +527,41 @@ func (s *session) needFlagRights(m *fsm.Mailbox, flags []string) error {
 	return nil
 }
 
+// seqBeyond reports whether set names a sequence number above n (other
+// than by "*").
+func seqBeyond(set string, n int) bool {
+	for _, part := range strings.Split(set, ",") {
+		for _, end := range strings.Split(part, ":") {
+			if v, err := strconv.ParseUint(end, 10, 32); err == nil && v > uint64(n) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// maxStoreUIDs bounds the UIDs of one call of the API: a STORE of more
+// is several calls, as a STORE changes each message on its own.
+const maxStoreUIDs = 100_000
+
 // storeFlags runs q on the selected mailbox's primary.
 func (s *session) storeFlags(q condstore.StoreRequest) (condstore.StoreReply, error) {
 	addr, err := s.apiAddr(s.selected.id)
 	if err != nil {
 		return condstore.StoreReply{}, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.BackendIdleTimeout)
-	defer cancel()
-	r, err := s.cfg.ModSeqs.Store(ctx, addr, s.view.id, q)
-	if err != nil {
-		return r, modseqError(err)
+	var r condstore.StoreReply
+	for uids := range slices.Chunk(q.UIDs, maxStoreUIDs) {
+		part := q
+		part.UIDs = uids
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.BackendIdleTimeout)
+		got, err := s.cfg.ModSeqs.Store(ctx, addr, s.view.id, part)
+		cancel()
+		if err != nil {
+			return r, modseqError(err)
+		}
+		r.Messages = append(r.Messages, got.Messages...)
+		r.Failed = append(r.Failed, got.Failed...)
 	}
 	s.remember(r.Messages)
 	for _, m := range r.Messages {
@@ -504,10 +571,12 @@ func (s *session) storeFlags(q condstore.StoreRequest) (condstore.StoreReply, er
 }
 
 // storeResponses tells the client of the messages a STORE changed, each
-// with its MODSEQ, also under .SILENT (RFC 7162 section 3.1.3); without
-// it with FLAGS, through a FETCH of the backend so that the flags are
-// those its session shows (\Recent, and keywords it announces).
-func (s *session) storeResponses(ts []target, reply condstore.StoreReply, silent bool) error {
+// with its FLAGS and MODSEQ, through a FETCH of the backend so that the
+// flags are those its session shows (\Recent, and keywords it
+// announces). Under .SILENT too: RFC 7162 section 3.1.3 asks for MODSEQ
+// there, and the flags after the STORE may hold another session's change
+// of the same moment, which MODSEQ alone would hide from the client.
+func (s *session) storeResponses(ts []target, reply condstore.StoreReply) error {
 	stored := make(map[uint32]condstore.Message, len(reply.Messages))
 	for _, m := range reply.Messages {
 		stored[m.UID] = m
@@ -519,18 +588,6 @@ func (s *session) storeResponses(ts []target, reply condstore.StoreReply, silent
 		}
 	}
 	if len(shown) == 0 {
-		return nil
-	}
-	if silent {
-		for _, t := range shown {
-			s.untagged("%d FETCH (UID %d MODSEQ (%d))", t.seq, t.uid, stored[t.uid].ModSeq)
-			if len(s.cs.shown) < maxShown {
-				if s.cs.shown == nil {
-					s.cs.shown = make(map[uint32]uint64)
-				}
-				s.cs.shown[t.uid] = stored[t.uid].ModSeq
-			}
-		}
 		return nil
 	}
 	s.mustShow(shown)

@@ -154,8 +154,8 @@ func (s *session) fetchMeta(src *backendConn, uid bool, set string) ([]copyMeta,
 		u, d := reFetchUID.FindSubmatch(resp), reFetchDate.FindSubmatch(resp)
 		f := reFetchFlags.FindSubmatch(resp)
 		if !bytes.Contains(resp, []byte(" FETCH ")) || u == nil || d == nil || f == nil {
-			_, err := s.bw.Write(resp)
-			return err
+			s.pass(resp)
+			return nil
 		}
 		n, _ := strconv.ParseUint(string(u[1]), 10, 32)
 		flags := strings.Fields(string(f[1]))
@@ -201,7 +201,11 @@ func (s *session) copyOne(src, dst *backendConn, meta copyMeta, destName string)
 		src.observe(head)
 		lit := literalSuffix(tail)
 		if lit == nil || !bytes.Contains(head, []byte("BODY[]")) || newUID != 0 {
-			s.bw.Write(line.Bytes())
+			first := line.Bytes()
+			if edit := s.responseEdit(src); edit != nil {
+				first = edit(first)
+			}
+			s.bw.Write(first)
 			if err := src.readRest(s.bw, tail); err != nil {
 				s.torn = true // part of the response reached the client
 				return 0, src.fail(err)
@@ -281,6 +285,10 @@ func copyRefused(head []byte) error {
 // \Deleted and expunged by UID, and the EXPUNGE responses go to the client.
 func (s *session) expungeSource(src *backendConn, uids string) error {
 	relay := func(resp []byte) error {
+		if src == s.selected {
+			s.pass(resp)
+			return nil
+		}
 		_, err := s.bw.Write(resp)
 		return err
 	}

@@ -88,3 +88,31 @@ func TestObjectID(t *testing.T) {
 		t.Fatalf("SEARCH EMAILID of a bad id: %q", tagged)
 	}
 }
+
+// SELECT names the first unseen message (RFC 3501 section 6.3.1), and
+// none when all are seen.
+func TestSelectUnseen(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Backends: 1, Frontends: 1})
+	c.AddUser("alice", 0)
+	s := loginSort(t, c.Frontends[0].IMAPAddr)
+	for range 3 {
+		s.appendAt("INBOX", "01-Jan-2024 10:00:00 +0000", "Subject: m\r\n\r\nbody\r\n")
+	}
+	s.ok("SELECT INBOX")
+	s.ok(`STORE 1 +FLAGS (\Seen)`)
+	unseen := func() string {
+		for _, l := range s.ok("SELECT INBOX") {
+			if strings.HasPrefix(l, "* OK [UNSEEN ") {
+				return l
+			}
+		}
+		return ""
+	}
+	if got := unseen(); !strings.HasPrefix(got, "* OK [UNSEEN 2]") {
+		t.Fatalf("SELECT with message 2 the first unseen: %q", got)
+	}
+	s.ok(`STORE 2:3 +FLAGS (\Seen)`)
+	if got := unseen(); got != "" {
+		t.Fatalf("SELECT with every message seen: %q", got)
+	}
+}

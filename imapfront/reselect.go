@@ -473,7 +473,7 @@ func (s *session) reconcile(v *mboxView, uids []uint32, tail int) (*mboxView, bo
 		s.untagged("%d EXPUNGE", gone[i])
 	}
 	nv := &mboxView{id: v.id, readOnly: v.readOnly, uidValidity: v.uidValidity,
-		uids: append(kept, fresh...), unknown: tail, top: v.top}
+		uids: append(kept, fresh...), unknown: tail, top: v.top, flags: v.flags}
 	if len(fresh) > 0 {
 		nv.top = max(nv.top, fresh[len(fresh)-1])
 	}
@@ -504,8 +504,8 @@ func (s *session) learnTail() error {
 					return nil
 				}
 			}
-			_, err := s.bw.Write(resp)
-			return err
+			s.pass(resp)
+			return nil
 		})
 		if err != nil {
 			return err

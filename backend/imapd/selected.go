@@ -46,7 +46,7 @@ func (s *session) Select(external string, options *imap.SelectOptions) (*imap.Se
 	if err != nil {
 		return nil, s.imapError(err)
 	}
-	tracker, n, keywords := st.newSession()
+	tracker, n, firstUnseen, keywords := st.newSession()
 	s.sel = &selection{mbox: m, st: st, tracker: tracker, readOnly: options.ReadOnly, told: keywords}
 	s.selected.Store(m.ID)
 	if _, err := s.claimRecent(); err != nil {
@@ -69,10 +69,12 @@ func (s *session) Select(external string, options *imap.SelectOptions) (*imap.Se
 		Flags:          keywords.mailboxFlags(),
 		PermanentFlags: permanent,
 		NumMessages:    n,
-		NumRecent:      s.numRecent(),
-		UIDNext:        imap.UID(status.UIDNext),
-		UIDValidity:    m.UIDValidity,
-		HighestModSeq:  status.HighestModSeq,
+		// RFC 3501 section 6.3.1 requires it, IMAP4rev2 dropped it.
+		FirstUnseenSeqNum: firstUnseen,
+		NumRecent:         s.numRecent(),
+		UIDNext:           imap.UID(status.UIDNext),
+		UIDValidity:       m.UIDValidity,
+		HighestModSeq:     status.HighestModSeq,
 	}, nil
 }
 
@@ -219,7 +221,12 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	if sel.readOnly {
 		return s.imapError(ErrReadOnly)
 	}
-	if err := s.allowed(sel.mbox, flagRights(flags.Flags)); err != nil {
+	want := flagRights(flags.Flags)
+	if flags.Op == imap.StoreFlagsSet {
+		// FLAGS replaces every flag, so it may take away any of them.
+		want += string([]rune{rightSeen, rightDeleteMsgs, rightWrite})
+	}
+	if err := s.allowed(sel.mbox, want); err != nil {
 		return s.imapError(err)
 	}
 	targets := sel.st.resolve(sel.tracker, numSet)

@@ -43,6 +43,11 @@ type mailboxState struct {
 type stateEntry struct {
 	uid    uint32
 	modSeq uint64
+	unseen bool // lacks \Seen: the first such is SELECT's UNSEEN
+}
+
+func entryOf(m spool.Message) stateEntry {
+	return stateEntry{uid: m.UID, modSeq: m.ModSeq, unseen: !hasFlag(m.Flags, imap.FlagSeen)}
 }
 
 func newMailboxState(store *spool.Store, id uint64) *mailboxState {
@@ -64,7 +69,7 @@ func (st *mailboxState) load() error {
 	}
 	st.msgs = make([]stateEntry, len(msgs))
 	for i, m := range msgs {
-		st.msgs[i] = stateEntry{uid: m.UID, modSeq: m.ModSeq}
+		st.msgs[i] = entryOf(m)
 		st.keywords.add(m.Flags)
 	}
 	st.tracker = imapserver.NewMailboxTracker(uint32(len(st.msgs)))
@@ -112,7 +117,7 @@ func (st *mailboxState) mergeLocked(msgs []spool.Message, source *imapserver.Ses
 		}
 		m := msgs[j]
 		j++
-		kept = append(kept, stateEntry{uid: m.UID, modSeq: m.ModSeq})
+		kept = append(kept, entryOf(m))
 		if m.ModSeq != e.modSeq {
 			st.queueKeywordsLocked(m.Flags)
 			st.tracker.QueueMessageFlags(uint32(len(kept)), imap.UID(m.UID), m.Flags, source)
@@ -122,7 +127,7 @@ func (st *mailboxState) mergeLocked(msgs []spool.Message, source *imapserver.Ses
 		if len(kept) > 0 && msgs[j].UID <= kept[len(kept)-1].uid {
 			continue
 		}
-		kept = append(kept, stateEntry{uid: msgs[j].UID, modSeq: msgs[j].ModSeq})
+		kept = append(kept, entryOf(msgs[j]))
 		st.queueKeywordsLocked(msgs[j].Flags)
 		// One EXISTS per message: the tracker maps sequence numbers
 		// exactly only when the count grows one at a time.
@@ -269,13 +274,19 @@ func (st *mailboxState) lastUID() uint32 {
 // newSession registers a session on the mailbox and returns the number of
 // messages and the keywords it starts with: later changes reach it
 // through the tracker.
-func (st *mailboxState) newSession() (*imapserver.SessionTracker, uint32, keywordSet) {
+func (st *mailboxState) newSession() (sess *imapserver.SessionTracker, n, firstUnseen uint32, kw keywordSet) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	sess := st.tracker.NewSession()
+	sess = st.tracker.NewSession()
 	if st.pending == nil {
 		st.pending = make(map[*imapserver.SessionTracker][]pendingExpunge)
 	}
 	st.pending[sess] = nil
-	return sess, uint32(len(st.msgs)), st.keywords.clone()
+	for i, e := range st.msgs {
+		if e.unseen {
+			firstUnseen = uint32(i + 1)
+			break
+		}
+	}
+	return sess, uint32(len(st.msgs)), firstUnseen, st.keywords.clone()
 }
