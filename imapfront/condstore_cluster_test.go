@@ -215,6 +215,11 @@ func TestCondstoreEnable(t *testing.T) {
 	if !strings.HasPrefix(tagged, "OK") || len(untagged) == 0 || strings.Contains(untagged[0], "SUBJECT") || !strings.Contains(untagged[0], "MODSEQ") {
 		t.Fatalf("FETCH of a header field: %q %q", untagged, tagged)
 	}
+	// The saved result of a search, which only the backend knows.
+	s.ok("SEARCH RETURN (SAVE) ALL")
+	if l := s.answer("FETCH $ (MODSEQ)", "* 1 FETCH"); !strings.Contains(l, "MODSEQ") {
+		t.Fatalf("FETCH $ (MODSEQ): %q", l)
+	}
 	highestOf(t, s.ok("EXAMINE INBOX"))
 	if _, tagged := s.do(`STORE 1 +FLAGS (\Seen)`); !strings.HasPrefix(tagged, "NO [CANNOT]") {
 		t.Fatalf("STORE in a mailbox opened with EXAMINE: %q", tagged)
@@ -233,7 +238,7 @@ func TestCondstoreAfterFailover(t *testing.T) {
 		s.appendAt("INBOX", "01-Jan-2024 10:00:00 +0000", "Subject: m"+strconv.Itoa(i)+"\r\n\r\nbody\r\n")
 	}
 	highestOf(t, s.ok("SELECT INBOX (CONDSTORE)"))
-	s.ok(`STORE 2 +FLAGS (\Flagged)`)
+	s.ok(`STORE 2 +FLAGS (\Flagged $Work)`)
 	before := fetchModSeqs(s, 3)
 	c.Backends[0].Stop()
 	markDown(t, c, "b1")
@@ -248,9 +253,49 @@ func TestCondstoreAfterFailover(t *testing.T) {
 	if got := s.ok("FETCH 1:* (FLAGS) (CHANGEDSINCE " + strconv.FormatUint(top, 10) + ")"); len(got) != 0 {
 		t.Fatalf("CHANGEDSINCE after the failover: %q", got)
 	}
-	l := s.answer(`STORE 3 (UNCHANGEDSINCE `+strconv.FormatUint(top, 10)+`) +FLAGS (\Seen)`, "* 3 FETCH")
+	l := s.answer(`STORE 3 (UNCHANGEDSINCE `+strconv.FormatUint(top, 10)+`) +FLAGS ($Work)`, "* 3 FETCH")
 	if modseqOf(t, l) <= top {
 		t.Fatalf("a change on the new primary: %q, not after %d", l, top)
+	}
+	// The keywords told before the failover are still known: none is
+	// announced again in a FLAGS response that would drop the others.
+	for _, l := range s.ok(`STORE 1 +FLAGS ($Work)`) {
+		if strings.HasPrefix(l, "* FLAGS") && !strings.Contains(l, `\Seen`) {
+			t.Fatalf("after the failover a FLAGS response without the system flags: %q", l)
+		}
+	}
+}
+
+// A grant taken away while a CONDSTORE session has the mailbox selected
+// takes its STOREs away too: they go through the API, not the backend's
+// session, and check the rights of a synced read as the backend does.
+func TestCondstoreStoreAfterRevoke(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Backends: 1, Frontends: 1})
+	c.AddUser("alice", 0)
+	c.AddUser("bob", 0)
+	a := loginSort(t, c.Frontends[0].IMAPAddr)
+	a.ok("CREATE Projects")
+	a.appendAt("Projects", "01-Jan-2024 10:00:00 +0000", "Subject: a\r\n\r\nbody\r\n")
+	a.ok("SELECT Projects")
+	a.ok(`STORE 1 +FLAGS (\Flagged $Work)`)
+	a.ok("SETACL Projects bob lrs")
+	b := dialSort(t, c.Frontends[0].IMAPAddr)
+	b.ok("LOGIN bob " + testcluster.Password)
+	b.ok(`SELECT "Other Users/alice/Projects" (CONDSTORE)`)
+	// FLAGS replaces every flag: s alone does not allow it.
+	if _, tagged := b.do(`STORE 1 FLAGS (\Seen)`); !strings.HasPrefix(tagged, "NO [NOPERM]") {
+		t.Fatalf("STORE FLAGS with s alone: %q", tagged)
+	}
+	b.ok(`STORE 1 +FLAGS (\Seen)`)
+	a.ok("DELETEACL Projects bob")
+	if _, tagged := b.do(`STORE 1 -FLAGS (\Seen)`); !strings.HasPrefix(tagged, "NO") {
+		t.Fatalf("STORE after the grant was taken away: %q", tagged)
+	}
+	// (bob's \Seen may come first, unasked: both lines show the flags.)
+	for _, got := range a.ok("FETCH 1 (FLAGS)") {
+		if !strings.Contains(got, `\Seen`) || !strings.Contains(got, "$Work") {
+			t.Fatalf("flags after the refused STOREs: %q", got)
+		}
 	}
 }
 
