@@ -51,7 +51,14 @@ func (b *Backend) apiCondstoreRead(w http.ResponseWriter, r *http.Request) {
 			out[i].GUID = m.GUID
 		}
 	}
-	clusterapi.WriteJSON(w, http.StatusOK, condstore.ReadReply{HighestModSeq: highest, Messages: out})
+	var vanished []uint32
+	if q.Vanished {
+		if vanished, err = b.cfg.Store.Vanished(id, ranges, q.Since); err != nil {
+			clusterapi.WriteError(w, condstore.Codes, condstoreError(err))
+			return
+		}
+	}
+	clusterapi.WriteJSON(w, http.StatusOK, condstore.ReadReply{HighestModSeq: highest, Messages: out, Vanished: vanished})
 }
 
 func (b *Backend) apiCondstoreStore(w http.ResponseWriter, r *http.Request) {

@@ -35,7 +35,8 @@ type ModSeqs interface {
 
 // condState is a session's CONDSTORE state.
 type condState struct {
-	on bool // CONDSTORE is enabled (RFC 7162 section 3.1)
+	on      bool // CONDSTORE is enabled (RFC 7162 section 3.1)
+	qresync bool // and QRESYNC (section 3.2; qresync.go)
 	// highest is the selected mailbox's highest modseq as last read: all
 	// that changed since is above it.
 	highest uint64
@@ -353,12 +354,15 @@ func (s *session) editing(bc *backendConn) (done func()) {
 // responseEdit is what to rewrite in the responses bc sends the client:
 // nil when nothing.
 func (s *session) responseEdit(bc *backendConn) func([]byte) []byte {
-	if s.cmdEdit == nil && (!s.cs.on || bc == nil || bc != s.selected) {
+	if s.cmdEdit == nil && (bc == nil || bc != s.selected || !s.isSelected()) {
 		return nil
 	}
 	return func(line []byte) []byte {
-		if bc == s.selected {
-			line = s.withModSeq(line)
+		if bc == s.selected && s.isSelected() {
+			if s.view.announces(line) {
+				return nil // the view learns the UID (track); the client knows the message from EXISTS
+			}
+			line = s.withModSeq(s.asVanished(line))
 		}
 		if s.cmdEdit == nil || len(line) < 2 {
 			return line
@@ -373,28 +377,45 @@ func (s *session) responseEdit(bc *backendConn) func([]byte) []byte {
 }
 
 // selectParams reads SELECT's and EXAMINE's parameters after the mailbox
-// name (RFC 4466 section 2.1): CONDSTORE is the one known. The command
-// goes to the backend without them.
-func (s *session) selectParams(cmd *Command, a *argReader) (*Command, bool, error) {
+// name (RFC 4466 section 2.1): CONDSTORE and QRESYNC are the ones known.
+// The command goes to the backend without them.
+func (s *session) selectParams(cmd *Command, a *argReader) (*Command, bool, *qresyncParam, error) {
 	if a.pos >= a.end {
-		return cmd, false, nil
+		return cmd, false, nil, nil
 	}
 	at := a.pos
-	params, err := a.list(false)
-	if err == nil {
-		err = a.done()
+	if !a.sp() || a.peek() != tokOpen || len(cmd.Lits) > 0 && cmd.Lits[len(cmd.Lits)-1].Marker >= at {
+		return cmd, false, nil, fmt.Errorf("%w: SELECT parameters must be a list", ErrSyntax)
 	}
+	items, err := parseSexps(string(cmd.Raw[a.pos:a.end]))
 	if err != nil {
-		return cmd, false, err
+		return cmd, false, nil, err
+	}
+	if len(items) != 1 || items[0].list == nil {
+		return cmd, false, nil, fmt.Errorf("%w: SELECT parameters must be one list", ErrSyntax)
 	}
 	asked := false
-	for _, p := range params {
-		if !strings.EqualFold(p, "CONDSTORE") || !s.condstoreOffered() {
-			return cmd, false, fmt.Errorf("%w: unknown %s parameter %s", ErrSyntax, cmd.Name, p)
+	var q *qresyncParam
+	params := items[0].list
+	for i := 0; i < len(params); i++ {
+		p := params[i]
+		switch {
+		case strings.EqualFold(p.atom, "CONDSTORE") && s.condstoreOffered():
+			asked = true
+		case strings.EqualFold(p.atom, "QRESYNC") && s.cs.qresync && q == nil && i+1 < len(params) && params[i+1].list != nil:
+			qp, err := readQresyncParam(params[i+1].list)
+			if err != nil {
+				return cmd, false, nil, err
+			}
+			q, asked = &qp, true
+			i++
+		case strings.EqualFold(p.atom, "QRESYNC") && !s.cs.qresync && s.qresyncOffered():
+			return cmd, false, nil, fmt.Errorf("%w: QRESYNC is not enabled (ENABLE QRESYNC)", ErrSyntax)
+		default:
+			return cmd, false, nil, fmt.Errorf("%w: unknown %s parameter %s", ErrSyntax, cmd.Name, p.atom)
 		}
-		asked = true
 	}
-	return cutCommand(cmd, at), asked, nil
+	return cutCommand(cmd, at), asked, q, nil
 }
 
 // cutCommand is cmd ended at Raw[at], which is outside any literal.

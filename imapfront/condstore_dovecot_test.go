@@ -24,8 +24,8 @@ func TestCondstoreDovecotDifferential(t *testing.T) {
 	dovecotAddr := testcluster.StartDovecot(t)
 	c := testcluster.Start(t, testcluster.Options{Backends: 1, Frontends: 1})
 	c.AddUser("alice", 0)
-	want := runCondstoreScript(t, dovecotAddr)
-	got := runCondstoreScript(t, c.Frontends[0].IMAPAddr)
+	want := runCondstoreScript(t, dovecotAddr, condstoreScript)
+	got := runCondstoreScript(t, c.Frontends[0].IMAPAddr, condstoreScript)
 	for i, cmd := range condstoreScript {
 		t.Logf("%s => %s", cmd, want[i])
 		if ours, ok := condstoreDiffers[cmd]; ok {
@@ -83,6 +83,7 @@ var condstoreDiffers = map[string]string{
 	// change of the same moment, which MODSEQ alone (Dovecot's answer)
 	// would hide from the client for good.
 	`STORE 2 (UNCHANGEDSINCE $M2) +FLAGS.SILENT (\Flagged)`: "FETCH 2 FLAGS(\\Flagged) MODSEQ; OK",
+	`STORE 2 +FLAGS.SILENT (\Deleted)`:                      "FETCH 2 FLAGS(\\Deleted) MODSEQ; OK",
 }
 
 var (
@@ -91,10 +92,51 @@ var (
 	reFetchLine   = regexp.MustCompile(`^\* (\d+) FETCH \((.*)\)$`)
 	reFlagsItem   = regexp.MustCompile(`FLAGS \(([^)]*)\)`)
 	reModified    = regexp.MustCompile(`\[MODIFIED ([0-9:,]+)\]`)
-	reVarModSeq   = regexp.MustCompile(`\$(H0|M\d)(-1)?`)
+	reVarModSeq   = regexp.MustCompile(`\$(H0|M\d|U\d|UV)(-1)?`)
 )
 
-func runCondstoreScript(t *testing.T, addr string) []string {
+// TestQresyncDovecotDifferential is QRESYNC's script (RFC 7162 section
+// 3.2), compared as CONDSTORE's is, VANISHED's UIDs as message numbers.
+func TestQresyncDovecotDifferential(t *testing.T) {
+	dovecotAddr := testcluster.StartDovecot(t)
+	c := testcluster.Start(t, testcluster.Options{Backends: 1, Frontends: 1})
+	c.AddUser("alice", 0)
+	want := runCondstoreScript(t, dovecotAddr, qresyncScript)
+	got := runCondstoreScript(t, c.Frontends[0].IMAPAddr, qresyncScript)
+	for i, cmd := range qresyncScript {
+		t.Logf("%s => %s", cmd, want[i])
+		if ours, ok := condstoreDiffers[cmd]; ok {
+			if want[i] == got[i] || got[i] != ours {
+				t.Errorf("%s: a known difference from Dovecot changed:\n rookery %q, want %q\n dovecot %q", cmd, got[i], ours, want[i])
+			}
+			continue
+		}
+		if got[i] != want[i] {
+			t.Errorf("%s:\n rookery %q\n dovecot %q", cmd, got[i], want[i])
+		}
+	}
+}
+
+var qresyncScript = []string{
+	"SELECT INBOX (QRESYNC ($UV 1))",
+	"ENABLE QRESYNC",
+	"SELECT INBOX",
+	`STORE 2 +FLAGS.SILENT (\Deleted)`,
+	"EXPUNGE",
+	`STORE 2 +FLAGS (\Flagged)`,
+	"UID FETCH 1:* (FLAGS) (CHANGEDSINCE $H0 VANISHED)",
+	"UID FETCH $U4:$U4 (FLAGS) (CHANGEDSINCE $H0 VANISHED)",
+	"FETCH 1:* (FLAGS) (CHANGEDSINCE $H0 VANISHED)",
+	"SELECT INBOX (QRESYNC ($UV $H0))",
+	"SELECT INBOX (QRESYNC ($UV $H0 $U4:$U4))",
+	"SELECT INBOX (QRESYNC ($UV $H0 $U1:$U4 ($U1:$U2 1:2)))",
+	"SELECT INBOX (QRESYNC ($UVx $H0))",
+	`UID STORE $U4 +FLAGS.SILENT (\Deleted)`,
+	"UID EXPUNGE $U4",
+	"EXAMINE INBOX (QRESYNC ($UV $H0))",
+}
+
+func runCondstoreScript(t *testing.T, addr string, script []string) []string {
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -131,10 +173,16 @@ func runCondstoreScript(t *testing.T, addr string) []string {
 			t.Fatalf("%s: APPEND: %s", addr, st)
 		}
 	}
-	if _, st := run("SELECT INBOX"); !strings.HasPrefix(st, "OK") {
+	sel, st := run("SELECT INBOX")
+	if !strings.HasPrefix(st, "OK") {
 		t.Fatalf("%s: SELECT: %s", addr, st)
 	}
 	lines, _ := run("FETCH 1:* (UID)")
+	for _, l := range sel {
+		if strings.HasPrefix(l, "* OK [UIDVALIDITY ") {
+			lines = append(lines, l)
+		}
+	}
 	seqOf := map[string]string{}
 	for _, l := range lines {
 		if m := reUIDFetch.FindStringSubmatch(l); m != nil {
@@ -142,8 +190,16 @@ func runCondstoreScript(t *testing.T, addr string) []string {
 		}
 	}
 	vars := map[string]uint64{}
+	for uid, seq := range seqOf {
+		vars["U"+seq], _ = strconv.ParseUint(uid, 10, 64)
+	}
+	for _, l := range lines {
+		if rest, ok := strings.CutPrefix(l, "* OK [UIDVALIDITY "); ok {
+			vars["UV"], _ = strconv.ParseUint(rest[:strings.IndexByte(rest, ']')], 10, 64)
+		}
+	}
 	var out []string
-	for _, cmd := range condstoreScript {
+	for _, cmd := range script {
 		text := reVarModSeq.ReplaceAllStringFunc(cmd, func(v string) string {
 			m := reVarModSeq.FindStringSubmatch(v)
 			val := vars[m[1]]
@@ -154,7 +210,7 @@ func runCondstoreScript(t *testing.T, addr string) []string {
 		})
 		lines, tagged := run(text)
 		for _, l := range lines {
-			if rest, ok := strings.CutPrefix(l, "* OK [HIGHESTMODSEQ "); ok {
+			if rest, ok := strings.CutPrefix(l, "* OK [HIGHESTMODSEQ "); ok && vars["H0"] == 0 {
 				vars["H0"], _ = strconv.ParseUint(rest[:strings.IndexByte(rest, ']')], 10, 64)
 			}
 			if m := reFetchLine.FindStringSubmatch(l); m != nil && cmd == "FETCH 1:* (FLAGS MODSEQ)" {
@@ -204,6 +260,10 @@ func normalizeCondstore(lines []string, tagged string, seqOf map[string]string, 
 				}
 			}
 			l = strings.Join(fields, " ")
+		}
+		if rest, ok := strings.CutPrefix(l, "* VANISHED "); ok {
+			parts = append(parts, normalizeVanished(rest, seqOf))
+			continue
 		}
 		if strings.HasPrefix(l, "* ESEARCH") {
 			parts = append(parts, normalizeESearch(l, seqOf))
@@ -281,4 +341,33 @@ func normalizeESearch(l string, seqOf map[string]string) string {
 	}
 	slices.Sort(items)
 	return "ESEARCH " + strings.Join(items, " ")
+}
+
+// normalizeVanished writes a VANISHED response's UIDs as the message
+// numbers they had at the start, in order; UIDs of no message are left
+// out (a server may name UIDs that never were).
+func normalizeVanished(rest string, seqOf map[string]string) string {
+	earlier, set := "", rest
+	if after, ok := strings.CutPrefix(rest, "(EARLIER) "); ok {
+		earlier, set = "(EARLIER) ", after
+	}
+	var seqs []int
+	for uid, seq := range seqOf {
+		u, _ := strconv.Atoi(uid)
+		for _, r := range strings.Split(set, ",") {
+			lo, hi, isRange := strings.Cut(r, ":")
+			a, _ := strconv.Atoi(lo)
+			b := a
+			if isRange {
+				b, _ = strconv.Atoi(hi)
+			}
+			if u >= a && u <= b {
+				n, _ := strconv.Atoi(seq)
+				seqs = append(seqs, n)
+				break
+			}
+		}
+	}
+	slices.Sort(seqs)
+	return "VANISHED " + earlier + strings.Trim(strings.Join(strings.Fields(fmt.Sprint(seqs)), ","), "[]")
 }

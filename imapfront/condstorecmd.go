@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -161,12 +162,16 @@ func (s *session) cmdFetch(cmd *Command, byUID, retry bool) bool {
 		items, err = a.list(true)
 	}
 	var since uint64
-	changedSince := false
+	changedSince, vanished := false, false
 	if err == nil && a.pos < a.end {
 		var mods []string
 		if mods, err = a.list(false); err == nil {
-			since, err = fetchModifiers(mods)
+			since, vanished, err = fetchModifiers(mods)
 			changedSince = true
+		}
+		if err == nil && vanished && (!byUID || !s.cs.qresync) {
+			// RFC 7162 section 3.2.6.
+			err = fmt.Errorf("%w: VANISHED needs UID FETCH and QRESYNC enabled", ErrSyntax)
 		}
 	}
 	if err == nil {
@@ -250,6 +255,22 @@ func (s *session) cmdFetch(cmd *Command, byUID, retry bool) bool {
 	}
 	outSet := set
 	s.mustShow(ts)
+	if vanished {
+		// The UIDs of the set expunged since, which the view no longer
+		// holds (RFC 7162 section 3.2.6), before the FETCHes.
+		rs, err := parseSet(set, math.MaxUint32)
+		if err != nil {
+			s.fail(cmd.Tag, err)
+			return true
+		}
+		r, err := s.readModSeqs(condstore.ReadRequest{UIDs: asRanges(rs), Since: since, Vanished: true})
+		if err != nil {
+			return s.condstoreFailed(cmd, err, retry, func() bool { return s.cmdFetch(cmd, byUID, false) })
+		}
+		if set := s.view.vanishedSet(r.Vanished); set != "" {
+			s.untagged("VANISHED (EARLIER) %s", set)
+		}
+	}
 	if len(ts) > 0 && (changedSince || extra.modseq || extra.emailID || s.cs.on && fetchItemsShowFlags(upper)) {
 		r, err := read(uidRanges(ts), since)
 		if err != nil {
@@ -275,17 +296,18 @@ type fetchExtras struct{ modseq, emailID, threadID bool }
 
 func (e fetchExtras) any() bool { return e.modseq || e.emailID || e.threadID }
 
-// fetchModifiers reads FETCH's modifiers (RFC 4466): CHANGEDSINCE is the
-// one known.
-func fetchModifiers(mods []string) (since uint64, err error) {
-	if len(mods) != 2 || !strings.EqualFold(mods[0], "CHANGEDSINCE") {
-		return 0, fmt.Errorf("%w: unknown FETCH modifier", ErrSyntax)
+// fetchModifiers reads FETCH's modifiers (RFC 4466): CHANGEDSINCE, and
+// QRESYNC's VANISHED after it.
+func fetchModifiers(mods []string) (since uint64, vanished bool, err error) {
+	if len(mods) < 2 || len(mods) > 3 || !strings.EqualFold(mods[0], "CHANGEDSINCE") ||
+		len(mods) == 3 && !strings.EqualFold(mods[2], "VANISHED") {
+		return 0, false, fmt.Errorf("%w: unknown FETCH modifier", ErrSyntax)
 	}
 	n, err := strconv.ParseUint(mods[1], 10, 63)
 	if err != nil {
-		return 0, fmt.Errorf("%w: CHANGEDSINCE: invalid mod-sequence %q", ErrSyntax, mods[1])
+		return 0, false, fmt.Errorf("%w: CHANGEDSINCE: invalid mod-sequence %q", ErrSyntax, mods[1])
 	}
-	return n, nil
+	return n, len(mods) == 3, nil
 }
 
 // changedTargets is those of ts that msgs (a read, in UID order) names.

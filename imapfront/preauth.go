@@ -41,6 +41,9 @@ func (s *session) capabilities() string {
 	if s.condstoreOffered() {
 		caps = append(caps, "CONDSTORE")
 	}
+	if s.qresyncOffered() {
+		caps = append(caps, "QRESYNC")
+	}
 	if s.objectIDOffered() {
 		caps = append(caps, "OBJECTID")
 	}
@@ -266,6 +269,9 @@ func (s *session) cmdEnable(cmd *Command) bool {
 			enabled = append(enabled, ext)
 		case ext == "CONDSTORE" && s.condstoreOffered() && !s.cs.on && !slices.Contains(enabled, ext):
 			enabled = append(enabled, ext)
+		case ext == "QRESYNC" && s.qresyncOffered() && !s.cs.qresync && !slices.Contains(enabled, ext):
+			// It implies CONDSTORE (RFC 7162 section 3.2.3).
+			enabled = append(enabled, ext)
 		}
 	}
 	if slices.Contains(enabled, "UTF8=ACCEPT") {
@@ -279,7 +285,10 @@ func (s *session) cmdEnable(cmd *Command) bool {
 	} else {
 		s.untagged("ENABLED")
 	}
-	if slices.Contains(enabled, "CONDSTORE") {
+	if slices.Contains(enabled, "QRESYNC") {
+		s.cs.qresync = true
+	}
+	if slices.Contains(enabled, "CONDSTORE") || slices.Contains(enabled, "QRESYNC") {
 		if err := s.enableCondstore(); err != nil {
 			s.fail(cmd.Tag, err)
 			return true

@@ -302,7 +302,7 @@ func (s *session) cmdSelect(cmd *Command) bool {
 		s.fail(cmd.Tag, err)
 		return true
 	}
-	cmd, condstoreAsked, err := s.selectParams(cmd, a)
+	cmd, condstoreAsked, qresync, err := s.selectParams(cmd, a)
 	var m *fsm.Mailbox
 	if err == nil {
 		m, err = s.lookup(name)
@@ -311,18 +311,20 @@ func (s *session) cmdSelect(cmd *Command) bool {
 		err = s.need(m, 'r')
 	}
 	if err != nil {
-		s.deselect()
+		s.closeSelected()
 		s.fail(cmd.Tag, err)
 		return true
 	}
 	bc, err := s.backend(m.Primary.Backend)
 	if err != nil {
-		s.deselect()
+		s.closeSelected()
 		s.fail(cmd.Tag, err)
 		return true
 	}
 	if s.selected != nil && s.selected != bc {
-		s.deselect()
+		// The new backend has nothing selected to close: CLOSED is said
+		// here.
+		s.closeSelected()
 	}
 	s.clearView()
 	if cmd.Name == "SELECT" && !mayChange(s.user, m) {
@@ -356,6 +358,21 @@ func (s *session) cmdSelect(cmd *Command) bool {
 	if status(tagged) == "OK" && s.objectIDOffered() {
 		s.untagged("OK [MAILBOXID (%s)] Ok", mailboxID(m.ID))
 	}
+	if status(tagged) == "OK" {
+		s.setSelected(bc, name, v)
+		s.cs.highest, s.cs.read, s.cs.shown = highest, nil, nil
+		if qresync != nil {
+			if err := s.qresyncSelect(*qresync); err != nil {
+				// The mailbox is selected; the client may resynchronise
+				// the old way.
+				s.log.Warn("QRESYNC of SELECT failed", "backend_id", bc.id, "err", err)
+				if bc.broken {
+					s.dropBackend(bc.id)
+					return s.byeLost(err)
+				}
+			}
+		}
+	}
 	s.status = status(tagged)
 	s.bw.Write(tagged)
 	s.bw.WriteString("\r\n")
@@ -363,8 +380,6 @@ func (s *session) cmdSelect(cmd *Command) bool {
 		bc.view = nil
 		return true
 	}
-	s.setSelected(bc, name, v)
-	s.cs.highest, s.cs.read, s.cs.shown = highest, nil, nil
 	// The view must name every message while the backend that has them
 	// is there to ask; keepView does so before the next command.
 	return true
@@ -394,6 +409,16 @@ func asExamine(cmd *Command) *Command {
 		ex.Lits[i] = l
 	}
 	return &ex
+}
+
+// closeSelected leaves the mailbox the client has selected, if any, and
+// tells it so with OK [CLOSED] (RFC 7162 section 3.2.11), as a backend's
+// own SELECT does when it closes one.
+func (s *session) closeSelected() {
+	if s.isSelected() {
+		s.untagged("OK [CLOSED] Previous mailbox closed")
+	}
+	s.deselect()
 }
 
 // deselect leaves the selected mailbox on its backend, so that the

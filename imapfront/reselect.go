@@ -71,6 +71,11 @@ func (v *mboxView) track(head []byte) {
 			v.exists(n)
 		case bytes.EqualFold(word, []byte("EXPUNGE")):
 			v.expunge(n)
+		case bytes.EqualFold(word, []byte("FETCH")) && v.announces(head):
+			// The backend names a new message's UID right after its
+			// EXISTS (backend/imapd mergeLocked).
+			uid, _ := fetchUID(head)
+			v.learn([]uint32{uid})
 		}
 		return
 	}
@@ -83,6 +88,38 @@ func (v *mboxView) track(head []byte) {
 		list, _, _ = bytes.Cut(list, []byte(")"))
 		v.flags = strings.Fields(string(list))
 	}
+}
+
+// announces reports whether line, the first line of a response, is the
+// backend's naming of a new message's UID after its EXISTS: a FETCH of
+// UID and FLAGS alone of the first message whose UID the view lacks.
+func (v *mboxView) announces(line []byte) bool {
+	rest, ok := bytes.CutPrefix(line, []byte("* "))
+	if !ok || v.unknown == 0 {
+		return false
+	}
+	n, word, ok := numbered(rest)
+	if !ok || n != len(v.uids)+1 || !bytes.EqualFold(word, []byte("FETCH")) {
+		return false
+	}
+	_, uidOK := fetchUID(line)
+	_, _, _, _, end, flagsOK := fetchFlags(line)
+	return uidOK && flagsOK && strings.TrimSuffix(string(line[end:]), "\r\n") == ")"
+}
+
+// fetchUID is the UID of a FETCH response whose first item is UID.
+func fetchUID(line []byte) (uint32, bool) {
+	i := bytes.Index(line, []byte(" FETCH (UID "))
+	if i < 0 {
+		return 0, false
+	}
+	at := i + len(" FETCH (UID ")
+	j := at
+	for j < len(line) && line[j] >= '0' && line[j] <= '9' {
+		j++
+	}
+	uid, err := strconv.ParseUint(string(line[at:j]), 10, 32)
+	return uint32(uid), err == nil && uid > 0
 }
 
 // breakOn marks the view broken by what, unless it already is.
@@ -115,6 +152,9 @@ func (v *mboxView) expunge(n int) {
 // learn moves the first len(uids) unknown messages into the known ones.
 func (v *mboxView) learn(uids []uint32) {
 	for _, u := range uids {
+		if _, known := slices.BinarySearch(v.uids, u); known {
+			continue // learnt already, from the backend's naming of it
+		}
 		if u <= v.top || v.unknown == 0 {
 			// A UID below one already known is not the tail.
 			v.breakOn("UID %d learnt after %d, with %d messages unknown", u, v.top, v.unknown)
@@ -470,7 +510,7 @@ func (s *session) reconcile(v *mboxView, uids []uint32, tail int) (*mboxView, bo
 			errViewLost, v.unknown-len(fresh)-tail, len(v.uids), v.top, v.unknown, len(uids), len(fresh), tail)
 	}
 	for i := len(gone) - 1; i >= 0; i-- {
-		s.untagged("%d EXPUNGE", gone[i])
+		s.expungeResponse(gone[i], v.uids[gone[i]-1])
 	}
 	nv := &mboxView{id: v.id, readOnly: v.readOnly, uidValidity: v.uidValidity,
 		uids: append(kept, fresh...), unknown: tail, top: v.top, flags: v.flags}

@@ -66,3 +66,41 @@ func TestChanged(t *testing.T) {
 		t.Fatal("Changed of a mailbox that does not exist: no error")
 	}
 }
+
+// Vanished names the expunges after a modseq within the ranges, as a scan
+// of the changes does.
+func TestVanished(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	mustCreate(t, s, 1, 2, 0)
+	var uids []uint32
+	for i := range 10 {
+		uids = append(uids, mustAppend(t, s, 1, testBody(i)).UID)
+	}
+	expunge := func(some ...uint32) uint64 {
+		s.StoreFlags(1, some, FlagsAdd, []imap.Flag{imap.FlagDeleted}, 0)
+		if _, err := s.Expunge(1, some); err != nil {
+			t.Fatal(err)
+		}
+		st, _ := s.Status(1)
+		return st.HighestModSeq
+	}
+	first := expunge(uids[1], uids[2])
+	expunge(uids[7])
+	all := []UIDRange{{1, ^uint32(0)}}
+	for _, tc := range []struct {
+		ranges []UIDRange
+		since  uint64
+		want   []uint32
+	}{
+		{all, 0, []uint32{uids[1], uids[2], uids[7]}},
+		{all, first, []uint32{uids[7]}},
+		{[]UIDRange{{uids[2], uids[6]}}, 0, []uint32{uids[2]}},
+		{[]UIDRange{{uids[0], uids[1]}, {uids[7], uids[9]}}, 0, []uint32{uids[1], uids[7]}},
+		{all, first + 100, nil},
+	} {
+		got, err := s.Vanished(1, tc.ranges, tc.since)
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Vanished(%v, %d) = %v, %v; want %v", tc.ranges, tc.since, got, err, tc.want)
+		}
+	}
+}

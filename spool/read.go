@@ -127,3 +127,33 @@ func inRanges(msgs []Message, ranges []UIDRange) []Message {
 	}
 	return out
 }
+
+// Vanished returns the UIDs within ranges (ascending, not overlapping) of
+// the messages of mailbox id expunged after modseq since, in order: what
+// QRESYNC's VANISHED (EARLIER) names. Tombstones are kept for ever.
+func (s *Store) Vanished(id uint64, ranges []UIDRange, since uint64) ([]uint32, error) {
+	var out []uint32
+	err := s.visibleView(id, func(tx *bolt.Tx) error {
+		b, _, _, err := loadMailbox(tx, id)
+		if err != nil {
+			return err
+		}
+		t := b.Bucket(keyExpunged)
+		if t == nil {
+			return nil
+		}
+		cur := t.Cursor()
+		for _, r := range ranges {
+			for k, v := cur.Seek(uidKey(r.First)); k != nil && binary.BigEndian.Uint32(k) <= r.Last; k, v = cur.Next() {
+				if len(k) != 4 || len(v) != 8 {
+					return fmt.Errorf("%w: mailbox %d: bad tombstone", ErrIO, id)
+				}
+				if binary.BigEndian.Uint64(v) > since {
+					out = append(out, binary.BigEndian.Uint32(k))
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}

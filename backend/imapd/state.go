@@ -130,8 +130,11 @@ func (st *mailboxState) mergeLocked(msgs []spool.Message, source *imapserver.Ses
 		kept = append(kept, entryOf(msgs[j]))
 		st.queueKeywordsLocked(msgs[j].Flags)
 		// One EXISTS per message: the tracker maps sequence numbers
-		// exactly only when the count grows one at a time.
+		// exactly only when the count grows one at a time. Then the new
+		// message's UID, so that a frontend knows it at once (and can
+		// name it when it goes: QRESYNC's VANISHED).
 		st.tracker.QueueNumMessages(uint32(len(kept)))
+		st.tracker.QueueMessageFlags(uint32(len(kept)), imap.UID(msgs[j].UID), msgs[j].Flags, nil)
 	}
 	st.msgs = kept
 	st.sweepStashLocked()

@@ -60,6 +60,9 @@ type ReadRequest struct {
 	Since uint64  `json:"since,omitempty"`
 	// GUIDs asks for each message's GUID (OBJECTID's EMAILID).
 	GUIDs bool `json:"guids,omitempty"`
+	// Vanished asks for the UIDs within UIDs expunged after Since
+	// (QRESYNC's VANISHED), read after the messages.
+	Vanished bool `json:"vanished,omitempty"`
 }
 
 // ReadReply is what a read found, in UID order, and the mailbox's highest
@@ -67,6 +70,7 @@ type ReadRequest struct {
 type ReadReply struct {
 	HighestModSeq uint64    `json:"highest_modseq"`
 	Messages      []Message `json:"messages"`
+	Vanished      []uint32  `json:"vanished,omitempty"`
 }
 
 // Flag operations of a StoreRequest.
