@@ -46,9 +46,17 @@ func (b *Backend) apiCondstoreRead(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := condstoreMessages(msgs)
-	if q.GUIDs {
-		for i, m := range msgs {
+	for i, m := range msgs {
+		if q.GUIDs {
 			out[i].GUID = m.GUID
+		}
+		if q.Previews {
+			p, err := b.cfg.Store.Preview(m.GUID)
+			if err != nil {
+				clusterapi.WriteError(w, condstore.Codes, condstoreError(err))
+				return
+			}
+			out[i].Preview = &p
 		}
 	}
 	var vanished []uint32

@@ -231,9 +231,15 @@ func (s *session) withModSeq(line []byte) []byte {
 		s.selected.close()
 		return nil
 	}
+	if !found && !s.cs.answer[uid] {
+		// Gone from the spool, and not asked for: the client will hear of
+		// its expunge, which makes any flags of it moot.
+		return nil
+	}
 	if !found {
-		// Gone from the spool: the client will hear of its expunge. Its
-		// flags were last set at or below the modseq read before it went.
+		// Asked for: RFC 3501 lets a server show it until the client hears
+		// of its expunge. Its flags were last set at or below the modseq
+		// read before it went.
 		m = condstore.Message{UID: uid, ModSeq: s.goneModSeq(uid), Flags: withoutRecent(strings.Fields(string(shown)))}
 	}
 	if found {
@@ -701,5 +707,38 @@ func (s *session) withFetchExtras(line []byte, e fetchExtras) []byte {
 	if e.threadID {
 		add = append(add, " THREADID NIL"...)
 	}
+	if e.preview {
+		add = append(add, " PREVIEW "...)
+		add = s.appendNString(add, m.Preview)
+	}
 	return append(append(slices.Clip(line[:j]), add...), line[j:]...)
+}
+
+// appendNString writes v as IMAP's nstring: NIL, a quoted string, or a
+// literal for text a quoted string cannot hold (8-bit, unless the client
+// enabled UTF8=ACCEPT).
+func (s *session) appendNString(b []byte, v *string) []byte {
+	if v == nil {
+		return append(b, "NIL"...)
+	}
+	quoted := true
+	for i := 0; i < len(*v); i++ {
+		c := (*v)[i]
+		if c == '\r' || c == '\n' || c == 0 || c >= 0x80 && !s.utf8 {
+			quoted = false
+			break
+		}
+	}
+	if !quoted {
+		b = fmt.Appendf(b, "{%d}\r\n", len(*v))
+		return append(b, *v...)
+	}
+	b = append(b, '"')
+	for i := 0; i < len(*v); i++ {
+		if c := (*v)[i]; c == '"' || c == '\\' {
+			b = append(b, '\\')
+		}
+		b = append(b, (*v)[i])
+	}
+	return append(b, '"')
 }

@@ -169,7 +169,8 @@ func runCondstoreScript(t *testing.T, addr string, script []string) []string {
 	}
 	for i := range 4 {
 		msg := fmt.Sprintf("From: a@example.org\r\nSubject: m%d\r\n\r\nbody %d\r\n", i, i)
-		if _, st := run(fmt.Sprintf("APPEND INBOX {%d+}\r\n%s", len(msg), msg)); !strings.HasPrefix(st, "OK") {
+		// One internal date for all, so that ARRIVAL ties go by number.
+		if _, st := run(fmt.Sprintf("APPEND INBOX \"01-Jan-2024 10:00:00 +0000\" {%d+}\r\n%s", len(msg), msg)); !strings.HasPrefix(st, "OK") {
 			t.Fatalf("%s: APPEND: %s", addr, st)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -155,6 +156,13 @@ func fetchItemsShowFlags(items []string) bool {
 // cmdFetch is FETCH and UID FETCH (a after UID FETCH's name) in a session
 // that offers CONDSTORE.
 func (s *session) cmdFetch(cmd *Command, byUID, retry bool) bool {
+	if rePreviewLazy.Match(cmd.Raw) {
+		// PREVIEW (LAZY) lets the server say NIL when a preview is dear
+		// (RFC 8970 section 3.1); Rookery gives it anyway.
+		c := *cmd
+		c.Raw = rePreviewLazy.ReplaceAll(cmd.Raw, []byte("PREVIEW"))
+		cmd = &c
+	}
 	a := argsAfter(cmd, byUID)
 	set, err := a.atom()
 	var items []string
@@ -197,12 +205,14 @@ func (s *session) cmdFetch(cmd *Command, byUID, retry bool) bool {
 			extra.emailID = true
 		case "THREADID":
 			extra.threadID = true
+		case "PREVIEW":
+			extra.preview = true
 		default:
 			upper = append(upper, strings.ToUpper(it))
 			keep = append(keep, it)
 		}
 	}
-	if !extra.modseq && !changedSince && !s.cs.on && !extra.emailID && !extra.threadID {
+	if !extra.modseq && !changedSince && !s.cs.on && !extra.emailID && !extra.threadID && !extra.preview {
 		return s.passThrough(cmd)
 	}
 	if extra.modseq || changedSince {
@@ -229,7 +239,7 @@ func (s *session) cmdFetch(cmd *Command, byUID, retry bool) bool {
 		s.cmdEdit = func(line []byte) []byte { return s.withFetchExtras(line, extra) }
 	}
 	read := func(ranges []condstore.Range, since uint64) (condstore.ReadReply, error) {
-		return s.readModSeqs(condstore.ReadRequest{UIDs: ranges, Since: since, GUIDs: extra.emailID})
+		return s.readModSeqs(condstore.ReadRequest{UIDs: ranges, Since: since, GUIDs: extra.emailID, Previews: extra.preview})
 	}
 	if set == "$" {
 		// The saved search result (RFC 5182) is the backend's: the
@@ -240,7 +250,7 @@ func (s *session) cmdFetch(cmd *Command, byUID, retry bool) bool {
 			return true
 		}
 		s.cs.shown = nil // each message it names is shown
-		if extra.modseq || extra.emailID || s.cs.on && fetchItemsShowFlags(upper) {
+		if extra.modseq || extra.emailID || extra.preview || s.cs.on && fetchItemsShowFlags(upper) {
 			if _, err := read(allUIDs, 0); err != nil {
 				return s.condstoreFailed(cmd, err, retry, func() bool { return s.cmdFetch(cmd, byUID, false) })
 			}
@@ -271,7 +281,7 @@ func (s *session) cmdFetch(cmd *Command, byUID, retry bool) bool {
 			s.untagged("VANISHED (EARLIER) %s", set)
 		}
 	}
-	if len(ts) > 0 && (changedSince || extra.modseq || extra.emailID || s.cs.on && fetchItemsShowFlags(upper)) {
+	if len(ts) > 0 && (changedSince || extra.modseq || extra.emailID || extra.preview || s.cs.on && fetchItemsShowFlags(upper)) {
 		r, err := read(uidRanges(ts), since)
 		if err != nil {
 			return s.condstoreFailed(cmd, err, retry, func() bool { return s.cmdFetch(cmd, byUID, false) })
@@ -291,10 +301,12 @@ func (s *session) cmdFetch(cmd *Command, byUID, retry bool) bool {
 }
 
 // fetchExtras are the FETCH items the frontend adds to the backend's
-// responses: MODSEQ where they have no FLAGS, EMAILID and THREADID.
-type fetchExtras struct{ modseq, emailID, threadID bool }
+// responses: MODSEQ where they have no FLAGS, EMAILID, THREADID, PREVIEW.
+type fetchExtras struct{ modseq, emailID, threadID, preview bool }
 
-func (e fetchExtras) any() bool { return e.modseq || e.emailID || e.threadID }
+func (e fetchExtras) any() bool { return e.modseq || e.emailID || e.threadID || e.preview }
+
+var rePreviewLazy = regexp.MustCompile(`(?i)\bPREVIEW \(LAZY\)`)
 
 // fetchModifiers reads FETCH's modifiers (RFC 4466): CHANGEDSINCE, and
 // QRESYNC's VANISHED after it.

@@ -89,6 +89,28 @@ func TestObjectID(t *testing.T) {
 	}
 }
 
+// PREVIEW (RFC 8970) through the frontend: the start of a message's text,
+// quoted, or in a literal when it is 8-bit; LAZY answers it all the same.
+func TestPreview(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Backends: 2, Frontends: 1})
+	c.AddUser("alice", 0)
+	c.Create(1, "user/alice/Elsewhere")
+	s := loginSort(t, c.Frontends[0].IMAPAddr)
+	if caps := s.answer("CAPABILITY", "* CAPABILITY"); !strings.Contains(caps, " PREVIEW") {
+		t.Fatalf("PREVIEW not offered: %q", caps)
+	}
+	s.appendAt("Elsewhere", "01-Jan-2024 10:00:00 +0000", "Subject: one\r\n\r\nSee you \"soon\",\r\n  Bob\r\n")
+	s.appendAt("Elsewhere", "01-Jan-2024 10:00:00 +0000", "Subject: two\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nGr=FC=DFe\r\n")
+	s.ok("SELECT Elsewhere")
+	if got := s.answer("FETCH 1 (PREVIEW)", "* 1 FETCH"); got != `* 1 FETCH (UID 2 PREVIEW "See you \"soon\", Bob")` {
+		t.Fatalf("FETCH PREVIEW: %q", got)
+	}
+	untagged, tagged := s.do("FETCH 2 (FLAGS PREVIEW (LAZY))")
+	if !strings.HasPrefix(tagged, "OK") || len(untagged) != 2 || !strings.HasSuffix(untagged[0], "PREVIEW {7}") || !strings.HasPrefix(untagged[1], "Grüße ") {
+		t.Fatalf("FETCH PREVIEW (LAZY) of an 8-bit text: %q %q", untagged, tagged)
+	}
+}
+
 // SELECT names the first unseen message (RFC 3501 section 6.3.1), and
 // none when all are seen.
 func TestSelectUnseen(t *testing.T) {

@@ -51,6 +51,8 @@ type Message struct {
 	ModSeq uint64   `json:"modseq"`
 	Flags  []string `json:"flags"`
 	GUID   string   `json:"guid,omitempty"`
+	// Preview is the start of its text (RFC 8970), when asked for.
+	Preview *string `json:"preview,omitempty"`
 }
 
 // ReadRequest asks for the messages within UIDs (ascending ranges, not
@@ -60,6 +62,8 @@ type ReadRequest struct {
 	Since uint64  `json:"since,omitempty"`
 	// GUIDs asks for each message's GUID (OBJECTID's EMAILID).
 	GUIDs bool `json:"guids,omitempty"`
+	// Previews asks for each message's preview (RFC 8970).
+	Previews bool `json:"previews,omitempty"`
 	// Vanished asks for the UIDs within UIDs expunged after Since
 	// (QRESYNC's VANISHED), read after the messages.
 	Vanished bool `json:"vanished,omitempty"`
