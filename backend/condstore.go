@@ -50,6 +50,9 @@ func (b *Backend) apiCondstoreRead(w http.ResponseWriter, r *http.Request) {
 		if q.GUIDs {
 			out[i].GUID = m.GUID
 		}
+		if q.SaveDates {
+			out[i].SavedAt = m.SavedAt
+		}
 		if q.Previews {
 			p, err := b.cfg.Store.Preview(m.GUID)
 			if err != nil {

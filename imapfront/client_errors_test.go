@@ -95,8 +95,8 @@ func TestClientErrorsAreBAD(t *testing.T) {
 	}
 	rc.collect("sel", "SELECT INBOX", "OK")
 	for i, key := range []string{
-		"FOOBAR", "(FOO)", "YOUNGER 0", "OLDER x", "YOUNGER", "SAVEDBEFORE 1-Jan-2020",
-		"SAVEDATESUPPORTED", "SINCE 32-Jan-2020", "NOT", "OR SEEN", "LARGER x", "UID x",
+		"FOOBAR", "(FOO)", "YOUNGER 0", "OLDER x", "YOUNGER", "SAVEDBEFORE 32-Jan-2020",
+		"SAVEDON", "SINCE 32-Jan-2020", "NOT", "OR SEEN", "LARGER x", "UID x",
 		"()", "SUBJECT Gr\xc3\xbcn",
 	} {
 		rc.collect(fmt.Sprintf("b%d", i), "SEARCH "+key, "BAD")

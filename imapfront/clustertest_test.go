@@ -141,6 +141,7 @@ func (c *testCluster) startBackend(id string, node *directory.Node, imapAddr, lm
 	if err := b.Start(ctx); err != nil {
 		c.t.Fatalf("start backend %s: %v", id, err)
 	}
+	b.Routes(node.Handle) // CONDSTORE's reads and writes (Config.ModSeqs)
 	c.t.Cleanup(func() { b.Close() })
 	return b
 }

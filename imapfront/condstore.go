@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rookery-mail/rookery/internal/condstore"
 )
@@ -440,12 +441,38 @@ func cutCommand(cmd *Command, at int) *Command {
 // spoolKey is one search key of a command that the frontend answers
 // from the backend's spool, Raw[from:to]: MODSEQ (kind "") matches the
 // messages whose modseq is at least modseq; EMAILID and THREADID (RFC
-// 8474 section 6) those with that id.
+// 8474 section 6) those with that id; SAVEDBEFORE, SAVEDON and
+// SAVEDSINCE (RFC 8514 section 4) those whose save date's day (in UTC)
+// is before, on or since day, SAVEDATESUPPORTED all.
 type spoolKey struct {
 	from, to int
 	modseq   uint64
 	kind     string
 	id       string
+	day      time.Time
+}
+
+// savedDayMatches reports whether a save date on day matches a key of
+// kind for want.
+func savedDayMatches(kind string, day, want time.Time) bool {
+	switch kind {
+	case "SAVEDBEFORE":
+		return day.Before(want)
+	case "SAVEDON":
+		return day.Equal(want)
+	case "SAVEDSINCE":
+		return !day.Before(want)
+	}
+	return false
+}
+
+// targetsAll is every message of the view.
+func (v *mboxView) targetsAll() []target {
+	out := make([]target, len(v.uids))
+	for i, u := range v.uids {
+		out[i] = target{uint32(i + 1), u}
+	}
+	return out
 }
 
 // maxSpoolKeys bounds the MODSEQ, EMAILID and THREADID keys of one
@@ -511,14 +538,34 @@ func (s *session) expandSpoolKeys(cmd *Command, keys []spoolKey, ret *textEdit, 
 		}
 		changed = r.Messages
 	}
-	var withGUIDs []condstore.Message
-	readGUIDs := false
+	var withGUIDs, withDates []condstore.Message
+	readGUIDs, readDates := false, false
+	today := time.Now().UTC().Truncate(24 * time.Hour)
 	for _, k := range keys {
 		var ts []target
 		// A message that comes after the read has a modseq above every
-		// one there was: it matches MODSEQ, also under NOT.
-		newer := k.kind == ""
+		// one there was, and is saved today: it matches MODSEQ, also
+		// under NOT, and a save date key that today matches.
+		newer := k.kind == "" || k.kind == "SAVEDATESUPPORTED" || savedDayMatches(k.kind, today, k.day)
 		switch k.kind {
+		case "SAVEDATESUPPORTED":
+			// Every mailbox keeps save dates (RFC 8514 section 4).
+			ts = s.view.targetsAll()
+		case "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE":
+			if !readDates {
+				r, err := s.readModSeqs(condstore.ReadRequest{UIDs: allUIDs, SaveDates: true})
+				if err != nil {
+					return nil, nil, err
+				}
+				withDates, readDates = r.Messages, true
+			}
+			var match []condstore.Message
+			for _, m := range withDates {
+				if m.SavedAt != 0 && savedDayMatches(k.kind, time.Unix(m.SavedAt, 0).UTC().Truncate(24*time.Hour), k.day) {
+					match = append(match, m)
+				}
+			}
+			ts = s.view.messages(match)
 		case "":
 			var match []condstore.Message
 			for _, m := range changed {
@@ -710,6 +757,18 @@ func (s *session) withFetchExtras(line []byte, e fetchExtras) []byte {
 	if e.preview {
 		add = append(add, " PREVIEW "...)
 		add = s.appendNString(add, m.Preview)
+	}
+	if e.saveDate {
+		// NIL for a message saved before the backends kept the date
+		// (RFC 8514 section 3).
+		add = append(add, " SAVEDATE "...)
+		if m.SavedAt == 0 {
+			add = append(add, "NIL"...)
+		} else {
+			add = append(add, '"')
+			add = time.Unix(m.SavedAt, 0).UTC().AppendFormat(add, "02-Jan-2006 15:04:05 -0700")
+			add = append(add, '"')
+		}
 	}
 	return append(append(slices.Clip(line[:j]), add...), line[j:]...)
 }

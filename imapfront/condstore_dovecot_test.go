@@ -69,11 +69,24 @@ var condstoreScript = []string{
 	"FETCH 1:* (UID) (CHANGEDSINCE $H0)",
 	"STATUS INBOX (HIGHESTMODSEQ MESSAGES)",
 	"FETCH 1 (FLAGS) (CHANGEDSINCE x)",
+	// RFC 8514: the messages were saved today, with internal dates of
+	// 2024.
+	"SEARCH SAVEDSINCE 1-Jan-2025",
+	"SEARCH SAVEDBEFORE 1-Jan-2025",
+	"SEARCH SAVEDON 1-Jan-2024",
+	"SEARCH SAVEDATESUPPORTED",
+	"SEARCH NOT SAVEDSINCE 1-Jan-2025",
+	"FETCH 1 (SAVEDATE)",
+	"SEARCH SAVEDON 32-Jan-2025",
 }
 
 // condstoreDiffers is Rookery's answer where it differs from Dovecot's
 // on purpose.
 var condstoreDiffers = map[string]string{
+	// A date with a day that no month has is BAD, as for SINCE and the
+	// other date keys (imapfront/DESIGN.md, "Checked before relaying");
+	// Dovecot takes it as matching nothing.
+	"SEARCH SAVEDON 32-Jan-2025": "BAD",
 	// RFC 3501 section 6.4.6: STORE returns the new flags of each message
 	// it names "as if a FETCH of those flags was done", changed or not;
 	// Dovecot leaves out a message whose flags did not change.
@@ -92,6 +105,7 @@ var (
 	reFetchLine   = regexp.MustCompile(`^\* (\d+) FETCH \((.*)\)$`)
 	reFlagsItem   = regexp.MustCompile(`FLAGS \(([^)]*)\)`)
 	reModified    = regexp.MustCompile(`\[MODIFIED ([0-9:,]+)\]`)
+	reSaveDate    = regexp.MustCompile(`SAVEDATE ("[^"]*"|NIL)`)
 	reVarModSeq   = regexp.MustCompile(`\$(H0|M\d|U\d|UV)(-1)?`)
 )
 
@@ -242,6 +256,10 @@ func normalizeCondstore(lines []string, tagged string, seqOf map[string]string, 
 			}
 			if reModSeqItem.MatchString(m[2]) {
 				p += " MODSEQ"
+			}
+			if sd := reSaveDate.FindString(m[2]); sd != "" {
+				// Today, in each server's zone.
+				p += " SAVEDATE " + strconv.FormatBool(strings.Contains(sd, time.Now().UTC().Format("-2006 ")) || strings.Contains(sd, time.Now().Format("-2006 ")))
 			}
 			parts = append(parts, p)
 			continue

@@ -207,12 +207,14 @@ func (s *session) cmdFetch(cmd *Command, byUID, retry bool) bool {
 			extra.threadID = true
 		case "PREVIEW":
 			extra.preview = true
+		case "SAVEDATE":
+			extra.saveDate = true
 		default:
 			upper = append(upper, strings.ToUpper(it))
 			keep = append(keep, it)
 		}
 	}
-	if !extra.modseq && !changedSince && !s.cs.on && !extra.emailID && !extra.threadID && !extra.preview {
+	if !extra.modseq && !changedSince && !s.cs.on && !extra.any() {
 		return s.passThrough(cmd)
 	}
 	if extra.modseq || changedSince {
@@ -239,7 +241,8 @@ func (s *session) cmdFetch(cmd *Command, byUID, retry bool) bool {
 		s.cmdEdit = func(line []byte) []byte { return s.withFetchExtras(line, extra) }
 	}
 	read := func(ranges []condstore.Range, since uint64) (condstore.ReadReply, error) {
-		return s.readModSeqs(condstore.ReadRequest{UIDs: ranges, Since: since, GUIDs: extra.emailID, Previews: extra.preview})
+		return s.readModSeqs(condstore.ReadRequest{UIDs: ranges, Since: since, GUIDs: extra.emailID,
+			Previews: extra.preview, SaveDates: extra.saveDate})
 	}
 	if set == "$" {
 		// The saved search result (RFC 5182) is the backend's: the
@@ -250,7 +253,7 @@ func (s *session) cmdFetch(cmd *Command, byUID, retry bool) bool {
 			return true
 		}
 		s.cs.shown = nil // each message it names is shown
-		if extra.modseq || extra.emailID || extra.preview || s.cs.on && fetchItemsShowFlags(upper) {
+		if extra.reads() || s.cs.on && fetchItemsShowFlags(upper) {
 			if _, err := read(allUIDs, 0); err != nil {
 				return s.condstoreFailed(cmd, err, retry, func() bool { return s.cmdFetch(cmd, byUID, false) })
 			}
@@ -281,7 +284,7 @@ func (s *session) cmdFetch(cmd *Command, byUID, retry bool) bool {
 			s.untagged("VANISHED (EARLIER) %s", set)
 		}
 	}
-	if len(ts) > 0 && (changedSince || extra.modseq || extra.emailID || extra.preview || s.cs.on && fetchItemsShowFlags(upper)) {
+	if len(ts) > 0 && (changedSince || extra.reads() || s.cs.on && fetchItemsShowFlags(upper)) {
 		r, err := read(uidRanges(ts), since)
 		if err != nil {
 			return s.condstoreFailed(cmd, err, retry, func() bool { return s.cmdFetch(cmd, byUID, false) })
@@ -301,10 +304,14 @@ func (s *session) cmdFetch(cmd *Command, byUID, retry bool) bool {
 }
 
 // fetchExtras are the FETCH items the frontend adds to the backend's
-// responses: MODSEQ where they have no FLAGS, EMAILID, THREADID, PREVIEW.
-type fetchExtras struct{ modseq, emailID, threadID, preview bool }
+// responses: MODSEQ where they have no FLAGS, EMAILID, THREADID,
+// PREVIEW, SAVEDATE.
+type fetchExtras struct{ modseq, emailID, threadID, preview, saveDate bool }
 
-func (e fetchExtras) any() bool { return e.modseq || e.emailID || e.threadID || e.preview }
+func (e fetchExtras) any() bool { return e.reads() || e.threadID }
+
+// reads: the items need a read of the messages.
+func (e fetchExtras) reads() bool { return e.modseq || e.emailID || e.preview || e.saveDate }
 
 var rePreviewLazy = regexp.MustCompile(`(?i)\bPREVIEW \(LAZY\)`)
 

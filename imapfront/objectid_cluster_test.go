@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rookery-mail/rookery/internal/testcluster"
 )
@@ -136,5 +137,49 @@ func TestSelectUnseen(t *testing.T) {
 	s.ok(`STORE 2:3 +FLAGS (\Seen)`)
 	if got := unseen(); got != "" {
 		t.Fatalf("SELECT with every message seen: %q", got)
+	}
+}
+
+// SAVEDATE (RFC 8514) through the frontend: the day a message was saved
+// in the mailbox, not its internal date; a COPY to another backend saves
+// it anew.
+func TestSaveDate(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Backends: 2, Frontends: 1})
+	c.AddUser("alice", 0)
+	c.Create(1, "user/alice/Elsewhere")
+	s := loginSort(t, c.Frontends[0].IMAPAddr)
+	if caps := s.answer("CAPABILITY", "* CAPABILITY"); !strings.Contains(caps, " SAVEDATE") {
+		t.Fatalf("SAVEDATE not offered: %q", caps)
+	}
+	before := time.Now().UTC().Add(-time.Second)
+	s.appendAt("INBOX", "01-Jan-2020 10:00:00 +0000", "Subject: old\r\n\r\nbody\r\n")
+	s.ok("SELECT INBOX")
+	l := s.answer("FETCH 1 (SAVEDATE INTERNALDATE)", "* 1 FETCH")
+	m := regexp.MustCompile(`SAVEDATE "([^"]+)"`).FindStringSubmatch(l)
+	if m == nil || !strings.Contains(l, `1-Jan-2020 10:00:00`) {
+		t.Fatalf("FETCH SAVEDATE: %q", l)
+	}
+	saved, err := time.Parse("02-Jan-2006 15:04:05 -0700", m[1])
+	if err != nil || saved.Before(before.Truncate(time.Second)) || saved.After(time.Now().Add(time.Second)) {
+		t.Fatalf("SAVEDATE %q is not when the message was saved (%v)", m[1], err)
+	}
+	day := saved.UTC().Format("2-Jan-2006")
+	for key, want := range map[string]string{
+		"SAVEDON " + day:                "* SEARCH 1",
+		"SAVEDSINCE " + day:             "* SEARCH 1",
+		"SAVEDBEFORE " + day:            "* SEARCH",
+		"SAVEDON 1-Jan-2020":            "* SEARCH",
+		"SAVEDATESUPPORTED":             "* SEARCH 1",
+		"NOT SAVEDSINCE " + day:         "* SEARCH",
+		"OR SAVEDBEFORE 1-Jan-2020 ALL": "* SEARCH 1",
+	} {
+		if got := s.answer("SEARCH "+key, "* SEARCH"); got != want {
+			t.Errorf("SEARCH %s: %q, want %q", key, got, want)
+		}
+	}
+	s.ok("COPY 1 Elsewhere")
+	s.ok("SELECT Elsewhere")
+	if l := s.answer("FETCH 1 (SAVEDATE)", "* 1 FETCH"); !strings.Contains(l, `SAVEDATE "`) {
+		t.Fatalf("SAVEDATE after a COPY to another backend: %q", l)
 	}
 }

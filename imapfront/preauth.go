@@ -45,7 +45,7 @@ func (s *session) capabilities() string {
 		caps = append(caps, "QRESYNC")
 	}
 	if s.objectIDOffered() {
-		caps = append(caps, "OBJECTID", "PREVIEW")
+		caps = append(caps, "OBJECTID", "PREVIEW", "SAVEDATE")
 	}
 	return strings.Join(caps, " ")
 }

@@ -14,10 +14,7 @@ import (
 // RENAME a b SERVER moves the mailbox to backend SERVER (a == b: a move
 // alone), with its messages; a frontend without a mover refuses it.
 func TestRenameToServer(t *testing.T) {
-	cl := startTestCluster(t, 2, 1)
-	for i, b := range cl.backends {
-		b.Routes(cl.bnodes[i].Handle)
-	}
+	cl := startTestCluster(t, 2, 1) // its backends' routes mounted
 	node := cl.fnodes[0]
 	cfg := testConfig(t, node)
 	cfg.ClusterSecret = clusterSecret

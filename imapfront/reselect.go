@@ -50,6 +50,13 @@ type mboxView struct {
 	top     uint32 // the highest UID the session has known, expunged or not
 	// flags is the mailbox's flags as the last FLAGS response named them.
 	flags []string
+	// lastExists is n when the last response was "* n EXISTS", else 0:
+	// the backend names the new message's UID in the response after it.
+	lastExists int
+	// lastAnnounced is the last response, when it was such a naming
+	// (for internal commands, whose responses are tracked before they
+	// are passed on).
+	lastAnnounced string
 	// broken says which response did not fit the view, which then cannot
 	// be carried over to another backend; "" while it fits.
 	broken string
@@ -65,17 +72,22 @@ func (v *mboxView) track(head []byte) {
 	if !ok {
 		return
 	}
+	afterExists := v.lastExists
+	v.lastExists, v.lastAnnounced = 0, ""
 	if n, word, ok := numbered(rest); ok {
 		switch {
 		case bytes.EqualFold(word, []byte("EXISTS")):
 			v.exists(n)
+			v.lastExists = n
 		case bytes.EqualFold(word, []byte("EXPUNGE")):
 			v.expunge(n)
-		case bytes.EqualFold(word, []byte("FETCH")) && v.announces(head):
+		case bytes.EqualFold(word, []byte("FETCH")) && afterExists == n && v.isAnnouncement(head, n):
 			// The backend names a new message's UID right after its
 			// EXISTS (backend/imapd mergeLocked).
-			uid, _ := fetchUID(head)
-			v.learn([]uint32{uid})
+			v.lastAnnounced = string(head)
+			if uid, _ := fetchUID(head); n == len(v.uids)+1 && v.unknown > 0 {
+				v.learn([]uint32{uid})
+			}
 		}
 		return
 	}
@@ -91,20 +103,26 @@ func (v *mboxView) track(head []byte) {
 }
 
 // announces reports whether line, the first line of a response, is the
-// backend's naming of a new message's UID after its EXISTS: a FETCH of
-// UID and FLAGS alone of the first message whose UID the view lacks.
+// backend's naming of a new message's UID: a FETCH of UID and FLAGS
+// alone of the message whose EXISTS was the response just before, which
+// the backend writes one after the other (backend/imapd mergeLocked).
 func (v *mboxView) announces(line []byte) bool {
+	if v.lastAnnounced != "" && string(bytes.TrimSuffix(line, []byte("\r\n"))) == v.lastAnnounced {
+		return true
+	}
 	rest, ok := bytes.CutPrefix(line, []byte("* "))
-	if !ok || v.unknown == 0 {
+	if !ok || v.lastExists == 0 {
 		return false
 	}
 	n, word, ok := numbered(rest)
-	if !ok || n != len(v.uids)+1 || !bytes.EqualFold(word, []byte("FETCH")) {
-		return false
-	}
+	return ok && n == v.lastExists && bytes.EqualFold(word, []byte("FETCH")) && v.isAnnouncement(line, n)
+}
+
+// isAnnouncement: line is a FETCH of message n's UID and FLAGS alone.
+func (v *mboxView) isAnnouncement(line []byte, n int) bool {
 	_, uidOK := fetchUID(line)
-	_, _, _, _, end, flagsOK := fetchFlags(line)
-	return uidOK && flagsOK && strings.TrimSuffix(string(line[end:]), "\r\n") == ")"
+	seq, _, _, _, end, flagsOK := fetchFlags(line)
+	return uidOK && flagsOK && int(seq) == n && strings.TrimSuffix(string(line[end:]), "\r\n") == ")"
 }
 
 // fetchUID is the UID of a FETCH response whose first item is UID.

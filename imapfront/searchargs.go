@@ -135,6 +135,22 @@ func (a *argReader) searchKey(t searchTok, depth int) error {
 	if key == "MODSEQ" && a.condstore {
 		return a.modseqKey(t)
 	}
+	if (key == "SAVEDBEFORE" || key == "SAVEDON" || key == "SAVEDSINCE") && a.condstore {
+		v, err := a.searchToken()
+		if err != nil {
+			return err
+		}
+		day, derr := time.Parse("2-Jan-2006", v.text)
+		if derr != nil || v.kind != tokAtom && v.kind != tokString {
+			return fmt.Errorf("%w: %s: invalid date %q", ErrSyntax, key, v.text)
+		}
+		a.spoolKeys = append(a.spoolKeys, spoolKey{from: t.at, to: a.pos, kind: key, day: day})
+		return nil
+	}
+	if key == "SAVEDATESUPPORTED" && a.condstore {
+		a.spoolKeys = append(a.spoolKeys, spoolKey{from: t.at, to: a.pos, kind: key})
+		return nil
+	}
 	if (key == "EMAILID" || key == "THREADID") && a.condstore {
 		v, err := a.searchToken()
 		if err != nil {

@@ -96,6 +96,7 @@ func (s *Store) deliverNamed(ctx context.Context, id string, mailboxes []uint64,
 		// This may run again, in a new transaction, if another write in
 		// the batch fails: it starts from scratch each time.
 		now := time.Now()
+		base.SavedAt = now.Unix()
 		for i, mb := range mailboxes {
 			out[i] = Delivery{Mailbox: mb}
 			out[i].Message, out[i].Duplicate, out[i].Err = w.deliverOnce(mb, id, now, base, cache, refused[i])

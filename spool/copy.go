@@ -2,6 +2,7 @@ package spool
 
 import (
 	"context"
+	"time"
 )
 
 // Copy adds the messages uids of mailbox src to mailbox dst under new UIDs
@@ -49,8 +50,10 @@ func (w *txn) copyRecords(from, to *mailbox, msgs []Message, move bool) ([]UIDPa
 	modseq := to.bump()
 	pairs := make([]UIDPair, 0, len(msgs))
 	added := make([]uint32, 0, len(msgs))
+	now := time.Now().Unix()
 	for _, m := range msgs {
 		m.Delivery = "" // a copy was not delivered to its mailbox
+		m.SavedAt = now // nor saved in it before
 		c, err := to.appendCopy(m, modseq)
 		if err != nil {
 			return nil, err

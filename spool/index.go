@@ -141,8 +141,16 @@ func encodeRecord(m *Message) []byte {
 		b = binary.BigEndian.AppendUint16(b, uint16(len(m.Delivery)))
 		b = append(b, m.Delivery...)
 	}
+	if m.SavedAt != 0 {
+		b = append(b, recordSavedAt)
+		b = binary.BigEndian.AppendUint16(b, 8)
+		b = binary.BigEndian.AppendUint64(b, uint64(m.SavedAt))
+	}
 	return b
 }
+
+// recordSavedAt tags the optional field that holds a record's SavedAt.
+const recordSavedAt = 's'
 
 // recordDelivery tags the optional field after a record's flags that
 // holds its Delivery. A record without it ends at its flags, as records
@@ -183,8 +191,11 @@ func decodeRecord(b []byte) (Message, error) {
 			return Message{}, bad
 		}
 		l := int(be.Uint16(rest[1:]))
-		if rest[0] == recordDelivery {
+		switch {
+		case rest[0] == recordDelivery:
 			m.Delivery = string(rest[3 : 3+l])
+		case rest[0] == recordSavedAt && l == 8:
+			m.SavedAt = int64(be.Uint64(rest[3:]))
 		}
 		rest = rest[3+l:]
 	}

@@ -39,6 +39,11 @@ type Message struct {
 	// again (a merge after a partition) tell by it the same delivery made
 	// twice, once on each side, from two deliveries of one body.
 	Delivery string `json:",omitempty"`
+	// SavedAt is when the message was saved in this mailbox (APPEND,
+	// delivery, COPY or MOVE; RFC 8514's save date), in Unix seconds; 0
+	// for a record written before the store kept it. A replica and a
+	// merge keep the primary's.
+	SavedAt int64 `json:",omitempty"`
 }
 
 // AppendRequest asks for Body to be stored in Mailbox.

@@ -53,6 +53,9 @@ type Message struct {
 	GUID   string   `json:"guid,omitempty"`
 	// Preview is the start of its text (RFC 8970), when asked for.
 	Preview *string `json:"preview,omitempty"`
+	// SavedAt is when it was saved in the mailbox, in Unix seconds (RFC
+	// 8514), when asked for; 0 when the backend does not know.
+	SavedAt int64 `json:"saved_at,omitempty"`
 }
 
 // ReadRequest asks for the messages within UIDs (ascending ranges, not
@@ -64,6 +67,8 @@ type ReadRequest struct {
 	GUIDs bool `json:"guids,omitempty"`
 	// Previews asks for each message's preview (RFC 8970).
 	Previews bool `json:"previews,omitempty"`
+	// SaveDates asks for each message's save date (RFC 8514).
+	SaveDates bool `json:"save_dates,omitempty"`
 	// Vanished asks for the UIDs within UIDs expunged after Since
 	// (QRESYNC's VANISHED), read after the messages.
 	Vanished bool `json:"vanished,omitempty"`
