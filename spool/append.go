@@ -221,3 +221,93 @@ func (e *exactReader) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// AppendAll stores every message next returns in mailbox, in one commit:
+// all of them or, when any fails, none (MULTIAPPEND, RFC 3502). next
+// returns false after the last; each body is read whole before next is
+// called again, so the bodies may be parts of one stream. admit, when
+// set, is asked about the sum of their sizes once every body is written,
+// and its error refuses them all. The messages get UIDs in next's order.
+func (s *Store) AppendAll(ctx context.Context, mailbox uint64, next func() (AppendRequest, bool, error), admit func(total int64) error) ([]Message, error) {
+	if s.isClosed() {
+		return nil, ErrClosed
+	}
+	var bases []Message
+	var caches []func() []byte
+	stored := false
+	defer func() {
+		var guids []string
+		for _, b := range bases {
+			s.unpin(b.GUID)
+			guids = append(guids, b.GUID)
+		}
+		if !stored {
+			// No record names them: each goes unless another writer
+			// or an older record holds it.
+			s.removeUnreferenced(guids)
+		}
+	}()
+	var total int64
+	for {
+		r, ok, err := next()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			break
+		}
+		flags, err := canonicalFlags(r.Flags)
+		if err != nil {
+			return nil, err
+		}
+		body := r.Body
+		if r.Size > 0 {
+			body = &exactReader{r: io.LimitReader(body, r.Size), left: r.Size}
+		}
+		wb, err := s.writeBody(ctx, body)
+		if err != nil {
+			return nil, err
+		}
+		date := r.InternalDate
+		if date.IsZero() {
+			date = time.Now()
+		}
+		// Listed at once, so that the deferred unpin covers it.
+		bases = append(bases, Message{GUID: wb.guid, Flags: flags, InternalDate: date.Truncate(time.Second), Size: wb.size})
+		cache, err := s.cacheFor(wb)
+		if err != nil {
+			return nil, err
+		}
+		caches = append(caches, cache)
+		total += wb.size
+	}
+	if len(bases) == 0 {
+		return nil, fmt.Errorf("%w: no message to append", ErrNoMessage)
+	}
+	if admit != nil {
+		if err := admit(total); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]Message, len(bases))
+	err := s.submit(func(w *txn) error {
+		// A failure here rolls back the whole transaction, and the
+		// committer runs the batch's other writes again without this
+		// one: nothing of it is stored.
+		now := time.Now().Unix()
+		for i, base := range bases {
+			base.SavedAt = now
+			m, err := w.deliverOne(mailbox, base, caches[i])
+			if err != nil {
+				return err
+			}
+			out[i] = m
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	stored = true
+	return out, nil
+}
