@@ -11,6 +11,7 @@ import (
 	"github.com/rookery-mail/rookery/fsm"
 	"github.com/rookery-mail/rookery/internal/clusterapi"
 	"github.com/rookery-mail/rookery/internal/condstore"
+	"github.com/rookery-mail/rookery/internal/multiappend"
 )
 
 // The backend's routes on its node's cluster API, which authenticates
@@ -56,6 +57,7 @@ func (b *Backend) Routes(handle func(pattern string, h http.Handler)) {
 	handle(routeUsage, http.HandlerFunc(b.apiUsage))
 	handle(condstore.RouteRead, http.HandlerFunc(b.apiCondstoreRead))
 	handle(condstore.RouteStore, http.HandlerFunc(b.apiCondstoreStore))
+	handle(multiappend.Route, http.HandlerFunc(b.apiMultiAppend))
 	b.repl.Routes(handle)
 }
 

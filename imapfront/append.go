@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rookery-mail/rookery/fsm"
+	"github.com/rookery-mail/rookery/internal/multiappend"
 )
 
 // APPEND goes to the named mailbox's primary backend. The message literal
@@ -52,12 +53,12 @@ func (s *session) cmdAppend(cmd *Command) bool {
 		}
 		return s.wr.Discard(cmd) == nil
 	}
-	return s.streamAppend(cmd, bc)
+	return s.streamAppend(cmd, bc, m)
 }
 
 // streamAppend copies the message from client to backend, then the rest of
 // the command, and relays the backend's answer (with APPENDUID).
-func (s *session) streamAppend(cmd *Command, bc *backendConn) bool {
+func (s *session) streamAppend(cmd *Command, bc *backendConn, m *fsm.Mailbox) bool {
 	lit := cmd.Pending
 	from := len(cmd.Raw) // the streamed literal takes no room in Raw
 	if lit.Sync {
@@ -71,10 +72,20 @@ func (s *session) streamAppend(cmd *Command, bc *backendConn) bool {
 	// has been read: the backend stores a message once it has all of it,
 	// so a command that turns out to be one it must not run (a second
 	// message: MULTIAPPEND) is dropped with the backend connection before
-	// anything is stored.
+	// anything is stored, and a copy is kept for that case (multiappend.go).
 	held := min(lit.Size, 1)
 	var last [1]byte
-	_, err := io.CopyN(bc.bw, s.br, lit.Size-held)
+	var copied *appendCopy
+	var first multiappend.Header
+	var firstErr error
+	to := io.Writer(bc.bw)
+	if s.cfg.Appender != nil {
+		first, firstErr = firstAppendHeader(cmd)
+		copied = newAppendCopy(lit.Size)
+		defer copied.close()
+		to = io.MultiWriter(bc.bw, copied)
+	}
+	_, err := io.CopyN(to, s.br, lit.Size-held)
 	if err == nil {
 		_, err = io.ReadFull(s.br, last[:held])
 	}
@@ -87,25 +98,25 @@ func (s *session) streamAppend(cmd *Command, bc *backendConn) bool {
 	}
 	if err := s.wr.Continue(cmd, s.continuation); err != nil {
 		s.dropBackend(bc.id)
-		var we *wireError
-		if errors.As(err, &we) && !we.Fatal {
-			s.fail(cmd.Tag, we.Err)
-			return true
-		}
-		return false
+		return s.continueFailed(cmd, err)
 	}
 	s.setReadDeadline(time.Time{})
-	if cmd.Pending != nil || slices.ContainsFunc(cmd.Lits, func(l literal) bool { return l.Marker >= from }) {
+	if cmd.Pending != nil {
 		// A second message (the reader stops at it as at the first):
-		// RFC 3502 makes the messages of one APPEND all or none, and the
-		// server does not offer MULTIAPPEND, so it stores none.
+		// RFC 3502 makes the messages of one APPEND all or none, so the
+		// single APPEND under way stores nothing.
 		s.dropBackend(bc.id)
-		s.tagged(cmd.Tag, "BAD", "one message per APPEND: MULTIAPPEND is not offered")
-		if s.wr.Discard(cmd) != nil {
-			s.untagged("BYE too much input")
-			return false
+		if firstErr != nil {
+			s.fail(cmd.Tag, firstErr)
+			return s.discardAppend(cmd)
 		}
-		return true
+		return s.multiAppend(cmd, m, first, copied, last[:held], from)
+	}
+	if slices.ContainsFunc(cmd.Lits, func(l literal) bool { return l.Marker >= from }) {
+		// A literal after the message that is none (a message is a stop).
+		s.dropBackend(bc.id)
+		s.tagged(cmd.Tag, "BAD", "unexpected literal after the message")
+		return s.discardAppend(cmd)
 	}
 	bc.bw.Write(last[:held])
 	rejected, err := s.send(bc, cmd.Raw, cmd.Lits[1:], from, cmd.Tag)
@@ -122,6 +133,18 @@ func (s *session) streamAppend(cmd *Command, bc *backendConn) bool {
 	s.bw.Write(rejected)
 	s.bw.WriteString("\r\n")
 	return true
+}
+
+// firstAppendHeader is the header of the first message of cmd, whose
+// literal is pending, for a MULTIAPPEND.
+func firstAppendHeader(cmd *Command) (multiappend.Header, error) {
+	a := cmd.argReader()
+	a.end = cmd.Pending.Marker
+	if _, err := a.astring(); err != nil {
+		return multiappend.Header{}, err
+	}
+	flags, date, err := appendOptions(a)
+	return multiappend.Header{Flags: flags, Date: date, Size: cmd.Pending.Size}, err
 }
 
 // appendTarget reads APPEND's mailbox and checks the user may insert there.
@@ -172,4 +195,16 @@ func isAppendMessage(cmd *Command, lit *literal) bool {
 	a.end = lit.Marker
 	_, err := a.astring()
 	return err == nil
+}
+
+// continueFailed answers an APPEND whose line could not be read on after
+// a message: when the rest of the command was consumed it fails the
+// command and keeps the session (true); otherwise the session ends.
+func (s *session) continueFailed(cmd *Command, err error) bool {
+	var we *wireError
+	if errors.As(err, &we) && !we.Fatal {
+		s.fail(cmd.Tag, we.Err)
+		return true
+	}
+	return false
 }

@@ -30,7 +30,7 @@ func TestAppendRefusalOnce(t *testing.T) {
 }
 
 // TestMultiAppendRefusedWhole: an APPEND with two messages (MULTIAPPEND,
-// not offered) is refused with BAD and stores neither; the session goes
+// not offered by a frontend without a Config.Appender) is refused with BAD and stores neither; the session goes
 // on and a single-message APPEND after it works.
 func TestMultiAppendRefusedWhole(t *testing.T) {
 	cl := startTestCluster(t, 1, 1)

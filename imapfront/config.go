@@ -52,6 +52,10 @@ type Config struct {
 	// the backends (condstore.Remote); nil offers no CONDSTORE.
 	ModSeqs ModSeqs
 
+	// Appender, when set, stores the messages of an APPEND with several
+	// on the backends (multiappend.Remote); nil offers no MULTIAPPEND.
+	Appender Appender
+
 	// Passwords, when set, checks passwords beside the stored hashes
 	// (passwords.go): the verified-login cache, LDAP.
 	Passwords Passwords

@@ -38,6 +38,9 @@ func (s *session) capabilities() string {
 		"CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CREATE-SPECIAL-USE", "ACL",
 		"RIGHTS=texk", "COMPRESS=DEFLATE", fmt.Sprintf("APPENDLIMIT=%d", s.cfg.MaxLiteralBytes)}
 	caps = append(caps, s.quotaCapabilities()...)
+	if s.cfg.Appender != nil {
+		caps = append(caps, "MULTIAPPEND")
+	}
 	if s.condstoreOffered() {
 		caps = append(caps, "CONDSTORE")
 	}

@@ -251,21 +251,8 @@ const appendDateTimeLayout = "_2-Jan-2006 15:04:05 -0700"
 // checkAppendDate checks APPEND's optional flag list and date-time, after
 // the mailbox; a reads up to the message literal.
 func checkAppendDate(a *argReader) error {
-	if a.pos+1 < a.end && a.cmd.Raw[a.pos] == ' ' && a.cmd.Raw[a.pos+1] == '(' {
-		if _, err := a.list(false); err != nil {
-			return err
-		}
-	}
-	if a.pos+1 < a.end && a.cmd.Raw[a.pos] == ' ' && a.cmd.Raw[a.pos+1] == '"' {
-		d, err := a.astring()
-		if err != nil {
-			return err
-		}
-		if _, err := time.Parse(appendDateTimeLayout, d); err != nil {
-			return fmt.Errorf("%w: invalid date-time %q", ErrSyntax, d)
-		}
-	}
-	return nil
+	_, _, err := appendOptions(a)
+	return err
 }
 
 // modseqKey reads the arguments of the MODSEQ search key t (RFC 7162

@@ -119,8 +119,9 @@ func (c *Client) decodeError(resp *http.Response, url string) error {
 	return e
 }
 
-// Call sends a request with in (nil: no body; []byte: sent as it is, with
-// contentType; anything else: as JSON) and decodes a JSON reply into out
+// Call sends a request with in (nil: no body; []byte or an io.Reader: sent
+// as it is, as application/octet-stream, a reader streamed until it ends;
+// anything else: as JSON) and decodes a JSON reply into out
 // (nil: the reply is dropped).
 func (c *Client) Call(ctx context.Context, method, addr, path string, hdr http.Header, in, out any) error {
 	var body io.Reader
@@ -129,6 +130,8 @@ func (c *Client) Call(ctx context.Context, method, addr, path string, hdr http.H
 	case nil:
 	case []byte:
 		body, contentType = bytes.NewReader(v), "application/octet-stream"
+	case io.Reader:
+		body, contentType = v, "application/octet-stream"
 	default:
 		data, err := json.Marshal(v)
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/rookery-mail/rookery/internal/clusterapi"
 	"github.com/rookery-mail/rookery/internal/condstore"
 	"github.com/rookery-mail/rookery/internal/faults"
+	"github.com/rookery-mail/rookery/internal/multiappend"
 	"github.com/rookery-mail/rookery/lmtp"
 	"github.com/rookery-mail/rookery/replication"
 )
@@ -53,6 +54,10 @@ func (n *Node) startIMAP(log *slog.Logger) error {
 	})}
 	// CONDSTORE reads and changes flags with their modseqs on the backends.
 	ic.ModSeqs = condstore.Remote{API: clusterapi.NewClient(n.cfg.ClusterSecret,
+		&http.Client{Transport: clusterapi.Transport(n.cfg.dialer(), n.cfg.TLS.Client)}, n.cfg.TLS.Client != nil, nil)}
+	// MULTIAPPEND streams an APPEND's messages to the backend for as long
+	// as the client sends them: no overall timeout.
+	ic.Appender = multiappend.Remote{API: clusterapi.NewClient(n.cfg.ClusterSecret,
 		&http.Client{Transport: clusterapi.Transport(n.cfg.dialer(), n.cfg.TLS.Client)}, n.cfg.TLS.Client != nil, nil)}
 	ic.AllowPlaintextLogin = fc.AllowPlaintextLogin
 	ic.MaxLiteralBytes = fc.MaxMessageBytes
